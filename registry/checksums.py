@@ -1,0 +1,113 @@
+"""The four digests Maven repositories carry beside every file, computed in one pass over the bytes."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO
+
+from registry.exceptions import IntegrityError
+
+if TYPE_CHECKING:
+    from hashlib import _Hash
+
+__all__ = [
+    "ALGORITHMS",
+    "STRONGEST_FIRST",
+    "Digester",
+    "Digests",
+    "digest_bytes",
+    "digest_file",
+    "digest_stream",
+    "parse_sidecar",
+]
+
+#: Sidecar extensions, in the order they are written.
+ALGORITHMS = ("md5", "sha1", "sha256", "sha512")
+#: The order in which a resolver prefers them.
+STRONGEST_FIRST = ("sha512", "sha256", "sha1", "md5")
+_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class Digests:
+    """Lower-case hex digests of one file."""
+
+    md5: str
+    sha1: str
+    sha256: str
+    sha512: str
+
+    def get(self, algorithm: str) -> str:
+        """The digest for ``algorithm`` (one of :data:`ALGORITHMS`)."""
+        if algorithm not in ALGORITHMS:
+            raise ValueError(f"unknown checksum algorithm {algorithm!r}")
+        value: str = getattr(self, algorithm)
+        return value
+
+    def sidecars(self) -> Iterable[tuple[str, bytes]]:
+        """``(extension, content)`` for each sidecar file, as Maven writes them (bare hex digest)."""
+        for algorithm in ALGORITHMS:
+            yield algorithm, self.get(algorithm).encode("ascii")
+
+    def verify(self, algorithm: str, expected: str, what: str) -> None:
+        """Raise :class:`IntegrityError` unless the ``algorithm`` digest equals ``expected``."""
+        actual = self.get(algorithm)
+        if not hmac.compare_digest(actual, expected.lower()):
+            raise IntegrityError(
+                f"Checksum mismatch for {what}: {algorithm} is {actual}, the repository says {expected}. "
+                "The file is corrupt or was tampered with; nothing was kept. Ask the repository owner to check it."
+            )
+
+
+class Digester:
+    """Feed bytes with :meth:`update`; :meth:`digests` gives all four digests."""
+
+    def __init__(self) -> None:
+        self._hashes: list[_Hash] = [hashlib.new(name, usedforsecurity=False) for name in ALGORITHMS]
+        self.size = 0
+
+    def update(self, data: bytes | memoryview) -> None:
+        for h in self._hashes:
+            h.update(data)
+        self.size += len(data)
+
+    def digests(self) -> Digests:
+        return Digests(*(h.hexdigest() for h in self._hashes))
+
+
+def digest_stream(stream: BinaryIO) -> Digests:
+    """Digests of everything left in ``stream``."""
+    digester = Digester()
+    while chunk := stream.read(_CHUNK):
+        digester.update(chunk)
+    return digester.digests()
+
+
+def digest_file(path: Path) -> Digests:
+    """Digests of a file, read once in 1 MiB chunks."""
+    with path.open("rb") as stream:
+        return digest_stream(stream)
+
+
+def digest_bytes(data: bytes) -> Digests:
+    """Digests of an in-memory byte string."""
+    digester = Digester()
+    digester.update(data)
+    return digester.digests()
+
+
+def parse_sidecar(content: bytes, algorithm: str, what: str) -> str:
+    """The hex digest in a checksum sidecar (``HEX`` or ``HEX  filename``, as different tools write it)."""
+    lengths = {"md5": 32, "sha1": 40, "sha256": 64, "sha512": 128}
+    text = content.decode("ascii", errors="replace").strip()
+    token = text.split()[0].lower() if text else ""
+    if len(token) != lengths[algorithm] or any(c not in "0123456789abcdef" for c in token):
+        raise IntegrityError(
+            f"The {algorithm} checksum file of {what} does not hold a {algorithm} digest ({text[:80]!r}). "
+            "Ask the repository owner to regenerate it."
+        )
+    return token

@@ -1,0 +1,381 @@
+"""Settings: named repositories, the default repository, credentials, the cache.
+
+**Which repository** a command uses, first match wins:
+
+1. ``--repository`` / ``repository=`` — a configured name, an ``http(s)://`` URL, a ``file://`` URL or a path;
+2. the ``REGISTRY_REPOSITORY`` environment variable (same forms);
+3. ``default`` in the configuration file;
+4. the embedded default: Maven's local repository (``<localRepository>`` of ``~/.m2/settings.xml``, else
+   ``~/.m2/repository``), so that Maven and Spark's own resolution find deployed models with no settings.
+
+**The configuration file** is TOML, at ``$REGISTRY_CONFIG`` or ``$XDG_CONFIG_HOME/registry/config.toml``
+(``~/.config/registry/config.toml``)::
+
+    default = "staging"
+    cache = "~/.cache/registry"
+
+    [repositories.staging]
+    url = "https://nexus.acme.com/repository/models-staging/"
+    username = "deployer"
+    password_env = "NEXUS_PASSWORD"      # the name of a variable, so the file holds no secret
+
+    [repositories.releases]
+    url = "https://nexus.acme.com/repository/models-releases/"
+    maven_id = "nexus-releases"          # <server><id> in ~/.m2/settings.xml (default: the name)
+
+Keys of a repository: ``url`` (required), ``username``, ``password``, ``password_env``, ``token``,
+``token_env`` (bearer token), ``maven_id``, ``ca_bundle``, ``verify_tls`` (``false`` is allowed only with a
+warning), ``timeout`` (seconds), ``unsafe_overwrite`` (``"refuse"`` or ``"warn"``: what to do on a server that
+cannot refuse overwrites atomically). Unknown keys and wrong types are errors.
+
+**Credentials** for an HTTP repository, first source that has a username or token wins:
+
+1. user-info in the URL (``https://user:pass@host/...``; discouraged, always masked);
+2. ``REGISTRY_TOKEN``, or ``REGISTRY_USERNAME`` with ``REGISTRY_PASSWORD``, from the environment;
+3. the repository's entry in the configuration file;
+4. ``<server>`` with the repository's ``maven_id`` in ``~/.m2/settings.xml`` (``${env.NAME}`` is expanded);
+5. the host's entry in ``~/.netrc``.
+
+Credentials are never printed: :func:`mask_url` hides user-info, and the dataclasses keep secrets out of
+``repr``.
+"""
+
+from __future__ import annotations
+
+import netrc
+import os
+import re
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
+
+import tomllib
+
+from registry.exceptions import ConfigError
+
+if TYPE_CHECKING:
+    from registry.repository.base import Repository
+
+__all__ = ["Credentials", "RepositoryConfig", "Settings", "mask_url", "open_repository"]
+
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*\Z")
+_TOP_KEYS = {"default", "cache", "repositories"}
+_REPO_KEYS: dict[str, type | tuple[type, ...]] = {
+    "url": str,
+    "username": str,
+    "password": str,
+    "password_env": str,
+    "token": str,
+    "token_env": str,
+    "maven_id": str,
+    "ca_bundle": str,
+    "verify_tls": bool,
+    "timeout": (int, float),
+    "unsafe_overwrite": str,
+}
+
+
+def mask_url(url: str) -> str:
+    """``url`` with any user-info replaced by ``***``, safe to print."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparseable URL>"
+    if parts.username is None and parts.password is None and "@" not in parts.netloc:
+        return url
+    host = parts.netloc.rsplit("@", 1)[-1]
+    return urlunsplit((parts.scheme, f"***@{host}", parts.path, parts.query, parts.fragment))
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """A username and password, or a bearer token; ``source`` says where they came from."""
+
+    source: str
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    token: str | None = field(default=None, repr=False)
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """The values that must never appear in output."""
+        return tuple(s for s in (self.password, self.token) if s)
+
+
+@dataclass(frozen=True)
+class RepositoryConfig:
+    """One repository as configured (or given on the command line)."""
+
+    name: str
+    url: str
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    token: str | None = field(default=None, repr=False)
+    maven_id: str | None = None
+    ca_bundle: str | None = None
+    verify_tls: bool = True
+    timeout: float = 30.0
+    unsafe_overwrite: str = "refuse"
+
+    @property
+    def is_http(self) -> bool:
+        return self.url.startswith(("http://", "https://"))
+
+    @property
+    def display(self) -> str:
+        """How the repository is named in messages."""
+        masked = mask_url(self.url)
+        return masked if self.name == masked else f"{self.name} ({masked})"
+
+
+def _config_path(env: Mapping[str, str]) -> Path:
+    if env.get("REGISTRY_CONFIG"):
+        return Path(env["REGISTRY_CONFIG"]).expanduser()
+    base = Path(env.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+    return base / "registry" / "config.toml"
+
+
+def _maven_settings_path(env: Mapping[str, str]) -> Path:
+    return Path(env.get("REGISTRY_MAVEN_SETTINGS") or Path.home() / ".m2" / "settings.xml").expanduser()
+
+
+def _expand_env(text: str, env: Mapping[str, str], where: str) -> str:
+    def substitute(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in env:
+            raise ConfigError(f"{where} refers to ${{env.{name}}}, but {name} is not set in the environment.")
+        return env[name]
+
+    return re.sub(r"\$\{env\.([A-Za-z_][A-Za-z0-9_]*)\}", substitute, text)
+
+
+@dataclass(frozen=True)
+class _MavenSettings:
+    local_repository: Path | None
+    servers: Mapping[str, tuple[str | None, str | None]]
+
+
+def _read_maven_settings(path: Path, env: Mapping[str, str]) -> _MavenSettings:
+    if not path.is_file():
+        return _MavenSettings(None, {})
+    import defusedxml.ElementTree as SafeET
+    from defusedxml import DefusedXmlException
+
+    try:
+        root = SafeET.fromstring(path.read_bytes(), forbid_dtd=True)
+    except (SafeET.ParseError, DefusedXmlException, OSError) as exc:
+        raise ConfigError(
+            f"Cannot read Maven settings {path}: {exc}. Fix the file or set REGISTRY_MAVEN_SETTINGS."
+        ) from exc
+
+    def local(tag: str) -> str:
+        return tag.rsplit("}", 1)[-1]
+
+    def text(element: Any, name: str) -> str | None:
+        for child in element:
+            if local(child.tag) == name and child.text:
+                return _expand_env(child.text.strip(), env, f"{path} <{name}>")
+        return None
+
+    servers: dict[str, tuple[str | None, str | None]] = {}
+    local_repository = None
+    for child in root:
+        if local(child.tag) == "localRepository" and child.text and child.text.strip():
+            local_repository = Path(_expand_env(child.text.strip(), env, str(path))).expanduser()
+        if local(child.tag) == "servers":
+            for server in child:
+                server_id = text(server, "id")
+                if server_id:
+                    servers[server_id] = (text(server, "username"), text(server, "password"))
+    return _MavenSettings(local_repository, servers)
+
+
+def _check_types(name: str, entry: Mapping[str, Any], path: Path) -> None:
+    unknown = sorted(set(entry) - set(_REPO_KEYS))
+    if unknown:
+        raise ConfigError(
+            f"{path}: repository {name!r} has unknown key(s) {', '.join(map(repr, unknown))}; "
+            f"known keys are {', '.join(_REPO_KEYS)}."
+        )
+    for key, value in entry.items():
+        expected = _REPO_KEYS[key]
+        if (isinstance(value, bool) and expected is not bool) or not isinstance(value, expected):
+            kind = expected.__name__ if isinstance(expected, type) else "number"
+            raise ConfigError(f"{path}: repositories.{name}.{key} must be a {kind}, not {type(value).__name__}.")
+    if "url" not in entry:
+        raise ConfigError(f"{path}: repository {name!r} has no url.")
+    if entry.get("unsafe_overwrite", "refuse") not in ("refuse", "warn"):
+        raise ConfigError(f'{path}: repositories.{name}.unsafe_overwrite must be "refuse" or "warn".')
+    if "timeout" in entry and not 0 < float(entry["timeout"]) <= 3600:
+        raise ConfigError(f"{path}: repositories.{name}.timeout must be between 0 and 3600 seconds.")
+
+
+def _secret(entry: Mapping[str, Any], key: str, env: Mapping[str, str], where: str) -> str | None:
+    if f"{key}_env" in entry:
+        variable = entry[f"{key}_env"]
+        if variable not in env:
+            raise ConfigError(f"{where}: {key}_env names {variable}, but {variable} is not set in the environment.")
+        return env[variable]
+    value = entry.get(key)
+    return str(value) if value is not None else None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything read from the configuration file, Maven's settings and the environment."""
+
+    repositories: Mapping[str, RepositoryConfig] = field(default_factory=dict)
+    default: str | None = None
+    cache_dir: Path = field(default_factory=lambda: Path.home() / ".cache" / "registry")
+    config_path: Path | None = None
+    env: Mapping[str, str] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def load(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Read the configuration file (if any) and the environment."""
+        env = dict(os.environ if env is None else env)
+        path = _config_path(env)
+        data: dict[str, Any] = {}
+        if path.is_file():
+            try:
+                data = tomllib.loads(path.read_text(encoding="utf-8"))
+            except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+                raise ConfigError(f"{path} is not valid TOML: {exc}.") from exc
+        unknown = sorted(set(data) - _TOP_KEYS)
+        if unknown:
+            raise ConfigError(
+                f"{path}: unknown key(s) {', '.join(map(repr, unknown))}; known: {', '.join(sorted(_TOP_KEYS))}."
+            )
+        for key in ("default", "cache"):
+            if key in data and not isinstance(data[key], str):
+                raise ConfigError(f"{path}: {key} must be a string.")
+        raw_repositories = data.get("repositories", {})
+        if not isinstance(raw_repositories, dict):
+            raise ConfigError(f"{path}: [repositories] must be a table of tables.")
+        repositories: dict[str, RepositoryConfig] = {}
+        for name, entry in raw_repositories.items():
+            if not isinstance(entry, dict):
+                raise ConfigError(f"{path}: repositories.{name} must be a table.")
+            if not _NAME.match(name):
+                raise ConfigError(f"{path}: repository name {name!r} must be letters, digits, '.', '_' or '-'.")
+            _check_types(name, entry, path)
+            where = f"{path}: repositories.{name}"
+            repositories[name] = RepositoryConfig(
+                name=name,
+                url=entry["url"],
+                username=entry.get("username"),
+                password=_secret(entry, "password", env, where),
+                token=_secret(entry, "token", env, where),
+                maven_id=entry.get("maven_id"),
+                ca_bundle=entry.get("ca_bundle"),
+                verify_tls=entry.get("verify_tls", True),
+                timeout=float(entry.get("timeout", 30.0)),
+                unsafe_overwrite=entry.get("unsafe_overwrite", "refuse"),
+            )
+        cache = env.get("REGISTRY_CACHE") or data.get("cache")
+        cache_dir = (
+            Path(cache).expanduser()
+            if cache
+            else Path(env.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "registry"
+        )
+        return cls(repositories, data.get("default"), cache_dir, path if path.is_file() else None, env)
+
+    def repository(self, spec: str | None = None) -> RepositoryConfig:
+        """The repository named or located by ``spec``, following the precedence in the module docstring."""
+        chosen = spec or self.env.get("REGISTRY_REPOSITORY") or self.default
+        if not chosen:
+            return RepositoryConfig("local", self.local_repository().as_uri())
+        if chosen in self.repositories:
+            return self.repositories[chosen]
+        if "://" in chosen:
+            if not chosen.startswith(("http://", "https://", "file://")):
+                raise ConfigError(f"Repository URL {mask_url(chosen)!r} must start with http://, https:// or file://.")
+            return RepositoryConfig(mask_url(chosen), chosen)
+        if chosen.startswith(("/", ".", "~")):
+            return RepositoryConfig(chosen, Path(chosen).expanduser().absolute().as_uri())
+        known = ", ".join(sorted(self.repositories)) or "none configured"
+        raise ConfigError(
+            f"Unknown repository {chosen!r} (configured: {known}). Give a configured name, a URL "
+            f"(https://..., file:///...) or a path (./repo), or add it to {self.config_path or _config_path(self.env)}."
+        )
+
+    def local_repository(self) -> Path:
+        """Maven's local repository, the embedded default."""
+        maven = _read_maven_settings(_maven_settings_path(self.env), self.env)
+        return maven.local_repository or Path.home() / ".m2" / "repository"
+
+    def credentials(self, config: RepositoryConfig) -> Credentials | None:
+        """Credentials for ``config``, following the precedence in the module docstring."""
+        parts = urlsplit(config.url)
+        if parts.username:
+            from urllib.parse import unquote
+
+            return Credentials("the URL", unquote(parts.username), unquote(parts.password or ""))
+        if self.env.get("REGISTRY_TOKEN"):
+            return Credentials("REGISTRY_TOKEN", token=self.env["REGISTRY_TOKEN"])
+        if self.env.get("REGISTRY_USERNAME"):
+            return Credentials(
+                "REGISTRY_USERNAME/REGISTRY_PASSWORD",
+                self.env["REGISTRY_USERNAME"],
+                self.env.get("REGISTRY_PASSWORD", ""),
+            )
+        if config.token:
+            return Credentials(f"repository {config.name!r} in the configuration file", token=config.token)
+        if config.username:
+            return Credentials(
+                f"repository {config.name!r} in the configuration file",
+                config.username,
+                config.password or "",
+            )
+        maven_id = config.maven_id or config.name
+        settings_path = _maven_settings_path(self.env)
+        server = _read_maven_settings(settings_path, self.env).servers.get(maven_id)
+        if server and server[0]:
+            username, password = server
+            if password and password.startswith("{") and password.endswith("}"):
+                raise ConfigError(
+                    f"The password of server {maven_id!r} in {settings_path} is encrypted with Maven's master "
+                    "password, which registry cannot read. Put it in an environment variable and use "
+                    "${env.NAME} in settings.xml, or REGISTRY_PASSWORD."
+                )
+            return Credentials(f"server {maven_id!r} in {settings_path}", username, password or "")
+        if parts.hostname:
+            try:
+                entry = netrc.netrc(self.env.get("NETRC") or None).authenticators(parts.hostname)
+            except (FileNotFoundError, netrc.NetrcParseError, OSError):
+                entry = None
+            if entry and entry[0]:
+                return Credentials(f"~/.netrc entry for {parts.hostname}", entry[0], entry[2] or "")
+        return None
+
+    def explain_credentials(self, config: RepositoryConfig) -> str:
+        """One sentence on where credentials come from, for authentication errors."""
+        found = self.credentials(config)
+        where = f"credentials came from {found.source}" if found else "no credentials were found"
+        return (
+            f"{where}. Credentials are looked up in the URL, REGISTRY_TOKEN or REGISTRY_USERNAME/REGISTRY_PASSWORD, "
+            f"the configuration file, server {config.maven_id or config.name!r} in ~/.m2/settings.xml, then ~/.netrc."
+        )
+
+
+def open_repository(spec: str | None = None, settings: Settings | None = None) -> Repository:
+    """Open the repository named or located by ``spec`` (see the module docstring for the precedence)."""
+    settings = settings or Settings.load()
+    config = settings.repository(spec)
+    if config.is_http:
+        from registry.repository.http import HttpRepository
+
+        if not config.verify_tls:
+            warnings.warn(f"TLS verification is disabled for {config.display} by verify_tls = false.", stacklevel=2)
+        return HttpRepository(config, settings.credentials(config), settings.explain_credentials(config))
+    from registry.repository.local import LocalRepository
+
+    return LocalRepository(config.url, display=config.display if config.name != "local" else None)
+
+
+def with_repository(settings: Settings, config: RepositoryConfig) -> Settings:
+    """``settings`` with ``config`` added under its name (used by tests and by ``promote``)."""
+    return replace(settings, repositories={**settings.repositories, config.name: config})

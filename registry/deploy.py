@@ -1,0 +1,169 @@
+"""Deploy: a saved model directory becomes an immutable release in a repository."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from registry.archive import check_model_dir, pack
+from registry.checksums import Digests, digest_bytes
+from registry.config import Settings, open_repository
+from registry.coordinates import Coordinate, DeployTarget, Module
+from registry.exceptions import ArtifactNotFound, RepositoryUnavailable, VersionExists
+from registry.metadata import Metadata
+from registry.modelcard import ModelCard
+from registry.pom import render_pom
+from registry.repository.base import PathExists, Repository, Source
+from registry.versions import Version
+
+__all__ = ["deploy", "read_metadata"]
+
+#: How many taken builds a deploy steps over before it gives up (each is one create-only request).
+MAX_CLAIM_ATTEMPTS = 64
+
+
+def read_metadata(repository: Repository, module: Module) -> Metadata | None:
+    """The artifact's metadata, or ``None`` when it has none yet. Any other failure is raised, never guessed."""
+    try:
+        data = repository.read(module.metadata_path)
+    except ArtifactNotFound:
+        return None
+    return Metadata.parse(data, module, f"{module.metadata_path} in {repository.display}")
+
+
+def _next_build(metadata: Metadata | None, target: DeployTarget) -> int:
+    builds = [
+        v.build for v in (metadata.releases if metadata else []) if (v.major, v.minor) == (target.major, target.minor)
+    ]
+    return max(builds) + 1 if builds else 0
+
+
+def _previous(metadata: Metadata | None, coordinate: Coordinate) -> str | None:
+    version = coordinate.version
+    earlier = [
+        v
+        for v in (metadata.releases if metadata else [])
+        if (v.major, v.minor) == (version.major, version.minor) and v < version
+    ]
+    return str(coordinate.module.at(max(earlier))) if earlier else None
+
+
+def _pom(coordinate: Coordinate, card: ModelCard) -> bytes:
+    properties = {f"model.metric.{name}": str(value) for name, value in card.metrics.items()}
+    stages = card.model.get("stages") or []
+    if stages:
+        properties["model.stages"] = " > ".join(str(s.get("class", "?")).rsplit(".", 1)[-1] for s in stages)
+    if card.code:
+        properties["model.code.commit"] = str(card.code.get("commit"))
+    properties["model.created"] = card.created
+    return render_pom(coordinate, card.description, properties)
+
+
+def _upload(repository: Repository, path: str, source: Source, digests: Digests) -> None:
+    """Sidecars first, file last: a file that is visible always has its checksums."""
+    for extension, content in digests.sidecars():
+        repository.create(f"{path}.{extension}", content)
+    repository.create(path, source)
+
+
+def _claim(repository: Repository, target: DeployTarget, card: ModelCard, first: int) -> tuple[Coordinate, bytes]:
+    """Create the POM of the first free build from ``first`` on; the POM's existence is the claim."""
+    build = first
+    for _ in range(MAX_CLAIM_ATTEMPTS if target.build is None else 1):
+        coordinate = target.module.at(Version(target.major, target.minor, build))
+        pom = _pom(coordinate, card)
+        try:
+            repository.create(coordinate.path("pom"), pom)
+        except PathExists:
+            if target.build is not None:
+                raise VersionExists(
+                    f"{coordinate} already exists in {repository.display}; releases are immutable. "
+                    f"Deploy to {target.module}:{target.major}.{target.minor} to get the next free build."
+                ) from None
+            build += 1
+            continue
+        return coordinate, pom
+    raise RepositoryUnavailable(
+        f"Gave up claiming a build of {target} in {repository.display}: builds {first} to {build - 1} were all "
+        "taken by concurrent deploys. Try again."
+    )
+
+
+def deploy(
+    model_dir: Path | str,
+    target: str | DeployTarget,
+    *,
+    repository: Repository | str | None = None,
+    settings: Settings | None = None,
+    card: ModelCard | None = None,
+    prepare: Callable[[Path, Coordinate], None] | None = None,
+) -> Coordinate:
+    """Deploy the model saved in ``model_dir`` as a new release.
+
+    :param model_dir: a directory a model was saved to (for Spark: ``model.write().save(dir)``).
+    :param target: ``GROUP:ARTIFACT:MAJOR.MINOR`` to be assigned the next build, or an exact, new
+        ``GROUP:ARTIFACT:MAJOR.MINOR.BUILD``.
+    :param repository: an open repository, or a name/URL/path; ``None`` uses the configured default.
+    :param card: what to record about the model; a minimal card is made if omitted.
+    :param prepare: called with ``model_dir`` and the claimed coordinate just before packing, to stamp the
+        coordinate into the saved model (the Spark watermark); it may modify ``model_dir`` in place.
+    :returns: the coordinate the model was released as.
+    :raises VersionExists: an explicit version is already released.
+    :raises InvalidModel: ``model_dir`` is not a non-empty directory of regular files.
+    :raises RepositoryUnavailable, AuthenticationFailed, IntegrityError: the repository cannot be used; in
+        particular an unreadable ``maven-metadata.xml`` aborts the deploy rather than restarting at build 0.
+
+    Files are uploaded create-only (POM first, as the claim on the build; the jar last) and the version is
+    added to ``maven-metadata.xml`` only when all of them are in place, so a failed deploy leaves no version
+    that resolves. A build number, once claimed, is never reused.
+    """
+    target = target if isinstance(target, DeployTarget) else DeployTarget.parse(target)
+    model_dir = Path(model_dir)
+    check_model_dir(model_dir)
+    settings = settings or (None if isinstance(repository, Repository) else Settings.load())
+    repo = repository if isinstance(repository, Repository) else open_repository(repository, settings)
+    try:
+        metadata = read_metadata(repo, target.module)
+        exact = target.exact
+        if exact is not None and metadata and str(exact.version) in metadata.versions:
+            raise VersionExists(
+                f"{exact} already exists in {repo.display}; releases are immutable. "
+                f"Deploy to {target.module}:{target.major}.{target.minor} to get the next free build."
+            )
+        first = target.build if target.build is not None else _next_build(metadata, target)
+        draft = card or ModelCard.create(str(target))
+        coordinate, pom = _claim(repo, target, draft, first)
+        final_card = draft.for_coordinate(str(coordinate), _previous(metadata, coordinate)).to_json()
+        for extension, content in digest_bytes(pom).sidecars():
+            repo.create(f"{coordinate.path('pom')}.{extension}", content)
+        _upload(repo, coordinate.path("json", "model"), final_card, digest_bytes(final_card))
+        if prepare is not None:
+            prepare(model_dir, coordinate)
+        with tempfile.TemporaryDirectory(prefix="registry-deploy-") as scratch:
+            jar = Path(scratch) / coordinate.file_name("jar")
+            digests = pack(model_dir, jar, coordinate, pom, final_card)
+            _upload(repo, coordinate.path("jar"), jar, digests)
+        _publish(repo, coordinate)
+        return coordinate
+    finally:
+        if repo is not repository:
+            repo.close()
+
+
+def _publish(repository: Repository, coordinate: Coordinate) -> None:
+    """List the version in ``maven-metadata.xml`` and check that it stays listed."""
+    module = coordinate.module
+    source = f"{module.metadata_path} in {repository.display}"
+
+    def add(current: bytes | None) -> bytes:
+        metadata = Metadata.parse(current, module, source) if current is not None else Metadata(module)
+        return metadata.with_versions([coordinate.version]).render()
+
+    repository.update(module.metadata_path, add)
+    listed = read_metadata(repository, module)
+    if listed is None or str(coordinate.version) not in listed.versions:
+        raise RepositoryUnavailable(
+            f"{coordinate} was uploaded to {repository.display}, but its maven-metadata.xml does not list it, so "
+            "latest.release and Ivy cannot see it. Rebuild the metadata on the server, or run the deploy again."
+        )

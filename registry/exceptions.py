@@ -1,0 +1,89 @@
+"""Every error ``registry`` raises, under one root.
+
+    RegistryError
+    ├── InvalidInput (also a ValueError)
+    │   ├── InvalidCoordinate      group:artifact:version that does not parse
+    │   ├── InvalidSelector        a version selector that does not parse
+    │   ├── InvalidGate            a quality-gate expression that does not parse
+    │   └── InvalidModel           a model directory or archive we cannot pack or unpack safely
+    ├── ConfigError                configuration file, environment or settings.xml problems
+    ├── ArtifactNotFound           no such artifact, version, or no version matching a selector
+    ├── VersionExists              the release already exists (releases are immutable)
+    ├── AuthenticationFailed       401/403 from a repository
+    ├── RepositoryUnavailable      unreachable, timed out, 5xx, or a server answer we cannot use
+    ├── IntegrityError             checksum mismatch, missing checksum, or content that is not what it claims
+    └── GateFailed                 a promotion quality gate did not pass
+
+Each message says what went wrong, quoting the input, and what to do next. No message ever contains a
+credential: repository URLs are masked before they are put into one (see ``registry.config.mask_url``).
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ArtifactNotFound",
+    "AuthenticationFailed",
+    "ConfigError",
+    "GateFailed",
+    "IntegrityError",
+    "InvalidCoordinate",
+    "InvalidGate",
+    "InvalidInput",
+    "InvalidModel",
+    "InvalidSelector",
+    "RegistryError",
+    "RepositoryUnavailable",
+    "VersionExists",
+]
+
+
+class RegistryError(Exception):
+    """Root of every error raised by ``registry``."""
+
+
+class InvalidInput(RegistryError, ValueError):
+    """Input that does not have the expected form."""
+
+
+class InvalidCoordinate(InvalidInput):
+    """A ``group:artifact:version`` coordinate that does not parse."""
+
+
+class InvalidSelector(InvalidInput):
+    """A version or version selector that does not parse."""
+
+
+class InvalidGate(InvalidInput):
+    """A quality-gate expression that does not parse."""
+
+
+class InvalidModel(InvalidInput):
+    """A model directory or model archive that cannot be packed or unpacked safely."""
+
+
+class ConfigError(RegistryError):
+    """A configuration file, environment variable or settings file that cannot be used."""
+
+
+class ArtifactNotFound(RegistryError):
+    """The artifact, the version, or any version matching a selector does not exist."""
+
+
+class VersionExists(RegistryError):
+    """The version is already released; releases are immutable."""
+
+
+class AuthenticationFailed(RegistryError):
+    """The repository refused our credentials (or we sent none)."""
+
+
+class RepositoryUnavailable(RegistryError):
+    """The repository could not be reached or gave an answer we cannot use."""
+
+
+class IntegrityError(RegistryError):
+    """Bytes that do not match their checksum, or a file that is not what it claims to be."""
+
+
+class GateFailed(RegistryError):
+    """A quality gate refused a promotion."""

@@ -1,0 +1,154 @@
+"""The model card: what is recorded about one model version, inside its jar and as the ``-model.json`` sidecar.
+
+Schema (``"schema": 1``), every key always present so that readers need no guessing::
+
+    schema          1
+    coordinate      "com.acme:churn:1.2.7"
+    created         ISO-8601 UTC time of the deploy
+    deployed_by     {"user": ..., "host": ...}
+    tools           {"registry": ..., "python": ..., "spark": ... or null}
+    description     free text
+    labels          ["prod-candidate", ...]
+    metrics         {"areaUnderROC": 0.91, ...}   numbers only
+    model           {"class": ..., "stages": [{"uid", "class", "params": {...}, "input_cols", "output_cols"}]}
+                    filled in by registry.spark; {} for a plain directory
+    input_schema    [{"name", "type", "nullable"}] or null
+    output_columns  [...]
+    training_data   {"rows", "schema", "fingerprint", "source", "table_version"} or null
+    code            {"commit", "remote", "dirty"} or null
+    previous        the coordinate this build replaces, or null
+
+No credential ever appears in a card: URLs are masked before they are recorded.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+import json
+import math
+import platform
+import socket
+import subprocess
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from registry import __version__
+from registry.config import mask_url
+from registry.exceptions import InvalidInput
+
+__all__ = ["SCHEMA_VERSION", "ModelCard", "code_lineage"]
+
+SCHEMA_VERSION = 1
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def code_lineage(directory: Path | None = None) -> dict[str, Any] | None:
+    """Git commit, remote (masked) and dirtiness of the working directory, or ``None`` outside a checkout."""
+
+    def git(*args: str) -> str | None:
+        try:
+            done = subprocess.run(["git", *args], cwd=directory, capture_output=True, text=True, timeout=5, check=False)
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return done.stdout.strip() if done.returncode == 0 else None
+
+    commit = git("rev-parse", "HEAD")
+    if not commit:
+        return None
+    remote = git("config", "--get", "remote.origin.url")
+    status = git("status", "--porcelain", "--untracked-files=no")
+    return {"commit": commit, "remote": mask_url(remote) if remote else None, "dirty": bool(status)}
+
+
+def _check_metrics(metrics: Mapping[str, Any]) -> dict[str, float]:
+    checked: dict[str, float] = {}
+    for name, value in metrics.items():
+        if not isinstance(name, str) or not name:
+            raise InvalidInput(f"Metric name {name!r} must be a non-empty string.")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise InvalidInput(f"Metric {name!r} must be a finite number, not {value!r}.")
+        checked[name] = float(value) if isinstance(value, float) else value
+    return checked
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    """One model version's card; see the module docstring for the schema."""
+
+    coordinate: str
+    created: str
+    deployed_by: Mapping[str, str]
+    tools: Mapping[str, str | None]
+    description: str = ""
+    labels: tuple[str, ...] = ()
+    metrics: Mapping[str, float] = field(default_factory=dict)
+    model: Mapping[str, Any] = field(default_factory=dict)
+    input_schema: list[dict[str, Any]] | None = None
+    output_columns: list[str] | None = None
+    training_data: Mapping[str, Any] | None = None
+    code: Mapping[str, Any] | None = None
+    previous: str | None = None
+    schema: int = SCHEMA_VERSION
+
+    @classmethod
+    def create(
+        cls,
+        coordinate: str,
+        *,
+        description: str = "",
+        labels: tuple[str, ...] | list[str] = (),
+        metrics: Mapping[str, Any] | None = None,
+        model: Mapping[str, Any] | None = None,
+        input_schema: list[dict[str, Any]] | None = None,
+        output_columns: list[str] | None = None,
+        training_data: Mapping[str, Any] | None = None,
+        code: Mapping[str, Any] | None = None,
+        spark_version: str | None = None,
+        now: dt.datetime | None = None,
+    ) -> ModelCard:
+        """A card for a deploy happening now, by this user on this host."""
+        moment = (now or dt.datetime.now(dt.timezone.utc)).astimezone(dt.timezone.utc)
+        return cls(
+            coordinate=coordinate,
+            created=moment.isoformat(timespec="seconds").replace("+00:00", "Z"),
+            deployed_by={"user": _user(), "host": socket.gethostname()},
+            tools={"registry": __version__, "python": platform.python_version(), "spark": spark_version},
+            description=description,
+            labels=tuple(labels),
+            metrics=_check_metrics(metrics or {}),
+            model=dict(model or {}),
+            input_schema=input_schema,
+            output_columns=output_columns,
+            training_data=training_data,
+            code=code,
+        )
+
+    def for_coordinate(self, coordinate: str, previous: str | None) -> ModelCard:
+        """This card, stamped with the coordinate the deploy was assigned."""
+        return ModelCard(**{**asdict(self), "coordinate": coordinate, "previous": previous})
+
+    def to_json(self) -> bytes:
+        """Stable, readable JSON (sorted keys), as stored in the jar and the sidecar."""
+        data = asdict(self)
+        data["labels"] = list(self.labels)
+        return (json.dumps(data, indent=2, sort_keys=True, allow_nan=False) + "\n").encode("utf-8")
+
+    @classmethod
+    def from_json(cls, data: bytes) -> ModelCard:
+        """Parse a card written by :meth:`to_json` (unknown keys of newer schemas are ignored)."""
+        raw = json.loads(data)
+        if not isinstance(raw, dict) or not isinstance(raw.get("coordinate"), str):
+            raise InvalidInput("Not a model card: it has no coordinate.")
+        known = {f for f in cls.__dataclass_fields__}
+        values = {k: v for k, v in raw.items() if k in known}
+        values["labels"] = tuple(values.get("labels", ()))
+        return cls(**values)

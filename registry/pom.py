@@ -1,0 +1,51 @@
+"""The POM published with every model version: valid Maven 4.0.0, packaging ``jar``, no dependencies."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from functools import lru_cache
+
+import jinja2
+
+from registry.coordinates import Coordinate
+
+__all__ = ["render_pom"]
+
+# A property name must be a valid XML element name; keep it to what Maven users write.
+_PROPERTY_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*\Z")
+_MAX_DESCRIPTION = 4000
+
+
+@lru_cache(maxsize=1)
+def _template() -> jinja2.Template:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("registry", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+    )
+    return env.get_template("pom.xml.j2")
+
+
+def _clean(text: str) -> str:
+    """Drop characters XML 1.0 cannot carry at all (control characters other than tab and newline)."""
+    return "".join(c for c in text if c in "\t\n" or (ord(c) >= 0x20 and c not in "\ufffe\uffff"))
+
+
+def render_pom(
+    coordinate: Coordinate,
+    description: str = "",
+    properties: Mapping[str, str] | None = None,
+) -> bytes:
+    """Render the POM; ``properties`` summarise the model so that Nexus's browser shows them."""
+    safe_properties = sorted(
+        (key, _clean(str(value))) for key, value in (properties or {}).items() if _PROPERTY_NAME.match(key)
+    )
+    text = _template().render(
+        coordinate=coordinate,
+        name=f"{coordinate.artifact} model",
+        description=_clean(description or f"Spark ML model {coordinate}")[:_MAX_DESCRIPTION],
+        properties=safe_properties,
+    )
+    return text.encode("utf-8")

@@ -1,0 +1,73 @@
+"""What every repository offers: a handful of path-level operations on a maven2 tree.
+
+The use cases (deploy, resolve, promote) speak only this interface, so the local file tree, Nexus and any
+WebDAV server behave alike. Paths are relative, ``/``-separated, and come from :mod:`registry.coordinates`.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from pathlib import Path
+
+from registry.exceptions import VersionExists
+
+__all__ = ["PathExists", "Repository", "Source"]
+
+#: What ``create`` uploads: bytes in memory, or a file streamed from disk.
+Source = bytes | Path
+
+
+class PathExists(VersionExists):
+    """A create-only write found the path already taken."""
+
+    def __init__(self, path: str, repository: str) -> None:
+        super().__init__(f"{path} already exists in {repository}; releases are immutable.")
+        self.path = path
+
+
+class Repository(ABC):
+    """A maven2 repository."""
+
+    #: How the repository is named in messages: its configured name or its masked URL.
+    display: str
+
+    @abstractmethod
+    def read(self, path: str) -> bytes:
+        """The content of a small file; :class:`~registry.exceptions.ArtifactNotFound` when absent."""
+
+    @abstractmethod
+    def fetch(self, path: str, destination: Path) -> None:
+        """Stream a file into ``destination``; :class:`~registry.exceptions.ArtifactNotFound` when absent."""
+
+    @abstractmethod
+    def exists(self, path: str) -> bool:
+        """Whether a file exists."""
+
+    @abstractmethod
+    def create(self, path: str, source: Source) -> None:
+        """Write a new file, atomically, failing with :class:`PathExists` if the path is taken."""
+
+    @abstractmethod
+    def update(self, path: str, change: Callable[[bytes | None], bytes]) -> bytes:
+        """Read-modify-write a mutable file (``maven-metadata.xml``) and its checksum sidecars.
+
+        ``change`` receives the current content (``None`` when absent) and returns the new content; it may be
+        called again if another writer got there first. Returns the content written.
+        """
+
+    @abstractmethod
+    def delete(self, path: str) -> None:
+        """Remove a file if it exists (used only to clean up after crashed deploys)."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections."""
+
+    def __enter__(self) -> Repository:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __str__(self) -> str:
+        return self.display

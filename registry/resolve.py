@@ -1,0 +1,156 @@
+"""Resolve: a coordinate or selector becomes a verified, extracted model directory on local disk.
+
+The cache keeps each release under its coordinate *and* its checksum
+(``CACHE/com/acme/churn/1.2.7/sha512-<digest>/``), so a hit never re-downloads, and two repositories holding
+different bytes under one coordinate can never be confused. Entries are built in a temporary directory and
+renamed into place only after the checksum is verified: a bad download leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from registry.archive import CARD_ENTRY, check_embedded_pom, extract_model, read_entry
+from registry.checksums import STRONGEST_FIRST, digest_file, parse_sidecar
+from registry.config import Settings, open_repository
+from registry.coordinates import Coordinate, Module, parse_request
+from registry.deploy import read_metadata
+from registry.exceptions import ArtifactNotFound, IntegrityError
+from registry.modelcard import ModelCard
+from registry.repository.base import Repository
+from registry.versions import Selector, Version
+
+__all__ = ["Resolved", "list_versions", "resolve", "select_version"]
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """A resolved model: where it is on disk, and what it is."""
+
+    coordinate: Coordinate
+    path: Path
+    jar: Path
+    card: ModelCard | None
+
+
+def list_versions(module: Module | str, repository: Repository) -> list[Version]:
+    """The released versions of ``module``, oldest first (versions other tools wrote are left out)."""
+    module = module if isinstance(module, Module) else Module.parse(module)
+    metadata = read_metadata(repository, module)
+    return metadata.releases if metadata else []
+
+
+def select_version(module: Module, selector: Selector, repository: Repository) -> Coordinate:
+    """The newest version of ``module`` that ``selector`` accepts; one metadata read for a dynamic selector."""
+    exact = selector.exact
+    if exact is not None:
+        return module.at(exact)
+    metadata = read_metadata(repository, module)
+    if metadata is None or not metadata.releases:
+        raise ArtifactNotFound(
+            f"{module} has no released versions in {repository.display}. Check the group and artifact, or "
+            "the repository (--repository / REGISTRY_REPOSITORY)."
+        )
+    chosen = selector.select(metadata.releases)
+    if chosen is None:
+        available = ", ".join(map(str, metadata.releases[-5:]))
+        raise ArtifactNotFound(
+            f"No version of {module} matches {str(selector)!r} in {repository.display}; the newest are: {available}."
+        )
+    return module.at(chosen)
+
+
+def _remote_checksum(repository: Repository, coordinate: Coordinate) -> tuple[str, str]:
+    """The strongest checksum the repository offers for the jar: ``(algorithm, hex digest)``."""
+    path = coordinate.path("jar")
+    for algorithm in STRONGEST_FIRST:
+        try:
+            content = repository.read(f"{path}.{algorithm}")
+        except ArtifactNotFound:
+            continue
+        return algorithm, parse_sidecar(content, algorithm, f"{coordinate} in {repository.display}")
+    if not repository.exists(path):
+        raise ArtifactNotFound(f"{coordinate} does not exist in {repository.display}.")
+    raise IntegrityError(
+        f"{coordinate} in {repository.display} has no checksum file (.sha512, .sha256, .sha1 or .md5), so it "
+        "cannot be verified; refusing it. Ask the repository owner to regenerate its checksums."
+    )
+
+
+def _cache_entry(cache_dir: Path, coordinate: Coordinate, algorithm: str, digest: str) -> Path:
+    return cache_dir / coordinate.directory / f"{algorithm}-{digest[:40]}"
+
+
+def _fill(entry: Path, repository: Repository, coordinate: Coordinate, algorithm: str, digest: str) -> None:
+    """Download, verify and extract into ``entry``, atomically."""
+    entry.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{entry.name}.", dir=entry.parent))
+    try:
+        jar = staging / coordinate.file_name("jar")
+        repository.fetch(coordinate.path("jar"), jar)
+        digest_file(jar).verify(algorithm, digest, f"{coordinate} from {repository.display}")
+        check_embedded_pom(jar, coordinate)
+        extract_model(jar, staging / "model")
+        card = read_entry(jar, CARD_ENTRY)
+        if card is not None:
+            (staging / "model.json").write_bytes(card)
+        staging.chmod(0o755)
+        try:
+            os.rename(staging, entry)
+        except OSError:
+            if not (entry / "model").is_dir():  # not a concurrent resolver that won the race
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _card(entry: Path) -> ModelCard | None:
+    try:
+        return ModelCard.from_json((entry / "model.json").read_bytes())
+    except (OSError, ValueError):
+        return None
+
+
+def resolve(
+    spec: str | Coordinate,
+    *,
+    repository: Repository | str | None = None,
+    settings: Settings | None = None,
+    to: Path | str | None = None,
+    cache_dir: Path | None = None,
+) -> Resolved:
+    """Find, download, verify and extract a model.
+
+    :param spec: ``GROUP:ARTIFACT:SELECTOR``: an exact ``1.2.7``, ``1.2`` (newest 1.2.x), ``1.2.+``, ``1.+``,
+        ``latest.release``, or a range such as ``[1.2,2.0)``.
+    :param repository: an open repository, or a name/URL/path; ``None`` uses the configured default.
+    :param to: extract the model into this new (or empty) directory instead of returning the cached copy.
+    :param cache_dir: where verified models are kept; default from settings (``~/.cache/registry``).
+    :returns: the coordinate chosen and the path of the extracted model directory.
+    :raises ArtifactNotFound: nothing matches. :raises IntegrityError: the download does not match its checksum
+        (nothing is cached). :raises RepositoryUnavailable, AuthenticationFailed: the repository cannot be used.
+    """
+    if isinstance(spec, Coordinate):
+        module, selector = spec.module, Selector.parse(str(spec.version))
+    else:
+        module, selector = parse_request(spec)
+    settings = settings or Settings.load()
+    repo = repository if isinstance(repository, Repository) else open_repository(repository, settings)
+    try:
+        coordinate = select_version(module, selector, repo)
+        algorithm, digest = _remote_checksum(repo, coordinate)
+        entry = _cache_entry(cache_dir or settings.cache_dir, coordinate, algorithm, digest)
+        if not (entry / "model").is_dir():
+            _fill(entry, repo, coordinate, algorithm, digest)
+    finally:
+        if repo is not repository:
+            repo.close()
+    jar = entry / coordinate.file_name("jar")
+    path = entry / "model"
+    if to is not None:
+        path = extract_model(jar, Path(to).expanduser().absolute())
+    return Resolved(coordinate, path, jar, _card(entry))

@@ -1,0 +1,74 @@
+"""Fixtures shared by every test: an isolated environment, model directories, local repositories."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from realtools import require_tool
+
+from registry.config import Settings
+from registry.repository.local import LocalRepository
+
+_ISOLATED = (
+    "REGISTRY_REPOSITORY",
+    "REGISTRY_USERNAME",
+    "REGISTRY_PASSWORD",
+    "REGISTRY_TOKEN",
+    "REGISTRY_CACHE",
+    "REGISTRY_CONFIG",
+    "REGISTRY_MAVEN_SETTINGS",
+    "NETRC",
+)
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """No test reads the developer's configuration, credentials, cache or ~/.m2."""
+    home = tmp_path_factory.mktemp("home")
+    for name in _ISOLATED:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("REGISTRY_CONFIG", str(home / "config.toml"))
+    monkeypatch.setenv("REGISTRY_CACHE", str(home / "cache"))
+    monkeypatch.setenv("REGISTRY_MAVEN_SETTINGS", str(home / "settings.xml"))
+    monkeypatch.setenv("NETRC", str(home / "netrc"))
+    monkeypatch.setenv("HOME", str(home))
+    return home
+
+
+@pytest.fixture
+def settings(isolated_env: Path) -> Settings:
+    return Settings.load()
+
+
+@pytest.fixture
+def make_model(tmp_path: Path) -> Callable[..., Path]:
+    """Factory: a directory shaped like a saved Spark model (metadata JSON, parquet-like data, crc files)."""
+    counter = iter(range(1_000_000))
+
+    def make(content: str = "weights", *, name: str | None = None) -> Path:
+        root = tmp_path / (name or f"model-{next(counter)}")
+        (root / "metadata").mkdir(parents=True)
+        (root / "metadata" / "part-00000").write_text('{"class":"org.apache.spark.ml.PipelineModel"}\n')
+        (root / "metadata" / "_SUCCESS").write_text("")
+        (root / "stages" / "0_lr" / "data").mkdir(parents=True)
+        (root / "stages" / "0_lr" / "data" / "part-00000.snappy.parquet").write_bytes(content.encode() * 100)
+        (root / "stages" / "0_lr" / "data" / ".part-00000.snappy.parquet.crc").write_bytes(b"crc")
+        return root
+
+    return make
+
+
+@pytest.fixture
+def local_repo(tmp_path: Path) -> LocalRepository:
+    return LocalRepository(tmp_path / "repo")
+
+
+@pytest.fixture
+def java() -> str:
+    path = shutil.which("java")
+    require_tool(path is not None, "java")
+    assert path is not None
+    return path

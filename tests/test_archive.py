@@ -1,0 +1,169 @@
+from __future__ import annotations
+
+import io
+import os
+import stat
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from registry.archive import CARD_ENTRY, ExtractLimits, check_embedded_pom, extract_model, pack, read_entry
+from registry.checksums import digest_bytes
+from registry.coordinates import Coordinate
+from registry.exceptions import IntegrityError, InvalidModel
+
+COORD = Coordinate.parse("com.acme:churn:1.0.3")
+
+
+def _pack(model: Path, coordinate: Coordinate = COORD) -> bytes:
+    out = model.parent / f"{model.name}.jar"
+    digests = pack(model, out, coordinate, b"<project/>", b'{"coordinate": "x"}')
+    data = out.read_bytes()
+    out.unlink()
+    assert digests == digest_bytes(data)
+    return data
+
+
+def test_same_directory_packs_to_identical_bytes(make_model: Callable[..., Path], tmp_path: Path) -> None:
+    model = make_model()
+    first = _pack(model)
+    # Different timestamps, permissions and creation order must not change a byte.
+    for path in model.rglob("*"):
+        os.utime(path, (1_700_000_000, 1_700_000_000))
+    (model / "metadata" / "part-00000").chmod(0o600)
+    copy = tmp_path / "copy"
+    for path in sorted(model.rglob("*"), reverse=True):
+        target = copy / path.relative_to(model)
+        if path.is_file():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(path.read_bytes())
+    assert _pack(model) == first
+    assert _pack(copy) == first
+
+
+def test_jar_layout_is_what_maven_and_java_expect(make_model: Callable[..., Path]) -> None:
+    with zipfile.ZipFile(io.BytesIO(_pack(make_model()))) as jar:
+        names = jar.namelist()
+        assert names[:2] == ["META-INF/", "META-INF/MANIFEST.MF"]
+        assert "META-INF/maven/com.acme/churn/pom.xml" in names
+        assert jar.read("META-INF/maven/com.acme/churn/pom.properties").decode().splitlines() == [
+            "groupId=com.acme",
+            "artifactId=churn",
+            "version=1.0.3",
+        ]
+        assert CARD_ENTRY in names
+        assert "model/stages/0_lr/data/part-00000.snappy.parquet" in names
+        assert all("\\" not in n for n in names)
+        assert {i.date_time for i in jar.infolist()} == {(1980, 1, 1, 0, 0, 0)}
+
+
+def test_pack_refuses_links_and_empty_directories(tmp_path: Path, make_model: Callable[..., Path]) -> None:
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InvalidModel, match="empty"):
+        _pack(tmp_path / "empty")
+    with pytest.raises(InvalidModel, match="not a directory"):
+        _pack(tmp_path / "missing")
+    model = make_model()
+    (model / "link").symlink_to("/etc/passwd")
+    with pytest.raises(InvalidModel, match="symbolic link"):
+        _pack(model)
+
+
+def test_extract_round_trips_the_model(make_model: Callable[..., Path], tmp_path: Path) -> None:
+    model = make_model()
+    jar = tmp_path / "m.jar"
+    jar.write_bytes(_pack(model))
+    out = extract_model(jar, tmp_path / "out")
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*")) == sorted(
+        p.relative_to(model).as_posix() for p in model.rglob("*")
+    )
+    assert (out / "stages/0_lr/data/part-00000.snappy.parquet").read_bytes() == (
+        model / "stages/0_lr/data/part-00000.snappy.parquet"
+    ).read_bytes()
+    assert read_entry(jar, CARD_ENTRY) == b'{"coordinate": "x"}'
+    check_embedded_pom(jar, COORD)
+
+
+def test_extract_refuses_to_overwrite_a_non_empty_directory(make_model: Callable[..., Path], tmp_path: Path) -> None:
+    jar = tmp_path / "m.jar"
+    jar.write_bytes(_pack(make_model()))
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "precious").write_text("keep")
+    with pytest.raises(InvalidModel, match="not an empty directory"):
+        extract_model(jar, tmp_path / "out")
+    assert (tmp_path / "out" / "precious").read_text() == "keep"
+
+
+def _hostile(tmp_path: Path, entries: list[tuple[zipfile.ZipInfo | str, bytes]]) -> Path:
+    jar = tmp_path / "hostile.jar"
+    with zipfile.ZipFile(jar, "w", zipfile.ZIP_DEFLATED) as archive:
+        for info, data in entries:
+            archive.writestr(info, data)
+    return jar
+
+
+def _symlink(name: str) -> zipfile.ZipInfo:
+    info = zipfile.ZipInfo(name)
+    info.create_system = 3
+    info.external_attr = (stat.S_IFLNK | 0o777) << 16
+    return info
+
+
+@pytest.mark.parametrize(
+    ("entries", "reason"),
+    [
+        ([("model/../../evil.txt", b"x")], "outside"),
+        ([("model/a/../../../evil.txt", b"x")], "outside"),
+        ([("/tmp/evil.txt", b"x")], "outside"),
+        ([("model/..\\..\\evil.txt", b"x")], "outside"),
+        ([("C:/evil.txt", b"x")], "outside"),
+        ([(_symlink("model/link"), b"/etc/passwd")], "symbolic link"),
+        ([("model/a", b"1"), ("model/a", b"2")], "twice"),
+        ([("model/zeros", b"\0" * (64 << 20))], "zip bomb"),
+        ([("other/file", b"x")], "no model/ folder"),
+    ],
+    ids=[
+        "dotdot",
+        "nested-dotdot",
+        "absolute",
+        "backslash",
+        "drive",
+        "symlink",
+        "duplicate",
+        "bomb",
+        "not-a-model",
+    ],
+)
+def test_hostile_jars_are_refused_before_anything_is_written(
+    tmp_path: Path, entries: list[tuple[zipfile.ZipInfo | str, bytes]], reason: str
+) -> None:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # zipfile warns about the duplicate name we write on purpose
+        jar = _hostile(tmp_path, entries)
+    out = tmp_path / "deep" / "out"
+    with pytest.raises(IntegrityError, match=reason):
+        extract_model(jar, out)
+    assert not out.exists()
+    assert not (tmp_path / "evil.txt").exists()
+    deep = tmp_path / "deep"
+    assert not deep.exists() or list(deep.iterdir()) == []  # no staging directory left behind
+
+
+def test_total_size_limit(tmp_path: Path) -> None:
+    jar = _hostile(tmp_path, [("model/a", b"x" * 1000), ("model/b", b"y" * 1000)])
+    with pytest.raises(IntegrityError, match="more than 1500 bytes"):
+        extract_model(jar, tmp_path / "out", ExtractLimits(max_total_bytes=1500))
+
+
+def test_embedded_pom_of_another_coordinate_is_refused(make_model: Callable[..., Path], tmp_path: Path) -> None:
+    jar = tmp_path / "m.jar"
+    jar.write_bytes(_pack(make_model(), Coordinate.parse("com.acme:churn:1.0.4")))
+    with pytest.raises(IntegrityError, match=r"version '1\.0\.4'"):
+        check_embedded_pom(jar, COORD)
+    jar.write_bytes(_pack(make_model(), Coordinate.parse("com.evil:churn:1.0.3")))
+    with pytest.raises(IntegrityError, match="another artifact"):
+        check_embedded_pom(jar, COORD)
