@@ -355,9 +355,11 @@ class Settings:
         """One sentence on where credentials come from, for authentication errors."""
         found = self.credentials(config)
         where = f"credentials came from {found.source}" if found else "no credentials were found"
+        configured = config.name in self.repositories
+        server = f"server {config.maven_id or config.name!r}" if configured else "the repository's <server>"
         return (
             f"{where}. Credentials are looked up in the URL, REGISTRY_TOKEN or REGISTRY_USERNAME/REGISTRY_PASSWORD, "
-            f"the configuration file, server {config.maven_id or config.name!r} in ~/.m2/settings.xml, then ~/.netrc."
+            f"the configuration file, {server} in ~/.m2/settings.xml, then ~/.netrc."
         )
 
 

@@ -68,12 +68,15 @@ def _upload(repository: Repository, path: str, source: Source, digests: Digests)
 
 
 def _claim(repository: Repository, target: DeployTarget, card: ModelCard, first: int) -> tuple[Coordinate, bytes]:
-    """Create the POM of the first free build from ``first`` on; the POM's existence is the claim."""
+    """Claim the first free build from ``first`` on: its directory where the repository can create one
+    atomically, and always its POM, created only if absent."""
     build = first
     for _ in range(MAX_CLAIM_ATTEMPTS if target.build is None else 1):
         coordinate = target.module.at(Version(target.major, target.minor, build))
         pom = _pom(coordinate, card)
         try:
+            if not repository.claim(coordinate.directory):
+                raise PathExists(coordinate.directory, repository.display)
             repository.create(coordinate.path("pom"), pom)
         except PathExists:
             if target.build is not None:

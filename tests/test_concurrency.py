@@ -2,49 +2,16 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
+
+from deployers import deploy_concurrently
 
 from registry.checksums import ALGORITHMS, digest_file, parse_sidecar
 from registry.coordinates import Coordinate, Module
 from registry.deploy import read_metadata
 from registry.repository.local import LocalRepository
 from registry.resolve import resolve
-
-_DEPLOYER = """
-import sys, time
-from pathlib import Path
-go = Path(sys.argv[1])
-while not go.exists():
-    time.sleep(0.005)
-from registry.deploy import deploy
-print(deploy(sys.argv[2], "com.acme:churn:1.0", repository=sys.argv[3]))
-"""
-
-
-def deploy_concurrently(repository: str, models: list[Path], tmp_path: Path) -> list[str]:
-    """Start one process per model, release them together, return the coordinates they printed."""
-    go = tmp_path / "go"
-    processes = [
-        subprocess.Popen(
-            [sys.executable, "-c", _DEPLOYER, str(go), str(model), repository],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for model in models
-    ]
-    time.sleep(1.0)  # let every process import and start polling
-    go.touch()
-    results = []
-    for process in processes:
-        out, err = process.communicate(timeout=120)
-        assert process.returncode == 0, err
-        results.append(out.strip())
-    return results
 
 
 def test_eight_processes_get_eight_distinct_builds(make_model: Callable[..., Path], tmp_path: Path) -> None:

@@ -45,6 +45,14 @@ class Repository(ABC):
         """Whether a file exists."""
 
     @abstractmethod
+    def claim(self, directory: str) -> bool:
+        """Atomically reserve a new version directory: ``True`` if this call created it, ``False`` if it exists.
+
+        Repositories that cannot create directories atomically return ``True`` and leave the claim to the
+        create-only write of the version's first file.
+        """
+
+    @abstractmethod
     def create(self, path: str, source: Source) -> None:
         """Write a new file, atomically, failing with :class:`PathExists` if the path is taken."""
 

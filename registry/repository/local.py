@@ -88,6 +88,17 @@ class LocalRepository(Repository):
         finally:
             temporary.unlink(missing_ok=True)
 
+    def claim(self, directory: str) -> bool:
+        target = self._file(directory)
+        self._parent(directory)
+        try:
+            target.mkdir()
+        except FileExistsError:
+            return False
+        except OSError as exc:
+            raise RepositoryUnavailable(f"Cannot write to {self.display}: {exc.strerror} ({target}).") from exc
+        return True
+
     def create(self, path: str, source: Source) -> None:
         target = self._parent(path)
         with self._temporary(target, source) as temporary:

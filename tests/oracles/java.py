@@ -14,9 +14,8 @@ import subprocess
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NoReturn
 
-import pytest
+from realtools import missing
 
 __all__ = [
     "IvyAnswer",
@@ -61,13 +60,6 @@ class IvyAnswers:
 
     sorted: tuple[str, ...]
     select: Mapping[str, IvyAnswer]
-
-
-def missing(reason: str) -> NoReturn:
-    """Skip the calling test for lack of a tool, or fail it under CI."""
-    if os.environ.get("CI"):
-        pytest.fail(f"{reason} (CI is set, so this is a failure, not a skip)", pytrace=False)
-    pytest.skip(reason)
 
 
 def java() -> str:

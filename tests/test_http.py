@@ -1,0 +1,294 @@
+"""The HTTP repository under faults a real server will not produce on demand, and Nexus's own behaviour.
+
+Nexus 3 cannot run on this machine, so :class:`FakeNexus` emulates what matters of a hosted release repository
+(ALLOW_ONCE "Disable redeploy", strict maven2 layout, ETags) at the transport with ``responses``. The happy
+paths on real servers are in tests/integration/test_http_repositories.py.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+import responses
+
+from registry.config import Credentials, RepositoryConfig
+from registry.deploy import deploy
+from registry.exceptions import (
+    ArtifactNotFound,
+    AuthenticationFailed,
+    IntegrityError,
+    RepositoryUnavailable,
+    VersionExists,
+)
+from registry.repository.http import HttpRepository
+from registry.resolve import resolve
+
+BASE = "https://nexus.example/repository/models/"
+PASSWORD = "pa55-w0rd-secret"
+
+
+class FakeNexus:
+    """A Nexus 3 hosted maven2 release repository with "Disable redeploy" and a strict layout policy."""
+
+    def __init__(self, mock: responses.RequestsMock) -> None:
+        self.files: dict[str, bytes] = {}
+        self.requests: list[tuple[str, str]] = []
+        pattern = re.compile(re.escape(BASE) + r".*")
+        for method in ("GET", "HEAD", "PUT", "DELETE", "MKCOL", "LOCK"):
+            mock.add_callback(method, pattern, callback=self.handle)
+
+    def handle(self, request: requests.PreparedRequest) -> tuple[int, dict[str, str], bytes]:
+        assert request.url is not None and request.method is not None
+        path = request.url[len(BASE) :]
+        self.requests.append((request.method, path))
+        if request.headers.get("Authorization") is None:
+            return 401, {"WWW-Authenticate": 'BASIC realm="Sonatype Nexus Repository Manager"'}, b""
+        if request.method in ("MKCOL", "LOCK"):
+            return 405, {}, b""  # Nexus is no WebDAV server
+        if request.method in ("GET", "HEAD"):
+            if path not in self.files:
+                return 404, {}, b""
+            body = self.files[path]
+            etag = '"' + hashlib.sha1(body).hexdigest() + '"'
+            return 200, {"ETag": etag, "Content-Length": str(len(body))}, body if request.method == "GET" else b""
+        if request.method == "PUT":
+            if path.startswith(".registry/"):
+                return 400, {}, b"Invalid path for a Maven 2 repository"
+            if path in self.files and "maven-metadata.xml" not in path:
+                return 400, {}, b"Repository does not allow updating assets: models"
+            body = request.body if isinstance(request.body, bytes) else b"".join(_chunks(request.body))
+            self.files[path] = body
+            return 201, {}, b""
+        self.files.pop(path, None)
+        return 204, {}, b""
+
+    def puts(self) -> list[str]:
+        return [path for method, path in self.requests if method == "PUT"]
+
+
+def _chunks(body: Any) -> Iterator[bytes]:
+    if body is None:
+        return
+    if isinstance(body, str):
+        yield body.encode()
+        return
+    while chunk := body.read(1 << 16):
+        yield chunk
+
+
+def make_repo(**config: Any) -> HttpRepository:
+    settings = {"timeout": 2.0, **config}
+    return HttpRepository(
+        RepositoryConfig("nexus", BASE, **settings),
+        Credentials("a test", "deployer", PASSWORD),
+        "credentials came from a test.",
+    )
+
+
+@pytest.fixture
+def mock() -> Iterator[responses.RequestsMock]:
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as m:
+        yield m
+
+
+@pytest.fixture
+def nexus(mock: responses.RequestsMock) -> FakeNexus:
+    return FakeNexus(mock)
+
+
+def test_deploy_and_resolve_round_trip_on_nexus(nexus: FakeNexus, make_model: Callable[..., Path]) -> None:
+    repo = make_repo()
+    assert str(deploy(make_model("a"), "com.acme:churn:1.0", repository=repo)) == "com.acme:churn:1.0.0"
+    assert str(deploy(make_model("b"), "com.acme:churn:1.0", repository=repo)) == "com.acme:churn:1.0.1"
+    resolved = resolve("com.acme:churn:latest.release", repository=repo)
+    assert str(resolved.coordinate) == "com.acme:churn:1.0.1"
+    assert (resolved.path / "stages/0_lr/data/part-00000.snappy.parquet").read_text() == "b" * 100
+    # The jar goes last, after its checksums; the metadata after all files of the version.
+    puts = [p for p in nexus.puts() if "1.0.1" in p or p.startswith("com/acme/churn/maven-metadata.xml")]
+    assert puts.index("com/acme/churn/1.0.1/churn-1.0.1.jar") > puts.index(
+        "com/acme/churn/1.0.1/churn-1.0.1.jar.sha512"
+    )
+    assert puts.index("com/acme/churn/maven-metadata.xml", len(puts) - 6) > puts.index(
+        "com/acme/churn/1.0.1/churn-1.0.1.jar"
+    )
+
+
+def test_nexus_400_on_redeploy_means_version_taken(nexus: FakeNexus, make_model: Callable[..., Path]) -> None:
+    repo = make_repo()
+    deploy(make_model(), "com.acme:churn:1.0.3", repository=repo)
+    jar_before = nexus.files["com/acme/churn/1.0.3/churn-1.0.3.jar"]
+    # Metadata that lags behind (as after a crashed deploy), so only the server can say the version exists.
+    nexus.files["com/acme/churn/maven-metadata.xml"] = (
+        b"<metadata><groupId>com.acme</groupId><artifactId>churn</artifactId></metadata>"
+    )
+    with pytest.raises(VersionExists, match=r"com\.acme:churn:1\.0\.3 already exists"):
+        deploy(make_model("other"), "com.acme:churn:1.0.3", repository=repo)
+    assert nexus.files["com/acme/churn/1.0.3/churn-1.0.3.jar"] == jar_before
+
+
+def test_a_build_claimed_by_a_concurrent_deploy_is_stepped_over(
+    nexus: FakeNexus, make_model: Callable[..., Path]
+) -> None:
+    repo = make_repo()
+    deploy(make_model(), "com.acme:churn:1.0", repository=repo)
+    nexus.files["com/acme/churn/1.0.1/churn-1.0.1.pom"] = b"<project/>"  # claimed, not yet listed
+    assert str(deploy(make_model(), "com.acme:churn:1.0", repository=repo)) == "com.acme:churn:1.0.2"
+
+
+def test_missing_trailing_slash_is_added() -> None:
+    repo = HttpRepository(RepositoryConfig("n", BASE.rstrip("/")))
+    assert repo.base == BASE
+
+
+def test_user_info_goes_to_headers_and_never_into_messages(mock: responses.RequestsMock) -> None:
+    url = f"https://deployer:{PASSWORD}@nexus.example/repository/models/"
+    mock.add(responses.GET, BASE + "com/acme/churn/maven-metadata.xml", status=500)
+    from registry.config import Settings
+
+    settings = Settings.load()
+    config = settings.repository(url)
+    repo = HttpRepository(config, settings.credentials(config), settings.explain_credentials(config))
+    with pytest.raises(RepositoryUnavailable) as err:
+        resolve("com.acme:churn:latest.release", repository=repo)
+    assert PASSWORD not in str(err.value) and "deployer" not in str(err.value)
+    assert "https://***@nexus.example/repository/models/" in str(err.value)
+    assert mock.calls[0].request.headers["Authorization"].startswith("Basic ")
+    assert PASSWORD not in (mock.calls[0].request.url or "")
+
+
+def test_bearer_token(mock: responses.RequestsMock) -> None:
+    mock.add(responses.GET, BASE + "com/acme/churn/maven-metadata.xml", status=404)
+    repo = HttpRepository(RepositoryConfig("n", BASE), Credentials("t", token="tok-123"))
+    with pytest.raises(ArtifactNotFound, match="has no released versions"):
+        resolve("com.acme:churn:latest.release", repository=repo)
+    assert mock.calls[0].request.headers["Authorization"] == "Bearer tok-123"
+
+
+@pytest.mark.parametrize(
+    ("fault", "error", "message"),
+    [
+        ({"status": 401}, AuthenticationFailed, "rejected the credentials"),
+        ({"status": 403}, AuthenticationFailed, "does not allow"),
+        ({"status": 503}, RepositoryUnavailable, "HTTP 503"),
+        ({"body": requests.exceptions.ConnectTimeout()}, RepositoryUnavailable, "did not answer"),
+        ({"body": requests.exceptions.ReadTimeout()}, RepositoryUnavailable, "did not answer"),
+        ({"body": requests.exceptions.ConnectionError("reset")}, RepositoryUnavailable, "Cannot reach"),
+        ({"body": b"<metadata><oops"}, IntegrityError, "not a readable maven-metadata.xml"),
+    ],
+)
+def test_any_failure_reading_metadata_aborts_the_deploy(
+    mock: responses.RequestsMock,
+    make_model: Callable[..., Path],
+    fault: dict[str, Any],
+    error: type[Exception],
+    message: str,
+) -> None:
+    """Only a 404 means "no versions yet"; the Scala tool fell back to build 0 on any failure here."""
+    mock.add(responses.GET, BASE + "com/acme/churn/maven-metadata.xml", **fault)
+    with pytest.raises(error, match=message) as err:
+        deploy(make_model(), "com.acme:churn:1.0", repository=make_repo())
+    assert [c.request.method for c in mock.calls] == ["GET"] * len(mock.calls)  # nothing was written
+    assert PASSWORD not in str(err.value)
+
+
+def test_authentication_error_says_how_credentials_are_looked_up(mock: responses.RequestsMock) -> None:
+    from registry.config import Settings
+
+    mock.add(responses.GET, BASE + "com/acme/churn/maven-metadata.xml", status=401)
+    settings = Settings.load()
+    config = RepositoryConfig("staging", BASE)
+    repo = HttpRepository(config, None, settings.explain_credentials(config))
+    with pytest.raises(AuthenticationFailed) as err:
+        resolve("com.acme:churn:latest.release", repository=repo)
+    text = str(err.value)
+    assert "staging" in text and "no credentials were found" in text and "REGISTRY_USERNAME" in text
+
+
+def _serve_version(mock: responses.RequestsMock, jar: bytes, sidecars: dict[str, bytes]) -> None:
+    mock.add(
+        responses.GET,
+        BASE + "com/acme/churn/maven-metadata.xml",
+        body=b"<metadata><groupId>com.acme</groupId><artifactId>churn</artifactId><versioning><versions>"
+        b"<version>1.0.0</version></versions></versioning></metadata>",
+    )
+    path = BASE + "com/acme/churn/1.0.0/churn-1.0.0.jar"
+    for algorithm in ("sha512", "sha256", "sha1", "md5"):
+        if algorithm in sidecars:
+            mock.add(responses.GET, f"{path}.{algorithm}", body=sidecars[algorithm])
+        else:
+            mock.add(responses.GET, f"{path}.{algorithm}", status=404)
+    mock.add(responses.GET, path, body=jar)
+
+
+def _jar(make_model: Callable[..., Path], tmp_path: Path) -> bytes:
+    from registry.archive import pack
+    from registry.coordinates import Coordinate
+
+    pack(make_model(), tmp_path / "j.jar", Coordinate.parse("com.acme:churn:1.0.0"), b"<project/>", b"{}")
+    return (tmp_path / "j.jar").read_bytes()
+
+
+def test_the_strongest_checksum_offered_is_verified(
+    mock: responses.RequestsMock, make_model: Callable[..., Path], tmp_path: Path
+) -> None:
+    jar = _jar(make_model, tmp_path)
+    _serve_version(mock, jar, {"sha1": hashlib.sha1(jar).hexdigest().encode(), "md5": b"0" * 32})
+    # md5 is wrong, but sha1 is stronger and right: sha1 is what counts.
+    assert str(resolve("com.acme:churn:1.0", repository=make_repo()).coordinate) == "com.acme:churn:1.0.0"
+
+
+def test_get_is_retried_on_5xx_then_succeeds(
+    mock: responses.RequestsMock, make_model: Callable[..., Path], tmp_path: Path
+) -> None:
+    metadata_url = BASE + "com/acme/churn/maven-metadata.xml"
+    for status in (503, 502):
+        mock.add(responses.GET, metadata_url, status=status)
+    jar = _jar(make_model, tmp_path)
+    _serve_version(mock, jar, {"sha512": hashlib.sha512(jar).hexdigest().encode()})
+    assert str(resolve("com.acme:churn:latest.release", repository=make_repo()).coordinate) == "com.acme:churn:1.0.0"
+    statuses = [c.response.status_code for c in mock.calls if c.request.url == metadata_url]
+    assert statuses == [503, 502, 200]
+
+
+def test_wrong_checksum_is_refused_and_nothing_cached(
+    mock: responses.RequestsMock, make_model: Callable[..., Path], tmp_path: Path, settings: Any
+) -> None:
+    jar = _jar(make_model, tmp_path)
+    _serve_version(mock, jar, {"sha512": hashlib.sha512(b"something else").hexdigest().encode()})
+    with pytest.raises(IntegrityError, match="Checksum mismatch"):
+        resolve("com.acme:churn:1.0", repository=make_repo(), settings=settings)
+    leftovers = [p for p in settings.cache_dir.rglob("*") if p.is_file()] if settings.cache_dir.exists() else []
+    assert leftovers == []
+
+
+def test_truncated_download_is_refused(
+    mock: responses.RequestsMock, make_model: Callable[..., Path], tmp_path: Path
+) -> None:
+    jar = _jar(make_model, tmp_path)
+    mock.add(responses.GET, BASE + "com/acme/churn/1.0.0/churn-1.0.0.jar.sha512", body=hashlib.sha512(jar).hexdigest())
+    mock.add(
+        responses.GET,
+        BASE + "com/acme/churn/1.0.0/churn-1.0.0.jar",
+        body=jar[: len(jar) // 2],
+        headers={"Content-Length": str(len(jar))},
+        auto_calculate_content_length=False,
+    )
+    with pytest.raises((RepositoryUnavailable, IntegrityError)):
+        resolve("com.acme:churn:1.0.0", repository=make_repo())
+
+
+def test_unsafe_server_is_refused_by_default(mock: responses.RequestsMock, make_model: Callable[..., Path]) -> None:
+    mock.add(responses.GET, BASE + "com/acme/churn/maven-metadata.xml", status=404)
+    mock.add(responses.PUT, re.compile(re.escape(BASE) + r"\.registry/.*"), status=201)  # overwrites silently
+    mock.add(responses.DELETE, re.compile(re.escape(BASE) + r"\.registry/.*"), status=204)
+    mock.add("MKCOL", re.compile(re.escape(BASE) + r".*"), status=201)
+    with pytest.raises(RepositoryUnavailable, match='unsafe_overwrite = "warn"'):
+        deploy(make_model(), "com.acme:churn:1.0", repository=make_repo())
+    writes = [c.request.url or "" for c in mock.calls if c.request.method in ("PUT", "MKCOL")]
+    assert writes and all("/.registry/" in url for url in writes)  # nothing but the probe was written
