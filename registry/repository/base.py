@@ -65,6 +65,10 @@ class Repository(ABC):
         """
 
     @abstractmethod
+    def list(self, directory: str) -> list[str]:
+        """Names in ``directory`` (``""`` is the root), sub-directories ending with ``/``; ``[]`` if absent."""
+
+    @abstractmethod
     def delete(self, path: str) -> None:
         """Remove a file if it exists (used only to clean up after crashed deploys)."""
 

@@ -29,9 +29,10 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import IO, Any, Literal
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -464,10 +465,50 @@ class HttpRepository(Repository):
         if not 200 <= response.status_code < 300:
             raise self._fail(response, "writing", path)
 
+    def list(self, directory: str) -> list[str]:
+        # The HTML index that nginx and Apache (autoindex), Nexus and Artifactory serve for a folder URL.
+        folder = directory.strip("/") + "/" if directory.strip("/") else ""
+        with self._request("GET", folder, stream=True) as response:
+            if response.status_code == 404:
+                return []
+            if response.status_code != 200:
+                raise self._fail(response, "listing", folder or "/")
+            data = response.raw.read(MAX_SMALL_FILE + 1, decode_content=True)
+        if len(data) > MAX_SMALL_FILE:
+            raise RepositoryUnavailable(f"The listing of {folder or '/'} in {self.display} is too large.")
+        parser = _LinkParser()
+        parser.feed(data.decode("utf-8", errors="replace"))
+        prefix = urlsplit(self._url(folder)).path
+        names: set[str] = set()
+        for href in parser.links:
+            path = unquote(urlsplit(href).path)
+            if href.startswith(("?", "#")) or not path:
+                continue
+            if path.startswith("/"):  # absolute links (Nexus): keep those inside this folder
+                if not path.startswith(prefix):
+                    continue
+                path = path[len(prefix) :]
+            name = path.rstrip("/")
+            if name and "/" not in name and name not in (".", "..") and not name.startswith("."):
+                names.add(name + "/" if path.endswith("/") else name)
+        return sorted(names)
+
     def delete(self, path: str) -> None:
         response = self._request("DELETE", path)
         if response.status_code not in (200, 202, 204, 404):
             raise self._fail(response, "deleting", path)
+
+
+class _LinkParser(HTMLParser):
+    """Collects the href of every <a> in an HTML folder index."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.links: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "a":
+            self.links += [value for name, value in attrs if name == "href" and value]
 
 
 def _backoff(attempt: int) -> None:

@@ -139,5 +139,17 @@ class LocalRepository(Repository):
         with self._temporary(target, content) as temporary:
             os.replace(temporary, target)
 
+    def list(self, directory: str) -> list[str]:
+        folder = self._file(directory.rstrip("/")) if directory.strip("/") else self.root
+        try:
+            entries = list(os.scandir(folder))
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        except OSError as exc:
+            raise RepositoryUnavailable(f"Cannot list {directory or '/'} in {self.display}: {exc.strerror}.") from exc
+        return sorted(
+            e.name + "/" if e.is_dir(follow_symlinks=False) else e.name for e in entries if not e.name.startswith(".")
+        )
+
     def delete(self, path: str) -> None:
         self._file(path).unlink(missing_ok=True)

@@ -189,3 +189,14 @@ def test_apache_ivy_resolves_what_registry_resolves(
         )
         assert done.returncode == 0, done.stdout + done.stderr
         assert [p.name for p in out.glob("*.jar")] == [f"churn-{ours.version}.jar"]
+
+
+def test_listing_folders(repository: Repository, make_model: Callable[..., Path]) -> None:
+    deploy(make_model(), "com.acme:churn:1.0", repository=repository)
+    deploy(make_model(), "com.acme.risk:fraud-eu:2.0", repository=repository)
+    assert "com/" in repository.list("")
+    assert repository.list("com/acme/") == ["churn/", "risk/"]
+    churn = repository.list("com/acme/churn")
+    assert "1.0.0/" in churn and "maven-metadata.xml" in churn and "maven-metadata.xml.sha1" in churn
+    assert "churn-1.0.0.jar" in repository.list("com/acme/churn/1.0.0/")
+    assert repository.list("com/acme/nothing/") == []
