@@ -137,6 +137,39 @@ def resolve(spec: str, repository: str | None, to: Path | None) -> None:
 
 
 @cli.command()
+@click.argument("spec", metavar="GROUP:ARTIFACT:VERSION")
+@click.option("--from", "source", required=True, metavar="NAME|URL|PATH", help="The repository to copy from.")
+@click.option("--to", "target", required=True, metavar="NAME|URL|PATH", help="The repository to copy to.")
+@click.option(
+    "--require",
+    "gates",
+    multiple=True,
+    metavar="METRIC>=NUMBER",
+    help="A quality gate the model card must pass (>= > <= < == !=); repeatable. 'rows' is the training rows.",
+)
+def promote(spec: str, source: str, target: str, gates: tuple[str, ...]) -> None:
+    """Copy a released version byte for byte from one repository to another, verified on both sides.
+
+    SPEC may be a selector (com.acme:churn:latest.release), resolved in the source. The last line printed is
+    the coordinate promoted.
+    """
+    from registry.gates import parse_gate
+    from registry.promote import promote as promote_version
+
+    parsed = [parse_gate(g) for g in gates]  # bad gates are refused before anything is read
+    done = promote_version(spec, source=source, target=target, gates=parsed, settings=_settings())
+    for result in done.gates:
+        click.echo(f"gate {result}", err=True)
+    if done.already_present:
+        click.echo(f"{done.coordinate} is already in {done.target} with identical bytes: nothing to do.", err=True)
+    else:
+        click.echo(
+            f"Promoted {done.coordinate} ({len(done.files)} files) from {done.source} to {done.target}", err=True
+        )
+    click.echo(str(done.coordinate))
+
+
+@cli.command()
 def repos() -> None:
     """List the configured repositories (credentials masked) and which one is the default."""
     from registry.config import mask_url

@@ -17,7 +17,7 @@ from registry.pom import render_pom
 from registry.repository.base import PathExists, Repository, Source
 from registry.versions import Version
 
-__all__ = ["deploy", "read_metadata"]
+__all__ = ["deploy", "publish", "read_metadata"]
 
 #: How many taken builds a deploy steps over before it gives up (each is one create-only request).
 MAX_CLAIM_ATTEMPTS = 64
@@ -147,14 +147,14 @@ def deploy(
             jar = Path(scratch) / coordinate.file_name("jar")
             digests = pack(model_dir, jar, coordinate, pom, final_card)
             _upload(repo, coordinate.path("jar"), jar, digests)
-        _publish(repo, coordinate)
+        publish(repo, coordinate)
         return coordinate
     finally:
         if repo is not repository:
             repo.close()
 
 
-def _publish(repository: Repository, coordinate: Coordinate) -> None:
+def publish(repository: Repository, coordinate: Coordinate) -> None:
     """List the version in ``maven-metadata.xml`` and check that it stays listed."""
     module = coordinate.module
     source = f"{module.metadata_path} in {repository.display}"

@@ -15,11 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from registry.archive import CARD_ENTRY, check_embedded_pom, extract_model, read_entry
-from registry.checksums import STRONGEST_FIRST, digest_file, parse_sidecar
+from registry.checksums import digest_file
 from registry.config import Settings, open_repository
 from registry.coordinates import Coordinate, Module, parse_request
 from registry.deploy import read_metadata
-from registry.exceptions import ArtifactNotFound, IntegrityError
+from registry.exceptions import ArtifactNotFound
+from registry.integrity import remote_checksum
 from registry.modelcard import ModelCard
 from registry.repository.base import Repository
 from registry.versions import Selector, Version
@@ -64,23 +65,6 @@ def select_version(module: Module, selector: Selector, repository: Repository) -
     return module.at(chosen)
 
 
-def _remote_checksum(repository: Repository, coordinate: Coordinate) -> tuple[str, str]:
-    """The strongest checksum the repository offers for the jar: ``(algorithm, hex digest)``."""
-    path = coordinate.path("jar")
-    for algorithm in STRONGEST_FIRST:
-        try:
-            content = repository.read(f"{path}.{algorithm}")
-        except ArtifactNotFound:
-            continue
-        return algorithm, parse_sidecar(content, algorithm, f"{coordinate} in {repository.display}")
-    if not repository.exists(path):
-        raise ArtifactNotFound(f"{coordinate} does not exist in {repository.display}.")
-    raise IntegrityError(
-        f"{coordinate} in {repository.display} has no checksum file (.sha512, .sha256, .sha1 or .md5), so it "
-        "cannot be verified; refusing it. Ask the repository owner to regenerate its checksums."
-    )
-
-
 def _cache_entry(cache_dir: Path, coordinate: Coordinate, algorithm: str, digest: str) -> Path:
     return cache_dir / coordinate.directory / f"{algorithm}-{digest[:40]}"
 
@@ -92,6 +76,7 @@ def _fill(entry: Path, repository: Repository, coordinate: Coordinate, algorithm
     try:
         jar = staging / coordinate.file_name("jar")
         repository.fetch(coordinate.path("jar"), jar)
+        # Verified against the digest read before the download, the one the cache entry is named after.
         digest_file(jar).verify(algorithm, digest, f"{coordinate} from {repository.display}")
         check_embedded_pom(jar, coordinate)
         extract_model(jar, staging / "model")
@@ -142,7 +127,7 @@ def resolve(
     repo = repository if isinstance(repository, Repository) else open_repository(repository, settings)
     try:
         coordinate = select_version(module, selector, repo)
-        algorithm, digest = _remote_checksum(repo, coordinate)
+        algorithm, digest = remote_checksum(repo, coordinate.path("jar"), str(coordinate))
         entry = _cache_entry(cache_dir or settings.cache_dir, coordinate, algorithm, digest)
         if not (entry / "model").is_dir():
             _fill(entry, repo, coordinate, algorithm, digest)

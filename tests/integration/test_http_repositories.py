@@ -8,12 +8,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from clients import open_dav
 from deployers import deploy_concurrently
 from oracles.java import ivy_jar
 from servers import DavRepo, RepoFactory
 
 from registry.checksums import ALGORITHMS, digest_bytes, parse_sidecar
-from registry.config import Credentials, RepositoryConfig
+from registry.config import RepositoryConfig
 from registry.coordinates import Coordinate, Module
 from registry.deploy import deploy, read_metadata
 from registry.exceptions import RepositoryUnavailable, VersionExists
@@ -25,15 +26,6 @@ from registry.versions import Selector
 
 CHURN = Module("com.acme", "churn")
 KINDS = ["local", "nginx", "nginx-immutable", "apache"]
-
-
-def open_dav(dav: DavRepo, **config: object) -> HttpRepository:
-    # Plain nginx overwrites silently; the tests accept that with a warning, as a user would have to.
-    settings: dict[str, object] = {"unsafe_overwrite": "warn" if dav.kind == "nginx" else "refuse", **config}
-    return HttpRepository(
-        RepositoryConfig(dav.kind, dav.url, **settings),  # type: ignore[arg-type]
-        Credentials("test", dav.username, dav.password),
-    )
 
 
 @pytest.fixture(params=KINDS)

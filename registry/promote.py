@@ -1,0 +1,221 @@
+"""Promote: copy one released version, byte for byte and verified, from one repository to another.
+
+The artifact stays immutable: promotion copies every file of the version (jar, POM, model card and any others
+listed beside them), each verified against the source's checksum on download and read back from the target
+after upload, then adds a promotion record (``churn-1.2.7-promotion.json``: who, when, from, to, gate results)
+as a new file in the target, and lists the version in the target's ``maven-metadata.xml`` last, so
+``latest.release`` there sees it only when it is complete.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+import json
+import socket
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from registry.checksums import ALGORITHMS, Digests, digest_bytes
+from registry.config import Settings, open_repository
+from registry.coordinates import Coordinate, parse_request
+from registry.deploy import publish, read_metadata
+from registry.exceptions import ArtifactNotFound, GateFailed, IntegrityError, VersionExists
+from registry.gates import Gate, GateResult, evaluate
+from registry.integrity import fetch_verified, read_verified, remote_checksum
+from registry.modelcard import ModelCard
+from registry.repository.base import PathExists, Repository
+from registry.resolve import select_version
+
+__all__ = ["PROMOTION_SCHEMA", "Promotion", "promote"]
+
+PROMOTION_SCHEMA = 1
+_SIDECARS = tuple(f".{a}" for a in ALGORITHMS)
+
+
+@dataclass(frozen=True)
+class Promotion:
+    """What a promotion did."""
+
+    coordinate: Coordinate
+    source: str
+    target: str
+    files: tuple[str, ...]
+    gates: tuple[GateResult, ...]
+    already_present: bool
+
+
+def _version_files(repository: Repository, coordinate: Coordinate) -> list[str]:
+    """The files of a version (sidecars and the source's own promotion record left out), jar last."""
+    record = coordinate.file_name("json", "promotion")
+    listed = [
+        name
+        for name in repository.list(coordinate.directory)
+        if not name.endswith("/") and not name.endswith(_SIDECARS) and not name.startswith(record)
+    ]
+    names = set(listed) | {coordinate.file_name("pom"), coordinate.file_name("jar")}
+    if not repository.exists(coordinate.path("jar")):
+        raise ArtifactNotFound(f"{coordinate} does not exist in {repository.display}.")
+    # POM first (it is the claim in repositories without atomic folders), the jar last (its presence means done).
+    return sorted(names, key=lambda n: (n != coordinate.file_name("pom"), n == coordinate.file_name("jar"), n))
+
+
+def _card(repository: Repository, coordinate: Coordinate) -> ModelCard | None:
+    try:
+        data = read_verified(repository, coordinate.path("json", "model"), f"the model card of {coordinate}")
+    except ArtifactNotFound:
+        return None
+    return ModelCard.from_json(data)
+
+
+def _same_in_target(target: Repository, path: str, digests: Digests, what: str) -> bool | None:
+    """``None`` if the target lacks ``path``; else whether the target's checksum says it holds the same bytes."""
+    try:
+        algorithm, theirs = remote_checksum(target, path, what)
+    except ArtifactNotFound:
+        return None
+    return digests.get(algorithm) == theirs
+
+
+def _record(
+    coordinate: Coordinate,
+    source: Repository,
+    target: Repository,
+    files: dict[str, Digests],
+    results: Iterable[GateResult],
+    previous: bytes | None,
+) -> bytes:
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    record = {
+        "schema": PROMOTION_SCHEMA,
+        "coordinate": str(coordinate),
+        "promoted_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "promoted_by": {"user": user, "host": socket.gethostname()},
+        "source": source.display,
+        "target": target.display,
+        "files": {name: digests.sha512 for name, digests in sorted(files.items())},
+        "gates": [result.as_json() for result in results],
+        "previous_promotion": json.loads(previous) if previous else None,
+    }
+    return (json.dumps(record, indent=2, sort_keys=True) + "\n").encode()
+
+
+def promote(
+    spec: str | Coordinate,
+    *,
+    source: Repository | str,
+    target: Repository | str,
+    gates: Iterable[Gate | str] = (),
+    settings: Settings | None = None,
+) -> Promotion:
+    """Copy a released version from ``source`` to ``target``, byte for byte.
+
+    :param spec: ``GROUP:ARTIFACT:VERSION`` or a selector (``latest.release``, ``1.2``), resolved in ``source``.
+    :param source: the repository to copy from (open, or a configured name, URL or path).
+    :param target: the repository to copy to.
+    :param gates: conditions on the model card (``"areaUnderROC>=0.85"``) that must all hold, checked before
+        anything is written.
+    :returns: what was copied; ``already_present`` when the target held identical bytes (nothing to do).
+    :raises GateFailed: a gate did not pass (the message names each failure and the actual value).
+    :raises VersionExists: the target holds this version with different bytes.
+    :raises IntegrityError: a file does not match its checksum, in the source or after upload.
+    """
+    settings = settings or Settings.load()
+    src = source if isinstance(source, Repository) else open_repository(source, settings)
+    dst = target if isinstance(target, Repository) else open_repository(target, settings)
+    try:
+        if isinstance(spec, Coordinate):
+            coordinate = spec
+        else:
+            module, selector = parse_request(spec)
+            coordinate = select_version(module, selector, src)
+        results = tuple(evaluate(gates, _card(src, coordinate) or _NO_CARD)) if gates else ()
+        failed = [r for r in results if not r.passed]
+        if failed:
+            raise GateFailed(
+                f"Promotion of {coordinate} refused by {len(failed)} gate(s): "
+                + "; ".join(map(str, failed))
+                + ". Nothing was copied."
+            )
+        return _copy(coordinate, src, dst, results)
+    finally:
+        if src is not source:
+            src.close()
+        if dst is not target:
+            dst.close()
+
+
+_NO_CARD = ModelCard("", "", {}, {})  # every gate fails against it: "not recorded in the model card"
+
+
+def _copy(coordinate: Coordinate, src: Repository, dst: Repository, results: tuple[GateResult, ...]) -> Promotion:
+    names = _version_files(src, coordinate)
+    with tempfile.TemporaryDirectory(prefix="registry-promote-") as scratch:
+        local: dict[str, Path] = {}
+        digests: dict[str, Digests] = {}
+        for name in names:
+            local[name] = Path(scratch) / name
+            digests[name] = fetch_verified(src, f"{coordinate.directory}/{name}", local[name], f"{coordinate}: {name}")
+        present = {
+            name: _same_in_target(dst, f"{coordinate.directory}/{name}", digests[name], f"{coordinate}: {name}")
+            for name in names
+        }
+        different = [name for name, same in present.items() if same is False]
+        if different:
+            raise VersionExists(
+                f"{coordinate} already exists in {dst.display} with different bytes ({', '.join(different)}); "
+                "releases are immutable, so it was not overwritten. Deploy the model as a new build instead."
+            )
+        missing = [name for name in names if present[name] is None]
+        if not missing and _listed(dst, coordinate):
+            return Promotion(coordinate, src.display, dst.display, tuple(names), results, already_present=True)
+        # Create-only uploads: a concurrent promotion of the same bytes is harmless, different bytes are refused.
+        for name in missing:
+            path = f"{coordinate.directory}/{name}"
+            for extension, content in digests[name].sidecars():
+                _create_or_same(dst, f"{path}.{extension}", content, digest_bytes(content))
+            _create_or_same(dst, path, local[name], digests[name])
+        # Read every file back from the target: what it now serves must be the bytes we verified at the source.
+        for name in names:
+            back = Path(scratch) / f"back-{name}"
+            check = fetch_verified(dst, f"{coordinate.directory}/{name}", back, f"{coordinate}: {name} after upload")
+            if check.sha512 != digests[name].sha512:
+                raise IntegrityError(f"{dst.display} serves different bytes for {name} than were uploaded.")
+        record_path = coordinate.path("json", "promotion")
+        if not dst.exists(record_path):
+            try:
+                previous = read_verified(src, record_path, f"the promotion record of {coordinate}")
+            except ArtifactNotFound:
+                previous = None
+            record = _record(coordinate, src, dst, digests, results, previous)
+            for extension, content in digest_bytes(record).sidecars():
+                _create_or_same(dst, f"{record_path}.{extension}", content, digest_bytes(content))
+            _create_or_same(dst, record_path, record, digest_bytes(record), record=True)
+        publish(dst, coordinate)
+    return Promotion(coordinate, src.display, dst.display, tuple(names), results, already_present=False)
+
+
+def _create_or_same(
+    repository: Repository, path: str, source: Path | bytes, digests: Digests, *, record: bool = False
+) -> None:
+    """Create ``path``; when it exists already, accept it only if it holds the same bytes (or is a sidecar or
+    a concurrent promotion's record, which differ only in who and when)."""
+    try:
+        repository.create(path, source)
+    except PathExists:
+        if record or path.endswith(_SIDECARS):
+            return
+        if not _same_in_target(repository, path, digests, path):
+            raise VersionExists(
+                f"{path} appeared in {repository.display} with different bytes while promoting; not overwritten."
+            ) from None
+
+
+def _listed(repository: Repository, coordinate: Coordinate) -> bool:
+    metadata = read_metadata(repository, coordinate.module)
+    return metadata is not None and str(coordinate.version) in metadata.versions

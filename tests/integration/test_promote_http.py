@@ -1,0 +1,62 @@
+"""Promotion across real servers: local -> Apache, Apache -> nginx (immutable), and back to local."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from clients import open_dav
+from servers import DavRepo
+
+from registry.coordinates import Module
+from registry.deploy import deploy, read_metadata
+from registry.exceptions import IntegrityError, VersionExists
+from registry.modelcard import ModelCard
+from registry.promote import promote
+from registry.repository.local import LocalRepository
+from registry.resolve import resolve
+
+
+def test_local_to_http_to_http_and_back(
+    apache_repo: DavRepo, immutable_repo: DavRepo, make_model: Callable[..., Path], tmp_path: Path
+) -> None:
+    local = LocalRepository(tmp_path / "local")
+    staging, releases = open_dav(apache_repo), open_dav(immutable_repo)
+    card = ModelCard.create("x", metrics={"auc": 0.93})
+    coordinate = deploy(make_model("v1"), "com.acme:churn:1.0", repository=local, card=card)
+    assert promote(str(coordinate), source=local, target=staging, gates=["auc>=0.9"]).files
+    done = promote("com.acme:churn:latest.release", source=staging, target=releases)
+    assert done.coordinate == coordinate and not done.already_present
+    for name in done.files:
+        path = f"{coordinate.directory}/{name}"
+        assert releases.read(path) == (local.root / path).read_bytes()
+    resolved = resolve("com.acme:churn:latest.release", repository=releases, cache_dir=tmp_path / "cache")
+    assert (resolved.path / "stages/0_lr/data/part-00000.snappy.parquet").read_text() == "v1" * 100
+    assert promote(str(coordinate), source=staging, target=releases).already_present
+    back = LocalRepository(tmp_path / "back")
+    promote(str(coordinate), source=releases, target=back)
+    assert read_metadata(back, Module("com.acme", "churn")) is not None
+
+
+def test_tampered_http_source_is_refused(
+    apache_repo: DavRepo, immutable_repo: DavRepo, make_model: Callable[..., Path]
+) -> None:
+    staging, releases = open_dav(apache_repo), open_dav(immutable_repo)
+    coordinate = deploy(make_model(), "com.acme:churn:1.0", repository=staging)
+    apache_repo.write(coordinate.path("jar"), b"PK\x03\x04 not the model")
+    with pytest.raises(IntegrityError, match="Checksum mismatch"):
+        promote(str(coordinate), source=staging, target=releases)
+    assert read_metadata(releases, coordinate.module) is None
+
+
+def test_target_holding_other_bytes_is_not_overwritten(
+    apache_repo: DavRepo, immutable_repo: DavRepo, make_model: Callable[..., Path]
+) -> None:
+    staging, releases = open_dav(apache_repo), open_dav(immutable_repo)
+    coordinate = deploy(make_model("a"), "com.acme:churn:1.0", repository=staging)
+    deploy(make_model("b"), "com.acme:churn:1.0", repository=releases)
+    jar_before = releases.read(coordinate.path("jar"))
+    with pytest.raises(VersionExists, match="different bytes"):
+        promote(str(coordinate), source=staging, target=releases)
+    assert releases.read(coordinate.path("jar")) == jar_before
