@@ -8,9 +8,11 @@ from pathlib import Path
 
 from registry.archive import check_model_dir, pack
 from registry.checksums import Digests, digest_bytes
+from registry.compatibility import compare_models
 from registry.config import Settings, open_repository
 from registry.coordinates import Coordinate, DeployTarget, Module
-from registry.exceptions import ArtifactNotFound, RepositoryUnavailable, VersionExists
+from registry.exceptions import ArtifactNotFound, ModelChanged, RepositoryUnavailable, VersionExists
+from registry.integrity import read_verified
 from registry.metadata import Metadata
 from registry.modelcard import ModelCard
 from registry.pom import render_pom
@@ -47,6 +49,36 @@ def _previous(metadata: Metadata | None, coordinate: Coordinate) -> str | None:
         if (v.major, v.minor) == (version.major, version.minor) and v < version
     ]
     return str(coordinate.module.at(max(earlier))) if earlier else None
+
+
+def _check_series(repository: Repository, metadata: Metadata | None, target: DeployTarget, card: ModelCard) -> None:
+    """Refuse a model whose stages, features or params differ from the newest build of its series."""
+    series = [
+        v
+        for v in (metadata.releases if metadata else [])
+        if (v.major, v.minor) == (target.major, target.minor) and (target.build is None or v.build < target.build)
+    ]
+    if not series or not card.model.get("stages"):
+        return
+    previous = target.module.at(max(series))
+    try:
+        data = read_verified(repository, previous.path("json", "model"), f"the model card of {previous}")
+    except ArtifactNotFound:
+        return  # deployed without a card (by hand, or by another tool): nothing to compare with
+    change = compare_models(ModelCard.from_json(data), card)
+    if change.level == "none":
+        return
+    majors = [v.major for v in metadata.releases] if metadata else []
+    minors = [v.minor for v in metadata.releases if v.major == target.major] if metadata else []
+    if change.level == "major":
+        kind, suggestion = "technique or features", f"{target.module}:{max(majors) + 1}.0"
+    else:
+        kind, suggestion = "configuration", f"{target.module}:{target.major}.{max(minors) + 1}"
+    raise ModelChanged(
+        f"This model's {kind} differs from {previous}: {change}. A build of {target.major}.{target.minor} must "
+        f"be the same model retrained, so deploy it as {suggestion}, or pass allow_change=True (CLI: "
+        "--allow-change) to deploy it into this series anyway."
+    )
 
 
 def _pom(coordinate: Coordinate, card: ModelCard) -> bytes:
@@ -101,6 +133,7 @@ def deploy(
     settings: Settings | None = None,
     card: ModelCard | None = None,
     prepare: Callable[[Path, Coordinate], None] | None = None,
+    allow_change: bool = False,
 ) -> Coordinate:
     """Deploy the model saved in ``model_dir`` as a new release.
 
@@ -109,6 +142,8 @@ def deploy(
         ``GROUP:ARTIFACT:MAJOR.MINOR.BUILD``.
     :param repository: an open repository, or a name/URL/path; ``None`` uses the configured default.
     :param card: what to record about the model; a minimal card is made if omitted.
+    :param allow_change: deploy even if the model's stages, features or params differ from the newest build of
+        the series (normally refused with :class:`ModelChanged` and a suggested next minor or major version).
     :param prepare: called with ``model_dir`` and the claimed coordinate just before packing, to stamp the
         coordinate into the saved model (the Spark watermark); it may modify ``model_dir`` in place.
     :returns: the coordinate the model was released as.
@@ -136,6 +171,8 @@ def deploy(
             )
         first = target.build if target.build is not None else _next_build(metadata, target)
         draft = card or ModelCard.create(str(target))
+        if not allow_change:
+            _check_series(repo, metadata, target, draft)
         coordinate, pom = _claim(repo, target, draft, first)
         final_card = draft.for_coordinate(str(coordinate), _previous(metadata, coordinate)).to_json()
         for extension, content in digest_bytes(pom).sidecars():

@@ -5,6 +5,7 @@
     │   ├── InvalidCoordinate      group:artifact:version that does not parse
     │   ├── InvalidSelector        a version selector that does not parse
     │   ├── InvalidGate            a quality-gate expression that does not parse
+    │   ├── ModelChanged           a model deployed as a build of a series whose configuration it does not share
     │   └── InvalidModel           a model directory or archive we cannot pack or unpack safely
     ├── ConfigError                configuration file, environment or settings.xml problems
     ├── ArtifactNotFound           no such artifact, version, or no version matching a selector
@@ -31,6 +32,7 @@ __all__ = [
     "InvalidInput",
     "InvalidModel",
     "InvalidSelector",
+    "ModelChanged",
     "RegistryError",
     "RepositoryUnavailable",
     "VersionExists",
@@ -59,6 +61,10 @@ class InvalidGate(InvalidInput):
 
 class InvalidModel(InvalidInput):
     """A model directory or model archive that cannot be packed or unpacked safely."""
+
+
+class ModelChanged(InvalidInput):
+    """The model's configuration or features differ from the series it is deployed into."""
 
 
 class ConfigError(RegistryError):

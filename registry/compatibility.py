@@ -1,0 +1,95 @@
+"""Versioning rules that mean something: does a new model belong to the same ``major.minor`` as the last one?
+
+``major`` = technique and features: the stage classes or the input schema. ``minor`` = configuration: the
+params of the stages. ``build`` = the same configuration retrained. Values that embed a stage's uid (Spark's
+default output columns such as ``StringIndexer_4b1c__output``) are compared with the uid taken out, since every
+fit gets new uids.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from registry.modelcard import ModelCard
+
+__all__ = ["Change", "compare_models"]
+
+Level = Literal["none", "minor", "major"]
+
+
+@dataclass(frozen=True)
+class Change:
+    """How ``new`` differs from ``previous``, and the differences in words."""
+
+    level: Level
+    differences: tuple[str, ...]
+
+    def __str__(self) -> str:
+        return "; ".join(self.differences) if self.differences else "no change"
+
+
+def _stages(model: Mapping[str, Any], path: str = "") -> Iterator[tuple[str, Mapping[str, Any]]]:
+    """Every stage, nested pipelines flattened, named by position and class: ``1 LogisticRegression``."""
+    for index, stage in enumerate(model.get("stages") or []):
+        if not isinstance(stage, Mapping):
+            continue
+        name = f"{path}{index} {str(stage.get('class', '?')).rsplit('.', 1)[-1]}"
+        if stage.get("stages"):
+            yield from _stages(stage, f"{name}/")
+        else:
+            yield name, stage
+
+
+def _normalized(value: Any, uid: str) -> Any:
+    if isinstance(value, str):
+        return value.replace(uid, "<uid>") if uid else value
+    if isinstance(value, list):
+        return [_normalized(v, uid) for v in value]
+    if isinstance(value, dict):
+        return {k: _normalized(v, uid) for k, v in value.items()}
+    return value
+
+
+def _params(stage: Mapping[str, Any]) -> dict[str, Any]:
+    uid = str(stage.get("uid") or "")
+    params = stage.get("params") or {}
+    return {name: _normalized(value, uid) for name, value in params.items()} if isinstance(params, Mapping) else {}
+
+
+def _show(value: Any) -> str:
+    text = json.dumps(value, sort_keys=True)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def compare_models(previous: ModelCard, new: ModelCard) -> Change:
+    """Compare the models two cards describe (stage classes, input schema, params)."""
+    before, after = dict(_stages(previous.model)), dict(_stages(new.model))
+    major: list[str] = []
+    if list(before) != list(after):
+        major.append(f"stages changed from [{', '.join(before)}] to [{', '.join(after)}]")
+    schema_before = {str(c.get("name")): c.get("type") for c in previous.input_schema or []}
+    schema_after = {str(c.get("name")): c.get("type") for c in new.input_schema or []}
+    if previous.input_schema is not None and new.input_schema is not None and schema_before != schema_after:
+        gone = sorted(set(schema_before) - set(schema_after))
+        added = sorted(set(schema_after) - set(schema_before))
+        retyped = sorted(k for k in set(schema_before) & set(schema_after) if schema_before[k] != schema_after[k])
+        parts = [
+            f"removed {gone}" if gone else "",
+            f"added {added}" if added else "",
+            f"retyped {retyped}" if retyped else "",
+        ]
+        major.append("input columns " + ", ".join(p for p in parts if p))
+    if major:
+        return Change("major", tuple(major))
+    minor: list[str] = []
+    for name, stage in after.items():
+        old, now = _params(before[name]), _params(stage)
+        for param in sorted(set(old) | set(now)):
+            if old.get(param, "<unset>") != now.get(param, "<unset>"):
+                minor.append(
+                    f"{param} of stage {name}: {_show(old.get(param, '<unset>'))} -> {_show(now.get(param, '<unset>'))}"
+                )
+    return Change("minor" if minor else "none", tuple(minor))

@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from registry.compatibility import compare_models
+from registry.deploy import deploy
+from registry.exceptions import ModelChanged
+from registry.modelcard import ModelCard
+from registry.repository.local import LocalRepository
+
+
+def card(
+    max_iter: int = 10,
+    *,
+    uid: str = "LogisticRegression_aa11",
+    extra_stage: bool = False,
+    columns: tuple[str, ...] = ("age", "income"),
+) -> ModelCard:
+    stages: list[dict[str, Any]] = [
+        {
+            "uid": "VectorAssembler_bb22",
+            "class": "pyspark.ml.feature.VectorAssembler",
+            "params": {"inputCols": list(columns), "outputCol": "VectorAssembler_bb22__output"},
+        },
+        {
+            "uid": uid,
+            "class": "pyspark.ml.classification.LogisticRegression",
+            "params": {"maxIter": max_iter, "regParam": 0.01, "rawPredictionCol": f"{uid}__raw"},
+        },
+    ]
+    if extra_stage:
+        stages.append({"uid": "SQLTransformer_cc33", "class": "pyspark.ml.feature.SQLTransformer", "params": {}})
+    schema = [{"name": c, "type": "double", "nullable": True} for c in columns]
+    return ModelCard.create("com.acme:churn:1.0", model={"stages": stages}, input_schema=schema)
+
+
+def test_a_retrain_with_new_uids_is_no_change() -> None:
+    assert compare_models(card(), card(uid="LogisticRegression_ff99")).level == "none"
+
+
+def test_a_param_change_is_minor_and_says_what_changed() -> None:
+    change = compare_models(card(10), card(20))
+    assert change.level == "minor"
+    assert change.differences == ("maxIter of stage 1 LogisticRegression: 10 -> 20",)
+
+
+@pytest.mark.parametrize("other", [card(extra_stage=True), card(columns=("age", "income", "tenure"))])
+def test_new_stages_or_features_are_major(other: ModelCard) -> None:
+    assert compare_models(card(), other).level == "major"
+
+
+def test_deploy_refuses_a_changed_configuration_and_suggests_the_next_minor(
+    local_repo: LocalRepository, make_model: Callable[..., Path]
+) -> None:
+    deploy(make_model(), "com.acme:churn:1.2", repository=local_repo, card=card(10))
+    deploy(make_model(), "com.acme:churn:1.2", repository=local_repo, card=card(10, uid="LogisticRegression_x"))
+    with pytest.raises(ModelChanged) as err:
+        deploy(make_model(), "com.acme:churn:1.2", repository=local_repo, card=card(20))
+    assert "maxIter of stage 1 LogisticRegression: 10 -> 20" in str(err.value)
+    assert "com.acme:churn:1.3" in str(err.value) and "1.2.1" in str(err.value)
+    assert not (local_repo.root / "com/acme/churn/1.2.2").exists()  # nothing was claimed
+    with pytest.raises(ModelChanged, match=r"deploy it as com\.acme:churn:2\.0"):
+        deploy(make_model(), "com.acme:churn:1.2", repository=local_repo, card=card(extra_stage=True))
+    assert (
+        str(deploy(make_model(), "com.acme:churn:1.3", repository=local_repo, card=card(20))) == "com.acme:churn:1.3.0"
+    )
+    forced = deploy(make_model(), "com.acme:churn:1.2", repository=local_repo, card=card(20), allow_change=True)
+    assert str(forced) == "com.acme:churn:1.2.2"
