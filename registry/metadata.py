@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cached_property
 from xml.etree.ElementTree import Element
 
 import defusedxml.ElementTree as SafeET
@@ -78,12 +79,12 @@ class Metadata:
         if versioning is None:
             return cls(module)
         versions_element = _child(versioning, "versions")
-        versions: list[str] = []
+        versions: dict[str, None] = {}  # ordered and de-duplicated
         if versions_element is not None:
             for child in versions_element:
                 text = (child.text or "").strip()
-                if _local(child.tag) == "version" and text and text not in versions:
-                    versions.append(text)
+                if _local(child.tag) == "version" and text:
+                    versions[text] = None
         return cls(
             module,
             tuple(versions),
@@ -92,7 +93,7 @@ class Metadata:
             last_updated=_text(versioning, "lastUpdated"),
         )
 
-    @property
+    @cached_property
     def releases(self) -> list[Version]:
         """The versions of our ``MAJOR.MINOR.BUILD`` form, oldest first."""
         return sorted(v for v in map(Version.try_parse, self.versions) if v is not None)

@@ -51,7 +51,7 @@ class Version:
     build: int
 
     def __post_init__(self) -> None:
-        if not all(0 <= part <= _MAX_PART for part in self.parts):
+        if not (0 <= self.major <= _MAX_PART and 0 <= self.minor <= _MAX_PART and 0 <= self.build <= _MAX_PART):
             raise InvalidSelector(f"Invalid version: {self.parts} (each part must be from 0 to {_MAX_PART})")
 
     @classmethod

@@ -1,0 +1,58 @@
+"""Shared by the benchmark scripts: timing, summaries, and the real test servers from tests/integration/servers.py."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests" / "integration"))  # servers.py: nginx and Apache as maven2 repositories
+
+import servers  # noqa: E402
+
+
+def timed(action: Callable[[], object], repeat: int, warmup: int = 1) -> list[float]:
+    """Wall-clock seconds of ``repeat`` runs after ``warmup`` runs."""
+    for _ in range(warmup):
+        action()
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        action()
+        times.append(time.perf_counter() - started)
+    return times
+
+
+def summary(values: list[float], unit: str = "s", scale: float = 1.0) -> str:
+    """``median (min-max)``."""
+    scaled = [v * scale for v in values]
+    return f"{statistics.median(scaled):.3f} {unit} ({min(scaled):.3f}-{max(scaled):.3f})"
+
+
+def figure(name: str, value: str) -> None:
+    """One line a reader compares with RESULTS.md."""
+    print(f"{name:<58} {value}", flush=True)
+
+
+def machine() -> str:
+    cores = os.cpu_count()
+    return f"{platform.system()} {platform.machine()}, {cores} cores, Python {platform.python_version()}"
+
+
+@contextlib.contextmanager
+def nginx_repository() -> Iterator[servers.DavRepo]:
+    """A fresh repository on a real nginx WebDAV server (overwrites allowed: use unsafe_overwrite="warn")."""
+    credentials = servers.Credentials(username="bench", password="bench-password")
+    with servers.nginx(servers.find_nginx(), credentials) as server:
+        yield server.new_repo("nginx", "bench")
+
+
+def run(command: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(command, check=True, capture_output=True, text=True, **kwargs)  # type: ignore[call-overload]
