@@ -89,7 +89,9 @@ def main() -> None:
                     f"versions={count:>4}: requests for a warm resolve",
                     f"{len(repo.calls)} ({', '.join(c.split()[0] for c in repo.calls)})",
                 )
-                times = timed(lambda: resolve("com.acme:churn:latest.release", repository=http, cache_dir=cache), 20)
+                times = timed(
+                    lambda cache=cache: resolve("com.acme:churn:latest.release", repository=http, cache_dir=cache), 20
+                )
                 figure(f"versions={count:>4}: warm resolve latest.release", summary(times, "ms", 1000))
                 shutil.rmtree(dav.root / "com", ignore_errors=True)
     finally:
