@@ -1,5 +1,48 @@
-"""Release discipline for Spark ML models: immutable Maven artifacts in Nexus or any maven2 repository."""
+"""Release discipline for Spark ML models: immutable Maven artifacts in Nexus or any maven2 repository.
+
+The public API::
+
+    from registry import deploy, resolve, promote, list_versions, read_card, search, diff, build_catalog, check
+    from registry.spark import deploy, resolve, VersionedPipeline   # the Spark side (imports pyspark)
+"""
 
 from __future__ import annotations
 
 __version__ = "0.1.0"
+
+from registry.cards import read_card
+from registry.catalog import build_catalog
+from registry.config import Settings, open_repository
+from registry.coordinates import Coordinate, Module
+from registry.deploy import deploy
+from registry.diff import diff
+from registry.exceptions import RegistryError
+from registry.fsck import check
+from registry.modelcard import ModelCard
+from registry.promote import Promotion, promote
+from registry.resolve import Resolved, list_versions, resolve
+from registry.search import search
+from registry.versions import Selector, Version
+
+__all__ = [
+    "Coordinate",
+    "ModelCard",
+    "Module",
+    "Promotion",
+    "RegistryError",
+    "Resolved",
+    "Selector",
+    "Settings",
+    "Version",
+    "__version__",
+    "build_catalog",
+    "check",
+    "deploy",
+    "diff",
+    "list_versions",
+    "open_repository",
+    "promote",
+    "read_card",
+    "resolve",
+    "search",
+]

@@ -62,6 +62,7 @@ def cli() -> None:
 @click.option("--metric", "metrics", multiple=True, metavar="NAME=NUMBER", help="A metric to record; repeatable.")
 @click.option("--description", default="", help="Free text recorded in the model card and the POM.")
 @click.option("--label", "labels", multiple=True, help="A label to record (e.g. prod-candidate); repeatable.")
+@click.option("--allow-change", is_flag=True, help="Deploy into the series even if the model's configuration differs.")
 def deploy(
     path: Path,
     coordinate: str,
@@ -69,6 +70,7 @@ def deploy(
     metrics: tuple[str, ...],
     description: str,
     labels: tuple[str, ...],
+    allow_change: bool,
 ) -> None:
     """Deploy the model saved in PATH as COORDINATE.
 
@@ -89,7 +91,9 @@ def deploy(
         code=code_lineage(),
     )
     settings = _settings()
-    released = deploy_model(path, target, repository=repository, settings=settings, card=card)
+    released = deploy_model(
+        path, target, repository=repository, settings=settings, card=card, allow_change=allow_change
+    )
     click.echo(f"Deployed {path} to {settings.repository(repository).display}", err=True)
     click.echo(str(released))
 
@@ -181,6 +185,177 @@ def repos() -> None:
         found = settings.credentials(config)
         auth = f"credentials from {found.source}" if found else "no credentials"
         click.echo(f"{name}\t{mask_url(config.url)}\t{auth}")
+
+
+@cli.command()
+@_repository_option
+@click.option(
+    "--realm",
+    help="The server's authentication realm, matched exactly by Ivy. [default: Sonatype Nexus Repository Manager]",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the settings to this file (its path is the last line printed) instead of printing them.",
+)
+def ivysettings(repository: str | None, realm: str | None, out: Path | None) -> None:
+    """Print (or write) the ivysettings.xml with which Spark's --packages resolves models from the repository.
+
+    Use it as: spark-submit --conf spark.jars.ivySettings=FILE --packages com.acme:churn:latest.release ...
+    The file holds no credential: Spark's Ivy reads REGISTRY_USERNAME and REGISTRY_PASSWORD from the environment.
+    """
+    from registry.ivysettings import NEXUS_REALM, render_ivysettings, write_ivysettings
+
+    config = _settings().repository(repository)
+    if out is None:
+        click.echo(render_ivysettings(config, realm=realm or NEXUS_REALM), nl=False)
+        return
+    written = write_ivysettings(config, out, realm=realm or NEXUS_REALM)
+    click.echo(f"Wrote Ivy settings for {config.display}", err=True)
+    click.echo(str(written))
+
+
+def _print(renderable: Any) -> None:
+    from rich.console import Console
+
+    Console(soft_wrap=False).print(renderable)
+
+
+@cli.command()
+@click.argument("spec", metavar="COORDINATE")
+@_repository_option
+@click.option("--json", "as_json", is_flag=True, help="Print the card as JSON, with its promotion record.")
+def show(spec: str, repository: str | None, as_json: bool) -> None:
+    """Show the model card of a version: who deployed it when, code, data, params per stage, metrics, promotion.
+
+    COORDINATE is GROUP:ARTIFACT:VERSION or a selector such as com.acme:churn:latest.release.
+    """
+    import json
+
+    from registry.cards import read_card
+
+    record = read_card(spec, repository=repository, settings=_settings())
+    if as_json:
+        click.echo(json.dumps(record.to_dict(), indent=2, sort_keys=True))
+        return
+    from registry.terminal import card_view
+
+    _print(card_view(record))
+
+
+@cli.command()
+@click.argument("first", metavar="A")
+@click.argument("second", metavar="B")
+@_repository_option
+@click.option("--json", "as_json", is_flag=True, help="Print the differences as JSON.")
+def diff(first: str, second: str, repository: str | None, as_json: bool) -> None:
+    """Compare two versions: params per stage, metrics with deltas, input schema, training data, stages, code.
+
+    A is GROUP:ARTIFACT:VERSION or a selector; B is the same, or just a version or selector of A's artifact
+    (registry diff com.acme:churn:1.0.2 1.0.3).
+    """
+    from registry.diff import diff as diff_versions
+
+    _, _, changes = diff_versions(first, second, repository=repository, settings=_settings())
+    if as_json:
+        click.echo(changes.to_json())
+        return
+    from registry.terminal import diff_view
+
+    _print(diff_view(changes))
+
+
+@cli.command()
+@click.argument("artifact", metavar="GROUP:ARTIFACT")
+@_repository_option
+@click.option("--param", "params", multiple=True, metavar="NAME=VALUE", help="A param of any stage; repeatable.")
+@click.option(
+    "--metric",
+    "metrics",
+    multiple=True,
+    metavar="NAME>NUMBER",
+    help="A metric condition such as 'auc>0.8' (> >= < <= == !=; 'rows' is the training rows); repeatable.",
+)
+@click.option("--dataset", metavar="FINGERPRINT|PATH", help="Training data fingerprint (prefix) or source (part).")
+@click.option("--label", "labels", multiple=True, help="A label the card must have; repeatable.")
+@click.option("--json", "as_json", is_flag=True, help="Print the matching cards as a JSON list.")
+def search(
+    artifact: str,
+    repository: str | None,
+    params: tuple[str, ...],
+    metrics: tuple[str, ...],
+    dataset: str | None,
+    labels: tuple[str, ...],
+    as_json: bool,
+) -> None:
+    """List the versions of GROUP:ARTIFACT whose cards match every criterion, newest first.
+
+    Example: registry search com.acme:churn --param maxDepth=10 --metric 'auc>0.8' --label prod
+    """
+    import json
+
+    from registry.search import Query
+    from registry.search import search as search_cards
+
+    query = Query.parse(params, metrics, dataset, labels)  # bad criteria are refused before anything is read
+    found = search_cards(artifact, query, repository=repository, settings=_settings())
+    if as_json:
+        click.echo(json.dumps([record.to_dict() for record in found], indent=2, sort_keys=True))
+        return
+    if not found:
+        click.echo("No version matches.", err=True)
+        return
+    from registry.terminal import search_view
+
+    _print(search_view(found))
+
+
+@cli.command()
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="The site directory.")
+@_repository_option
+@click.option("--artifact", "artifacts", multiple=True, metavar="GROUP:ARTIFACT", help="Only these; repeatable.")
+def catalog(out: Path, repository: str | None, artifacts: tuple[str, ...]) -> None:
+    """Write a static HTML catalog of the repository's models (no JavaScript; opens from file://).
+
+    Without --artifact, every artifact in the repository is found by walking its folders. OUT must be new,
+    empty, or a catalog written before (it is replaced). The last line printed is the path of index.html.
+    """
+    from registry.catalog import build_catalog
+
+    index = build_catalog(out, repository=repository, settings=_settings(), artifacts=artifacts)
+    click.echo(str(index))
+
+
+@cli.command()
+@click.argument("artifacts", nargs=-1, metavar="[GROUP:ARTIFACT]...")
+@_repository_option
+@click.option("--repair", is_flag=True, help="List complete unlisted versions; delete stale leftovers of dead deploys.")
+@click.option(
+    "--min-age",
+    type=click.FloatRange(min=0),
+    default=3600.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Leftovers written more recently may belong to a running deploy and are left alone.",
+)
+def fsck(artifacts: tuple[str, ...], repository: str | None, repair: bool, min_age: float) -> None:
+    """Check version folders against maven-metadata.xml and checksums (every artifact, or those given).
+
+    One line per finding, then a summary line. Corrupt or missing files are reported, never repaired.
+    Exit code 0 when nothing is wrong (or everything was repaired), 1 otherwise.
+    """
+    from registry.config import open_repository
+    from registry.coordinates import Module
+    from registry.fsck import check
+
+    modules = [Module.parse(text) for text in artifacts] or None
+    with open_repository(repository, _settings()) as repo:
+        report = check(repo, modules, repair=repair, min_age=min_age)
+    for finding in report.findings:
+        click.echo(str(finding))
+    click.echo(report.summary())
+    if not report.clean:
+        sys.exit(EXIT_FAILURE)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -2,18 +2,17 @@
 
 ``major`` = technique and features: the stage classes or the input schema. ``minor`` = configuration: the
 params of the stages. ``build`` = the same configuration retrained. Values that embed a stage's uid (Spark's
-default output columns such as ``StringIndexer_4b1c__output``) are compared with the uid taken out, since every
-fit gets new uids.
+default output columns such as ``StringIndexer_4b1c__output``) are compared with the uid taken out
+(:attr:`registry.modelcard.Stage.comparable_params`), since every fit gets new uids.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from registry.modelcard import ModelCard
+from registry.modelcard import ModelCard, stages
 
 __all__ = ["Change", "compare_models"]
 
@@ -31,34 +30,6 @@ class Change:
         return "; ".join(self.differences) if self.differences else "no change"
 
 
-def _stages(model: Mapping[str, Any], path: str = "") -> Iterator[tuple[str, Mapping[str, Any]]]:
-    """Every stage, nested pipelines flattened, named by position and class: ``1 LogisticRegression``."""
-    for index, stage in enumerate(model.get("stages") or []):
-        if not isinstance(stage, Mapping):
-            continue
-        name = f"{path}{index} {str(stage.get('class', '?')).rsplit('.', 1)[-1]}"
-        if stage.get("stages"):
-            yield from _stages(stage, f"{name}/")
-        else:
-            yield name, stage
-
-
-def _normalized(value: Any, uid: str) -> Any:
-    if isinstance(value, str):
-        return value.replace(uid, "<uid>") if uid else value
-    if isinstance(value, list):
-        return [_normalized(v, uid) for v in value]
-    if isinstance(value, dict):
-        return {k: _normalized(v, uid) for k, v in value.items()}
-    return value
-
-
-def _params(stage: Mapping[str, Any]) -> dict[str, Any]:
-    uid = str(stage.get("uid") or "")
-    params = stage.get("params") or {}
-    return {name: _normalized(value, uid) for name, value in params.items()} if isinstance(params, Mapping) else {}
-
-
 def _show(value: Any) -> str:
     text = json.dumps(value, sort_keys=True)
     return text if len(text) <= 60 else text[:57] + "..."
@@ -66,7 +37,8 @@ def _show(value: Any) -> str:
 
 def compare_models(previous: ModelCard, new: ModelCard) -> Change:
     """Compare the models two cards describe (stage classes, input schema, params)."""
-    before, after = dict(_stages(previous.model)), dict(_stages(new.model))
+    before = {stage.label: stage for stage in stages(previous)}
+    after = {stage.label: stage for stage in stages(new)}
     major: list[str] = []
     if list(before) != list(after):
         major.append(f"stages changed from [{', '.join(before)}] to [{', '.join(after)}]")
@@ -86,7 +58,7 @@ def compare_models(previous: ModelCard, new: ModelCard) -> Change:
         return Change("major", tuple(major))
     minor: list[str] = []
     for name, stage in after.items():
-        old, now = _params(before[name]), _params(stage)
+        old, now = before[name].comparable_params, stage.comparable_params
         for param in sorted(set(old) | set(now)):
             if old.get(param, "<unset>") != now.get(param, "<unset>"):
                 minor.append(

@@ -42,11 +42,12 @@ Credentials are never printed: :func:`mask_url` hides user-info, and the datacla
 
 from __future__ import annotations
 
+import contextlib
 import netrc
 import os
 import re
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -59,7 +60,7 @@ from registry.exceptions import ConfigError
 if TYPE_CHECKING:
     from registry.repository.base import Repository
 
-__all__ = ["Credentials", "RepositoryConfig", "Settings", "mask_url", "open_repository"]
+__all__ = ["Credentials", "RepositoryConfig", "Settings", "mask_url", "open_repository", "using_repository"]
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*\Z")
 _TOP_KEYS = {"default", "cache", "repositories"}
@@ -361,6 +362,23 @@ class Settings:
             f"{where}. Credentials are looked up in the URL, REGISTRY_TOKEN or REGISTRY_USERNAME/REGISTRY_PASSWORD, "
             f"the configuration file, {server} in ~/.m2/settings.xml, then ~/.netrc."
         )
+
+
+@contextlib.contextmanager
+def using_repository(
+    repository: Repository | str | None, settings: Settings | None = None
+) -> Iterator[tuple[Repository, Settings]]:
+    """An open repository (given, or opened from a name/URL/path) and the settings; closed after use only if
+    opened here."""
+    settings = settings or Settings.load()
+    from registry.repository.base import Repository
+
+    repo = repository if isinstance(repository, Repository) else open_repository(repository, settings)
+    try:
+        yield repo, settings
+    finally:
+        if repo is not repository:
+            repo.close()
 
 
 def open_repository(spec: str | None = None, settings: Settings | None = None) -> Repository:

@@ -9,7 +9,7 @@ from pathlib import Path
 from registry.archive import check_model_dir, pack
 from registry.checksums import Digests, digest_bytes
 from registry.compatibility import compare_models
-from registry.config import Settings, open_repository
+from registry.config import Settings, using_repository
 from registry.coordinates import Coordinate, DeployTarget, Module
 from registry.exceptions import ArtifactNotFound, ModelChanged, RepositoryUnavailable, VersionExists
 from registry.integrity import read_verified
@@ -159,9 +159,7 @@ def deploy(
     target = target if isinstance(target, DeployTarget) else DeployTarget.parse(target)
     model_dir = Path(model_dir)
     check_model_dir(model_dir)
-    settings = settings or (None if isinstance(repository, Repository) else Settings.load())
-    repo = repository if isinstance(repository, Repository) else open_repository(repository, settings)
-    try:
+    with using_repository(repository, settings) as (repo, _):
         metadata = read_metadata(repo, target.module)
         exact = target.exact
         if exact is not None and metadata and str(exact.version) in metadata.versions:
@@ -186,9 +184,6 @@ def deploy(
             _upload(repo, coordinate.path("jar"), jar, digests)
         publish(repo, coordinate)
         return coordinate
-    finally:
-        if repo is not repository:
-            repo.close()
 
 
 def publish(repository: Repository, coordinate: Coordinate) -> None:

@@ -39,7 +39,7 @@ from registry import __version__
 from registry.config import mask_url
 from registry.exceptions import InvalidInput
 
-__all__ = ["SCHEMA_VERSION", "ModelCard", "code_lineage"]
+__all__ = ["SCHEMA_VERSION", "ModelCard", "Stage", "code_lineage", "stages"]
 
 SCHEMA_VERSION = 1
 
@@ -152,3 +152,76 @@ class ModelCard:
         values = {k: v for k, v in raw.items() if k in known}
         values["labels"] = tuple(values.get("labels", ()))
         return cls(**values)
+
+
+def _without_uid(value: Any, uid: str | None) -> Any:
+    if not uid:
+        return value
+    if isinstance(value, str):
+        return value.replace(uid, "<uid>")
+    if isinstance(value, list):
+        return [_without_uid(v, uid) for v in value]
+    if isinstance(value, dict):
+        return {k: _without_uid(v, uid) for k, v in value.items()}
+    return value
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One stage of a described model, nested pipelines flattened; ``path`` is its position (``2`` or ``2.1``)."""
+
+    path: str
+    uid: str | None
+    class_name: str
+    params: Mapping[str, Any]
+    defaults: frozenset[str] = frozenset()
+
+    @property
+    def short_class(self) -> str:
+        """The class name without its package: ``GBTClassificationModel``."""
+        return self.class_name.rsplit(".", 1)[-1]
+
+    @property
+    def comparable_params(self) -> dict[str, Any]:
+        """The params with this stage's uid taken out of their values: Spark's default column names embed it
+        (``StringIndexer_4b1c__output``) and every fit makes new uids."""
+        return {name: _without_uid(value, self.uid) for name, value in self.params.items()}
+
+    @property
+    def label(self) -> str:
+        """How the stage is named in tables: ``#2 GBTClassificationModel``."""
+        return f"#{self.path} {self.short_class}"
+
+
+def stages(card: ModelCard) -> list[Stage]:
+    """The stages of the card's model, depth first; entries that are not stage objects are skipped.
+
+    Cards are user data that only the checksum vouches for, so a malformed ``model`` gives fewer stages, never an
+    exception.
+    """
+    found: list[Stage] = []
+
+    def walk(entries: object, prefix: str) -> None:
+        if not isinstance(entries, list):
+            return
+        for index, entry in enumerate(entries):
+            if not isinstance(entry, dict):
+                continue
+            path = f"{prefix}{index}"
+            params = entry.get("params")
+            defaults = entry.get("defaults")
+            uid = entry.get("uid")
+            found.append(
+                Stage(
+                    path=path,
+                    uid=uid if isinstance(uid, str) else None,
+                    class_name=str(entry.get("class", "?")),
+                    params=params if isinstance(params, dict) else {},
+                    defaults=frozenset(str(d) for d in defaults) if isinstance(defaults, list) else frozenset(),
+                )
+            )
+            walk(entry.get("stages"), f"{path}.")
+
+    model = card.model if isinstance(card.model, Mapping) else {}
+    walk(model.get("stages"), "")
+    return found

@@ -5,10 +5,12 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from functools import lru_cache
-
-import jinja2
+from typing import TYPE_CHECKING
 
 from registry.coordinates import Coordinate
+
+if TYPE_CHECKING:
+    import jinja2
 
 __all__ = ["render_pom"]
 
@@ -19,6 +21,8 @@ _MAX_DESCRIPTION = 4000
 
 @lru_cache(maxsize=1)
 def _template() -> jinja2.Template:
+    import jinja2  # only rendering needs it; keeps `import registry` and the CLI fast
+
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("registry", "templates"),
         autoescape=True,

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from registry.checksums import ALGORITHMS, Digests, digest_bytes
-from registry.config import Settings, open_repository
+from registry.config import Settings, using_repository
 from registry.coordinates import Coordinate, parse_request
 from registry.deploy import publish, read_metadata
 from registry.exceptions import ArtifactNotFound, GateFailed, IntegrityError, VersionExists
@@ -125,10 +125,7 @@ def promote(
     :raises VersionExists: the target holds this version with different bytes.
     :raises IntegrityError: a file does not match its checksum, in the source or after upload.
     """
-    settings = settings or Settings.load()
-    src = source if isinstance(source, Repository) else open_repository(source, settings)
-    dst = target if isinstance(target, Repository) else open_repository(target, settings)
-    try:
+    with using_repository(source, settings) as (src, active), using_repository(target, active) as (dst, _):
         if isinstance(spec, Coordinate):
             coordinate = spec
         else:
@@ -143,11 +140,6 @@ def promote(
                 + ". Nothing was copied."
             )
         return _copy(coordinate, src, dst, results)
-    finally:
-        if src is not source:
-            src.close()
-        if dst is not target:
-            dst.close()
 
 
 _NO_CARD = ModelCard("", "", {}, {})  # every gate fails against it: "not recorded in the model card"

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from registry.archive import CARD_ENTRY, check_embedded_pom, extract_model, read_entry
 from registry.checksums import digest_file
-from registry.config import Settings, open_repository
+from registry.config import Settings, using_repository
 from registry.coordinates import Coordinate, Module, parse_request
 from registry.deploy import read_metadata
 from registry.exceptions import ArtifactNotFound
@@ -123,17 +123,12 @@ def resolve(
         module, selector = spec.module, Selector.parse(str(spec.version))
     else:
         module, selector = parse_request(spec)
-    settings = settings or Settings.load()
-    repo = repository if isinstance(repository, Repository) else open_repository(repository, settings)
-    try:
+    with using_repository(repository, settings) as (repo, active):
         coordinate = select_version(module, selector, repo)
         algorithm, digest = remote_checksum(repo, coordinate.path("jar"), str(coordinate))
-        entry = _cache_entry(cache_dir or settings.cache_dir, coordinate, algorithm, digest)
+        entry = _cache_entry(cache_dir or active.cache_dir, coordinate, algorithm, digest)
         if not (entry / "model").is_dir():
             _fill(entry, repo, coordinate, algorithm, digest)
-    finally:
-        if repo is not repository:
-            repo.close()
     jar = entry / coordinate.file_name("jar")
     path = entry / "model"
     if to is not None:

@@ -45,7 +45,7 @@ def test_a_retrain_with_new_uids_is_no_change() -> None:
 def test_a_param_change_is_minor_and_says_what_changed() -> None:
     change = compare_models(card(10), card(20))
     assert change.level == "minor"
-    assert change.differences == ("maxIter of stage 1 LogisticRegression: 10 -> 20",)
+    assert change.differences == ("maxIter of stage #1 LogisticRegression: 10 -> 20",)
 
 
 @pytest.mark.parametrize("other", [card(extra_stage=True), card(columns=("age", "income", "tenure"))])
@@ -60,7 +60,7 @@ def test_deploy_refuses_a_changed_configuration_and_suggests_the_next_minor(
     deploy(make_model(), "com.acme:churn:1.2", repository=local_repo, card=card(10, uid="LogisticRegression_x"))
     with pytest.raises(ModelChanged) as err:
         deploy(make_model(), "com.acme:churn:1.2", repository=local_repo, card=card(20))
-    assert "maxIter of stage 1 LogisticRegression: 10 -> 20" in str(err.value)
+    assert "maxIter of stage #1 LogisticRegression: 10 -> 20" in str(err.value)
     assert "com.acme:churn:1.3" in str(err.value) and "1.2.1" in str(err.value)
     assert not (local_repo.root / "com/acme/churn/1.2.2").exists()  # nothing was claimed
     with pytest.raises(ModelChanged, match=r"deploy it as com\.acme:churn:2\.0"):

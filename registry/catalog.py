@@ -1,0 +1,411 @@
+"""A static HTML catalog of a repository's models: ``index.html`` and one page per artifact.
+
+Each artifact page lists every version, newest first, with its card (who deployed it when, from which code and
+data, labels, metrics, params per stage), its promotion into the repository and the promotion history, and one
+small SVG line chart per metric across builds. The pages are plain HTML with inline CSS and SVG: no JavaScript,
+and a Content-Security-Policy that would refuse any, so they open from ``file://`` or any static web server.
+
+Cards hold user text, so the templates (``registry/templates/catalog*.html.j2``) autoescape everything; this
+module computes the chart geometry as numbers and the templates draw it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from registry.cards import ArtifactHistory, Promotion, VersionCard, read_history
+from registry.config import Settings, using_repository
+from registry.coordinates import Module
+from registry.exceptions import ArtifactNotFound, IntegrityError, InvalidCoordinate, InvalidInput
+from registry.modelcard import stages
+from registry.repository.base import Repository
+
+if TYPE_CHECKING:
+    import jinja2
+
+__all__ = [
+    "MAX_DEPTH",
+    "ArtifactPage",
+    "MetricChart",
+    "build_catalog",
+    "discover_artifacts",
+    "metric_chart",
+    "render_catalog",
+]
+
+#: How deep below the root ``discover_artifacts`` looks for ``maven-metadata.xml`` (a group of 7 segments).
+MAX_DEPTH = 8
+#: The file that marks a directory as a catalog this module wrote, and so safe to replace.
+MARKER = ".registry-catalog"
+
+_WIDTH_PER_POINT = 44
+_MIN_PLOT_WIDTH, _MAX_PLOT_WIDTH = 160, 720
+_PLOT_HEIGHT = 150
+_LEFT, _RIGHT, _TOP, _BOTTOM = 64, 24, 16, 78
+_LABEL_SPACING = 16  # pixels between rotated version labels; closer ones are thinned out
+
+
+@dataclass(frozen=True)
+class ChartPoint:
+    """One build on a chart: where it is drawn, and what its label and tooltip say."""
+
+    x: float
+    y: float
+    version: str
+    value: str
+    labelled: bool
+
+
+@dataclass(frozen=True)
+class Tick:
+    """A value on the y axis and its height in the chart."""
+
+    y: float
+    label: str
+
+
+@dataclass(frozen=True)
+class MetricChart:
+    """A metric across builds, oldest left; coordinates are SVG user units."""
+
+    metric: str
+    width: int
+    height: int
+    left: int
+    top: int
+    right: int
+    bottom: int
+    points: tuple[ChartPoint, ...]
+    ticks: tuple[Tick, ...]
+
+    @property
+    def polyline(self) -> str:
+        """The ``points`` attribute of the line through every build."""
+        return " ".join(f"{p.x:.1f},{p.y:.1f}" for p in self.points)
+
+
+def _nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
+    """Round tick values (steps of 1, 2, 2.5 or 5 times a power of ten) that cover ``low`` to ``high``."""
+    if low == high:
+        pad = abs(low) * 0.1 or 1.0
+        low, high = low - pad, high + pad
+    raw = (high - low) / (count - 1)
+    magnitude = 10 ** math.floor(math.log10(raw))
+    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
+    start, end = math.floor(low / step) * step, math.ceil(high / step) * step
+    return [round(start + i * step, 12) for i in range(round((end - start) / step) + 1)]
+
+
+def metric_chart(metric: str, values: Sequence[tuple[str, float]]) -> MetricChart:
+    """The chart of ``values``: ``(version, value)`` pairs, oldest first."""
+    n = len(values)
+    plot_width = min(_MAX_PLOT_WIDTH, max(_MIN_PLOT_WIDTH, _WIDTH_PER_POINT * (n - 1)))
+    ticks = _nice_ticks(min(v for _, v in values), max(v for _, v in values))
+    low, high = ticks[0], ticks[-1]
+    bottom = _TOP + _PLOT_HEIGHT
+
+    def height(value: float) -> float:
+        return bottom - (value - low) / (high - low) * _PLOT_HEIGHT
+
+    slot = plot_width / (n - 1) if n > 1 else plot_width
+    every = max(1, math.ceil(_LABEL_SPACING / slot))
+    points = tuple(
+        ChartPoint(
+            x=_LEFT + (slot * i if n > 1 else plot_width / 2),
+            y=height(value),
+            version=version,
+            value=f"{value:.6g}",
+            # The newest build is always labelled; others as often as the spacing allows.
+            labelled=(n - 1 - i) % every == 0,
+        )
+        for i, (version, value) in enumerate(values)
+    )
+    return MetricChart(
+        metric=metric,
+        width=_LEFT + plot_width + _RIGHT,
+        height=bottom + _BOTTOM,
+        left=_LEFT,
+        top=_TOP,
+        right=_LEFT + plot_width,
+        bottom=bottom,
+        points=points,
+        ticks=tuple(Tick(height(t), f"{t:.6g}") for t in ticks),
+    )
+
+
+@dataclass(frozen=True)
+class VersionSummary:
+    """What an artifact page shows of one version, every value already text."""
+
+    version: str
+    created: str
+    deployed_by: str
+    description: str
+    labels: tuple[str, ...]
+    metrics: tuple[tuple[str, str], ...]
+    code: str | None
+    training_data: tuple[tuple[str, str], ...]
+    stages: tuple[tuple[str, str, tuple[tuple[str, str, bool], ...]], ...]  # label, uid, (param, value, default)
+    previous: str | None
+    promotion: Promotion | None
+
+
+@dataclass(frozen=True)
+class ArtifactPage:
+    """One artifact's page: file name, versions newest first, charts, and promotions newest first."""
+
+    module: str
+    file_name: str
+    versions: tuple[VersionSummary, ...]
+    without_card: tuple[str, ...]
+    charts: tuple[MetricChart, ...]
+    promotions: tuple[tuple[str, Promotion], ...]  # (version, hop), every hop of every version, newest first
+
+    @property
+    def latest(self) -> VersionSummary | None:
+        return self.versions[0] if self.versions else None
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _numbers(metrics: Any) -> dict[str, float]:
+    return {
+        str(k): float(v)
+        for k, v in _mapping(metrics).items()
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+    }
+
+
+def _who(who: Any) -> str:
+    who = _mapping(who)
+    return f"{who.get('user', '?')}@{who.get('host', '?')}"
+
+
+def _summary(record: VersionCard) -> VersionSummary:
+    card = record.card
+    code = _mapping(card.code)
+    data = _mapping(card.training_data)
+    commit = f"{code.get('commit')}{' (dirty)' if code.get('dirty') else ''}" if code else None
+    return VersionSummary(
+        version=str(record.coordinate.version),
+        created=str(card.created),
+        deployed_by=_who(card.deployed_by),
+        description=str(card.description or ""),
+        labels=tuple(str(label) for label in card.labels),
+        metrics=tuple((name, f"{value:.6g}") for name, value in sorted(_numbers(card.metrics).items())),
+        code=commit,
+        training_data=tuple(
+            (key, _text(data.get(key))) for key in ("fingerprint", "rows", "source", "table_version") if key in data
+        ),
+        stages=tuple(
+            (
+                stage.label,
+                stage.uid or "",
+                tuple((name, _text(value), name in stage.defaults) for name, value in sorted(stage.params.items())),
+            )
+            for stage in stages(card)
+        ),
+        previous=card.previous,
+        promotion=record.promotion,
+    )
+
+
+def _page_name(module: Module) -> str:
+    # Artifacts never contain dots, so group.artifact names every module uniquely.
+    return f"{module.group}.{module.artifact}.html"
+
+
+def _artifact_page(history: ArtifactHistory) -> ArtifactPage:
+    oldest_first = list(reversed(history.cards))
+    names = sorted({name for record in oldest_first for name in _numbers(record.card.metrics)})
+    charts = []
+    for name in names:
+        values = [
+            (str(r.coordinate.version), _numbers(r.card.metrics)[name])
+            for r in oldest_first
+            if name in _numbers(r.card.metrics)
+        ]
+        charts.append(metric_chart(name, values))
+    promotions = sorted(
+        (
+            (str(r.coordinate.version), hop)
+            for r in history.cards
+            if r.promotion is not None
+            for hop in r.promotion.history
+        ),
+        key=lambda item: item[1].promoted_at,
+        reverse=True,
+    )
+    return ArtifactPage(
+        module=str(history.module),
+        file_name=_page_name(history.module),
+        versions=tuple(_summary(record) for record in history.cards),
+        without_card=tuple(str(v) for v in sorted(history.without_card, reverse=True)),
+        charts=tuple(charts),
+        promotions=tuple(promotions),
+    )
+
+
+@lru_cache(maxsize=1)
+def _environment() -> jinja2.Environment:
+    import jinja2  # only rendering needs it; keeps `import registry` and the CLI fast
+
+    # autoescape=True, not select_autoescape(): the templates end in .j2, which select_autoescape would not escape.
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("registry", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def render_catalog(
+    histories: Iterable[ArtifactHistory],
+    *,
+    source: str,
+    skipped: Sequence[tuple[str, str]] = (),
+    now: dt.datetime | None = None,
+) -> dict[str, str]:
+    """The catalog's pages: ``{file name: HTML}``, ``index.html`` included.
+
+    :param source: how the repository is named on the pages (a masked URL or path).
+    :param skipped: ``(folder, reason)`` of discovered folders that are not readable artifacts.
+    """
+    generated = (now or dt.datetime.now(dt.timezone.utc)).astimezone(dt.timezone.utc)
+    stamp = generated.isoformat(timespec="seconds").replace("+00:00", "Z")
+    pages = sorted((_artifact_page(h) for h in histories), key=lambda page: page.module)
+    environment = _environment()
+    common = {"source": source, "generated": stamp}
+    rendered = {
+        "index.html": environment.get_template("catalog_index.html.j2").render(pages=pages, skipped=skipped, **common)
+    }
+    template = environment.get_template("catalog_artifact.html.j2")
+    for page in pages:
+        rendered[page.file_name] = template.render(page=page, **common)
+    return rendered
+
+
+def discover_artifacts(
+    repository: Repository, max_depth: int = MAX_DEPTH
+) -> tuple[list[Module], list[tuple[str, str]]]:
+    """Every folder holding a ``maven-metadata.xml`` that names a valid ``GROUP:ARTIFACT``, walking
+    ``repository.list()`` at most ``max_depth`` folders deep; returns ``(modules, [(folder, reason), ...] skipped)``.
+    """
+    found: list[Module] = []
+    skipped: list[tuple[str, str]] = []
+
+    def walk(folder: str, depth: int) -> None:
+        names = repository.list(folder)
+        if folder and "maven-metadata.xml" in names:
+            *group, artifact = folder.strip("/").split("/")
+            try:
+                found.append(Module.parse(f"{'.'.join(group)}:{artifact}"))
+            except InvalidCoordinate:
+                skipped.append((folder, "not a GROUP:ARTIFACT this registry can name"))
+            return  # below an artifact are its versions, never other artifacts
+        if depth < max_depth:
+            for name in names:
+                if name.endswith("/"):
+                    walk(f"{folder}{name}", depth + 1)
+
+    walk("", 0)
+    return sorted(found), skipped
+
+
+def _write_site(out: Path, pages: Mapping[str, str]) -> None:
+    """Write every page into a new directory and swap it in for ``out``, which must be absent, empty, or a
+    catalog written before."""
+    if out.exists() and not out.is_dir():
+        raise InvalidInput(f"Cannot write the catalog to {out}: it is a file. Choose a directory.")
+    if out.is_dir() and any(out.iterdir()) and not (out / MARKER).is_file():
+        raise InvalidInput(
+            f"Cannot write the catalog to {out}: it is a non-empty directory that holds no catalog, and it would "
+            "be replaced. Choose a new or empty directory."
+        )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        for name, html in pages.items():
+            (staging / name).write_text(html, encoding="utf-8")
+        (staging / MARKER).write_text("Written by 'registry catalog'; replaced as a whole on the next run.\n")
+        staging.chmod(0o755)
+        if out.is_dir():
+            retired = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
+            os.rename(out, retired / out.name)
+            try:
+                os.rename(staging, out)
+            except OSError:
+                os.rename(retired / out.name, out)  # put the previous catalog back
+                raise
+            finally:
+                shutil.rmtree(retired, ignore_errors=True)
+        else:
+            os.rename(staging, out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def build_catalog(
+    out: Path | str,
+    *,
+    repository: Repository | str | None = None,
+    settings: Settings | None = None,
+    artifacts: Sequence[str] = (),
+    now: dt.datetime | None = None,
+) -> Path:
+    """Write the catalog of a repository into the directory ``out``.
+
+    :param out: a new or empty directory, or one a previous run wrote (it is replaced as a whole, atomically
+        enough that a reader sees the old catalog or the new one, with at most a moment of neither).
+    :param artifacts: ``GROUP:ARTIFACT`` to include; by default every artifact found by :func:`discover_artifacts`.
+    :returns: the path of ``index.html``.
+    :raises InvalidCoordinate: an artifact does not parse. :raises ArtifactNotFound: a named artifact has no
+        released version. :raises InvalidInput: ``out`` is a file or a directory with other content.
+        :raises IntegrityError: a card or promotion record does not match its checksum.
+    """
+    out = Path(out).expanduser().absolute()
+    modules = [Module.parse(a) for a in dict.fromkeys(artifacts)]
+    histories: list[ArtifactHistory] = []
+    with using_repository(repository, settings) as (repo, active):
+        skipped: list[tuple[str, str]] = []
+        if not modules:
+            modules, skipped = discover_artifacts(repo)
+        for module in modules:
+            try:
+                history = read_history(module, repo, cache_dir=active.cache_dir, promotions=True)
+            except IntegrityError as exc:
+                if artifacts:
+                    raise
+                skipped.append((module.path + "/", str(exc)))  # e.g. a group's plugin metadata, not an artifact's
+                continue
+            if artifacts and not history.cards and not history.without_card:
+                raise ArtifactNotFound(f"{module} has no released versions in {repo.display}.")
+            histories.append(history)
+        pages = render_catalog(histories, source=repo.display, skipped=skipped, now=now)
+    try:
+        _write_site(out, pages)
+    except OSError as exc:
+        raise InvalidInput(f"Cannot write the catalog to {out}: {exc.strerror}. Choose another directory.") from exc
+    return out / "index.html"

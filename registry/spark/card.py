@@ -1,0 +1,277 @@
+"""What a deploy records about a Spark model: its stages and params, and a fingerprint of its training data.
+
+The card's ``model`` field (see :mod:`registry.modelcard` for the rest)::
+
+    {"class": "org.apache.spark.ml.PipelineModel", "uid": "PipelineModel_4f1c...",
+     "stages": [{"uid": "LogisticRegression_9a0b...",
+                 "class": "org.apache.spark.ml.classification.LogisticRegressionModel",
+                 "params": {"maxIter": 10, "regParam": 0.01, "featuresCol": "features", ...},
+                 "defaults": ["featuresCol", ...],
+                 "input_cols": ["features", "label"],
+                 "output_cols": ["prediction", "probability", "rawPrediction"]}, ...]}
+
+- ``params`` holds every param that is set or has a default; ``defaults`` names those that were not set
+  explicitly. Values are JSON: lists stay lists, vectors and numpy arrays become lists of numbers, matrices lists
+  of rows, a nested estimator (``OneVsRest``'s classifier) its own stage entry; non-finite numbers, which JSON
+  cannot hold, become the strings ``"NaN"``, ``"Infinity"``, ``"-Infinity"``.
+- ``class`` is the JVM class (what Scala or Java would load), or the Python class of a pure-Python stage.
+- A nested pipeline is nested: its entry has ``"stages"`` of its own, in the same form, so the tree of the
+  saved model is kept (and ``output_columns`` of the card walks it in order).
+- The watermark stage (:mod:`registry.spark.watermark`) lists its column in ``output_cols``, and its statement is
+  recorded with the ``<not deployed>`` placeholder: the coordinate written into the saved copy at deploy time is
+  the card's own ``coordinate``, not configuration (so redeploying a resolved model is not a "change").
+
+The training-data fingerprint is computed in one Spark job together with the row count: the sum, modulo 2**64,
+of ``xxhash64`` over all columns of every row (maps hashed by their JSON text, as Spark refuses to hash maps).
+A sum does not depend on row order or partitioning, so the same data read twice gives the same fingerprint.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from pyspark.errors import AnalysisException
+from pyspark.ml import PipelineModel
+from pyspark.ml.linalg import Matrix, Vector
+from pyspark.ml.param import Params
+from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.types import ArrayType, DataType, MapType, StructType, UserDefinedType
+
+from registry.config import mask_url
+from registry.exceptions import InvalidInput
+from registry.spark.watermark import NOT_DEPLOYED, Watermark
+
+__all__ = [
+    "describe_model",
+    "describe_stage",
+    "input_schema",
+    "json_value",
+    "output_columns",
+    "training_data_summary",
+]
+
+PIPELINE_MODEL_CLASS = "org.apache.spark.ml.PipelineModel"
+_INPUT_PARAMS = ("inputCol", "inputCols", "featuresCol", "labelCol")
+_OUTPUT_PARAMS = ("outputCol", "outputCols", "predictionCol", "probabilityCol", "rawPredictionCol")
+_SHOWN_DIRECTORIES = 3
+
+
+def json_value(value: Any) -> Any:
+    """``value`` as JSON data (see the module docstring); unknown objects become their ``str``."""
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, np.generic):
+        return json_value(value.item())
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        if math.isfinite(value):
+            return value
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, (Vector, Matrix)):
+        return json_value(value.toArray())
+    if isinstance(value, np.ndarray):
+        return json_value(value.tolist())
+    if isinstance(value, Mapping):
+        return {str(k): json_value(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_value(v) for v in value]
+    if isinstance(value, Params):
+        return describe_stage(value)
+    return str(value)
+
+
+def _class_name(stage: Params) -> str:
+    if isinstance(stage, PipelineModel):
+        return PIPELINE_MODEL_CLASS
+    java = getattr(stage, "_java_obj", None)
+    if java is not None:
+        return str(java.getClass().getName())
+    return f"{type(stage).__module__}.{type(stage).__qualname__}"
+
+
+def _columns(params: Mapping[str, Any], names: Sequence[str]) -> list[str]:
+    found: list[str] = []
+    for name in names:
+        value = params.get(name)
+        for column in value if isinstance(value, list) else [value]:
+            if isinstance(column, str) and column and column not in found:
+                found.append(column)
+    return found
+
+
+def describe_stage(stage: Params) -> dict[str, Any]:
+    """One stage's entry in the card's ``model`` field."""
+    params: dict[str, Any] = {}
+    defaults: list[str] = []
+    for param in sorted(stage.params, key=lambda p: p.name):
+        if stage.isSet(param):
+            params[param.name] = json_value(stage.getOrDefault(param))
+        elif stage.hasDefault(param):
+            params[param.name] = json_value(stage.getOrDefault(param))
+            defaults.append(param.name)
+    entry: dict[str, Any] = {
+        "uid": stage.uid,
+        "class": _class_name(stage),
+        "params": params,
+        "defaults": defaults,
+        "input_cols": _columns(params, _INPUT_PARAMS),
+        "output_cols": _columns(params, _OUTPUT_PARAMS),
+    }
+    statement = params.get("statement")
+    watermark = Watermark.parse(statement) if isinstance(statement, str) else None
+    if watermark is not None:
+        params["statement"] = Watermark(watermark.column, NOT_DEPLOYED).statement
+        entry["output_cols"] = [watermark.column]
+    if isinstance(stage, PipelineModel):
+        entry["stages"] = [describe_stage(s) for s in stage.stages]
+    return entry
+
+
+def describe_model(model: PipelineModel) -> dict[str, Any]:
+    """The card's ``model`` field for a fitted pipeline."""
+    return {"class": PIPELINE_MODEL_CLASS, "uid": model.uid, "stages": [describe_stage(s) for s in model.stages]}
+
+
+def output_columns(model: Mapping[str, Any]) -> list[str]:
+    """The columns the stages of a described model declare as outputs, in order, nested pipelines included."""
+    found: list[str] = []
+
+    def walk(stages: Sequence[Mapping[str, Any]]) -> None:
+        for stage in stages:
+            for column in stage.get("output_cols", []):
+                if column not in found:
+                    found.append(column)
+            walk(stage.get("stages", []))
+
+    walk(model.get("stages", []))
+    return found
+
+
+def input_schema(data: DataFrame) -> list[dict[str, Any]]:
+    """``[{"name", "type", "nullable"}]`` of a DataFrame, types as Spark's simple strings."""
+    return [
+        {"name": field.name, "type": field.dataType.simpleString(), "nullable": field.nullable}
+        for field in data.schema.fields
+    ]
+
+
+def _has_map(data_type: DataType) -> bool:
+    if isinstance(data_type, MapType):
+        return True
+    if isinstance(data_type, ArrayType):
+        return _has_map(data_type.elementType)
+    if isinstance(data_type, StructType):
+        return any(_has_map(f.dataType) for f in data_type.fields)
+    if isinstance(data_type, UserDefinedType):
+        return _has_map(data_type.sqlType())
+    return False
+
+
+def _hashable(name: str, data_type: DataType) -> Column:
+    column = F.col("`" + name.replace("`", "``") + "`")
+    return F.to_json(column) if _has_map(data_type) else column
+
+
+def _fingerprint(data: DataFrame) -> tuple[int, str]:
+    """Rows and content hash, in one job."""
+    fields = data.schema.fields
+    aggregates = [F.count(F.lit(1)).alias("rows")]
+    if fields:
+        hashed = F.xxhash64(*(_hashable(f.name, f.dataType) for f in fields))
+        # decimal(38,0) cannot overflow before 10**19 rows, where a bigint sum would (and fail under ANSI).
+        aggregates.append(F.sum(hashed.cast("decimal(38,0)")).alias("hash"))
+    row = data.agg(*aggregates).first()
+    assert row is not None  # a global aggregate always has one row
+    total = int(row["hash"] or 0) if fields else 0
+    return int(row["rows"]), format(total % (1 << 64), "016x")
+
+
+def _common_directory(files: Sequence[str]) -> str | None:
+    """The deepest directory (URI) holding all ``files``, or ``None`` when they share only a scheme."""
+    parents = {f.rsplit("/", 1)[0] for f in files}
+    common: list[str] = []
+    for segments in zip(*(p.split("/") for p in parents), strict=False):
+        if len(set(segments)) != 1:
+            break
+        common.append(segments[0])
+    return "/".join(common) if any(common[1:]) else None
+
+
+def _summarise_files(files: Sequence[str]) -> str | None:
+    """Where a DataFrame's input files are, and how many, masked: ``file:/data/churn (12 files)``."""
+    if not files:
+        return None
+    count = f"{len(files)} file{'s' if len(files) != 1 else ''}"
+    common = _common_directory(files)
+    if common is not None:
+        return f"{mask_url(common)} ({count})"
+    parents = sorted({f.rsplit("/", 1)[0] for f in files})
+    shown = ", ".join(mask_url(p) for p in parents[:_SHOWN_DIRECTORIES])
+    more = len(parents) - _SHOWN_DIRECTORIES
+    return f"{shown}{f' and {more} more directories' if more > 0 else ''} ({count})"
+
+
+def _delta_version(spark: SparkSession, location: str, *, table: bool) -> int | None:
+    """The version of a Delta table, or ``None`` when delta-spark is not installed or it is no Delta table."""
+    try:
+        from delta.tables import DeltaTable  # type: ignore[import-not-found, unused-ignore]
+    except ImportError:
+        return None
+    try:
+        delta = DeltaTable.forName(spark, location) if table else DeltaTable.forPath(spark, location)
+        row = delta.history(1).select("version").first()
+    except AnalysisException:  # not a Delta table
+        return None
+    return int(row[0]) if row is not None else None
+
+
+def _read(spark: SparkSession, name: str) -> tuple[DataFrame, bool]:
+    """A table name or a path as a DataFrame; ``(data, is_table)``."""
+    is_path = "/" in name or "\\" in name
+    try:
+        if not is_path and spark.catalog.tableExists(name):
+            return spark.table(name), True
+        jvm = spark.sparkContext._jvm
+        assert jvm is not None
+        path = jvm.org.apache.hadoop.fs.Path(name)
+        log = jvm.org.apache.hadoop.fs.Path(path, "_delta_log")
+        is_delta = bool(path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()).exists(log))
+        reader = spark.read.format("delta") if is_delta else spark.read
+        return reader.load(name), False
+    except AnalysisException as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InvalidInput(
+            f"Cannot read the training data {mask_url(name)!r} as a table or a path: {first}. Pass the DataFrame "
+            "it was trained on instead."
+        ) from exc
+
+
+def training_data_summary(data: DataFrame | str, spark: SparkSession) -> dict[str, Any]:
+    """The card's ``training_data``: ``{"rows", "schema", "fingerprint", "source", "table_version"}``.
+
+    ``data`` is the DataFrame the model was trained on, or a table name or path (read as Delta when it holds a
+    ``_delta_log``, else in the session's default format).
+    """
+    if isinstance(data, str):
+        frame, is_table = _read(spark, data)
+        source: str | None = mask_url(data)
+        version = _delta_version(spark, data, table=is_table)
+    else:
+        frame = data
+        files = frame.inputFiles()
+        source = _summarise_files(files)
+        common = _common_directory(files) if files else None
+        version = _delta_version(spark, common, table=False) if common else None
+    rows, fingerprint = _fingerprint(frame)
+    return {
+        "rows": rows,
+        "schema": frame.schema.simpleString(),
+        "fingerprint": fingerprint,
+        "source": source,
+        "table_version": version,
+    }

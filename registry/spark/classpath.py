@@ -1,0 +1,128 @@
+"""Models that Spark's own Ivy put on the classpath (``--packages com.acme:churn:latest.release``).
+
+Ivy retrieves each package as ``.../jars/GROUP_ARTIFACT-VERSION.jar`` and Spark lists it in ``spark.jars`` as a
+``file:`` URI. A model jar is found there by its file name, then checked against the ``pom.properties`` it
+embeds, and its ``model/`` folder is extracted once per jar content into the cache (keyed by the jar's sha256).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from pyspark.sql import SparkSession
+
+from registry.archive import check_embedded_pom, extract_model
+from registry.checksums import digest_file
+from registry.coordinates import Coordinate, Module
+from registry.exceptions import ArtifactNotFound, InvalidCoordinate, InvalidModel
+from registry.versions import Version
+
+__all__ = ["ClasspathModel", "extract_cached", "find_model_jar", "find_on_classpath", "jars_on_classpath"]
+
+_JAR_NAME = re.compile(r"(?P<group>.+)_(?P<artifact>[a-z][a-z0-9]*(?:-[a-z0-9]+)*)-(?P<version>[0-9.]+)\.jar")
+
+
+@dataclass(frozen=True)
+class ClasspathModel:
+    """A model jar on the session's classpath."""
+
+    coordinate: Coordinate
+    jar: Path
+
+
+def jars_on_classpath(spark: SparkSession) -> list[Path]:
+    """The local jar files listed in ``spark.jars`` (remote URIs are left out)."""
+    listed = spark.sparkContext.getConf().get("spark.jars", "") or ""
+    jars: list[Path] = []
+    for item in filter(None, (entry.strip() for entry in listed.split(","))):
+        if item.startswith("file:"):
+            jars.append(Path(unquote(urlsplit(item).path)))
+        elif "://" not in item:
+            jars.append(Path(item))
+    return jars
+
+
+def _parse_request(request: str) -> tuple[str | None, str]:
+    """``"churn"`` or ``"com.acme:churn"`` -> ``(group or None, artifact)``."""
+    if ":" in request:
+        module = Module.parse(request)
+        return module.group, module.artifact
+    try:
+        Module.parse(f"any:{request}")
+    except InvalidCoordinate:
+        raise InvalidCoordinate(
+            f"Invalid artifact: {request!r} (expected ARTIFACT or GROUP:ARTIFACT, e.g. churn or com.acme:churn)"
+        ) from None
+    return None, request
+
+
+def _how_to_add(request: str) -> str:
+    module = request if ":" in request else f"GROUP:{request}"
+    return (
+        f"Start Spark with --packages {module}:latest.release and --conf spark.jars.ivySettings=FILE "
+        "(`registry ivysettings --out FILE` writes FILE; registry.spark.packages_conf() gives both settings), "
+        f"or resolve a version from the repository: resolve('{module}:latest.release')."
+    )
+
+
+def find_on_classpath(spark: SparkSession, request: str) -> ClasspathModel:
+    """The model jar for ``request`` (``ARTIFACT`` or ``GROUP:ARTIFACT``) among the session's jars."""
+    return find_model_jar(jars_on_classpath(spark), request)
+
+
+def find_model_jar(jars: list[Path], request: str) -> ClasspathModel:
+    """The model jar for ``request`` (``ARTIFACT`` or ``GROUP:ARTIFACT``) among ``jars``.
+
+    :raises ArtifactNotFound: no such jar, saying how to add one.
+    :raises InvalidCoordinate: several jars match an artifact given without a group (they are listed).
+    :raises IntegrityError: the jar embeds the POM of another coordinate than its name says.
+    """
+    group, artifact = _parse_request(request)
+    found: list[ClasspathModel] = []
+    for jar in jars:
+        match = _JAR_NAME.fullmatch(jar.name)
+        version = Version.try_parse(match["version"]) if match else None
+        if match is None or version is None or match["artifact"] != artifact:
+            continue
+        if group is not None and match["group"] != group:
+            continue
+        try:
+            coordinate = Module.parse(f"{match['group']}:{artifact}").at(version)
+        except InvalidCoordinate:
+            continue
+        found.append(ClasspathModel(coordinate, jar))
+    if not found:
+        raise ArtifactNotFound(
+            f"{request} is not on this session's classpath (spark.jars lists {len(jars)} jar(s), none of them "
+            f"{group or '*'}_{artifact}-VERSION.jar). {_how_to_add(request)}"
+        )
+    if len(found) > 1:
+        listed = ", ".join(str(m.coordinate) for m in found)
+        raise InvalidCoordinate(
+            f"{request!r} matches {len(found)} models on the classpath: {listed}. Name the one you mean as "
+            "GROUP:ARTIFACT."
+        )
+    model = found[0]
+    if not model.jar.is_file():
+        raise ArtifactNotFound(f"{model.jar} is listed in spark.jars but does not exist on this machine.")
+    check_embedded_pom(model.jar, model.coordinate)
+    return model
+
+
+def extract_cached(jar: Path, cache_dir: Path) -> tuple[Path, str]:
+    """The extracted ``model/`` of ``jar`` under ``cache_dir``, keyed by the jar's sha256; ``(path, sha256)``.
+
+    A jar already extracted is not extracted again.
+    """
+    sha256 = digest_file(jar).sha256
+    destination = cache_dir / "classpath" / f"sha256-{sha256[:40]}" / "model"
+    if not destination.is_dir():
+        try:
+            extract_model(jar, destination)
+        except InvalidModel:
+            if not destination.is_dir():  # not a concurrent extraction that finished first
+                raise
+    return destination, sha256

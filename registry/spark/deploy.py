@@ -1,0 +1,145 @@
+"""Deploy a fitted Spark pipeline from Python: ``deploy(model, "com.acme:churn:1.0")``."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+from pyspark.ml import PipelineModel
+from pyspark.sql import DataFrame, SparkSession
+
+from registry.config import Settings
+from registry.coordinates import Coordinate, DeployTarget
+from registry.deploy import deploy as deploy_dir
+from registry.exceptions import InvalidModel
+from registry.modelcard import ModelCard, code_lineage
+from registry.repository.base import Repository
+from registry.spark import hadoop
+from registry.spark.card import describe_model, input_schema, output_columns, training_data_summary
+from registry.spark.session import active_session
+from registry.spark.watermark import stamp_watermark
+
+__all__ = ["deploy", "model_card"]
+
+
+def model_card(
+    model: PipelineModel,
+    target: DeployTarget,
+    spark: SparkSession,
+    *,
+    metrics: Mapping[str, float] | None = None,
+    description: str = "",
+    labels: Sequence[str] = (),
+    training_data: DataFrame | str | None = None,
+    code: Mapping[str, Any] | Literal["git"] | None = "git",
+) -> ModelCard:
+    """The card a deploy records: stages and params, Spark version, schema and fingerprint of the training data."""
+    described = describe_model(model)
+    schema = input_schema(training_data) if isinstance(training_data, DataFrame) else None
+    return ModelCard.create(
+        str(target),
+        description=description,
+        labels=list(labels),
+        metrics=metrics,
+        model=described,
+        input_schema=schema,
+        output_columns=output_columns(described),
+        training_data=training_data_summary(training_data, spark) if training_data is not None else None,
+        code=code_lineage() if code == "git" else code,
+        spark_version=spark.version,
+    )
+
+
+def deploy(
+    model: PipelineModel,
+    target: str | DeployTarget,
+    *,
+    repository: Repository | str | None = None,
+    settings: Settings | None = None,
+    metrics: Mapping[str, float] | None = None,
+    description: str = "",
+    labels: Sequence[str] = (),
+    training_data: DataFrame | str | None = None,
+    code: Mapping[str, Any] | Literal["git"] | None = "git",
+    model_dir: str | None = None,
+    allow_change: bool = False,
+    spark: SparkSession | None = None,
+) -> Coordinate:
+    """Save a fitted pipeline and deploy it as a new release; the model object is not changed.
+
+    :param model: the fitted ``PipelineModel`` (wrap a single model: ``PipelineModel([model])``).
+    :param target: ``GROUP:ARTIFACT:MAJOR.MINOR`` for the next build, or an exact new ``...:MAJOR.MINOR.BUILD``.
+    :param repository: an open repository, or a configured name, URL or path; ``None`` uses the configured
+        default, exactly as the ``registry`` command does (``REGISTRY_REPOSITORY``, the configuration file, ...).
+    :param metrics: numbers to record (``{"areaUnderROC": 0.91}``); also written into the POM.
+    :param description: free text for the card and the POM.
+    :param labels: tags to record, e.g. ``["prod-candidate"]``.
+    :param training_data: the DataFrame the model was trained on, or a table name or path: its schema, row
+        count and an order-independent fingerprint are recorded (one extra Spark job over the data).
+    :param code: the code lineage to record; ``"git"`` (default) reads the commit of the working directory,
+        ``None`` records none.
+    :param model_dir: where executors can write (``hdfs:///tmp/models``): the model is saved there, then copied
+        to the driver. Default: ``spark.registry.modelDir``; not needed on a local master.
+    :param allow_change: deploy into the series even if the stages, input schema or params differ from its newest
+        build (normally refused with :class:`~registry.exceptions.ModelChanged`, which suggests the next minor or
+        major version).
+    :param spark: the session; default the active one.
+    :returns: the full coordinate released, e.g. ``com.acme:churn:1.0.3``.
+    :raises InvalidModel: ``model`` is not a ``PipelineModel``.
+    :raises VersionExists: an exact version that is already released.
+    :raises ModelChanged: the model is not a retrain of the newest build of the series (see ``allow_change``).
+    :raises ConfigError: a non-local master and no ``model_dir``.
+    :raises RepositoryUnavailable, AuthenticationFailed: the repository cannot be used.
+
+    The coordinate is written into the watermark column of the *saved copy* (see
+    :mod:`registry.spark.watermark`) once the build number is claimed.
+    """
+    if not isinstance(model, PipelineModel):
+        raise InvalidModel(
+            f"deploy() takes a fitted PipelineModel, not {type(model).__name__}; wrap a single model with "
+            "PipelineModel([model])."
+        )
+    target = target if isinstance(target, DeployTarget) else DeployTarget.parse(target)
+    session = active_session(spark)
+    staging_root = hadoop.model_dir(session, model_dir, why="write the model")
+    card = model_card(
+        model,
+        target,
+        session,
+        metrics=metrics,
+        description=description,
+        labels=labels,
+        training_data=training_data,
+        code=code,
+    )
+    scratch = Path(tempfile.mkdtemp(prefix="registry-spark-deploy-"))
+    local = scratch / "model"
+    try:
+        if staging_root is None:
+            model.write().save(local.as_uri())
+        else:
+            staged = hadoop.staging_location(staging_root, "registry-deploy")
+            try:
+                model.write().save(staged)
+                hadoop.copy_from_cluster(session, staged, local)
+            finally:
+                hadoop.delete(session, staged)
+        return deploy_dir(
+            local,
+            target,
+            repository=repository,
+            settings=settings,
+            card=card,
+            prepare=_stamp,
+            allow_change=allow_change,
+        )
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _stamp(directory: Path, coordinate: Coordinate) -> None:
+    """The deploy's ``prepare`` hook: the coordinate goes into the watermark of the saved copy."""
+    stamp_watermark(directory, coordinate)

@@ -1,0 +1,104 @@
+"""Real ``spark-submit --packages`` resolving our models, from a file repository and over HTTP (nginx).
+
+Each run starts its own JVM (about 10 s), so the file and first HTTP runs go in parallel.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from integration.servers import DavRepo
+from pyspark.ml import PipelineModel
+from sparktools import finish, spark_submit
+
+from registry.config import Settings
+from registry.coordinates import Coordinate
+from registry.exceptions import InvalidSelector, RepositoryUnavailable
+from registry.repository.local import LocalRepository
+from registry.spark import deploy, packages_conf
+
+pytestmark = pytest.mark.spark
+
+JOB = Path(__file__).parent / "packages_job.py"
+
+
+def test_selectors_are_given_to_ivy_in_its_form(tmp_path: Path) -> None:
+    repo = tmp_path / "m2"
+    repo.mkdir()
+    conf = packages_conf("com.acme:churn:1.0", str(repo), ivy_settings_path=tmp_path / "ivy.xml")
+    assert conf == {"spark.jars.packages": "com.acme:churn:1.0.+", "spark.jars.ivySettings": str(tmp_path / "ivy.xml")}
+    assert packages_conf("com.acme:churn:latest.release", str(repo))["spark.jars.packages"].endswith(":latest.release")
+    default = Path(packages_conf("com.acme:churn:1.+", str(repo))["spark.jars.ivySettings"])
+    assert default.is_relative_to(Settings.load().cache_dir) and default.is_file()
+
+
+def test_ranges_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(InvalidSelector, match=r"splits spark\.jars\.packages on commas"):
+        packages_conf("com.acme:churn:[1.0,2.0)", str(tmp_path))
+
+
+def test_unreachable_repository_is_refused_before_spark_starts() -> None:
+    with pytest.raises(RepositoryUnavailable):
+        packages_conf("com.acme:churn:latest.release", "http://127.0.0.1:9/repo/", timeout=1.0)
+
+
+def _submit(conf: dict[str, str], ivy_home: Path, env: dict[str, str] | None = None) -> object:
+    return spark_submit(
+        [
+            "--conf",
+            f"spark.jars.ivy={ivy_home}",
+            "--conf",
+            f"spark.jars.ivySettings={conf['spark.jars.ivySettings']}",
+            "--packages",
+            conf["spark.jars.packages"],
+            str(JOB),
+            "churn",
+        ],
+        env,
+    )
+
+
+def test_packages_from_file_and_http_repositories(
+    fitted: PipelineModel, nginx_repo: DavRepo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    local = LocalRepository(tmp_path / "m2")
+    on_disk = LocalRepository(nginx_repo.root)  # the HTTP client is not used here: write behind nginx's back
+    for repository in (local, on_disk):
+        for _ in range(2):
+            deploy(fitted, "com.acme:churn:1.0", repository=repository, code=None)
+
+    file_conf = packages_conf(
+        "com.acme:churn:latest.release", local.root.as_uri(), ivy_settings_path=tmp_path / "f.xml"
+    )
+    monkeypatch.setenv("REGISTRY_USERNAME", nginx_repo.username)
+    monkeypatch.setenv("REGISTRY_PASSWORD", nginx_repo.password)
+    http_conf = packages_conf(
+        "com.acme:churn:1.0", nginx_repo.url, ivy_settings_path=tmp_path / "h.xml", realm=nginx_repo.realm
+    )
+    assert nginx_repo.password not in (tmp_path / "h.xml").read_text()
+
+    running = [_submit(file_conf, tmp_path / "ivy-file"), _submit(http_conf, tmp_path / "ivy-http")]
+    by_file, by_http = (finish(p) for p in running)  # type: ignore[arg-type]
+    for run in (by_file, by_http):
+        assert run.returncode == 0, run.stderr[-4000:]
+        assert run.result("WATERMARK") == "com.acme:churn:1.0.1"
+    assert "/ivy-file/jars/com.acme_churn-1.0.1.jar" in by_file.result("JARS")
+    assert by_http.result("COORDINATE") == "com.acme:churn:1.0.1"
+
+    # a build deployed now is seen by the next session: the Ivy cache keeps no dynamic answer (TTL 0)
+    newest = deploy(fitted, "com.acme:churn:1.0", repository=on_disk, code=None)
+    assert newest == Coordinate.parse("com.acme:churn:1.0.2")
+    again = finish(_submit(http_conf, tmp_path / "ivy-http"))  # type: ignore[arg-type]
+    assert again.returncode == 0, again.stderr[-4000:]
+    assert again.result("WATERMARK") == str(newest)
+
+
+def test_wrong_credentials_fail_the_session(fitted: PipelineModel, nginx_repo: DavRepo, tmp_path: Path) -> None:
+    deploy(fitted, "com.acme:churn:1.0", repository=LocalRepository(nginx_repo.root), code=None)
+    conf = packages_conf("com.acme:churn:latest.release", nginx_repo.url, ivy_settings_path=tmp_path / "h.xml")
+    run = finish(
+        _submit(conf, tmp_path / "ivy", {"REGISTRY_USERNAME": nginx_repo.username, "REGISTRY_PASSWORD": "wrong"})  # type: ignore[arg-type]
+    )
+    assert run.returncode != 0
+    assert nginx_repo.password not in run.stderr
