@@ -1,6 +1,6 @@
 """Versioning rules that mean something: does a new model belong to the same ``major.minor`` as the last one?
 
-``major`` = technique and features: the stage classes or the input schema. ``minor`` = configuration: the
+``major`` = technique and features: the stage classes, the columns the model reads, or their types. ``minor`` = configuration: the
 params of the stages. ``build`` = the same configuration retrained. Values that embed a stage's uid (Spark's
 default output columns such as ``StringIndexer_4b1c__output``) are compared with the uid taken out
 (:attr:`registry.modelcard.Stage.comparable_params`), since every fit gets new uids.
@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from registry.modelcard import ModelCard, stages
+from registry.modelcard import ModelCard, features, stages
 
 __all__ = ["Change", "compare_models"]
 
@@ -42,6 +42,8 @@ def compare_models(previous: ModelCard, new: ModelCard) -> Change:
     major: list[str] = []
     if list(before) != list(after):
         major.append(f"stages changed from [{', '.join(before)}] to [{', '.join(after)}]")
+    if features(previous) != features(new):
+        major.append(f"input features changed from {list(features(previous))} to {list(features(new))}")
     schema_before = {str(c.get("name")): c.get("type") for c in previous.input_schema or []}
     schema_after = {str(c.get("name")): c.get("type") for c in new.input_schema or []}
     if previous.input_schema is not None and new.input_schema is not None and schema_before != schema_after:

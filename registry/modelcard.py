@@ -39,7 +39,7 @@ from registry import __version__
 from registry.config import mask_url
 from registry.exceptions import InvalidInput
 
-__all__ = ["SCHEMA_VERSION", "ModelCard", "Stage", "code_lineage", "stages"]
+__all__ = ["SCHEMA_VERSION", "ModelCard", "Stage", "code_lineage", "features", "stages"]
 
 SCHEMA_VERSION = 1
 
@@ -175,6 +175,8 @@ class Stage:
     class_name: str
     params: Mapping[str, Any]
     defaults: frozenset[str] = frozenset()
+    input_cols: tuple[str, ...] = ()
+    output_cols: tuple[str, ...] = ()
 
     @property
     def short_class(self) -> str:
@@ -218,6 +220,8 @@ def stages(card: ModelCard) -> list[Stage]:
                     class_name=str(entry.get("class", "?")),
                     params=params if isinstance(params, dict) else {},
                     defaults=frozenset(str(d) for d in defaults) if isinstance(defaults, list) else frozenset(),
+                    input_cols=_names(entry.get("input_cols")),
+                    output_cols=_names(entry.get("output_cols")),
                 )
             )
             walk(entry.get("stages"), f"{path}.")
@@ -225,3 +229,17 @@ def stages(card: ModelCard) -> list[Stage]:
     model = card.model if isinstance(card.model, Mapping) else {}
     walk(model.get("stages"), "")
     return found
+
+
+def _names(value: object) -> tuple[str, ...]:
+    return tuple(str(v) for v in value) if isinstance(value, list) else ()
+
+
+def features(card: ModelCard) -> tuple[str, ...]:
+    """The columns the model reads from its input: read by a stage, produced by no earlier one, in order."""
+    produced: set[str] = set()
+    read: dict[str, None] = {}
+    for stage in stages(card):
+        read.update((c, None) for c in stage.input_cols if c not in produced)
+        produced.update(stage.output_cols)
+    return tuple(read)

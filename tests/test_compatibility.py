@@ -9,7 +9,7 @@ import pytest
 from registry.compatibility import compare_models
 from registry.deploy import deploy
 from registry.exceptions import ModelChanged
-from registry.modelcard import ModelCard
+from registry.modelcard import ModelCard, features
 from registry.repository.local import LocalRepository
 
 
@@ -70,3 +70,22 @@ def test_deploy_refuses_a_changed_configuration_and_suggests_the_next_minor(
     )
     forced = deploy(make_model(), "com.acme:churn:1.2", repository=local_repo, card=card(20), allow_change=True)
     assert str(forced) == "com.acme:churn:1.2.2"
+
+
+def test_features_are_the_columns_read_and_not_produced_inside() -> None:
+    def described(assembled: list[str]) -> ModelCard:
+        stages = [
+            {"class": "VectorAssembler", "params": {}, "input_cols": assembled, "output_cols": ["features"]},
+            {
+                "class": "LogisticRegressionModel",
+                "params": {},
+                "input_cols": ["features", "label"],
+                "output_cols": ["prediction"],
+            },
+        ]
+        return ModelCard.create("com.acme:churn:1.0", model={"stages": stages})
+
+    assert features(described(["age", "income"])) == ("age", "income", "label")
+    change = compare_models(described(["age", "income"]), described(["age"]))
+    assert change.level == "major"
+    assert change.differences == ("input features changed from ['age', 'income', 'label'] to ['age', 'label']",)

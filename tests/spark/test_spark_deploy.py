@@ -11,6 +11,7 @@ import pytest
 from pyspark.ml import PipelineModel
 from pyspark.ml.classification import LogisticRegression
 from pyspark.sql import DataFrame, SparkSession
+from sparktools import make_pipeline
 
 from registry.coordinates import Coordinate
 from registry.exceptions import InvalidModel, ModelChanged
@@ -133,3 +134,28 @@ def test_builds_of_a_series_share_the_configuration(
         "com.acme:churn:3.0.2"
     )
     assert fitted.stages[1].getRegParam() == 0.01
+
+
+def test_a_refit_with_another_max_iter_is_a_new_minor_and_new_features_a_new_major(
+    fitted: PipelineModel, train: DataFrame, repo: LocalRepository
+) -> None:
+    from pyspark.ml.feature import VectorAssembler
+
+    from registry.spark import VersionedPipeline
+
+    deploy(fitted, "com.acme:churn:1.4", repository=repo, code=None)
+    retrained = make_pipeline().fit(train)  # same configuration, fresh uids: a build of the same series
+    assert str(deploy(retrained, "com.acme:churn:1.4", repository=repo, code=None)) == "com.acme:churn:1.4.1"
+    longer = make_pipeline()
+    longer.getStages()[1].setMaxIter(20)
+    with pytest.raises(ModelChanged) as err:
+        deploy(longer.fit(train), "com.acme:churn:1.4", repository=repo, code=None)
+    assert "maxIter of stage #1 LogisticRegressionModel: 5 -> 20" in str(err.value)
+    assert "com.acme:churn:1.5" in str(err.value)
+    fewer_features = VersionedPipeline(
+        stages=[VectorAssembler(inputCols=["x"], outputCol="features"), LogisticRegression(maxIter=5, regParam=0.01)]
+    )
+    with pytest.raises(
+        ModelChanged, match=r"input features changed from \['x', 'y'.*deploy it as com\.acme:churn:2\.0"
+    ):
+        deploy(fewer_features.fit(train), "com.acme:churn:1.4", repository=repo, code=None, training_data=train)
