@@ -1,9 +1,10 @@
 """Versioning rules that mean something: does a new model belong to the same ``major.minor`` as the last one?
 
-``major`` = technique and features: the stage classes, the columns the model reads, or their types. ``minor`` = configuration: the
-params of the stages. ``build`` = the same configuration retrained. Values that embed a stage's uid (Spark's
-default output columns such as ``StringIndexer_4b1c__output``) are compared with the uid taken out
-(:attr:`registry.modelcard.Stage.comparable_params`), since every fit gets new uids.
+``major`` = technique and features: the stage classes, the columns the model reads, or their types.
+``minor`` = configuration: the params of the stages. ``build`` = the same configuration retrained.
+Values that embed a stage's uid (Spark's default output columns such as ``StringIndexer_4b1c__output``) are
+compared with the uid taken out (:attr:`registry.modelcard.Stage.comparable_params`), since every fit gets new
+uids.
 """
 
 from __future__ import annotations
