@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable
+import socket
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -72,3 +73,25 @@ def java() -> str:
     require_tool(path is not None, "java")
     assert path is not None
     return path
+
+
+@pytest.fixture
+def blackhole() -> Iterator[str]:
+    """URL of a server that accepts connections (into its listen backlog) but never answers."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(64)
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}/repo/"
+
+
+@pytest.fixture
+def closed_port() -> str:
+    """URL of a port nothing listens on: connections are refused."""
+    return f"http://127.0.0.1:{_free_port()}/repo/"
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port

@@ -32,15 +32,8 @@ in ``spark.jars`` is checked against its embedded POM and extracted once into th
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any, Literal
-
 from pyspark.ml import PipelineModel
-from pyspark.sql import DataFrame, SparkSession
 
-from registry.config import Settings
-from registry.coordinates import Coordinate, DeployTarget
-from registry.repository.base import Repository
 from registry.spark.comparison import side_by_side
 from registry.spark.deploy import deploy
 from registry.spark.packages import packages_conf
@@ -59,37 +52,6 @@ __all__ = [
 ]
 
 
-def _deploy_method(
-    self: PipelineModel,
-    target: str | DeployTarget,
-    *,
-    repository: Repository | str | None = None,
-    settings: Settings | None = None,
-    metrics: Mapping[str, float] | None = None,
-    description: str = "",
-    labels: Sequence[str] = (),
-    training_data: DataFrame | str | None = None,
-    code: Mapping[str, Any] | Literal["git"] | None = "git",
-    model_dir: str | None = None,
-    allow_change: bool = False,
-    spark: SparkSession | None = None,
-) -> Coordinate:
-    """Deploy this model as a new release; see :func:`registry.spark.deploy`."""
-    return deploy(
-        self,
-        target,
-        repository=repository,
-        settings=settings,
-        metrics=metrics,
-        description=description,
-        labels=labels,
-        training_data=training_data,
-        code=code,
-        model_dir=model_dir,
-        allow_change=allow_change,
-        spark=spark,
-    )
-
-
 # PipelineModel is pyspark's class, so the method is attached rather than declared (mypy cannot see it).
-setattr(PipelineModel, "deploy", _deploy_method)  # noqa: B010
+# deploy() takes the model first, so the function itself is the method: model.deploy("com.acme:churn:1.0").
+setattr(PipelineModel, "deploy", deploy)  # noqa: B010

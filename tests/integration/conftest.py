@@ -8,7 +8,6 @@ tests that need it, except under CI (``CI`` set), where it fails them: CI must n
 from __future__ import annotations
 
 import secrets
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import NoReturn
@@ -25,7 +24,6 @@ from servers import (
     apache,
     find_apache,
     find_nginx,
-    free_port,
     nginx,
 )
 
@@ -101,18 +99,3 @@ def immutable_repo(dav_repo_factory: RepoFactory) -> DavRepo:
 @pytest.fixture
 def apache_repo(dav_repo_factory: RepoFactory) -> DavRepo:
     return dav_repo_factory("apache")
-
-
-@pytest.fixture
-def blackhole() -> Iterator[str]:
-    """URL of a server that accepts connections (into its listen backlog) but never answers."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        sock.listen(64)
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}/repo/"
-
-
-@pytest.fixture
-def closed_port() -> str:
-    """URL of a port nothing listens on: connections are refused."""
-    return f"http://127.0.0.1:{free_port()}/repo/"
