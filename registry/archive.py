@@ -47,6 +47,8 @@ _EPOCH = (1980, 1, 1, 0, 0, 0)
 _FILE_MODE = (stat.S_IFREG | 0o644) << 16
 _DIR_MODE = (stat.S_IFDIR | 0o755) << 16
 _CHUNK = 1 << 20
+_MAX_NAME = 1024  # bytes in an entry name; Spark's are a few dozen
+_MAX_PROPERTIES = 64 << 10  # pom.properties is three short lines
 # Already-compressed formats Spark writes: deflating them again costs time and saves nothing.
 _STORED_SUFFIXES = (".parquet", ".snappy", ".gz", ".zst", ".lz4", ".orc", ".avro")
 
@@ -163,10 +165,12 @@ def _check_name(name: str, jar: str) -> PurePosixPath:
         or "\x00" in name
         or name.startswith("/")
         or (len(name) > 1 and name[1] == ":")
-        or any(part in ("..", "") for part in name.rstrip("/").split("/"))
+        or any(part in ("..", ".", "") for part in name.rstrip("/").split("/"))  # "." would alias another entry
     )
     if bad:
         raise IntegrityError(f"Refusing {jar}: entry {name!r} would be written outside the target directory.")
+    if len(name.encode()) > _MAX_NAME or any(len(part.encode()) > 255 for part in name.split("/")):
+        raise IntegrityError(f"Refusing {jar}: entry {name[:100]!r}... has a name too long to extract.")
     return path
 
 
@@ -175,12 +179,21 @@ def _checked_entries(archive: zipfile.ZipFile, jar: str, limits: ExtractLimits) 
     if len(infos) > limits.max_entries:
         raise IntegrityError(f"Refusing {jar}: {len(infos)} entries is more than {limits.max_entries}.")
     seen: set[str] = set()
+    folders: set[str] = set()  # every folder an entry implies, so that no name is both a file and a folder
     total = 0
     for info in infos:
         _check_name(info.filename, jar)
         if info.filename in seen:
             raise IntegrityError(f"Refusing {jar}: entry {info.filename!r} appears twice.")
         seen.add(info.filename)
+        parts = info.filename.rstrip("/").split("/")
+        parents = {"/".join(parts[:i]) for i in range(1, len(parts))}
+        clash = next((p for p in parents if p in seen), None) or (
+            info.filename if not info.is_dir() and info.filename in folders else None
+        )
+        if clash is not None:
+            raise IntegrityError(f"Refusing {jar}: {clash!r} is both a file and a folder.")
+        folders |= parents
         mode = info.external_attr >> 16
         if stat.S_ISLNK(mode):
             raise IntegrityError(f"Refusing {jar}: entry {info.filename!r} is a symbolic link.")
@@ -213,9 +226,18 @@ def read_entry(jar_path: Path, name: str, max_bytes: int = 16 << 20) -> bytes | 
 def check_embedded_pom(jar_path: Path, coordinate: Coordinate) -> None:
     """Refuse a jar whose ``pom.properties`` names another coordinate than the one it was published as."""
     maven = f"META-INF/maven/{coordinate.group}/{coordinate.artifact}/pom.properties"
-    with zipfile.ZipFile(jar_path) as archive:
+    try:
+        archive = zipfile.ZipFile(jar_path)
+    except zipfile.BadZipFile as exc:
+        raise IntegrityError(f"Refusing {jar_path.name}: it is not a valid jar ({exc}).") from exc
+    with archive:
         for info in archive.infolist():
             if info.filename.startswith("META-INF/maven/") and info.filename.endswith("/pom.properties"):
+                if info.file_size > _MAX_PROPERTIES:  # read before the archive checks: bounded here
+                    raise IntegrityError(
+                        f"Refusing {jar_path.name}: its {info.filename!r} is {info.file_size} bytes, not a "
+                        "pom.properties."
+                    )
                 if info.filename != maven:
                     raise IntegrityError(
                         f"Refusing {jar_path.name}: it embeds {info.filename!r}, the POM of another artifact "

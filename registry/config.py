@@ -86,7 +86,11 @@ def mask_url(url: str) -> str:
     except ValueError:
         return "<unparseable URL>"
     if parts.username is None and parts.password is None and "@" not in parts.netloc:
-        return url
+        scheme, separator, rest = url.partition("://")
+        if not separator or "@" not in rest:
+            return url
+        # A password with an unencoded / # or ? ends the netloc before its "@": mask up to the last "@".
+        return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
     host = parts.netloc.rsplit("@", 1)[-1]
     return urlunsplit((parts.scheme, f"***@{host}", parts.path, parts.query, parts.fragment))
 
@@ -111,7 +115,7 @@ class RepositoryConfig:
     """One repository as configured (or given on the command line)."""
 
     name: str
-    url: str
+    url: str = field(repr=False)  # it may carry user-info; ``name`` or ``display`` show it masked
     username: str | None = None
     password: str | None = field(default=None, repr=False)
     token: str | None = field(default=None, repr=False)
@@ -185,13 +189,40 @@ def _read_maven_settings(path: Path, env: Mapping[str, str]) -> _MavenSettings:
     local_repository = None
     for child in root:
         if local(child.tag) == "localRepository" and child.text and child.text.strip():
-            local_repository = Path(_expand_env(child.text.strip(), env, str(path))).expanduser()
+            local_repository = _expand_user(
+                _expand_env(child.text.strip(), env, str(path)), f"{path} <localRepository>"
+            )
         if local(child.tag) == "servers":
             for server in child:
                 server_id = text(server, "id")
                 if server_id:
                     servers[server_id] = (text(server, "username"), text(server, "password"))
     return _MavenSettings(local_repository, servers)
+
+
+def _expand_user(path: str, where: str) -> Path:
+    """``Path(path).expanduser()``, with ``~name`` of an unknown user a ConfigError rather than a RuntimeError."""
+    try:
+        return Path(path).expanduser()
+    except RuntimeError:
+        raise ConfigError(f"{where} {path!r} starts with ~, but no such user's home directory is known.") from None
+
+
+def _check_url(url: str, where: str) -> None:
+    """Refuse a URL that would be misread: another scheme (which would become a local folder), or an http(s) URL
+    whose host or port cannot be read (often a password with an unencoded / # ? or @)."""
+    if url.startswith(("http://", "https://")):
+        try:
+            urlsplit(url).port  # noqa: B018 - raises for a port that is not a number from 0 to 65535
+        except ValueError:
+            raise ConfigError(
+                f"{where} {mask_url(url)!r} is not a valid URL: its host or port cannot be read. Characters such as "
+                "/ # ? @ in a user name or password must be percent-encoded (%2F %23 %3F %40)."
+            ) from None
+    elif not url.startswith(("file:", "/", "~")):
+        raise ConfigError(
+            f"{where} {mask_url(url)!r} must be an http://, https:// or file:// URL, or an absolute path."
+        )
 
 
 def _check_types(name: str, entry: Mapping[str, Any], path: Path) -> None:
@@ -208,9 +239,10 @@ def _check_types(name: str, entry: Mapping[str, Any], path: Path) -> None:
             raise ConfigError(f"{path}: repositories.{name}.{key} must be a {kind}, not {type(value).__name__}.")
     if "url" not in entry:
         raise ConfigError(f"{path}: repository {name!r} has no url.")
+    _check_url(entry["url"], f"{path}: repositories.{name}.url")
     if entry.get("unsafe_overwrite", "refuse") not in ("refuse", "warn"):
         raise ConfigError(f'{path}: repositories.{name}.unsafe_overwrite must be "refuse" or "warn".')
-    if "timeout" in entry and not 0 < float(entry["timeout"]) <= 3600:
+    if "timeout" in entry and not 0 < entry["timeout"] <= 3600:  # no float(): a huge TOML integer overflows it
         raise ConfigError(f"{path}: repositories.{name}.timeout must be between 0 and 3600 seconds.")
 
 
@@ -278,7 +310,7 @@ class Settings:
             )
         cache = env.get("REGISTRY_CACHE") or data.get("cache")
         cache_dir = (
-            Path(cache).expanduser()
+            _expand_user(cache, "The cache directory")
             if cache
             else Path(env.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "registry"
         )
@@ -294,9 +326,10 @@ class Settings:
         if "://" in chosen:
             if not chosen.startswith(("http://", "https://", "file://")):
                 raise ConfigError(f"Repository URL {mask_url(chosen)!r} must start with http://, https:// or file://.")
+            _check_url(chosen, "Repository URL")
             return RepositoryConfig(mask_url(chosen), chosen)
         if chosen.startswith(("/", ".", "~")):
-            return RepositoryConfig(chosen, Path(chosen).expanduser().absolute().as_uri())
+            return RepositoryConfig(chosen, _expand_user(chosen, "Repository path").absolute().as_uri())
         known = ", ".join(sorted(self.repositories)) or "none configured"
         raise ConfigError(
             f"Unknown repository {chosen!r} (configured: {known}). Give a configured name, a URL "

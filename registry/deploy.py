@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -11,7 +12,13 @@ from registry.checksums import Digests, digest_bytes
 from registry.compatibility import compare_models
 from registry.config import Settings, using_repository
 from registry.coordinates import Coordinate, DeployTarget, Module
-from registry.exceptions import ArtifactNotFound, ModelChanged, RepositoryUnavailable, VersionExists
+from registry.exceptions import (
+    ArtifactNotFound,
+    IntegrityError,
+    ModelChanged,
+    RepositoryUnavailable,
+    VersionExists,
+)
 from registry.integrity import read_verified
 from registry.metadata import Metadata
 from registry.modelcard import ModelCard
@@ -26,12 +33,23 @@ MAX_CLAIM_ATTEMPTS = 64
 
 
 def read_metadata(repository: Repository, module: Module) -> Metadata | None:
-    """The artifact's metadata, or ``None`` when it has none yet. Any other failure is raised, never guessed."""
-    try:
-        data = repository.read(module.metadata_path)
-    except ArtifactNotFound:
-        return None
-    return Metadata.parse(data, module, f"{module.metadata_path} in {repository.display}")
+    """The artifact's metadata, or ``None`` when it has none yet. Any other failure is raised, never guessed.
+
+    A server that rewrites the file in place (Apache mod_dav) can hand a reader a torn copy while a deploy writes
+    it, so an unreadable copy is read again twice, after 50 and 200 ms, before it counts as broken.
+    """
+    for pause in (0.05, 0.2, None):
+        try:
+            data = repository.read(module.metadata_path)
+        except ArtifactNotFound:
+            return None
+        try:
+            return Metadata.parse(data, module, f"{module.metadata_path} in {repository.display}")
+        except IntegrityError:
+            if pause is None:
+                raise
+            time.sleep(pause)
+    raise AssertionError("unreachable")
 
 
 def _next_build(metadata: Metadata | None, target: DeployTarget) -> int:

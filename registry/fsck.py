@@ -3,8 +3,8 @@
 A deploy claims a build (its folder, then its POM, create-only), uploads the card and the jar, each after its
 checksums, and lists the version in ``maven-metadata.xml`` last. A deploy that dies part-way leaves a version
 folder that the metadata does not list. For every artifact (given, or found by walking the repository for
-folders that hold a ``maven-metadata.xml`` or release-version folders), :func:`check` compares the version
-folders with the metadata and reports:
+folders that hold a ``maven-metadata.xml`` or release-version folders, skipping plain libraries: artifacts none of
+whose versions has a model card), :func:`check` compares the version folders with the metadata and reports:
 
 =============  =======================================================  ==========================================
 kind           what was found                                           what ``repair=True`` does
@@ -139,7 +139,8 @@ def check(
 ) -> Report:
     """Compare every version folder of ``modules`` with their metadata; with ``repair``, fix what is safe to fix.
 
-    :param modules: the artifacts to check (``Module`` or ``"group:artifact"``); ``None`` walks the repository.
+    :param modules: the artifacts to check (``Module`` or ``"group:artifact"``); ``None`` walks the repository
+        for every artifact that holds a model (see :func:`discover`).
     :param repair: list complete unlisted versions; delete the leftovers of incomplete ones older than
         ``min_age`` (keeping their claim). Corrupt and missing versions are never touched.
     :param min_age: seconds since the last write before an incomplete version is taken for a dead deploy.
@@ -149,23 +150,28 @@ def check(
     """
     if not min_age >= 0:
         raise InvalidInput(f"Invalid minimum age {min_age!r}: it must be a number of seconds, 0 or more.")
-    chosen = (
-        discover(repository)
-        if modules is None
-        else sorted({m if isinstance(m, Module) else Module.parse(m) for m in modules})
+    explicit = modules is not None
+    candidates = (
+        sorted({m if isinstance(m, Module) else Module.parse(m) for m in modules})
+        if modules is not None
+        else discover(repository)
     )
+    checked: list[Module] = []
     findings: list[Finding] = []
     examined = 0
     with tempfile.TemporaryDirectory(prefix="registry-fsck-") as scratch:
-        for module in chosen:
-            count, found = _check_module(repository, module, Path(scratch), repair, min_age)
-            examined += count
-            findings += found
-    return Report(repository.display, tuple(chosen), examined, tuple(findings))
+        for module in candidates:
+            result = _check_module(repository, module, Path(scratch), repair, min_age, explicit)
+            if result is not None:
+                checked.append(module)
+                examined += result[0]
+                findings += result[1]
+    return Report(repository.display, tuple(checked), examined, tuple(findings))
 
 
 def discover(repository: Repository) -> list[Module]:
-    """Every artifact in the repository: folders holding ``maven-metadata.xml`` or release-version folders."""
+    """Every artifact in the repository: folders holding ``maven-metadata.xml`` or release-version folders
+    (models or not: :func:`check` skips those without a model card)."""
     found: set[Module] = set()
     pending = [""]
     visited = 0
@@ -212,6 +218,11 @@ class _Files:
     def has(self, role: str) -> bool:
         return self.name(role) in self.names
 
+    def is_model(self) -> bool:
+        """Whether this is a model version: its card, or a checksum of it, is here."""
+        card = self.name("card")
+        return card in self.names or any(f"{card}.{a}" in self.names for a in ALGORITHMS)
+
     def ours(self) -> list[str]:
         """Every file a deploy writes that is present: the three files and their sidecars."""
         candidates = [self.name(r) for r in ("pom", "card", "jar")]
@@ -227,23 +238,28 @@ def _role_names(coordinate: Coordinate) -> dict[str, str]:
 
 
 def _check_module(
-    repository: Repository, module: Module, scratch: Path, repair: bool, min_age: float
-) -> tuple[int, list[Finding]]:
-    try:
-        metadata = read_metadata(repository, module)
-    except IntegrityError as exc:
-        return 0, [Finding(module, None, Kind.UNREADABLE, f"{exc} Its versions were not checked.")]
-    listed = set(metadata.releases) if metadata else set()
+    repository: Repository, module: Module, scratch: Path, repair: bool, min_age: float, explicit: bool
+) -> tuple[int, list[Finding]] | None:
+    """``(versions examined, findings)``; None for a discovered artifact that is not a model (no version has a
+    model card: a library deployed by Maven, or one that a local repository caches), which is not ours to judge."""
     folders = {
         version
         for version in (Version.try_parse(n[:-1]) for n in repository.list(module.path) if n.endswith("/"))
         if version is not None
     }
+    contents = {version: _files(repository, module.at(version)) for version in sorted(folders)}
+    if not explicit and not any(files.is_model() for files in contents.values()):
+        return None
+    try:
+        metadata = read_metadata(repository, module)
+    except IntegrityError as exc:
+        return 0, [Finding(module, None, Kind.UNREADABLE, f"{exc} Its versions were not checked.")]
+    listed = set(metadata.releases) if metadata else set()
     findings: list[Finding] = []
     to_list: list[tuple[Version, int]] = []
     for version in sorted(listed | folders):
         coordinate = module.at(version)
-        files = _files(repository, coordinate) if version in folders else _Files(coordinate, frozenset(), ())
+        files = contents.get(version) or _Files(coordinate, frozenset(), ())
         if version in listed:
             finding = _check_listed(repository, files, scratch)
         else:

@@ -69,11 +69,11 @@ class Metadata:
                 "ask the repository owner to repair or rebuild it (Nexus: 'Rebuild Maven metadata')."
             ) from exc
         if _local(root.tag) != "metadata":
-            raise IntegrityError(f"{source} is not a maven-metadata.xml: its root element is <{root.tag}>.")
+            raise IntegrityError(f"{source} is not a maven-metadata.xml: its root element is <{_local(root.tag)}>.")
         group, artifact = _text(root, "groupId"), _text(root, "artifactId")
         if (group, artifact) != (module.group, module.artifact):
             raise IntegrityError(
-                f"{source} describes {group}:{artifact}, not {module}. Ask the repository owner to repair it."
+                f"{source} describes {f'{group}:{artifact}'!r}, not {module}. Ask the repository owner to repair it."
             )
         versioning = _child(root, "versioning")
         if versioning is None:

@@ -36,6 +36,7 @@ from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import ReadTimeoutError
 from urllib3.util.retry import Retry
 
 from registry.checksums import digest_bytes
@@ -57,6 +58,8 @@ log = logging.getLogger(__name__)
 MAX_SMALL_FILE = 32 << 20
 #: How long a metadata update keeps trying while other writers hold or change the file.
 MAX_UPDATE_SECONDS = 90
+#: The longest a server's ``Retry-After`` makes a retry wait, in seconds.
+MAX_RETRY_AFTER = 5.0
 _LOCK_BODY = (
     b'<?xml version="1.0" encoding="utf-8"?><D:lockinfo xmlns:D="DAV:"><D:lockscope><D:exclusive/></D:lockscope>'
     b"<D:locktype><D:write/></D:locktype><D:owner>registry</D:owner></D:lockinfo>"
@@ -90,7 +93,13 @@ class _BearerAuth(requests.auth.AuthBase):
 
 def _base_url(url: str) -> str:
     """The URL without user-info (credentials go in headers), ending with ``/``."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises for a port that is not a number from 0 to 65535
+    except ValueError:
+        raise ConfigError(
+            f"Repository URL {mask_url(url)!r} is not a valid URL: its host or port cannot be read."
+        ) from None
     if not parts.hostname:
         raise ConfigError(f"Repository URL {mask_url(url)!r} has no host.")
     netloc = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
@@ -108,8 +117,20 @@ class _Adapter(HTTPAdapter):
         super().init_poolmanager(*args, **kwargs)
 
 
+class _BrokenOff(RepositoryUnavailable):
+    """The answer began, then its body broke off."""
+
+
+class _Retry(Retry):
+    """urllib3's Retry with a server's ``Retry-After`` capped (urllib3 obeys up to six hours): a confused or hostile
+    server must not park a resolve far beyond its timeouts."""
+
+    def parse_retry_after(self, retry_after: str) -> float:
+        return min(super().parse_retry_after(retry_after), MAX_RETRY_AFTER)
+
+
 def _retrying_session(attempts: int) -> requests.Session:
-    retry = Retry(
+    retry = _Retry(
         total=attempts,
         connect=attempts,  # the request was never sent: safe for every method
         read=attempts,
@@ -128,6 +149,8 @@ def _retrying_session(attempts: int) -> requests.Session:
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     session.headers["User-Agent"] = "registry (maven2 client)"
+    # The bytes as stored, which the checksums are of; see HttpRepository._refuse_encoded for why.
+    session.headers["Accept-Encoding"] = "identity"
     return session
 
 
@@ -190,7 +213,9 @@ class HttpRepository(Repository):
             self._session.auth = _BearerAuth(credentials.token)
         elif credentials is not None and credentials.username:
             self._session.auth = (credentials.username, credentials.password or "")
-        self._session.verify = config.ca_bundle or config.verify_tls
+        if config.ca_bundle and not Path(config.ca_bundle).expanduser().exists():
+            raise ConfigError(f"The ca_bundle {config.ca_bundle!r} of {self.display} does not exist.")
+        self._session.verify = str(Path(config.ca_bundle).expanduser()) if config.ca_bundle else config.verify_tls
         self._traits: ServerTraits | None = None
         self._warned = False
         self._locking: bool | None = None  # unknown until the first LOCK
@@ -210,16 +235,15 @@ class HttpRepository(Repository):
         try:
             response = self._session.request(method, self._url(path), **kwargs)
         except requests.exceptions.Timeout as exc:
-            raise RepositoryUnavailable(
-                f"{self.display} did not answer {method} {path} within {self.config.timeout:g} s. Check that the "
-                "server is up, or raise the repository's timeout."
-            ) from exc
+            raise self._no_answer(method, path) from exc
         except requests.exceptions.SSLError as exc:
             raise RepositoryUnavailable(
                 f"TLS verification failed for {self.display}: {_reason(exc)}. If the server uses a private CA, set "
                 "ca_bundle for the repository in the configuration file."
             ) from exc
         except requests.exceptions.ConnectionError as exc:
+            if isinstance(getattr(exc.args[0] if exc.args else None, "reason", None), ReadTimeoutError):
+                raise self._no_answer(method, path) from exc  # every retry timed out: it arrives as "max retries"
             raise RepositoryUnavailable(
                 f"Cannot reach {self.display} ({_reason(exc)}). Check the URL and your network, then try again."
             ) from exc
@@ -229,6 +253,12 @@ class HttpRepository(Repository):
             "%s %s -> %s in %.3f s", method, mask_url(response.url), response.status_code, time.monotonic() - started
         )
         return response
+
+    def _no_answer(self, method: str, path: str) -> RepositoryUnavailable:
+        return RepositoryUnavailable(
+            f"{self.display} did not answer {method} {path} within {self.config.timeout:g} s. Check that the "
+            "server is up, or raise the repository's timeout."
+        )
 
     def _fail(self, response: requests.Response, action: str, path: str) -> RegistryError:
         status = response.status_code
@@ -248,9 +278,21 @@ class HttpRepository(Repository):
     # -- reading ------------------------------------------------------------------------------------------
 
     def _get(self, path: str) -> tuple[bytes, str | None]:
+        """GET a small file. A body that breaks off half-way is read again, twice at most: urllib3 retries only
+        requests that got no answer, and Apache cuts off a reader when a writer rewrites the file in place."""
+        for attempt in (1, 2, 3):
+            try:
+                return self._get_once(path)
+            except _BrokenOff:
+                if attempt == 3:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _get_once(self, path: str) -> tuple[bytes, str | None]:
         with self._request("GET", path, stream=True) as response:
             if response.status_code != 200:
                 raise self._fail(response, "reading", path)
+            self._refuse_encoded(response, path)
             data = bytearray()
             try:
                 for chunk in response.iter_content(_CHUNK):
@@ -260,8 +302,18 @@ class HttpRepository(Repository):
                             f"{path} in {self.display} is larger than {MAX_SMALL_FILE} bytes; refusing to read it."
                         )
             except requests.exceptions.RequestException as exc:
-                raise RepositoryUnavailable(f"Reading {path} from {self.display} failed: {_reason(exc)}.") from exc
+                raise _BrokenOff(f"Reading {path} from {self.display} failed: {_reason(exc)}.") from exc
             return bytes(data), response.headers.get("ETag")
+
+    def _refuse_encoded(self, response: requests.Response, path: str) -> None:
+        """Refuse a compressed answer to our ``Accept-Encoding: identity``: urllib3 inflates the end of a stream
+        without a size limit, so a small compressed body could expand to gigabytes in memory."""
+        encoding = response.headers.get("Content-Encoding", "").strip().lower()
+        if encoding not in ("", "identity"):
+            raise RepositoryUnavailable(
+                f"{self.display} sent {path} compressed (Content-Encoding {encoding[:40]!r}) although registry asks "
+                "for files as they are stored; refusing to unpack it. Check the server or proxy configuration."
+            )
 
     def read(self, path: str) -> bytes:
         return self._get(path)[0]
@@ -270,6 +322,7 @@ class HttpRepository(Repository):
         with self._request("GET", path, stream=True) as response:
             if response.status_code != 200:
                 raise self._fail(response, "downloading", path)
+            self._refuse_encoded(response, path)
             expected = response.headers.get("Content-Length")
             total = int(expected) if expected and expected.isdigit() else None
             received = 0
@@ -481,6 +534,7 @@ class HttpRepository(Repository):
                 return []
             if response.status_code != 200:
                 raise self._fail(response, "listing", folder or "/")
+            self._refuse_encoded(response, folder or "/")
             data = response.raw.read(MAX_SMALL_FILE + 1, decode_content=True)
         if len(data) > MAX_SMALL_FILE:
             raise RepositoryUnavailable(f"The listing of {folder or '/'} in {self.display} is too large.")
@@ -531,11 +585,13 @@ def _reason(exc: BaseException) -> str:
         if marker in text:
             text = text.split(marker, 1)[1]
     text = text.strip("()'\" ")
+    if "timed out" in text:
+        return "timed out"
     if "NewConnectionError" in text or "Connection refused" in text:
         return "connection refused"
     if "RemoteDisconnected" in text or "reset" in text.lower():
         return "connection reset by the server"
-    return text[:200]
+    return "".join(c if c.isprintable() else " " for c in text[:200])  # it may quote the server: no control codes
 
 
 def _body_excerpt(response: requests.Response) -> str:
@@ -547,4 +603,5 @@ def _body_excerpt(response: requests.Response) -> str:
         import re
 
         text = re.sub(r"<[^>]+>", " ", text)
-    return " ".join(text.split())[:200]
+    # The server's bytes end up on a terminal: no control characters (escape sequences, CR, LF) get through.
+    return " ".join("".join(c if c.isprintable() else " " for c in text).split())[:200]

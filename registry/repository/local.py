@@ -29,11 +29,17 @@ class LocalRepository(Repository):
 
     def __init__(self, root: Path | str, display: str | None = None) -> None:
         if isinstance(root, str) and root.startswith("file:"):
-            parsed = urlparse(root)
+            try:
+                parsed = urlparse(root)
+            except ValueError:
+                raise ConfigError(f"Cannot use {root!r}: it is not a valid file:// URL.") from None
             if parsed.netloc not in ("", "localhost"):
                 raise ConfigError(f"Cannot use {root!r}: only local file:// URLs (file:///path) are supported.")
             root = unquote(parsed.path)
-        self.root = Path(root).expanduser().absolute()
+        try:
+            self.root = Path(root).expanduser().absolute()
+        except RuntimeError:  # ~name of an unknown user
+            raise ConfigError(f"Cannot use {str(root)!r}: no such user's home directory is known.") from None
         self.display = display or self.root.as_uri()
 
     def _file(self, path: str) -> Path:
