@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from registry.checksums import ALGORITHMS, digest_bytes, digest_file, parse_sidecar
+from registry.checksums import ALGORITHMS, digest_bytes, digest_file, file_digest, parse_sidecar
 from registry.exceptions import IntegrityError
 
 
@@ -36,3 +36,13 @@ def test_sidecar_accepts_the_forms_tools_write() -> None:
     digest = "a" * 40
     assert parse_sidecar(digest.encode(), "sha1", "x") == digest
     assert parse_sidecar(f"{digest.upper()}  churn-1.0.0.jar\n".encode(), "sha1", "x") == digest
+
+
+def test_file_digest_is_one_of_the_four(tmp_path: Path) -> None:
+    data = bytes(range(256)) * 5_000
+    (tmp_path / "f").write_bytes(data)
+    digests = digest_file(tmp_path / "f")
+    for algorithm in ALGORITHMS:
+        assert file_digest(tmp_path / "f", algorithm) == digests.get(algorithm)
+    with pytest.raises(ValueError, match="unknown checksum algorithm"):
+        file_digest(tmp_path / "f", "crc32")

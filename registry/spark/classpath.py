@@ -15,7 +15,7 @@ from urllib.parse import unquote, urlsplit
 from pyspark.sql import SparkSession
 
 from registry.archive import check_embedded_pom, extract_model
-from registry.checksums import digest_file
+from registry.checksums import file_digest
 from registry.coordinates import Coordinate, Module
 from registry.exceptions import ArtifactNotFound, InvalidCoordinate, InvalidModel
 from registry.versions import Version
@@ -117,7 +117,7 @@ def extract_cached(jar: Path, cache_dir: Path) -> tuple[Path, str]:
 
     A jar already extracted is not extracted again.
     """
-    sha256 = digest_file(jar).sha256
+    sha256 = file_digest(jar, "sha256")
     destination = cache_dir / "classpath" / f"sha256-{sha256[:40]}" / "model"
     if not destination.is_dir():
         try:

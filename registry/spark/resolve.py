@@ -7,7 +7,7 @@ from pathlib import Path
 from pyspark.ml import PipelineModel
 from pyspark.sql import SparkSession
 
-from registry.checksums import digest_file
+from registry.checksums import file_digest
 from registry.config import Settings
 from registry.coordinates import Coordinate
 from registry.repository.base import Repository
@@ -37,7 +37,7 @@ def load_model(
     shared = hadoop.model_dir(spark, model_dir, why="read the model")
     if shared is None:
         return PipelineModel.load(local_dir.absolute().as_uri())
-    digest = sha256 or digest_file(jar).sha256
+    digest = sha256 or file_digest(jar, "sha256")
     location = f"{shared}/{coordinate.directory}/sha256-{digest[:40]}"
     return PipelineModel.load(hadoop.copy_to_cluster(spark, local_dir, location))
 
