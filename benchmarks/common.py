@@ -30,6 +30,27 @@ def timed(action: Callable[[], object], repeat: int, warmup: int = 1) -> list[fl
     return times
 
 
+def alternating(actions: dict[str, Callable[[], object]], repeat: int, warmup: int = 1) -> dict[str, list[float]]:
+    """Wall-clock seconds of each action, run in rounds whose order rotates: on a shared, noisy machine no action
+    always runs first (or right after the same neighbour), and round ``i`` of every action saw similar load."""
+    names = list(actions)
+    times: dict[str, list[float]] = {name: [] for name in names}
+    for round_ in range(warmup + repeat):
+        shift = round_ % len(names)
+        for name in names[shift:] + names[:shift]:
+            started = time.perf_counter()
+            actions[name]()
+            if round_ >= warmup:
+                times[name].append(time.perf_counter() - started)
+    return times
+
+
+def ratio(ours: list[float], base: list[float]) -> str:
+    """``median(ours) / median(base)``, then the min-max of the per-round ratios (rounds ran under similar load)."""
+    paired = [a / b for a, b in zip(ours, base, strict=True)]
+    return f"{statistics.median(ours) / statistics.median(base):.3f}x ({min(paired):.3f}-{max(paired):.3f})"
+
+
 def summary(values: list[float], unit: str = "s", scale: float = 1.0) -> str:
     """``median (min-max)``."""
     scaled = [v * scale for v in values]
@@ -43,14 +64,23 @@ def figure(name: str, value: str) -> None:
 
 def machine() -> str:
     cores = os.cpu_count()
-    return f"{platform.system()} {platform.machine()}, {cores} cores, Python {platform.python_version()}"
+    load = ", load " + " ".join(f"{x:.2f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else ""
+    return f"{platform.system()} {platform.machine()}, {cores} cores, Python {platform.python_version()}{load}"
+
+
+@contextlib.contextmanager
+def nginx_server() -> Iterator[servers.DavServer]:
+    """A real nginx WebDAV server on loopback; ``new_repo("nginx")`` overwrites files (open it with
+    unsafe_overwrite="warn"), ``new_repo("nginx-immutable")`` refuses overwrites like Nexus's "Disable redeploy"."""
+    credentials = servers.Credentials(username="bench", password="bench-password")
+    with servers.nginx(servers.find_nginx(), credentials) as server:
+        yield server
 
 
 @contextlib.contextmanager
 def nginx_repository() -> Iterator[servers.DavRepo]:
     """A fresh repository on a real nginx WebDAV server (overwrites allowed: use unsafe_overwrite="warn")."""
-    credentials = servers.Credentials(username="bench", password="bench-password")
-    with servers.nginx(servers.find_nginx(), credentials) as server:
+    with nginx_server() as server:
         yield server.new_repo("nginx", "bench")
 
 

@@ -1,7 +1,7 @@
 """Transfer: a 1 GiB artifact uploaded and downloaded through nginx, ours vs curl, with our peak memory.
 
 Targets: throughput ratio (ours / curl) >= 0.8 both ways; peak RSS of our process under 64 MiB above its baseline
-(it streams). Run: .venv/bin/python benchmarks/transfer.py [SIZE_MIB]
+(it streams). Run: .venv/bin/python benchmarks/transfer.py [SIZE_MIB [REPEAT]]
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ def curl(args: list[str]) -> float:
 
 def main() -> None:
     size_mib = int(sys.argv[1]) if len(sys.argv) > 1 else 1024
-    repeat = 3
+    repeat = int(sys.argv[2]) if len(sys.argv) > 2 else 5
     print(f"# transfer of {size_mib} MiB through nginx on loopback — {machine()}")
     work = Path(tempfile.mkdtemp(prefix="bench-transfer-", dir=os.environ.get("BENCH_TMP")))
     source = work / "artifact.jar"
