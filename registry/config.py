@@ -48,7 +48,7 @@ import os
 import re
 import warnings
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
@@ -427,8 +427,3 @@ def open_repository(spec: str | None = None, settings: Settings | None = None) -
     from registry.repository.local import LocalRepository
 
     return LocalRepository(config.url, display=config.display if config.name != "local" else None)
-
-
-def with_repository(settings: Settings, config: RepositoryConfig) -> Settings:
-    """``settings`` with ``config`` added under its name (used by tests and by ``promote``)."""
-    return replace(settings, repositories={**settings.repositories, config.name: config})
