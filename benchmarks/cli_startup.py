@@ -28,8 +28,8 @@ def main() -> None:
     ).stderr
     figure("modules imported by `import registry.cli` include pyspark", str("pyspark" in imported))
     with nginx_repository() as dav:
-        from registry.config import Credentials, RepositoryConfig
         from registry.deploy import deploy
+        from registry.repository.config import Credentials, RepositoryConfig
         from registry.repository.http import HttpRepository
 
         model = Path(tempfile.mkdtemp()) / "m"

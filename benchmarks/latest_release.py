@@ -12,12 +12,13 @@ from pathlib import Path
 
 from common import figure, machine, nginx_repository, summary, timed
 
-from registry.config import Credentials, RepositoryConfig
 from registry.coordinates import Module
 from registry.metadata import Metadata
 from registry.repository.base import Repository
+from registry.repository.config import Credentials, RepositoryConfig
 from registry.repository.http import HttpRepository
-from registry.resolve import resolve, select_version
+from registry.resolve import resolve
+from registry.store import select_version
 from registry.versions import Selector, Version
 
 CHURN = Module("com.acme", "churn")

@@ -37,9 +37,9 @@ def child(name: str, url: str, immutable_url: str, user: str, password: str, rep
     from pyspark.ml import PipelineModel
 
     from registry.archive import pack
-    from registry.config import Credentials, RepositoryConfig
     from registry.coordinates import Coordinate
     from registry.deploy import deploy as deploy_dir
+    from registry.repository.config import Credentials, RepositoryConfig
     from registry.repository.http import HttpRepository
     from registry.repository.local import LocalRepository
     from registry.resolve import resolve as resolve_dir

@@ -22,7 +22,7 @@ from common import figure, machine, nginx_repository, run
 _CHILD = """
 import json, sys, time
 from pathlib import Path
-from registry.config import Credentials, RepositoryConfig
+from registry.repository.config import Credentials, RepositoryConfig
 from registry.repository.http import HttpRepository
 
 def rss_kib(field):

@@ -8,11 +8,9 @@ The public API::
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
+from registry._version import __version__
 from registry.cards import read_card
 from registry.catalog import build_catalog
-from registry.config import Settings, open_repository
 from registry.coordinates import Coordinate, Module
 from registry.deploy import deploy
 from registry.diff import diff
@@ -22,6 +20,7 @@ from registry.modelcard import ModelCard
 from registry.promote import Promotion, promote
 from registry.resolve import Resolved, list_versions, resolve
 from registry.search import search
+from registry.settings import Settings, open_repository
 from registry.versions import Selector, Version
 
 __all__ = [

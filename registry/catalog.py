@@ -22,12 +22,13 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from registry.cards import ArtifactHistory, Promotion, VersionCard, read_history
-from registry.config import Settings, using_repository
 from registry.coordinates import Module
 from registry.exceptions import ArtifactNotFound, IntegrityError, InvalidCoordinate, InvalidInput
 from registry.modelcard import stages
+from registry.promotion import PromotionRecord
 from registry.repository.base import Repository
+from registry.settings import Settings, using_repository
+from registry.store import ArtifactHistory, Cache, VersionCard, read_history
 
 if TYPE_CHECKING:
     import jinja2
@@ -156,7 +157,7 @@ class VersionSummary:
     training_data: tuple[tuple[str, str], ...]
     stages: tuple[tuple[str, str, tuple[tuple[str, str, bool], ...]], ...]  # label, uid, (param, value, default)
     previous: str | None
-    promotion: Promotion | None
+    promotion: PromotionRecord | None
 
 
 @dataclass(frozen=True)
@@ -168,7 +169,7 @@ class ArtifactPage:
     versions: tuple[VersionSummary, ...]
     without_card: tuple[str, ...]
     charts: tuple[MetricChart, ...]
-    promotions: tuple[tuple[str, Promotion], ...]  # (version, hop), every hop of every version, newest first
+    promotions: tuple[tuple[str, PromotionRecord], ...]  # (version, hop), every hop of every version, newest first
 
     @property
     def latest(self) -> VersionSummary | None:
@@ -394,7 +395,7 @@ def build_catalog(
             modules, skipped = discover_artifacts(repo)
         for module in modules:
             try:
-                history = read_history(module, repo, cache_dir=active.cache_dir, promotions=True)
+                history = read_history(module, repo, cache=Cache(active.cache_dir), promotions=True)
             except IntegrityError as exc:
                 if artifacts:
                     raise

@@ -3,53 +3,26 @@
 from __future__ import annotations
 
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 from registry.archive import check_model_dir, pack
 from registry.checksums import Digests, digest_bytes
 from registry.compatibility import compare_models
-from registry.config import Settings, using_repository
-from registry.coordinates import Coordinate, DeployTarget, Module
-from registry.exceptions import (
-    ArtifactNotFound,
-    IntegrityError,
-    ModelChanged,
-    RepositoryUnavailable,
-    VersionExists,
-)
-from registry.integrity import read_verified
+from registry.coordinates import Coordinate, DeployTarget
+from registry.exceptions import ArtifactNotFound, ModelChanged, RepositoryUnavailable, VersionExists
 from registry.metadata import Metadata
 from registry.modelcard import ModelCard
 from registry.pom import render_pom
 from registry.repository.base import PathExists, Repository, Source
+from registry.settings import Settings, using_repository
+from registry.store import fetch_card, publish, read_metadata
 from registry.versions import Version
 
-__all__ = ["deploy", "publish", "read_metadata"]
+__all__ = ["deploy"]
 
 #: How many taken builds a deploy steps over before it gives up (each is one create-only request).
 MAX_CLAIM_ATTEMPTS = 64
-
-
-def read_metadata(repository: Repository, module: Module) -> Metadata | None:
-    """The artifact's metadata, or ``None`` when it has none yet. Any other failure is raised, never guessed.
-
-    A server that rewrites the file in place (Apache mod_dav) can hand a reader a torn copy while a deploy writes
-    it, so an unreadable copy is read again twice, after 50 and 200 ms, before it counts as broken.
-    """
-    for pause in (0.05, 0.2, None):
-        try:
-            data = repository.read(module.metadata_path)
-        except ArtifactNotFound:
-            return None
-        try:
-            return Metadata.parse(data, module, f"{module.metadata_path} in {repository.display}")
-        except IntegrityError:
-            if pause is None:
-                raise
-            time.sleep(pause)
-    raise AssertionError("unreachable")
 
 
 def _next_build(metadata: Metadata | None, target: DeployTarget) -> int:
@@ -80,10 +53,10 @@ def _check_series(repository: Repository, metadata: Metadata | None, target: Dep
         return
     previous = target.module.at(max(series))
     try:
-        data = read_verified(repository, previous.path("json", "model"), f"the model card of {previous}")
+        before = fetch_card(repository, previous)
     except ArtifactNotFound:
         return  # deployed without a card (by hand, or by another tool): nothing to compare with
-    change = compare_models(ModelCard.from_json(data), card)
+    change = compare_models(before, card)
     if change.level == "none":
         return
     majors = [v.major for v in metadata.releases] if metadata else []
@@ -200,23 +173,5 @@ def deploy(
             jar = Path(scratch) / coordinate.file_name("jar")
             digests = pack(model_dir, jar, coordinate, pom, final_card)
             _upload(repo, coordinate.path("jar"), jar, digests)
-        publish(repo, coordinate)
+        publish(repo, coordinate.module, [coordinate.version])
         return coordinate
-
-
-def publish(repository: Repository, coordinate: Coordinate) -> None:
-    """List the version in ``maven-metadata.xml`` and check that it stays listed."""
-    module = coordinate.module
-    source = f"{module.metadata_path} in {repository.display}"
-
-    def add(current: bytes | None) -> bytes:
-        metadata = Metadata.parse(current, module, source) if current is not None else Metadata(module)
-        return metadata.with_versions([coordinate.version]).render()
-
-    repository.update(module.metadata_path, add)
-    listed = read_metadata(repository, module)
-    if listed is None or str(coordinate.version) not in listed.versions:
-        raise RepositoryUnavailable(
-            f"{coordinate} was uploaded to {repository.display}, but its maven-metadata.xml does not list it, so "
-            "latest.release and Ivy cannot see it. Rebuild the metadata on the server, or run the deploy again."
-        )

@@ -16,10 +16,10 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from registry.cards import VersionCard, read_card
-from registry.config import Settings, using_repository
 from registry.modelcard import ModelCard, Stage, stages
 from registry.repository.base import Repository
+from registry.settings import Settings, using_repository
+from registry.store import Cache, VersionCard, fetch_card, select
 
 __all__ = ["SECTIONS", "CardDiff", "Change", "diff", "diff_cards"]
 
@@ -186,6 +186,9 @@ def diff(
         card, does not exist. :raises IntegrityError: a card does not match its checksum.
     """
     with using_repository(repository, settings) as (repo, active):
-        first = read_card(a, repository=repo, settings=active, promotion=False)
-        second = read_card(b, repository=repo, settings=active, module=first.coordinate.module, promotion=False)
+        cache = Cache(active.cache_dir)
+        first_at = select(a, repo)
+        first = VersionCard(first_at, fetch_card(repo, first_at, cache=cache))
+        second_at = select(b, repo, first_at.module)
+        second = VersionCard(second_at, fetch_card(repo, second_at, cache=cache))
     return first, second, diff_cards(first.card, second.card)

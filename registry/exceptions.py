@@ -16,7 +16,7 @@
     └── GateFailed                 a promotion quality gate did not pass
 
 Each message says what went wrong, quoting the input, and what to do next. No message ever contains a
-credential: repository URLs are masked before they are put into one (see ``registry.config.mask_url``).
+credential: repository URLs are masked before they are put into one (see ``registry._util.mask_url``).
 """
 
 from __future__ import annotations

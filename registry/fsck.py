@@ -38,23 +38,20 @@ Age is the newest modification time of the version's files: the file's mtime in 
 
 from __future__ import annotations
 
-import email.utils
 import enum
-import os
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from registry.archive import check_embedded_pom
-from registry.checksums import ALGORITHMS, digest_file, parse_sidecar
+from registry.checksums import ALGORITHMS
 from registry.coordinates import Coordinate, Module
-from registry.deploy import read_metadata
 from registry.exceptions import ArtifactNotFound, IntegrityError, InvalidCoordinate, InvalidInput, RegistryError
-from registry.metadata import Metadata
 from registry.repository.base import Repository
+from registry.store import fetch_verified, publish, read_metadata
 from registry.versions import Version
 
 __all__ = ["DEFAULT_MIN_AGE", "Finding", "Kind", "Report", "check", "discover"]
@@ -269,7 +266,7 @@ def _check_module(
         if finding is not None:
             findings.append(finding)
     if to_list:
-        _list_versions(repository, module, [v for v, _ in to_list])
+        publish(repository, module, [v for v, _ in to_list])
         for _, index in to_list:
             old = findings[index]
             findings[index] = Finding(old.module, old.version, old.kind, old.detail, "listed in maven-metadata.xml")
@@ -278,22 +275,9 @@ def _check_module(
 
 def _files(repository: Repository, coordinate: Coordinate) -> _Files:
     names = frozenset(n for n in repository.list(coordinate.directory) if not n.endswith("/"))
-    return _Files(coordinate, names, _temporary_files(repository, coordinate))
-
-
-def _temporary_files(repository: Repository, coordinate: Coordinate) -> tuple[str, ...]:
-    """Hidden ``.NAME.RANDOM.part`` files that a local deploy killed mid-write leaves (listing hides them)."""
-    from registry.repository.local import LocalRepository
-
-    if not isinstance(repository, LocalRepository):
-        return ()  # the HTTP servers we know discard an interrupted PUT
-    folder = repository.root / coordinate.directory
-    prefixes = tuple(f".{name}." for name in _role_names(coordinate).values())
-    try:
-        entries = os.listdir(folder)
-    except OSError:
-        return ()
-    return tuple(sorted(n for n in entries if n.startswith(prefixes) and n.endswith(".part")))
+    return _Files(
+        coordinate, names, repository.leftovers(coordinate.directory, tuple(_role_names(coordinate).values()))
+    )
 
 
 def _check_listed(repository: Repository, files: _Files, scratch: Path) -> Finding | None:
@@ -351,7 +335,6 @@ def _check_unlisted(
 
 def _verify(repository: Repository, files: _Files, scratch: Path) -> str | None:
     """Why the POM, card or jar does not match its checksums (or the jar another coordinate), or None."""
-    directory = files.coordinate.directory
     for role in ("pom", "card", "jar"):
         name = files.name(role)
         sidecars = [a for a in ALGORITHMS if f"{name}.{a}" in files.names]
@@ -359,13 +342,7 @@ def _verify(repository: Repository, files: _Files, scratch: Path) -> str | None:
             return f"{name} has no checksum file"
         local = scratch / name
         try:
-            repository.fetch(f"{directory}/{name}", local)
-            digests = digest_file(local)
-            for algorithm in sidecars:
-                what = f"{name} in {repository.display}"
-                expected = parse_sidecar(repository.read(f"{directory}/{name}.{algorithm}"), algorithm, what)
-                if digests.get(algorithm) != expected:
-                    return f"{name} has {algorithm} {digests.get(algorithm)}, but its .{algorithm} says {expected}"
+            fetch_verified(repository, f"{files.coordinate.directory}/{name}", local, name, every=sidecars)
             if role == "jar":
                 check_embedded_pom(local, files.coordinate)
         except IntegrityError as exc:
@@ -377,41 +354,9 @@ def _verify(repository: Repository, files: _Files, scratch: Path) -> str | None:
     return None
 
 
-def _list_versions(repository: Repository, module: Module, versions: Sequence[Version]) -> None:
-    source = f"{module.metadata_path} in {repository.display}"
-
-    def add(current: bytes | None) -> bytes:
-        metadata = Metadata.parse(current, module, source) if current is not None else Metadata(module)
-        return metadata.with_versions(versions).render()
-
-    repository.update(module.metadata_path, add)
-
-
 def _age(repository: Repository, directory: str, names: Iterable[str]) -> float | None:
     """Seconds since the newest of ``names`` was written; None when any of them cannot be dated."""
-    stamps = [_modified(repository, f"{directory}/{name}") for name in names]
+    stamps = [repository.modified(f"{directory}/{name}") for name in names]
     if not stamps or any(s is None for s in stamps):
         return None
     return time.time() - max(s for s in stamps if s is not None)
-
-
-def _modified(repository: Repository, path: str) -> float | None:
-    """When ``path`` was last written (seconds since the epoch), or None when the repository cannot say."""
-    from registry.repository.http import HttpRepository
-    from registry.repository.local import LocalRepository
-
-    if isinstance(repository, LocalRepository):
-        try:
-            return (repository.root / path).lstat().st_mtime
-        except OSError:
-            return None
-    if isinstance(repository, HttpRepository):
-        # The Repository interface has no "when": HEAD is read here, through the repository's own session,
-        # so that credentials, timeouts and error translation stay the same.
-        response = repository._request("HEAD", path)
-        stamp = response.headers.get("Last-Modified") if response.status_code == 200 else None
-        try:
-            return email.utils.parsedate_to_datetime(stamp).timestamp() if stamp else None
-        except (TypeError, ValueError):
-            return None
-    return None

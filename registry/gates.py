@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from registry.exceptions import InvalidGate
 from registry.modelcard import ModelCard
+from registry.promotion import GateRecord
 
 __all__ = ["Gate", "GateResult", "evaluate", "parse_gate"]
 
@@ -68,8 +69,9 @@ class GateResult:
         seen = "not recorded in the model card" if self.actual is None else f"{self.actual:g}"
         return f"{self.gate} ({'passed' if self.passed else 'FAILED'}: {self.gate.name} is {seen})"
 
-    def as_json(self) -> dict[str, object]:
-        return {"expression": str(self.gate), "metric": self.gate.name, "actual": self.actual, "passed": self.passed}
+    def record(self) -> GateRecord:
+        """How the result is kept in a promotion record."""
+        return GateRecord(str(self.gate), self.gate.name, self.actual, self.passed)
 
 
 def parse_gate(text: str) -> Gate:

@@ -37,8 +37,9 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit, urlunsplit
 from xml.sax.saxutils import escape, quoteattr
 
-from registry.config import RepositoryConfig, mask_url
+from registry._util import mask_url
 from registry.exceptions import ConfigError, RepositoryUnavailable
+from registry.repository.config import RepositoryConfig
 
 __all__ = [
     "NEXUS_REALM",

@@ -24,49 +24,22 @@ No credential ever appears in a card: URLs are masked before they are recorded.
 from __future__ import annotations
 
 import datetime as dt
-import getpass
 import json
 import math
 import platform
-import socket
-import subprocess
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
-from registry import __version__
-from registry.config import mask_url
+from registry._util import actor, utc_stamp
+from registry._version import __version__
 from registry.exceptions import InvalidInput
 
-__all__ = ["SCHEMA_VERSION", "ModelCard", "Stage", "code_lineage", "features", "stages"]
+__all__ = ["CLASSIFIER", "SCHEMA_VERSION", "ModelCard", "Stage", "features", "stages"]
 
 SCHEMA_VERSION = 1
-
-
-def _user() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
-
-
-def code_lineage(directory: Path | None = None) -> dict[str, Any] | None:
-    """Git commit, remote (masked) and dirtiness of the working directory, or ``None`` outside a checkout."""
-
-    def git(*args: str) -> str | None:
-        try:
-            done = subprocess.run(["git", *args], cwd=directory, capture_output=True, text=True, timeout=5, check=False)
-        except (OSError, subprocess.SubprocessError):
-            return None
-        return done.stdout.strip() if done.returncode == 0 else None
-
-    commit = git("rev-parse", "HEAD")
-    if not commit:
-        return None
-    remote = git("config", "--get", "remote.origin.url")
-    status = git("status", "--porcelain", "--untracked-files=no")
-    return {"commit": commit, "remote": mask_url(remote) if remote else None, "dirty": bool(status)}
+#: The card sidecar's classifier: ``ARTIFACT-VERSION-model.json``.
+CLASSIFIER = "model"
 
 
 def _check_metrics(metrics: Mapping[str, Any]) -> dict[str, float]:
@@ -116,11 +89,10 @@ class ModelCard:
         now: dt.datetime | None = None,
     ) -> ModelCard:
         """A card for a deploy happening now, by this user on this host."""
-        moment = (now or dt.datetime.now(dt.timezone.utc)).astimezone(dt.timezone.utc)
         return cls(
             coordinate=coordinate,
-            created=moment.isoformat(timespec="seconds").replace("+00:00", "Z"),
-            deployed_by={"user": _user(), "host": socket.gethostname()},
+            created=utc_stamp(now),
+            deployed_by=actor(),
             tools={"registry": __version__, "python": platform.python_version(), "spark": spark_version},
             description=description,
             labels=tuple(labels),
@@ -136,11 +108,15 @@ class ModelCard:
         """This card, stamped with the coordinate the deploy was assigned."""
         return ModelCard(**{**asdict(self), "coordinate": coordinate, "previous": previous})
 
-    def to_json(self) -> bytes:
-        """Stable, readable JSON (sorted keys), as stored in the jar and the sidecar."""
+    def to_dict(self) -> dict[str, Any]:
+        """The card as JSON data, in the schema's form."""
         data = asdict(self)
         data["labels"] = list(self.labels)
-        return (json.dumps(data, indent=2, sort_keys=True, allow_nan=False) + "\n").encode("utf-8")
+        return data
+
+    def to_json(self) -> bytes:
+        """Stable, readable JSON (sorted keys), as stored in the jar and the sidecar."""
+        return (json.dumps(self.to_dict(), indent=2, sort_keys=True, allow_nan=False) + "\n").encode("utf-8")
 
     @classmethod
     def from_json(cls, data: bytes) -> ModelCard:

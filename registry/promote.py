@@ -9,29 +9,24 @@ as a new file in the target, and lists the version in the target's ``maven-metad
 
 from __future__ import annotations
 
-import datetime as dt
-import getpass
-import json
-import socket
 import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from registry._util import actor, utc_stamp
 from registry.checksums import ALGORITHMS, Digests, digest_bytes
-from registry.config import Settings, using_repository
-from registry.coordinates import Coordinate, parse_request
-from registry.deploy import publish, read_metadata
+from registry.coordinates import Coordinate
 from registry.exceptions import ArtifactNotFound, GateFailed, IntegrityError, VersionExists
 from registry.gates import Gate, GateResult, evaluate
-from registry.integrity import fetch_verified, read_verified, remote_checksum
 from registry.modelcard import ModelCard
+from registry.promotion import PromotionRecord
 from registry.repository.base import PathExists, Repository
-from registry.resolve import select_version
+from registry.settings import Settings, using_repository
+from registry.store import fetch_card, fetch_promotion, fetch_verified, is_listed, publish, remote_checksum, select
 
-__all__ = ["PROMOTION_SCHEMA", "Promotion", "promote"]
+__all__ = ["Promotion", "promote"]
 
-PROMOTION_SCHEMA = 1
 _SIDECARS = tuple(f".{a}" for a in ALGORITHMS)
 
 
@@ -62,47 +57,24 @@ def _version_files(repository: Repository, coordinate: Coordinate) -> list[str]:
     return sorted(names, key=lambda n: (n != coordinate.file_name("pom"), n == coordinate.file_name("jar"), n))
 
 
-def _card(repository: Repository, coordinate: Coordinate) -> ModelCard | None:
-    try:
-        data = read_verified(repository, coordinate.path("json", "model"), f"the model card of {coordinate}")
-    except ArtifactNotFound:
-        return None
-    return ModelCard.from_json(data)
-
-
-def _same_in_target(target: Repository, path: str, digests: Digests, what: str) -> bool | None:
-    """``None`` if the target lacks ``path``; else whether the target's checksum says it holds the same bytes."""
-    try:
-        algorithm, theirs = remote_checksum(target, path, what)
-    except ArtifactNotFound:
-        return None
-    return digests.get(algorithm) == theirs
-
-
 def _record(
     coordinate: Coordinate,
     source: Repository,
     target: Repository,
     files: dict[str, Digests],
     results: Iterable[GateResult],
-    previous: bytes | None,
+    previous: PromotionRecord | None,
 ) -> bytes:
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):
-        user = "unknown"
-    record = {
-        "schema": PROMOTION_SCHEMA,
-        "coordinate": str(coordinate),
-        "promoted_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
-        "promoted_by": {"user": user, "host": socket.gethostname()},
-        "source": source.display,
-        "target": target.display,
-        "files": {name: digests.sha512 for name, digests in sorted(files.items())},
-        "gates": [result.as_json() for result in results],
-        "previous_promotion": json.loads(previous) if previous else None,
-    }
-    return (json.dumps(record, indent=2, sort_keys=True) + "\n").encode()
+    return PromotionRecord(
+        coordinate=str(coordinate),
+        promoted_at=utc_stamp(),
+        promoted_by=actor(),
+        source=source.display,
+        target=target.display,
+        files={name: digests.sha512 for name, digests in sorted(files.items())},
+        gates=tuple(result.record() for result in results),
+        previous=previous,
+    ).to_json()
 
 
 def promote(
@@ -126,12 +98,8 @@ def promote(
     :raises IntegrityError: a file does not match its checksum, in the source or after upload.
     """
     with using_repository(source, settings) as (src, active), using_repository(target, active) as (dst, _):
-        if isinstance(spec, Coordinate):
-            coordinate = spec
-        else:
-            module, selector = parse_request(spec)
-            coordinate = select_version(module, selector, src)
-        results = tuple(evaluate(gates, _card(src, coordinate) or _NO_CARD)) if gates else ()
+        coordinate = select(spec, src)
+        results = tuple(evaluate(gates, _card(src, coordinate))) if gates else ()
         failed = [r for r in results if not r.passed]
         if failed:
             raise GateFailed(
@@ -145,6 +113,13 @@ def promote(
 _NO_CARD = ModelCard("", "", {}, {})  # every gate fails against it: "not recorded in the model card"
 
 
+def _card(repository: Repository, coordinate: Coordinate) -> ModelCard:
+    try:
+        return fetch_card(repository, coordinate)
+    except ArtifactNotFound:
+        return _NO_CARD
+
+
 def _copy(coordinate: Coordinate, src: Repository, dst: Repository, results: tuple[GateResult, ...]) -> Promotion:
     names = _version_files(src, coordinate)
     with tempfile.TemporaryDirectory(prefix="registry-promote-") as scratch:
@@ -153,10 +128,7 @@ def _copy(coordinate: Coordinate, src: Repository, dst: Repository, results: tup
         for name in names:
             local[name] = Path(scratch) / name
             digests[name] = fetch_verified(src, f"{coordinate.directory}/{name}", local[name], f"{coordinate}: {name}")
-        present = {
-            name: _same_in_target(dst, f"{coordinate.directory}/{name}", digests[name], f"{coordinate}: {name}")
-            for name in names
-        }
+        present = {name: _same_in(dst, coordinate, name, digests[name]) for name in names}
         different = [name for name, same in present.items() if same is False]
         if different:
             raise VersionExists(
@@ -164,7 +136,7 @@ def _copy(coordinate: Coordinate, src: Repository, dst: Repository, results: tup
                 "releases are immutable, so it was not overwritten. Deploy the model as a new build instead."
             )
         missing = [name for name in names if present[name] is None]
-        if not missing and _listed(dst, coordinate):
+        if not missing and is_listed(dst, coordinate):
             return Promotion(coordinate, src.display, dst.display, tuple(names), results, already_present=True)
         # Create-only uploads: a concurrent promotion of the same bytes is harmless, different bytes are refused.
         for name in missing:
@@ -180,15 +152,11 @@ def _copy(coordinate: Coordinate, src: Repository, dst: Repository, results: tup
                 raise IntegrityError(f"{dst.display} serves different bytes for {name} than were uploaded.")
         record_path = coordinate.path("json", "promotion")
         if not dst.exists(record_path):
-            try:
-                previous = read_verified(src, record_path, f"the promotion record of {coordinate}")
-            except ArtifactNotFound:
-                previous = None
-            record = _record(coordinate, src, dst, digests, results, previous)
+            record = _record(coordinate, src, dst, digests, results, fetch_promotion(src, coordinate))
             for extension, content in digest_bytes(record).sidecars():
                 _create_or_same(dst, f"{record_path}.{extension}", content, digest_bytes(content))
             _create_or_same(dst, record_path, record, digest_bytes(record), record=True)
-        publish(dst, coordinate)
+        publish(dst, coordinate.module, [coordinate.version])
     return Promotion(coordinate, src.display, dst.display, tuple(names), results, already_present=False)
 
 
@@ -202,12 +170,21 @@ def _create_or_same(
     except PathExists:
         if record or path.endswith(_SIDECARS):
             return
-        if not _same_in_target(repository, path, digests, path):
+        if not _same(repository, path, digests):
             raise VersionExists(
                 f"{path} appeared in {repository.display} with different bytes while promoting; not overwritten."
             ) from None
 
 
-def _listed(repository: Repository, coordinate: Coordinate) -> bool:
-    metadata = read_metadata(repository, coordinate.module)
-    return metadata is not None and str(coordinate.version) in metadata.versions
+def _same_in(target: Repository, coordinate: Coordinate, name: str, digests: Digests) -> bool | None:
+    """``None`` if the target lacks the version's file ``name``; else whether it holds the same bytes."""
+    return _same(target, f"{coordinate.directory}/{name}", digests)
+
+
+def _same(target: Repository, path: str, digests: Digests) -> bool | None:
+    """``None`` if the target lacks ``path``; else whether the target's checksum says it holds the same bytes."""
+    try:
+        algorithm, theirs = remote_checksum(target, path, path)
+    except ArtifactNotFound:
+        return None
+    return digests.get(algorithm) == theirs

@@ -16,14 +16,12 @@ from pathlib import Path
 
 from registry.archive import CARD_ENTRY, check_embedded_pom, extract_model, read_entry
 from registry.checksums import file_digest, verify_digest
-from registry.config import Settings, using_repository
-from registry.coordinates import Coordinate, Module, parse_request
-from registry.deploy import read_metadata
-from registry.exceptions import ArtifactNotFound
-from registry.integrity import remote_checksum
+from registry.coordinates import Coordinate, parse_request
 from registry.modelcard import ModelCard
 from registry.repository.base import Repository
-from registry.versions import Selector, Version
+from registry.settings import Settings, using_repository
+from registry.store import Cache, list_versions, remote_checksum, select_version
+from registry.versions import Selector
 
 __all__ = ["Resolved", "list_versions", "resolve", "select_version"]
 
@@ -36,37 +34,6 @@ class Resolved:
     path: Path
     jar: Path
     card: ModelCard | None
-
-
-def list_versions(module: Module | str, repository: Repository) -> list[Version]:
-    """The released versions of ``module``, oldest first (versions other tools wrote are left out)."""
-    module = module if isinstance(module, Module) else Module.parse(module)
-    metadata = read_metadata(repository, module)
-    return metadata.releases if metadata else []
-
-
-def select_version(module: Module, selector: Selector, repository: Repository) -> Coordinate:
-    """The newest version of ``module`` that ``selector`` accepts; one metadata read for a dynamic selector."""
-    exact = selector.exact
-    if exact is not None:
-        return module.at(exact)
-    metadata = read_metadata(repository, module)
-    if metadata is None or not metadata.releases:
-        raise ArtifactNotFound(
-            f"{module} has no released versions in {repository.display}. Check the group and artifact, or "
-            "the repository (--repository / REGISTRY_REPOSITORY)."
-        )
-    chosen = selector.select(metadata.releases)
-    if chosen is None:
-        available = ", ".join(map(str, metadata.releases[-5:]))
-        raise ArtifactNotFound(
-            f"No version of {module} matches {str(selector)!r} in {repository.display}; the newest are: {available}."
-        )
-    return module.at(chosen)
-
-
-def _cache_entry(cache_dir: Path, coordinate: Coordinate, algorithm: str, digest: str) -> Path:
-    return cache_dir / coordinate.directory / f"{algorithm}-{digest[:40]}"
 
 
 def _fill(entry: Path, repository: Repository, coordinate: Coordinate, algorithm: str, digest: str) -> None:
@@ -127,7 +94,7 @@ def resolve(
     with using_repository(repository, settings) as (repo, active):
         coordinate = select_version(module, selector, repo)
         algorithm, digest = remote_checksum(repo, coordinate.path("jar"), str(coordinate))
-        entry = _cache_entry(cache_dir or active.cache_dir, coordinate, algorithm, digest)
+        entry = Cache(cache_dir or active.cache_dir).entry(coordinate, algorithm, digest)
         if not (entry / "model").is_dir():
             _fill(entry, repo, coordinate, algorithm, digest)
     jar = entry / coordinate.file_name("jar")

@@ -20,13 +20,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from registry.cards import VersionCard, read_history
-from registry.config import Settings, using_repository
 from registry.coordinates import Module
 from registry.exceptions import ArtifactNotFound, InvalidInput
 from registry.gates import Gate, parse_gate
 from registry.modelcard import ModelCard, stages
 from registry.repository.base import Repository
+from registry.settings import Settings, using_repository
+from registry.store import Cache, VersionCard, read_history
 
 __all__ = ["ParamCondition", "Query", "search"]
 
@@ -144,7 +144,7 @@ def search(
     """
     module = module if isinstance(module, Module) else Module.parse(module)
     with using_repository(repository, settings) as (repo, active):
-        history = read_history(module, repo, cache_dir=active.cache_dir)
+        history = read_history(module, repo, cache=Cache(active.cache_dir))
         if not history.cards and not history.without_card:
             raise ArtifactNotFound(
                 f"{module} has no released versions in {repo.display}. Check the group and artifact, or the "

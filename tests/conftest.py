@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from realtools import require_tool
 
-from registry.config import Settings
 from registry.repository.local import LocalRepository
+from registry.settings import Settings
 
 _ISOLATED = (
     "REGISTRY_REPOSITORY",

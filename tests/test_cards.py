@@ -17,14 +17,16 @@ from cardhelpers import (
     write_promotion,
 )
 
-from registry.cards import Promotion, fetch_card, fetch_promotion, read_card, read_history
+from registry.cards import read_card
 from registry.checksums import digest_bytes
-from registry.config import Settings
 from registry.coordinates import Coordinate, Module
 from registry.exceptions import ArtifactNotFound, IntegrityError, InvalidCoordinate, InvalidInput
 from registry.metadata import Metadata
 from registry.modelcard import ModelCard, stages
+from registry.promotion import PromotionRecord as Promotion
 from registry.repository.local import LocalRepository
+from registry.settings import Settings
+from registry.store import Cache, fetch_card, fetch_promotion, read_history
 from registry.versions import Version
 
 CHURN = Module("com.acme", "churn")
@@ -84,11 +86,11 @@ def test_promotion_record_and_its_history(local_repo: LocalRepository, history: 
 def test_cards_are_cached_by_digest(local_repo: LocalRepository, history: list[Coordinate], tmp_path: Path) -> None:
     counting = CountingRepository(local_repo)
     cache = tmp_path / "cache"
-    first = fetch_card(counting, history[1], cache_dir=cache)
+    first = fetch_card(counting, history[1], cache=Cache(cache))
     card_path = history[1].path("json", "model")
     assert counting.reads("-model.json") == [card_path]
     counting.calls.clear()
-    assert fetch_card(counting, history[1], cache_dir=cache) == first
+    assert fetch_card(counting, history[1], cache=Cache(cache)) == first
     # The hit reads the checksum only: one small request, no download of the card.
     assert counting.calls == [("read", f"{card_path}.sha512")]
     assert len(list((cache / "cards").rglob("churn-1.0.1-model.json"))) == 1
@@ -98,11 +100,11 @@ def test_a_damaged_cache_entry_is_refilled_not_believed(
     local_repo: LocalRepository, history: list[Coordinate], tmp_path: Path
 ) -> None:
     cache = tmp_path / "cache"
-    fetch_card(local_repo, history[0], cache_dir=cache)
+    fetch_card(local_repo, history[0], cache=Cache(cache))
     (entry,) = (cache / "cards").rglob("churn-1.0.0-model.json")
     entry.write_bytes(b'{"coordinate": "com.acme:churn:1.0.0", "tampered": true}')
     counting = CountingRepository(local_repo)
-    assert fetch_card(counting, history[0], cache_dir=cache).metrics == {"auc": 0.80, "f1": 0.70}
+    assert fetch_card(counting, history[0], cache=Cache(cache)).metrics == {"auc": 0.80, "f1": 0.70}
     assert counting.reads("-model.json") == [history[0].path("json", "model")]
     assert b"tampered" not in entry.read_bytes()
 
@@ -113,7 +115,7 @@ def test_a_card_that_does_not_match_its_checksum_is_refused(
     path = local_repo.root / history[0].path("json", "model")
     path.write_bytes(path.read_bytes().replace(b"0.8", b"0.99"))
     with pytest.raises(IntegrityError, match=r"Checksum mismatch for churn-1\.0\.0-model\.json"):
-        fetch_card(local_repo, history[0], cache_dir=tmp_path / "cache")
+        fetch_card(local_repo, history[0], cache=Cache(tmp_path / "cache"))
     assert not list((tmp_path / "cache").rglob("*.json"))
 
 
@@ -178,7 +180,7 @@ def test_missing_versions_and_cards(local_repo: LocalRepository, history: list[C
         CHURN.metadata_path,
         lambda data: Metadata.parse(data or b"", CHURN, "test").with_versions([Version(0, 9, 0)]).render(),
     )
-    found = read_history(CHURN, local_repo, cache_dir=tmp_path / "cache")
+    found = read_history(CHURN, local_repo, cache=Cache(tmp_path / "cache"))
     assert [str(r.coordinate.version) for r in found.cards] == ["2.0.0", "1.1.1", "1.1.0", "1.0.1", "1.0.0"]
     assert found.without_card == (Version(0, 9, 0),)
 

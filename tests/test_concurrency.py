@@ -9,9 +9,9 @@ from deployers import deploy_concurrently
 
 from registry.checksums import ALGORITHMS, digest_file, parse_sidecar
 from registry.coordinates import Coordinate, Module
-from registry.deploy import read_metadata
 from registry.repository.local import LocalRepository
 from registry.resolve import resolve
+from registry.store import read_metadata
 
 
 def test_eight_processes_get_eight_distinct_builds(make_model: Callable[..., Path], tmp_path: Path) -> None:

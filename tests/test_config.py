@@ -4,9 +4,10 @@ from pathlib import Path
 
 import pytest
 
-from registry.config import Settings, mask_url, open_repository
+from registry._util import mask_url
 from registry.exceptions import ConfigError
 from registry.repository.local import LocalRepository
+from registry.settings import Settings, open_repository
 
 CONFIG = """
 default = "staging"
@@ -90,7 +91,7 @@ def test_netrc_is_the_last_resort(isolated_env: Path) -> None:
 
 
 def test_encrypted_maven_passwords_are_explained(configured: Settings) -> None:
-    from registry.config import RepositoryConfig
+    from registry.repository.config import RepositoryConfig
 
     with pytest.raises(ConfigError, match="encrypted"):
         configured.credentials(RepositoryConfig("encrypted", "https://h.example/r/"))

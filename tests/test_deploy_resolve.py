@@ -8,13 +8,14 @@ from pathlib import Path
 import pytest
 
 from registry.checksums import ALGORITHMS, digest_file, parse_sidecar
-from registry.config import Settings
 from registry.coordinates import Coordinate, Module
-from registry.deploy import deploy, read_metadata
+from registry.deploy import deploy
 from registry.exceptions import ArtifactNotFound, IntegrityError, InvalidModel, VersionExists
 from registry.modelcard import ModelCard
 from registry.repository.local import LocalRepository
 from registry.resolve import list_versions, resolve
+from registry.settings import Settings
+from registry.store import read_metadata
 from registry.versions import Version
 
 CHURN = Module("com.acme", "churn")

@@ -17,7 +17,6 @@ import pytest
 import requests
 import responses
 
-from registry.config import Credentials, RepositoryConfig
 from registry.deploy import deploy
 from registry.exceptions import (
     ArtifactNotFound,
@@ -26,6 +25,7 @@ from registry.exceptions import (
     RepositoryUnavailable,
     VersionExists,
 )
+from registry.repository.config import Credentials, RepositoryConfig
 from registry.repository.http import HttpRepository
 from registry.resolve import resolve
 
@@ -149,7 +149,7 @@ def test_missing_trailing_slash_is_added() -> None:
 def test_user_info_goes_to_headers_and_never_into_messages(mock: responses.RequestsMock) -> None:
     url = f"https://deployer:{PASSWORD}@nexus.example/repository/models/"
     mock.add(responses.GET, BASE + "com/acme/churn/maven-metadata.xml", status=500)
-    from registry.config import Settings
+    from registry.settings import Settings
 
     settings = Settings.load()
     config = settings.repository(url)
@@ -198,7 +198,7 @@ def test_any_failure_reading_metadata_aborts_the_deploy(
 
 
 def test_authentication_error_says_how_credentials_are_looked_up(mock: responses.RequestsMock) -> None:
-    from registry.config import Settings
+    from registry.settings import Settings
 
     mock.add(responses.GET, BASE + "com/acme/churn/maven-metadata.xml", status=401)
     settings = Settings.load()

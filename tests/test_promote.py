@@ -12,12 +12,13 @@ from click.testing import CliRunner
 from registry.checksums import digest_bytes
 from registry.cli import cli
 from registry.coordinates import Module
-from registry.deploy import deploy, read_metadata
+from registry.deploy import deploy
 from registry.exceptions import ArtifactNotFound, GateFailed, IntegrityError, VersionExists
 from registry.modelcard import ModelCard
 from registry.promote import promote
 from registry.repository.local import LocalRepository
 from registry.resolve import resolve
+from registry.store import read_metadata
 
 
 @pytest.fixture

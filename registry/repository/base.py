@@ -9,8 +9,12 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from registry.exceptions import VersionExists
+
+if TYPE_CHECKING:
+    from registry.repository.config import Credentials, RepositoryConfig
 
 __all__ = ["PathExists", "Repository", "Source"]
 
@@ -31,6 +35,14 @@ class Repository(ABC):
 
     #: How the repository is named in messages: its configured name or its masked URL.
     display: str
+
+    @classmethod
+    def from_config(
+        cls, config: RepositoryConfig, credentials: Credentials | None = None, credential_help: str = ""
+    ) -> Repository:
+        """Open the repository ``config`` describes (how :func:`registry.settings.open_repository` opens it); every
+        kind registered in :data:`registry.settings.BACKENDS` has it."""
+        raise NotImplementedError(f"{cls.__name__} cannot be opened from a configuration")
 
     @abstractmethod
     def read(self, path: str) -> bytes:
@@ -71,6 +83,15 @@ class Repository(ABC):
     @abstractmethod
     def delete(self, path: str) -> None:
         """Remove a file if it exists (used only to clean up after crashed deploys)."""
+
+    def modified(self, path: str) -> float | None:
+        """When ``path`` was last written (seconds since the epoch), or ``None`` when the repository cannot say."""
+        return None
+
+    def leftovers(self, directory: str, names: tuple[str, ...]) -> tuple[str, ...]:
+        """Hidden partial files that an interrupted write of one of ``names`` left in ``directory`` (listings hide
+        them); ``()`` where interrupted writes leave nothing (the HTTP servers we know discard them)."""
+        return ()
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""

@@ -12,20 +12,27 @@ import errno
 import fcntl
 import os
 import shutil
-import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
+from registry._util import atomic_write, temporary_beside
 from registry.checksums import digest_bytes
 from registry.exceptions import ArtifactNotFound, ConfigError, RepositoryUnavailable
 from registry.repository.base import PathExists, Repository, Source
+from registry.repository.config import Credentials, RepositoryConfig
 
 __all__ = ["LocalRepository"]
 
 
 class LocalRepository(Repository):
     """A maven2 tree on a local (or mounted) file system."""
+
+    @classmethod
+    def from_config(
+        cls, config: RepositoryConfig, credentials: Credentials | None = None, credential_help: str = ""
+    ) -> LocalRepository:
+        return cls(config.url, display=config.display if config.name != "local" else None)
 
     def __init__(self, root: Path | str, display: str | None = None) -> None:
         if isinstance(root, str) and root.startswith("file:"):
@@ -80,10 +87,8 @@ class LocalRepository(Repository):
 
     @contextlib.contextmanager
     def _temporary(self, target: Path, source: Source) -> Iterator[Path]:
-        fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
-        temporary = Path(name)
-        try:
-            with os.fdopen(fd, "wb") as out:
+        with temporary_beside(target) as temporary:
+            with temporary.open("wb") as out:
                 if isinstance(source, bytes):
                     out.write(source)
                 else:
@@ -91,8 +96,6 @@ class LocalRepository(Repository):
                         shutil.copyfileobj(src, out, 1 << 20)
             os.chmod(temporary, 0o644)
             yield temporary
-        finally:
-            temporary.unlink(missing_ok=True)
 
     def claim(self, directory: str) -> bool:
         target = self._file(directory)
@@ -135,15 +138,11 @@ class LocalRepository(Repository):
             # Sidecars first, then the file: a reader may briefly see new sidecars with the old file, never
             # a new file whose checksums are missing. Both are only ever written under the lock.
             for extension, digest in digest_bytes(content).sidecars():
-                self._replace(target.with_name(f"{target.name}.{extension}"), digest)
-            self._replace(target, content)
+                atomic_write(target.with_name(f"{target.name}.{extension}"), digest)
+            atomic_write(target, content)
             return content
         finally:
             os.close(directory)  # closing releases the lock
-
-    def _replace(self, target: Path, content: bytes) -> None:
-        with self._temporary(target, content) as temporary:
-            os.replace(temporary, target)
 
     def list(self, directory: str) -> list[str]:
         folder = self._file(directory.rstrip("/")) if directory.strip("/") else self.root
@@ -159,3 +158,17 @@ class LocalRepository(Repository):
 
     def delete(self, path: str) -> None:
         self._file(path).unlink(missing_ok=True)
+
+    def modified(self, path: str) -> float | None:
+        try:
+            return self._file(path).lstat().st_mtime
+        except OSError:
+            return None
+
+    def leftovers(self, directory: str, names: tuple[str, ...]) -> tuple[str, ...]:
+        prefixes = tuple(f".{name}." for name in names)
+        try:
+            entries = os.listdir(self._file(directory))
+        except OSError:
+            return ()
+        return tuple(sorted(n for n in entries if n.startswith(prefixes) and n.endswith(".part")))

@@ -10,7 +10,7 @@ The only part of ``registry`` that imports pyspark::
     scored = resolve("com.acme:churn:latest.release").transform(df) # `pipeline` says com.acme:churn:1.0.1
 
 Repository and credentials come from the same configuration as the ``registry`` command (``repository=`` and
-``settings=`` override it); see :mod:`registry.config`.
+``settings=`` override it); see :mod:`registry.settings`.
 
 **Models that ``--packages`` put on the classpath.** Started with ``--packages com.acme:churn:latest.release``
 and ``--conf spark.jars.ivySettings=FILE`` (:func:`packages_conf` gives both; ``registry ivysettings`` writes

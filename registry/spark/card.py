@@ -41,7 +41,7 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType, DataType, MapType, StructType, UserDefinedType
 
-from registry.config import mask_url
+from registry._util import mask_url
 from registry.exceptions import InvalidInput
 from registry.spark.watermark import NOT_DEPLOYED, Watermark
 

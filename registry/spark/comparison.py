@@ -6,9 +6,9 @@ from pyspark.ml import PipelineModel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from registry.config import Settings
 from registry.coordinates import Coordinate
 from registry.repository.base import Repository
+from registry.settings import Settings
 from registry.spark.resolve import resolve
 from registry.spark.session import active_session
 

@@ -11,12 +11,13 @@ from typing import Any, Literal
 from pyspark.ml import PipelineModel
 from pyspark.sql import DataFrame, SparkSession
 
-from registry.config import Settings
 from registry.coordinates import Coordinate, DeployTarget
 from registry.deploy import deploy as deploy_dir
 from registry.exceptions import InvalidModel
-from registry.modelcard import ModelCard, code_lineage
+from registry.lineage import code_lineage
+from registry.modelcard import ModelCard
 from registry.repository.base import Repository
+from registry.settings import Settings
 from registry.spark import hadoop
 from registry.spark.card import describe_model, input_schema, output_columns, training_data_summary
 from registry.spark.session import active_session

@@ -8,10 +8,10 @@ import re
 import warnings
 from pathlib import Path
 
-from registry.config import Settings
 from registry.coordinates import parse_request
 from registry.exceptions import InvalidSelector
 from registry.ivysettings import NEXUS_REALM, PASSWORD_ENV, USERNAME_ENV, check_reachable, write_ivysettings
+from registry.settings import Settings
 
 __all__ = ["packages_conf"]
 

@@ -8,10 +8,10 @@ from pyspark.ml import PipelineModel
 from pyspark.sql import SparkSession
 
 from registry.checksums import file_digest
-from registry.config import Settings
 from registry.coordinates import Coordinate
 from registry.repository.base import Repository
 from registry.resolve import resolve as resolve_dir
+from registry.settings import Settings
 from registry.spark import hadoop
 from registry.spark.classpath import extract_cached, find_on_classpath
 from registry.spark.session import active_session

@@ -15,8 +15,8 @@ from pathlib import Path
 from faultserver import FaultyServer
 from servers import DavRepo
 
-from registry.config import Credentials, RepositoryConfig
 from registry.repository.base import Repository
+from registry.repository.config import Credentials, RepositoryConfig
 from registry.repository.http import HttpRepository
 from registry.repository.local import LocalRepository
 

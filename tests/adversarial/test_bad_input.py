@@ -23,10 +23,10 @@ from harness import FIGURES, run_cli
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from registry.config import Settings, open_repository
 from registry.coordinates import Coordinate, DeployTarget, Module, parse_request
 from registry.exceptions import ConfigError, InvalidGate, InvalidInput, RegistryError
 from registry.repository.base import Repository
+from registry.settings import Settings, open_repository
 from registry.versions import Selector, Version
 
 # Pieces of valid input and of attacks, glued together at random: most outputs are almost valid.

@@ -18,12 +18,13 @@ from harness import open_dav, run_cli, tree
 from servers import DavRepo
 
 from registry.coordinates import Module
-from registry.deploy import deploy, read_metadata
+from registry.deploy import deploy
 from registry.exceptions import ArtifactNotFound
 from registry.fsck import Kind, check
 from registry.repository.base import Repository
 from registry.repository.local import LocalRepository
 from registry.resolve import resolve
+from registry.store import read_metadata
 from registry.versions import Version
 
 CHURN = Module("com.acme", "churn")

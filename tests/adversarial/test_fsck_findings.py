@@ -15,10 +15,11 @@ from servers import DavRepo
 from registry.archive import pack
 from registry.checksums import digest_bytes
 from registry.coordinates import Coordinate, Module
-from registry.deploy import deploy, read_metadata
+from registry.deploy import deploy
 from registry.fsck import Kind, check
 from registry.metadata import Metadata
 from registry.repository.base import Repository
+from registry.store import read_metadata
 
 CHURN = Module("com.acme", "churn")
 V0 = Coordinate.parse("com.acme:churn:1.0.0")

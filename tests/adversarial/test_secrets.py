@@ -29,13 +29,13 @@ from servers import DavRepo, free_port
 from urllib3.exceptions import InsecureRequestWarning
 
 from registry.cli import cli
-from registry.config import Settings, open_repository
 from registry.coordinates import Module
 from registry.deploy import deploy
 from registry.exceptions import RegistryError, RepositoryUnavailable
 from registry.fsck import check
 from registry.repository.local import LocalRepository
 from registry.resolve import list_versions, resolve
+from registry.settings import Settings, open_repository
 
 CHURN = Module("com.acme", "churn")
 SOURCES = ["env", "token", "config-password", "config-password-env", "maven-settings", "url", "url-unencoded"]

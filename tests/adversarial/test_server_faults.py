@@ -14,11 +14,12 @@ from harness import FIGURES, open_faulty
 
 from registry.checksums import digest_bytes
 from registry.coordinates import Module
-from registry.deploy import deploy, read_metadata
+from registry.deploy import deploy
 from registry.exceptions import IntegrityError, RegistryError, RepositoryUnavailable
 from registry.fsck import Kind, check
 from registry.repository.local import LocalRepository
 from registry.resolve import Resolved, resolve
+from registry.store import read_metadata
 from registry.versions import Version
 
 CHURN = Module("com.acme", "churn")

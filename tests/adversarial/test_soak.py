@@ -18,10 +18,10 @@ from harness import open_dav
 from servers import DavRepo
 
 from registry.coordinates import Coordinate, Module
-from registry.deploy import read_metadata
 from registry.fsck import check
 from registry.repository.base import Repository
 from registry.repository.local import LocalRepository
+from registry.store import read_metadata
 
 DEPLOYERS = 16
 DATA = "stages/0_lr/data/part-00000.snappy.parquet"

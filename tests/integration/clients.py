@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from servers import DavRepo
 
-from registry.config import Credentials, RepositoryConfig
+from registry.repository.config import Credentials, RepositoryConfig
 from registry.repository.http import HttpRepository
 
 

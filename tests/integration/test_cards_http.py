@@ -12,10 +12,11 @@ from cardhelpers import CountingRepository, deploy_history, promotion_record, ru
 from servers import DavRepo
 
 from registry.catalog import build_catalog, discover_artifacts
-from registry.config import Credentials, RepositoryConfig, Settings
 from registry.coordinates import Module
+from registry.repository.config import Credentials, RepositoryConfig
 from registry.repository.http import HttpRepository
 from registry.search import Query, search
+from registry.settings import Settings
 
 
 def open_http(dav: DavRepo) -> HttpRepository:

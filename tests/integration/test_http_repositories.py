@@ -14,14 +14,15 @@ from oracles.java import ivy_jar
 from servers import DavRepo, RepoFactory
 
 from registry.checksums import ALGORITHMS, digest_bytes, parse_sidecar
-from registry.config import RepositoryConfig
 from registry.coordinates import Coordinate, Module
-from registry.deploy import deploy, read_metadata
+from registry.deploy import deploy
 from registry.exceptions import RepositoryUnavailable, VersionExists
 from registry.repository.base import Repository
+from registry.repository.config import RepositoryConfig
 from registry.repository.http import HttpRepository
 from registry.repository.local import LocalRepository
 from registry.resolve import list_versions, resolve
+from registry.store import read_metadata
 from registry.versions import Selector
 
 CHURN = Module("com.acme", "churn")

@@ -10,12 +10,13 @@ from clients import open_dav
 from servers import DavRepo
 
 from registry.coordinates import Module
-from registry.deploy import deploy, read_metadata
+from registry.deploy import deploy
 from registry.exceptions import IntegrityError, VersionExists
 from registry.modelcard import ModelCard
 from registry.promote import promote
 from registry.repository.local import LocalRepository
 from registry.resolve import resolve
+from registry.store import read_metadata
 
 
 def test_local_to_http_to_http_and_back(

@@ -13,9 +13,9 @@ import pytest
 from click.testing import CliRunner
 
 from registry.cli import cli
-from registry.config import RepositoryConfig
 from registry.exceptions import ConfigError, RepositoryUnavailable
 from registry.ivysettings import NEXUS_REALM, check_reachable, render_ivysettings, write_ivysettings
+from registry.repository.config import RepositoryConfig
 
 ROOT = Path(__file__).parents[2]
 SECRET = "s3cr3t-Pa55"  # a fake password that must never be written

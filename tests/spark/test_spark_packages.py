@@ -12,10 +12,10 @@ from integration.servers import DavRepo
 from pyspark.ml import PipelineModel
 from sparktools import finish, spark_submit
 
-from registry.config import Settings
 from registry.coordinates import Coordinate
 from registry.exceptions import InvalidSelector, RepositoryUnavailable
 from registry.repository.local import LocalRepository
+from registry.settings import Settings
 from registry.spark import deploy, packages_conf
 
 pytestmark = pytest.mark.spark

@@ -15,9 +15,9 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from registry.cards import VersionCard
 from registry.diff import SECTIONS, CardDiff
 from registry.modelcard import stages
+from registry.store import VersionCard
 
 __all__ = ["card_view", "diff_view", "search_view"]
 

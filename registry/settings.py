@@ -43,6 +43,7 @@ Credentials are never printed: :func:`mask_url` hides user-info, and the datacla
 from __future__ import annotations
 
 import contextlib
+import importlib
 import netrc
 import os
 import re
@@ -51,16 +52,18 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit
 
 import tomllib
 
+from registry._util import mask_url
 from registry.exceptions import ConfigError
+from registry.repository.config import Credentials, RepositoryConfig
 
 if TYPE_CHECKING:
     from registry.repository.base import Repository
 
-__all__ = ["Credentials", "RepositoryConfig", "Settings", "mask_url", "open_repository", "using_repository"]
+__all__ = ["BACKENDS", "Settings", "open_repository", "using_repository"]
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*\Z")
 _TOP_KEYS = {"default", "cache", "repositories"}
@@ -77,63 +80,6 @@ _REPO_KEYS: dict[str, type | tuple[type, ...]] = {
     "timeout": (int, float),
     "unsafe_overwrite": str,
 }
-
-
-def mask_url(url: str) -> str:
-    """``url`` with any user-info replaced by ``***``, safe to print."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<unparseable URL>"
-    if parts.username is None and parts.password is None and "@" not in parts.netloc:
-        scheme, separator, rest = url.partition("://")
-        if not separator or "@" not in rest:
-            return url
-        # A password with an unencoded / # or ? ends the netloc before its "@": mask up to the last "@".
-        return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
-    host = parts.netloc.rsplit("@", 1)[-1]
-    return urlunsplit((parts.scheme, f"***@{host}", parts.path, parts.query, parts.fragment))
-
-
-@dataclass(frozen=True)
-class Credentials:
-    """A username and password, or a bearer token; ``source`` says where they came from."""
-
-    source: str
-    username: str | None = None
-    password: str | None = field(default=None, repr=False)
-    token: str | None = field(default=None, repr=False)
-
-    @property
-    def secrets(self) -> tuple[str, ...]:
-        """The values that must never appear in output."""
-        return tuple(s for s in (self.password, self.token) if s)
-
-
-@dataclass(frozen=True)
-class RepositoryConfig:
-    """One repository as configured (or given on the command line)."""
-
-    name: str
-    url: str = field(repr=False)  # it may carry user-info; ``name`` or ``display`` show it masked
-    username: str | None = None
-    password: str | None = field(default=None, repr=False)
-    token: str | None = field(default=None, repr=False)
-    maven_id: str | None = None
-    ca_bundle: str | None = None
-    verify_tls: bool = True
-    timeout: float = 30.0
-    unsafe_overwrite: str = "refuse"
-
-    @property
-    def is_http(self) -> bool:
-        return self.url.startswith(("http://", "https://"))
-
-    @property
-    def display(self) -> str:
-        """How the repository is named in messages."""
-        masked = mask_url(self.url)
-        return masked if self.name == masked else f"{self.name} ({masked})"
 
 
 def _config_path(env: Mapping[str, str]) -> Path:
@@ -211,7 +157,8 @@ def _expand_user(path: str, where: str) -> Path:
 def _check_url(url: str, where: str) -> None:
     """Refuse a URL that would be misread: another scheme (which would become a local folder), or an http(s) URL
     whose host or port cannot be read (often a password with an unencoded / # ? or @)."""
-    if url.startswith(("http://", "https://")):
+    scheme = url.split("://", 1)[0].lower() if "://" in url else None
+    if scheme in ("http", "https"):
         try:
             urlsplit(url).port  # noqa: B018 - raises for a port that is not a number from 0 to 65535
         except ValueError:
@@ -219,10 +166,8 @@ def _check_url(url: str, where: str) -> None:
                 f"{where} {mask_url(url)!r} is not a valid URL: its host or port cannot be read. Characters such as "
                 "/ # ? @ in a user name or password must be percent-encoded (%2F %23 %3F %40)."
             ) from None
-    elif not url.startswith(("file:", "/", "~")):
-        raise ConfigError(
-            f"{where} {mask_url(url)!r} must be an http://, https:// or file:// URL, or an absolute path."
-        )
+    elif not (url.startswith(("file:", "/", "~")) or scheme in BACKENDS):
+        raise ConfigError(f"{where} {mask_url(url)!r} must be an {_known_schemes()} URL, or an absolute path.")
 
 
 def _check_types(name: str, entry: Mapping[str, Any], path: Path) -> None:
@@ -324,8 +269,8 @@ class Settings:
         if chosen in self.repositories:
             return self.repositories[chosen]
         if "://" in chosen:
-            if not chosen.startswith(("http://", "https://", "file://")):
-                raise ConfigError(f"Repository URL {mask_url(chosen)!r} must start with http://, https:// or file://.")
+            if chosen.split("://", 1)[0].lower() not in BACKENDS:
+                raise ConfigError(f"Repository URL {mask_url(chosen)!r} must start with {_known_schemes()}.")
             _check_url(chosen, "Repository URL")
             return RepositoryConfig(mask_url(chosen), chosen)
         if chosen.startswith(("/", ".", "~")):
@@ -345,8 +290,6 @@ class Settings:
         """Credentials for ``config``, following the precedence in the module docstring."""
         parts = urlsplit(config.url)
         if parts.username:
-            from urllib.parse import unquote
-
             return Credentials("the URL", unquote(parts.username), unquote(parts.password or ""))
         if self.env.get("REGISTRY_TOKEN"):
             return Credentials("REGISTRY_TOKEN", token=self.env["REGISTRY_TOKEN"])
@@ -397,6 +340,22 @@ class Settings:
         )
 
 
+#: How each kind of repository is opened, by URL scheme: ``module:class``, imported only when used (so that
+#: ``requests`` is loaded only for HTTP). A new kind (``s3``, ``gs``) is one module under ``registry/repository/``
+#: whose class has ``from_config(config, credentials, credential_help)``, plus one line here.
+BACKENDS: Mapping[str, str] = {
+    "http": "registry.repository.http:HttpRepository",
+    "https": "registry.repository.http:HttpRepository",
+    "file": "registry.repository.local:LocalRepository",
+}
+
+
+def _known_schemes() -> str:
+    """``http://, https:// or file://``."""
+    names = [f"{scheme}://" for scheme in BACKENDS]
+    return ", ".join(names[:-1]) + " or " + names[-1] if len(names) > 1 else names[0]
+
+
 @contextlib.contextmanager
 def using_repository(
     repository: Repository | str | None, settings: Settings | None = None
@@ -418,12 +377,15 @@ def open_repository(spec: str | None = None, settings: Settings | None = None) -
     """Open the repository named or located by ``spec`` (see the module docstring for the precedence)."""
     settings = settings or Settings.load()
     config = settings.repository(spec)
-    if config.is_http:
-        from registry.repository.http import HttpRepository
-
-        if not config.verify_tls:
-            warnings.warn(f"TLS verification is disabled for {config.display} by verify_tls = false.", stacklevel=2)
-        return HttpRepository(config, settings.credentials(config), settings.explain_credentials(config))
-    from registry.repository.local import LocalRepository
-
-    return LocalRepository(config.url, display=config.display if config.name != "local" else None)
+    backend = BACKENDS.get(config.scheme)
+    if backend is None:
+        raise ConfigError(
+            f"{config.display}: no kind of repository opens {config.scheme}:// URLs (known: {', '.join(BACKENDS)})."
+        )
+    module_name, _, class_name = backend.partition(":")
+    kind: type[Repository] = getattr(importlib.import_module(module_name), class_name)
+    if config.is_http and not config.verify_tls:
+        warnings.warn(f"TLS verification is disabled for {config.display} by verify_tls = false.", stacklevel=2)
+    credentials = settings.credentials(config) if config.scheme != "file" else None
+    help_text = settings.explain_credentials(config) if config.scheme != "file" else ""
+    return kind.from_config(config, credentials, help_text)

@@ -7,13 +7,18 @@ line on stderr and a non-zero exit code in :func:`main`; a traceback is a bug. N
 
 from __future__ import annotations
 
+import contextlib
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from registry.exceptions import InvalidInput, RegistryError
+
+if TYPE_CHECKING:
+    from registry.settings import Settings
 
 __all__ = ["cli", "main"]
 
@@ -30,8 +35,8 @@ _repository_option = click.option(
 )
 
 
-def _settings() -> Any:
-    from registry.config import Settings
+def _settings() -> Settings:
+    from registry.settings import Settings
 
     return Settings.load()
 
@@ -80,7 +85,8 @@ def deploy(
     """
     from registry.coordinates import DeployTarget
     from registry.deploy import deploy as deploy_model
-    from registry.modelcard import ModelCard, code_lineage
+    from registry.lineage import code_lineage
+    from registry.modelcard import ModelCard
 
     target = DeployTarget.parse(coordinate)
     card = ModelCard.create(
@@ -103,9 +109,9 @@ def deploy(
 @_repository_option
 def versions(artifact: str, repository: str | None) -> None:
     """List the released versions of GROUP:ARTIFACT, oldest first, one per line."""
-    from registry.config import open_repository
     from registry.coordinates import Module
-    from registry.deploy import read_metadata
+    from registry.settings import open_repository
+    from registry.store import read_metadata
 
     module = Module.parse(artifact)
     with open_repository(repository, _settings()) as repo:
@@ -176,7 +182,7 @@ def promote(spec: str, source: str, target: str, gates: tuple[str, ...]) -> None
 @cli.command()
 def repos() -> None:
     """List the configured repositories (credentials masked) and which one is the default."""
-    from registry.config import mask_url
+    from registry._util import mask_url
 
     settings = _settings()
     default = settings.repository(None)
@@ -238,7 +244,7 @@ def show(spec: str, repository: str | None, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(record.to_dict(), indent=2, sort_keys=True))
         return
-    from registry.terminal import card_view
+    from registry.cli.render import card_view
 
     _print(card_view(record))
 
@@ -260,7 +266,7 @@ def diff(first: str, second: str, repository: str | None, as_json: bool) -> None
     if as_json:
         click.echo(changes.to_json())
         return
-    from registry.terminal import diff_view
+    from registry.cli.render import diff_view
 
     _print(diff_view(changes))
 
@@ -305,7 +311,7 @@ def search(
     if not found:
         click.echo("No version matches.", err=True)
         return
-    from registry.terminal import search_view
+    from registry.cli.render import search_view
 
     _print(search_view(found))
 
@@ -344,9 +350,9 @@ def fsck(artifacts: tuple[str, ...], repository: str | None, repair: bool, min_a
     One line per finding, then a summary line. Corrupt or missing files are reported, never repaired.
     Exit code 0 when nothing is wrong (or everything was repaired), 1 otherwise.
     """
-    from registry.config import open_repository
     from registry.coordinates import Module
     from registry.fsck import check
+    from registry.settings import open_repository
 
     modules = [Module.parse(text) for text in artifacts] or None
     with open_repository(repository, _settings()) as repo:
@@ -358,8 +364,34 @@ def fsck(artifacts: tuple[str, ...], repository: str | None, repair: bool, min_a
         sys.exit(EXIT_FAILURE)
 
 
+#: Transfers smaller than this finish too fast for a progress bar to help.
+_PROGRESS_THRESHOLD = 8 << 20
+
+
+@contextlib.contextmanager
+def _progress_bar(label: str, total: int | None) -> Iterator[Callable[[int], None]]:
+    """A transient progress bar on stderr for a large transfer, when stderr is a terminal."""
+    if not sys.stderr.isatty() or (total or 0) < _PROGRESS_THRESHOLD:
+        yield lambda _n: None
+        return
+    from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
+
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        transient=True,
+    ) as bar:
+        task = bar.add_task(label, total=total)
+        yield lambda n: bar.advance(task, n)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI, turning every RegistryError into one line and an exit code."""
+    from registry.repository import progress
+
+    progress.set_reporter(_progress_bar)
     try:
         cli.main(args=argv, prog_name="registry", standalone_mode=False)
     except click.exceptions.Abort:

@@ -1,0 +1,74 @@
+"""Small helpers every layer shares: safe URLs for messages, atomic writes, UTC time stamps, who is acting."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import getpass
+import os
+import random
+import socket
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+__all__ = ["actor", "atomic_write", "backoff", "mask_url", "temporary_beside", "utc_stamp"]
+
+
+def mask_url(url: str) -> str:
+    """``url`` with any user-info replaced by ``***``, safe to print."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparseable URL>"
+    if parts.username is None and parts.password is None and "@" not in parts.netloc:
+        scheme, separator, rest = url.partition("://")
+        if not separator or "@" not in rest:
+            return url
+        # A password with an unencoded / # or ? ends the netloc before its "@": mask up to the last "@".
+        return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
+    host = parts.netloc.rsplit("@", 1)[-1]
+    return urlunsplit((parts.scheme, f"***@{host}", parts.path, parts.query, parts.fragment))
+
+
+@contextlib.contextmanager
+def temporary_beside(target: Path, suffix: str = ".part") -> Iterator[Path]:
+    """A new hidden file ``.NAME.RANDOM.part`` in ``target``'s folder (same file system, so it can be renamed
+    or linked into place atomically); removed afterwards unless it was moved."""
+    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix, dir=target.parent)
+    os.close(fd)
+    temporary = Path(name)
+    try:
+        yield temporary
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def atomic_write(target: Path, data: bytes, mode: int = 0o644) -> None:
+    """Write ``target`` so that concurrent readers see the old content or the new, never a part."""
+    with temporary_beside(target) as temporary:
+        temporary.write_bytes(data)
+        os.chmod(temporary, mode)
+        os.replace(temporary, target)
+
+
+def utc_stamp(moment: dt.datetime | None = None) -> str:
+    """``2026-12-02T12:09:29Z``: an ISO-8601 UTC time to the second (now, unless given)."""
+    moment = (moment or dt.datetime.now(dt.timezone.utc)).astimezone(dt.timezone.utc)
+    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def actor() -> dict[str, str]:
+    """Who is acting: ``{"user": ..., "host": ...}`` as recorded in cards and promotion records."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    return {"user": user, "host": socket.gethostname()}
+
+
+def backoff(attempt: int) -> None:
+    """Sleep with jitter before trying again; grows with the attempt, at most about a second."""
+    time.sleep(min(1.0, 0.02 * 2 ** min(attempt, 6)) * (0.5 + random.random()))  # noqa: S311 - jitter

@@ -1,0 +1,55 @@
+"""What a repository is opened with: plain data, built by :mod:`registry.settings` (or by hand in tests)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from registry._util import mask_url
+
+__all__ = ["Credentials", "RepositoryConfig"]
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """A username and password, or a bearer token; ``source`` says where they came from."""
+
+    source: str
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    token: str | None = field(default=None, repr=False)
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """The values that must never appear in output."""
+        return tuple(s for s in (self.password, self.token) if s)
+
+
+@dataclass(frozen=True)
+class RepositoryConfig:
+    """One repository as configured (or given on the command line)."""
+
+    name: str
+    url: str = field(repr=False)  # it may carry user-info; ``name`` or ``display`` show it masked
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    token: str | None = field(default=None, repr=False)
+    maven_id: str | None = None
+    ca_bundle: str | None = None
+    verify_tls: bool = True
+    timeout: float = 30.0
+    unsafe_overwrite: str = "refuse"
+
+    @property
+    def scheme(self) -> str:
+        """``http``, ``https`` or ``file``: which kind of repository opens this URL."""
+        return self.url.split("://", 1)[0].lower() if "://" in self.url else "file"
+
+    @property
+    def is_http(self) -> bool:
+        return self.scheme in ("http", "https")
+
+    @property
+    def display(self) -> str:
+        """How the repository is named in messages."""
+        masked = mask_url(self.url)
+        return masked if self.name == masked else f"{self.name} ({masked})"

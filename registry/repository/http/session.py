@@ -1,0 +1,326 @@
+"""The HTTP transport of a maven2 repository: one pooled, retrying ``requests`` session, and the translation of
+every failure at the boundary (the only code besides :mod:`registry.repository.http` that knows ``requests``)::
+
+    401, 403                         -> AuthenticationFailed (names the repository and where credentials came from)
+    404                              -> ArtifactNotFound
+    5xx, timeouts, refused, resets   -> RepositoryUnavailable (GET and HEAD are retried first, with backoff)
+
+Every request has a connect and a read timeout, so a server that accepts connections and never answers is an
+error within the timeout, never a hang. Uploads and downloads are streamed from and to disk, and reported to
+:mod:`registry.repository.progress`.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from pathlib import Path
+from typing import IO, Any
+from urllib.parse import quote, urlsplit, urlunsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.exceptions import ReadTimeoutError
+from urllib3.util.retry import Retry
+
+from registry._util import mask_url
+from registry.exceptions import (
+    ArtifactNotFound,
+    AuthenticationFailed,
+    ConfigError,
+    RegistryError,
+    RepositoryUnavailable,
+)
+from registry.repository import progress
+from registry.repository.base import Source
+from registry.repository.config import Credentials, RepositoryConfig
+
+__all__ = ["MAX_SMALL_FILE", "Transport", "reason"]
+
+log = logging.getLogger("registry.repository.http")
+
+#: Small files (metadata, checksums) are read into memory; nothing legitimate is larger than this.
+MAX_SMALL_FILE = 32 << 20
+#: The longest a server's ``Retry-After`` makes a retry wait, in seconds.
+MAX_RETRY_AFTER = 5.0
+#: Connections kept open to one server: enough for the concurrent uploads and card reads of one command.
+POOL_SIZE = 16
+_CHUNK = 1 << 20
+
+
+class _BearerAuth(requests.auth.AuthBase):
+    def __init__(self, token: str) -> None:
+        self._token = token
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers["Authorization"] = f"Bearer {self._token}"
+        return request
+
+
+def _base_url(url: str) -> str:
+    """The URL without user-info (credentials go in headers), ending with ``/``."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises for a port that is not a number from 0 to 65535
+    except ValueError:
+        raise ConfigError(
+            f"Repository URL {mask_url(url)!r} is not a valid URL: its host or port cannot be read."
+        ) from None
+    if not parts.hostname:
+        raise ConfigError(f"Repository URL {mask_url(url)!r} has no host.")
+    netloc = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
+    if parts.port:
+        netloc += f":{parts.port}"
+    path = parts.path if parts.path.endswith("/") else parts.path + "/"
+    return urlunsplit((parts.scheme, netloc, path, "", ""))
+
+
+class _Adapter(HTTPAdapter):
+    """urllib3 sends file bodies in 16 KiB blocks by default; 1 MiB blocks upload about a third faster."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("blocksize", _CHUNK)
+        super().init_poolmanager(*args, **kwargs)
+
+
+class BrokenOff(RepositoryUnavailable):
+    """The answer began, then its body broke off."""
+
+
+class _Retry(Retry):
+    """urllib3's Retry with a server's ``Retry-After`` capped (urllib3 obeys up to six hours): a confused or hostile
+    server must not park a resolve far beyond its timeouts."""
+
+    def parse_retry_after(self, retry_after: str) -> float:
+        return min(super().parse_retry_after(retry_after), MAX_RETRY_AFTER)
+
+
+def _retrying_session(attempts: int) -> requests.Session:
+    retry = _Retry(
+        total=attempts,
+        connect=attempts,  # the request was never sent: safe for every method
+        read=attempts,
+        status=attempts,
+        other=0,
+        allowed_methods=frozenset({"GET", "HEAD"}),  # only idempotent reads are retried after being sent
+        status_forcelist=(500, 502, 503, 504),
+        backoff_factor=0.3,
+        backoff_max=5,
+        backoff_jitter=0.2,
+        raise_on_status=False,
+        respect_retry_after_header=True,
+    )
+    session = requests.Session()
+    adapter = _Adapter(max_retries=retry, pool_connections=4, pool_maxsize=POOL_SIZE, pool_block=True)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    session.headers["User-Agent"] = "registry (maven2 client)"
+    # The bytes as stored, which the checksums are of; see Transport.refuse_encoded for why.
+    session.headers["Accept-Encoding"] = "identity"
+    return session
+
+
+class _Counting:
+    """A file wrapper that reports each block read (to the progress reporter)."""
+
+    def __init__(self, stream: IO[bytes], advance: Any) -> None:
+        self._stream = stream
+        self._advance = advance
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._stream.read(size)
+        self._advance(len(data))
+        return data
+
+    def __len__(self) -> int:  # requests uses it for Content-Length
+        position = self._stream.tell()
+        self._stream.seek(0, 2)
+        end = self._stream.tell()
+        self._stream.seek(position)
+        return end - position
+
+
+class Transport:
+    """Requests to one repository's base URL, with credentials, timeouts, retries of reads and error mapping.
+
+    Thread-safe for concurrent requests: the connection pool holds up to :data:`POOL_SIZE` kept-alive connections.
+    """
+
+    def __init__(
+        self,
+        config: RepositoryConfig,
+        credentials: Credentials | None = None,
+        credential_help: str = "",
+        *,
+        retries: int = 3,
+    ) -> None:
+        self.config = config
+        self.base = _base_url(config.url)
+        self.display = config.display
+        self._credential_help = credential_help
+        self._timeout = (min(10.0, config.timeout), config.timeout)
+        self._session = _retrying_session(retries)
+        if credentials is not None and credentials.token:
+            self._session.auth = _BearerAuth(credentials.token)
+        elif credentials is not None and credentials.username:
+            self._session.auth = (credentials.username, credentials.password or "")
+        if config.ca_bundle and not Path(config.ca_bundle).expanduser().exists():
+            raise ConfigError(f"The ca_bundle {config.ca_bundle!r} of {self.display} does not exist.")
+        self._session.verify = str(Path(config.ca_bundle).expanduser()) if config.ca_bundle else config.verify_tls
+
+    def close(self) -> None:
+        self._session.close()
+
+    def url(self, path: str) -> str:
+        return self.base + quote(path, safe="/")
+
+    def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        """Send one request; transport failures become RepositoryUnavailable, with the URL masked."""
+        kwargs.setdefault("timeout", self._timeout)
+        started = time.monotonic()
+        try:
+            response = self._session.request(method, self.url(path), **kwargs)
+        except requests.exceptions.Timeout as exc:
+            raise self._no_answer(method, path) from exc
+        except requests.exceptions.SSLError as exc:
+            raise RepositoryUnavailable(
+                f"TLS verification failed for {self.display}: {reason(exc)}. If the server uses a private CA, set "
+                "ca_bundle for the repository in the configuration file."
+            ) from exc
+        except requests.exceptions.ConnectionError as exc:
+            if isinstance(getattr(exc.args[0] if exc.args else None, "reason", None), ReadTimeoutError):
+                raise self._no_answer(method, path) from exc  # every retry timed out: it arrives as "max retries"
+            raise RepositoryUnavailable(
+                f"Cannot reach {self.display} ({reason(exc)}). Check the URL and your network, then try again."
+            ) from exc
+        except requests.exceptions.RequestException as exc:
+            raise RepositoryUnavailable(f"{method} {path} on {self.display} failed: {reason(exc)}.") from exc
+        log.debug(
+            "%s %s -> %s in %.3f s", method, mask_url(response.url), response.status_code, time.monotonic() - started
+        )
+        return response
+
+    def _no_answer(self, method: str, path: str) -> RepositoryUnavailable:
+        return RepositoryUnavailable(
+            f"{self.display} did not answer {method} {path} within {self.config.timeout:g} s. Check that the "
+            "server is up, or raise the repository's timeout."
+        )
+
+    def fail(self, response: requests.Response, action: str, path: str) -> RegistryError:
+        """The error for an unexpected answer to ``action`` (``reading``, ``writing``...) of ``path``."""
+        status = response.status_code
+        if status in (401, 403):
+            verb = "rejected the credentials for" if status == 401 else "does not allow"
+            return AuthenticationFailed(
+                f"{self.display} {verb} {action} {path} (HTTP {status}): {self._credential_help}"
+            )
+        if status == 404:
+            return ArtifactNotFound(f"{path} does not exist in {self.display}.")
+        detail = _body_excerpt(response)
+        return RepositoryUnavailable(
+            f"{self.display} answered HTTP {status} to {action} {path}{': ' + detail if detail else ''}."
+            + (" The server is failing; try again later." if status >= 500 else "")
+        )
+
+    def refuse_encoded(self, response: requests.Response, path: str) -> None:
+        """Refuse a compressed answer to our ``Accept-Encoding: identity``: urllib3 inflates the end of a stream
+        without a size limit, so a small compressed body could expand to gigabytes in memory."""
+        encoding = response.headers.get("Content-Encoding", "").strip().lower()
+        if encoding not in ("", "identity"):
+            raise RepositoryUnavailable(
+                f"{self.display} sent {path} compressed (Content-Encoding {encoding[:40]!r}) although registry asks "
+                "for files as they are stored; refusing to unpack it. Check the server or proxy configuration."
+            )
+
+    def get_small(self, path: str) -> tuple[bytes, str | None]:
+        """GET a small file and its ETag. A body that breaks off half-way is read again, twice at most: urllib3
+        retries only requests that got no answer, and Apache cuts off a reader when a writer rewrites the file."""
+        for attempt in (1, 2, 3):
+            try:
+                return self._get_once(path)
+            except BrokenOff:
+                if attempt == 3:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _get_once(self, path: str) -> tuple[bytes, str | None]:
+        with self.request("GET", path, stream=True) as response:
+            if response.status_code != 200:
+                raise self.fail(response, "reading", path)
+            self.refuse_encoded(response, path)
+            data = bytearray()
+            try:
+                for chunk in response.iter_content(_CHUNK):
+                    data += chunk
+                    if len(data) > MAX_SMALL_FILE:
+                        raise RepositoryUnavailable(
+                            f"{path} in {self.display} is larger than {MAX_SMALL_FILE} bytes; refusing to read it."
+                        )
+            except requests.exceptions.RequestException as exc:
+                raise BrokenOff(f"Reading {path} from {self.display} failed: {reason(exc)}.") from exc
+            return bytes(data), response.headers.get("ETag")
+
+    def download(self, path: str, destination: Path) -> None:
+        """Stream ``path`` into ``destination``; a broken or short download leaves nothing."""
+        with self.request("GET", path, stream=True) as response:
+            if response.status_code != 200:
+                raise self.fail(response, "downloading", path)
+            self.refuse_encoded(response, path)
+            expected = response.headers.get("Content-Length")
+            total = int(expected) if expected and expected.isdigit() else None
+            received = 0
+            try:
+                with destination.open("wb") as out, progress.report(f"GET {Path(path).name}", total) as advance:
+                    for chunk in response.iter_content(_CHUNK):
+                        out.write(chunk)
+                        received += len(chunk)
+                        advance(len(chunk))
+            except requests.exceptions.RequestException as exc:
+                destination.unlink(missing_ok=True)
+                raise RepositoryUnavailable(
+                    f"The download of {path} from {self.display} broke off after {received} bytes ({reason(exc)}). "
+                    "Nothing was kept; try again."
+                ) from exc
+            if total is not None and received != total:
+                destination.unlink(missing_ok=True)
+                raise RepositoryUnavailable(
+                    f"The download of {path} from {self.display} was cut short ({received} of {total} bytes). "
+                    "Nothing was kept; try again."
+                )
+
+    def put(self, path: str, source: Source, headers: dict[str, str]) -> requests.Response:
+        """PUT bytes, or a file streamed from disk."""
+        if isinstance(source, bytes):
+            return self.request("PUT", path, data=source, headers=headers)
+        size = source.stat().st_size
+        with source.open("rb") as stream, progress.report(f"PUT {Path(path).name}", size) as advance:
+            body = _Counting(stream, advance)
+            return self.request("PUT", path, data=body, headers={**headers, "Content-Length": str(size)})
+
+
+def reason(exc: BaseException) -> str:
+    """A short cause without URLs (which might carry user-info) or nested tracebacks."""
+    text = str(exc.__cause__ or exc) if not isinstance(exc, requests.exceptions.Timeout) else "timed out"
+    for marker in ("Caused by ", "(Caused by "):
+        if marker in text:
+            text = text.split(marker, 1)[1]
+    text = text.strip("()'\" ")
+    if "timed out" in text:
+        return "timed out"
+    if "NewConnectionError" in text or "Connection refused" in text:
+        return "connection refused"
+    if "RemoteDisconnected" in text or "reset" in text.lower():
+        return "connection reset by the server"
+    return "".join(c if c.isprintable() else " " for c in text[:200])  # it may quote the server: no control codes
+
+
+def _body_excerpt(response: requests.Response) -> str:
+    try:
+        text = response.text[:300]
+    except (requests.exceptions.RequestException, UnicodeDecodeError):
+        return ""
+    if "<html" in text.lower():
+        text = re.sub(r"<[^>]+>", " ", text)
+    # The server's bytes end up on a terminal: no control characters (escape sequences, CR, LF) get through.
+    return " ".join("".join(c if c.isprintable() else " " for c in text).split())[:200]

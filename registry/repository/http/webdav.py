@@ -1,0 +1,122 @@
+"""What a maven2 HTTP server can do beyond GET and PUT, found out once and used for atomic writes.
+
+* **Create-only writes**: a probe at ``.registry/probe-<random>`` PUTs a file twice with ``If-None-Match: *``.
+  Apache honours it (``atomic``); Nexus refuses redeploys under "Disable redeploy" (400, also ``atomic``); plain
+  nginx ignores it and overwrites (``overwrites``); a server that refuses the probe path (Nexus with a strict
+  layout policy) enforces its own policy (``polices-paths``).
+* **Atomic folders**: ``MKCOL`` is a mkdir on WebDAV servers, refused when the folder exists, so a version folder
+  can be claimed with it.
+* **Locks**: ``LOCK``/``UNLOCK`` (Apache mod_dav) serialise rewrites of ``maven-metadata.xml``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Literal
+
+from registry._util import backoff
+from registry.exceptions import RegistryError, RepositoryUnavailable
+from registry.repository.http.session import Transport
+
+__all__ = ["Behaviour", "Locks", "ServerTraits", "mkcol_parents", "probe"]
+
+_LOCK_BODY = (
+    b'<?xml version="1.0" encoding="utf-8"?><D:lockinfo xmlns:D="DAV:"><D:lockscope><D:exclusive/></D:lockscope>'
+    b"<D:locktype><D:write/></D:locktype><D:owner>registry</D:owner></D:lockinfo>"
+)
+# A crashed holder's lock expires by itself.
+_LOCK_HEADERS = {"Depth": "0", "Timeout": "Second-30", "Content-Type": "application/xml"}
+
+Behaviour = Literal["atomic", "overwrites", "polices-paths"]
+
+
+@dataclass(frozen=True)
+class ServerTraits:
+    """What the probe found: how a create-only PUT over an existing file is answered, and whether MKCOL of an
+    existing folder is refused (then a version directory can be claimed atomically with MKCOL)."""
+
+    put: Behaviour
+    mkcol_claims: bool
+
+
+def mkcol_parents(transport: Transport, path: str) -> None:
+    """Create the collections above ``path`` (Apache's mod_dav does not create parents on PUT)."""
+    parts = path.split("/")[:-1]
+    for depth in range(1, len(parts) + 1):
+        collection = "/".join(parts[:depth]) + "/"
+        response = transport.request("MKCOL", collection)
+        # 201 created, 405 it exists. Anything else may be a concurrent MKCOL winning the race (Apache then
+        # answers 403): the PUT that follows says whether the folder is really missing.
+        if response.status_code == 401:
+            raise transport.fail(response, "creating the folder", collection)
+
+
+def probe(transport: Transport) -> ServerTraits:
+    """Find out how the server treats create-only writes and MKCOL, with a throw-away folder."""
+    folder = f".registry/probe-{secrets.token_hex(8)}"
+    path = f"{folder}/file"
+    headers = {"If-None-Match": "*"}
+    mkcol_parents(transport, path)
+    try:
+        first = transport.put(path, b"probe", headers)
+        if first.status_code in (401, 403):
+            raise transport.fail(first, "writing", path)
+        if not 200 <= first.status_code < 300:
+            return ServerTraits("polices-paths", mkcol_claims=False)
+        second = transport.put(path, b"probe again", headers)
+        put: Behaviour = "overwrites" if 200 <= second.status_code < 300 else "atomic"
+        mkcol_claims = transport.request("MKCOL", f"{folder}/claim/").status_code == 201 and (
+            transport.request("MKCOL", f"{folder}/claim/").status_code in (403, 405, 409)
+        )
+        return ServerTraits(put, mkcol_claims)
+    finally:
+        with contextlib.suppress(RegistryError):
+            for leftover in (path, f"{folder}/claim/", f"{folder}/"):
+                transport.request("DELETE", leftover)
+
+
+class Locks:
+    """Exclusive WebDAV write locks, where the server has them (learnt from the first ``LOCK``)."""
+
+    def __init__(self, transport: Transport, patience: float) -> None:
+        self._transport = transport
+        self._patience = patience
+        self.available: bool | None = None  # unknown until the first LOCK
+
+    @contextlib.contextmanager
+    def hold(self, path: str) -> Iterator[str | None]:
+        """Hold an exclusive write lock on ``path``; yields its token, or ``None`` where the server has none."""
+        transport = self._transport
+        if self.available is False:
+            yield None
+            return
+        deadline = time.monotonic() + self._patience
+        attempt = 0
+        while True:
+            attempt += 1
+            response = transport.request("LOCK", path, data=_LOCK_BODY, headers=_LOCK_HEADERS)
+            token = response.headers.get("Lock-Token", "").strip().strip("<>")
+            if response.status_code in (200, 201) and token:
+                self.available = True
+                break
+            if response.status_code == 423 and time.monotonic() < deadline:
+                backoff(attempt)  # another writer holds it
+                continue
+            if response.status_code in (401, 403) and self.available is None:
+                raise transport.fail(response, "locking", path)
+            if response.status_code == 423:
+                raise RepositoryUnavailable(
+                    f"{path} in {transport.display} stayed locked by another writer; try again."
+                )
+            self.available = False  # 405, 501, 400...: this server has no WebDAV locking
+            yield None
+            return
+        try:
+            yield token
+        finally:
+            with contextlib.suppress(RegistryError):
+                transport.request("UNLOCK", path, headers={"Lock-Token": f"<{token}>"})
