@@ -51,7 +51,7 @@ class HttpRepository(Repository):
         retries: int = 3,
     ) -> None:
         self.config = config
-        self.transport = Transport(config, credentials, credential_help, retries=retries)
+        self.transport = Transport(config, credentials, credential_help, retries)
         self.base = self.transport.base
         self.display = config.display
         self._traits: ServerTraits | None = None

@@ -147,18 +147,11 @@ class Transport:
     Thread-safe for concurrent requests: the connection pool holds up to :data:`POOL_SIZE` kept-alive connections.
     """
 
-    def __init__(
-        self,
-        config: RepositoryConfig,
-        credentials: Credentials | None = None,
-        credential_help: str = "",
-        *,
-        retries: int = 3,
-    ) -> None:
+    def __init__(self, config: RepositoryConfig, credentials: Credentials | None, help_text: str, retries: int) -> None:
         self.config = config
         self.base = _base_url(config.url)
         self.display = config.display
-        self._credential_help = credential_help
+        self._credential_help = help_text
         self._timeout = (min(10.0, config.timeout), config.timeout)
         self._session = _retrying_session(retries)
         if credentials is not None and credentials.token:
