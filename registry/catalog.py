@@ -22,6 +22,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from registry import rendering
 from registry.coordinates import Module
 from registry.exceptions import ArtifactNotFound, IntegrityError, InvalidCoordinate, InvalidInput
 from registry.modelcard import stages
@@ -270,16 +271,7 @@ def _artifact_page(history: ArtifactHistory) -> ArtifactPage:
 
 @lru_cache(maxsize=1)
 def _environment() -> jinja2.Environment:
-    import jinja2  # only rendering needs it; keeps `import registry` and the CLI fast
-
-    # autoescape=True, not select_autoescape(): the templates end in .j2, which select_autoescape would not escape.
-    return jinja2.Environment(
-        loader=jinja2.PackageLoader("registry", "templates"),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+    return rendering.environment(trim_blocks=True, lstrip_blocks=True)
 
 
 def render_catalog(
