@@ -11,7 +11,7 @@ import contextlib
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
@@ -221,12 +221,6 @@ def ivysettings(repository: str | None, realm: str | None, out: Path | None) -> 
     click.echo(str(written))
 
 
-def _print(renderable: Any) -> None:
-    from rich.console import Console
-
-    Console(soft_wrap=False).print(renderable)
-
-
 @cli.command()
 @click.argument("spec", metavar="COORDINATE")
 @_repository_option
@@ -244,9 +238,9 @@ def show(spec: str, repository: str | None, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(record.to_dict(), indent=2, sort_keys=True))
         return
-    from registry.cli.render import card_view
+    from registry.cli.render import card_view, print_view
 
-    _print(card_view(record))
+    print_view(card_view(record))
 
 
 @cli.command()
@@ -266,9 +260,9 @@ def diff(first: str, second: str, repository: str | None, as_json: bool) -> None
     if as_json:
         click.echo(changes.to_json())
         return
-    from registry.cli.render import diff_view
+    from registry.cli.render import diff_view, print_view
 
-    _print(diff_view(changes))
+    print_view(diff_view(changes))
 
 
 @cli.command()
@@ -311,9 +305,9 @@ def search(
     if not found:
         click.echo("No version matches.", err=True)
         return
-    from registry.cli.render import search_view
+    from registry.cli.render import print_view, search_view
 
-    _print(search_view(found))
+    print_view(search_view(found))
 
 
 @cli.command()

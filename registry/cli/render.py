@@ -2,7 +2,7 @@
 
 Values and people are formatted by :mod:`registry.present`, as on the HTML catalog. Cards hold user text, so every
 value goes into a table as :class:`rich.text.Text`, never as markup: a description of ``[bold red]`` is printed as
-written.
+written. :func:`print_view` draws for a terminal's width, and for a pipe or a file one unwrapped line per row.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from rich import box
-from rich.console import Group, RenderableType
+from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
@@ -20,8 +20,11 @@ from registry.diff import SECTIONS, CardDiff
 from registry.modelcard import stages
 from registry.store import VersionCard
 
-__all__ = ["card_view", "diff_view", "search_view"]
+__all__ = ["card_view", "diff_view", "print_view", "search_view"]
 
+#: The width drawn for when stdout is not a terminal: wider than any row, so that a row stays one line for
+#: ``grep``/``cut`` (rich would otherwise wrap at 80 columns). Rows are never padded out to it.
+UNWRAPPED_WIDTH = 10_000
 _TITLES = {
     "metrics": "Metrics",
     "params": "Params",
@@ -33,14 +36,25 @@ _TITLES = {
 }
 
 
+def print_view(renderable: RenderableType) -> None:
+    """Print on stdout: fitted to a terminal, unwrapped into a pipe or a file."""
+    console = Console(soft_wrap=False)
+    if not console.is_terminal:
+        console.width = UNWRAPPED_WIDTH
+    console.print(renderable)
+
+
 def _text(value: Any) -> Text:
     """A card value as plain text (:func:`registry.present.value`); a missing one dimmed."""
     shown = present.value(value)
     return Text(shown, style="dim" if shown == present.MISSING else "")
 
 
-def _table(title: str | Text | None, *columns: str) -> Table:
-    """A table in the house style: a bold title on the left, a rule under the header, no frame."""
+def _table(title: str | Text | None, *columns: str, whole: Iterable[str] = ()) -> Table:
+    """A table in the house style: a bold title on the left, a rule under the header, no frame.
+
+    A narrow terminal folds long cells; the ``whole`` columns (coordinates, times, people) never break.
+    """
     table = Table(
         title=title,
         title_justify="left",
@@ -52,7 +66,7 @@ def _table(title: str | Text | None, *columns: str) -> Table:
         min_width=len(title) if title is not None else None,  # never wrap a title over a narrow table
     )
     for column in columns:
-        table.add_column(column, overflow="fold")
+        table.add_column(column, overflow="fold", no_wrap=column in whole)
     return table
 
 
@@ -139,7 +153,7 @@ def diff_view(diff: CardDiff) -> RenderableType:
         first = {"params": ["stage", "param"], "metrics": ["metric"], "stages": ["stage"]}.get(section, ["name"])
         table = _table(_TITLES[section], *first, diff.a.rsplit(":", 1)[-1], diff.b.rsplit(":", 1)[-1])
         if section == "metrics":
-            table.add_column("delta", justify="right")
+            table.add_column("delta", justify="right", no_wrap=True)
         for change in changes:
             row: list[Text] = [Text(change.stage or "")] if section == "params" else []
             key = change.stage if section == "stages" and change.stage else change.key
@@ -173,7 +187,7 @@ def _delta(delta: float | None) -> Text:
 
 def search_view(records: Sequence[VersionCard]) -> RenderableType:
     """One row per version: coordinate, when, who, labels, metrics, training data fingerprint (short)."""
-    table = _table(None, "version", "deployed", "by", "labels", "metrics", "data")
+    table = _table(None, "version", "deployed", "by", "labels", "metrics", "data", whole=("version", "deployed", "by"))
     for record in records:
         card = record.card
         table.add_row(
