@@ -5,8 +5,10 @@ data, labels, metrics, params per stage), its promotion into the repository and 
 small SVG line chart per metric across builds. The pages are plain HTML with inline CSS and SVG: no JavaScript,
 and a Content-Security-Policy that would refuse any, so they open from ``file://`` or any static web server.
 
-Cards hold user text, so the templates (``registry/templates/catalog*.html.j2``) autoescape everything; this
-module computes the chart geometry as numbers and the templates draw it.
+Cards hold user text, so the templates (``registry/templates/catalog*.html.j2``) autoescape everything. Values and
+people are formatted by :mod:`registry.present`, as in the terminal; the templates have its functions as filters
+(``who``, ``time``, ``value``, ``gate``, ``verdict``, ``clip``). This module computes the chart geometry as numbers
+and the templates draw it.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from registry import present, rendering
 from registry.coordinates import Module
 from registry.exceptions import ArtifactNotFound, IntegrityError, InvalidCoordinate, InvalidInput
 from registry.modelcard import stages
@@ -124,7 +127,7 @@ def metric_chart(metric: str, values: Sequence[tuple[str, float]]) -> MetricChar
             x=_LEFT + (slot * i if n > 1 else plot_width / 2),
             y=height(value),
             version=version,
-            value=f"{value:.6g}",
+            value=present.number(value),
             # The newest build is always labelled; others as often as the spacing allows.
             labelled=(n - 1 - i) % every == 0,
         )
@@ -176,57 +179,26 @@ class ArtifactPage:
         return self.versions[0] if self.versions else None
 
 
-def _text(value: Any) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return f"{value:.6g}"
-    return str(value)
-
-
-def _mapping(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
-
-
 def _numbers(metrics: Any) -> dict[str, float]:
     return {
         str(k): float(v)
-        for k, v in _mapping(metrics).items()
+        for k, v in present.mapping(metrics).items()
         if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
     }
 
 
-def _who(who: Any) -> str:
-    who = _mapping(who)
-    return f"{who.get('user', '?')}@{who.get('host', '?')}"
-
-
 def _summary(record: VersionCard) -> VersionSummary:
     card = record.card
-    code = _mapping(card.code)
-    data = _mapping(card.training_data)
-    commit = f"{code.get('commit')}{' (dirty)' if code.get('dirty') else ''}" if code else None
     return VersionSummary(
         version=str(record.coordinate.version),
-        created=str(card.created),
-        deployed_by=_who(card.deployed_by),
+        created=present.time(card.created),
+        deployed_by=present.who(card.deployed_by),
         description=str(card.description or ""),
         labels=tuple(str(label) for label in card.labels),
-        metrics=tuple((name, f"{value:.6g}") for name, value in sorted(_numbers(card.metrics).items())),
-        code=commit,
-        training_data=tuple(
-            (key, _text(data.get(key))) for key in ("fingerprint", "rows", "source", "table_version") if key in data
-        ),
-        stages=tuple(
-            (
-                stage.label,
-                stage.uid or "",
-                tuple((name, _text(value), name in stage.defaults) for name, value in sorted(stage.params.items())),
-            )
-            for stage in stages(card)
-        ),
+        metrics=tuple(present.metrics(card.metrics)),
+        code=present.commit(card.code),
+        training_data=tuple(present.training_data(card.training_data)),
+        stages=tuple((stage.label, stage.uid or "", tuple(present.params(stage))) for stage in stages(card)),
         previous=card.previous,
         promotion=record.promotion,
     )
@@ -270,16 +242,16 @@ def _artifact_page(history: ArtifactHistory) -> ArtifactPage:
 
 @lru_cache(maxsize=1)
 def _environment() -> jinja2.Environment:
-    import jinja2  # only rendering needs it; keeps `import registry` and the CLI fast
-
-    # autoescape=True, not select_autoescape(): the templates end in .j2, which select_autoescape would not escape.
-    return jinja2.Environment(
-        loader=jinja2.PackageLoader("registry", "templates"),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
+    environment = rendering.environment(trim_blocks=True, lstrip_blocks=True)
+    environment.filters.update(
+        clip=present.clip,
+        gate=present.gate,
+        time=present.time,
+        value=present.value,
+        verdict=present.verdict,
+        who=present.who,
     )
+    return environment
 
 
 def render_catalog(
@@ -294,8 +266,7 @@ def render_catalog(
     :param source: how the repository is named on the pages (a masked URL or path).
     :param skipped: ``(folder, reason)`` of discovered folders that are not readable artifacts.
     """
-    generated = (now or dt.datetime.now(dt.timezone.utc)).astimezone(dt.timezone.utc)
-    stamp = generated.isoformat(timespec="seconds").replace("+00:00", "Z")
+    stamp = present.time(now or dt.datetime.now(dt.timezone.utc))
     pages = sorted((_artifact_page(h) for h in histories), key=lambda page: page.module)
     environment = _environment()
     common = {"source": source, "generated": stamp}

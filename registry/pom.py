@@ -8,6 +8,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from registry.coordinates import Coordinate
+from registry.rendering import environment
 
 if TYPE_CHECKING:
     import jinja2
@@ -21,15 +22,7 @@ _MAX_DESCRIPTION = 4000
 
 @lru_cache(maxsize=1)
 def _template() -> jinja2.Template:
-    import jinja2  # only rendering needs it; keeps `import registry` and the CLI fast
-
-    env = jinja2.Environment(
-        loader=jinja2.PackageLoader("registry", "templates"),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True,
-    )
-    return env.get_template("pom.xml.j2")
+    return environment(keep_trailing_newline=True).get_template("pom.xml.j2")
 
 
 def _clean(text: str) -> str:

@@ -288,7 +288,10 @@ def _entry(ctx: click.Context) -> None:
     main(list(ctx.args))
 
 
-def run_cli(*args: str) -> tuple[int, str, str]:
-    """Run ``registry ARGS`` through :func:`registry.cli.main`, the entry point with its error handler."""
-    result = CliRunner().invoke(_entry, list(args), catch_exceptions=False, env={"COLUMNS": "200"})
+def run_cli(*args: str, columns: int = 200) -> tuple[int, str, str]:
+    """Run ``registry ARGS`` through :func:`registry.cli.main`, the entry point with its error handler.
+
+    Output goes to a pipe, not a terminal; ``columns`` is the width the environment claims (``COLUMNS``).
+    """
+    result = CliRunner().invoke(_entry, list(args), catch_exceptions=False, env={"COLUMNS": str(columns)})
     return result.exit_code, result.stdout, result.stderr

@@ -50,6 +50,35 @@ def test_repository_from_environment(
     assert (tmp_path / "env-repo" / "com/acme/churn/maven-metadata.xml").is_file()
 
 
+def test_repository_before_or_after_the_command(
+    make_model: Callable[..., Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo, other = str(tmp_path / "repo"), str(tmp_path / "other")
+    assert run("-r", repo, "deploy", str(make_model()), "com.acme:churn:1.0")[1].splitlines()[-1].endswith("1.0.0")
+    assert run("deploy", str(make_model()), "com.acme:churn:1.0", "-r", repo)[1].splitlines()[-1].endswith("1.0.1")
+    assert run("-r", repo, "versions", "com.acme:churn")[1] == "1.0.0\n1.0.1\n"
+    assert run("versions", "com.acme:churn", "--repository", repo)[1] == "1.0.0\n1.0.1\n"
+    assert run("-r", repo, "versions", "com.acme:churn", "-r", repo)[1] == "1.0.0\n1.0.1\n"  # the same twice
+    monkeypatch.setenv("REGISTRY_REPOSITORY", other)
+    assert run("versions", "com.acme:churn", "-r", repo)[1] == "1.0.0\n1.0.1\n"  # the command line wins
+    assert run("-r", repo, "versions", "com.acme:churn")[1] == "1.0.0\n1.0.1\n"
+    assert run("versions", "com.acme:churn")[2].startswith(f"com.acme:churn has no released versions in {other} ")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["-r", "{a}", "versions", "com.acme:churn", "-r", "{b}"], "-r/--repository is given twice"),
+        (["-r", "{a}", "promote", "com.acme:churn:1.0.0", "--from", "{a}", "--to", "{b}"], "'registry promote' takes"),
+        (["-r", "{a}", "repos"], "'registry repos' takes no -r/--repository"),
+    ],
+)
+def test_repository_given_where_it_cannot_apply(tmp_path: Path, args: list[str], message: str) -> None:
+    exit_code, out, err = run(*(a.format(a=tmp_path / "a", b=tmp_path / "b") for a in args))
+    assert (exit_code, out) == (2, "") and f"Error: {message}" in err
+    assert not (tmp_path / "b").exists()
+
+
 def test_embedded_default_is_the_maven_local_repository(make_model: Callable[..., Path], isolated_env: Path) -> None:
     assert run("deploy", str(make_model()), "com.acme:churn:1.0")[0] == 0
     assert (isolated_env / ".m2/repository/com/acme/churn/1.0.0/churn-1.0.0.jar").is_file()

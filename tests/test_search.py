@@ -153,6 +153,17 @@ def test_search_from_the_command_line(local_repo: LocalRepository, history: list
     assert (code, json.loads(out)) == (0, [])
 
 
+def test_rows_stay_on_one_line_in_a_pipe(local_repo: LocalRepository, history: list[Coordinate]) -> None:
+    # Not a terminal: however narrow the environment says the screen is, no row is wrapped or folded.
+    code, out, _ = run_cli("search", "com.acme:churn", "-r", str(local_repo.root), columns=40)
+    lines = out.splitlines()
+    assert code == 0 and len(lines) == 2 + len(history)  # header, rule, one line per version
+    row = next(line for line in lines if "com.acme:churn:1.1.1" in line)
+    for cell in ("2024-01-18T09:30:00Z", "alice@trainer-1", "-", "auc=0.89, f1=0.74, logLoss=0.31", "cccc3333"):
+        assert cell in row, cell
+    assert len(row) > 100
+
+
 @pytest.mark.parametrize(
     ("args", "message", "code"),
     [

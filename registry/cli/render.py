@@ -1,27 +1,30 @@
 """How cards, diffs and search results look in a terminal: rich tables for ``show``, ``diff`` and ``search``.
 
-Cards hold user text, so every value goes into a table as :class:`rich.text.Text`, never as markup: a description
-of ``[bold red]`` is printed as written.
+Values and people are formatted by :mod:`registry.present`, as on the HTML catalog. Cards hold user text, so every
+value goes into a table as :class:`rich.text.Text`, never as markup: a description of ``[bold red]`` is printed as
+written. :func:`print_view` draws for a terminal's width, and for a pipe or a file one unwrapped line per row.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from rich import box
-from rich.console import Group, RenderableType
+from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from registry import present
 from registry.diff import SECTIONS, CardDiff
 from registry.modelcard import stages
 from registry.store import VersionCard
 
-__all__ = ["card_view", "diff_view", "search_view"]
+__all__ = ["card_view", "diff_view", "print_view", "search_view"]
 
-_MAX_VALUE = 160
+#: The width drawn for when stdout is not a terminal: wider than any row, so that a row stays one line for
+#: ``grep``/``cut`` (rich would otherwise wrap at 80 columns). Rows are never padded out to it.
+UNWRAPPED_WIDTH = 10_000
 _TITLES = {
     "metrics": "Metrics",
     "params": "Params",
@@ -33,28 +36,25 @@ _TITLES = {
 }
 
 
+def print_view(renderable: RenderableType) -> None:
+    """Print on stdout: fitted to a terminal, unwrapped into a pipe or a file."""
+    console = Console(soft_wrap=False)
+    if not console.is_terminal:
+        console.width = UNWRAPPED_WIDTH
+    console.print(renderable)
+
+
 def _text(value: Any) -> Text:
-    """A value as plain text: strings as written, numbers in full, other JSON compact; long values cut."""
-    if value is None:
-        return Text("-", style="dim")
-    if isinstance(value, str):
-        shown = value
-    elif isinstance(value, bool):
-        shown = "true" if value else "false"
-    elif isinstance(value, (int, float)):
-        shown = repr(value)
-    else:
-        shown = json.dumps(value, separators=(",", ":"), default=str)
-    return Text(shown if len(shown) <= _MAX_VALUE else shown[: _MAX_VALUE - 1] + "…")
+    """A card value as plain text (:func:`registry.present.value`); a missing one dimmed."""
+    shown = present.value(value)
+    return Text(shown, style="dim" if shown == present.MISSING else "")
 
 
-def _who(who: Any) -> str:
-    who = who if isinstance(who, Mapping) else {}
-    return f"{who.get('user', '?')}@{who.get('host', '?')}"
+def _table(title: str | Text | None, *columns: str, whole: Iterable[str] = ()) -> Table:
+    """A table in the house style: a bold title on the left, a rule under the header, no frame.
 
-
-def _table(title: str | Text | None, *columns: str) -> Table:
-    """A table in the house style: a bold title on the left, a rule under the header, no frame."""
+    A narrow terminal folds long cells; the ``whole`` columns (coordinates, times, people) never break.
+    """
     table = Table(
         title=title,
         title_justify="left",
@@ -66,7 +66,7 @@ def _table(title: str | Text | None, *columns: str) -> Table:
         min_width=len(title) if title is not None else None,  # never wrap a title over a narrow table
     )
     for column in columns:
-        table.add_column(column, overflow="fold")
+        table.add_column(column, overflow="fold", no_wrap=column in whole)
     return table
 
 
@@ -79,51 +79,38 @@ def _pairs(title: str | None, rows: Iterable[tuple[str, Any]]) -> Table:
     return table
 
 
-def _mapping(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
-
-
 def card_view(record: VersionCard) -> RenderableType:
     """The card of one version: summary, metrics, training data, params per stage, schema, promotion."""
     card = record.card
-    code, data = _mapping(card.code), _mapping(card.training_data)
-    tools = _mapping(card.tools)
-    commit = None
-    if code:
-        commit = f"{code.get('commit')}{' (dirty)' if code.get('dirty') else ''}"
-        if code.get("remote"):
-            commit += f" from {code.get('remote')}"
+    tools = present.mapping(card.tools)
     parts: list[RenderableType] = [
         Text(str(record.coordinate), style="bold"),
         _pairs(
             None,
             [
                 ("description", card.description or None),
-                ("deployed", f"{card.created} by {_who(card.deployed_by)}"),
+                ("deployed", present.when_by(card.created, card.deployed_by)),
                 ("previous build", card.previous),
-                ("labels", ", ".join(card.labels) or None),
-                ("code", commit),
+                ("labels", present.labels(card.labels)),
+                ("code", present.commit(card.code)),
                 ("tools", ", ".join(f"{k} {v}" for k, v in sorted(tools.items()) if v) or None),
             ],
         ),
     ]
-    metrics = _mapping(card.metrics)
-    if metrics:
-        parts.append(_pairs("Metrics", sorted(metrics.items())))
-    if data:
-        parts.append(
-            _pairs("Training data", [(k, data.get(k)) for k in ("fingerprint", "rows", "source", "table_version")])
-        )
+    if present.mapping(card.metrics):
+        parts.append(_pairs("Metrics", present.metrics(card.metrics)))
+    if present.mapping(card.training_data):
+        parts.append(_pairs("Training data", present.training_data(card.training_data)))
     for stage in stages(card):
         title = Text.assemble(f"Stage {stage.label}", (f"  {stage.uid}" if stage.uid else "", "dim"))
         table = _table(title, "param", "value", "")
-        for name, value in sorted(stage.params.items()):
-            table.add_row(Text(name), _text(value), "default" if name in stage.defaults else "")
+        for name, value, default in present.params(stage):
+            table.add_row(Text(name), Text(value), "default" if default else "")
         parts.append(table)
     schema = card.input_schema if isinstance(card.input_schema, list) else []
     if schema:
         table = _table("Input schema", "column", "type", "nullable")
-        for entry in (e for e in schema if isinstance(e, Mapping)):
+        for entry in (present.mapping(e) for e in schema):
             table.add_row(_text(entry.get("name")), _text(entry.get("type")), _text(entry.get("nullable")))
         parts.append(table)
     parts.append(_promotion(record))
@@ -143,17 +130,16 @@ def _promotion(record: VersionCard) -> RenderableType:
     if promotion is None:
         return _pairs("Promotion", [("promoted", "not promoted into this repository")])
     rows: list[tuple[str, Any]] = [
-        ("promoted", f"{promotion.promoted_at} by {_who(promotion.promoted_by)}"),
+        ("promoted", present.when_by(promotion.promoted_at, promotion.promoted_by)),
         ("from", promotion.source),
         ("to", promotion.target),
     ]
     for gate in promotion.gates:
-        verdict = Text("passed", style="green") if gate.passed else Text("FAILED", style="red")
-        rows.append(("gate", Text.assemble(f"{gate.expression} (actual {_text(gate.actual)}) ", verdict)))
+        verdict = Text(present.verdict(gate.passed), style="green" if gate.passed else "red")
+        rows.append(("gate", Text.assemble(f"{present.gate(gate)} ", verdict)))
     for earlier in promotion.history[1:]:
-        rows.append(
-            ("earlier", f"{earlier.promoted_at} by {_who(earlier.promoted_by)}: {earlier.source} -> {earlier.target}")
-        )
+        when = present.when_by(earlier.promoted_at, earlier.promoted_by)
+        rows.append(("earlier", f"{when}: {earlier.source} -> {earlier.target}"))
     return _pairs("Promotion", rows)
 
 
@@ -167,7 +153,7 @@ def diff_view(diff: CardDiff) -> RenderableType:
         first = {"params": ["stage", "param"], "metrics": ["metric"], "stages": ["stage"]}.get(section, ["name"])
         table = _table(_TITLES[section], *first, diff.a.rsplit(":", 1)[-1], diff.b.rsplit(":", 1)[-1])
         if section == "metrics":
-            table.add_column("delta", justify="right")
+            table.add_column("delta", justify="right", no_wrap=True)
         for change in changes:
             row: list[Text] = [Text(change.stage or "")] if section == "params" else []
             key = change.stage if section == "stages" and change.stage else change.key
@@ -188,35 +174,28 @@ def _shown(section: str, value: Any) -> Text:
     if section == "stages" and isinstance(value, str):
         return Text(value.rsplit(".", 1)[-1])
     if section == "labels" and isinstance(value, list):
-        return Text(", ".join(map(str, value))) if value else _text(None)
+        return _text(present.labels(value))
     return _text(value)
 
 
 def _delta(delta: float | None) -> Text:
-    if delta is None:
-        return Text("-", style="dim")
-    if delta == 0:
-        return Text("0", style="dim")
-    return Text(f"{delta:+.6g}", style="green" if delta > 0 else "red")
+    shown = present.delta(delta)
+    if not delta:
+        return Text(shown, style="dim")
+    return Text(shown, style="green" if delta > 0 else "red")
 
 
 def search_view(records: Sequence[VersionCard]) -> RenderableType:
-    """One row per version: coordinate, when, who, labels, metrics, training data fingerprint."""
-    table = _table(None, "version", "deployed", "by", "labels", "metrics", "data")
+    """One row per version: coordinate, when, who, labels, metrics, training data fingerprint (short)."""
+    table = _table(None, "version", "deployed", "by", "labels", "metrics", "data", whole=("version", "deployed", "by"))
     for record in records:
         card = record.card
-        metrics = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in _metrics(card.metrics))
-        fingerprint = _mapping(card.training_data).get("fingerprint")
         table.add_row(
             Text(str(record.coordinate)),
-            Text(card.created),
-            Text(_who(card.deployed_by)),
-            Text(", ".join(card.labels)),
-            Text(metrics),
-            _text(fingerprint),
+            Text(present.time(card.created)),
+            Text(present.who(card.deployed_by)),
+            _text(present.labels(card.labels)),
+            Text(", ".join(f"{name}={value}" for name, value in present.metrics(card.metrics))),
+            Text(present.fingerprint(present.mapping(card.training_data).get("fingerprint"), short=True)),
         )
     return table
-
-
-def _metrics(metrics: Any) -> list[tuple[str, Any]]:
-    return sorted(_mapping(metrics).items())

@@ -1,0 +1,147 @@
+"""The commands that move artifacts: ``deploy``, ``versions``, ``resolve``, ``promote``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from registry.cli.shared import gate_option, load_settings, repository_option
+from registry.exceptions import InvalidInput
+
+__all__ = ["COMMANDS"]
+
+
+def _parse_metrics(values: tuple[str, ...]) -> dict[str, float]:
+    metrics: dict[str, float] = {}
+    for item in values:
+        name, sep, number = item.partition("=")
+        try:
+            if not sep or not name.strip():
+                raise ValueError
+            metrics[name.strip()] = float(number)
+        except ValueError:
+            raise InvalidInput(f"Invalid metric {item!r}: expected NAME=NUMBER, e.g. --metric auc=0.91") from None
+    return metrics
+
+
+@click.command()
+@click.argument("path", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("coordinate")
+@repository_option
+@click.option("--metric", "metrics", multiple=True, metavar="NAME=NUMBER", help="A metric to record; repeatable.")
+@click.option("--description", default="", help="Free text recorded in the model card and the POM.")
+@click.option("--label", "labels", multiple=True, help="A label to record (e.g. prod-candidate); repeatable.")
+@click.option("--allow-change", is_flag=True, help="Deploy into the series even if the model's configuration differs.")
+def deploy(
+    path: Path,
+    coordinate: str,
+    repository: str | None,
+    metrics: tuple[str, ...],
+    description: str,
+    labels: tuple[str, ...],
+    allow_change: bool,
+) -> None:
+    """Deploy the model saved in PATH as COORDINATE.
+
+    COORDINATE is GROUP:ARTIFACT:MAJOR.MINOR to be assigned the next build (com.acme:churn:1.0 gives
+    com.acme:churn:1.0.0, then 1.0.1, ...), or an exact new GROUP:ARTIFACT:MAJOR.MINOR.BUILD.
+    The last line printed is the coordinate deployed.
+    """
+    from registry.coordinates import DeployTarget
+    from registry.deploy import deploy as deploy_model
+    from registry.lineage import code_lineage
+    from registry.modelcard import ModelCard
+
+    target = DeployTarget.parse(coordinate)
+    card = ModelCard.create(
+        str(target),
+        description=description,
+        labels=list(labels),
+        metrics=_parse_metrics(metrics),
+        code=code_lineage(),
+    )
+    settings = load_settings()
+    released = deploy_model(
+        path, target, repository=repository, settings=settings, card=card, allow_change=allow_change
+    )
+    click.echo(f"Deployed {path} to {settings.repository(repository).display}", err=True)
+    click.echo(str(released))
+
+
+@click.command()
+@click.argument("artifact", metavar="GROUP:ARTIFACT")
+@repository_option
+def versions(artifact: str, repository: str | None) -> None:
+    """List the released versions of GROUP:ARTIFACT, oldest first, one per line."""
+    from registry.coordinates import Module
+    from registry.settings import open_repository
+    from registry.store import read_metadata
+
+    module = Module.parse(artifact)
+    with open_repository(repository, load_settings()) as repo:
+        metadata = read_metadata(repo, module)
+    if metadata is None:
+        click.echo(f"{module} has no released versions in {repo.display}.", err=True)
+        return
+    for version in metadata.releases:
+        click.echo(str(version))
+    if metadata.foreign:
+        click.echo(f"(not listed: {', '.join(metadata.foreign)}, not of the form MAJOR.MINOR.BUILD)", err=True)
+
+
+@click.command()
+@click.argument("spec", metavar="GROUP:ARTIFACT:SELECTOR")
+@repository_option
+@click.option(
+    "--to",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Extract the model into this new (or empty) directory instead of the cache.",
+)
+def resolve(spec: str, repository: str | None, to: Path | None) -> None:
+    """Resolve a model and print the path of its extracted directory (the last line).
+
+    SELECTOR is an exact version (1.0.3), a series (1.0 = newest 1.0.x), an Ivy sub-revision (1.0.+, 1.+),
+    latest.release, or a range ([1.0,2.0), [1.0,)).
+    """
+    from registry.resolve import resolve as resolve_model
+
+    resolved = resolve_model(spec, repository=repository, settings=load_settings(), to=to)
+    click.echo(f"Resolved {resolved.coordinate}", err=True)
+    click.echo(str(resolved.path))
+
+
+@click.command()
+@click.argument("spec", metavar="GROUP:ARTIFACT:VERSION")
+@click.option("--from", "source", required=True, metavar="NAME|URL|PATH", help="The repository to copy from.")
+@click.option("--to", "target", required=True, metavar="NAME|URL|PATH", help="The repository to copy to.")
+@gate_option("--require", "gates", "A quality gate the model card must pass", metavar="METRIC>=NUMBER")
+def promote(spec: str, source: str, target: str, gates: tuple[str, ...]) -> None:
+    """Copy a released version byte for byte from one repository to another, verified on both sides.
+
+    SPEC may be a selector (com.acme:churn:latest.release), resolved in the source. The last line printed is
+    the coordinate promoted.
+    """
+    from registry.gates import parse_gate
+    from registry.promote import promote as promote_version
+
+    parsed = [parse_gate(g) for g in gates]  # bad gates are refused before anything is read
+    done = promote_version(spec, source=source, target=target, gates=parsed, settings=load_settings())
+    for result in done.gates:
+        click.echo(f"gate {result}", err=True)
+    if done.already_present:
+        click.echo(f"{done.coordinate} is already in {done.target} with identical bytes: nothing to do.", err=True)
+    else:
+        click.echo(
+            f"Promoted {done.coordinate} ({len(done.files)} files) from {done.source} to {done.target}", err=True
+        )
+    click.echo(str(done.coordinate))
+
+
+#: Registered by :mod:`registry.cli`.
+COMMANDS = (
+    deploy,
+    versions,
+    resolve,
+    promote,
+)
