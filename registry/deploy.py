@@ -49,7 +49,7 @@ def _check_series(repository: Repository, metadata: Metadata | None, target: Dep
         for v in (metadata.releases if metadata else [])
         if (v.major, v.minor) == (target.major, target.minor) and (target.build is None or v.build < target.build)
     ]
-    if not series or not card.model.get("stages"):
+    if not series or not card.stages:
         return
     previous = target.module.at(max(series))
     try:
@@ -74,11 +74,11 @@ def _check_series(repository: Repository, metadata: Metadata | None, target: Dep
 
 def _pom(coordinate: Coordinate, card: ModelCard) -> bytes:
     properties = {f"model.metric.{name}": str(value) for name, value in card.metrics.items()}
-    stages = card.model.get("stages") or []
-    if stages:
-        properties["model.stages"] = " > ".join(str(s.get("class", "?")).rsplit(".", 1)[-1] for s in stages)
-    if card.code:
-        properties["model.code.commit"] = str(card.code.get("commit"))
+    top = [stage.short_class for stage in card.stages if "." not in stage.path]
+    if top:
+        properties["model.stages"] = " > ".join(top)
+    if card.lineage:
+        properties["model.code.commit"] = card.lineage.commit
     properties["model.created"] = card.created
     return render_pom(coordinate, card.description, properties)
 
