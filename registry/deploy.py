@@ -56,17 +56,17 @@ def _check_series(repository: Repository, metadata: Metadata | None, target: Dep
         before = fetch_card(repository, previous)
     except ArtifactNotFound:
         return  # deployed without a card (by hand, or by another tool): nothing to compare with
-    change = compare_models(before, card)
-    if change.level == "none":
+    verdict = compare_models(before, card)
+    if verdict.level == "none":
         return
     majors = [v.major for v in metadata.releases] if metadata else []
     minors = [v.minor for v in metadata.releases if v.major == target.major] if metadata else []
-    if change.level == "major":
+    if verdict.level == "major":
         kind, suggestion = "technique or features", f"{target.module}:{max(majors) + 1}.0"
     else:
         kind, suggestion = "configuration", f"{target.module}:{target.major}.{max(minors) + 1}"
     raise ModelChanged(
-        f"This model's {kind} differs from {previous}: {change}. A build of {target.major}.{target.minor} must "
+        f"This model's {kind} differs from {previous}: {verdict}. A build of {target.major}.{target.minor} must "
         f"be the same model retrained, so deploy it as {suggestion}, or pass allow_change=True (CLI: "
         "--allow-change) to deploy it into this series anyway."
     )
