@@ -203,6 +203,7 @@ def diff_cards(a: ModelCard, b: ModelCard) -> CardDiff:
         *_fields("training_data", _TRAINING_KEYS, a.training, b.training),
         *_fields("code", _CODE_KEYS, a.lineage, b.lineage),
     ]
-    if sorted(a.labels) != sorted(b.labels):
-        changes.append(Change("labels", "labels", sorted(a.labels), sorted(b.labels)))
+    labels = sorted(a.labels, key=str), sorted(b.labels, key=str)  # key=str: a card's labels may be any JSON
+    if labels[0] != labels[1]:
+        changes.append(Change("labels", "labels", *labels))
     return CardDiff(a.coordinate, b.coordinate, tuple(changes), pairs, columns)

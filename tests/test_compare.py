@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from registry.compare import diff_cards
 from registry.compatibility import compare_models
-from registry.modelcard import ModelCard
+from registry.modelcard import ModelCard, TrainingData
 
 
 def stage(uid: str, cls: str, **params: Any) -> dict[str, Any]:
@@ -75,3 +79,50 @@ def test_the_guard_words_exactly_the_params_the_diff_lists() -> None:
     )
     refit = card(stage("idx_3", "x.Indexer", outputCol="idx_3__out"), stage("lr_3", "x.LR", reg=0.1, maxIter=5))
     assert rows(before, refit, "params") == [] and compare_models(before, refit).level == "none"
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    max_leaves=12,
+)
+_stage_entry = st.fixed_dictionaries(
+    {},
+    optional={
+        "uid": _json | st.sampled_from(["u1", "u2"]),
+        "class": _json | st.sampled_from(["x.A", "x.B"]),
+        "params": _json | st.dictionaries(st.sampled_from(["k", "m"]), _json, max_size=2),
+        "input_cols": _json | st.lists(st.sampled_from(["a", "b"]), max_size=2),
+        "output_cols": _json,
+        "stages": _json,
+    },
+)
+_card_parts = st.fixed_dictionaries(
+    {},
+    optional={
+        "model": _json | st.fixed_dictionaries({"stages": _json | st.lists(_stage_entry | _json, max_size=4)}),
+        "input_schema": _json | st.lists(st.dictionaries(st.sampled_from(["name", "type", "nullable"]), _json)),
+        "training_data": _json,
+        "code": _json,
+        "metrics": _json,
+        "labels": st.lists(_json, max_size=3),
+    },
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(a=_card_parts, b=_card_parts)
+def test_any_card_reads_diffs_and_gets_a_verdict_without_raising(a: dict[str, Any], b: dict[str, Any]) -> None:
+    def read(parts: dict[str, Any], version: str) -> ModelCard:
+        head = {"coordinate": f"com.acme:churn:{version}", "created": "", "deployed_by": {}, "tools": {}}
+        return ModelCard.from_json(json.dumps({**head, **parts}).encode())
+
+    first, second = read(a, "1.0.0"), read(b, "1.0.1")
+    for one in (first, second):
+        assert isinstance(one.stages, tuple) and isinstance(one.features, tuple)
+        assert one.training is None or isinstance(one.training, TrainingData)
+        assert one.lineage is None or isinstance(one.lineage.commit, str)
+    found = diff_cards(first, second)
+    json.loads(found.to_json())
+    assert compare_models(first, second).level in ("none", "minor", "major")
+    assert compare_models(first, first).level == "none" and diff_cards(second, second).section("params") == []
