@@ -9,9 +9,8 @@ pipeline built again gets new uids but has the same shape. A stage still unpaire
 that differ only by the stage's own uid (Spark's default ``StringIndexer_4b1c__output``) are equal.
 
 **Sections** of a :class:`CardDiff`, in order: ``metrics`` (every metric of either version, with ``b - a``),
-``params`` (per paired stage), ``stages`` (paired stages whose class changed, paired stages that changed order
--- not those that only shifted because a stage was added or removed before them -- then stages only one version
-has),
+``params`` (per paired stage), ``stages`` (paired stages whose class changed, paired stages whose order changed --
+not those that only shifted because a stage was added or removed before them -- then stages only one version has),
 ``input_schema`` (columns added, removed, retyped or made (not) nullable), ``training_data`` (fingerprint, rows,
 source, table version, schema), ``code`` (commit, remote, dirty) and ``labels``.
 """
@@ -25,7 +24,7 @@ from typing import Any
 
 from registry.modelcard import Column, ModelCard, Stage
 
-__all__ = ["SECTIONS", "CardDiff", "Change", "StagePair", "diff_cards", "pair_stages"]
+__all__ = ["SECTIONS", "CardDiff", "Change", "ColumnChange", "StagePair", "diff_cards", "pair_stages"]
 
 SECTIONS = ("metrics", "params", "stages", "input_schema", "training_data", "code", "labels")
 _TRAINING_KEYS = ("fingerprint", "rows", "source", "table_version", "schema")
