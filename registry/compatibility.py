@@ -1,10 +1,12 @@
 """Versioning rules that mean something: does a new model belong to the same ``major.minor`` as the last one?
 
-``major`` = technique and features: the stage classes, the columns the model reads, or their types.
-``minor`` = configuration: the params of the stages. ``build`` = the same configuration retrained.
-Values that embed a stage's uid (Spark's default output columns such as ``StringIndexer_4b1c__output``) are
-compared with the uid taken out (:attr:`registry.modelcard.Stage.comparable_params`), since every fit gets new
-uids.
+``major`` = technique and features: the stage classes and their order (anything in the ``stages`` section of
+``registry diff``), the columns the model reads, or their types. ``minor`` = configuration: the params of the
+stages (the ``params`` section). ``build`` = the same configuration retrained.
+
+The verdict is read off :func:`registry.compare.diff_cards`, so stages pair exactly as ``registry diff`` pairs
+them (by uid, then by position and class), and values that embed a stage's uid (Spark's default output columns
+such as ``StringIndexer_4b1c__output``) are compared with the uid taken out, since every fit gets new uids.
 """
 
 from __future__ import annotations
@@ -13,15 +15,16 @@ import json
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from registry.modelcard import ModelCard, features, stages
+from registry.compare import CardDiff, diff_cards
+from registry.modelcard import ModelCard
 
-__all__ = ["Change", "compare_models"]
+__all__ = ["Level", "Verdict", "compare_models"]
 
 Level = Literal["none", "minor", "major"]
 
 
 @dataclass(frozen=True)
-class Change:
+class Verdict:
     """How ``new`` differs from ``previous``, and the differences in words."""
 
     level: Level
@@ -36,35 +39,45 @@ def _show(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def compare_models(previous: ModelCard, new: ModelCard) -> Change:
-    """Compare the models two cards describe (stage classes, input schema, params)."""
-    before = {stage.label: stage for stage in stages(previous)}
-    after = {stage.label: stage for stage in stages(new)}
-    major: list[str] = []
-    if list(before) != list(after):
-        major.append(f"stages changed from [{', '.join(before)}] to [{', '.join(after)}]")
-    if features(previous) != features(new):
-        major.append(f"input features changed from {list(features(previous))} to {list(features(new))}")
-    schema_before = {str(c.get("name")): c.get("type") for c in previous.input_schema or []}
-    schema_after = {str(c.get("name")): c.get("type") for c in new.input_schema or []}
-    if previous.input_schema is not None and new.input_schema is not None and schema_before != schema_after:
-        gone = sorted(set(schema_before) - set(schema_after))
-        added = sorted(set(schema_after) - set(schema_before))
-        retyped = sorted(k for k in set(schema_before) & set(schema_after) if schema_before[k] != schema_after[k])
-        parts = [
-            f"removed {gone}" if gone else "",
-            f"added {added}" if added else "",
-            f"retyped {retyped}" if retyped else "",
-        ]
-        major.append("input columns " + ", ".join(p for p in parts if p))
+def _stages(previous: ModelCard, new: ModelCard, found: CardDiff) -> list[str]:
+    changed = found.section("stages")
+    if not changed:
+        return []
+    before, after = [s.label for s in previous.stages], [s.label for s in new.stages]
+    if before != after:
+        return [f"stages changed from [{', '.join(before)}] to [{', '.join(after)}]"]
+    # The same classes at the same places, paired otherwise: stages of one class swapped, or a class renamed.
+    return ["stages changed: " + ", ".join(f"{c.stage} {c.key} {_show(c.a)} -> {_show(c.b)}" for c in changed)]
+
+
+def _columns(previous: ModelCard, new: ModelCard, found: CardDiff) -> list[str]:
+    """Columns removed, added or retyped (not nullability), when both cards record an input schema."""
+    if previous.input_columns is None or new.input_columns is None:
+        return []
+    gone = sorted(name for name, _, now in found.columns if now is None)
+    added = sorted(name for name, was, _ in found.columns if was is None)
+    retyped = sorted(name for name, was, now in found.columns if was and now and was.type != now.type)
+    parts = [
+        f"removed {gone}" if gone else "",
+        f"added {added}" if added else "",
+        f"retyped {retyped}" if retyped else "",
+    ]
+    return ["input columns " + ", ".join(p for p in parts if p)] if gone or added or retyped else []
+
+
+def compare_models(previous: ModelCard, new: ModelCard) -> Verdict:
+    """Compare the models two cards describe (stages, features, input schema, params)."""
+    found = diff_cards(previous, new)
+    major = _stages(previous, new, found)
+    if previous.features != new.features:
+        major.append(f"input features changed from {list(previous.features)} to {list(new.features)}")
+    major += _columns(previous, new, found)
     if major:
-        return Change("major", tuple(major))
-    minor: list[str] = []
-    for name, stage in after.items():
-        old, now = before[name].comparable_params, stage.comparable_params
-        for param in sorted(set(old) | set(now)):
-            if old.get(param, "<unset>") != now.get(param, "<unset>"):
-                minor.append(
-                    f"{param} of stage {name}: {_show(old.get(param, '<unset>'))} -> {_show(now.get(param, '<unset>'))}"
-                )
-    return Change("minor" if minor else "none", tuple(minor))
+        return Verdict("major", tuple(major))
+    minor = tuple(
+        f"{name} of stage {pair.label}: {_show(pair.a.comparable_params.get(name, '<unset>'))} -> "
+        f"{_show(pair.b.comparable_params.get(name, '<unset>'))}"
+        for pair in found.pairs
+        for name in pair.changed_params
+    )
+    return Verdict("minor" if minor else "none", minor)

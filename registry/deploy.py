@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any, Literal
 
 from registry.archive import check_model_dir, pack
 from registry.checksums import Digests, digest_bytes
 from registry.compatibility import compare_models
 from registry.coordinates import Coordinate, DeployTarget
-from registry.exceptions import ArtifactNotFound, ModelChanged, RepositoryUnavailable, VersionExists
+from registry.exceptions import ArtifactNotFound, InvalidInput, ModelChanged, RepositoryUnavailable, VersionExists
+from registry.lineage import code_lineage
 from registry.metadata import Metadata
 from registry.modelcard import ModelCard
 from registry.pom import render_pom
@@ -49,36 +51,63 @@ def _check_series(repository: Repository, metadata: Metadata | None, target: Dep
         for v in (metadata.releases if metadata else [])
         if (v.major, v.minor) == (target.major, target.minor) and (target.build is None or v.build < target.build)
     ]
-    if not series or not card.model.get("stages"):
+    if not series or not card.stages:
         return
     previous = target.module.at(max(series))
     try:
         before = fetch_card(repository, previous)
     except ArtifactNotFound:
         return  # deployed without a card (by hand, or by another tool): nothing to compare with
-    change = compare_models(before, card)
-    if change.level == "none":
+    verdict = compare_models(before, card)
+    if verdict.level == "none":
         return
     majors = [v.major for v in metadata.releases] if metadata else []
     minors = [v.minor for v in metadata.releases if v.major == target.major] if metadata else []
-    if change.level == "major":
+    if verdict.level == "major":
         kind, suggestion = "technique or features", f"{target.module}:{max(majors) + 1}.0"
     else:
         kind, suggestion = "configuration", f"{target.module}:{target.major}.{max(minors) + 1}"
     raise ModelChanged(
-        f"This model's {kind} differs from {previous}: {change}. A build of {target.major}.{target.minor} must "
+        f"This model's {kind} differs from {previous}: {verdict}. A build of {target.major}.{target.minor} must "
         f"be the same model retrained, so deploy it as {suggestion}, or pass allow_change=True (CLI: "
         "--allow-change) to deploy it into this series anyway."
     )
 
 
+def _draft(
+    target: DeployTarget,
+    card: ModelCard | None,
+    metrics: Mapping[str, float] | None,
+    description: str,
+    labels: Sequence[str],
+    code: Mapping[str, Any] | Literal["git"] | None,
+) -> ModelCard:
+    """The card to deploy: ``card``, or one made from the keywords; both at once is refused, not merged."""
+    given = [name for name, value in [("metrics", metrics), ("description", description), ("labels", labels)] if value]
+    given += ["code"] if code is not None else []
+    if card is None:
+        return ModelCard.create(
+            str(target),
+            description=description,
+            labels=list(labels),
+            metrics=metrics,
+            code=code_lineage() if code == "git" else code,
+        )
+    if given:
+        raise InvalidInput(
+            f"deploy() was given a card and {', '.join(given)}: record them in the card "
+            "(ModelCard.create(..., metrics=..., labels=..., description=..., code=...)), or pass them without one."
+        )
+    return card
+
+
 def _pom(coordinate: Coordinate, card: ModelCard) -> bytes:
     properties = {f"model.metric.{name}": str(value) for name, value in card.metrics.items()}
-    stages = card.model.get("stages") or []
-    if stages:
-        properties["model.stages"] = " > ".join(str(s.get("class", "?")).rsplit(".", 1)[-1] for s in stages)
-    if card.code:
-        properties["model.code.commit"] = str(card.code.get("commit"))
+    top = [stage.short_class for stage in card.stages if "." not in stage.path]
+    if top:
+        properties["model.stages"] = " > ".join(top)
+    if card.lineage:
+        properties["model.code.commit"] = card.lineage.commit
     properties["model.created"] = card.created
     return render_pom(coordinate, card.description, properties)
 
@@ -123,6 +152,10 @@ def deploy(
     repository: Repository | str | None = None,
     settings: Settings | None = None,
     card: ModelCard | None = None,
+    metrics: Mapping[str, float] | None = None,
+    description: str = "",
+    labels: Sequence[str] = (),
+    code: Mapping[str, Any] | Literal["git"] | None = None,
     prepare: Callable[[Path, Coordinate], None] | None = None,
     allow_change: bool = False,
 ) -> Coordinate:
@@ -132,13 +165,22 @@ def deploy(
     :param target: ``GROUP:ARTIFACT:MAJOR.MINOR`` to be assigned the next build, or an exact, new
         ``GROUP:ARTIFACT:MAJOR.MINOR.BUILD``.
     :param repository: an open repository, or a name/URL/path; ``None`` uses the configured default.
-    :param card: what to record about the model; a minimal card is made if omitted.
+    :param card: what to record about the model; if omitted, a card is made from ``metrics``, ``description``,
+        ``labels`` and ``code``, which cannot be combined with a ``card`` (:class:`InvalidInput`: they go in it).
+    :param metrics: numbers to record (``{"areaUnderROC": 0.91}``); also written into the POM.
+    :param description: free text for the card and the POM.
+    :param labels: tags to record, e.g. ``["prod-candidate"]``.
+    :param code: the code lineage to record: ``"git"`` reads the commit of the working directory (as the CLI
+        and :func:`registry.spark.deploy` do), a mapping ``{"commit", "remote", "dirty"}`` is recorded as given,
+        ``None`` (default) records none.
     :param allow_change: deploy even if the model's stages, features or params differ from the newest build of
         the series (normally refused with :class:`ModelChanged` and a suggested next minor or major version).
     :param prepare: called with ``model_dir`` and the claimed coordinate just before packing, to stamp the
         coordinate into the saved model (the Spark watermark); it may modify ``model_dir`` in place.
     :returns: the coordinate the model was released as.
     :raises VersionExists: an explicit version is already released.
+    :raises InvalidInput: a metric is not a finite number, or ``card`` was given with ``metrics``, ``labels``,
+        ``description`` or ``code``.
     :raises InvalidModel: ``model_dir`` is not a non-empty directory of regular files.
     :raises RepositoryUnavailable, AuthenticationFailed, IntegrityError: the repository cannot be used; in
         particular an unreadable ``maven-metadata.xml`` aborts the deploy rather than restarting at build 0.
@@ -150,6 +192,7 @@ def deploy(
     target = target if isinstance(target, DeployTarget) else DeployTarget.parse(target)
     model_dir = Path(model_dir)
     check_model_dir(model_dir)
+    draft = _draft(target, card, metrics, description, labels, code)
     with using_repository(repository, settings) as (repo, _):
         metadata = read_metadata(repo, target.module)
         exact = target.exact
@@ -159,7 +202,6 @@ def deploy(
                 f"Deploy to {target.module}:{target.major}.{target.minor} to get the next free build."
             )
         first = target.build if target.build is not None else _next_build(metadata, target)
-        draft = card or ModelCard.create(str(target))
         if not allow_change:
             _check_series(repo, metadata, target, draft)
         coordinate, pom = _claim(repo, target, draft, first)

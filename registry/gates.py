@@ -47,8 +47,8 @@ class Gate:
         """The card's value for this gate's name, or ``None`` when the card does not record it."""
         if self.name in card.metrics:
             return float(card.metrics[self.name])
-        if self.name == "rows" and card.training_data and isinstance(card.training_data.get("rows"), int):
-            return float(card.training_data["rows"])
+        if self.name == "rows" and card.training and card.training.rows is not None:
+            return float(card.training.rows)
         return None
 
     def check(self, card: ModelCard) -> GateResult:

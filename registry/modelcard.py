@@ -19,6 +19,11 @@ Schema (``"schema": 1``), every key always present so that readers need no guess
     previous        the coordinate this build replaces, or null
 
 No credential ever appears in a card: URLs are masked before they are recorded.
+
+The fields hold the JSON as it was read. A card is user data that only its checksum vouches for, so the parts
+readers use are parsed once, on first use, into typed values that never raise: :attr:`ModelCard.stages`,
+:attr:`~ModelCard.features`, :attr:`~ModelCard.input_columns`, :attr:`~ModelCard.training` and
+:attr:`~ModelCard.lineage` (a malformed part gives fewer stages, or ``None``).
 """
 
 from __future__ import annotations
@@ -29,13 +34,24 @@ import math
 import platform
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from typing import Any
 
 from registry._util import actor, utc_stamp
 from registry._version import __version__
 from registry.exceptions import InvalidInput
 
-__all__ = ["CLASSIFIER", "SCHEMA_VERSION", "ModelCard", "Stage", "features", "stages"]
+__all__ = [
+    "CLASSIFIER",
+    "SCHEMA_VERSION",
+    "CodeLineage",
+    "Column",
+    "ModelCard",
+    "Stage",
+    "TrainingData",
+    "features",
+    "stages",
+]
 
 SCHEMA_VERSION = 1
 #: The card sidecar's classifier: ``ARTIFACT-VERSION-model.json``.
@@ -51,6 +67,146 @@ def _check_metrics(metrics: Mapping[str, Any]) -> dict[str, float]:
             raise InvalidInput(f"Metric {name!r} must be a finite number, not {value!r}.")
         checked[name] = float(value) if isinstance(value, float) else value
     return checked
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _whole(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _names(value: object) -> tuple[str, ...]:
+    return tuple(str(v) for v in value) if isinstance(value, list) else ()
+
+
+def _without_uid(value: Any, uid: str | None) -> Any:
+    if not uid:
+        return value
+    if isinstance(value, str):
+        return value.replace(uid, "<uid>")
+    if isinstance(value, list):
+        return [_without_uid(v, uid) for v in value]
+    if isinstance(value, dict):
+        return {k: _without_uid(v, uid) for k, v in value.items()}
+    return value
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One stage of a described model, nested pipelines flattened; ``path`` is its position (``2`` or ``2.1``)."""
+
+    path: str
+    uid: str | None
+    class_name: str
+    params: Mapping[str, Any]
+    defaults: frozenset[str] = frozenset()
+    input_cols: tuple[str, ...] = ()
+    output_cols: tuple[str, ...] = ()
+
+    @property
+    def short_class(self) -> str:
+        """The class name without its package: ``GBTClassificationModel``."""
+        return self.class_name.rsplit(".", 1)[-1]
+
+    @cached_property
+    def comparable_params(self) -> dict[str, Any]:
+        """The params with this stage's uid taken out of their values: Spark's default column names embed it
+        (``StringIndexer_4b1c__output``) and every fit makes new uids."""
+        return {name: _without_uid(value, self.uid) for name, value in self.params.items()}
+
+    @property
+    def label(self) -> str:
+        """How the stage is named in tables: ``#2 GBTClassificationModel``."""
+        return f"#{self.path} {self.short_class}"
+
+
+def _parse_stages(entries: object, prefix: str = "") -> list[Stage]:
+    """The stage entries of a ``model`` (or of a nested pipeline), depth first; entries that are not objects are
+    skipped."""
+    if not isinstance(entries, list):
+        return []
+    found: list[Stage] = []
+    for index, entry in enumerate(entries):
+        if not isinstance(entry, dict):
+            continue
+        path = f"{prefix}{index}"
+        params, defaults, uid = entry.get("params"), entry.get("defaults"), entry.get("uid")
+        found.append(
+            Stage(
+                path=path,
+                uid=_text(uid),
+                class_name=str(entry.get("class", "?")),
+                params=params if isinstance(params, dict) else {},
+                defaults=frozenset(str(d) for d in defaults) if isinstance(defaults, list) else frozenset(),
+                input_cols=_names(entry.get("input_cols")),
+                output_cols=_names(entry.get("output_cols")),
+            )
+        )
+        found += _parse_stages(entry.get("stages"), f"{path}.")
+    return found
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of the card's ``input_schema``."""
+
+    name: str
+    type: str | None
+    nullable: bool = True
+
+    def __str__(self) -> str:
+        """``int``, ``string not null``; ``?`` where the type is not recorded."""
+        return f"{self.type or '?'}{'' if self.nullable else ' not null'}"
+
+    @classmethod
+    def parse(cls, entry: object) -> Column | None:
+        """A schema entry as a column, or ``None`` for one that has no name."""
+        if not isinstance(entry, Mapping) or not isinstance(entry.get("name"), str):
+            return None
+        return cls(entry["name"], _text(entry.get("type")), bool(entry.get("nullable", True)))
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    """The card's ``training_data``: what the model was trained on (``None`` where not recorded)."""
+
+    rows: int | None = None
+    schema: str | None = None
+    fingerprint: str | None = None
+    source: str | None = None
+    table_version: int | None = None
+
+    @classmethod
+    def parse(cls, value: object) -> TrainingData | None:
+        """The ``training_data`` object of a card; a value of the wrong type reads as not recorded."""
+        if not isinstance(value, Mapping):
+            return None
+        return cls(
+            rows=_whole(value.get("rows")),
+            schema=_text(value.get("schema")),
+            fingerprint=_text(value.get("fingerprint")),
+            source=_text(value.get("source")),
+            table_version=_whole(value.get("table_version")),
+        )
+
+
+@dataclass(frozen=True)
+class CodeLineage:
+    """The card's ``code``: the git commit the model was trained from, its remote (masked) and dirtiness."""
+
+    commit: str
+    remote: str | None = None
+    dirty: bool | None = None
+
+    @classmethod
+    def parse(cls, value: object) -> CodeLineage | None:
+        """The ``code`` object of a card, or ``None`` when it names no commit."""
+        if not isinstance(value, Mapping) or not isinstance(value.get("commit"), str):
+            return None
+        dirty = value.get("dirty")
+        return cls(value["commit"], _text(value.get("remote")), dirty if isinstance(dirty, bool) else None)
 
 
 @dataclass(frozen=True)
@@ -129,93 +285,44 @@ class ModelCard:
         values["labels"] = tuple(values.get("labels", ()))
         return cls(**values)
 
+    @cached_property
+    def stages(self) -> tuple[Stage, ...]:
+        """The stages of the model, nested pipelines flattened depth first; a malformed ``model`` gives fewer."""
+        return tuple(_parse_stages(self.model.get("stages") if isinstance(self.model, Mapping) else None))
 
-def _without_uid(value: Any, uid: str | None) -> Any:
-    if not uid:
-        return value
-    if isinstance(value, str):
-        return value.replace(uid, "<uid>")
-    if isinstance(value, list):
-        return [_without_uid(v, uid) for v in value]
-    if isinstance(value, dict):
-        return {k: _without_uid(v, uid) for k, v in value.items()}
-    return value
+    @cached_property
+    def features(self) -> tuple[str, ...]:
+        """The columns the model reads from its input: read by a stage, produced by no earlier one, in order."""
+        produced: set[str] = set()
+        read: dict[str, None] = {}
+        for stage in self.stages:
+            read.update((c, None) for c in stage.input_cols if c not in produced)
+            produced.update(stage.output_cols)
+        return tuple(read)
 
+    @cached_property
+    def input_columns(self) -> tuple[Column, ...] | None:
+        """The ``input_schema`` as columns (entries without a name skipped), or ``None`` when none is recorded."""
+        if not isinstance(self.input_schema, list):
+            return None
+        return tuple(c for c in map(Column.parse, self.input_schema) if c is not None)
 
-@dataclass(frozen=True)
-class Stage:
-    """One stage of a described model, nested pipelines flattened; ``path`` is its position (``2`` or ``2.1``)."""
+    @cached_property
+    def training(self) -> TrainingData | None:
+        """The ``training_data``, typed; ``None`` when none is recorded."""
+        return TrainingData.parse(self.training_data)
 
-    path: str
-    uid: str | None
-    class_name: str
-    params: Mapping[str, Any]
-    defaults: frozenset[str] = frozenset()
-    input_cols: tuple[str, ...] = ()
-    output_cols: tuple[str, ...] = ()
-
-    @property
-    def short_class(self) -> str:
-        """The class name without its package: ``GBTClassificationModel``."""
-        return self.class_name.rsplit(".", 1)[-1]
-
-    @property
-    def comparable_params(self) -> dict[str, Any]:
-        """The params with this stage's uid taken out of their values: Spark's default column names embed it
-        (``StringIndexer_4b1c__output``) and every fit makes new uids."""
-        return {name: _without_uid(value, self.uid) for name, value in self.params.items()}
-
-    @property
-    def label(self) -> str:
-        """How the stage is named in tables: ``#2 GBTClassificationModel``."""
-        return f"#{self.path} {self.short_class}"
+    @cached_property
+    def lineage(self) -> CodeLineage | None:
+        """The ``code``, typed; ``None`` when no commit is recorded."""
+        return CodeLineage.parse(self.code)
 
 
 def stages(card: ModelCard) -> list[Stage]:
-    """The stages of the card's model, depth first; entries that are not stage objects are skipped.
-
-    Cards are user data that only the checksum vouches for, so a malformed ``model`` gives fewer stages, never an
-    exception.
-    """
-    found: list[Stage] = []
-
-    def walk(entries: object, prefix: str) -> None:
-        if not isinstance(entries, list):
-            return
-        for index, entry in enumerate(entries):
-            if not isinstance(entry, dict):
-                continue
-            path = f"{prefix}{index}"
-            params = entry.get("params")
-            defaults = entry.get("defaults")
-            uid = entry.get("uid")
-            found.append(
-                Stage(
-                    path=path,
-                    uid=uid if isinstance(uid, str) else None,
-                    class_name=str(entry.get("class", "?")),
-                    params=params if isinstance(params, dict) else {},
-                    defaults=frozenset(str(d) for d in defaults) if isinstance(defaults, list) else frozenset(),
-                    input_cols=_names(entry.get("input_cols")),
-                    output_cols=_names(entry.get("output_cols")),
-                )
-            )
-            walk(entry.get("stages"), f"{path}.")
-
-    model = card.model if isinstance(card.model, Mapping) else {}
-    walk(model.get("stages"), "")
-    return found
-
-
-def _names(value: object) -> tuple[str, ...]:
-    return tuple(str(v) for v in value) if isinstance(value, list) else ()
+    """:attr:`ModelCard.stages` as a list (kept for callers of the function)."""
+    return list(card.stages)
 
 
 def features(card: ModelCard) -> tuple[str, ...]:
-    """The columns the model reads from its input: read by a stage, produced by no earlier one, in order."""
-    produced: set[str] = set()
-    read: dict[str, None] = {}
-    for stage in stages(card):
-        read.update((c, None) for c in stage.input_cols if c not in produced)
-        produced.update(stage.output_cols)
-    return tuple(read)
+    """:attr:`ModelCard.features` (kept for callers of the function)."""
+    return card.features

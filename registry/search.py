@@ -16,14 +16,14 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from registry.coordinates import Module
 from registry.exceptions import ArtifactNotFound, InvalidInput
 from registry.gates import Gate, parse_gate
-from registry.modelcard import ModelCard, stages
+from registry.modelcard import ModelCard, TrainingData
 from registry.repository.base import Repository
 from registry.settings import Settings, using_repository
 from registry.store import Cache, VersionCard, read_history
@@ -62,7 +62,7 @@ class ParamCondition:
 
     def matches(self, card: ModelCard) -> bool:
         """Whether any stage of ``card`` has the param with this value."""
-        return any(self.name in s.params and self.accepts(s.params[self.name]) for s in stages(card))
+        return any(self.name in s.params and self.accepts(s.params[self.name]) for s in card.stages)
 
     def __str__(self) -> str:
         return f"{self.name}={self.value}"
@@ -120,10 +120,9 @@ def _passes(gate: Gate, card: ModelCard) -> bool:
 
 
 def _uses_dataset(card: ModelCard, dataset: str) -> bool:
-    data = card.training_data if isinstance(card.training_data, Mapping) else {}
-    fingerprint, source = data.get("fingerprint"), data.get("source")
-    by_fingerprint = isinstance(fingerprint, str) and fingerprint.lower().startswith(dataset.strip().lower())
-    return by_fingerprint or (isinstance(source, str) and dataset in source)
+    data = card.training or TrainingData()
+    by_fingerprint = data.fingerprint is not None and data.fingerprint.lower().startswith(dataset.strip().lower())
+    return by_fingerprint or (data.source is not None and dataset in data.source)
 
 
 def search(

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from cardhelpers import run_cli
 
 from registry.checksums import ALGORITHMS, digest_file, parse_sidecar
 from registry.coordinates import Coordinate, Module
 from registry.deploy import deploy
-from registry.exceptions import ArtifactNotFound, IntegrityError, InvalidModel, VersionExists
-from registry.modelcard import ModelCard
+from registry.exceptions import ArtifactNotFound, IntegrityError, InvalidInput, InvalidModel, VersionExists
+from registry.modelcard import CodeLineage, ModelCard
 from registry.repository.local import LocalRepository
 from registry.resolve import list_versions, resolve
 from registry.settings import Settings
@@ -193,3 +196,57 @@ def test_coordinate_objects_are_accepted(local_repo: LocalRepository, make_model
     assert resolve(Coordinate.parse("com.acme:churn:1.0.0"), repository=local_repo).coordinate.version == Version(
         1, 0, 0
     )
+
+
+def test_a_card_is_made_from_metrics_labels_description_and_code(
+    local_repo: LocalRepository, make_model: Callable[..., Path]
+) -> None:
+    released = deploy(
+        make_model(),
+        "com.acme:churn:1.0",
+        repository=local_repo,
+        metrics={"auc": 0.91},
+        labels=["candidate"],
+        description="LR, 12 features",
+        code={"commit": "c0ffee", "remote": None, "dirty": False},
+    )
+    card = resolve(str(released), repository=local_repo).card
+    assert card is not None and card.coordinate == "com.acme:churn:1.0.0"
+    assert (card.metrics, card.labels, card.description) == ({"auc": 0.91}, ("candidate",), "LR, 12 features")
+    assert card.lineage == CodeLineage("c0ffee", None, dirty=False)
+    pom = (local_repo.root / released.path("pom")).read_text()
+    assert "<model.metric.auc>0.91</model.metric.auc>" in pom and "<model.code.commit>c0ffee<" in pom
+    assert "LR, 12 features" in pom
+
+
+def test_a_card_and_card_keywords_together_are_refused_before_anything_is_claimed(
+    local_repo: LocalRepository, make_model: Callable[..., Path]
+) -> None:
+    card = ModelCard.create("com.acme:churn:1.0", metrics={"auc": 0.9})
+    with pytest.raises(InvalidInput, match=r"given a card and metrics, labels: record them in the card"):
+        deploy(make_model(), "com.acme:churn:1.0", repository=local_repo, card=card, metrics={"auc": 1}, labels=["x"])
+    with pytest.raises(InvalidInput, match=r"given a card and code"):
+        deploy(make_model(), "com.acme:churn:1.0", repository=local_repo, card=card, code="git")
+    with pytest.raises(InvalidInput, match=r"Metric 'auc' must be a finite number"):
+        deploy(make_model(), "com.acme:churn:1.0", repository=local_repo, metrics={"auc": float("nan")})
+    assert not (local_repo.root / "com").exists()
+
+
+def test_the_command_records_its_options_and_the_git_commit(
+    make_model: Callable[..., Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    work = tmp_path / "work"
+    work.mkdir()
+    git = ["git", "-C", str(work), "-c", "user.name=a", "-c", "user.email=a@b.invalid", "-c", "commit.gpgsign=false"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "commit", "-q", "--allow-empty", "-m", "first"], check=True)
+    head = subprocess.run([*git, "rev-parse", "HEAD"], check=True, capture_output=True, text=True).stdout.strip()
+    monkeypatch.chdir(work)
+    repo = str(tmp_path / "repo")
+    options = ["--metric", "auc=0.9", "--label", "candidate", "--label", "prod", "--description", "LR"]
+    code, out, _ = run_cli("deploy", str(make_model()), "com.acme:churn:1.0", "-r", repo, *options)
+    assert (code, out.splitlines()[-1]) == (0, "com.acme:churn:1.0.0")
+    code, out, _ = run_cli("show", "com.acme:churn:1.0.0", "-r", repo, "--json")
+    card = json.loads(out)
+    assert (card["metrics"], card["labels"], card["description"]) == ({"auc": 0.9}, ["candidate", "prod"], "LR")
+    assert (card["code"]["commit"], card["code"]["dirty"]) == (head, False)

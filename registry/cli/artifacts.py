@@ -50,20 +50,20 @@ def deploy(
     """
     from registry.coordinates import DeployTarget
     from registry.deploy import deploy as deploy_model
-    from registry.lineage import code_lineage
-    from registry.modelcard import ModelCard
 
     target = DeployTarget.parse(coordinate)
-    card = ModelCard.create(
-        str(target),
-        description=description,
-        labels=list(labels),
-        metrics=_parse_metrics(metrics),
-        code=code_lineage(),
-    )
+    parsed = _parse_metrics(metrics)
     settings = load_settings()
     released = deploy_model(
-        path, target, repository=repository, settings=settings, card=card, allow_change=allow_change
+        path,
+        target,
+        repository=repository,
+        settings=settings,
+        metrics=parsed,
+        description=description,
+        labels=labels,
+        code="git",
+        allow_change=allow_change,
     )
     click.echo(f"Deployed {path} to {settings.repository(repository).display}", err=True)
     click.echo(str(released))
