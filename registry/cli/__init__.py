@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from registry.cli.signatures import sign_option, signing_key
+from registry.cli.signatures import verify as _verify_command
 from registry.exceptions import InvalidInput, RegistryError
 
 if TYPE_CHECKING:
@@ -68,6 +70,7 @@ def cli() -> None:
 @click.option("--description", default="", help="Free text recorded in the model card and the POM.")
 @click.option("--label", "labels", multiple=True, help="A label to record (e.g. prod-candidate); repeatable.")
 @click.option("--allow-change", is_flag=True, help="Deploy into the series even if the model's configuration differs.")
+@sign_option
 def deploy(
     path: Path,
     coordinate: str,
@@ -76,6 +79,7 @@ def deploy(
     description: str,
     labels: tuple[str, ...],
     allow_change: bool,
+    sign: str | None,
 ) -> None:
     """Deploy the model saved in PATH as COORDINATE.
 
@@ -98,7 +102,13 @@ def deploy(
     )
     settings = _settings()
     released = deploy_model(
-        path, target, repository=repository, settings=settings, card=card, allow_change=allow_change
+        path,
+        target,
+        repository=repository,
+        settings=settings,
+        card=card,
+        allow_change=allow_change,
+        sign=signing_key(sign),
     )
     click.echo(f"Deployed {path} to {settings.repository(repository).display}", err=True)
     click.echo(str(released))
@@ -157,7 +167,15 @@ def resolve(spec: str, repository: str | None, to: Path | None) -> None:
     metavar="METRIC>=NUMBER",
     help="A quality gate the model card must pass (>= > <= < == !=); repeatable. 'rows' is the training rows.",
 )
-def promote(spec: str, source: str, target: str, gates: tuple[str, ...]) -> None:
+@click.option(
+    "--require-signed-by",
+    metavar="FINGERPRINT",
+    help="Refuse unless every file of the version carries a good signature by this key (full fingerprint).",
+)
+@sign_option
+def promote(
+    spec: str, source: str, target: str, gates: tuple[str, ...], require_signed_by: str | None, sign: str | None
+) -> None:
     """Copy a released version byte for byte from one repository to another, verified on both sides.
 
     SPEC may be a selector (com.acme:churn:latest.release), resolved in the source. The last line printed is
@@ -167,7 +185,15 @@ def promote(spec: str, source: str, target: str, gates: tuple[str, ...]) -> None
     from registry.promote import promote as promote_version
 
     parsed = [parse_gate(g) for g in gates]  # bad gates are refused before anything is read
-    done = promote_version(spec, source=source, target=target, gates=parsed, settings=_settings())
+    done = promote_version(
+        spec,
+        source=source,
+        target=target,
+        gates=parsed,
+        settings=_settings(),
+        require_signed_by=require_signed_by,
+        sign=signing_key(sign),
+    )
     for result in done.gates:
         click.echo(f"gate {result}", err=True)
     if done.already_present:
@@ -362,6 +388,9 @@ def fsck(artifacts: tuple[str, ...], repository: str | None, repair: bool, min_a
     click.echo(report.summary())
     if not report.clean:
         sys.exit(EXIT_FAILURE)
+
+
+cli.add_command(_verify_command)
 
 
 #: Transfers smaller than this finish too fast for a progress bar to help.
