@@ -21,9 +21,10 @@ from registry.cli import cli
 from registry.coordinates import Coordinate
 from registry.deploy import deploy
 from registry.exceptions import ConfigError, SignatureError
+from registry.fsck import check
 from registry.promote import promote
 from registry.resolve import resolve
-from registry.settings import Settings
+from registry.settings import Settings, open_repository
 from registry.trust import MARK
 from registry.verify import verify
 
@@ -278,3 +279,23 @@ def test_configuration_of_signatures(configure: Callable[..., Path], gpg_keys: K
     configure(releases={"trusted_keys": "not a list"})
     with pytest.raises(ConfigError, match="trusted_keys must be a list"):
         Settings.load()
+
+
+def test_fsck_repairs_the_signatures_of_a_dead_deploy_too(
+    gpg_keys: Keys, configure: Callable[..., Path], make_model: Callable[..., Path], tmp_path: Path
+) -> None:
+    configure(staging={"sign_with": gpg_keys.signer})
+    coordinate = deploy(make_model(), "com.acme:churn:1.0", repository="staging")
+    folder = _version_dir(tmp_path, "staging", coordinate)
+    for path in folder.glob(f"{coordinate.file_name('jar')}*"):  # died before the jar: its .asc is in place
+        if ".asc" not in path.name:
+            path.unlink()
+    (folder.parent / "maven-metadata.xml").unlink()
+    for path in folder.parent.glob("maven-metadata.xml.*"):
+        path.unlink()
+    with open_repository("staging") as repository:
+        report = check(repository, ["com.acme:churn"], repair=True, min_age=0)
+    assert [f.kind.value for f in report.findings] == ["incomplete"], report.findings
+    assert sorted(p.name for p in folder.iterdir()) == [coordinate.file_name("pom")] + [
+        f"{coordinate.file_name('pom')}.{a}" for a in ALGORITHMS
+    ], "fsck left signatures of the dead deploy behind, or took its claim"
