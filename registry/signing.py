@@ -8,7 +8,8 @@ what we act on is its machine-readable ``--status-fd`` output (``NEWSIG``, ``GOO
 * **Signing** (:class:`Signer`) uses the user's keyring (``GNUPGHOME``, else ``~/.gnupg``) and gpg-agent. A key
   with a passphrase is unlocked by the agent (its cache or its pinentry) or, when the repository names an
   environment variable in ``passphrase_env``, by that variable's value written to gpg's standard input
-  (``--pinentry-mode loopback --passphrase-fd 0``): never an argument, never gpg's environment, never a message.
+  (``--pinentry-mode loopback --passphrase-fd 0``): never an argument, never a message, and not gpg's
+  environment either (the variable, and our repository credentials, are removed from it).
 * **Verifying** (:class:`Verifier`) never touches the network (``--disable-dirmngr --no-auto-key-retrieve``) and
   reads public keys from the user's keyring or, given a ``trusted_keyring`` file, from that file alone (imported
   into a throw-away home directory that is removed afterwards). gpg's own web of trust is not consulted
@@ -91,10 +92,22 @@ class _Run:
     messages: str  # gpg's human-readable stderr, for explanations only
 
 
-def _run(args: Sequence[str], home: Path | None, *, stdin: bytes = b"", timeout: float, doing: str) -> _Run:
+#: Variables gpg (and the gpg-agent it may start, which lives on) never needs to see: our credentials.
+_HIDDEN = frozenset({"REGISTRY_PASSWORD", "REGISTRY_TOKEN"})
+
+
+def _run(
+    args: Sequence[str],
+    home: Path | None,
+    *,
+    stdin: bytes = b"",
+    timeout: float,
+    doing: str,
+    hidden: frozenset[str] = frozenset(),
+) -> _Run:
     import subprocess  # here, not at the top: `registry --help` and reads without signatures never need it
 
-    environment = dict(os.environ)
+    environment = {k: v for k, v in os.environ.items() if k not in _HIDDEN | hidden}
     if home is not None:
         environment["GNUPGHOME"] = str(home)
     try:
@@ -146,11 +159,13 @@ class Signer:
     ``key`` is anything ``gpg --local-user`` accepts (a fingerprint is best); ``None`` uses gpg's default key.
     ``passphrase`` (from the variable a repository's ``passphrase_env`` names) is handed to gpg on its standard
     input only; without it the key must be usable through gpg-agent. ``home`` overrides ``GNUPGHOME``.
+    ``passphrase_env``: that variable, removed from gpg's environment (and so from the agent's, which outlives us).
     """
 
     key: str | None = None
     passphrase: str | None = field(default=None, repr=False)
     home: Path | None = None
+    passphrase_env: str | None = None
 
     def _args(self, output: Path, data: Path) -> list[str]:
         args = []
@@ -163,7 +178,15 @@ class Signer:
     def _sign_file(self, data: Path, output: Path) -> tuple[bytes, str]:
         stdin = (self.passphrase + "\n").encode() if self.passphrase is not None else b""
         which = f"with key {self.key}" if self.key else "with gpg's default key"
-        done = _run(self._args(output, data), self.home, stdin=stdin, timeout=SIGN_TIMEOUT, doing=f"signing {which}")
+        hidden = frozenset({self.passphrase_env} if self.passphrase_env else ())
+        done = _run(
+            self._args(output, data),
+            self.home,
+            stdin=stdin,
+            timeout=SIGN_TIMEOUT,
+            doing=f"signing {which}",
+            hidden=hidden,
+        )
         created = [words for words in done.status if words and words[0] == "SIG_CREATED"]
         if done.returncode != 0 or not created or not output.is_file():
             raise SignatureError(

@@ -108,7 +108,8 @@ def signer_for(sign: str | bool | None, config: RepositoryConfig | None, setting
                 "environment. Set it, or remove passphrase_env to let gpg-agent unlock the key."
             )
         passphrase = settings.env[variable]
-    return Signer(key=key or None, passphrase=passphrase, home=_gnupghome(settings))
+    hidden = config.passphrase_env if config is not None else None
+    return Signer(key=key or None, passphrase=passphrase, home=_gnupghome(settings), passphrase_env=hidden)
 
 
 def publish_signatures(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -109,3 +110,26 @@ def test_fingerprints_must_be_full() -> None:
     for short in ("DDD199FB", "FAE8D262DDD199FB", "not a key", "Z" * 40):
         with pytest.raises(InvalidInput, match="is not a full key fingerprint"):
             normalize_fingerprint(short, "trusted_keys")
+
+
+def test_the_passphrase_reaches_gpg_on_its_stdin_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, data: Path
+) -> None:
+    """A stand-in gpg records its arguments, environment and standard input: the passphrase is in the input alone,
+    and neither the variable holding it nor the repository credentials are in gpg's environment."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "gpg"
+    fake.write_text(f'#!/bin/sh\necho "$@" > {tmp_path}/args\nenv > {tmp_path}/env\ncat > {tmp_path}/stdin\nexit 2\n')
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    monkeypatch.setenv("RELEASE_KEY_PASSPHRASE", "pp-s3cret-value")
+    monkeypatch.setenv("REGISTRY_PASSWORD", "repo-s3cret-value")
+    signer = Signer("KEY", passphrase="pp-s3cret-value", passphrase_env="RELEASE_KEY_PASSPHRASE")
+    with pytest.raises(SignatureError) as refused:
+        signer.sign({"d": data})
+    assert (tmp_path / "stdin").read_text() == "pp-s3cret-value\n"
+    args, env = (tmp_path / "args").read_text(), (tmp_path / "env").read_text()
+    assert "--passphrase-fd 0" in args and "--pinentry-mode loopback" in args and "--batch" in args
+    for text in (args, env, str(refused.value), repr(signer)):
+        assert "s3cret-value" not in text
