@@ -14,7 +14,7 @@ target's policies (:mod:`registry.trust`), and the record itself can be signed b
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,6 +70,7 @@ def _record(
     files: dict[str, Digests],
     results: Iterable[GateResult],
     previous: PromotionRecord | None,
+    signatures: Mapping[str, str],
 ) -> bytes:
     return PromotionRecord(
         coordinate=str(coordinate),
@@ -80,6 +81,7 @@ def _record(
         files={name: digests.sha512 for name, digests in sorted(files.items())},
         gates=tuple(result.record() for result in results),
         previous=previous,
+        signatures=signatures,
     ).to_json()
 
 
@@ -128,9 +130,10 @@ def promote(
         if signer is not None:
             signer.check()
 
-        def check(local: dict[str, Path]) -> None:
+        def check(local: dict[str, Path]) -> dict[str, str]:
             what = f"{coordinate} in {src.display}"
-            check_copies(local, policies, active, what, signed_by=signed_by, refused="Nothing was copied.")
+            accepted = check_copies(local, policies, active, what, signed_by=signed_by, refused="Nothing was copied.")
+            return {name: found.signer for name, found in accepted.items() if found is not None}
 
         return _copy(coordinate, src, dst, results, check, signer)
 
@@ -150,7 +153,7 @@ def _copy(
     src: Repository,
     dst: Repository,
     results: tuple[GateResult, ...],
-    check_signatures: Callable[[dict[str, Path]], None],
+    check_signatures: Callable[[dict[str, Path]], dict[str, str]],
     signer: Signer | None,
 ) -> Promotion:
     names = _version_files(src, coordinate)
@@ -160,7 +163,7 @@ def _copy(
         for name in names:
             local[name] = Path(scratch) / name
             digests[name] = fetch_verified(src, f"{coordinate.directory}/{name}", local[name], f"{coordinate}: {name}")
-        check_signatures(local)  # before anything is written
+        signatures = check_signatures(local)  # before anything is written
         present = {name: _same_in(dst, coordinate, name, digests[name]) for name in names}
         different = [name for name, same in present.items() if same is False]
         if different:
@@ -185,7 +188,8 @@ def _copy(
                 raise IntegrityError(f"{dst.display} serves different bytes for {name} than were uploaded.")
         record_path = coordinate.path("json", "promotion")
         if not dst.exists(record_path):
-            record = _record(coordinate, src, dst, digests, results, fetch_promotion(src, coordinate))
+            previous = fetch_promotion(src, coordinate)
+            record = _record(coordinate, src, dst, digests, results, previous, signatures)
             if signer is not None:
                 publish_signatures(dst, signer, {record_path: record}, exist_ok=True)
             for extension, content in digest_bytes(record).sidecars():

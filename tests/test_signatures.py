@@ -176,6 +176,10 @@ def test_promotion_copies_signatures_checks_them_and_signs_its_record(
         assert (target / signature.name).read_bytes() == signature.read_bytes()  # byte for byte
         assert signature.name in done.files
     assert "churn-1.0.0-promotion.json.asc" in _gpg_verifies(gpg_keys, target)
+    record = json.loads((target / coordinate.file_name("json", "promotion")).read_text())
+    assert record["signatures"] == {
+        name: gpg_keys.signer for name in ("churn-1.0.0.jar", "churn-1.0.0.pom", "churn-1.0.0-model.json")
+    }
     assert resolve(coordinate, repository="releases").coordinate == coordinate  # verifies in the target
     assert read_card(coordinate, repository="releases").card.coordinate == str(coordinate)
     checked = verify(coordinate, repository="releases")
