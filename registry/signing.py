@@ -386,6 +386,15 @@ class Verifier:
 # -- trust ---------------------------------------------------------------------------------------------------
 
 
+#: How a refused signature is described, by :attr:`SignatureCheck.status`.
+_REFUSED = {
+    "bad": ("has a BAD signature", ": the file was altered after it was signed"),
+    "revoked-key": ("is signed by a REVOKED key", ""),
+    "expired": ("has an EXPIRED signature", ""),
+    "error": ("has a signature gpg cannot check", ""),
+}
+
+
 @dataclass(frozen=True)
 class TrustPolicy:
     """Which signatures a repository's files must carry (see the module docstring for the rules).
@@ -441,9 +450,10 @@ class TrustPolicy:
             return None
         for check in checks:
             if not check.accepted and check.status != "no-key":
+                refusal, reason = _REFUSED.get(check.status, _REFUSED["error"])
                 raise SignatureError(
-                    f"{what} has a {check.status.upper()} signature ({check.describe()}): it was altered after "
-                    f"signing, or the key is not to be trusted any more.{tail} Ask the publisher to check it."
+                    f"{what} {refusal} ({check.describe()}){reason}.{tail} Ask the publisher to check it, and to "
+                    "sign it again with a valid key."
                 )
         good = [c for c in checks if c.accepted]
         trusted = [c for c in good if c.fingerprints & self.trusted_keys] if self.trusted_keys else good

@@ -147,7 +147,6 @@ def check_signature(
     what: str,
     *,
     refused: str = "",
-    verifier: Verifier | None = None,
 ) -> SignatureCheck | None:
     """Judge the signature of the repository file ``path`` (its verified content: ``data``) under ``policy``.
 
@@ -161,10 +160,8 @@ def check_signature(
     signature = _read_signature(repository, path)
     if signature is None:
         return policy.judge(what, None, refused=refused)
-    if verifier is not None:
+    with verifier_for(policy, settings) as verifier:
         return policy.judge(what, verifier.verify(data, signature, what), refused=refused)
-    with verifier_for(policy, settings) as own:
-        return policy.judge(what, own.verify(data, signature, what), refused=refused)
 
 
 def _mark(policy: TrustPolicy, check: SignatureCheck | None) -> bytes:
@@ -286,8 +283,16 @@ def check_copies(
                 if not any(c.accepted and signed_by in c.fingerprints for c in checks):
                     by = ", ".join(sorted({c.describe() for c in checks})) or "no one: it is not signed"
                     raise SignatureError(
-                        f"{label} is not signed by the required key {signed_by} (signed by {by}).{' ' + refused}"
-                        f" Sign the release with that key, or require another key."
+                        " ".join(
+                            filter(
+                                None,
+                                [
+                                    f"{label} is not signed by the required key {signed_by} (signed by {by}).",
+                                    refused,
+                                    "Sign the release with that key, or require another key.",
+                                ],
+                            )
+                        )
                     )
     return accepted
 
