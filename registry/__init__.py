@@ -2,7 +2,7 @@
 
 The public API::
 
-    from registry import deploy, resolve, promote, list_versions, read_card, search, diff, build_catalog, check
+    from registry import deploy, resolve, promote, list_versions, read_card, search, diff, build_catalog, check, verify
     from registry.spark import deploy, resolve, VersionedPipeline   # the Spark side (imports pyspark)
 """
 
@@ -21,6 +21,7 @@ from registry.promote import Promotion, promote
 from registry.resolve import Resolved, list_versions, resolve
 from registry.search import search
 from registry.settings import Settings, open_repository
+from registry.verify import verify
 from registry.versions import Selector, Version
 
 __all__ = [
@@ -44,4 +45,5 @@ __all__ = [
     "read_card",
     "resolve",
     "search",
+    "verify",
 ]
