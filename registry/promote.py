@@ -133,7 +133,8 @@ def promote(
         def check(local: dict[str, Path]) -> dict[str, str]:
             what = f"{coordinate} in {src.display}"
             accepted = check_copies(local, policies, active, what, signed_by=signed_by, refused="Nothing was copied.")
-            return {name: found.signer for name, found in accepted.items() if found is not None}
+            # Recorded: signatures gpg checked and found good (not those whose key is unknown here).
+            return {name: found.signer for name, found in accepted.items() if found is not None and found.accepted}
 
         return _copy(coordinate, src, dst, results, check, signer)
 
