@@ -336,20 +336,26 @@ class Verifier:
         # gpg runs here with --no-autostart: no agent, so no socket whose path could be too long.
         self._scratch = Path(tempfile.mkdtemp(prefix="registry-gpg-"))
         if self.keyring is not None:
-            home = self._scratch / "k"
-            home.mkdir(mode=0o700)
-            if not self.keyring.is_file():
-                raise ConfigError(f"The trusted keyring {self.keyring} does not exist. Fix trusted_keyring.")
-            done = _run(
-                ["--no-autostart", "--import", "--", str(self.keyring)], home, timeout=VERIFY_TIMEOUT, doing="importing"
-            )
-            if not any(words[0] == "IMPORT_OK" for words in done.status if words):
-                raise ConfigError(
-                    f"The trusted keyring {self.keyring} holds no OpenPGP public key gpg can import "
-                    f"({_explain(done.messages)}). Export one with 'gpg --export --armor FINGERPRINT > FILE'."
-                )
-            self.home = home
+            try:
+                self.home = self._import(self.keyring, self._scratch / "k")
+            except BaseException:
+                self.__exit__(None, None, None)  # __exit__ is not called when __enter__ fails
+                raise
         return self
+
+    @staticmethod
+    def _import(keyring: Path, home: Path) -> Path:
+        """A new gpg home in ``home`` holding the keys of ``keyring`` alone."""
+        home.mkdir(mode=0o700)
+        if not keyring.is_file():
+            raise ConfigError(f"The trusted keyring {keyring} does not exist. Fix trusted_keyring.")
+        done = _run(["--no-autostart", "--import", "--", str(keyring)], home, timeout=VERIFY_TIMEOUT, doing="importing")
+        if not any(words[0] == "IMPORT_OK" for words in done.status if words):
+            raise ConfigError(
+                f"The trusted keyring {keyring} holds no OpenPGP public key gpg can import "
+                f"({_explain(done.messages)}). Export one with 'gpg --export --armor FINGERPRINT > FILE'."
+            )
+        return home
 
     def __exit__(
         self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -76,8 +77,13 @@ def test_a_trusted_keyring_is_used_alone(gpg_keys: Keys, data: Path, tmp_path: P
             assert TrustPolicy().judge("d", unknown) == unknown[0]  # no policy: accepted, not checked
     assert policy.key != TrustPolicy(require=True, keyring=binary).key  # a changed keyring file changes the key
     (tmp_path / "empty.asc").write_text("not a key\n")
-    with pytest.raises(ConfigError, match="holds no OpenPGP public key"), Verifier(tmp_path / "empty.asc"):
-        pass
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(tempfile, "tempdir", str(scratch))
+        with pytest.raises(ConfigError, match="holds no OpenPGP public key"), Verifier(tmp_path / "empty.asc"):
+            pass
+    assert not list(scratch.iterdir()), "a refused keyring left its throw-away gpg home behind"
 
 
 def test_an_attached_signature_or_garbage_is_refused(gpg_keys: Keys, data: Path, tmp_path: Path) -> None:
