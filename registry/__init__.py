@@ -2,7 +2,7 @@
 
 The public API::
 
-    from registry import deploy, resolve, promote, list_versions, read_card, search, diff, build_catalog, check
+    from registry import deploy, resolve, promote, list_versions, read_card, search, diff, build_catalog, check, verify
     from registry.spark import deploy, resolve, VersionedPipeline   # the Spark side (imports pyspark)
 
 Names are imported when first used, so that ``import registry.cli`` (and ``registry --help``) loads only what the
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from registry.resolve import Resolved, list_versions, resolve
     from registry.search import search
     from registry.settings import Settings, open_repository
+    from registry.verify import verify
     from registry.versions import Selector, Version
 
 #: Where each public name lives.
@@ -54,6 +55,7 @@ _PUBLIC = {
     "read_card": "registry.cards",
     "resolve": "registry.resolve",
     "search": "registry.search",
+    "verify": "registry.verify",
 }
 
 __all__ = [
@@ -77,12 +79,13 @@ __all__ = [
     "read_card",
     "resolve",
     "search",
+    "verify",
 ]
 
 
 class _Package(types.ModuleType):
-    """Keeps ``registry.deploy`` (and ``resolve``, ``promote``, ``diff``, ``search``) the public function when the
-    module of the same name is imported: Python's import system would otherwise bind the module over it."""
+    """Keeps ``registry.deploy`` (and ``resolve``, ``promote``, ``diff``, ``search``, ``verify``) the public function
+    when the module of the same name is imported: Python's import system would otherwise bind the module over it."""
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name in _PUBLIC and isinstance(value, types.ModuleType):

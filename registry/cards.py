@@ -10,6 +10,7 @@ from registry.coordinates import Coordinate, Module
 from registry.repository.base import Repository
 from registry.settings import Settings, using_repository
 from registry.store import Cache, VersionCard, fetch_card, fetch_promotion, select
+from registry.trust import check_card, policy_for
 
 __all__ = ["VersionCard", "read_card"]
 
@@ -30,10 +31,13 @@ def read_card(
     :param promotion: also read the promotion record (one or two more small requests).
     :raises InvalidCoordinate, InvalidSelector: ``spec`` does not parse. :raises ArtifactNotFound: no such version,
         or it has no card. :raises IntegrityError: the card or record does not match its checksum.
+        :raises SignatureError: the card's signature is bad, by a key the repository does not trust, or missing
+        where the repository requires one.
     """
     with using_repository(repository, settings) as (repo, active):
         cache = Cache(active.cache_dir)
         coordinate = select(spec, repo, module)
         card = fetch_card(repo, coordinate, cache=cache)
+        check_card(repo, coordinate, policy_for(repository, repo, active), active, refused="It is not shown.")
         record = fetch_promotion(repo, coordinate, cache=cache) if promotion else None
     return VersionCard(coordinate, card, record)

@@ -32,6 +32,7 @@ from registry.promotion import PromotionRecord
 from registry.repository.base import Repository
 from registry.settings import Settings, using_repository
 from registry.store import ArtifactHistory, Cache, VersionCard, read_history
+from registry.trust import describe_card_signature, policy_for
 
 if TYPE_CHECKING:
     import jinja2
@@ -161,6 +162,7 @@ class VersionSummary:
     stages: tuple[tuple[str, str, tuple[tuple[str, str, bool], ...]], ...]  # label, uid, (param, value, default)
     previous: str | None
     promotion: PromotionRecord | None
+    signature: str = ""  # who signed it, "unsigned", or why its signature is refused
 
 
 @dataclass(frozen=True)
@@ -187,7 +189,7 @@ def _numbers(metrics: Any) -> dict[str, float]:
     }
 
 
-def _summary(record: VersionCard) -> VersionSummary:
+def _summary(record: VersionCard, signature: str = "") -> VersionSummary:
     card = record.card
     return VersionSummary(
         version=str(record.coordinate.version),
@@ -201,6 +203,7 @@ def _summary(record: VersionCard) -> VersionSummary:
         stages=tuple((stage.label, stage.uid or "", tuple(present.params(stage))) for stage in stages(card)),
         previous=card.previous,
         promotion=record.promotion,
+        signature=signature,
     )
 
 
@@ -209,7 +212,7 @@ def _page_name(module: Module) -> str:
     return f"{module.group}.{module.artifact}.html"
 
 
-def _artifact_page(history: ArtifactHistory) -> ArtifactPage:
+def _artifact_page(history: ArtifactHistory, signatures: Mapping[str, str]) -> ArtifactPage:
     oldest_first = list(reversed(history.cards))
     names = sorted({name for record in oldest_first for name in _numbers(record.card.metrics)})
     charts = []
@@ -233,7 +236,7 @@ def _artifact_page(history: ArtifactHistory) -> ArtifactPage:
     return ArtifactPage(
         module=str(history.module),
         file_name=_page_name(history.module),
-        versions=tuple(_summary(record) for record in history.cards),
+        versions=tuple(_summary(record, signatures.get(str(record.coordinate), "")) for record in history.cards),
         without_card=tuple(str(v) for v in sorted(history.without_card, reverse=True)),
         charts=tuple(charts),
         promotions=tuple(promotions),
@@ -260,14 +263,16 @@ def render_catalog(
     source: str,
     skipped: Sequence[tuple[str, str]] = (),
     now: dt.datetime | None = None,
+    signatures: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
     """The catalog's pages: ``{file name: HTML}``, ``index.html`` included.
 
     :param source: how the repository is named on the pages (a masked URL or path).
     :param skipped: ``(folder, reason)`` of discovered folders that are not readable artifacts.
+    :param signatures: ``{coordinate: who signed it}`` (see :func:`registry.trust.describe_card_signature`).
     """
     stamp = present.time(now or dt.datetime.now(dt.timezone.utc))
-    pages = sorted((_artifact_page(h) for h in histories), key=lambda page: page.module)
+    pages = sorted((_artifact_page(h, signatures or {}) for h in histories), key=lambda page: page.module)
     environment = _environment()
     common = {"source": source, "generated": stamp}
     rendered = {
@@ -375,7 +380,13 @@ def build_catalog(
             if artifacts and not history.cards and not history.without_card:
                 raise ArtifactNotFound(f"{module} has no released versions in {repo.display}.")
             histories.append(history)
-        pages = render_catalog(histories, source=repo.display, skipped=skipped, now=now)
+        policy = policy_for(repository, repo, active)
+        signatures = {
+            str(r.coordinate): describe_card_signature(repo, r.coordinate, policy, active)
+            for history in histories
+            for r in history.cards
+        }
+        pages = render_catalog(histories, source=repo.display, skipped=skipped, now=now, signatures=signatures)
     try:
         _write_site(out, pages)
     except OSError as exc:

@@ -19,6 +19,7 @@ from registry.pom import render_pom
 from registry.repository.base import PathExists, Repository, Source
 from registry.settings import Settings, using_repository
 from registry.store import fetch_card, publish, read_metadata
+from registry.trust import config_of, publish_signatures, signer_for
 from registry.versions import Version
 
 __all__ = ["deploy"]
@@ -158,6 +159,7 @@ def deploy(
     code: Mapping[str, Any] | Literal["git"] | None = None,
     prepare: Callable[[Path, Coordinate], None] | None = None,
     allow_change: bool = False,
+    sign: str | bool | None = None,
 ) -> Coordinate:
     """Deploy the model saved in ``model_dir`` as a new release.
 
@@ -177,10 +179,14 @@ def deploy(
         the series (normally refused with :class:`ModelChanged` and a suggested next minor or major version).
     :param prepare: called with ``model_dir`` and the claimed coordinate just before packing, to stamp the
         coordinate into the saved model (the Spark watermark); it may modify ``model_dir`` in place.
+    :param sign: sign the jar, the POM and the card (detached ``.asc`` files, see :mod:`registry.signing`) with
+        this gpg key; ``True``: the repository's ``sign_with`` key, else gpg's default key; ``False``: do not sign.
+        Default: sign when the repository sets ``sign_with``.
     :returns: the coordinate the model was released as.
     :raises VersionExists: an explicit version is already released.
     :raises InvalidInput: a metric is not a finite number, or ``card`` was given with ``metrics``, ``labels``,
         ``description`` or ``code``.
+    :raises SignatureError: the key cannot sign (checked before a build is claimed).
     :raises InvalidModel: ``model_dir`` is not a non-empty directory of regular files.
     :raises RepositoryUnavailable, AuthenticationFailed, IntegrityError: the repository cannot be used; in
         particular an unreadable ``maven-metadata.xml`` aborts the deploy rather than restarting at build 0.
@@ -193,7 +199,10 @@ def deploy(
     model_dir = Path(model_dir)
     check_model_dir(model_dir)
     draft = _draft(target, card, metrics, description, labels, code)
-    with using_repository(repository, settings) as (repo, _):
+    with using_repository(repository, settings) as (repo, active):
+        signer = signer_for(sign, config_of(repository, repo, active), active)
+        if signer is not None:
+            signer.check()  # a key that cannot sign fails now, before a build number is spent
         metadata = read_metadata(repo, target.module)
         exact = target.exact
         if exact is not None and metadata and str(exact.version) in metadata.versions:
@@ -214,6 +223,9 @@ def deploy(
         with tempfile.TemporaryDirectory(prefix="registry-deploy-") as scratch:
             jar = Path(scratch) / coordinate.file_name("jar")
             digests = pack(model_dir, jar, coordinate, pom, final_card)
+            if signer is not None:  # before the jar, whose presence means "complete" (see registry.fsck)
+                signed = {coordinate.path("pom"): pom, coordinate.path("json", "model"): final_card}
+                publish_signatures(repo, signer, {**signed, coordinate.path("jar"): jar})
             _upload(repo, coordinate.path("jar"), jar, digests)
         publish(repo, coordinate.module, [coordinate.version])
         return coordinate

@@ -13,6 +13,7 @@
     ├── AuthenticationFailed       401/403 from a repository
     ├── RepositoryUnavailable      unreachable, timed out, 5xx, or a server answer we cannot use
     ├── IntegrityError             checksum mismatch, missing checksum, or content that is not what it claims
+    │   └── SignatureError         an OpenPGP signature that is missing (where required), bad, or not by a trusted key
     └── GateFailed                 a promotion quality gate did not pass
 
 Each message says what went wrong, quoting the input, and what to do next. No message ever contains a
@@ -35,6 +36,7 @@ __all__ = [
     "ModelChanged",
     "RegistryError",
     "RepositoryUnavailable",
+    "SignatureError",
     "VersionExists",
 ]
 
@@ -89,6 +91,11 @@ class RepositoryUnavailable(RegistryError):
 
 class IntegrityError(RegistryError):
     """Bytes that do not match their checksum, or a file that is not what it claims to be."""
+
+
+class SignatureError(IntegrityError):
+    """A file's OpenPGP signature is missing where signatures are required, bad, or made by a key not trusted; or a
+    file could not be signed."""
 
 
 class GateFailed(RegistryError):

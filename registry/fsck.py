@@ -221,8 +221,9 @@ class _Files:
         return card in self.names or any(f"{card}.{a}" in self.names for a in ALGORITHMS)
 
     def ours(self) -> list[str]:
-        """Every file a deploy writes that is present: the three files and their sidecars."""
+        """Every file a deploy writes that is present: the three files, their signatures, and their sidecars."""
         candidates = [self.name(r) for r in ("pom", "card", "jar")]
+        candidates += [f"{name}.asc" for name in candidates]
         return [n for n in (*candidates, *(f"{c}.{a}" for c in candidates for a in ALGORITHMS)) if n in self.names]
 
 

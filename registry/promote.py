@@ -5,12 +5,16 @@ listed beside them), each verified against the source's checksum on download and
 after upload, then adds a promotion record (``churn-1.2.7-promotion.json``: who, when, from, to, gate results)
 as a new file in the target, and lists the version in the target's ``maven-metadata.xml`` last, so
 ``latest.release`` there sees it only when it is complete.
+
+Signatures (``NAME.asc``) are files of the version like any other, so they are copied byte for byte with their
+checksums; each signed file is checked against its copy before anything is written, under the source's and the
+target's policies (:mod:`registry.trust`), and the record itself can be signed by the promoter.
 """
 
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +27,9 @@ from registry.modelcard import ModelCard
 from registry.promotion import PromotionRecord
 from registry.repository.base import PathExists, Repository
 from registry.settings import Settings, using_repository
+from registry.signing import Signer, normalize_fingerprint
 from registry.store import fetch_card, fetch_promotion, fetch_verified, is_listed, publish, remote_checksum, select
+from registry.trust import check_copies, config_of, policy_for, publish_signatures, signer_for
 
 __all__ = ["Promotion", "promote"]
 
@@ -64,6 +70,7 @@ def _record(
     files: dict[str, Digests],
     results: Iterable[GateResult],
     previous: PromotionRecord | None,
+    signatures: Mapping[str, str],
 ) -> bytes:
     return PromotionRecord(
         coordinate=str(coordinate),
@@ -74,6 +81,7 @@ def _record(
         files={name: digests.sha512 for name, digests in sorted(files.items())},
         gates=tuple(result.record() for result in results),
         previous=previous,
+        signatures=signatures,
     ).to_json()
 
 
@@ -84,6 +92,8 @@ def promote(
     target: Repository | str,
     gates: Iterable[Gate | str] = (),
     settings: Settings | None = None,
+    require_signed_by: str | None = None,
+    sign: str | bool | None = None,
 ) -> Promotion:
     """Copy a released version from ``source`` to ``target``, byte for byte.
 
@@ -92,11 +102,18 @@ def promote(
     :param target: the repository to copy to.
     :param gates: conditions on the model card (``"areaUnderROC>=0.85"``) that must all hold, checked before
         anything is written.
+    :param require_signed_by: a full key fingerprint: every file of the version must carry a good signature by
+        that key (checked with the other signatures, before anything is written).
+    :param sign: sign the promotion record with this gpg key (``True``: the target's ``sign_with``, else gpg's
+        default key; ``False``: never); default: when the target sets ``sign_with``.
     :returns: what was copied; ``already_present`` when the target held identical bytes (nothing to do).
     :raises GateFailed: a gate did not pass (the message names each failure and the actual value).
     :raises VersionExists: the target holds this version with different bytes.
     :raises IntegrityError: a file does not match its checksum, in the source or after upload.
+    :raises SignatureError: a signature is bad, missing where the source or the target requires one, by a key
+        either does not trust, or not by ``require_signed_by``; nothing is copied.
     """
+    signed_by = normalize_fingerprint(require_signed_by, "--require-signed-by") if require_signed_by else None
     with using_repository(source, settings) as (src, active), using_repository(target, active) as (dst, _):
         coordinate = select(spec, src)
         results = tuple(evaluate(gates, _card(src, coordinate))) if gates else ()
@@ -107,7 +124,19 @@ def promote(
                 + "; ".join(map(str, failed))
                 + ". Nothing was copied."
             )
-        return _copy(coordinate, src, dst, results)
+        # Signatures are judged under the source's policy and the target's (which will serve these files).
+        policies = (policy_for(source, src, active), policy_for(target, dst, active))
+        signer = signer_for(sign, config_of(target, dst, active), active)
+        if signer is not None:
+            signer.check()
+
+        def check(local: dict[str, Path]) -> dict[str, str]:
+            what = f"{coordinate} in {src.display}"
+            accepted = check_copies(local, policies, active, what, signed_by=signed_by, refused="Nothing was copied.")
+            # Recorded: signatures gpg checked and found good (not those whose key is unknown here).
+            return {name: found.signer for name, found in accepted.items() if found is not None and found.accepted}
+
+        return _copy(coordinate, src, dst, results, check, signer)
 
 
 _NO_CARD = ModelCard("", "", {}, {})  # every gate fails against it: "not recorded in the model card"
@@ -120,7 +149,14 @@ def _card(repository: Repository, coordinate: Coordinate) -> ModelCard:
         return _NO_CARD
 
 
-def _copy(coordinate: Coordinate, src: Repository, dst: Repository, results: tuple[GateResult, ...]) -> Promotion:
+def _copy(
+    coordinate: Coordinate,
+    src: Repository,
+    dst: Repository,
+    results: tuple[GateResult, ...],
+    check_signatures: Callable[[dict[str, Path]], dict[str, str]],
+    signer: Signer | None,
+) -> Promotion:
     names = _version_files(src, coordinate)
     with tempfile.TemporaryDirectory(prefix="registry-promote-") as scratch:
         local: dict[str, Path] = {}
@@ -128,6 +164,7 @@ def _copy(coordinate: Coordinate, src: Repository, dst: Repository, results: tup
         for name in names:
             local[name] = Path(scratch) / name
             digests[name] = fetch_verified(src, f"{coordinate.directory}/{name}", local[name], f"{coordinate}: {name}")
+        signatures = check_signatures(local)  # before anything is written
         present = {name: _same_in(dst, coordinate, name, digests[name]) for name in names}
         different = [name for name, same in present.items() if same is False]
         if different:
@@ -152,7 +189,10 @@ def _copy(coordinate: Coordinate, src: Repository, dst: Repository, results: tup
                 raise IntegrityError(f"{dst.display} serves different bytes for {name} than were uploaded.")
         record_path = coordinate.path("json", "promotion")
         if not dst.exists(record_path):
-            record = _record(coordinate, src, dst, digests, results, fetch_promotion(src, coordinate))
+            previous = fetch_promotion(src, coordinate)
+            record = _record(coordinate, src, dst, digests, results, previous, signatures)
+            if signer is not None:
+                publish_signatures(dst, signer, {record_path: record}, exist_ok=True)
             for extension, content in digest_bytes(record).sidecars():
                 _create_or_same(dst, f"{record_path}.{extension}", content, digest_bytes(content))
             _create_or_same(dst, record_path, record, digest_bytes(record), record=True)

@@ -7,7 +7,10 @@ and read by ``show``, ``catalog`` and the next promotion (which nests it as ``pr
      "promoted_by": {"user": ..., "host": ...}, "source": "staging", "target": "releases",
      "files": {"churn-1.0.3.jar": "<sha512>", ...},
      "gates": [{"expression": "auc>0.8", "metric": "auc", "actual": 0.91, "passed": true}],
+     "signatures": {"churn-1.0.3.jar": "<fingerprint of the key whose signature was accepted>", ...},
      "previous_promotion": the record the source repository held for the version, or null}
+
+``signatures`` is written only when a signature was checked (absent in records of unsigned versions).
 """
 
 from __future__ import annotations
@@ -53,6 +56,7 @@ class PromotionRecord:
     files: Mapping[str, str] = field(default_factory=dict)
     gates: tuple[GateRecord, ...] = ()
     previous: PromotionRecord | None = None
+    signatures: Mapping[str, str] = field(default_factory=dict)
     schema: int = SCHEMA
 
     @classmethod
@@ -76,6 +80,7 @@ class PromotionRecord:
         if wrong:
             raise InvalidInput(f"Not a promotion record: {', '.join(wrong)} missing or of the wrong type.")
         earlier = raw.get("previous_promotion")
+        signatures = raw.get("signatures")
         return cls(
             coordinate=str(text["coordinate"]),
             promoted_at=str(text["promoted_at"]),
@@ -87,6 +92,7 @@ class PromotionRecord:
             # Older hops are history: one that is unreadable (or absurdly deep) ends it, it does not void the record.
             previous=_earlier(earlier, hops - 1) if earlier is not None and hops > 1 else None,
             schema=raw["schema"] if isinstance(raw.get("schema"), int) else SCHEMA,
+            signatures={str(k): str(v) for k, v in signatures.items()} if isinstance(signatures, dict) else {},
         )
 
     @property
@@ -101,7 +107,9 @@ class PromotionRecord:
 
     def to_dict(self) -> dict[str, Any]:
         """The record as JSON data, in the schema's form."""
+        signed = {"signatures": dict(self.signatures)} if self.signatures else {}
         return {
+            **signed,
             "schema": self.schema,
             "coordinate": self.coordinate,
             "promoted_at": self.promoted_at,

@@ -3,7 +3,10 @@
 The cache keeps each release under its coordinate *and* its checksum
 (``CACHE/com/acme/churn/1.2.7/sha512-<digest>/``), so a hit never re-downloads, and two repositories holding
 different bytes under one coordinate can never be confused. Entries are built in a temporary directory and
-renamed into place only after the checksum is verified: a bad download leaves nothing behind.
+renamed into place only after the checksum is verified: a bad download leaves nothing behind. The jar's OpenPGP
+signature (``.asc``) is checked before extraction under the repository's policy (:mod:`registry.trust`); the
+entry records that check (``signature.json``: the policy and the signer), so a warm resolve runs no gpg unless
+the policy changed.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +24,9 @@ from registry.coordinates import Coordinate, parse_request
 from registry.modelcard import ModelCard
 from registry.repository.base import Repository
 from registry.settings import Settings, using_repository
+from registry.signing import TrustPolicy
 from registry.store import Cache, list_versions, remote_checksum, select_version
+from registry.trust import MARK, check_jar, policy_for
 from registry.versions import Selector
 
 __all__ = ["Resolved", "list_versions", "resolve", "select_version"]
@@ -36,8 +42,15 @@ class Resolved:
     card: ModelCard | None
 
 
-def _fill(entry: Path, repository: Repository, coordinate: Coordinate, algorithm: str, digest: str) -> None:
-    """Download, verify and extract into ``entry``, atomically."""
+def _fill(
+    entry: Path,
+    repository: Repository,
+    coordinate: Coordinate,
+    algorithm: str,
+    digest: str,
+    check_signature: Callable[[Path, Path], object],
+) -> None:
+    """Download, verify (checksum, then signature) and extract into ``entry``, atomically."""
     entry.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{entry.name}.", dir=entry.parent))
     try:
@@ -46,6 +59,7 @@ def _fill(entry: Path, repository: Repository, coordinate: Coordinate, algorithm
         # Verified against the digest read before the download, the one the cache entry is named after (that
         # one digest only: hashing a large jar four times was most of a cold resolve's own cost).
         verify_digest(algorithm, file_digest(jar, algorithm), digest, f"{coordinate} from {repository.display}")
+        check_signature(jar, staging / MARK)
         check_embedded_pom(jar, coordinate)
         extract_model(jar, staging / "model")
         card = read_entry(jar, CARD_ENTRY)
@@ -85,7 +99,9 @@ def resolve(
     :param cache_dir: where verified models are kept; default from settings (``~/.cache/registry``).
     :returns: the coordinate chosen and the path of the extracted model directory.
     :raises ArtifactNotFound: nothing matches. :raises IntegrityError: the download does not match its checksum
-        (nothing is cached). :raises RepositoryUnavailable, AuthenticationFailed: the repository cannot be used.
+        (nothing is cached). :raises SignatureError: the jar's signature is bad, by a key the repository does not
+        trust, or missing where the repository requires one (nothing is extracted).
+    :raises RepositoryUnavailable, AuthenticationFailed: the repository cannot be used.
     """
     if isinstance(spec, Coordinate):
         module, selector = spec.module, Selector.parse(str(spec.version))
@@ -95,8 +111,15 @@ def resolve(
         coordinate = select_version(module, selector, repo)
         algorithm, digest = remote_checksum(repo, coordinate.path("jar"), str(coordinate))
         entry = Cache(cache_dir or active.cache_dir).entry(coordinate, algorithm, digest)
+        policy: TrustPolicy = policy_for(repository, repo, active)
+
+        def check_signature(jar: Path, mark: Path) -> object:
+            return check_jar(repo, coordinate, jar, policy, active, mark)
+
         if not (entry / "model").is_dir():
-            _fill(entry, repo, coordinate, algorithm, digest)
+            _fill(entry, repo, coordinate, algorithm, digest, check_signature)
+        else:  # remembered in the entry, unless the policy changed since
+            check_signature(entry / coordinate.file_name("jar"), entry / MARK)
     jar = entry / coordinate.file_name("jar")
     path = entry / "model"
     if to is not None:

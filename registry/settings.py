@@ -28,6 +28,21 @@ Keys of a repository: ``url`` (required), ``username``, ``password``, ``password
 warning), ``timeout`` (seconds), ``unsafe_overwrite`` (``"refuse"`` or ``"warn"``: what to do on a server that
 cannot refuse overwrites atomically). Unknown keys and wrong types are errors.
 
+OpenPGP signatures (see :mod:`registry.signing` for how gpg is run and the trust model)::
+
+    [repositories.releases]
+    url = "https://nexus.acme.com/repository/models-releases/"
+    sign_with = "3BE7063B118B13CA38DF772EFAE8D262DDD199FB"   # sign every deploy and promotion record here
+    passphrase_env = "RELEASE_KEY_PASSPHRASE"     # optional: else gpg-agent unlocks the key
+    require_signatures = true                     # refuse unsigned files at resolve, show and promote
+    trusted_keys = ["3BE7 063B 118B 13CA 38DF  772E FAE8 D262 DDD1 99FB"]   # full fingerprints
+    # trusted_keyring = "release-keys.asc"        # or: every key in this file (relative to this file's folder)
+
+``sign_with`` (a key ``gpg --local-user`` accepts, a fingerprint is best), ``passphrase_env`` (the name of the
+variable holding the key's passphrase: the file holds no secret), ``require_signatures`` (needs
+``trusted_keys`` or ``trusted_keyring``), ``trusted_keys`` (full fingerprints of primary keys or signing subkeys;
+key IDs are refused), ``trusted_keyring`` (a file of public keys, binary or armoured, used alone to verify).
+
 **Credentials** for an HTTP repository, first source that has a username or token wins:
 
 1. user-info in the URL (``https://user:pass@host/...``; discouraged, always masked);
@@ -79,6 +94,11 @@ _REPO_KEYS: dict[str, type | tuple[type, ...]] = {
     "verify_tls": bool,
     "timeout": (int, float),
     "unsafe_overwrite": str,
+    "sign_with": str,
+    "passphrase_env": str,
+    "require_signatures": bool,
+    "trusted_keys": list,
+    "trusted_keyring": str,
 }
 
 
@@ -189,6 +209,35 @@ def _check_types(name: str, entry: Mapping[str, Any], path: Path) -> None:
         raise ConfigError(f'{path}: repositories.{name}.unsafe_overwrite must be "refuse" or "warn".')
     if "timeout" in entry and not 0 < entry["timeout"] <= 3600:  # no float(): a huge TOML integer overflows it
         raise ConfigError(f"{path}: repositories.{name}.timeout must be between 0 and 3600 seconds.")
+    if entry.get("require_signatures") and not (entry.get("trusted_keys") or entry.get("trusted_keyring")):
+        raise ConfigError(
+            f"{path}: repositories.{name}.require_signatures needs the keys to trust: trusted_keys = "
+            '["FINGERPRINT", ...] (gpg --fingerprint KEY) or trusted_keyring = "FILE" (gpg --export KEY > FILE).'
+        )
+
+
+def _trusted_keys(entry: Mapping[str, Any], where: str) -> tuple[str, ...]:
+    """The ``trusted_keys`` of a repository, as full upper-case fingerprints."""
+    from registry.exceptions import InvalidInput
+    from registry.signing import normalize_fingerprint
+
+    keys = []
+    for key in entry.get("trusted_keys", []):
+        if not isinstance(key, str):
+            raise ConfigError(f"{where}.trusted_keys must be a list of strings (key fingerprints).")
+        try:
+            keys.append(normalize_fingerprint(key, f"{where}.trusted_keys"))
+        except InvalidInput as exc:
+            raise ConfigError(str(exc)) from None
+    return tuple(keys)
+
+
+def _keyring(entry: Mapping[str, Any], path: Path, where: str) -> str | None:
+    """``trusted_keyring``, with ``~`` expanded and a relative path taken from the configuration file's folder."""
+    if "trusted_keyring" not in entry:
+        return None
+    keyring = _expand_user(entry["trusted_keyring"], f"{where}.trusted_keyring")
+    return str(keyring if keyring.is_absolute() else path.parent / keyring)
 
 
 def _secret(entry: Mapping[str, Any], key: str, env: Mapping[str, str], where: str) -> str | None:
@@ -252,6 +301,11 @@ class Settings:
                 verify_tls=entry.get("verify_tls", True),
                 timeout=float(entry.get("timeout", 30.0)),
                 unsafe_overwrite=entry.get("unsafe_overwrite", "refuse"),
+                sign_with=entry.get("sign_with"),
+                passphrase_env=entry.get("passphrase_env"),
+                require_signatures=entry.get("require_signatures", False),
+                trusted_keys=_trusted_keys(entry, where),
+                trusted_keyring=_keyring(entry, path, where),
             )
         cache = env.get("REGISTRY_CACHE") or data.get("cache")
         cache_dir = (

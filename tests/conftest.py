@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from gpgtools import Keys, make_keys, remove
 from realtools import require_tool
 
 from registry.repository.local import LocalRepository
@@ -95,3 +96,11 @@ def _free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+@pytest.fixture(scope="session")
+def gpg_keys() -> Iterator[Keys]:
+    """A throw-away keyring (see tests/gpgtools.py) for the whole run; a missing gpg fails under CI=true."""
+    keys = make_keys()
+    yield keys
+    remove(keys)

@@ -224,6 +224,7 @@ def _serve_version(mock: responses.RequestsMock, jar: bytes, sidecars: dict[str,
         else:
             mock.add(responses.GET, f"{path}.{algorithm}", status=404)
     mock.add(responses.GET, path, body=jar)
+    mock.add(responses.GET, f"{path}.asc", status=404)  # unsigned: resolve looks for a signature all the same
 
 
 def _jar(make_model: Callable[..., Path], tmp_path: Path) -> bytes:

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from registry.cli.shared import gate_option, load_settings, repository_option
+from registry.cli.signatures import sign_option, signing_key
 from registry.exceptions import InvalidInput
 
 __all__ = ["COMMANDS"]
@@ -33,6 +34,7 @@ def _parse_metrics(values: tuple[str, ...]) -> dict[str, float]:
 @click.option("--description", default="", help="Free text recorded in the model card and the POM.")
 @click.option("--label", "labels", multiple=True, help="A label to record (e.g. prod-candidate); repeatable.")
 @click.option("--allow-change", is_flag=True, help="Deploy into the series even if the model's configuration differs.")
+@sign_option
 def deploy(
     path: Path,
     coordinate: str,
@@ -41,6 +43,7 @@ def deploy(
     description: str,
     labels: tuple[str, ...],
     allow_change: bool,
+    sign: str | None,
 ) -> None:
     """Deploy the model saved in PATH as COORDINATE.
 
@@ -64,6 +67,7 @@ def deploy(
         labels=labels,
         code="git",
         allow_change=allow_change,
+        sign=signing_key(sign),
     )
     click.echo(f"Deployed {path} to {settings.repository(repository).display}", err=True)
     click.echo(str(released))
@@ -116,7 +120,15 @@ def resolve(spec: str, repository: str | None, to: Path | None) -> None:
 @click.option("--from", "source", required=True, metavar="NAME|URL|PATH", help="The repository to copy from.")
 @click.option("--to", "target", required=True, metavar="NAME|URL|PATH", help="The repository to copy to.")
 @gate_option("--require", "gates", "A quality gate the model card must pass", metavar="METRIC>=NUMBER")
-def promote(spec: str, source: str, target: str, gates: tuple[str, ...]) -> None:
+@click.option(
+    "--require-signed-by",
+    metavar="FINGERPRINT",
+    help="Refuse unless every file of the version carries a good signature by this key (full fingerprint).",
+)
+@sign_option
+def promote(
+    spec: str, source: str, target: str, gates: tuple[str, ...], require_signed_by: str | None, sign: str | None
+) -> None:
     """Copy a released version byte for byte from one repository to another, verified on both sides.
 
     SPEC may be a selector (com.acme:churn:latest.release), resolved in the source. The last line printed is
@@ -126,7 +138,15 @@ def promote(spec: str, source: str, target: str, gates: tuple[str, ...]) -> None
     from registry.promote import promote as promote_version
 
     parsed = [parse_gate(g) for g in gates]  # bad gates are refused before anything is read
-    done = promote_version(spec, source=source, target=target, gates=parsed, settings=load_settings())
+    done = promote_version(
+        spec,
+        source=source,
+        target=target,
+        gates=parsed,
+        settings=load_settings(),
+        require_signed_by=require_signed_by,
+        sign=signing_key(sign),
+    )
     for result in done.gates:
         click.echo(f"gate {result}", err=True)
     if done.already_present:

@@ -38,6 +38,14 @@ class RepositoryConfig:
     verify_tls: bool = True
     timeout: float = 30.0
     unsafe_overwrite: str = "refuse"
+    #: OpenPGP: the key that signs what is published here (``None``: sign only when asked), and the environment
+    #: variable holding its passphrase (``None``: gpg-agent unlocks it).
+    sign_with: str | None = None
+    passphrase_env: str | None = None
+    #: OpenPGP: refuse unsigned files; trust signatures by these full fingerprints, or by the keys of this file.
+    require_signatures: bool = False
+    trusted_keys: tuple[str, ...] = ()
+    trusted_keyring: str | None = None
 
     @property
     def scheme(self) -> str:

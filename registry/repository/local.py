@@ -28,11 +28,16 @@ __all__ = ["LocalRepository"]
 class LocalRepository(Repository):
     """A maven2 tree on a local (or mounted) file system."""
 
+    #: The configuration it was opened from, if any (the signature policy and signing key live there).
+    config: RepositoryConfig | None = None
+
     @classmethod
     def from_config(
         cls, config: RepositoryConfig, credentials: Credentials | None = None, credential_help: str = ""
     ) -> LocalRepository:
-        return cls(config.url, display=config.display if config.name != "local" else None)
+        repository = cls(config.url, display=config.display if config.name != "local" else None)
+        repository.config = config
+        return repository
 
     def __init__(self, root: Path | str, display: str | None = None) -> None:
         if isinstance(root, str) and root.startswith("file:"):

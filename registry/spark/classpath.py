@@ -3,6 +3,14 @@
 Ivy retrieves each package as ``.../jars/GROUP_ARTIFACT-VERSION.jar`` and Spark lists it in ``spark.jars`` as a
 ``file:`` URI. A model jar is found there by its file name, then checked against the ``pom.properties`` it
 embeds, and its ``model/`` folder is extracted once per jar content into the cache (keyed by the jar's sha256).
+
+**Signatures.** Ivy fetches the POM and the jar (checking their ``.sha1``/``.md5``), never the ``.asc`` beside them,
+so nothing on this machine says who signed the jar. When the repository named by ``repository=`` (else
+``REGISTRY_REPOSITORY``, else the configured default) has a signature policy (``require_signatures``,
+``trusted_keys`` or ``trusted_keyring``), :func:`check_signature` reads the jar's ``.asc`` from that repository and
+checks it against the jar Ivy put on the classpath: the signature covers those very bytes, wherever they came
+from. The check is remembered beside the extracted model (under the policy it was made with). Without a policy
+the classpath route looks for no signature (it stays offline).
 """
 
 from __future__ import annotations
@@ -18,9 +26,19 @@ from registry.archive import check_embedded_pom, extract_model
 from registry.checksums import file_digest
 from registry.coordinates import Coordinate, Module
 from registry.exceptions import ArtifactNotFound, InvalidCoordinate, InvalidModel
+from registry.repository.base import Repository
+from registry.settings import Settings, using_repository
+from registry.trust import MARK, check_cached, policy_for
 from registry.versions import Version
 
-__all__ = ["ClasspathModel", "extract_cached", "find_model_jar", "find_on_classpath", "jars_on_classpath"]
+__all__ = [
+    "ClasspathModel",
+    "check_signature",
+    "extract_cached",
+    "find_model_jar",
+    "find_on_classpath",
+    "jars_on_classpath",
+]
 
 _JAR_NAME = re.compile(r"(?P<group>.+)_(?P<artifact>[a-z][a-z0-9]*(?:-[a-z0-9]+)*)-(?P<version>[0-9.]+)\.jar")
 
@@ -118,7 +136,7 @@ def extract_cached(jar: Path, cache_dir: Path) -> tuple[Path, str]:
     A jar already extracted is not extracted again.
     """
     sha256 = file_digest(jar, "sha256")
-    destination = cache_dir / "classpath" / f"sha256-{sha256[:40]}" / "model"
+    destination = _entry(cache_dir, sha256) / "model"
     if not destination.is_dir():
         try:
             extract_model(jar, destination)
@@ -126,3 +144,33 @@ def extract_cached(jar: Path, cache_dir: Path) -> tuple[Path, str]:
             if not destination.is_dir():  # not a concurrent extraction that finished first
                 raise
     return destination, sha256
+
+
+def _entry(cache_dir: Path, sha256: str) -> Path:
+    return cache_dir / "classpath" / f"sha256-{sha256[:40]}"
+
+
+def check_signature(
+    model: ClasspathModel, repository: Repository | str | None, settings: Settings, cache_dir: Path
+) -> None:
+    """Check the classpath jar's signature, read from ``repository``, when that repository has a signature policy
+    (see the module docstring); nothing to do otherwise.
+
+    :raises SignatureError: refused (nothing is extracted). :raises ConfigError: gpg is not installed.
+    """
+    with using_repository(repository, settings) as (repo, active):
+        policy = policy_for(repository, repo, active)
+        if not policy.active:
+            return
+        mark = _entry(cache_dir, file_digest(model.jar, "sha256")) / MARK
+        what = f"{model.jar} on the classpath ({model.coordinate}, signature from {repo.display})"
+        check_cached(
+            repo,
+            model.coordinate.path("jar"),
+            lambda: model.jar,
+            policy,
+            active,
+            what,
+            mark,
+            refused="Nothing was extracted.",
+        )

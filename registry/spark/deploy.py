@@ -68,6 +68,7 @@ def deploy(
     model_dir: str | None = None,
     allow_change: bool = False,
     spark: SparkSession | None = None,
+    sign: str | bool | None = None,
 ) -> Coordinate:
     """Save a fitted pipeline and deploy it as a new release; the model object is not changed.
 
@@ -88,6 +89,9 @@ def deploy(
         build (normally refused with :class:`~registry.exceptions.ModelChanged`, which suggests the next minor or
         major version).
     :param spark: the session; default the active one.
+    :param sign: sign the jar, POM and card with this gpg key (``True``: the repository's ``sign_with``, else gpg's
+        default key; ``False``: never); default: when the repository sets ``sign_with``. See
+        :func:`registry.deploy.deploy`.
     :returns: the full coordinate released, e.g. ``com.acme:churn:1.0.3``.
     :raises InvalidModel: ``model`` is not a ``PipelineModel``.
     :raises VersionExists: an exact version that is already released.
@@ -136,6 +140,7 @@ def deploy(
             card=card,
             prepare=_stamp,
             allow_change=allow_change,
+            sign=sign,
         )
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

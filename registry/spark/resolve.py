@@ -13,7 +13,7 @@ from registry.repository.base import Repository
 from registry.resolve import resolve as resolve_dir
 from registry.settings import Settings
 from registry.spark import hadoop
-from registry.spark.classpath import extract_cached, find_on_classpath
+from registry.spark.classpath import check_signature, extract_cached, find_on_classpath
 from registry.spark.session import active_session
 
 __all__ = ["load_model", "resolve"]
@@ -68,12 +68,16 @@ def resolve(
         message says how to add it.
     :raises InvalidCoordinate: an artifact given without a group matches several jars.
     :raises IntegrityError: the jar does not match its checksum or embeds another coordinate's POM.
+    :raises SignatureError: the jar's signature is refused under the repository's policy; for a jar on the
+        classpath, its ``.asc`` is read from ``repository`` (see :mod:`registry.spark.classpath`).
     :raises ConfigError: a non-local master and no ``model_dir``.
     """
     session = active_session(spark)
     if isinstance(spec, str) and spec.count(":") < 2:
         found = find_on_classpath(session, spec)
-        cache = cache_dir or (settings or Settings.load()).cache_dir
+        settings = settings or Settings.load()
+        cache = cache_dir or settings.cache_dir
+        check_signature(found, repository, settings, cache)
         local, sha256 = extract_cached(found.jar, cache)
         return load_model(session, local, found.coordinate, found.jar, sha256=sha256, model_dir=model_dir)
     resolved = resolve_dir(spec, repository=repository, settings=settings, cache_dir=cache_dir)

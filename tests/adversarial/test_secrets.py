@@ -24,6 +24,7 @@ from urllib.parse import quote
 
 import pytest
 from faultserver import faulty_server, self_signed
+from gpgtools import Keys
 from harness import open_dav, run_cli, run_cli_forked
 from servers import DavRepo, free_port
 from urllib3.exceptions import InsecureRequestWarning
@@ -55,6 +56,7 @@ def _args(command: str, spec: str, work: Path, model: Path) -> list[list[str]]:
         "catalog": [["catalog", "--out", str(work / "catalog"), "-r", spec]],
         "promote": [["promote", "com.acme:churn:1.0.0", "--from", spec, "--to", str(work / "promoted")]],
         "ivysettings": [["ivysettings", "-r", spec], ["ivysettings", "-r", spec, "--out", str(work / "ivy.xml")]],
+        "verify": [["verify", "com.acme:churn:latest.release", "-r", spec]],
     }
     return known.get(command, [[command, "--help"], [command, "com.acme:churn:1.0.0", "-r", spec]])
 
@@ -279,3 +281,98 @@ def test_tls_is_verified_and_cannot_be_silently_disabled(
     )
     assert done.returncode == 0 and done.stdout == "1.0.0\n", done.stderr
     assert "TLS verification is disabled for secure" in done.stderr
+
+
+# -- OpenPGP keys and passphrases ----------------------------------------------------------------------------
+
+
+def test_no_signing_key_or_passphrase_leaks(
+    gpg_keys: Keys,
+    make_model: Callable[..., Path],
+    tmp_path: Path,
+    isolated_env: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    figures: Counter[str],
+) -> None:
+    """Every command, signing with a passphrase-protected key (passphrase_env) and verifying, with the right
+    passphrase and a wrong one: neither passphrase nor any secret key material appears in stdout, stderr, logs,
+    errors, cards, jars, signatures, the cache or any file written."""
+    monkeypatch.setenv("GNUPGHOME", str(gpg_keys.home))
+    caplog.set_level(logging.DEBUG)
+    signing = {"sign_with": gpg_keys.protected, "passphrase_env": "RELEASE_KEY_PASSPHRASE"}
+    trust = f'require_signatures = true\ntrusted_keys = ["{gpg_keys.protected}"]\n'
+    (isolated_env / "config.toml").write_text(
+        "".join(
+            f'[repositories.{name}]\nurl = "{(tmp_path / name).as_uri()}"\n'
+            + "".join(f'{k} = "{v}"\n' for k, v in signing.items())
+            + (trust if name == "releases" else "")
+            for name in ("staging", "releases")
+        )
+    )
+    secret_keys = [
+        gpg_keys.gpg(
+            "--pinentry-mode", "loopback", "--passphrase", gpg_keys.passphrase, "--export-secret-keys", "--armor", key
+        ).stdout.decode()
+        for key in (gpg_keys.protected, gpg_keys.signer)
+    ]
+    key_lines = {line for block in secret_keys for line in block.splitlines() if len(line) >= 40}
+    assert len(key_lines) > 4, "no secret key material to look for"
+    wrong = "wr0ng pass/" + secrets.token_hex(8)
+    work = tmp_path / "work"
+    model = make_model("signed")
+    outputs: list[tuple[str, str]] = []
+    runs = 0
+    for passphrase in (gpg_keys.passphrase, wrong):
+        monkeypatch.setenv("RELEASE_KEY_PASSPHRASE", passphrase)
+        commands = [
+            ["deploy", str(model), "com.acme:churn:1.0", "-r", "staging", "--sign"],
+            ["resolve", "com.acme:churn:latest.release", "-r", "staging", "--to", str(work / f"r{runs}")],
+            ["verify", "com.acme:churn:latest.release", "-r", "staging"],
+            ["show", "com.acme:churn:latest.release", "-r", "staging", "--json"],
+            [
+                "promote",
+                "com.acme:churn:1.0.0",
+                "--from",
+                "staging",
+                "--to",
+                "releases",
+                "--sign",
+                "--require-signed-by",
+                gpg_keys.protected,
+            ],
+            ["verify", "com.acme:churn:1.0.0", "-r", "releases"],
+            ["resolve", "com.acme:churn:1.0.0", "-r", "releases"],
+            ["catalog", "--out", str(work / f"site{runs}"), "-r", "releases"],
+            ["fsck", "-r", "staging"],
+            ["repos"],
+        ]
+        for args in commands:
+            code, out, err = run_cli(*args)
+            runs += 1
+            outputs += [(f"{args} stdout", out), (f"{args} stderr", err)]
+            assert "Traceback" not in err, (args, err)
+            if passphrase == wrong and args[0] == "deploy":
+                assert code == 1 and "Bad passphrase" in err, err  # refused, and says why
+        try:
+            deploy(model, "com.acme:churn:1.0", repository="staging", sign=True)
+        except RegistryError as error:
+            outputs += [("deploy error", text) for text in _texts_of(error)]
+        outputs.append(("repr(settings)", repr(Settings.load())))
+    assert list((tmp_path / "releases").rglob("*.asc")), "nothing was promoted with its signatures"
+    records = [(f"log {r.name}", r.getMessage() + (r.exc_text or "")) for r in caplog.records]
+    files = [
+        (name, data.decode("utf-8", "replace"))
+        for root in (tmp_path / "staging", tmp_path / "releases", work, Settings.load().cache_dir)
+        for name, data in _file_texts(root)
+    ]
+    forms = {form for value in (gpg_keys.passphrase, wrong) for form in (value, quote(value, safe=""))}
+    everything = outputs + records + files
+    for where, text in everything:
+        for secret in forms:
+            assert secret not in text, f"a passphrase leaked into {where}"
+        assert "PRIVATE KEY BLOCK" not in text, f"a secret key leaked into {where}"
+        for line in key_lines:
+            assert line not in text, f"secret key material leaked into {where}"
+    figures["signing secret leak checks (texts scanned for the passphrases and secret keys)"] += len(everything)
+    figures["commands run signing with a protected key (right and wrong passphrase)"] += runs

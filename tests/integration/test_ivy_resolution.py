@@ -9,11 +9,16 @@ from __future__ import annotations
 
 import subprocess
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from gpgtools import Keys
 from oracles.java import ivy_jar, java
 
+from registry.deploy import deploy
+from registry.repository.local import LocalRepository
+from registry.settings import Settings
 from registry.versions import Selector
 
 pytestmark = pytest.mark.integration
@@ -137,3 +142,51 @@ def test_selector_agrees_with_real_ivy(ivy_retrieved: dict[str, str], ours: str,
 
 def test_our_inclusive_upper_bound_follows_maven(ivy_retrieved: dict[str, str]) -> None:
     assert str(Selector.parse("[1.0,2.0]").select(VERSIONS)) == "2.0.0" != ivy_retrieved["[1.0,2.0]"]
+
+
+def test_ivy_resolves_a_signed_version(gpg_keys: Keys, make_model: Callable[..., Path], tmp_path: Path) -> None:
+    """The .asc files (and their checksums) beside a signed release do not disturb Ivy: it resolves
+    latest.release, checks the jar's checksum and retrieves the jar, byte for byte; it fetches no signature."""
+    repo = LocalRepository(tmp_path / "repo")
+    deploy(make_model("older"), "com.acme:churn:1.0", repository=repo, sign=False)
+    signed = deploy(
+        make_model("signed"),
+        "com.acme:churn:1.0",
+        repository=repo,
+        sign=gpg_keys.signer,
+        settings=Settings(env={"GNUPGHOME": str(gpg_keys.home)}),
+    )
+    assert len(list((repo.root / signed.directory).glob("*.asc"))) == 3
+    settings = tmp_path / "ivysettings.xml"
+    settings.write_text(_SETTINGS.format(root=repo.root.as_uri()))
+    work = tmp_path / "run"
+    done = subprocess.run(
+        [
+            java(),
+            "-Dhttp.proxyHost=127.0.0.1",
+            "-Dhttp.proxyPort=9",
+            f"-Divy.default.ivy.user.dir={work / 'home'}",
+            "-cp",
+            str(ivy_jar()),
+            "org.apache.ivy.Main",
+            "-settings",
+            str(settings),
+            "-cache",
+            str(work / "cache"),
+            "-dependency",
+            "com.acme",
+            "churn",
+            "latest.release",
+            "-retrieve",
+            f"{work / 'out'}/[artifact]-[revision].[ext]",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=_TIMEOUT_S,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    [retrieved] = (work / "out").glob("churn-*.jar")
+    assert retrieved.name == "churn-1.0.1.jar"
+    assert retrieved.read_bytes() == (repo.root / signed.path("jar")).read_bytes()
+    assert not list((work / "cache").rglob("*.asc")), "Ivy fetched signatures after all: classpath.py could use them"

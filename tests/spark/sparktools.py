@@ -12,6 +12,7 @@ from pyspark.ml.classification import LogisticRegression
 from pyspark.ml.feature import VectorAssembler
 from realtools import require_tool
 
+import registry
 from registry.spark import VersionedPipeline
 
 #: JVM flags that make any stray download fail at once instead of leaving the machine: the proxy is a closed
@@ -57,6 +58,9 @@ def spark_submit(args: list[str], env: dict[str, str] | None = None) -> subproce
     require_tool(binary.is_file(), "spark-submit (pip install pyspark)")
     environment = {**os.environ, **(env or {})}
     environment.update(PYSPARK_PYTHON=sys.executable, PYSPARK_DRIVER_PYTHON=sys.executable)
+    # The job imports the registry under test (this checkout), not whichever one the virtualenv has installed.
+    checkout = str(Path(registry.__file__).resolve().parents[1])
+    environment["PYTHONPATH"] = os.pathsep.join(filter(None, [checkout, environment.get("PYTHONPATH")]))
     command = [
         str(binary),
         "--master",

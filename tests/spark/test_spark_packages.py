@@ -5,18 +5,24 @@ Each run starts its own JVM (about 10 s), so the file and first HTTP runs go in 
 
 from __future__ import annotations
 
+import json
+import shutil
+import zipfile
 from pathlib import Path
 
 import pytest
+from gpgtools import Keys
 from integration.servers import DavRepo
 from pyspark.ml import PipelineModel
 from sparktools import finish, spark_submit
 
 from registry.coordinates import Coordinate
-from registry.exceptions import InvalidSelector, RepositoryUnavailable
+from registry.exceptions import InvalidSelector, RepositoryUnavailable, SignatureError
 from registry.repository.local import LocalRepository
 from registry.settings import Settings
 from registry.spark import deploy, packages_conf
+from registry.spark.classpath import check_signature, find_model_jar
+from registry.trust import MARK
 
 pytestmark = pytest.mark.spark
 
@@ -102,3 +108,55 @@ def test_wrong_credentials_fail_the_session(fitted: PipelineModel, nginx_repo: D
     )
     assert run.returncode != 0
     assert nginx_repo.password not in run.stderr
+
+
+def _require_signatures(home: Path, repository: Path, fingerprint: str) -> None:
+    (home / "config.toml").write_text(
+        f'[repositories.models]\nurl = "{repository.as_uri()}"\n'
+        f'require_signatures = true\ntrusted_keys = ["{fingerprint}"]\n'
+    )
+
+
+def test_packages_resolve_a_signed_version_and_check_its_signature(
+    fitted: PipelineModel,
+    gpg_keys: Keys,
+    isolated_env: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Spark's Ivy is not disturbed by the .asc files, and the job's resolve() checks the classpath jar against
+    the .asc it reads from the configured repository (Ivy fetches none)."""
+    monkeypatch.setenv("GNUPGHOME", str(gpg_keys.home))
+    local = LocalRepository(tmp_path / "m2")
+    signed = deploy(fitted, "com.acme:churn:1.0", repository=local, code=None, sign=gpg_keys.signer)
+    _require_signatures(isolated_env, local.root, gpg_keys.signer)
+    conf = packages_conf("com.acme:churn:latest.release", "models", ivy_settings_path=tmp_path / "f.xml")
+    run = finish(_submit(conf, tmp_path / "ivy", {"REGISTRY_REPOSITORY": "models"}))  # type: ignore[arg-type]
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-6000:]
+    assert run.result("WATERMARK") == str(signed)
+    marks = list((Settings.load().cache_dir / "classpath").glob(f"*/{MARK}"))
+    assert [json.loads(m.read_text())["signature"]["fingerprint"] for m in marks] == [gpg_keys.signer]
+
+
+def test_a_classpath_jar_is_refused_unless_its_signature_is_trusted(
+    fitted: PipelineModel, gpg_keys: Keys, isolated_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No JVM: the jar as Ivy would have put it on the classpath, checked as the job's resolve() checks it."""
+    monkeypatch.setenv("GNUPGHOME", str(gpg_keys.home))
+    local = LocalRepository(tmp_path / "m2")
+    signed = deploy(fitted, "com.acme:churn:1.0", repository=local, code=None, sign=gpg_keys.other)
+    jars = tmp_path / "jars"
+    jars.mkdir()
+    jar = jars / f"com.acme_churn-{signed.version}.jar"
+    shutil.copyfile(local.root / signed.path("jar"), jar)
+    found = find_model_jar([jar], "churn")
+    check_signature(found, str(local.root), Settings.load(), tmp_path / "cache")  # no policy: nothing asked
+    _require_signatures(isolated_env, local.root, gpg_keys.signer)
+    with pytest.raises(SignatureError, match=f"signed by key {gpg_keys.other}.*not a trusted key of models"):
+        check_signature(found, "models", Settings.load(), tmp_path / "cache")
+    _require_signatures(isolated_env, local.root, gpg_keys.other)
+    check_signature(found, "models", Settings.load(), tmp_path / "cache")
+    with zipfile.ZipFile(jar, "a") as archive:  # Ivy's copy altered on this machine
+        archive.writestr("model/evil.txt", "x")
+    with pytest.raises(SignatureError, match="BAD signature"):
+        check_signature(find_model_jar([jar], "churn"), "models", Settings.load(), tmp_path / "cache")

@@ -1,0 +1,314 @@
+"""Signatures in a repository: publishing ``.asc`` files, and checking a version's files against them.
+
+What every use case shares about OpenPGP signatures (gpg itself and the trust rules are in
+:mod:`registry.signing`):
+
+* **Which policy and which key**: :func:`policy_for` reads a repository's ``require_signatures``,
+  ``trusted_keys`` and ``trusted_keyring``; :func:`signer_for` its ``sign_with`` and ``passphrase_env`` (or
+  what the caller asked for).
+* **Publishing**: :func:`publish_signatures` signs files and uploads each ``NAME.asc`` with its four checksum
+  sidecars (``.asc.md5`` ... ``.asc.sha512``, as Maven deploys them, so strict repositories accept them),
+  create-only, before the signed file itself is published.
+* **Checking**: :func:`check_signature` reads ``NAME.asc`` (its absence means "unsigned") and judges it under a
+  policy. A cache entry that was checked keeps a mark (:func:`check_cached`): the policy it was checked under and
+  the signer, so a warm read runs no gpg, while a changed policy (``require_signatures`` turned on, a key added
+  or removed, the keyring file changed) checks again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from registry._util import atomic_write, utc_stamp
+from registry.checksums import digest_bytes
+from registry.coordinates import Coordinate
+from registry.exceptions import ArtifactNotFound, ConfigError, SignatureError
+from registry.modelcard import CLASSIFIER as CARD_CLASSIFIER
+from registry.repository.base import PathExists, Repository, Source
+from registry.repository.config import RepositoryConfig
+from registry.settings import Settings
+from registry.signing import EXTENSION, SignatureCheck, Signer, TrustPolicy, Verifier, gpg_available
+from registry.store import Cache, remote_checksum
+
+__all__ = [
+    "MARK",
+    "check_cached",
+    "check_copies",
+    "check_card",
+    "check_jar",
+    "check_signature",
+    "config_of",
+    "describe_card_signature",
+    "policy_for",
+    "publish_signatures",
+    "signature_path",
+    "signer_for",
+    "verifier_for",
+]
+
+#: The file in a cache entry that records the signature check of its jar.
+MARK = "signature.json"
+
+
+def signature_path(path: str) -> str:
+    """Where the detached signature of ``path`` lives: ``path.asc``."""
+    return f"{path}.{EXTENSION}"
+
+
+def config_of(spec: Repository | str | None, repo: Repository, settings: Settings) -> RepositoryConfig | None:
+    """The configuration of the repository ``spec`` names (as given to a use case) and ``repo`` is."""
+    opened = getattr(repo, "config", None)  # local and HTTP repositories keep what they were opened from
+    if isinstance(opened, RepositoryConfig):
+        return opened
+    return None if isinstance(spec, Repository) else settings.repository(spec)
+
+
+def _gnupghome(settings: Settings) -> Path | None:
+    home = settings.env.get("GNUPGHOME")
+    return Path(home) if home else None
+
+
+def policy_for(spec: Repository | str | None, repo: Repository, settings: Settings) -> TrustPolicy:
+    """The signature policy of a repository (none, for one opened by URL or path, or by hand)."""
+    config = config_of(spec, repo, settings)
+    if config is None:
+        return TrustPolicy(where=repo.display)
+    return TrustPolicy(
+        require=config.require_signatures,
+        trusted_keys=frozenset(config.trusted_keys),
+        keyring=Path(config.trusted_keyring) if config.trusted_keyring else None,
+        where=config.display,
+    )
+
+
+def verifier_for(policy: TrustPolicy, settings: Settings) -> Verifier:
+    """A :class:`Verifier` for ``policy``, reading the user's keyring from the settings' ``GNUPGHOME``."""
+    return policy.verifier(_gnupghome(settings))
+
+
+def signer_for(sign: str | bool | None, config: RepositoryConfig | None, settings: Settings) -> Signer | None:
+    """Who signs: ``sign`` a key (``True``: the repository's ``sign_with``, else gpg's default key; ``False``: no
+    one), or by default the repository's ``sign_with`` (``None`` when it has none).
+
+    :raises ConfigError: ``passphrase_env`` names a variable that is not set.
+    """
+    if sign is False or (sign is None and (config is None or not config.sign_with)):
+        return None
+    key = sign if isinstance(sign, str) and sign else (config.sign_with if config else None)
+    passphrase = None
+    if config is not None and config.passphrase_env:
+        variable = config.passphrase_env
+        if variable not in settings.env:
+            raise ConfigError(
+                f"Repository {config.name!r}: passphrase_env names {variable}, but {variable} is not set in the "
+                "environment. Set it, or remove passphrase_env to let gpg-agent unlock the key."
+            )
+        passphrase = settings.env[variable]
+    hidden = config.passphrase_env if config is not None else None
+    return Signer(key=key or None, passphrase=passphrase, home=_gnupghome(settings), passphrase_env=hidden)
+
+
+def publish_signatures(
+    repository: Repository, signer: Signer, files: Mapping[str, Source], *, exist_ok: bool = False
+) -> dict[str, bytes]:
+    """Sign each file (repository path -> content or local file) and upload ``PATH.asc``, its checksum sidecars
+    first, create-only; returns the signatures by path. ``exist_ok``: a signature already there is left alone
+    (a concurrent promotion wrote one)."""
+    signatures = signer.sign(files)
+    for path, signature in signatures.items():
+        target = signature_path(path)
+        try:
+            for extension, content in digest_bytes(signature).sidecars():
+                repository.create(f"{target}.{extension}", content)
+            repository.create(target, signature)
+        except PathExists:
+            if not exist_ok:
+                raise
+    return signatures
+
+
+def _read_signature(repository: Repository, path: str) -> bytes | None:
+    try:
+        return repository.read(signature_path(path))
+    except ArtifactNotFound:
+        return None
+
+
+def check_signature(
+    repository: Repository,
+    path: str,
+    data: Path | bytes,
+    policy: TrustPolicy,
+    settings: Settings,
+    what: str,
+    *,
+    refused: str = "",
+) -> SignatureCheck | None:
+    """Judge the signature of the repository file ``path`` (its verified content: ``data``) under ``policy``.
+
+    :returns: the accepted signature, or ``None`` for a file that is unsigned (and allowed to be), or that cannot
+        be checked because gpg is missing and the policy asks nothing.
+    :raises SignatureError: refused (see :meth:`TrustPolicy.judge`), the message ending with ``refused``.
+    :raises ConfigError: the policy needs gpg, and it is not installed.
+    """
+    if not policy.active and not gpg_available():
+        return None  # nothing is required, and nothing can be checked
+    signature = _read_signature(repository, path)
+    if signature is None:
+        return policy.judge(what, None, refused=refused)
+    with verifier_for(policy, settings) as verifier:
+        return policy.judge(what, verifier.verify(data, signature, what), refused=refused)
+
+
+def _mark(policy: TrustPolicy, check: SignatureCheck | None) -> bytes:
+    record = {"policy": policy.key, "checked_at": utc_stamp(), "signature": check.to_dict() if check else None}
+    return (json.dumps(record, indent=2, sort_keys=True) + "\n").encode()
+
+
+def _read_mark(mark: Path, policy: TrustPolicy) -> dict[str, Any] | None:
+    """The recorded check, if it was made under ``policy``."""
+    try:
+        record = json.loads(mark.read_bytes())
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) and record.get("policy") == policy.key else None
+
+
+def check_cached(
+    repository: Repository,
+    path: str,
+    load: Callable[[], Path | bytes],
+    policy: TrustPolicy,
+    settings: Settings,
+    what: str,
+    mark: Path,
+    *,
+    refused: str = "",
+) -> dict[str, Any] | None:
+    """:func:`check_signature` of the verified content ``load()`` gives, unless ``mark`` records a check of these
+    bytes under this very policy; a new check is recorded in ``mark``. Returns the signature as recorded
+    (``None``: unsigned, or not checked)."""
+    recorded = _read_mark(mark, policy)
+    if recorded is not None:
+        signature = recorded.get("signature")
+        return signature if isinstance(signature, dict) else None
+    if not policy.active and not gpg_available():
+        return None  # not checked, so not remembered as checked either
+    check = check_signature(repository, path, load(), policy, settings, what, refused=refused)
+    try:
+        mark.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(mark, _mark(policy, check))
+    except OSError:
+        pass  # failing to remember never fails the read
+    return check.to_dict() if check else None
+
+
+def check_card(
+    repository: Repository, coordinate: Coordinate, policy: TrustPolicy, settings: Settings, *, refused: str = ""
+) -> dict[str, Any] | None:
+    """The signature of a version's card sidecar, checked under ``policy``, or remembered from such a check of the
+    same bytes (the mark sits beside the cached card); ``None`` when unsigned.
+
+    :raises SignatureError: refused. :raises ArtifactNotFound: no card. :raises IntegrityError: it does not match
+        its checksum.
+    """
+    path = coordinate.path("json", CARD_CLASSIFIER)
+    name = coordinate.file_name("json", CARD_CLASSIFIER)
+    what = f"{name} (the model card of {coordinate}) in {repository.display}"
+    algorithm, digest = remote_checksum(repository, path, what)
+    cache = Cache(settings.cache_dir)
+    mark = cache.entry(coordinate, algorithm, digest, small=True) / f"{name}.{MARK}"
+
+    def load() -> bytes:
+        data = cache.read(coordinate, name, algorithm, digest)
+        if data is None:
+            data = repository.read(path)
+            digest_bytes(data).verify(algorithm, digest, what)
+            cache.keep(coordinate, name, algorithm, digest, data)
+        return data
+
+    return check_cached(repository, path, load, policy, settings, what, mark, refused=refused)
+
+
+def check_jar(
+    repository: Repository, coordinate: Coordinate, jar: Path, policy: TrustPolicy, settings: Settings, mark: Path
+) -> dict[str, Any] | None:
+    """The signature of a version's jar (``jar``: its verified local copy) under ``policy``, recorded in ``mark``
+    (or remembered from there); ``None`` when unsigned. :raises SignatureError: refused, nothing extracted."""
+    what = f"{coordinate.file_name('jar')} of {coordinate} in {repository.display}"
+    path = coordinate.path("jar")
+    return check_cached(repository, path, lambda: jar, policy, settings, what, mark, refused="Nothing was extracted.")
+
+
+def check_copies(
+    files: Mapping[str, Path],
+    policies: Sequence[TrustPolicy],
+    settings: Settings,
+    what: str,
+    *,
+    signed_by: str | None = None,
+    refused: str = "",
+) -> dict[str, SignatureCheck | None]:
+    """Judge local, checksum-verified copies of a version's files (name -> path, ``NAME.asc`` among them when
+    signed) under every policy in ``policies`` and, with ``signed_by`` (a full fingerprint), require that key's good
+    signature on each file. Returns the accepted signature of each file that is not itself a signature.
+
+    :raises SignatureError: the first file refused, named with ``what`` (``com.acme:churn:1.0.3 in staging``).
+    """
+    suffix = f".{EXTENSION}"
+    names = sorted(name for name in files if not name.endswith(suffix))
+    if not names or (not gpg_available() and signed_by is None and not any(p.active for p in policies)):
+        return dict.fromkeys(names)
+    keyrings = {policy.keyring for policy in policies} | ({None} if signed_by else set())
+    verifiers = {keyring: Verifier(keyring, home=_gnupghome(settings)) for keyring in keyrings}
+    accepted: dict[str, SignatureCheck | None] = {}
+    with contextlib.ExitStack() as stack:
+        for verifier in verifiers.values():
+            stack.enter_context(verifier)
+        for name in names:
+            label = f"{name} of {what}"
+            signature = files.get(f"{name}{suffix}")
+            found = {
+                keyring: (v.verify(files[name], signature.read_bytes(), label) if signature else None)
+                for keyring, v in verifiers.items()
+            }
+            for policy in policies:
+                accepted[name] = policy.judge(label, found[policy.keyring], refused=refused) or accepted.get(name)
+            if signed_by is not None:
+                checks = [c for result in found.values() for c in (result or ())]
+                if not any(c.accepted and signed_by in c.fingerprints for c in checks):
+                    by = ", ".join(sorted({c.describe() for c in checks})) or "no one: it is not signed"
+                    raise SignatureError(
+                        " ".join(
+                            filter(
+                                None,
+                                [
+                                    f"{label} is not signed by the required key {signed_by} (signed by {by}).",
+                                    refused,
+                                    "Sign the release with that key, or require another key.",
+                                ],
+                            )
+                        )
+                    )
+    return accepted
+
+
+def describe_card_signature(
+    repository: Repository, coordinate: Coordinate, policy: TrustPolicy, settings: Settings
+) -> str:
+    """One line on who signed a version (its card is what is checked: small, and signed with the jar and the
+    POM), for listings such as the catalog: never raises for a refused signature, it says so."""
+    try:
+        signature = check_card(repository, coordinate, policy, settings)
+    except SignatureError as exc:
+        return f"refused: {exc}"
+    if signature is None:
+        return "unsigned"
+    who = f" ({signature['user_id']})" if signature.get("user_id") else ""
+    when = f", signed {signature['created']}" if signature.get("created") else ""
+    unchecked = " (not checked: the key is not in the keyring)" if signature.get("status") == "no-key" else ""
+    return f"model card signed by key {signature.get('fingerprint')}{who}{when}{unchecked}"
