@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ALGORITHMS",
+    "SIDECAR_SUFFIXES",
     "STRONGEST_FIRST",
     "Digester",
     "Digests",
@@ -31,6 +32,8 @@ __all__ = [
 ALGORITHMS = ("md5", "sha1", "sha256", "sha512")
 #: The order in which a resolver prefers them.
 STRONGEST_FIRST = ("sha512", "sha256", "sha1", "md5")
+#: How checksum sidecar files end (``.md5`` ...), to tell them from the files they vouch for.
+SIDECAR_SUFFIXES = tuple(f".{a}" for a in ALGORITHMS)
 _CHUNK = 1 << 20
 
 

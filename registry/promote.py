@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from registry._util import actor, utc_stamp
-from registry.checksums import ALGORITHMS, Digests, digest_bytes
+from registry.checksums import SIDECAR_SUFFIXES, Digests, digest_bytes
 from registry.coordinates import Coordinate
 from registry.exceptions import ArtifactNotFound, GateFailed, IntegrityError, VersionExists
 from registry.gates import Gate, GateResult, evaluate
@@ -32,8 +32,6 @@ from registry.store import fetch_card, fetch_promotion, fetch_verified, is_liste
 from registry.trust import check_copies, config_of, policy_for, publish_signatures, signer_for
 
 __all__ = ["Promotion", "promote"]
-
-_SIDECARS = tuple(f".{a}" for a in ALGORITHMS)
 
 
 @dataclass(frozen=True)
@@ -54,7 +52,7 @@ def _version_files(repository: Repository, coordinate: Coordinate) -> list[str]:
     listed = [
         name
         for name in repository.list(coordinate.directory)
-        if not name.endswith("/") and not name.endswith(_SIDECARS) and not name.startswith(record)
+        if not name.endswith("/") and not name.endswith(SIDECAR_SUFFIXES) and not name.startswith(record)
     ]
     names = set(listed) | {coordinate.file_name("pom"), coordinate.file_name("jar")}
     if not repository.exists(coordinate.path("jar")):
@@ -208,7 +206,7 @@ def _create_or_same(
     try:
         repository.create(path, source)
     except PathExists:
-        if record or path.endswith(_SIDECARS):
+        if record or path.endswith(SIDECAR_SUFFIXES):
             return
         if not _same(repository, path, digests):
             raise VersionExists(

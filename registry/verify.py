@@ -17,7 +17,7 @@ import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from registry.checksums import ALGORITHMS, STRONGEST_FIRST
+from registry.checksums import SIDECAR_SUFFIXES, STRONGEST_FIRST
 from registry.coordinates import Coordinate, Module
 from registry.exceptions import ArtifactNotFound, IntegrityError, SignatureError
 from registry.promotion import CLASSIFIER as PROMOTION_CLASSIFIER
@@ -28,8 +28,6 @@ from registry.store import fetch_verified, select
 from registry.trust import policy_for, verifier_for
 
 __all__ = ["FileCheck", "VersionCheck", "verify"]
-
-_SIDECARS = tuple(f".{a}" for a in ALGORITHMS)
 
 
 @dataclass(frozen=True)
@@ -118,7 +116,7 @@ def verify(
         with tempfile.TemporaryDirectory(prefix="registry-verify-") as scratch:
             files: dict[str, Path] = {}
             sums: dict[str, str] = {}
-            for name in sorted(n for n in names if not n.endswith(_SIDECARS)):
+            for name in sorted(n for n in names if not n.endswith(SIDECAR_SUFFIXES)):
                 local = Path(scratch) / name
                 try:
                     sums[name] = _checksum(repo, coordinate, name, names, local)
