@@ -46,6 +46,7 @@ import contextlib
 import netrc
 import os
 import re
+import sys
 import warnings
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -53,7 +54,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
-import tomllib
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # the same parser, published for older Pythons before it joined the standard library
+    import tomli as tomllib
 
 from registry.exceptions import ConfigError
 
