@@ -4,7 +4,7 @@ Schema (``"schema": 1``), every key always present so that readers need no guess
 
     schema          1
     coordinate      "com.acme:churn:1.2.7"
-    created         ISO-8601 UTC time of the deploy
+    created         ISO-8601 UTC time of the deploy, or of ``SOURCE_DATE_EPOCH`` where it is set
     deployed_by     {"user": ..., "host": ...}
     tools           {"registry": ..., "python": ..., "spark": ... or null}
     description     free text
@@ -27,7 +27,9 @@ import datetime as dt
 import getpass
 import json
 import math
+import os
 import platform
+import re
 import socket
 import subprocess
 from collections.abc import Mapping
@@ -37,11 +39,29 @@ from typing import Any
 
 from registry import __version__
 from registry.config import mask_url
-from registry.exceptions import InvalidInput
+from registry.exceptions import ConfigError, InvalidInput
 
-__all__ = ["SCHEMA_VERSION", "ModelCard", "Stage", "code_lineage", "features", "stages"]
+__all__ = ["SCHEMA_VERSION", "ModelCard", "Stage", "code_lineage", "creation_time", "features", "stages"]
 
 SCHEMA_VERSION = 1
+
+
+def creation_time(env: Mapping[str, str] | None = None) -> dt.datetime:
+    """The time a deploy records: ``SOURCE_DATE_EPOCH`` (seconds since 1970-01-01 UTC, the reproducible-builds
+    convention) where it is set and not empty, else now. The same model deployed twice with the same
+    ``SOURCE_DATE_EPOCH`` gives the same bytes.
+
+    :raises ConfigError: ``SOURCE_DATE_EPOCH`` is not a whole number of seconds.
+    """
+    value = (os.environ if env is None else env).get("SOURCE_DATE_EPOCH", "")
+    if not value:
+        return dt.datetime.now(dt.timezone.utc)
+    if re.fullmatch(r"[0-9]{1,11}", value):  # 11 digits reach the year 5138, well inside what datetime holds
+        return dt.datetime.fromtimestamp(int(value), dt.timezone.utc)
+    raise ConfigError(
+        f"SOURCE_DATE_EPOCH must be a whole number of seconds since 1970-01-01 UTC (e.g. $(git log -1 "
+        f"--format=%ct)), not {value!r}. Fix it, or unset it to record the time of the deploy."
+    )
 
 
 def _user() -> str:
@@ -115,8 +135,8 @@ class ModelCard:
         spark_version: str | None = None,
         now: dt.datetime | None = None,
     ) -> ModelCard:
-        """A card for a deploy happening now, by this user on this host."""
-        moment = (now or dt.datetime.now(dt.timezone.utc)).astimezone(dt.timezone.utc)
+        """A card for a deploy by this user on this host, created ``now`` (default: :func:`creation_time`)."""
+        moment = (now or creation_time()).astimezone(dt.timezone.utc)
         return cls(
             coordinate=coordinate,
             created=moment.isoformat(timespec="seconds").replace("+00:00", "Z"),
