@@ -7,14 +7,17 @@ import datetime as dt
 import getpass
 import os
 import random
+import re
 import socket
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-__all__ = ["actor", "atomic_write", "backoff", "mask_url", "temporary_beside", "utc_stamp"]
+from registry.exceptions import ConfigError
+
+__all__ = ["actor", "atomic_write", "backoff", "creation_time", "mask_url", "temporary_beside", "utc_stamp"]
 
 
 def mask_url(url: str) -> str:
@@ -58,6 +61,24 @@ def utc_stamp(moment: dt.datetime | None = None) -> str:
     """``2026-12-02T12:09:29Z``: an ISO-8601 UTC time to the second (now, unless given)."""
     moment = (moment or dt.datetime.now(dt.timezone.utc)).astimezone(dt.timezone.utc)
     return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def creation_time(env: Mapping[str, str] | None = None) -> dt.datetime:
+    """The time a deploy records: ``SOURCE_DATE_EPOCH`` (seconds since 1970-01-01 UTC, the reproducible-builds
+    convention) where it is set and not empty, else now. The same model deployed twice with the same
+    ``SOURCE_DATE_EPOCH`` gives the same bytes.
+
+    :raises ConfigError: ``SOURCE_DATE_EPOCH`` is not a whole number of seconds.
+    """
+    value = (os.environ if env is None else env).get("SOURCE_DATE_EPOCH", "")
+    if not value:
+        return dt.datetime.now(dt.timezone.utc)
+    if re.fullmatch(r"[0-9]{1,11}", value):  # 11 digits reach the year 5138, well inside what datetime holds
+        return dt.datetime.fromtimestamp(int(value), dt.timezone.utc)
+    raise ConfigError(
+        f"SOURCE_DATE_EPOCH must be a whole number of seconds since 1970-01-01 UTC (e.g. $(git log -1 "
+        f"--format=%ct)), not {value!r}. Fix it, or unset it to record the time of the deploy."
+    )
 
 
 def actor() -> dict[str, str]:

@@ -37,7 +37,7 @@ from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from typing import Any
 
-from registry._util import actor, utc_stamp
+from registry._util import actor, creation_time, utc_stamp
 from registry._version import __version__
 from registry.exceptions import InvalidInput
 
@@ -244,10 +244,11 @@ class ModelCard:
         spark_version: str | None = None,
         now: dt.datetime | None = None,
     ) -> ModelCard:
-        """A card for a deploy happening now, by this user on this host."""
+        """A card for a deploy by this user on this host, created ``now`` (default: the time of the deploy, or
+        ``SOURCE_DATE_EPOCH`` where it is set: :func:`registry._util.creation_time`)."""
         return cls(
             coordinate=coordinate,
-            created=utc_stamp(now),
+            created=utc_stamp(now or creation_time()),
             deployed_by=actor(),
             tools={"registry": __version__, "python": platform.python_version(), "spark": spark_version},
             description=description,

@@ -62,6 +62,7 @@ import importlib
 import netrc
 import os
 import re
+import sys
 import warnings
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -69,7 +70,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
-import tomllib
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # the same parser, published for older Pythons before it joined the standard library
+    import tomli as tomllib
 
 from registry._util import mask_url
 from registry.exceptions import ConfigError

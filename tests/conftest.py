@@ -23,12 +23,13 @@ _ISOLATED = (
     "REGISTRY_CONFIG",
     "REGISTRY_MAVEN_SETTINGS",
     "NETRC",
+    "SOURCE_DATE_EPOCH",
 )
 
 
 @pytest.fixture(autouse=True)
 def isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """No test reads the developer's configuration, credentials, cache or ~/.m2."""
+    """No test reads the developer's configuration, credentials, cache or ~/.m2, nor a fixed deploy time."""
     home = tmp_path_factory.mktemp("home")
     for name in _ISOLATED:
         monkeypatch.delenv(name, raising=False)

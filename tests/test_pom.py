@@ -25,5 +25,5 @@ def test_properties_are_escaped_and_bad_names_dropped() -> None:
         properties={"model.metric.auc": "0.9", "bad name<": "x", "model.note": "a</x>\x00b"},
     )
     root = ET.fromstring(pom)
-    props = {el.tag.split("}")[1]: el.text for el in root.find("m:properties", NS) or []}
+    props = {el.tag.split("}")[1]: el.text for el in root.iterfind("m:properties/*", NS)}
     assert props == {"model.metric.auc": "0.9", "model.note": "a</x>b"}

@@ -6,8 +6,10 @@ developer's machine and fails them under CI, like every real tool (:func:`realto
 
 from __future__ import annotations
 
+import os
 import secrets
 import shutil
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,6 +29,9 @@ HERE = Path(__file__).parent
 @pytest.fixture(scope="session")
 def spark() -> Iterator[SparkSession]:
     require_tool(shutil.which("java") is not None, "java")
+    # Python workers (pyspark 3.5 saves a model's metadata through a Python RDD) must run this interpreter, not
+    # whichever python3 is first on PATH: Spark refuses a worker of another minor version.
+    os.environ["PYSPARK_PYTHON"] = sys.executable
     session = (
         SparkSession.builder.master("local[2]")
         .appName("registry-tests")
