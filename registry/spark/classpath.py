@@ -18,6 +18,7 @@ from registry.archive import check_embedded_pom, extract_model
 from registry.checksums import file_digest
 from registry.coordinates import Coordinate, Module
 from registry.exceptions import ArtifactNotFound, InvalidCoordinate, InvalidModel
+from registry.spark.session import is_connect
 from registry.versions import Version
 
 __all__ = ["ClasspathModel", "extract_cached", "find_model_jar", "find_on_classpath", "jars_on_classpath"]
@@ -34,8 +35,14 @@ class ClasspathModel:
 
 
 def jars_on_classpath(spark: SparkSession) -> list[Path]:
-    """The local jar files listed in ``spark.jars`` (remote URIs are left out)."""
-    listed = spark.sparkContext.getConf().get("spark.jars", "") or ""
+    """The local jar files listed in ``spark.jars`` (remote URIs are left out).
+
+    Over Spark Connect these are the server's jars: found here only where this process sees the same paths.
+    """
+    if is_connect(spark):
+        listed = spark.conf.get("spark.jars", "") or ""
+    else:
+        listed = spark.sparkContext.getConf().get("spark.jars", "") or ""
     jars: list[Path] = []
     for item in filter(None, (entry.strip() for entry in listed.split(","))):
         if item.startswith("file:"):
