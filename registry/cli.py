@@ -127,7 +127,13 @@ def versions(artifact: str, repository: str | None) -> None:
     type=click.Path(file_okay=False, path_type=Path),
     help="Extract the model into this new (or empty) directory instead of the cache.",
 )
-def resolve(spec: str, repository: str | None, to: Path | None) -> None:
+@click.option(
+    "--allow-spark-mismatch",
+    is_flag=True,
+    help="Load a model saved by a newer Spark than the session's. This command starts no Spark, so it only "
+    "accepts the flag; registry.spark.resolve(allow_spark_mismatch=True) is where a session checks it.",
+)
+def resolve(spec: str, repository: str | None, to: Path | None, allow_spark_mismatch: bool) -> None:
     """Resolve a model and print the path of its extracted directory (the last line).
 
     SELECTOR is an exact version (1.0.3), a series (1.0 = newest 1.0.x), an Ivy sub-revision (1.0.+, 1.+),

@@ -83,6 +83,21 @@ def _mapping(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
 
+def _runtime(tools: Mapping[str, Any]) -> str | None:
+    """The runtime contract a card records: ``Spark 4.0.1 (Scala 2.13.16, Java 17.0.12), Python 3.11.9``."""
+    if not tools.get("spark"):
+        return None
+    jvm = ", ".join(f"{name} {tools[key]}" for name, key in (("Scala", "scala"), ("Java", "java")) if tools.get(key))
+    python = f", Python {tools['python']}" if tools.get("python") else ""
+    return f"Spark {tools['spark']}{f' ({jvm})' if jvm else ''}{python}; loads in Spark {_series(tools['spark'])}"
+
+
+def _series(version: Any) -> str:
+    """``4.0.1`` -> ``4.0 or newer``: what registry.spark.resolve accepts without allow_spark_mismatch."""
+    parts = str(version).split(".")
+    return f"{parts[0]}.{parts[1]} or newer" if len(parts) > 1 else f"{version} or newer"
+
+
 def card_view(record: VersionCard) -> RenderableType:
     """The card of one version: summary, metrics, training data, params per stage, schema, promotion."""
     card = record.card
@@ -104,6 +119,7 @@ def card_view(record: VersionCard) -> RenderableType:
                 ("labels", ", ".join(card.labels) or None),
                 ("code", commit),
                 ("tools", ", ".join(f"{k} {v}" for k, v in sorted(tools.items()) if v) or None),
+                ("runtime", _runtime(tools)),
             ],
         ),
     ]

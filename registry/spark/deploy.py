@@ -21,7 +21,7 @@ from registry.repository.base import Repository
 from registry.spark import hadoop
 from registry.spark.card import describe_model, input_schema, output_columns, training_data_summary
 from registry.spark.runtime import session_runtime
-from registry.spark.session import active_session, require_ml_on_connect
+from registry.spark.session import activated, active_session, require_ml_on_connect
 from registry.spark.watermark import stamp_watermark
 
 __all__ = ["deploy", "model_card"]
@@ -130,7 +130,8 @@ def deploy(
         else:
             staged = hadoop.staging_location(staging_root, "registry-deploy")
             try:
-                model.write().save(staged)
+                with activated(session):  # pyspark.ml over Connect saves with this thread's active session
+                    model.write().save(staged)
                 hadoop.copy_from_cluster(session, staged, local)
             finally:
                 hadoop.delete(session, staged)

@@ -19,7 +19,7 @@ from registry.resolve import resolve as resolve_dir
 from registry.spark import hadoop
 from registry.spark.classpath import extract_cached, find_on_classpath
 from registry.spark.runtime import check_spark_version
-from registry.spark.session import active_session, is_connect, require_ml_on_connect
+from registry.spark.session import activated, active_session, is_connect, require_ml_on_connect
 
 __all__ = ["load_model", "resolve"]
 
@@ -48,7 +48,8 @@ def load_model(
     if not is_connect(spark):
         return PipelineModel.load(location)
     try:
-        return PipelineModel.load(location)
+        with activated(spark):  # pyspark.ml over Connect loads with this thread's active session
+            return PipelineModel.load(location)
     except PySparkException as exc:  # the server cannot read what this process wrote: say so, not gRPC's trace
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise ConfigError(

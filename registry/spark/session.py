@@ -9,7 +9,9 @@ returns in pyspark 3.5 and 4.x, classic and Connect). It never creates a session
 from __future__ import annotations
 
 import sys
-from typing import Any
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, cast
 
 import pyspark
 from pyspark.errors import PySparkException
@@ -18,7 +20,7 @@ from pyspark.sql import SparkSession
 from registry.exceptions import ConfigError
 from registry.spark.runtime import major_minor
 
-__all__ = ["active_session", "is_connect", "require_ml_on_connect"]
+__all__ = ["activated", "active_session", "is_connect", "require_ml_on_connect"]
 
 #: The first Spark whose ``pyspark.ml`` estimators, models and their persistence run over Spark Connect.
 _ML_ON_CONNECT = (4, 0)
@@ -44,6 +46,26 @@ def is_connect(spark: Any) -> bool:
     """Whether ``spark`` is a Spark Connect client session (no JVM in this process to reach)."""
     connect = sys.modules.get("pyspark.sql.connect.session")  # a Connect session exists only once this is loaded
     return connect is not None and isinstance(spark, connect.SparkSession)
+
+
+@contextmanager
+def activated(spark: SparkSession) -> Iterator[SparkSession]:
+    """``spark`` as this thread's active session while the block runs, then whatever was active before.
+
+    pyspark.ml over Spark Connect saves and loads with ``SparkSession.getActiveSession()`` (per thread), so a
+    worker thread that never built a session would fail inside pyspark. A classic session needs nothing: its
+    ``pyspark.ml`` falls back to the default session itself.
+    """
+    if not is_connect(spark):
+        yield spark
+        return
+    local = cast(Any, type(spark))._active_session  # pyspark's thread-local; no public setter exists
+    previous = getattr(local, "session", None)
+    local.session = spark
+    try:
+        yield spark
+    finally:
+        local.session = previous
 
 
 def require_ml_on_connect(spark: SparkSession) -> None:
