@@ -45,10 +45,13 @@ from registry.spark.comparison import side_by_side
 from registry.spark.deploy import deploy
 from registry.spark.packages import packages_conf
 from registry.spark.resolve import resolve
+from registry.spark.runtime import SparkMismatch, SparkVersionWarning
 from registry.spark.watermark import NOT_DEPLOYED, VersionedPipeline, Watermark, find_watermark
 
 __all__ = [
     "NOT_DEPLOYED",
+    "SparkMismatch",
+    "SparkVersionWarning",
     "VersionedPipeline",
     "Watermark",
     "deploy",
