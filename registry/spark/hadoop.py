@@ -61,7 +61,7 @@ def local_path(location: str) -> Path | None:
     return None
 
 
-def _connect_model_dir(spark: SparkSession, chosen: str | None, why: str) -> str:
+def _connect_model_dir(chosen: str | None, why: str) -> str:
     """The shared directory of a Spark Connect session (see the module docstring)."""
     shared = "the same directory under the same path (a shared mount, a Databricks volume /Volumes/...)"
     if not chosen:
@@ -89,7 +89,7 @@ def model_dir(spark: SparkSession, given: str | None, *, why: str) -> str | None
     """
     chosen = given or spark.conf.get(MODEL_DIR_CONF, None)
     if is_connect(spark):
-        return _connect_model_dir(spark, str(chosen) if chosen else None, why).rstrip("/")
+        return _connect_model_dir(str(chosen) if chosen else None, why).rstrip("/")
     if chosen:
         return str(chosen).rstrip("/")
     if is_local(spark):

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 import warnings
+import weakref
 from collections.abc import Mapping
 from typing import Any
 
@@ -36,6 +37,10 @@ _VERSIONS_SQL = (
     "SELECT java_method('java.lang.System', 'getProperty', 'java.version') AS java, "
     "java_method('scala.util.Properties', 'versionNumberString') AS scala"
 )
+
+
+#: What each session's JVM said (it cannot change while the session lives): one query per session, not per deploy.
+_ASKED: weakref.WeakKeyDictionary[SparkSession, dict[str, str | None]] = weakref.WeakKeyDictionary()
 
 
 class SparkMismatch(ConfigError):
@@ -58,15 +63,20 @@ def major_minor(version: str) -> tuple[int, int] | None:
 
 def session_runtime(spark: SparkSession) -> dict[str, str | None]:
     """``{"spark", "scala", "java"}`` of the session's (driver or Connect server) JVM; ``None`` where unknown."""
+    known = _ASKED.get(spark)
+    if known is not None:
+        return dict(known)
     try:
         row = spark.sql(_VERSIONS_SQL).first()
     except Exception:  # reflection refused or unsupported, however the session says it: recorded as unknown
         row = None
-    return {
+    runtime = {
         "spark": spark.version,
         "scala": str(row["scala"]) if row is not None and row["scala"] else None,
         "java": str(row["java"]) if row is not None and row["java"] else None,
     }
+    _ASKED[spark] = runtime
+    return dict(runtime)
 
 
 def check_spark_version(

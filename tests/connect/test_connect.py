@@ -68,6 +68,19 @@ def test_deploy_records_params_card_and_training_fingerprint(
     assert second.training_data["fingerprint"] == card.training_data["fingerprint"]
 
 
+def test_training_data_given_as_a_path_is_read_by_the_server(
+    connect: SparkSession, connect_fitted: PipelineModel, connect_train: DataFrame, local_repo: LocalRepository
+) -> None:
+    path = f"{connect.conf.get(MODEL_DIR_CONF)}/train-parquet"
+    connect_train.write.parquet(path)
+    deploy(connect_fitted, "com.acme:churn:1.0", repository=local_repo, training_data=path, code=None)
+    card = resolve_dir("com.acme:churn:1.0.0", repository=local_repo).card
+    assert card is not None and card.training_data is not None
+    assert card.training_data["rows"] == 60
+    assert card.training_data["source"] == path
+    assert card.training_data["table_version"] is None  # no _delta_log there
+
+
 def test_resolve_with_every_selector_and_the_watermark_on_every_row(
     connect_fitted: PipelineModel, connect_train: DataFrame, local_repo: LocalRepository
 ) -> None:
