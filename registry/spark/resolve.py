@@ -103,6 +103,8 @@ def resolve(
     """
     session = active_session(spark)
     require_ml_on_connect(session)
+    if is_connect(session):  # its shared directory is checked before anything is downloaded
+        hadoop.model_dir(session, model_dir, why="read the model")
     if isinstance(spec, str) and spec.count(":") < 2:
         found = find_on_classpath(session, spec)
         card = _jar_card(found.jar)

@@ -6,8 +6,10 @@ tests (no internet, a quick JVM). The client session sets ``spark.registry.model
 client and server run on this machine, so they share it under the same path.
 
 pyspark decides "Connect or classic" for the whole process (``SPARK_CONNECT_MODE_ENABLED``, set by the first
-remote session and never unset by pyspark). The client session is therefore module-scoped and puts the variable
-back as it found it, so the classic Spark tests that run after these in the same process stay classic.
+remote session and never unset by pyspark), and its builder refuses a remote session while a classic one runs.
+The client session is therefore module-scoped, built the way that builder builds it (without the refusal), and
+puts the variable back as it found it, so the classic Spark tests before or after these in the same process
+stay classic.
 
 Tests here are marked ``spark`` and ``integration``. No Java, no Connect server jar in pyspark (pyspark 3.5 ships
 none: it would be downloaded with ``--packages``), or no Connect Python dependencies skip them on a developer's
@@ -110,8 +112,13 @@ def connect_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def connect(connect_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SparkSession]:
     """A Spark Connect client session whose ``spark.registry.modelDir`` is a directory shared with the server."""
+    from pyspark.sql.connect.session import SparkSession as RemoteSparkSession
+
     before = {name: os.environ.get(name) for name in _CONNECT_ENV}
-    session = SparkSession.builder.remote(connect_url).getOrCreate()
+    # What SparkSession.builder.remote(...).getOrCreate() does, minus its refusal (SESSION_ALREADY_EXIST) when a
+    # classic session runs in the process, as the classic Spark tests' one does when they run first.
+    os.environ["SPARK_CONNECT_MODE_ENABLED"] = "1"
+    session = RemoteSparkSession.builder.remote(connect_url).getOrCreate()
     session.conf.set("spark.registry.modelDir", tmp_path_factory.mktemp("connect-models").as_uri())
     try:
         yield session
