@@ -103,6 +103,8 @@ def card_view(record: VersionCard) -> RenderableType:
     card = record.card
     code, data = _mapping(card.code), _mapping(card.training_data)
     tools = _mapping(card.tools)
+    runtime = _runtime(tools)
+    shown = {"spark", "scala", "java", "python"} if runtime else set()  # on the runtime line instead
     commit = None
     if code:
         commit = f"{code.get('commit')}{' (dirty)' if code.get('dirty') else ''}"
@@ -118,8 +120,8 @@ def card_view(record: VersionCard) -> RenderableType:
                 ("previous build", card.previous),
                 ("labels", ", ".join(card.labels) or None),
                 ("code", commit),
-                ("tools", ", ".join(f"{k} {v}" for k, v in sorted(tools.items()) if v) or None),
-                ("runtime", _runtime(tools)),
+                ("tools", ", ".join(f"{k} {v}" for k, v in sorted(tools.items()) if v and k not in shown) or None),
+                ("runtime", runtime),
             ],
         ),
     ]
