@@ -15,6 +15,7 @@ from registry.repository.local import LocalRepository
 from registry.resolve import resolve as resolve_dir
 from registry.spark import deploy, resolve, side_by_side
 from registry.spark.hadoop import MODEL_DIR_CONF
+from registry.spark.session import is_connect
 
 
 def _shared(session: SparkSession) -> Path:
@@ -22,6 +23,7 @@ def _shared(session: SparkSession) -> Path:
 
 
 def test_a_connect_session_has_no_jvm_here(connect: SparkSession) -> None:
+    assert is_connect(connect)
     # What made deploy crash before: the path below must never need it.
     with pytest.raises(Exception, match="sparkContext"):
         _ = connect.sparkContext

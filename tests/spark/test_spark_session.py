@@ -11,7 +11,7 @@ from pyspark.sql import DataFrame, SparkSession
 
 from registry.repository.local import LocalRepository
 from registry.spark import deploy, resolve, side_by_side
-from registry.spark.session import active_session
+from registry.spark.session import active_session, is_connect
 
 pytestmark = pytest.mark.spark
 
@@ -40,6 +40,7 @@ def test_deploy_and_resolve_from_another_thread(
 
 
 def test_an_explicit_session_wins(spark: SparkSession) -> None:
+    assert not is_connect(spark)
     other = spark.newSession()
     assert active_session(other) is other
     assert active_session() is spark
