@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -10,12 +11,17 @@ import pytest
 from pyspark.ml import PipelineModel
 from pyspark.sql import DataFrame, SparkSession
 
+from registry.coordinates import DeployTarget
+from registry.deploy import deploy as deploy_dir
 from registry.exceptions import ConfigError
 from registry.repository.local import LocalRepository
 from registry.resolve import resolve as resolve_dir
 from registry.spark import deploy, resolve, side_by_side
+from registry.spark.deploy import model_card
 from registry.spark.hadoop import MODEL_DIR_CONF
+from registry.spark.runtime import SparkMismatch, major_minor
 from registry.spark.session import is_connect
+from registry.spark.watermark import stamp_watermark
 
 
 def _shared(session: SparkSession) -> Path:
@@ -110,6 +116,20 @@ def test_side_by_side(connect_fitted: PipelineModel, connect_train: DataFrame, l
     rows = both.select("champion_pipeline", "challenger_pipeline").distinct().collect()
     assert [tuple(row) for row in rows] == [("com.acme:churn:1.0.0", "com.acme:churn:1.0.1")]
     assert both.count() == 60
+
+
+def test_a_model_saved_by_a_newer_spark_is_refused(
+    connect: SparkSession, connect_fitted: PipelineModel, local_repo: LocalRepository
+) -> None:
+    target = DeployTarget.parse("com.acme:churn:1.0")
+    card = model_card(connect_fitted, target, connect, code=None)
+    major, minor = major_minor(connect.version) or (0, 0)
+    card = dataclasses.replace(card, tools={**card.tools, "spark": f"{major}.{minor + 1}.0"})
+    saved = f"{connect.conf.get(MODEL_DIR_CONF)}/saved-by-newer"
+    connect_fitted.write().save(saved)  # by the server, into the shared directory
+    deploy_dir(Path(saved.removeprefix("file://")), target, repository=local_repo, card=card, prepare=stamp_watermark)
+    with pytest.raises(SparkMismatch, match=rf"Spark {major}\.{minor + 1}\.0, newer than this session's Spark"):
+        resolve("com.acme:churn:1.0.0", repository=local_repo)
 
 
 def test_without_a_model_dir_one_clear_error(
