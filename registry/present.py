@@ -24,6 +24,7 @@ from registry.modelcard import Stage
 from registry.promotion import GateRecord
 
 __all__ = [
+    "runtime",
     "MAX_TEXT",
     "MISSING",
     "SHORT_FINGERPRINT",
@@ -65,6 +66,19 @@ def clip(text: str, limit: int = MAX_TEXT) -> str:
 def mapping(value: Any) -> Mapping[str, Any]:
     """``value`` if it is a mapping, else an empty one: a malformed card section reads as empty."""
     return value if isinstance(value, Mapping) else {}
+
+
+def runtime(tools: Any) -> str | None:
+    """The runtime contract a card records: ``Spark 4.0.1 (Scala 2.13.16, Java 17.0.12), Python 3.11.9; loads in
+    Spark 4.0 or newer`` (a session of an older Spark refuses it unless told otherwise); ``None`` without Spark."""
+    tools = mapping(tools)
+    if not tools.get("spark"):
+        return None
+    jvm = ", ".join(f"{name} {tools[key]}" for name, key in (("Scala", "scala"), ("Java", "java")) if tools.get(key))
+    python = f", Python {tools['python']}" if tools.get("python") else ""
+    parts = str(tools["spark"]).split(".")
+    series = f"{parts[0]}.{parts[1]}" if len(parts) > 1 else str(tools["spark"])
+    return f"Spark {tools['spark']}{f' ({jvm})' if jvm else ''}{python}; loads in Spark {series} or newer"
 
 
 def number(value: float) -> str:

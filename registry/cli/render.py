@@ -83,6 +83,8 @@ def card_view(record: VersionCard) -> RenderableType:
     """The card of one version: summary, metrics, training data, params per stage, schema, promotion."""
     card = record.card
     tools = present.mapping(card.tools)
+    runtime = present.runtime(card.tools)
+    shown = {"spark", "scala", "java", "python"} if runtime else set()  # on the runtime line instead
     parts: list[RenderableType] = [
         Text(str(record.coordinate), style="bold"),
         _pairs(
@@ -93,7 +95,8 @@ def card_view(record: VersionCard) -> RenderableType:
                 ("previous build", card.previous),
                 ("labels", present.labels(card.labels)),
                 ("code", present.commit(card.code)),
-                ("tools", ", ".join(f"{k} {v}" for k, v in sorted(tools.items()) if v) or None),
+                ("tools", ", ".join(f"{k} {v}" for k, v in sorted(tools.items()) if v and k not in shown) or None),
+                ("runtime", runtime),
             ],
         ),
     ]

@@ -28,6 +28,13 @@ in ``spark.jars`` is checked against its embedded POM and extracted once into th
   ``MODEL_DIR/com/acme/churn/1.0.3/sha256-DIGEST`` (skipped when already there; content-addressed, so never
   stale) and loads it from there. Without such a directory they raise :class:`~registry.exceptions.ConfigError`.
   Passing ``model_dir=`` on a local master takes the same path (which is how it is tested).
+- Over *Spark Connect* the server saves and loads, on its own disk: ``spark.registry.modelDir`` (or
+  ``model_dir=``) must be a directory this process and the server both reach under the same path (see
+  :mod:`registry.spark.hadoop`); without it deploy and resolve raise :class:`~registry.exceptions.ConfigError`.
+
+**Which session.** ``spark=``, else the calling thread's active session, else the process's default one.
+**The runtime contract** (Spark, Scala, Java, Python in the card; a model from a newer Spark refused unless
+``allow_spark_mismatch=True``) is described in :mod:`registry.spark.runtime`.
 """
 
 from __future__ import annotations
@@ -38,10 +45,13 @@ from registry.spark.comparison import side_by_side
 from registry.spark.deploy import deploy
 from registry.spark.packages import packages_conf
 from registry.spark.resolve import resolve
+from registry.spark.runtime import SparkMismatch, SparkVersionWarning
 from registry.spark.watermark import NOT_DEPLOYED, VersionedPipeline, Watermark, find_watermark
 
 __all__ = [
     "NOT_DEPLOYED",
+    "SparkMismatch",
+    "SparkVersionWarning",
     "VersionedPipeline",
     "Watermark",
     "deploy",

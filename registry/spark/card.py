@@ -33,16 +33,19 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
-from pyspark.errors import AnalysisException
+from pyspark.errors import AnalysisException, PySparkException
 from pyspark.ml import PipelineModel
 from pyspark.ml.linalg import Matrix, Vector
 from pyspark.ml.param import Params
+from pyspark.ml.wrapper import JavaWrapper
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType, DataType, MapType, StructType, UserDefinedType
+from pyspark.sql.utils import is_remote
 
 from registry._util import mask_url
 from registry.exceptions import InvalidInput
+from registry.spark.session import is_connect
 from registry.spark.watermark import NOT_DEPLOYED, Watermark
 
 __all__ = [
@@ -88,6 +91,9 @@ def json_value(value: Any) -> Any:
 def _class_name(stage: Params) -> str:
     if isinstance(stage, PipelineModel):
         return PIPELINE_MODEL_CLASS
+    if isinstance(stage, JavaWrapper) and is_remote():
+        # Spark Connect: the JVM object lives on the server; pyspark names its class the same way when it loads one.
+        return f"{type(stage).__module__.replace('pyspark', 'org.apache.spark', 1)}.{type(stage).__name__}"
     java = getattr(stage, "_java_obj", None)
     if java is not None:
         return str(java.getClass().getName())
@@ -218,6 +224,8 @@ def _summarise_files(files: Sequence[str]) -> str | None:
 
 def _delta_version(spark: SparkSession, location: str, *, table: bool) -> int | None:
     """The version of a Delta table, or ``None`` when delta-spark is not installed or it is no Delta table."""
+    if is_connect(spark):
+        return _delta_version_sql(spark, location, table=table)
     try:
         from delta.tables import DeltaTable  # type: ignore[import-not-found, unused-ignore]
     except ImportError:
@@ -230,17 +238,40 @@ def _delta_version(spark: SparkSession, location: str, *, table: bool) -> int | 
     return int(row[0]) if row is not None else None
 
 
+def _delta_version_sql(spark: SparkSession, location: str, *, table: bool) -> int | None:
+    """:func:`_delta_version` over Spark Connect, in SQL: Delta on the *server* is what counts, not here."""
+    if not table and not _has_delta_log(spark, location):
+        return None
+    target = location if table else "delta.`" + location.replace("`", "``") + "`"
+    try:
+        row = spark.sql(f"DESCRIBE HISTORY {target} LIMIT 1").select("version").first()
+    except PySparkException:  # no Delta on the server, or not a Delta table
+        return None
+    return int(row[0]) if row is not None else None
+
+
+def _has_delta_log(spark: SparkSession, location: str) -> bool:
+    """Whether ``location`` holds a ``_delta_log``: the session's Hadoop file system, or a listing over Connect."""
+    if is_connect(spark):
+        log = spark.read.format("binaryFile").load(location.rstrip("/") + "/_delta_log").select("path")
+        try:
+            return bool(log.limit(1).collect())
+        except AnalysisException:  # no such directory
+            return False
+    jvm = spark.sparkContext._jvm
+    assert jvm is not None
+    path = jvm.org.apache.hadoop.fs.Path(location)
+    log_path = jvm.org.apache.hadoop.fs.Path(path, "_delta_log")
+    return bool(path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()).exists(log_path))
+
+
 def _read(spark: SparkSession, name: str) -> tuple[DataFrame, bool]:
     """A table name or a path as a DataFrame; ``(data, is_table)``."""
     is_path = "/" in name or "\\" in name
     try:
         if not is_path and spark.catalog.tableExists(name):
             return spark.table(name), True
-        jvm = spark.sparkContext._jvm
-        assert jvm is not None
-        path = jvm.org.apache.hadoop.fs.Path(name)
-        log = jvm.org.apache.hadoop.fs.Path(path, "_delta_log")
-        is_delta = bool(path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()).exists(log))
+        is_delta = _has_delta_log(spark, name)
         reader = spark.read.format("delta") if is_delta else spark.read
         return reader.load(name), False
     except AnalysisException as exc:

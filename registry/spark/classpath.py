@@ -28,6 +28,7 @@ from registry.coordinates import Coordinate, Module
 from registry.exceptions import ArtifactNotFound, InvalidCoordinate, InvalidModel
 from registry.repository.base import Repository
 from registry.settings import Settings, using_repository
+from registry.spark.session import is_connect
 from registry.trust import MARK, check_cached, policy_for
 from registry.versions import Version
 
@@ -52,8 +53,14 @@ class ClasspathModel:
 
 
 def jars_on_classpath(spark: SparkSession) -> list[Path]:
-    """The local jar files listed in ``spark.jars`` (remote URIs are left out)."""
-    listed = spark.sparkContext.getConf().get("spark.jars", "") or ""
+    """The local jar files listed in ``spark.jars`` (remote URIs are left out).
+
+    Over Spark Connect these are the server's jars: found here only where this process sees the same paths.
+    """
+    if is_connect(spark):
+        listed = spark.conf.get("spark.jars", "") or ""
+    else:
+        listed = spark.sparkContext.getConf().get("spark.jars", "") or ""
     jars: list[Path] = []
     for item in filter(None, (entry.strip() for entry in listed.split(","))):
         if item.startswith("file:"):

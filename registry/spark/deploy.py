@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import tempfile
 from collections.abc import Mapping, Sequence
@@ -20,7 +21,8 @@ from registry.repository.base import Repository
 from registry.settings import Settings
 from registry.spark import hadoop
 from registry.spark.card import describe_model, input_schema, output_columns, training_data_summary
-from registry.spark.session import active_session
+from registry.spark.runtime import session_runtime
+from registry.spark.session import activated, active_session, require_ml_on_connect
 from registry.spark.watermark import stamp_watermark
 
 __all__ = ["deploy", "model_card"]
@@ -37,10 +39,12 @@ def model_card(
     training_data: DataFrame | str | None = None,
     code: Mapping[str, Any] | Literal["git"] | None = "git",
 ) -> ModelCard:
-    """The card a deploy records: stages and params, Spark version, schema and fingerprint of the training data."""
+    """The card a deploy records: stages and params, the runtime (Spark, Scala, Java, Python), schema and
+    fingerprint of the training data."""
     described = describe_model(model)
     schema = input_schema(training_data) if isinstance(training_data, DataFrame) else None
-    return ModelCard.create(
+    runtime = session_runtime(spark)
+    card = ModelCard.create(
         str(target),
         description=description,
         labels=list(labels),
@@ -50,8 +54,9 @@ def model_card(
         output_columns=output_columns(described),
         training_data=training_data_summary(training_data, spark) if training_data is not None else None,
         code=code_lineage() if code == "git" else code,
-        spark_version=spark.version,
+        spark_version=runtime["spark"],
     )
+    return dataclasses.replace(card, tools={**card.tools, **runtime})
 
 
 def deploy(
@@ -84,11 +89,12 @@ def deploy(
     :param code: the code lineage to record; ``"git"`` (default) reads the commit of the working directory,
         ``None`` records none.
     :param model_dir: where executors can write (``hdfs:///tmp/models``): the model is saved there, then copied
-        to the driver. Default: ``spark.registry.modelDir``; not needed on a local master.
+        to the driver. Default: ``spark.registry.modelDir``; not needed on a local master. Over Spark Connect, a
+        directory this process and the server both reach under the same path (see :mod:`registry.spark.hadoop`).
     :param allow_change: deploy into the series even if the stages, input schema or params differ from its newest
         build (normally refused with :class:`~registry.exceptions.ModelChanged`, which suggests the next minor or
         major version).
-    :param spark: the session; default the active one.
+    :param spark: the session; default this thread's active one, else the process's default one.
     :param sign: sign the jar, POM and card with this gpg key (``True``: the repository's ``sign_with``, else gpg's
         default key; ``False``: never); default: when the repository sets ``sign_with``. See
         :func:`registry.deploy.deploy`.
@@ -96,7 +102,7 @@ def deploy(
     :raises InvalidModel: ``model`` is not a ``PipelineModel``.
     :raises VersionExists: an exact version that is already released.
     :raises ModelChanged: the model is not a retrain of the newest build of the series (see ``allow_change``).
-    :raises ConfigError: a non-local master and no ``model_dir``.
+    :raises ConfigError: a non-local master, or a Spark Connect session, and no ``model_dir``; no session.
     :raises RepositoryUnavailable, AuthenticationFailed: the repository cannot be used.
 
     The coordinate is written into the watermark column of the *saved copy* (see
@@ -109,6 +115,7 @@ def deploy(
         )
     target = target if isinstance(target, DeployTarget) else DeployTarget.parse(target)
     session = active_session(spark)
+    require_ml_on_connect(session)
     staging_root = hadoop.model_dir(session, model_dir, why="write the model")
     card = model_card(
         model,
@@ -128,7 +135,8 @@ def deploy(
         else:
             staged = hadoop.staging_location(staging_root, "registry-deploy")
             try:
-                model.write().save(staged)
+                with activated(session):  # pyspark.ml over Connect saves with this thread's active session
+                    model.write().save(staged)
                 hadoop.copy_from_cluster(session, staged, local)
             finally:
                 hadoop.delete(session, staged)
