@@ -13,6 +13,7 @@ from typing import Any
 
 import click
 
+from registry.cli_serve import add_commands
 from registry.exceptions import InvalidInput, RegistryError
 
 __all__ = ["cli", "main"]
@@ -356,6 +357,9 @@ def fsck(artifacts: tuple[str, ...], repository: str | None, repair: bool, min_a
     click.echo(report.summary())
     if not report.clean:
         sys.exit(EXIT_FAILURE)
+
+
+add_commands(cli)  # score and serve (registry/cli_serve.py)
 
 
 def main(argv: list[str] | None = None) -> None:
