@@ -17,7 +17,7 @@ It takes the arguments of ``registry score`` and uses the session ``spark-submit
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
@@ -129,21 +129,48 @@ def missing_columns(required: Sequence[str], available: Sequence[str], *, case_s
     return [c for c in required if c.lower() not in present]
 
 
+def _check_columns(required: Sequence[str], data: DataFrame, coordinate: str, location: str) -> None:
+    case_sensitive = str(data.sparkSession.conf.get("spark.sql.caseSensitive", "false")).lower() == "true"
+    missing = missing_columns(required, data.columns, case_sensitive=case_sensitive)
+    if missing:
+        raise InvalidInput(
+            f"The input {mask_url(location)!r} has no column {', '.join(map(repr, missing))}, which {coordinate} "
+            f"reads (it reads {', '.join(required)}; the input has {', '.join(data.columns) or 'no columns'})."
+        )
+
+
 def _load(
     spec: str,
     spark: SparkSession,
+    data: Callable[[], DataFrame],
+    location: str,
+    *,
     repository: Repository | str | None,
     settings: Settings | None,
     model_dir: str | None,
-) -> tuple[PipelineModel, str]:
-    """The model and its exact coordinate."""
+) -> tuple[PipelineModel, str, DataFrame]:
+    """The model, its exact coordinate, and the input, checked to have the model's columns.
+
+    The columns are checked against the card before the model is loaded (loading runs Spark jobs) when the card
+    describes the model; else against the loaded model.
+    """
     if spec.count(":") < 2:  # a model that spark-submit's --packages put on the classpath
         model = resolve_model(spec, spark=spark, settings=settings, model_dir=model_dir)
         watermark = find_watermark(model)
-        return model, watermark.value if watermark else spec
+        coordinate = watermark.value if watermark else spec
+        frame = data()
+        _check_columns(model_inputs(describe_model(model)), frame, coordinate, location)
+        return model, coordinate, frame
     resolved = resolve_dir(spec, repository=repository, settings=settings)
+    coordinate = str(resolved.coordinate)
+    described = resolved.card.model if resolved.card is not None else None
+    frame = data()
+    if described:
+        _check_columns(model_inputs(described), frame, coordinate, location)
     model = load_model(spark, resolved.path, resolved.coordinate, resolved.jar, model_dir=model_dir)
-    return model, str(resolved.coordinate)
+    if not described:
+        _check_columns(model_inputs(describe_model(model)), frame, coordinate, location)
+    return model, coordinate, frame
 
 
 def _not_writable_as_csv(data: DataFrame) -> list[str]:
@@ -189,16 +216,17 @@ def score(
             f"The output {mask_url(output_path)!r} exists. Choose another --output, or pass --mode overwrite to "
             "replace it or --mode append to add to it."
         )
-    model, coordinate = _load(spec, session, repository, settings, model_dir)
-    data = _read(session, input_path, _format(input_format, input_path, "input"))
+    reads = _format(input_format, input_path, "input")
+    model, coordinate, data = _load(
+        spec,
+        session,
+        lambda: _read(session, input_path, reads),
+        input_path,
+        repository=repository,
+        settings=settings,
+        model_dir=model_dir,
+    )
     case_sensitive = str(session.conf.get("spark.sql.caseSensitive", "false")).lower() == "true"
-    required = model_inputs(describe_model(model))
-    missing = missing_columns(required, data.columns, case_sensitive=case_sensitive)
-    if missing:
-        raise InvalidInput(
-            f"The input {mask_url(input_path)!r} has no column {', '.join(map(repr, missing))}, which {coordinate} "
-            f"reads (it reads {', '.join(required)}; the input has {', '.join(data.columns) or 'no columns'})."
-        )
     watermark = find_watermark(model)
     if watermark is not None:
         check_column_absent(data, watermark.column)
