@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pyspark.ml import PipelineModel
+from pyspark.ml.feature import SQLTransformer
 from pyspark.ml.functions import vector_to_array
 from pyspark.ml.linalg import VectorUDT
 from pyspark.sql import Column, DataFrame, SparkSession
@@ -51,7 +52,7 @@ from registry.serving import Answer, Limits, MicroBatcher, Served, create_app
 from registry.spark.card import describe_model
 from registry.spark.resolve import load_model
 from registry.spark.score import local_session
-from registry.spark.watermark import find_watermark
+from registry.spark.watermark import Watermark, find_watermark
 
 __all__ = ["LATENCY_CONF", "SparkEngine", "serve"]
 
@@ -107,7 +108,17 @@ class _Loaded:
             )
         watermark = find_watermark(model)
         self.coordinate = watermark.value if watermark is not None else coordinate
-        self.java = model._to_java()  # one JVM call per transform, not one per stage and param
+        stages = list(model.stages)
+        last = stages[-1] if stages else None
+        trailing = (
+            Watermark.parse(last.getStatement())
+            if isinstance(last, SQLTransformer) and last.isDefined(last.statement)
+            else None
+        )
+        # One JVM call per transform, not one per stage and param. A trailing watermark stage adds a literal: it is
+        # added by the select below instead, which saves a temporary view and a SQL statement per batch (measured:
+        # the larger part of the cost of a transform of an assembler + logistic regression).
+        self.java = (PipelineModel(stages[:-1]) if trailing is not None else model)._to_java()
         jvm = spark.sparkContext._jvm
         assert jvm is not None
         self._jvm = jvm
@@ -125,7 +136,9 @@ class _Loaded:
             self._outputs.append((vector_to_array(F.col(probability)) if is_vector else F.col(probability)).alias("p"))
         self.has_probability = probability is not None
         self._stamped = watermark is not None
-        if watermark is not None:
+        if trailing is not None:
+            self._outputs.append(F.lit(trailing.value).alias(trailing.column))
+        elif watermark is not None:
             self._outputs.append(F.col(watermark.column))
         self.summary = _summary(card, self.signature, described)
 
