@@ -173,6 +173,7 @@ def main() -> None:
             "MLFLOW_TRACKING_URI": f"sqlite:///{work / 'mlflow.db'}",
             "PYSPARK_PYTHON": str(mlflow_python),
             "JAVA_TOOL_OPTIONS": NO_INTERNET,
+            "PATH": f"{MLFLOW_VENV / 'bin'}{os.pathsep}{env.get('PATH', '')}",  # it runs `uvicorn` from its venv
         }
         with contextlib.ExitStack() as stack:
             servers = {"ours": f"http://127.0.0.1:{ours_port}/predict"}

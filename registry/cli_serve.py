@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from registry.exceptions import InvalidInput
+from registry.exceptions import ConfigError, InvalidInput
 
 __all__ = ["add_commands", "score", "serve"]
 
@@ -38,6 +38,15 @@ def _settings() -> Any:
     from registry.config import Settings
 
     return Settings.load()
+
+
+def _require(*modules: str, extra: str) -> None:
+    """A clear error, rather than a traceback, when an optional dependency is not installed."""
+    import importlib.util
+
+    missing = [m for m in modules if importlib.util.find_spec(m) is None]
+    if missing:
+        raise ConfigError(f"This command needs {', '.join(missing)}: pip install 'registry[{extra}]'.")
 
 
 def _parse_conf(values: tuple[str, ...]) -> dict[str, str]:
@@ -92,6 +101,7 @@ def score(
     Spark session, or in the one spark-submit started (see the README). The last line printed is the coordinate
     used and the rows written: com.acme:churn:1.0.3 1000000
     """
+    _require("pyspark", extra="spark")
     from registry.spark.score import local_session
     from registry.spark.score import score as score_data
 
@@ -162,6 +172,8 @@ def serve(
     COORDINATE|SELECTOR is GROUP:ARTIFACT:VERSION or a selector; with a selector and --reload, a newer build
     replaces the one serving once it is loaded and has answered, without failing a request.
     """
+    _require("pyspark", extra="spark")
+    _require("uvicorn", "starlette", extra="serve")
     from registry.serving import Limits
     from registry.spark.serve import serve as serve_model
 
