@@ -4,7 +4,7 @@ Both servers run at once on loopback (each with its own local Spark session: our
 ``local[1]`` it starts itself), and are loaded in turn, in rounds whose order alternates: wrk with 1 connection,
 then 16, each for DURATION seconds after a 3-second warm-up, posting the same one-record body that both accept
 (``{"dataframe_records": [{"f0": ..., ..., "f4": ...}]}``). Quoted: p50 and p99 latency and requests per second
-(wrk's figures), and any non-2xx answer or socket error.
+(wrk's figures), and any non-2xx answer or socket error (a request times out after 30 s, not wrk's default 2 s).
 
 Needs ``wrk`` (``apt-get install wrk``) and the MLflow venv of mlflow_peer.py (without it, ours only). From the
 repository root:
@@ -107,7 +107,8 @@ def _seconds(text: str) -> float:
 
 def wrk(url: str, connections: int, duration: float, script: Path) -> dict[str, float]:
     threads = min(connections, 2)
-    command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration:g}s", "--latency", "-s", str(script), url]
+    command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration:g}s", "--timeout", "30s", "--latency"]
+    command += ["-s", str(script), url]
     out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     found = {
         "p50": _seconds(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1)),  # type: ignore[union-attr]
