@@ -43,7 +43,7 @@ from pyspark.sql import functions as F
 
 from registry.config import Settings, using_repository
 from registry.coordinates import Coordinate, parse_request
-from registry.exceptions import InvalidInput, RegistryError
+from registry.exceptions import AuthenticationFailed, InvalidInput, RegistryError, RepositoryUnavailable
 from registry.modelcard import ModelCard
 from registry.payload import BadRequest, InputColumn, Signature
 from registry.resolve import resolve as resolve_dir
@@ -271,6 +271,9 @@ class SparkEngine:
         try:
             loaded = self._load(newest)
             loaded.warm_up(self._last_rows)
+        except (RepositoryUnavailable, AuthenticationFailed) as exc:  # the repository, not the build: try again
+            log.warning("Cannot fetch %s, will try again; still serving %s: %s", newest, serving, exc)
+            return None
         except Exception as exc:
             self._failed.add(newest)
             log.error(
