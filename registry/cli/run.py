@@ -1,0 +1,200 @@
+"""``registry score`` and ``registry serve``: run a released model without writing a job or running a platform.
+
+Like the rest of the command line, each command parses its options and calls one library function
+(:func:`registry.spark.score.score`, :func:`registry.spark.serve.serve`); pyspark and uvicorn are imported only
+when the command runs, so ``registry --help`` stays light.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import click
+
+from registry.cli.shared import load_settings, repository_option
+from registry.exceptions import ConfigError, InvalidInput
+
+__all__ = ["COMMANDS", "score", "serve"]
+
+_FORMATS = ("parquet", "csv", "json", "orc")
+
+_conf_option = click.option(
+    "--conf",
+    "conf",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="A Spark setting for the local session (spark.driver.memory=2g); repeatable.",
+)
+_mismatch_option = click.option(
+    "--allow-spark-mismatch",
+    is_flag=True,
+    help="Load a model saved by a newer Spark than the session's (normally refused, naming both versions).",
+)
+
+
+def _require(*modules: str, extra: str) -> None:
+    """A clear error, rather than a traceback, when an optional dependency is not installed."""
+    import importlib.util
+
+    missing = [m for m in modules if importlib.util.find_spec(m) is None]
+    if missing:
+        raise ConfigError(f"This command needs {', '.join(missing)}: pip install 'spark-model-registry[{extra}]'.")
+
+
+def _parse_conf(values: tuple[str, ...]) -> dict[str, str]:
+    conf: dict[str, str] = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise InvalidInput(f"Invalid --conf {item!r}: expected KEY=VALUE, e.g. --conf spark.driver.memory=2g")
+        conf[key.strip()] = value
+    return conf
+
+
+@click.command()
+@click.argument("spec", metavar="COORDINATE|SELECTOR")
+@click.option("--input", "input_path", required=True, metavar="PATH", help="What to score: any path Spark reads.")
+@click.option("--output", "output_path", required=True, metavar="PATH", help="Where to write the scored rows.")
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(_FORMATS),
+    help="The output's format. [default: the output's extension, else parquet]",
+)
+@click.option(
+    "--input-format",
+    type=click.Choice(_FORMATS),
+    help="The input's format (CSV: with a header). [default: the input's extension, else parquet]",
+)
+@click.option(
+    "--mode",
+    type=click.Choice(["error", "overwrite", "append"]),
+    default="error",
+    show_default=True,
+    help="What to do when the output exists.",
+)
+@click.option("--columns", metavar="A,B,...", help="The output columns (the watermark column is always added).")
+@repository_option
+@_conf_option
+@_mismatch_option
+def score(
+    spec: str,
+    input_path: str,
+    output_path: str,
+    output_format: str | None,
+    input_format: str | None,
+    mode: str,
+    columns: str | None,
+    repository: str | None,
+    conf: tuple[str, ...],
+    allow_spark_mismatch: bool,
+) -> None:
+    """Score a dataset with a model and write the result, watermark column included.
+
+    COORDINATE|SELECTOR is GROUP:ARTIFACT:VERSION or a selector (com.acme:churn:latest.release). Runs in a local
+    Spark session, or in the one spark-submit started (see the README). The last line printed is the coordinate
+    used and the rows written: com.acme:churn:1.0.3 1000000
+    """
+    _require("pyspark", extra="spark")
+    from registry.spark.score import local_session
+    from registry.spark.score import score as score_data
+
+    conf_map = _parse_conf(conf)
+    wanted = [c.strip() for c in columns.split(",") if c.strip()] if columns else None
+    spark, started = local_session("registry score", conf_map)
+    try:
+        done = score_data(
+            spec,
+            input_path,
+            output_path,
+            spark=spark,
+            output_format=output_format,
+            input_format=input_format,
+            mode=mode,
+            columns=wanted,
+            repository=repository,
+            settings=load_settings(),
+            allow_spark_mismatch=allow_spark_mismatch,
+        )
+    finally:
+        if started:
+            spark.stop()
+    click.echo(f"Scored {done.rows} rows with {done.coordinate} into {done.output} ({done.format})", err=True)
+    click.echo(f"{done.coordinate} {done.rows}")
+
+
+@click.command()
+@click.argument("spec", metavar="COORDINATE|SELECTOR")
+@click.option("--host", default="127.0.0.1", show_default=True, help="The address to listen on.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True)
+@click.option(
+    "--reload",
+    type=click.FloatRange(min=0, min_open=True),
+    metavar="SECONDS",
+    help="With a selector: look for a newer build this often, and serve it once it answers.",
+)
+@repository_option
+@_conf_option
+@_mismatch_option
+@click.option("--max-records", type=click.IntRange(min=1), default=1000, show_default=True, help="Per request.")
+@click.option("--max-body", type=click.IntRange(min=1), default=4 << 20, show_default=True, help="Bytes per request.")
+@click.option(
+    "--max-batch", type=click.IntRange(min=1), default=1000, show_default=True, help="Records per Spark transform."
+)
+@click.option(
+    "--batch-wait",
+    type=click.FloatRange(min=0),
+    default=2.0,
+    show_default=True,
+    metavar="MS",
+    help="How long a batch waits for more requests once it has one.",
+)
+@click.option("--access-log", is_flag=True, help="Log every request.")
+def serve(
+    spec: str,
+    host: str,
+    port: int,
+    reload: float | None,
+    repository: str | None,
+    conf: tuple[str, ...],
+    allow_spark_mismatch: bool,
+    max_records: int,
+    max_body: int,
+    max_batch: int,
+    batch_wait: float,
+    access_log: bool,
+) -> None:
+    """Serve a model over HTTP: POST /predict (also /invocations, as MLflow), GET /health, GET /model.
+
+    COORDINATE|SELECTOR is GROUP:ARTIFACT:VERSION or a selector; with a selector and --reload, a newer build
+    replaces the one serving once it is loaded and has answered, without failing a request.
+    """
+    _require("pyspark", extra="spark")
+    _require("uvicorn", "starlette", extra="serve")
+    from registry.serving import Limits
+    from registry.spark.serve import serve as serve_model
+
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    limits = Limits(
+        max_body=max_body,
+        max_records=max_records,
+        max_rows=max(max_batch, max_records),
+        max_wait=batch_wait / 1000,
+    )
+    serve_model(
+        spec,
+        host=host,
+        port=port,
+        reload=reload,
+        repository=repository,
+        settings=load_settings(),
+        conf=_parse_conf(conf),
+        allow_spark_mismatch=allow_spark_mismatch,
+        limits=limits,
+        access_log=access_log,
+    )
+
+
+#: Registered by :mod:`registry.cli`.
+COMMANDS = (score, serve)

@@ -1,0 +1,144 @@
+"""``registry score``: a released model scores data read and written by Spark, in process and under spark-submit."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from pyspark.ml import PipelineModel
+from pyspark.sql import DataFrame, SparkSession
+from sparktools import finish, spark_submit
+
+import registry
+from registry.cli import main
+from registry.coordinates import Coordinate
+from registry.repository.local import LocalRepository
+from registry.spark import deploy, resolve
+
+pytestmark = pytest.mark.spark
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    """``registry ARGS`` through the real entry point (its error handler and exit codes), in this process."""
+    import click
+
+    @click.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+    @click.pass_context
+    def entry(ctx: click.Context) -> None:
+        main(list(ctx.args))
+
+    result = CliRunner().invoke(entry, list(args), catch_exceptions=False)
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.fixture
+def released(fitted: PipelineModel, train: DataFrame, repo: LocalRepository) -> Coordinate:
+    return deploy(fitted, "com.acme:churn:1.0", repository=repo, training_data=train, code=None)
+
+
+@pytest.fixture
+def data(train: DataFrame, tmp_path: Path) -> str:
+    location = str(tmp_path / "in.parquet")
+    train.drop("label").write.parquet(location)
+    return location
+
+
+def _jobs(spark: SparkSession, group: str) -> int:
+    return len(spark.sparkContext.statusTracker().getJobIdsForGroup(group))
+
+
+def test_output_equals_transform_row_for_row(
+    spark: SparkSession, released: Coordinate, repo: LocalRepository, data: str, tmp_path: Path
+) -> None:
+    out = str(tmp_path / "out")
+    code, stdout, stderr = run(
+        "score", "com.acme:churn:latest.release", "--input", data, "--output", out, "-r", str(repo.root)
+    )
+    assert code == 0, stderr
+    assert stdout.splitlines()[-1] == f"{released} 60"
+    assert (Path(out) / "_SUCCESS").is_file()
+    written = spark.read.parquet(out)
+    expected = resolve(str(released), repository=repo, spark=spark).transform(spark.read.parquet(data))
+    assert written.columns == expected.columns
+    assert sorted(written.collect()) == sorted(expected.collect())
+    assert {r.pipeline for r in written.select("pipeline").collect()} == {str(released)}
+
+
+def test_existing_output_is_refused_unless_the_mode_says(
+    released: Coordinate, repo: LocalRepository, data: str, tmp_path: Path, spark: SparkSession
+) -> None:
+    out = str(tmp_path / "out.parquet")
+    args = ("score", str(released), "--input", data, "--output", out, "-r", str(repo.root))
+    assert run(*args)[0] == 0
+    code, _, stderr = run(*args)
+    assert code == 2
+    assert "exists. Choose another --output, or pass --mode overwrite" in stderr and len(stderr.splitlines()) == 1
+    assert run(*args, "--mode", "append")[1].splitlines()[-1] == f"{released} 60"
+    assert spark.read.parquet(out).count() == 120
+    assert run(*args, "--mode", "overwrite")[0] == 0
+    assert spark.read.parquet(out).count() == 60
+
+
+def test_a_missing_column_is_named_before_any_job(
+    spark: SparkSession, released: Coordinate, repo: LocalRepository, train: DataFrame, tmp_path: Path
+) -> None:
+    without_y = str(tmp_path / "no-y")
+    train.drop("y").write.parquet(without_y)
+    out = tmp_path / "out"
+    spark.sparkContext.setJobGroup("read-only", "reading the input's schema")
+    spark.read.parquet(without_y).columns
+    spark.sparkContext.setJobGroup("score", "registry score")
+    try:
+        code, _, stderr = run("score", str(released), "--input", without_y, "--output", str(out), "-r", str(repo.root))
+    finally:
+        spark.sparkContext.setLocalProperty("spark.jobGroup.id", None)
+    assert code == 2
+    assert f"has no column 'y', which {released} reads (it reads x, y; the input has id, x, label)" in stderr
+    assert _jobs(spark, "score") == _jobs(spark, "read-only")  # reading the schema, nothing more
+    assert not out.exists()
+
+
+def test_columns_formats_and_bad_arguments(
+    released: Coordinate, repo: LocalRepository, data: str, tmp_path: Path, spark: SparkSession
+) -> None:
+    base = ("score", str(released), "--input", data, "-r", str(repo.root))
+    out = str(tmp_path / "picked.csv")
+    code, _, stderr = run(*base, "--output", out, "--columns", "id,prediction")
+    assert code == 0, stderr
+    written = spark.read.option("header", "true").csv(out)
+    assert written.columns == ["id", "prediction", "pipeline"] and written.count() == 60
+    code, _, stderr = run(*base, "--output", str(tmp_path / "all.csv"))
+    assert code == 2 and "CSV cannot hold the columns features, rawPrediction, probability" in stderr
+    code, _, stderr = run(*base, "--output", str(tmp_path / "x"), "--columns", "id,nope")
+    assert code == 2 and "No output column 'nope'" in stderr
+    code, _, stderr = run(
+        "score",
+        str(released),
+        "--input",
+        str(tmp_path / "absent"),
+        "--output",
+        str(tmp_path / "y"),
+        "-r",
+        str(repo.root),
+    )
+    assert code == 2 and "Cannot read the input" in stderr
+    code, _, _ = run(*base, "--output", str(tmp_path / "j"), "--format", "json")
+    assert code == 0 and spark.read.json(str(tmp_path / "j")).count() == 60
+
+
+def test_spark_submit_runs_the_module_as_the_application(
+    released: Coordinate, repo: LocalRepository, data: str, tmp_path: Path
+) -> None:
+    import registry.cli.submit as application
+
+    out = tmp_path / "submitted"
+    root = str(Path(registry.__file__).resolve().parents[1])  # this checkout's registry, in the driver and workers
+    process = spark_submit(
+        [application.__file__, str(released), "--input", data, "--output", str(out), "-r", str(repo.root)],
+        env={"PYTHONPATH": root},
+    )
+    done = finish(process, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.splitlines()[-1] == f"{released} 60"
+    assert (out / "_SUCCESS").is_file()
