@@ -30,7 +30,11 @@ PROJECT = PYPROJECT["project"]
 EXTRAS: dict[str, list[str]] = PROJECT["optional-dependencies"]
 
 #: Declared ahead of the code that imports it.
-NOT_YET_IMPORTED = {"packaging": "Spark version parsing (issue 12)"}
+USED_WITHOUT_IMPORT = {
+    # uvicorn picks them up by itself (loop="auto", http="auto"): the fastest event loop and HTTP parser it knows
+    "httptools": "uvicorn's HTTP parser",
+    "uvloop": "uvicorn's event loop",
+}
 #: The standard library of the newest Python, whatever Python runs this (tomllib is imported only on 3.11+).
 STDLIB = sys.stdlib_module_names | {"tomllib"}
 
@@ -101,10 +105,15 @@ def _undeclared(imports: dict[str, list[str]], requirements: Iterable[str]) -> d
     return {module: files for module, files in imports.items() if module not in provided}
 
 
+#: Modules of the online-scoring server: they need the ``serve`` extra, and are imported only by ``registry serve``.
+SERVING = {PACKAGE / "serving.py", PACKAGE / "spark" / "serve.py"}
 PACKAGE_IMPORTS = third_party_imports(
-    (p for p in PACKAGE.rglob("*.py") if PACKAGE / "spark" not in p.parents), local={"registry"}
+    (p for p in PACKAGE.rglob("*.py") if PACKAGE / "spark" not in p.parents and p not in SERVING), local={"registry"}
 )
-SPARK_IMPORTS = third_party_imports((PACKAGE / "spark").rglob("*.py"), local={"registry"})
+SPARK_IMPORTS = third_party_imports(
+    (p for p in (PACKAGE / "spark").rglob("*.py") if p not in SERVING), local={"registry"}
+)
+SERVING_IMPORTS = third_party_imports(SERVING, local={"registry"})
 
 
 def test_the_cli_and_library_import_only_core_dependencies() -> None:
@@ -117,13 +126,17 @@ def test_registry_spark_imports_only_core_and_spark_dependencies() -> None:
     assert _undeclared(SPARK_IMPORTS, PROJECT["dependencies"] + EXTRAS["spark"]) == {}
 
 
+def test_the_server_imports_only_core_spark_and_serve_dependencies() -> None:
+    assert _undeclared(SERVING_IMPORTS, PROJECT["dependencies"] + EXTRAS["spark"] + EXTRAS["serve"]) == {}
+
+
 def test_every_declared_dependency_is_imported() -> None:
-    imported = set(PACKAGE_IMPORTS) | set(SPARK_IMPORTS)
-    declared = modules_of(PROJECT["dependencies"] + EXTRAS["spark"])
+    imported = set(PACKAGE_IMPORTS) | set(SPARK_IMPORTS) | set(SERVING_IMPORTS)
+    declared = modules_of(PROJECT["dependencies"] + EXTRAS["spark"] + EXTRAS["serve"])
     unused = [
         requirement
         for requirement, modules in declared.items()
-        if not modules & imported and Requirement(requirement).name not in NOT_YET_IMPORTED
+        if not modules & imported and Requirement(requirement).name not in USED_WITHOUT_IMPORT
     ]
     assert unused == []
 
@@ -131,7 +144,8 @@ def test_every_declared_dependency_is_imported() -> None:
 def test_the_test_extra_covers_what_the_tests_import() -> None:
     local = {p.stem for p in TESTS.rglob("*.py")} | {p.name for p in TESTS.rglob("*") if p.is_dir()} | {"registry"}
     imports = third_party_imports(TESTS.rglob("*.py"), local)
-    assert _undeclared(imports, PROJECT["dependencies"] + EXTRAS["spark"] + EXTRAS["test"]) == {}
+    runtime = PROJECT["dependencies"] + EXTRAS["spark"] + EXTRAS["serve"] + EXTRAS["connect"]
+    assert _undeclared(imports, runtime + EXTRAS["test"]) == {}
     assert [r for r, modules in modules_of(EXTRAS["test"]).items() if not modules & set(imports)] == []
 
 
@@ -139,6 +153,7 @@ def test_the_dev_extra_has_the_checkers_scripts_test_runs() -> None:
     script = (ROOT / "scripts" / "test").read_text(encoding="utf-8")
     declared = {canonicalize_name(Requirement(r).name) for r in EXTRAS["dev"]}
     assert {tool for tool in ("ruff", "mypy") if f"/{tool}" in script} <= declared
+    assert ("/lint-imports" in script) <= ("import-linter" in declared)
     assert "types-requests" in declared  # requests ships no annotations of its own
 
 
