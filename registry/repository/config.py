@@ -38,6 +38,9 @@ class RepositoryConfig:
     verify_tls: bool = True
     timeout: float = 30.0
     unsafe_overwrite: str = "refuse"
+    #: Where the repository may keep what it learnt about its server between runs (the settings' cache folder);
+    #: ``None``: nothing is kept beyond the process.
+    state_dir: str | None = None
 
     @property
     def scheme(self) -> str:

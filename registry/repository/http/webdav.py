@@ -41,6 +41,8 @@ class ServerTraits:
 
     put: Behaviour
     mkcol_claims: bool
+    #: Whether ``LOCK`` works (``None``: not probed; learnt from the first lock taken).
+    locks: bool | None = None
 
 
 def mkcol_parents(transport: Transport, path: str) -> None:
@@ -56,7 +58,7 @@ def mkcol_parents(transport: Transport, path: str) -> None:
 
 
 def probe(transport: Transport) -> ServerTraits:
-    """Find out how the server treats create-only writes and MKCOL, with a throw-away folder."""
+    """Find out how the server treats create-only writes, MKCOL and LOCK, with a throw-away folder."""
     folder = f".registry/probe-{secrets.token_hex(8)}"
     path = f"{folder}/file"
     headers = {"If-None-Match": "*"}
@@ -72,20 +74,33 @@ def probe(transport: Transport) -> ServerTraits:
         mkcol_claims = transport.request("MKCOL", f"{folder}/claim/").status_code == 201 and (
             transport.request("MKCOL", f"{folder}/claim/").status_code in (403, 405, 409)
         )
-        return ServerTraits(put, mkcol_claims)
+        return ServerTraits(put, mkcol_claims, _locks(transport, path))
     finally:
         with contextlib.suppress(RegistryError):
             for leftover in (path, f"{folder}/claim/", f"{folder}/"):
                 transport.request("DELETE", leftover)
 
 
+def _locks(transport: Transport, path: str) -> bool | None:
+    """Whether ``LOCK`` works on ``path`` (``None``: it could not be told; the first lock taken will tell)."""
+    try:
+        locked = transport.request("LOCK", path, data=_LOCK_BODY, headers=_LOCK_HEADERS)
+        token = locked.headers.get("Lock-Token", "").strip().strip("<>")
+        if locked.status_code in (200, 201) and token:
+            transport.request("UNLOCK", path, headers={"Lock-Token": f"<{token}>"})
+            return True
+    except RegistryError:
+        return None
+    return False if locked.status_code in (400, 403, 404, 405, 409, 501) else None
+
+
 class Locks:
     """Exclusive WebDAV write locks, where the server has them (learnt from the first ``LOCK``)."""
 
-    def __init__(self, transport: Transport, patience: float) -> None:
+    def __init__(self, transport: Transport, patience: float, available: bool | None = None) -> None:
         self._transport = transport
         self._patience = patience
-        self.available: bool | None = None  # unknown until the first LOCK
+        self.available = available  # None: unknown until the first LOCK
 
     @contextlib.contextmanager
     def hold(self, path: str) -> Iterator[str | None]:
