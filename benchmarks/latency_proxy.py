@@ -69,10 +69,10 @@ class LatencyProxy:
             self._loop.run_forever()
         finally:
             self._server.close()
-            for task in asyncio.all_tasks(self._loop):
+            tasks = asyncio.all_tasks(self._loop)
+            for task in tasks:
                 task.cancel()
-            with contextlib.suppress(Exception):
-                self._loop.run_until_complete(asyncio.sleep(0))
+            self._loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
             self._loop.close()
 
     async def _serve(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
@@ -84,11 +84,12 @@ class LatencyProxy:
             return
         # The handshake's round trip: a real client's connect() returns only after it, so its first bytes
         # reach the server one round trip later than they do here.
-        await asyncio.gather(
-            self._pump(client_reader, upstream_writer, first_extra=2 * self.delay),
-            self._pump(upstream_reader, client_writer, first_extra=0.0),
-            return_exceptions=True,
-        )
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.gather(
+                self._pump(client_reader, upstream_writer, first_extra=2 * self.delay),
+                self._pump(upstream_reader, client_writer, first_extra=0.0),
+                return_exceptions=True,
+            )
 
     async def _pump(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, first_extra: float) -> None:
         loop = asyncio.get_running_loop()

@@ -32,7 +32,7 @@ from registry.repository.base import PathExists, Repository, Source
 from registry.repository.config import Credentials, RepositoryConfig
 from registry.repository.http.listing import names_in_index
 from registry.repository.http.session import MAX_SMALL_FILE, POOL_SIZE, Transport
-from registry.repository.http.webdav import Locks, ServerTraits, mkcol_parents, probe
+from registry.repository.http.webdav import Locks, ServerTraits, folder_lock, mkcol_parents, probe
 
 __all__ = ["HttpRepository"]
 
@@ -233,8 +233,16 @@ class HttpRepository(Repository):
         # rewritten under a WebDAV LOCK where the server has locking (Apache mod_dav), else optimistically with
         # If-Match on its ETag (Nexus, Artifactory), starting over whenever another writer got there first.
         # Optimistic writes alone starve under contention on Apache, whose ETag stays weak (never matching)
-        # for a second after every write. Servers honouring neither (nginx) can lose a concurrent update: the
-        # caller reads back and merges again (registry.store.publish).
+        # for a second after every write. Servers honouring neither but with an atomic MKCOL (nginx) rewrite it
+        # under a folder lock; any other can lose a concurrent update: the caller reads back and merges again
+        # (registry.store.publish).
+        traits = self.traits()
+        if traits.mkcol_claims and traits.locks is False:  # nginx: a folder lock makes the rewrite atomic
+            with folder_lock(self.transport, path, MAX_UPDATE_SECONDS):
+                return self._update(path, change)
+        return self._update(path, change)
+
+    def _update(self, path: str, change: Callable[[bytes | None], bytes]) -> bytes:
         transport = self.transport
         deadline = time.monotonic() + MAX_UPDATE_SECONDS
         attempt = 0
