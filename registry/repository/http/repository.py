@@ -25,6 +25,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import requests
+
 from registry._util import atomic_write, backoff
 from registry.checksums import digest_bytes
 from registry.exceptions import ArtifactNotFound, RepositoryUnavailable
@@ -239,10 +241,11 @@ class HttpRepository(Repository):
         traits = self.traits()
         if traits.mkcol_claims and traits.locks is False:  # nginx: a folder lock makes the rewrite atomic
             with folder_lock(self.transport, path, MAX_UPDATE_SECONDS):
-                return self._update(path, change)
-        return self._update(path, change)
+                return self._update(path, change, locked=True)
+        return self._update(path, change, locked=False)
 
-    def _update(self, path: str, change: Callable[[bytes | None], bytes]) -> bytes:
+    def _update(self, path: str, change: Callable[[bytes | None], bytes], *, locked: bool) -> bytes:
+        """``locked``: this process holds the folder lock of ``path``."""
         transport = self.transport
         deadline = time.monotonic() + MAX_UPDATE_SECONDS
         attempt = 0
@@ -252,26 +255,31 @@ class HttpRepository(Repository):
                 current, etag = transport.get_small(path)
             except ArtifactNotFound:
                 current, etag = None, None
+            exclusive = locked
             if current is None:
                 content = change(None)
-                response = transport.put(path, content, {"If-None-Match": "*"})
+                response = self._put(path, content, {"If-None-Match": "*"}, exclusive)
                 if response.status_code == 409:
                     mkcol_parents(transport, path)
-                    response = transport.put(path, content, {"If-None-Match": "*"})
+                    response = self._put(path, content, {"If-None-Match": "*"}, exclusive)
             else:
                 with self._locks.hold(path) as token:
                     if token is not None:
+                        exclusive = True
                         current, etag = transport.get_small(path)  # re-read under the lock
                         content = change(current)
-                        response = transport.put(path, content, {"If": f"(<{token}>)"})
+                        response = self._put(path, content, {"If": f"(<{token}>)"}, exclusive)
                     elif etag and etag.startswith("W/"):
                         backoff(attempt)
                         continue
                     else:
                         content = change(current)
-                        response = transport.put(path, content, {"If-Match": etag} if etag else {})
+                        response = self._put(path, content, {"If-Match": etag} if etag else {}, exclusive)
             if 200 <= response.status_code < 300:
-                self._after_update(path, content)
+                if exclusive:  # written under a lock, sidecars included: what the server now holds
+                    self._keep_read_back(path, content)
+                else:
+                    self._after_update(path, content)
                 return content
             if response.status_code not in (412, 423):
                 raise transport.fail(response, "updating", path)
@@ -280,6 +288,23 @@ class HttpRepository(Repository):
             f"Could not update {path} in {self.display}: other writers kept changing it for "
             f"{MAX_UPDATE_SECONDS} s. Try again."
         )
+
+    def _put(self, path: str, content: bytes, headers: dict[str, str], exclusive: bool) -> requests.Response:
+        """PUT ``path``; ``exclusive`` (under a lock no other writer gets past): its sidecars at the same time,
+        since nobody else can write between them (a reader may see the two disagree for that round trip)."""
+        if not exclusive:
+            return self.transport.put(path, content, headers)
+        sidecars = list(digest_bytes(content).sidecars())
+        with ThreadPoolExecutor(len(sidecars)) as pool:
+            writes = [pool.submit(self._replace, f"{path}.{extension}", digest) for extension, digest in sidecars]
+            response = self.transport.put(path, content, headers)
+            for write in writes:
+                write.result()
+        return response
+
+    def _keep_read_back(self, path: str, content: bytes) -> None:
+        with self._read_back_lock:
+            self._read_back[path] = (time.monotonic(), content)
 
     def _after_update(self, path: str, content: bytes) -> None:
         """Write the checksum sidecars of ``path``'s new ``content`` at once, and meanwhile read ``path`` back:
@@ -295,8 +320,7 @@ class HttpRepository(Repository):
                 read_back = back.result()[0]
             except RepositoryUnavailable:  # e.g. torn by a concurrent writer: the caller reads it again
                 return
-        with self._read_back_lock:
-            self._read_back[path] = (time.monotonic(), read_back)
+        self._keep_read_back(path, read_back)
 
     def _replace(self, path: str, content: bytes) -> None:
         response = self.transport.put(path, content, {})
