@@ -2,8 +2,9 @@
 a kernel module (tc/netem) or root.
 
 Every block read from one side is written to the other N ms after it arrived, in order, so a request and its
-answer take 2N ms more than on loopback, and a new connection's first bytes wait one more round trip, as a TCP
-handshake would. Bandwidth is not limited. It counts connections; count requests in the server's access log.
+answer take 2N ms more than on loopback; a client's bytes are not sent on before a round trip after its connection
+began, as after a TCP handshake (so a connection opened ahead of use has paid it, as in reality). Bandwidth is
+not limited. It counts connections; count requests in the server's access log.
 
     python benchmarks/latency_proxy.py UPSTREAM_PORT DELAY_MS [LISTEN_PORT]
 
@@ -82,16 +83,18 @@ class LatencyProxy:
         except OSError:
             client_writer.close()
             return
-        # The handshake's round trip: a real client's connect() returns only after it, so its first bytes
-        # reach the server one round trip later than they do here.
+        # The handshake's round trip: a real client's connect() returns only after it, so no byte it sends can
+        # reach the server before one round trip and a one-way delay after the connection began (a connection
+        # opened ahead of its first request has paid that already).
+        handshake_done = asyncio.get_running_loop().time() + 2 * self.delay
         with contextlib.suppress(asyncio.CancelledError):
             await asyncio.gather(
-                self._pump(client_reader, upstream_writer, first_extra=2 * self.delay),
-                self._pump(upstream_reader, client_writer, first_extra=0.0),
+                self._pump(client_reader, upstream_writer, not_before=handshake_done),
+                self._pump(upstream_reader, client_writer, not_before=0.0),
                 return_exceptions=True,
             )
 
-    async def _pump(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, first_extra: float) -> None:
+    async def _pump(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, not_before: float) -> None:
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[tuple[float, bytes | None]] = asyncio.Queue()
 
@@ -110,11 +113,9 @@ class LatencyProxy:
                     await writer.drain()
 
         sender = asyncio.create_task(deliver())
-        extra = first_extra
         try:
             while data := await reader.read(_BLOCK):
-                queue.put_nowait((loop.time() + self.delay + extra, data))
-                extra = 0.0
+                queue.put_nowait((max(loop.time(), not_before) + self.delay, data))
         except OSError:
             pass
         finally:

@@ -33,6 +33,8 @@ from pathlib import Path
 from common import ROOT, figure, machine, nginx_server
 from latency_proxy import LatencyProxy
 
+sys.path.insert(0, str(ROOT))  # this checkout's registry, whatever the virtualenv has installed
+
 from registry.checksums import digest_bytes
 from registry.coordinates import Module
 from registry.metadata import Metadata

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import tempfile
+import threading
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from registry.archive import check_model_dir, pack
@@ -179,13 +181,44 @@ def deploy(
                 digests = pack(model_dir, jar, coordinate, pom, final_card)
                 return jar, _with_sidecars(coordinate.path("jar"), digests, ())
 
-            # The small files upload while the jar is packed; the jar streams meanwhile and ends last.
-            upload_version(repo, files, coordinate.path("jar"), make_jar)
-        publish(repo, coordinate.module, [coordinate.version])
+            # The small files upload while the jar is packed; the jar streams meanwhile and ends last; and while
+            # its end travels, the metadata is locked and read, to be written once the jar is in place.
+            _upload_and_publish(repo, coordinate, files, make_jar)
         # Uploaded create-only and accepted: the next deploy's series check reads this card from the cache.
         cache.keep(coordinate, coordinate.file_name("json", "model"), "sha512", card_digests.sha512, final_card)
         cache.remember(repo.origin, coordinate, coordinate.file_name("json", "model"), "sha512", card_digests.sha512)
         return coordinate
+
+
+def _upload_and_publish(
+    repository: Repository,
+    coordinate: Coordinate,
+    files: list[tuple[str, Source]],
+    make_jar: Callable[[], tuple[Source, list[tuple[str, Source]]]],
+) -> None:
+    """:func:`upload_version`, then :func:`publish`, which starts (on a thread) as soon as every file but the end
+    of the jar is in place, and writes the metadata only once the upload has ended well."""
+    uploaded: Future[None] = Future()
+    others_done = threading.Event()
+
+    def publish_after_upload() -> None:
+        others_done.wait()
+        if uploaded.done() and uploaded.exception() is not None:
+            return  # failed: the caller raises it
+        publish(repository, coordinate.module, [coordinate.version], ready=uploaded.result)
+
+    with ThreadPoolExecutor(1) as pool:
+        publishing = pool.submit(publish_after_upload)
+        try:
+            upload_version(repository, files, coordinate.path("jar"), make_jar, when_ready=others_done.set)
+        except BaseException as exc:
+            uploaded.set_exception(exc)
+            others_done.set()
+            publishing.exception()  # the publisher gave up without writing anything
+            raise
+        uploaded.set_result(None)
+        others_done.set()
+        publishing.result()
 
 
 def _with_sidecars(path: str, digests: Digests, content: Source | tuple[()]) -> list[tuple[str, Source]]:

@@ -137,18 +137,26 @@ def select(spec: str | Coordinate, repository: Repository, module: Module | None
     return select_version(request_module, selector, repository)
 
 
-def publish(repository: Repository, module: Module, versions: Sequence[Version]) -> None:
+def publish(
+    repository: Repository, module: Module, versions: Sequence[Version], *, ready: Callable[[], None] | None = None
+) -> None:
     """List ``versions`` in the artifact's ``maven-metadata.xml``, and make sure they stay listed.
 
     A metadata update is a union of versions, so it can always be merged again: where the server cannot make the
     read-modify-write atomic (nginx honours neither ``If-Match`` nor ``LOCK``), a concurrent writer may overwrite
     ours. The result is read back, and while any of ``versions`` is missing the update is made again, with
     jittered backoff, until they are listed or :data:`PUBLISH_DEADLINE` passes.
+
+    ``ready``: called once the metadata is read (and locked, where the repository locks it), before it is
+    written: it waits for the versions' files to be in place and raises if they are not, and then nothing is
+    written. So the lock and the read overlap the end of an upload.
     """
     source = f"{module.metadata_path} in {repository.display}"
     wanted = {str(v) for v in versions}
 
     def add(current: bytes | None) -> bytes:
+        if ready is not None:
+            ready()
         metadata = Metadata.parse(current, module, source) if current is not None else Metadata(module)
         return metadata.with_versions(versions).render()
 
@@ -422,12 +430,15 @@ def upload_version(
     files: Sequence[tuple[str, Source]],
     last: str,
     make_last: Callable[[], tuple[Source, Sequence[tuple[str, Source]]]],
+    *,
+    when_ready: Callable[[], None] | None = None,
 ) -> None:
     """Create the small ``files`` of a version at once (:data:`CONCURRENCY` at a time) while ``make_last()``
     makes the version's main file (packs the jar), then create that file at ``last`` so that it becomes visible
     only once every other file is in place: its bytes stream meanwhile, its end waits (see
     :meth:`Repository.create_after <registry.repository.base.Repository.create_after>`). ``make_last`` returns
-    the file and more small files to upload with the others (its checksums).
+    the file and more small files to upload with the others (its checksums). ``when_ready`` is called when the
+    other files are in place and the end of the main file is on its way.
 
     Every upload is waited for, and the first failure raised; the main file then does not exist, so a version
     whose upload failed anywhere never resolves.
@@ -438,6 +449,8 @@ def upload_version(
     def ready() -> None:
         for upload in list(uploads):
             upload.result()
+        if when_ready is not None:
+            when_ready()
 
     try:
         source, more = make_last()
