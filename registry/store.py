@@ -15,7 +15,9 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import os
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -259,6 +261,12 @@ def fetch_verified(
     return digests
 
 
+@functools.lru_cache(maxsize=64)
+def _origin_key(origin: str) -> str:
+    """The cache index's folder for a repository."""
+    return hashlib.sha256(origin.encode()).hexdigest()[:32]
+
+
 #: What the index says about a file a repository does not have (a promotion record never written).
 ABSENT = ("absent", "")
 
@@ -268,7 +276,7 @@ class Cache:
     """Verified files and extracted models, kept under their coordinate and checksum (see the module docstring),
     and an index of what each repository served.
 
-    The index (``CACHE/served/<hash of the repository's URL>/<coordinate>/<file name>``, one small file written
+    The index (``CACHE/served/<hash of the repository's URL>/<artifact>/<file name>``, one small file written
     atomically after verification) says which checksum a repository, identified by its URL without credentials
     (:attr:`Repository.origin <registry.repository.base.Repository.origin>`), served for a file of a release. A
     release never changes, so once its entry is in the cache a read of that file asks the repository nothing; and
@@ -278,18 +286,22 @@ class Cache:
     root: Path
 
     def entry(self, coordinate: Coordinate, algorithm: str, digest: str, *, small: bool = False) -> Path:
-        """The folder for one verified jar (its extracted model) or, with ``small``, one verified small file."""
-        area = self.root / "cards" if small else self.root
-        return area / coordinate.directory / f"{algorithm}-{digest[:40]}"
+        """The folder for one verified jar (its extracted model) or, with ``small``, one verified small file (kept
+        by artifact: its name says the version)."""
+        if small:
+            return self.root / "cards" / coordinate.module.path / f"{algorithm}-{digest[:40]}"
+        return self.root / coordinate.directory / f"{algorithm}-{digest[:40]}"
 
     def read(self, coordinate: Coordinate, name: str, algorithm: str, digest: str) -> bytes | None:
         """A cached small file, if it is there and still has the digest (a damaged cache is refilled, never
         believed)."""
+        entry = os.path.join(self.root, "cards", coordinate.module.path, f"{algorithm}-{digest[:40]}", name)
         try:
-            data = (self.entry(coordinate, algorithm, digest, small=True) / name).read_bytes()
+            with open(entry, "rb") as file:  # strings, not Paths: a warm search reads thousands of these
+                data = file.read()
         except OSError:
             return None
-        return data if digest_bytes(data).get(algorithm) == digest else None
+        return data if hashlib.new(algorithm, data, usedforsecurity=False).hexdigest() == digest else None
 
     def keep(self, coordinate: Coordinate, name: str, algorithm: str, digest: str, data: bytes) -> None:
         """Cache a verified small file; failing to cache never fails the read."""
@@ -300,9 +312,8 @@ class Cache:
         except OSError:
             return
 
-    def _served_file(self, origin: str, coordinate: Coordinate, name: str) -> Path:
-        key = hashlib.sha256(origin.encode()).hexdigest()[:32]
-        return self.root / "served" / key / coordinate.directory / name
+    def _served_file(self, origin: str, coordinate: Coordinate, name: str) -> str:
+        return os.path.join(self.root, "served", _origin_key(origin), coordinate.module.path, name)
 
     def served(self, origin: str | None, coordinate: Coordinate, name: str) -> tuple[str, str] | None:
         """``(algorithm, digest)`` of the file ``name`` of ``coordinate`` as the repository at ``origin`` served
@@ -310,7 +321,8 @@ class Cache:
         if origin is None:
             return None
         try:
-            text = self._served_file(origin, coordinate, name).read_text("ascii").split()
+            with open(self._served_file(origin, coordinate, name), "rb") as file:
+                text = file.read(200).decode("ascii").split()
         except (OSError, UnicodeDecodeError):
             return None
         if text == [ABSENT[0]]:
@@ -324,10 +336,14 @@ class Cache:
         :data:`ABSENT`, that it will never have it); failing to record never fails the read."""
         if origin is None:
             return
-        target = self._served_file(origin, coordinate, name)
+        target = Path(self._served_file(origin, coordinate, name))
+        line = f"{algorithm} {digest}".strip().encode("ascii")
         try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write(target, f"{algorithm} {digest}".strip().encode("ascii"))
+            try:
+                atomic_write(target, line)  # the folder is there but for the first file of an artifact
+            except FileNotFoundError:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                atomic_write(target, line)
         except OSError:
             return
 

@@ -70,8 +70,8 @@ def test_requests_of_each_command_across_a_slow_link(
     deploy(make_model("one"), "com.acme:churn:1.0", repository=slow, settings=settings)
     requests = log.since()
     # The metadata; the claim (MKCOL); the POM, card and jar with 4 checksums each, at once; the metadata under a
-    # folder lock: lock, read, write it with its 4 checksums at once, unlock (under the lock, no read-back). The server's traits and the previous
-    # card (the series check) come from the cache.
+    # folder lock: lock, read, write it with its 4 checksums at once, unlock (under the lock, no read-back). The
+    # server's traits and the previous card (the series check) come from the cache.
     assert sorted(requests) == sorted(
         [
             "GET com/acme/churn/maven-metadata.xml",
