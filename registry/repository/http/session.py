@@ -324,12 +324,16 @@ class Transport:
         concurrent requests that follow do not each wait for a connection to be set up. Best effort: nothing is
         raised, and nothing is done through a proxy."""
         try:
-            if requests.utils.get_environ_proxies(self.base, no_proxy=None):
+            # The pool a request would use: the same TLS settings, as requests merges them from the environment.
+            merged = self._session.merge_environment_settings(self.base, {}, None, self._session.verify, None)
+            if requests.utils.select_proxy(self.base, merged["proxies"]):
                 return
             prepared = self._session.prepare_request(requests.Request("HEAD", self.base))
             adapter = self._session.get_adapter(self.base)
             assert isinstance(adapter, HTTPAdapter)
-            pool = adapter.get_connection_with_tls_context(prepared, self._session.verify)
+            pool = adapter.get_connection_with_tls_context(
+                prepared, merged["verify"], merged["proxies"], merged["cert"]
+            )
             assert isinstance(pool, HTTPConnectionPool)
         except Exception:  # an optimisation only: any failure leaves the pool as it was
             return
