@@ -202,9 +202,15 @@ class HttpRepository(Repository):
             return True  # the create-only PUT of the version's first file is the claim
         collection = directory.rstrip("/") + "/"
         response = self.transport.request("MKCOL", collection)
-        if response.status_code == 409:  # a parent folder is missing (the artifact's first version)
+        for attempt in (1, 2, 3):
+            if response.status_code != 409:
+                break
+            # A parent folder is missing (the artifact's first version). Concurrent deployers create the same
+            # parents at once, and a server may answer the loser of such a race before the folder is there.
             mkcol_parents(self.transport, directory.rstrip("/"))
             response = self.transport.request("MKCOL", collection)
+            if response.status_code == 409:
+                backoff(attempt)
         if response.status_code == 201:
             return True
         if response.status_code in (403, 405, 409):  # exists (a concurrent MKCOL may answer 403 as it loses)
