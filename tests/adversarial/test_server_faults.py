@@ -3,6 +3,7 @@ within the configured timeouts, and the cache never keeps a bad file."""
 
 from __future__ import annotations
 
+import os
 import time
 import tracemalloc
 from collections.abc import Callable, Iterator
@@ -17,6 +18,7 @@ from registry.coordinates import Module
 from registry.deploy import deploy
 from registry.exceptions import ArtifactNotFound, IntegrityError, RegistryError, RepositoryUnavailable
 from registry.fsck import Kind, check
+from registry.repository.http import session
 from registry.repository.local import LocalRepository
 from registry.resolve import Resolved, resolve
 from registry.store import read_metadata
@@ -338,6 +340,20 @@ def test_a_failed_upload_among_the_concurrent_ones_leaves_no_jar(
     report = check(repository, min_age=0)
     assert [(f.version, f.kind) for f in report.findings] == [("1.0.2", Kind.INCOMPLETE)]
     FIGURES["server faults ending in one clear error"] += 1
+
+
+def test_an_upload_whose_end_is_held_back_too_long_is_sent_again_whole(
+    faulty: FaultyServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A jar's last byte waits for the other files; a server drops a body that stalls (Apache's mod_reqtimeout),
+    so past GATE_PATIENCE the upload is broken off (the server keeps nothing) and sent again once they are in."""
+    monkeypatch.setattr(session, "GATE_PATIENCE", 0.2)
+    data = os.urandom(300_000)
+    source = tmp_path / "held.jar"
+    source.write_bytes(data)
+    open_faulty(faulty, timeout=2.0).create_after("com/acme/held.jar", source, lambda: time.sleep(1.0))
+    assert (faulty.root / "com/acme/held.jar").read_bytes() == data
+    assert faulty.requests("PUT", "com/acme/held.jar") == 2  # broken off once, then whole
 
 
 def test_an_upload_stored_but_never_acknowledged_is_completed_by_fsck(

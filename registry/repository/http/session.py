@@ -125,6 +125,39 @@ def _retrying_session(attempts: int) -> requests.Session:
     return session
 
 
+#: How long the end of an upload body is held back waiting for the files it must follow before the upload is
+#: broken off and sent again later (seconds): well within the body timeouts of servers.
+GATE_PATIENCE = 5.0
+
+
+class _HeldTooLong(Exception):
+    """The end of a body was held back longer than :data:`GATE_PATIENCE`."""
+
+
+class _Gate:
+    """``ready()`` run once on a thread, waited for with a limit; its failure is raised to every waiter."""
+
+    def __init__(self, ready: Callable[[], None]) -> None:
+        self._done = threading.Event()
+        self._error: BaseException | None = None
+
+        def run() -> None:
+            try:
+                ready()
+            except BaseException as exc:  # handed to the waiting upload
+                self._error = exc
+            finally:
+                self._done.set()
+
+        threading.Thread(target=run, name="upload-gate", daemon=True).start()
+
+    def wait(self, limit: float | None) -> None:
+        if not self._done.wait(limit):
+            raise _HeldTooLong
+        if self._error is not None:
+            raise self._error
+
+
 class _Counting:
     """A file wrapper that reports each block read (to the progress reporter) and, given ``ready``, holds back
     the last byte of the ``size`` bytes until ``ready()`` has returned."""
@@ -313,10 +346,22 @@ class Transport:
         raises, the upload breaks off and the exception propagates."""
         if isinstance(source, bytes) and ready is None:
             return self.request("PUT", path, data=source, headers=headers)
+        gate = _Gate(ready) if ready is not None else None
+        try:
+            return self._put_stream(path, source, headers, gate)
+        except _HeldTooLong:
+            # The rest took longer than a server lets a body stall (Apache's mod_reqtimeout, nginx's
+            # client_body_timeout): the upload was broken off (the server keeps nothing) and is sent again,
+            # whole, once the rest is in place.
+            assert gate is not None
+            gate.wait(None)
+            return self._put_stream(path, source, headers, None)
+
+    def _put_stream(self, path: str, source: Source, headers: dict[str, str], gate: _Gate | None) -> requests.Response:
         size = len(source) if isinstance(source, bytes) else source.stat().st_size
         opened = io.BytesIO(source) if isinstance(source, bytes) else source.open("rb")
         with opened as stream, progress.report(f"PUT {Path(path).name}", size) as advance:
-            body = _Counting(stream, advance, size, ready)
+            body = _Counting(stream, advance, size, (lambda: gate.wait(GATE_PATIENCE)) if gate else None)
             return self.request("PUT", path, data=body, headers={**headers, "Content-Length": str(size)})
 
     def preconnect(self, count: int) -> None:
