@@ -25,8 +25,9 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import BinaryIO
 
-from registry.checksums import Digests, digest_file
+from registry.checksums import ConcurrentDigester, Digests
 from registry.coordinates import Coordinate
 from registry.exceptions import IntegrityError, InvalidModel
 
@@ -47,6 +48,8 @@ _EPOCH = (1980, 1, 1, 0, 0, 0)
 _FILE_MODE = (stat.S_IFREG | 0o644) << 16
 _DIR_MODE = (stat.S_IFDIR | 0o755) << 16
 _CHUNK = 1 << 20
+#: The most of one entry kept in memory until zipfile has rewritten its header (see ``_Digesting``).
+_MAX_PENDING = 32 << 20
 _MAX_NAME = 1024  # bytes in an entry name; Spark's are a few dozen
 _MAX_PROPERTIES = 64 << 10  # pom.properties is three short lines
 # Already-compressed formats Spark writes: deflating them again costs time and saves nothing.
@@ -116,8 +119,70 @@ def _info(name: str) -> zipfile.ZipInfo:
     return info
 
 
+class _Digesting:
+    """The jar's file, hashed as it is written, for one pass over the bytes.
+
+    zipfile writes an entry's header, its data, then seeks back and rewrites the header (sizes and CRC); only
+    then are the entry's bytes final. So the bytes of the entry being written are kept in memory (up to
+    :data:`_MAX_PENDING`) and handed to the digests when :meth:`settle` says the entry is done; a larger entry is
+    read back from the file (from the page cache) instead.
+    """
+
+    def __init__(self, file: BinaryIO, digester: ConcurrentDigester) -> None:
+        self._file = file
+        self._digester = digester
+        self._settled = 0
+        self._pending = bytearray()
+        self._overflow = False
+
+    def write(self, data: bytes, /) -> int:
+        position = self._file.tell()
+        written = self._file.write(data)
+        offset = position - self._settled
+        if offset < 0:
+            raise AssertionError("zipfile rewrote an entry that was already hashed")
+        if not self._overflow:
+            end = offset + len(data)
+            if end > len(self._pending):
+                self._pending.extend(bytes(end - len(self._pending)))
+            self._pending[offset:end] = data
+            if len(self._pending) > _MAX_PENDING:
+                self._overflow, self._pending = True, bytearray()
+        return written
+
+    def settle(self) -> None:
+        """Everything written so far is final: hash it."""
+        end = self._file.tell()
+        if self._overflow:
+            self._file.flush()
+            position = self._settled
+            while position < end:
+                block = os.pread(self._file.fileno(), min(_CHUNK, end - position), position)
+                self._digester.update(block)
+                position += len(block)
+            self._overflow = False
+        else:
+            pending = bytes(self._pending[: end - self._settled])
+            for start in range(0, len(pending), _CHUNK):
+                self._digester.update(pending[start : start + _CHUNK])
+        self._settled, self._pending = end, bytearray()
+
+    def tell(self) -> int:
+        return self._file.tell()
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self._file.seek(offset, whence)
+
+    def flush(self) -> None:
+        self._file.flush()
+
+    def close(self) -> None:
+        """The file is closed by its owner."""
+
+
 def pack(model_dir: Path, target: Path, coordinate: Coordinate, pom: bytes, card: bytes) -> Digests:
-    """Write the jar for ``coordinate`` to the file ``target``; returns its digests.
+    """Write the jar for ``coordinate`` to the file ``target``; returns its digests, computed as it is written (on
+    threads, one per digest: never a second read of the jar).
 
     The file must be seekable: on a stream, zipfile writes data descriptors, which Java's ``JarInputStream``
     refuses on stored entries ("only DEFLATED entries can have EXT descriptor").
@@ -138,23 +203,32 @@ def pack(model_dir: Path, target: Path, coordinate: Coordinate, pom: bytes, card
         "META-INF/registry/",
     ):
         names[directory] = None
-    # The manifest comes first so that java.util.jar.JarInputStream finds it.
-    with zipfile.ZipFile(target, "w", compresslevel=6) as jar:
-        jar.writestr(_info("META-INF/"), b"")
-        jar.writestr(_info("META-INF/MANIFEST.MF"), _manifest())
-        for name in sorted(names):
-            if name == "META-INF/":
-                continue
-            source = names[name]
-            info = _info(name)
-            if source is None:
-                jar.writestr(info, b"")
-            elif isinstance(source, bytes):
-                jar.writestr(info, source)
-            else:
-                with source.open("rb") as src, jar.open(info, "w", force_zip64=True) as dst:
-                    shutil.copyfileobj(src, dst, _CHUNK)
-    return digest_file(target)
+    digester = ConcurrentDigester()
+    try:
+        with target.open("w+b") as file:  # readable: an entry too large to keep in memory is read back
+            out = _Digesting(file, digester)
+            # The manifest comes first so that java.util.jar.JarInputStream finds it.
+            with zipfile.ZipFile(out, "w", compresslevel=6) as jar:
+                jar.writestr(_info("META-INF/"), b"")
+                jar.writestr(_info("META-INF/MANIFEST.MF"), _manifest())
+                out.settle()
+                for name in sorted(names):
+                    if name == "META-INF/":
+                        continue
+                    source = names[name]
+                    info = _info(name)
+                    if source is None:
+                        jar.writestr(info, b"")
+                    elif isinstance(source, bytes):
+                        jar.writestr(info, source)
+                    else:
+                        with source.open("rb") as src, jar.open(info, "w", force_zip64=True) as dst:
+                            shutil.copyfileobj(src, dst, _CHUNK)
+                    out.settle()
+            out.settle()  # the central directory
+    finally:
+        digests = digester.digests()
+    return digests
 
 
 def _check_name(name: str, jar: str) -> PurePosixPath:

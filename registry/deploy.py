@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import tempfile
+import threading
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Literal
 
@@ -18,8 +20,8 @@ from registry.modelcard import ModelCard
 from registry.pom import render_pom
 from registry.repository.base import PathExists, Repository, Source
 from registry.settings import Settings, using_repository
-from registry.store import fetch_card, publish, read_metadata
-from registry.trust import config_of, publish_signatures, signer_for
+from registry.store import Cache, fetch_card, publish, read_metadata, upload_version
+from registry.trust import config_of, signature_path, signer_for
 from registry.versions import Version
 
 __all__ = ["deploy"]
@@ -45,7 +47,9 @@ def _previous(metadata: Metadata | None, coordinate: Coordinate) -> str | None:
     return str(coordinate.module.at(max(earlier))) if earlier else None
 
 
-def _check_series(repository: Repository, metadata: Metadata | None, target: DeployTarget, card: ModelCard) -> None:
+def _check_series(
+    repository: Repository, metadata: Metadata | None, target: DeployTarget, card: ModelCard, cache: Cache
+) -> None:
     """Refuse a model whose stages, features or params differ from the newest build of its series."""
     series = [
         v
@@ -56,7 +60,7 @@ def _check_series(repository: Repository, metadata: Metadata | None, target: Dep
         return
     previous = target.module.at(max(series))
     try:
-        before = fetch_card(repository, previous)
+        before = fetch_card(repository, previous, cache=cache)
     except ArtifactNotFound:
         return  # deployed without a card (by hand, or by another tool): nothing to compare with
     verdict = compare_models(before, card)
@@ -113,16 +117,10 @@ def _pom(coordinate: Coordinate, card: ModelCard) -> bytes:
     return render_pom(coordinate, card.description, properties)
 
 
-def _upload(repository: Repository, path: str, source: Source, digests: Digests) -> None:
-    """Sidecars first, file last: a file that is visible always has its checksums."""
-    for extension, content in digests.sidecars():
-        repository.create(f"{path}.{extension}", content)
-    repository.create(path, source)
-
-
-def _claim(repository: Repository, target: DeployTarget, card: ModelCard, first: int) -> tuple[Coordinate, bytes]:
+def _claim(repository: Repository, target: DeployTarget, card: ModelCard, first: int) -> tuple[Coordinate, bytes, bool]:
     """Claim the first free build from ``first`` on: its directory where the repository can create one
-    atomically, and always its POM, created only if absent."""
+    atomically, else its POM, created only if absent. Returns the coordinate, its POM, and whether the POM is
+    written (else it is still to be uploaded, create-only, with the other files)."""
     build = first
     for _ in range(MAX_CLAIM_ATTEMPTS if target.build is None else 1):
         coordinate = target.module.at(Version(target.major, target.minor, build))
@@ -130,6 +128,8 @@ def _claim(repository: Repository, target: DeployTarget, card: ModelCard, first:
         try:
             if not repository.claim(coordinate.directory):
                 raise PathExists(coordinate.directory, repository.display)
+            if repository.claims_folders():
+                return coordinate, pom, False
             repository.create(coordinate.path("pom"), pom)
         except PathExists:
             if target.build is not None:
@@ -139,7 +139,7 @@ def _claim(repository: Repository, target: DeployTarget, card: ModelCard, first:
                 ) from None
             build += 1
             continue
-        return coordinate, pom
+        return coordinate, pom, True
     raise RepositoryUnavailable(
         f"Gave up claiming a build of {target} in {repository.display}: builds {first} to {build - 1} were all "
         "taken by concurrent deploys. Try again."
@@ -191,9 +191,10 @@ def deploy(
     :raises RepositoryUnavailable, AuthenticationFailed, IntegrityError: the repository cannot be used; in
         particular an unreadable ``maven-metadata.xml`` aborts the deploy rather than restarting at build 0.
 
-    Files are uploaded create-only (POM first, as the claim on the build; the jar last) and the version is
-    added to ``maven-metadata.xml`` only when all of them are in place, so a failed deploy leaves no version
-    that resolves. A build number, once claimed, is never reused.
+    The build is claimed first (its folder created atomically, or its POM created only if absent); then every
+    file is uploaded create-only, at once, the jar becoming visible last; the version is added to
+    ``maven-metadata.xml`` only when all of them are in place, so a failed deploy leaves no version that
+    resolves. A build number, once claimed, is never reused.
     """
     target = target if isinstance(target, DeployTarget) else DeployTarget.parse(target)
     model_dir = Path(model_dir)
@@ -203,6 +204,8 @@ def deploy(
         signer = signer_for(sign, config_of(repository, repo, active), active)
         if signer is not None:
             signer.check()  # a key that cannot sign fails now, before a build number is spent
+        cache = Cache(active.cache_dir)
+        repo.prepare_writes()  # e.g. learn what the server can do while the metadata is read
         metadata = read_metadata(repo, target.module)
         exact = target.exact
         if exact is not None and metadata and str(exact.version) in metadata.versions:
@@ -212,20 +215,73 @@ def deploy(
             )
         first = target.build if target.build is not None else _next_build(metadata, target)
         if not allow_change:
-            _check_series(repo, metadata, target, draft)
-        coordinate, pom = _claim(repo, target, draft, first)
+            _check_series(repo, metadata, target, draft, cache)
+        coordinate, pom, pom_written = _claim(repo, target, draft, first)
         final_card = draft.for_coordinate(str(coordinate), _previous(metadata, coordinate)).to_json()
-        for extension, content in digest_bytes(pom).sidecars():
-            repo.create(f"{coordinate.path('pom')}.{extension}", content)
-        _upload(repo, coordinate.path("json", "model"), final_card, digest_bytes(final_card))
-        if prepare is not None:
-            prepare(model_dir, coordinate)
+        card_path = coordinate.path("json", "model")
+        card_digests = digest_bytes(final_card)
+        files: list[tuple[str, Source]] = [] if pom_written else [(coordinate.path("pom"), pom)]
+        files += _with_sidecars(coordinate.path("pom"), digest_bytes(pom), ())
+        files += _with_sidecars(card_path, card_digests, final_card)
         with tempfile.TemporaryDirectory(prefix="registry-deploy-") as scratch:
             jar = Path(scratch) / coordinate.file_name("jar")
-            digests = pack(model_dir, jar, coordinate, pom, final_card)
-            if signer is not None:  # before the jar, whose presence means "complete" (see registry.fsck)
-                signed = {coordinate.path("pom"): pom, coordinate.path("json", "model"): final_card}
-                publish_signatures(repo, signer, {**signed, coordinate.path("jar"): jar})
-            _upload(repo, coordinate.path("jar"), jar, digests)
-        publish(repo, coordinate.module, [coordinate.version])
+
+            def make_jar() -> tuple[Source, list[tuple[str, Source]]]:
+                if prepare is not None:
+                    prepare(model_dir, coordinate)
+                digests = pack(model_dir, jar, coordinate, pom, final_card)
+                extra = _with_sidecars(coordinate.path("jar"), digests, ())
+                if signer is not None:  # in place before the jar's end, whose presence means "complete"
+                    signed: dict[str, Path | bytes] = {
+                        coordinate.path("pom"): pom,
+                        card_path: final_card,
+                        coordinate.path("jar"): jar,
+                    }
+                    for path, signature in signer.sign(signed).items():
+                        extra += _with_sidecars(signature_path(path), digest_bytes(signature), signature)
+                return jar, extra
+
+            # The small files upload while the jar is packed; the jar streams meanwhile and ends last; and while
+            # its end travels, the metadata is locked and read, to be written once the jar is in place.
+            _upload_and_publish(repo, coordinate, files, make_jar)
+        # Uploaded create-only and accepted: the next deploy's series check reads this card from the cache.
+        cache.keep(coordinate, coordinate.file_name("json", "model"), "sha512", card_digests.sha512, final_card)
+        cache.remember(repo.origin, coordinate, coordinate.file_name("json", "model"), "sha512", card_digests.sha512)
         return coordinate
+
+
+def _upload_and_publish(
+    repository: Repository,
+    coordinate: Coordinate,
+    files: list[tuple[str, Source]],
+    make_jar: Callable[[], tuple[Source, list[tuple[str, Source]]]],
+) -> None:
+    """:func:`upload_version`, then :func:`publish`, which starts (on a thread) as soon as every file but the end
+    of the jar is in place, and writes the metadata only once the upload has ended well."""
+    uploaded: Future[None] = Future()
+    others_done = threading.Event()
+
+    def publish_after_upload() -> None:
+        others_done.wait()
+        if uploaded.done() and uploaded.exception() is not None:
+            return  # failed: the caller raises it
+        publish(repository, coordinate.module, [coordinate.version], ready=uploaded.result)
+
+    with ThreadPoolExecutor(1) as pool:
+        publishing = pool.submit(publish_after_upload)
+        try:
+            upload_version(repository, files, coordinate.path("jar"), make_jar, when_ready=others_done.set)
+        except BaseException as exc:
+            uploaded.set_exception(exc)
+            others_done.set()
+            publishing.exception()  # the publisher gave up without writing anything
+            raise
+        uploaded.set_result(None)
+        others_done.set()
+        publishing.result()
+
+
+def _with_sidecars(path: str, digests: Digests, content: Source | tuple[()]) -> list[tuple[str, Source]]:
+    """The checksum files of ``path`` and, unless ``content`` is ``()``, the file itself."""
+    files: list[tuple[str, Source]] = [(f"{path}.{extension}", digest) for extension, digest in digests.sidecars()]
+    return files if isinstance(content, tuple) else [*files, (path, content)]

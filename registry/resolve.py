@@ -1,8 +1,10 @@
 """Resolve: a coordinate or selector becomes a verified, extracted model directory on local disk.
 
 The cache keeps each release under its coordinate *and* its checksum
-(``CACHE/com/acme/churn/1.2.7/sha512-<digest>/``), so a hit never re-downloads, and two repositories holding
-different bytes under one coordinate can never be confused. Entries are built in a temporary directory and
+(``CACHE/com/acme/churn/1.2.7/sha512-<digest>/``), and its index records which entry each repository (by URL)
+served for the coordinate, so a release resolved before costs no request at all (a selector: the one metadata
+read), and two repositories holding different bytes under one coordinate can never be confused. A cold resolve
+downloads the jar and its checksum at once. Entries are built in a temporary directory and
 renamed into place only after the checksum is verified: a bad download leaves nothing behind. The jar's OpenPGP
 signature (``.asc``) is checked before extraction under the repository's policy (:mod:`registry.trust`); the
 entry records that check (``signature.json``: the policy and the signer), so a warm resolve runs no gpg unless
@@ -21,11 +23,20 @@ from pathlib import Path
 from registry.archive import CARD_ENTRY, check_embedded_pom, extract_model, read_entry
 from registry.checksums import file_digest, verify_digest
 from registry.coordinates import Coordinate, parse_request
+from registry.exceptions import ArtifactNotFound
 from registry.modelcard import ModelCard
 from registry.repository.base import Repository
 from registry.settings import Settings, using_repository
 from registry.signing import TrustPolicy
-from registry.store import Cache, list_versions, remote_checksum, select_version
+from registry.store import (
+    ABSENT,
+    Cache,
+    list_versions,
+    select_version,
+    sha512_or_none,
+    strongest_checksum,
+    together,
+)
 from registry.trust import MARK, check_jar, policy_for
 from registry.versions import Selector
 
@@ -43,21 +54,27 @@ class Resolved:
 
 
 def _fill(
-    entry: Path,
-    repository: Repository,
-    coordinate: Coordinate,
-    algorithm: str,
-    digest: str,
-    check_signature: Callable[[Path, Path], object],
-) -> None:
-    """Download, verify (checksum, then signature) and extract into ``entry``, atomically."""
-    entry.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{entry.name}.", dir=entry.parent))
+    cache: Cache, repository: Repository, coordinate: Coordinate, check_signature: Callable[[Path, Path], object]
+) -> tuple[str, str, Path]:
+    """Download the jar and its strongest checksum at once, verify (checksum, then signature), and extract into the
+    cache entry named after that checksum, atomically. Returns the algorithm, the digest and the entry."""
+    staging_root = cache.root / coordinate.directory
+    staging_root.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".download.", dir=staging_root))
     try:
         jar = staging / coordinate.file_name("jar")
-        repository.fetch(coordinate.path("jar"), jar)
-        # Verified against the digest read before the download, the one the cache entry is named after (that
-        # one digest only: hashing a large jar four times was most of a cold resolve's own cost).
+        path = coordinate.path("jar")
+        try:
+            _, sha512 = together(lambda: repository.fetch(path, jar), lambda: sha512_or_none(repository, path))
+        except ArtifactNotFound:
+            raise ArtifactNotFound(f"{coordinate} does not exist in {repository.display}.") from None
+        algorithm, digest = strongest_checksum(repository, path, str(coordinate), sha512)
+        entry = cache.entry(coordinate, algorithm, digest)
+        if (entry / "model").is_dir():  # verified before, under the same checksum
+            check_signature(entry / coordinate.file_name("jar"), entry / MARK)
+            return algorithm, digest, entry
+        # Verified against the one digest the cache entry is named after (hashing a large jar four times was most
+        # of a cold resolve's own cost).
         verify_digest(algorithm, file_digest(jar, algorithm), digest, f"{coordinate} from {repository.display}")
         check_signature(jar, staging / MARK)
         check_embedded_pom(jar, coordinate)
@@ -71,6 +88,7 @@ def _fill(
         except OSError:
             if not (entry / "model").is_dir():  # not a concurrent resolver that won the race
                 raise
+        return algorithm, digest, entry
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
@@ -108,18 +126,21 @@ def resolve(
     else:
         module, selector = parse_request(spec)
     with using_repository(repository, settings) as (repo, active):
-        coordinate = select_version(module, selector, repo)
-        algorithm, digest = remote_checksum(repo, coordinate.path("jar"), str(coordinate))
-        entry = Cache(cache_dir or active.cache_dir).entry(coordinate, algorithm, digest)
+        cache = Cache(cache_dir or active.cache_dir)
+        coordinate = select_version(module, selector, repo)  # an exact version: no request
+        name = coordinate.file_name("jar")
+        known = cache.served(repo.origin, coordinate, name)
+        entry = cache.entry(coordinate, *known) if known is not None and known != ABSENT else None
         policy: TrustPolicy = policy_for(repository, repo, active)
 
         def check_signature(jar: Path, mark: Path) -> object:
             return check_jar(repo, coordinate, jar, policy, active, mark)
 
-        if not (entry / "model").is_dir():
-            _fill(entry, repo, coordinate, algorithm, digest, check_signature)
+        if entry is None or not (entry / "model").is_dir():
+            algorithm, digest, entry = _fill(cache, repo, coordinate, check_signature)
+            cache.remember(repo.origin, coordinate, name, algorithm, digest)
         else:  # remembered in the entry, unless the policy changed since
-            check_signature(entry / coordinate.file_name("jar"), entry / MARK)
+            check_signature(entry / name, entry / MARK)
     jar = entry / coordinate.file_name("jar")
     path = entry / "model"
     if to is not None:

@@ -58,6 +58,7 @@ Credentials are never printed: :func:`mask_url` hides user-info, and the datacla
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import importlib
 import netrc
 import os
@@ -434,7 +435,7 @@ def using_repository(
 def open_repository(spec: str | None = None, settings: Settings | None = None) -> Repository:
     """Open the repository named or located by ``spec`` (see the module docstring for the precedence)."""
     settings = settings or Settings.load()
-    config = settings.repository(spec)
+    config = dataclasses.replace(settings.repository(spec), state_dir=str(settings.cache_dir))
     backend = BACKENDS.get(config.scheme)
     if backend is None:
         raise ConfigError(

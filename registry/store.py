@@ -15,11 +15,15 @@
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import os
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from registry._util import atomic_write, backoff
 from registry.checksums import STRONGEST_FIRST, Digests, digest_bytes, digest_file, parse_sidecar
@@ -30,10 +34,14 @@ from registry.modelcard import CLASSIFIER as CARD_CLASSIFIER
 from registry.modelcard import ModelCard
 from registry.promotion import CLASSIFIER as PROMOTION_CLASSIFIER
 from registry.promotion import PromotionRecord
-from registry.repository.base import Repository
+from registry.repository.base import Repository, Source
 from registry.versions import Selector, Version
 
+_T = TypeVar("_T")
+
 __all__ = [
+    "ABSENT",
+    "CONCURRENCY",
     "ArtifactHistory",
     "Cache",
     "VersionCard",
@@ -44,15 +52,23 @@ __all__ = [
     "list_versions",
     "publish",
     "read_history",
+    "read_many",
     "read_metadata",
     "read_verified",
     "remote_checksum",
     "select",
     "select_version",
+    "sha512_or_none",
+    "strongest_checksum",
+    "together",
+    "upload_version",
 ]
 
 #: How long :func:`publish` keeps merging its versions back in on a server that loses concurrent updates.
 PUBLISH_DEADLINE = 120.0
+#: How many small files (cards, records, checksums) one command reads at once, and how many files a deploy
+#: uploads at once: within the HTTP transport's pool of kept-alive connections.
+CONCURRENCY = 16
 
 
 # -- maven-metadata.xml -------------------------------------------------------------------------------------
@@ -123,18 +139,26 @@ def select(spec: str | Coordinate, repository: Repository, module: Module | None
     return select_version(request_module, selector, repository)
 
 
-def publish(repository: Repository, module: Module, versions: Sequence[Version]) -> None:
+def publish(
+    repository: Repository, module: Module, versions: Sequence[Version], *, ready: Callable[[], None] | None = None
+) -> None:
     """List ``versions`` in the artifact's ``maven-metadata.xml``, and make sure they stay listed.
 
     A metadata update is a union of versions, so it can always be merged again: where the server cannot make the
     read-modify-write atomic (nginx honours neither ``If-Match`` nor ``LOCK``), a concurrent writer may overwrite
     ours. The result is read back, and while any of ``versions`` is missing the update is made again, with
     jittered backoff, until they are listed or :data:`PUBLISH_DEADLINE` passes.
+
+    ``ready``: called once the metadata is read (and locked, where the repository locks it), before it is
+    written: it waits for the versions' files to be in place and raises if they are not, and then nothing is
+    written. So the lock and the read overlap the end of an upload.
     """
     source = f"{module.metadata_path} in {repository.display}"
     wanted = {str(v) for v in versions}
 
     def add(current: bytes | None) -> bytes:
+        if ready is not None:
+            ready()
         metadata = Metadata.parse(current, module, source) if current is not None else Metadata(module)
         return metadata.with_versions(versions).render()
 
@@ -159,9 +183,11 @@ def publish(repository: Repository, module: Module, versions: Sequence[Version])
 # -- verified reads ------------------------------------------------------------------------------------------
 
 
-def remote_checksum(repository: Repository, path: str, what: str) -> tuple[str, str]:
+def remote_checksum(
+    repository: Repository, path: str, what: str, algorithms: Sequence[str] = STRONGEST_FIRST
+) -> tuple[str, str]:
     """The strongest checksum the repository offers for ``path`` (sha512 > sha256 > sha1 > md5)."""
-    for algorithm in STRONGEST_FIRST:
+    for algorithm in algorithms:
         try:
             content = repository.read(f"{path}.{algorithm}")
         except ArtifactNotFound:
@@ -173,6 +199,38 @@ def remote_checksum(repository: Repository, path: str, what: str) -> tuple[str, 
         f"{what} in {repository.display} has no checksum file (.sha512, .sha256, .sha1 or .md5), so it cannot be "
         "verified; refusing it. Ask the repository owner to regenerate its checksums."
     )
+
+
+def sha512_or_none(repository: Repository, path: str) -> bytes | None:
+    try:
+        return repository.read(f"{path}.sha512")
+    except ArtifactNotFound:
+        return None
+
+
+def strongest_checksum(repository: Repository, path: str, what: str, sha512: bytes | None) -> tuple[str, str]:
+    """:func:`remote_checksum`, given the content of ``path.sha512`` already read (``None`` where it is absent)."""
+    if sha512 is not None:
+        return "sha512", parse_sidecar(sha512, "sha512", f"{what} in {repository.display}")
+    return remote_checksum(repository, path, what, STRONGEST_FIRST[1:])
+
+
+def together(first: Callable[[], _T], second: Callable[[], Any]) -> tuple[_T, Any]:
+    """Run two requests at once (the second on a thread) and return both results; the first failure is raised,
+    after both have ended."""
+    with ThreadPoolExecutor(1) as pool:
+        other = pool.submit(second)
+        try:
+            result = first()
+        finally:
+            other_result = _settled(other)
+    return result, other_result.result()
+
+
+def _settled(future: Future[_T]) -> Future[_T]:
+    """Wait for ``future`` to end, whatever its outcome."""
+    future.exception()
+    return future
 
 
 def fetch_verified(
@@ -203,25 +261,47 @@ def fetch_verified(
     return digests
 
 
+@functools.lru_cache(maxsize=64)
+def _origin_key(origin: str) -> str:
+    """The cache index's folder for a repository."""
+    return hashlib.sha256(origin.encode()).hexdigest()[:32]
+
+
+#: What the index says about a file a repository does not have (a promotion record never written).
+ABSENT = ("absent", "")
+
+
 @dataclass(frozen=True)
 class Cache:
-    """Verified files and extracted models, kept under their coordinate and checksum (see the module docstring)."""
+    """Verified files and extracted models, kept under their coordinate and checksum (see the module docstring),
+    and an index of what each repository served.
+
+    The index (``CACHE/served/<hash of the repository's URL>/<artifact>/<file name>``, one small file written
+    atomically after verification) says which checksum a repository, identified by its URL without credentials
+    (:attr:`Repository.origin <registry.repository.base.Repository.origin>`), served for a file of a release. A
+    release never changes, so once its entry is in the cache a read of that file asks the repository nothing; and
+    two repositories with different bytes under one coordinate each have their own line in the index.
+    """
 
     root: Path
 
     def entry(self, coordinate: Coordinate, algorithm: str, digest: str, *, small: bool = False) -> Path:
-        """The folder for one verified jar (its extracted model) or, with ``small``, one verified small file."""
-        area = self.root / "cards" if small else self.root
-        return area / coordinate.directory / f"{algorithm}-{digest[:40]}"
+        """The folder for one verified jar (its extracted model) or, with ``small``, one verified small file (kept
+        by artifact: its name says the version)."""
+        if small:
+            return self.root / "cards" / coordinate.module.path / f"{algorithm}-{digest[:40]}"
+        return self.root / coordinate.directory / f"{algorithm}-{digest[:40]}"
 
     def read(self, coordinate: Coordinate, name: str, algorithm: str, digest: str) -> bytes | None:
         """A cached small file, if it is there and still has the digest (a damaged cache is refilled, never
         believed)."""
+        entry = os.path.join(self.root, "cards", coordinate.module.path, f"{algorithm}-{digest[:40]}", name)
         try:
-            data = (self.entry(coordinate, algorithm, digest, small=True) / name).read_bytes()
+            with open(entry, "rb") as file:  # strings, not Paths: a warm search reads thousands of these
+                data = file.read()
         except OSError:
             return None
-        return data if digest_bytes(data).get(algorithm) == digest else None
+        return data if hashlib.new(algorithm, data, usedforsecurity=False).hexdigest() == digest else None
 
     def keep(self, coordinate: Coordinate, name: str, algorithm: str, digest: str, data: bytes) -> None:
         """Cache a verified small file; failing to cache never fails the read."""
@@ -229,6 +309,41 @@ class Cache:
         try:
             entry.mkdir(parents=True, exist_ok=True)
             atomic_write(entry / name, data)
+        except OSError:
+            return
+
+    def _served_file(self, origin: str, coordinate: Coordinate, name: str) -> str:
+        return os.path.join(self.root, "served", _origin_key(origin), coordinate.module.path, name)
+
+    def served(self, origin: str | None, coordinate: Coordinate, name: str) -> tuple[str, str] | None:
+        """``(algorithm, digest)`` of the file ``name`` of ``coordinate`` as the repository at ``origin`` served
+        it and it was verified, :data:`ABSENT` where it was found not to exist for good, ``None`` if unknown."""
+        if origin is None:
+            return None
+        try:
+            with open(self._served_file(origin, coordinate, name), "rb") as file:
+                text = file.read(200).decode("ascii").split()
+        except (OSError, UnicodeDecodeError):
+            return None
+        if text == [ABSENT[0]]:
+            return ABSENT
+        if len(text) == 2 and text[0] in STRONGEST_FIRST:
+            return text[0], text[1]
+        return None
+
+    def remember(self, origin: str | None, coordinate: Coordinate, name: str, algorithm: str, digest: str) -> None:
+        """Record that the repository at ``origin`` served ``name`` with this verified digest (or, given
+        :data:`ABSENT`, that it will never have it); failing to record never fails the read."""
+        if origin is None:
+            return
+        target = Path(self._served_file(origin, coordinate, name))
+        line = f"{algorithm} {digest}".strip().encode("ascii")
+        try:
+            try:
+                atomic_write(target, line)  # the folder is there but for the first file of an artifact
+            except FileNotFoundError:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                atomic_write(target, line)
         except OSError:
             return
 
@@ -241,39 +356,163 @@ def read_verified(
     cache: Cache | None = None,
     coordinate: Coordinate | None = None,
 ) -> bytes:
-    """Read a small file and verify it; with ``cache`` (and the ``coordinate`` it belongs to), a file verified
-    before is not downloaded again."""
-    algorithm, expected = remote_checksum(repository, path, what)
+    """Read a small file and verify it; with ``cache`` (and the ``coordinate`` of the release it belongs to), a
+    file this repository served and was verified before is read from the cache without any request.
+
+    Otherwise the file and its ``.sha512`` are read at once (one round trip); other checksums are looked for only
+    where that one is missing.
+    """
     name = path.rsplit("/", 1)[-1]
     if cache is not None and coordinate is not None:
-        cached = cache.read(coordinate, name, algorithm, expected)
+        cached = _cached(repository, cache, coordinate, name)
         if cached is not None:
             return cached
-    data = repository.read(path)
+    data, sha512 = together(lambda: repository.read(path), lambda: sha512_or_none(repository, path))
+    return _verified(repository, path, what, data, sha512, cache, coordinate)
+
+
+def _cached(repository: Repository, cache: Cache, coordinate: Coordinate, name: str) -> bytes | None:
+    known = cache.served(repository.origin, coordinate, name)
+    if known is None or known == ABSENT:
+        return None
+    return cache.read(coordinate, name, *known)
+
+
+def _verified(
+    repository: Repository,
+    path: str,
+    what: str,
+    data: bytes,
+    sha512: bytes | None,
+    cache: Cache | None,
+    coordinate: Coordinate | None,
+) -> bytes:
+    algorithm, expected = strongest_checksum(repository, path, what, sha512)
     digest_bytes(data).verify(algorithm, expected, f"{what} from {repository.display}")
     if cache is not None and coordinate is not None:
+        name = path.rsplit("/", 1)[-1]
         cache.keep(coordinate, name, algorithm, expected, data)
+        cache.remember(repository.origin, coordinate, name, algorithm, expected)
     return data
+
+
+def _read_or_none(repository: Repository, path: str) -> bytes | None:
+    try:
+        return repository.read(path)
+    except ArtifactNotFound:
+        return None
+
+
+def read_many(
+    repository: Repository,
+    files: Sequence[tuple[Coordinate, str, str]],
+    *,
+    cache: Cache | None = None,
+) -> list[bytes | None]:
+    """:func:`read_verified` of many small files ``(coordinate, path, what)`` of releases, :data:`CONCURRENCY`
+    requests at a time (each file with its ``.sha512``); ``None`` for a file that does not exist. Files the
+    cache index knows cost no request."""
+    results: list[bytes | None] = [None] * len(files)
+    missing: list[int] = []
+    for index, (coordinate, path, _) in enumerate(files):
+        cached = _cached(repository, cache, coordinate, path.rsplit("/", 1)[-1]) if cache is not None else None
+        if cached is None:
+            missing.append(index)
+        results[index] = cached
+    if not missing:
+        return results
+    pool = ThreadPoolExecutor(min(CONCURRENCY, 2 * len(missing)))
+    try:
+        pending = [
+            (
+                index,
+                pool.submit(_read_or_none, repository, files[index][1]),
+                pool.submit(sha512_or_none, repository, files[index][1]),
+            )
+            for index in missing
+        ]
+        for index, content, sha512 in pending:
+            coordinate, path, what = files[index]
+            data = content.result()
+            if data is not None:
+                results[index] = _verified(repository, path, what, data, sha512.result(), cache, coordinate)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    return results
+
+
+def upload_version(
+    repository: Repository,
+    files: Sequence[tuple[str, Source]],
+    last: str,
+    make_last: Callable[[], tuple[Source, Sequence[tuple[str, Source]]]],
+    *,
+    when_ready: Callable[[], None] | None = None,
+) -> None:
+    """Create the small ``files`` of a version at once (:data:`CONCURRENCY` at a time) while ``make_last()``
+    makes the version's main file (packs the jar), then create that file at ``last`` so that it becomes visible
+    only once every other file is in place: its bytes stream meanwhile, its end waits (see
+    :meth:`Repository.create_after <registry.repository.base.Repository.create_after>`). ``make_last`` returns
+    the file and more small files to upload with the others (its checksums). ``when_ready`` is called when the
+    other files are in place and the end of the main file is on its way.
+
+    Every upload is waited for, and the first failure raised; the main file then does not exist, so a version
+    whose upload failed anywhere never resolves.
+    """
+    pool = ThreadPoolExecutor(CONCURRENCY)
+    uploads = [pool.submit(repository.create, path, source) for path, source in files]
+
+    def ready() -> None:
+        for upload in list(uploads):
+            upload.result()
+        if when_ready is not None:
+            when_ready()
+
+    try:
+        source, more = make_last()
+        uploads.extend(pool.submit(repository.create, path, content) for path, content in more)
+        repository.create_after(last, source, ready)
+    finally:
+        for upload in uploads:
+            _settled(upload)
+        pool.shutdown(wait=True, cancel_futures=True)
+    for upload in uploads:
+        upload.result()
 
 
 # -- cards and promotion records ----------------------------------------------------------------------------
 
 
 def _sidecar(
-    repository: Repository, coordinate: Coordinate, classifier: str, cache: Cache | None, *, often_absent: bool
+    repository: Repository,
+    coordinate: Coordinate,
+    classifier: str,
+    cache: Cache | None,
+    *,
+    often_absent: bool,
+    listed: bool = False,
 ) -> bytes | None:
     """The verified content of a version's ``-CLASSIFIER.json``, or ``None`` when it does not exist.
 
     ``often_absent``: ask whether the file exists first (one request), rather than learn it from four missing
-    checksum files.
+    checksum files. ``listed``: the version was listed in the metadata when this was called, so a file found
+    absent stays absent (a promotion record is written before the version is listed, never after) and the cache
+    index may say so.
     """
     path = coordinate.path("json", classifier)
+    name = coordinate.file_name("json", classifier)
+    if cache is not None:
+        if cache.served(repository.origin, coordinate, name) == ABSENT:
+            return None
+        cached = _cached(repository, cache, coordinate, name)
+        if cached is not None:
+            return cached
     if often_absent and not repository.exists(path):
+        if listed and cache is not None:
+            cache.remember(repository.origin, coordinate, name, *ABSENT)
         return None
     try:
-        return read_verified(
-            repository, path, coordinate.file_name("json", classifier), cache=cache, coordinate=coordinate
-        )
+        return read_verified(repository, path, name, cache=cache, coordinate=coordinate)
     except ArtifactNotFound:
         return None
 
@@ -307,16 +546,22 @@ def card_of(data: bytes, coordinate: Coordinate, what: str) -> ModelCard:
 
 
 def fetch_promotion(
-    repository: Repository, coordinate: Coordinate, *, cache: Cache | None = None
+    repository: Repository, coordinate: Coordinate, *, cache: Cache | None = None, listed: bool = False
 ) -> PromotionRecord | None:
     """The verified record of the version's promotion into ``repository``, or ``None`` if it was never promoted
-    there.
+    there. ``listed``: the version is known to be listed in the repository's metadata (then an absent record is
+    remembered in the cache: a promotion writes its record before it lists the version).
 
     :raises IntegrityError: the record does not match its checksum, or is not a record of ``coordinate``.
     """
-    data = _sidecar(repository, coordinate, PROMOTION_CLASSIFIER, cache, often_absent=True)
+    data = _sidecar(repository, coordinate, PROMOTION_CLASSIFIER, cache, often_absent=True, listed=listed)
     if data is None:
         return None
+    return promotion_of(data, repository, coordinate)
+
+
+def promotion_of(data: bytes, repository: Repository, coordinate: Coordinate) -> PromotionRecord:
+    """Parse a promotion record that must be about ``coordinate``; :class:`IntegrityError` otherwise."""
     try:
         record = PromotionRecord.from_json(data)
     except InvalidInput as exc:
@@ -361,17 +606,28 @@ def read_history(
     promotions: bool = False,
     versions: Iterable[Version] | None = None,
 ) -> ArtifactHistory:
-    """The cards of every released version of ``module`` (or of ``versions``), newest first, read via the cache."""
-    found: list[VersionCard] = []
-    without: list[Version] = []
+    """The cards of every released version of ``module`` (or of ``versions``), newest first, read via the cache
+    and :data:`CONCURRENCY` at a time; with ``promotions``, each version's promotion record too."""
     listed = list_versions(module, repository) if versions is None else list(versions)
-    for version in sorted(listed, reverse=True):
-        coordinate = module.at(version)
-        try:
-            card = fetch_card(repository, coordinate, cache=cache)
-        except ArtifactNotFound:
-            without.append(version)  # deployed by another tool: listed, but without a card
+    coordinates = [module.at(version) for version in sorted(listed, reverse=True)]
+    files = [(c, c.path("json", CARD_CLASSIFIER), c.file_name("json", CARD_CLASSIFIER)) for c in coordinates]
+    cards = read_many(repository, files, cache=cache)
+    records: list[PromotionRecord | None] = [None] * len(coordinates)
+    if promotions:
+        with ThreadPoolExecutor(CONCURRENCY) as pool:
+            futures = [
+                pool.submit(fetch_promotion, repository, c, cache=cache, listed=versions is None)
+                for c, data in zip(coordinates, cards, strict=True)
+                if data is not None
+            ]
+            found = iter(futures)
+            records = [next(found).result() if data is not None else None for data in cards]
+    history: list[VersionCard] = []
+    without: list[Version] = []
+    for coordinate, data, record in zip(coordinates, cards, records, strict=True):
+        if data is None:
+            without.append(coordinate.version)  # deployed by another tool: listed, but without a card
             continue
-        record = fetch_promotion(repository, coordinate, cache=cache) if promotions else None
-        found.append(VersionCard(coordinate, card, record))
-    return ArtifactHistory(module, tuple(found), tuple(without))
+        card = card_of(data, coordinate, f"The model card of {coordinate} in {repository.display}")
+        history.append(VersionCard(coordinate, card, record))
+    return ArtifactHistory(module, tuple(history), tuple(without))

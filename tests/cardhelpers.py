@@ -34,6 +34,7 @@ class CountingRepository(Repository):
     def __init__(self, inner: Repository) -> None:
         self.inner = inner
         self.display = inner.display
+        self.origin = inner.origin
         self.calls: list[tuple[str, str]] = []
 
     def reads(self, suffix: str) -> list[str]:

@@ -18,7 +18,7 @@ from cardhelpers import (
 )
 
 from registry.cards import read_card
-from registry.checksums import digest_bytes
+from registry.checksums import digest_bytes, digest_file
 from registry.coordinates import Coordinate, Module
 from registry.exceptions import ArtifactNotFound, IntegrityError, InvalidCoordinate, InvalidInput
 from registry.metadata import Metadata
@@ -91,9 +91,27 @@ def test_cards_are_cached_by_digest(local_repo: LocalRepository, history: list[C
     assert counting.reads("-model.json") == [card_path]
     counting.calls.clear()
     assert fetch_card(counting, history[1], cache=Cache(cache)) == first
-    # The hit reads the checksum only: one small request, no download of the card.
-    assert counting.calls == [("read", f"{card_path}.sha512")]
+    # A release never changes: the cache's index says this repository served it verified, so no request at all.
+    assert counting.calls == []
     assert len(list((cache / "cards").rglob("churn-1.0.1-model.json"))) == 1
+
+
+def test_the_cache_never_confuses_two_repositories_with_one_coordinate(
+    local_repo: LocalRepository, history: list[Coordinate], tmp_path: Path
+) -> None:
+    cache = Cache(tmp_path / "cache")
+    assert fetch_card(local_repo, history[0], cache=cache).metrics == {"auc": 0.80, "f1": 0.70}
+    other = LocalRepository(tmp_path / "other")
+    for name in local_repo.list(history[0].directory):
+        data = local_repo.read(f"{history[0].directory}/{name}")
+        other.create(f"{history[0].directory}/{name}", data.replace(b"0.8", b"0.9") if name.endswith(".json") else data)
+    card = other.root / history[0].path("json", "model")
+    for extension, digest in digest_file(card).sidecars():
+        Path(f"{card}.{extension}").write_bytes(digest)
+    counting = CountingRepository(other)
+    assert fetch_card(counting, history[0], cache=cache).metrics == {"auc": 0.90, "f1": 0.70}
+    assert counting.reads("-model.json") == [history[0].path("json", "model")]
+    assert fetch_card(local_repo, history[0], cache=cache).metrics == {"auc": 0.80, "f1": 0.70}
 
 
 def test_a_damaged_cache_entry_is_refilled_not_believed(

@@ -35,6 +35,9 @@ class Repository(ABC):
 
     #: How the repository is named in messages: its configured name or its masked URL.
     display: str
+    #: Where the repository is, without credentials (its base URL, or its folder as a ``file:`` URL): what caches
+    #: key what it served by. ``None``: it cannot be told apart from others, so nothing it serves is indexed.
+    origin: str | None = None
 
     @classmethod
     def from_config(
@@ -67,6 +70,25 @@ class Repository(ABC):
     @abstractmethod
     def create(self, path: str, source: Source) -> None:
         """Write a new file, atomically, failing with :class:`PathExists` if the path is taken."""
+
+    def claims_folders(self) -> bool:
+        """Whether :meth:`claim` creates the version folder atomically, so that ``True`` from it is the claim
+        itself (and the version's first file need not be written alone, before the others, to claim it)."""
+        return False
+
+    def create_after(self, path: str, source: Source, ready: Callable[[], None]) -> None:
+        """:meth:`create` ``path`` so that it becomes visible only after ``ready()`` has returned; if ``ready``
+        raises, ``path`` is not created and the exception propagates.
+
+        The default waits for ``ready`` before it starts; the HTTP repository streams all but the end of the
+        body meanwhile, so the bytes of a large file travel while the small ones it must follow are written.
+        """
+        ready()
+        self.create(path, source)
+
+    def prepare_writes(self) -> None:  # noqa: B027 - optional hook
+        """Writes are coming: start what they need (finding out what the server can do, opening connections) in
+        the background. Optional; nothing depends on it."""
 
     @abstractmethod
     def update(self, path: str, change: Callable[[bytes | None], bytes]) -> bytes:

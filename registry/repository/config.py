@@ -46,6 +46,9 @@ class RepositoryConfig:
     require_signatures: bool = False
     trusted_keys: tuple[str, ...] = ()
     trusted_keyring: str | None = None
+    #: Where the repository may keep what it learnt about its server between runs (the settings' cache folder);
+    #: ``None``: nothing is kept beyond the process.
+    state_dir: str | None = None
 
     @property
     def scheme(self) -> str:

@@ -53,6 +53,7 @@ class LocalRepository(Repository):
         except RuntimeError:  # ~name of an unknown user
             raise ConfigError(f"Cannot use {str(root)!r}: no such user's home directory is known.") from None
         self.display = display or self.root.as_uri()
+        self.origin = self.root.as_uri()
 
     def _file(self, path: str) -> Path:
         # Paths come from validated coordinates; this guard keeps a bug from ever escaping the root.
@@ -111,6 +112,9 @@ class LocalRepository(Repository):
             return False
         except OSError as exc:
             raise RepositoryUnavailable(f"Cannot write to {self.display}: {exc.strerror} ({target}).") from exc
+        return True
+
+    def claims_folders(self) -> bool:
         return True
 
     def create(self, path: str, source: Source) -> None:

@@ -37,7 +37,9 @@ class Stage:
 STAGES = (
     Stage("after the claim", "claim", "", "after"),
     Stage("after the POM", "create", ".pom", "after"),
+    Stage("before the card, the jar streaming", "create", "-model.json", "before"),
     Stage("after the card", "create", "-model.json", "after"),
+    Stage("after a checksum of the jar", "create", ".jar.sha1", "after"),
     Stage("before the jar", "create", ".jar", "before"),
     Stage("mid-jar", "create", ".jar", "mid"),
     Stage("after the jar", "create", ".jar", "after"),
@@ -82,12 +84,14 @@ class _DyingPath(type(Path())):  # type: ignore[misc]
 
 
 class CrashingRepository(Repository):
-    """Delegates everything to ``inner``; SIGKILLs this process at ``stage``."""
+    """Delegates everything to ``inner`` (its concurrent, gated upload of the jar included); SIGKILLs this
+    process at ``stage``, whichever thread gets there."""
 
     def __init__(self, inner: Repository, stage: Stage) -> None:
         self.inner = inner
         self.stage = stage
         self.display = inner.display
+        self.origin = inner.origin
 
     def _at(self, operation: str, path: str, when: str) -> None:
         stage = self.stage
@@ -111,11 +115,23 @@ class CrashingRepository(Repository):
 
     def create(self, path: str, source: Source) -> None:
         self._at("create", path, "before")
-        mid = (self.stage.operation, self.stage.when) == ("create", "mid") and path.endswith(self.stage.suffix)
-        if mid and isinstance(source, Path):
-            source = _DyingPath(source)
-        self.inner.create(path, source)
+        self.inner.create(path, self._dying(path, source))
         self._at("create", path, "after")
+
+    def create_after(self, path: str, source: Source, ready: Callable[[], None]) -> None:
+        self._at("create", path, "before")
+        self.inner.create_after(path, self._dying(path, source), ready)
+        self._at("create", path, "after")
+
+    def _dying(self, path: str, source: Source) -> Source:
+        mid = (self.stage.operation, self.stage.when) == ("create", "mid") and path.endswith(self.stage.suffix)
+        return _DyingPath(source) if mid and isinstance(source, Path) else source
+
+    def claims_folders(self) -> bool:
+        return self.inner.claims_folders()
+
+    def prepare_writes(self) -> None:
+        self.inner.prepare_writes()
 
     def update(self, path: str, change: Callable[[bytes | None], bytes]) -> bytes:
         self._at("update", path, "before")

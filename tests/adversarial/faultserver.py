@@ -280,6 +280,12 @@ class _Handler(BaseHTTPRequestHandler):
         fault = self.state._fault("PUT", path)
         self.state._record("PUT", path, type(fault).__name__ if fault else "served")
         body = self._body()
+        if len(body) < int(self.headers.get("Content-Length") or 0):
+            self.close_connection = True  # the client broke off: like any real server, keep nothing
+            return
+        if isinstance(fault, Silence):
+            self.state.wait(_MAX_WAIT)
+            raise _Hangup
         if isinstance(fault, Reset) and fault.after is None:
             self._reset()  # the upload is lost
         if isinstance(fault, Status):

@@ -30,15 +30,20 @@ from registry.versions import Version
 CHURN = Module("com.acme", "churn")
 DATA = "stages/0_lr/data/part-00000.snappy.parquet"
 
-# What fsck finds for the crashed build, by stage (None: nothing, the deploy had finished but for its check).
-EXPECTED = {
-    "after the claim": Kind.ABANDONED,
-    "after the POM": Kind.ABANDONED,
-    "after the card": Kind.INCOMPLETE,
-    "before the jar": Kind.INCOMPLETE,
-    "mid-jar": Kind.INCOMPLETE,
-    "after the jar": Kind.UNLISTED,
-    "inside the metadata update": Kind.UNLISTED,
+# What fsck finds for the crashed build, by stage (None: nothing, the deploy had finished but for its check). The
+# files of a version upload at once after the claim, so a crash among them leaves some of them (never the jar,
+# which becomes visible only after all others): only the POM (abandoned) or more (incomplete).
+CONCURRENT = frozenset({Kind.ABANDONED, Kind.INCOMPLETE})
+EXPECTED: dict[str, frozenset[Kind] | None] = {
+    "after the claim": frozenset({Kind.ABANDONED}),
+    "after the POM": CONCURRENT,
+    "before the card, the jar streaming": CONCURRENT,
+    "after the card": frozenset({Kind.INCOMPLETE}),
+    "after a checksum of the jar": frozenset({Kind.INCOMPLETE}),
+    "before the jar": CONCURRENT,
+    "mid-jar": CONCURRENT,
+    "after the jar": frozenset({Kind.UNLISTED}),
+    "inside the metadata update": frozenset({Kind.UNLISTED}),
     "after the metadata update": None,
 }
 # Apache holds the WebDAV LOCK of a writer killed inside the metadata update for its 30 s timeout: the next
@@ -94,12 +99,12 @@ def test_a_deploy_killed_at_any_stage_leaves_nothing_half_done(
     crash_deploy(opener, make_model("crashed"), "com.acme:churn:1.0", stage, tmp_path / "child-tmp")
     figures["deploys killed with SIGKILL"] += 1
     crashed = CHURN.at(Version(1, 0, 1))
-    expected = EXPECTED[stage.name]
-    whole = expected in (Kind.UNLISTED, None)
+    possible = EXPECTED[stage.name]
+    whole = possible is None or Kind.UNLISTED in possible
 
     # 1. Nothing half-written resolves.
     latest = resolve("com.acme:churn:latest.release", repository=repository, cache_dir=cache)
-    assert latest.coordinate == (crashed if expected is None else first)
+    assert latest.coordinate == (crashed if possible is None else first)
     if whole:
         # Every file and checksum is in place, only the listing is missing: an exact request gets the verified
         # model the crashed process was deploying, the same answer fsck --repair then makes official.
@@ -112,11 +117,15 @@ def test_a_deploy_killed_at_any_stage_leaves_nothing_half_done(
     # 2. fsck reports what the crash left.
     code, out, _ = run_cli("fsck", "com.acme:churn", "-r", url, "--min-age", "0")
     found = [line for line in out.splitlines() if line.startswith("com.acme:churn:1.0.1: ")]
-    if expected is None:
+    expected: Kind | None = None
+    if possible is None:
         assert (code, found) == (0, []), out
     else:
-        assert [line.split(": ")[1] for line in found] == [expected.value], out
+        assert len(found) == 1, out
+        expected = Kind(found[0].split(": ")[1])
+        assert expected in possible, out
         assert code == (1 if expected.is_problem else 0), out
+        figures[f"crashes among concurrent uploads leaving {expected.value}"] += len(possible) > 1
     assert out.splitlines()[-1].startswith("fsck "), out
 
     # 3. With the default --min-age, fresh leftovers might be a running deploy: repair leaves them alone.

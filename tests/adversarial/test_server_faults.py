@@ -3,6 +3,7 @@ within the configured timeouts, and the cache never keeps a bad file."""
 
 from __future__ import annotations
 
+import os
 import time
 import tracemalloc
 from collections.abc import Callable, Iterator
@@ -15,8 +16,9 @@ from harness import FIGURES, open_faulty
 from registry.checksums import digest_bytes
 from registry.coordinates import Module
 from registry.deploy import deploy
-from registry.exceptions import IntegrityError, RegistryError, RepositoryUnavailable
+from registry.exceptions import ArtifactNotFound, IntegrityError, RegistryError, RepositoryUnavailable
 from registry.fsck import Kind, check
+from registry.repository.http import session
 from registry.repository.local import LocalRepository
 from registry.resolve import Resolved, resolve
 from registry.store import read_metadata
@@ -44,7 +46,10 @@ def cache(tmp_path: Path) -> Iterator[Path]:
     path = tmp_path / "cache"
     yield path
     for file in path.rglob("*") if path.exists() else []:
-        if file.is_file():
+        if file.is_file() and file.relative_to(path).parts[0] == "served":  # the index names complete entries
+            algorithm, digest = file.read_text().split()
+            assert any((entry / "model").is_dir() for entry in path.rglob(f"{algorithm}-{digest[:40]}")), file
+        elif file.is_file():
             entry = next(p for p in file.parents if Version.try_parse(p.parent.name))
             assert not entry.name.startswith("."), f"the cache kept a staging directory: {file}"
             assert (entry / "model").is_dir(), f"the cache kept {file} outside a complete entry"
@@ -247,7 +252,8 @@ def test_hostile_metadata_is_refused(
     assert "\x1b" not in str(caught) and "root:" not in str(caught)
     with pytest.raises(error):  # and a deploy does not start over at build 0 on top of it
         deploy(make_model(), "com.acme:churn:1.0", repository=open_faulty(served))
-    assert served.requests("PUT", "") == 0
+    # Nothing written but the server probe's throw-away file (the probe runs while the metadata is read).
+    assert [p for m, p, _ in served.log if m == "PUT" and not p.startswith(".registry/")] == []
 
 
 def test_a_compressed_metadata_bomb_is_cut_off_without_filling_memory(served: FaultyServer, cache: Path) -> None:
@@ -300,6 +306,54 @@ def test_a_failed_jar_upload_leaves_nothing_listed(
     report = check(repository, min_age=0)
     assert [(f.version, f.kind) for f in report.findings] == [("1.0.2", Kind.INCOMPLETE)]
     FIGURES["server faults ending in one clear error"] += 1
+
+
+@pytest.mark.parametrize(
+    ("fault", "match"),
+    [
+        pytest.param(Status(503, b"Service Unavailable"), "HTTP 503", id="503"),
+        pytest.param(Reset(), "connection reset|Cannot reach|failed", id="reset"),
+        pytest.param(Silence(), "did not answer", id="no-answer"),
+    ],
+)
+def test_a_failed_upload_among_the_concurrent_ones_leaves_no_jar(
+    served: FaultyServer, make_model: Callable[..., Path], cache: Path, fault: Status | Reset | Silence, match: str
+) -> None:
+    """The card's checksum fails while the jar is streaming beside it: one clear error within the timeout, and the
+    jar, held back until every other file is in place, is never created: nothing of 1.0.2 resolves."""
+    served.always("PUT", "churn-1.0.2-model.json.sha256", fault)
+    big = make_model("two" * 3000)  # ~900 KB: the jar is still streaming when the checksum fails
+    started = time.monotonic()
+    with pytest.raises(RepositoryUnavailable, match=match) as caught:
+        deploy(big, "com.acme:churn:1.0", repository=open_faulty(served, timeout=1.0))
+    assert time.monotonic() - started < 10 and "\n" not in str(caught.value)
+    assert served.requests("PUT", "churn-1.0.2-model.json.sha256") == 1  # a PUT is never blindly retried
+    assert served.requests("PUT", "churn-1.0.2.jar") <= 1
+    assert not (served.root / "com/acme/churn/1.0.2/churn-1.0.2.jar").exists()
+    served.clear()
+    repository = open_faulty(served)
+    metadata = read_metadata(repository, CHURN)
+    assert metadata is not None and metadata.versions == ("1.0.0", "1.0.1")
+    with pytest.raises(ArtifactNotFound, match=r"1\.0\.2"):
+        resolve("com.acme:churn:1.0.2", repository=repository, cache_dir=cache)
+    _survives(served, cache, within=5)
+    report = check(repository, min_age=0)
+    assert [(f.version, f.kind) for f in report.findings] == [("1.0.2", Kind.INCOMPLETE)]
+    FIGURES["server faults ending in one clear error"] += 1
+
+
+def test_an_upload_whose_end_is_held_back_too_long_is_sent_again_whole(
+    faulty: FaultyServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A jar's last byte waits for the other files; a server drops a body that stalls (Apache's mod_reqtimeout),
+    so past GATE_PATIENCE the upload is broken off (the server keeps nothing) and sent again once they are in."""
+    monkeypatch.setattr(session, "GATE_PATIENCE", 0.2)
+    data = os.urandom(300_000)
+    source = tmp_path / "held.jar"
+    source.write_bytes(data)
+    open_faulty(faulty, timeout=2.0).create_after("com/acme/held.jar", source, lambda: time.sleep(1.0))
+    assert (faulty.root / "com/acme/held.jar").read_bytes() == data
+    assert faulty.requests("PUT", "com/acme/held.jar") == 2  # broken off once, then whole
 
 
 def test_an_upload_stored_but_never_acknowledged_is_completed_by_fsck(

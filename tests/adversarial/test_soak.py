@@ -75,7 +75,7 @@ def _finish(process: subprocess.Popen[str], timeout: float) -> list[list[str]]:
     return [json.loads(line) for line in out.splitlines()]
 
 
-@pytest.mark.parametrize(("kind", "rounds", "readers"), [("local", 4, 2), ("apache", 3, 2)])
+@pytest.mark.parametrize(("kind", "rounds", "readers"), [("local", 4, 2), ("apache", 3, 2), ("nginx-immutable", 3, 2)])
 def test_sixteen_deployers_and_concurrent_readers(
     kind: str,
     rounds: int,

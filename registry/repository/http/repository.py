@@ -13,29 +13,40 @@ but a true race).
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
+import hashlib
+import json
 import logging
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from registry._util import backoff
+import requests
+
+from registry._util import atomic_write, backoff
 from registry.checksums import digest_bytes
 from registry.exceptions import ArtifactNotFound, RepositoryUnavailable
 from registry.repository.base import PathExists, Repository, Source
 from registry.repository.config import Credentials, RepositoryConfig
 from registry.repository.http.listing import names_in_index
-from registry.repository.http.session import MAX_SMALL_FILE, Transport
-from registry.repository.http.webdav import Locks, ServerTraits, mkcol_parents, probe
+from registry.repository.http.session import MAX_SMALL_FILE, POOL_SIZE, Transport
+from registry.repository.http.webdav import Locks, ServerTraits, folder_lock, mkcol_parents, probe
 
 __all__ = ["HttpRepository"]
+
+#: How long a copy read back after an update answers the next read of the file (see ``_after_update``).
+_READ_BACK_SECONDS = 5.0
 
 log = logging.getLogger("registry.repository.http")
 
 #: How long a metadata update keeps trying while other writers hold or change the file.
 MAX_UPDATE_SECONDS = 90
+#: How long what the probe found about a server is trusted, kept in the cache folder (in seconds).
+TRAITS_TTL = 3600.0
 _TAKEN = (400, 409, 412)
 
 
@@ -53,11 +64,14 @@ class HttpRepository(Repository):
         self.config = config
         self.transport = Transport(config, credentials, credential_help, retries)
         self.base = self.transport.base
+        self.origin = self.base  # without user-info
         self.display = config.display
         self._traits: ServerTraits | None = None
         self._traits_lock = threading.Lock()
         self._warned = False
         self._locks = Locks(self.transport, MAX_UPDATE_SECONDS)
+        self._read_back: dict[str, tuple[float, bytes]] = {}
+        self._read_back_lock = threading.Lock()
 
     @classmethod
     def from_config(
@@ -71,6 +85,10 @@ class HttpRepository(Repository):
     # -- reading ------------------------------------------------------------------------------------------
 
     def read(self, path: str) -> bytes:
+        with self._read_back_lock:
+            kept = self._read_back.pop(path, None)
+        if kept is not None and time.monotonic() - kept[0] < _READ_BACK_SECONDS:
+            return kept[1]
         return self.transport.get_small(path)[0]
 
     def fetch(self, path: str, destination: Path) -> None:
@@ -108,12 +126,59 @@ class HttpRepository(Repository):
     # -- writing ------------------------------------------------------------------------------------------
 
     def traits(self) -> ServerTraits:
-        """How this server treats create-only writes (probed once, before the first write)."""
+        """How this server treats create-only writes, MKCOL and LOCK: probed before the first write, then kept
+        by this repository and, for :data:`TRAITS_TTL`, in the cache folder (``servers/``, keyed by base URL)."""
         with self._traits_lock:
             if self._traits is None:
-                self._traits = probe(self.transport)
-                log.info("%s: %s", self.display, self._traits)
+                traits = self._known_traits()
+                if traits is None:
+                    traits = probe(self.transport)
+                    log.info("%s: %s", self.display, traits)
+                    self._keep_traits(traits)
+                self._traits = traits
+                if self._locks.available is None:
+                    self._locks.available = traits.locks
             return self._traits
+
+    def _traits_file(self) -> Path | None:
+        if not self.config.state_dir:
+            return None
+        return Path(self.config.state_dir) / "servers" / f"{hashlib.sha256(self.base.encode()).hexdigest()[:32]}.json"
+
+    def _known_traits(self) -> ServerTraits | None:
+        file = self._traits_file()
+        if file is None:
+            return None
+        try:
+            data = json.loads(file.read_bytes())
+            if data["base"] != self.base or not 0 <= time.time() - float(data["probed"]) < TRAITS_TTL:
+                return None
+            traits = ServerTraits(data["put"], bool(data["mkcol_claims"]), data["locks"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        if traits.put not in ("atomic", "overwrites", "polices-paths") or traits.locks not in (True, False, None):
+            return None
+        return traits
+
+    def _keep_traits(self, traits: ServerTraits) -> None:
+        file = self._traits_file()
+        if file is None:
+            return
+        data = {"base": self.base, "probed": time.time(), "put": traits.put, "mkcol_claims": traits.mkcol_claims}
+        with contextlib.suppress(OSError):
+            file.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write(file, json.dumps({**data, "locks": traits.locks}).encode())
+
+    def prepare_writes(self) -> None:
+        def prepare() -> None:
+            with contextlib.suppress(Exception):  # the write that needs it probes again, and raises
+                self.traits()
+
+        threading.Thread(target=prepare, daemon=True).start()
+        self.transport.preconnect(POOL_SIZE)
+
+    def claims_folders(self) -> bool:
+        return self.traits().mkcol_claims
 
     def _overwrites(self) -> bool:
         """Whether this server overwrites despite If-None-Match; raises unless ``unsafe_overwrite = "warn"``."""
@@ -136,8 +201,16 @@ class HttpRepository(Repository):
         if not self.traits().mkcol_claims:
             return True  # the create-only PUT of the version's first file is the claim
         collection = directory.rstrip("/") + "/"
-        mkcol_parents(self.transport, directory.rstrip("/"))
         response = self.transport.request("MKCOL", collection)
+        for attempt in (1, 2, 3):
+            if response.status_code != 409:
+                break
+            # A parent folder is missing (the artifact's first version). Concurrent deployers create the same
+            # parents at once, and a server may answer the loser of such a race before the folder is there.
+            mkcol_parents(self.transport, directory.rstrip("/"))
+            response = self.transport.request("MKCOL", collection)
+            if response.status_code == 409:
+                backoff(attempt)
         if response.status_code == 201:
             return True
         if response.status_code in (403, 405, 409):  # exists (a concurrent MKCOL may answer 403 as it loses)
@@ -145,12 +218,18 @@ class HttpRepository(Repository):
         raise self.transport.fail(response, "claiming", collection)
 
     def create(self, path: str, source: Source) -> None:
+        self._create(path, source, None)
+
+    def create_after(self, path: str, source: Source, ready: Callable[[], None]) -> None:
+        self._create(path, source, ready)
+
+    def _create(self, path: str, source: Source, ready: Callable[[], None] | None) -> None:
         if self._overwrites() and self.exists(path):
             raise PathExists(path, self.display)
-        response = self.transport.put(path, source, {"If-None-Match": "*"})
+        response = self.transport.put(path, source, {"If-None-Match": "*"}, ready)
         if response.status_code == 409 and not self.exists(path):
             mkcol_parents(self.transport, path)  # Apache answers 409 when the parent folder is missing
-            response = self.transport.put(path, source, {"If-None-Match": "*"})
+            response = self.transport.put(path, source, {"If-None-Match": "*"}, ready)
         if 200 <= response.status_code < 300:
             return
         if response.status_code in _TAKEN and (response.status_code == 412 or self.exists(path)):
@@ -162,8 +241,17 @@ class HttpRepository(Repository):
         # rewritten under a WebDAV LOCK where the server has locking (Apache mod_dav), else optimistically with
         # If-Match on its ETag (Nexus, Artifactory), starting over whenever another writer got there first.
         # Optimistic writes alone starve under contention on Apache, whose ETag stays weak (never matching)
-        # for a second after every write. Servers honouring neither (nginx) can lose a concurrent update: the
-        # caller reads back and merges again (registry.store.publish).
+        # for a second after every write. Servers honouring neither but with an atomic MKCOL (nginx) rewrite it
+        # under a folder lock; any other can lose a concurrent update: the caller reads back and merges again
+        # (registry.store.publish).
+        traits = self.traits()
+        if traits.mkcol_claims and traits.locks is False:  # nginx: a folder lock makes the rewrite atomic
+            with folder_lock(self.transport, path, MAX_UPDATE_SECONDS):
+                return self._update(path, change, locked=True)
+        return self._update(path, change, locked=False)
+
+    def _update(self, path: str, change: Callable[[bytes | None], bytes], *, locked: bool) -> bytes:
+        """``locked``: this process holds the folder lock of ``path``."""
         transport = self.transport
         deadline = time.monotonic() + MAX_UPDATE_SECONDS
         attempt = 0
@@ -173,27 +261,31 @@ class HttpRepository(Repository):
                 current, etag = transport.get_small(path)
             except ArtifactNotFound:
                 current, etag = None, None
+            exclusive = locked
             if current is None:
                 content = change(None)
-                response = transport.put(path, content, {"If-None-Match": "*"})
+                response = self._put(path, content, {"If-None-Match": "*"}, exclusive)
                 if response.status_code == 409:
                     mkcol_parents(transport, path)
-                    response = transport.put(path, content, {"If-None-Match": "*"})
+                    response = self._put(path, content, {"If-None-Match": "*"}, exclusive)
             else:
                 with self._locks.hold(path) as token:
                     if token is not None:
+                        exclusive = True
                         current, etag = transport.get_small(path)  # re-read under the lock
                         content = change(current)
-                        response = transport.put(path, content, {"If": f"(<{token}>)"})
+                        response = self._put(path, content, {"If": f"(<{token}>)"}, exclusive)
                     elif etag and etag.startswith("W/"):
                         backoff(attempt)
                         continue
                     else:
                         content = change(current)
-                        response = transport.put(path, content, {"If-Match": etag} if etag else {})
+                        response = self._put(path, content, {"If-Match": etag} if etag else {}, exclusive)
             if 200 <= response.status_code < 300:
-                for extension, digest in digest_bytes(content).sidecars():
-                    self._replace(f"{path}.{extension}", digest)
+                if exclusive:  # written under a lock, sidecars included: what the server now holds
+                    self._keep_read_back(path, content)
+                else:
+                    self._after_update(path, content)
                 return content
             if response.status_code not in (412, 423):
                 raise transport.fail(response, "updating", path)
@@ -202,6 +294,39 @@ class HttpRepository(Repository):
             f"Could not update {path} in {self.display}: other writers kept changing it for "
             f"{MAX_UPDATE_SECONDS} s. Try again."
         )
+
+    def _put(self, path: str, content: bytes, headers: dict[str, str], exclusive: bool) -> requests.Response:
+        """PUT ``path``; ``exclusive`` (under a lock no other writer gets past): its sidecars at the same time,
+        since nobody else can write between them (a reader may see the two disagree for that round trip)."""
+        if not exclusive:
+            return self.transport.put(path, content, headers)
+        sidecars = list(digest_bytes(content).sidecars())
+        with ThreadPoolExecutor(len(sidecars)) as pool:
+            writes = [pool.submit(self._replace, f"{path}.{extension}", digest) for extension, digest in sidecars]
+            response = self.transport.put(path, content, headers)
+            for write in writes:
+                write.result()
+        return response
+
+    def _keep_read_back(self, path: str, content: bytes) -> None:
+        with self._read_back_lock:
+            self._read_back[path] = (time.monotonic(), content)
+
+    def _after_update(self, path: str, content: bytes) -> None:
+        """Write the checksum sidecars of ``path``'s new ``content`` at once, and meanwhile read ``path`` back:
+        the next :meth:`read` of it (the caller checking that its change is there) gets that copy, read after
+        the write, instead of asking again."""
+        sidecars = list(digest_bytes(content).sidecars())
+        with ThreadPoolExecutor(len(sidecars) + 1) as pool:
+            back = pool.submit(self.transport.get_small, path)
+            writes = [pool.submit(self._replace, f"{path}.{extension}", digest) for extension, digest in sidecars]
+            for write in writes:
+                write.result()
+            try:
+                read_back = back.result()[0]
+            except RepositoryUnavailable:  # e.g. torn by a concurrent writer: the caller reads it again
+                return
+        self._keep_read_back(path, read_back)
 
     def _replace(self, path: str, content: bytes) -> None:
         response = self.transport.put(path, content, {})

@@ -12,15 +12,19 @@ error within the timeout, never a hang. Uploads and downloads are streamed from 
 
 from __future__ import annotations
 
+import io
 import logging
 import re
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3 import HTTPConnectionPool
 from urllib3.exceptions import ReadTimeoutError
 from urllib3.util.retry import Retry
 
@@ -121,15 +125,60 @@ def _retrying_session(attempts: int) -> requests.Session:
     return session
 
 
-class _Counting:
-    """A file wrapper that reports each block read (to the progress reporter)."""
+#: How long the end of an upload body is held back waiting for the files it must follow before the upload is
+#: broken off and sent again later (seconds): well within the body timeouts of servers.
+GATE_PATIENCE = 5.0
 
-    def __init__(self, stream: IO[bytes], advance: Any) -> None:
+
+class _HeldTooLong(Exception):
+    """The end of a body was held back longer than :data:`GATE_PATIENCE`."""
+
+
+class _Gate:
+    """``ready()`` run once on a thread, waited for with a limit; its failure is raised to every waiter."""
+
+    def __init__(self, ready: Callable[[], None]) -> None:
+        self._done = threading.Event()
+        self._error: BaseException | None = None
+
+        def run() -> None:
+            try:
+                ready()
+            except BaseException as exc:  # handed to the waiting upload
+                self._error = exc
+            finally:
+                self._done.set()
+
+        threading.Thread(target=run, name="upload-gate", daemon=True).start()
+
+    def wait(self, limit: float | None) -> None:
+        if not self._done.wait(limit):
+            raise _HeldTooLong
+        if self._error is not None:
+            raise self._error
+
+
+class _Counting:
+    """A file wrapper that reports each block read (to the progress reporter) and, given ``ready``, holds back
+    the last byte of the ``size`` bytes until ``ready()`` has returned."""
+
+    def __init__(self, stream: IO[bytes], advance: Any, size: int = 0, ready: Callable[[], None] | None = None) -> None:
         self._stream = stream
         self._advance = advance
+        self._size = size
+        self._ready = ready
+        self._sent = 0
 
     def read(self, size: int = -1) -> bytes:
+        if self._ready is not None:
+            remaining = self._size - self._sent
+            if remaining <= 1 or size < 0:  # a read of everything: the end comes with it
+                ready, self._ready = self._ready, None
+                ready()
+            elif size >= remaining:
+                size = remaining - 1
         data = self._stream.read(size)
+        self._sent += len(data)
         self._advance(len(data))
         return data
 
@@ -282,14 +331,69 @@ class Transport:
                     "Nothing was kept; try again."
                 )
 
-    def put(self, path: str, source: Source, headers: dict[str, str]) -> requests.Response:
-        """PUT bytes, or a file streamed from disk."""
-        if isinstance(source, bytes):
+    def put(
+        self, path: str, source: Source, headers: dict[str, str], ready: Callable[[], None] | None = None
+    ) -> requests.Response:
+        """PUT bytes, or a file streamed from disk. With ``ready``, the last byte of the body is sent only once
+        ``ready()`` has returned (a server makes a PUT's file visible only when its body is complete); if it
+        raises, the upload breaks off and the exception propagates."""
+        if isinstance(source, bytes) and ready is None:
             return self.request("PUT", path, data=source, headers=headers)
-        size = source.stat().st_size
-        with source.open("rb") as stream, progress.report(f"PUT {Path(path).name}", size) as advance:
-            body = _Counting(stream, advance)
+        gate = _Gate(ready) if ready is not None else None
+        try:
+            return self._put_stream(path, source, headers, gate)
+        except _HeldTooLong:
+            # The rest took longer than a server lets a body stall (Apache's mod_reqtimeout, nginx's
+            # client_body_timeout): the upload was broken off (the server keeps nothing) and is sent again,
+            # whole, once the rest is in place.
+            assert gate is not None
+            gate.wait(None)
+            return self._put_stream(path, source, headers, None)
+
+    def _put_stream(self, path: str, source: Source, headers: dict[str, str], gate: _Gate | None) -> requests.Response:
+        size = len(source) if isinstance(source, bytes) else source.stat().st_size
+        opened = io.BytesIO(source) if isinstance(source, bytes) else source.open("rb")
+        with opened as stream, progress.report(f"PUT {Path(path).name}", size) as advance:
+            body = _Counting(stream, advance, size, (lambda: gate.wait(GATE_PATIENCE)) if gate else None)
             return self.request("PUT", path, data=body, headers={**headers, "Content-Length": str(size)})
+
+    def preconnect(self, count: int) -> None:
+        """Open up to ``count`` kept-alive connections to the server now (in parallel, without a request), so that
+        concurrent requests that follow do not each wait for a connection to be set up. Best effort: nothing is
+        raised, and nothing is done through a proxy."""
+        try:
+            # The pool a request would use: the same TLS settings, as requests merges them from the environment.
+            merged = self._session.merge_environment_settings(self.base, {}, None, self._session.verify, None)
+            if requests.utils.select_proxy(self.base, merged["proxies"]):
+                return
+            prepared = self._session.prepare_request(requests.Request("HEAD", self.base))
+            adapter = self._session.get_adapter(self.base)
+            assert isinstance(adapter, HTTPAdapter)
+            pool = adapter.get_connection_with_tls_context(
+                prepared, merged["verify"], merged["proxies"], merged["cert"]
+            )
+            assert isinstance(pool, HTTPConnectionPool)
+        except Exception:  # an optimisation only: any failure leaves the pool as it was
+            return
+        connections = []
+        for _ in range(count):
+            try:
+                connections.append(pool._get_conn(timeout=0))  # urllib3's own pool, as requests uses it
+            except Exception:  # every connection is in use
+                break
+
+        def connect(connection: Any) -> None:
+            try:
+                if connection.sock is None:
+                    connection.timeout = self._timeout[0]
+                    connection.connect()
+            except Exception:  # it is opened again (or fails) when used
+                connection.close()
+            finally:
+                pool._put_conn(connection)
+
+        for connection in connections:
+            threading.Thread(target=connect, args=(connection,), daemon=True).start()
 
 
 def reason(exc: BaseException) -> str:

@@ -6,7 +6,10 @@
   layout policy) enforces its own policy (``polices-paths``).
 * **Atomic folders**: ``MKCOL`` is a mkdir on WebDAV servers, refused when the folder exists, so a version folder
   can be claimed with it.
-* **Locks**: ``LOCK``/``UNLOCK`` (Apache mod_dav) serialise rewrites of ``maven-metadata.xml``.
+* **Locks**: ``LOCK``/``UNLOCK`` (Apache mod_dav) serialise rewrites of ``maven-metadata.xml``. Where a server has
+  no ``LOCK`` but an atomic ``MKCOL`` (nginx), a hidden folder beside the file is the lock (:func:`folder_lock`):
+  without one, two writers there can each read the file before the other writes it, and one loses the other's
+  version after both checked theirs was listed.
 """
 
 from __future__ import annotations
@@ -22,7 +25,11 @@ from registry._util import backoff
 from registry.exceptions import RegistryError, RepositoryUnavailable
 from registry.repository.http.session import Transport
 
-__all__ = ["Behaviour", "Locks", "ServerTraits", "mkcol_parents", "probe"]
+__all__ = ["STALE_FOLDER_LOCK", "Behaviour", "Locks", "ServerTraits", "folder_lock", "mkcol_parents", "probe"]
+
+#: A folder lock seen held without a break for this long is taken to be a crashed writer's, and removed (seconds;
+#: a live writer holds it for a few round trips).
+STALE_FOLDER_LOCK = 15.0
 
 _LOCK_BODY = (
     b'<?xml version="1.0" encoding="utf-8"?><D:lockinfo xmlns:D="DAV:"><D:lockscope><D:exclusive/></D:lockscope>'
@@ -41,6 +48,8 @@ class ServerTraits:
 
     put: Behaviour
     mkcol_claims: bool
+    #: Whether ``LOCK`` works (``None``: not probed; learnt from the first lock taken).
+    locks: bool | None = None
 
 
 def mkcol_parents(transport: Transport, path: str) -> None:
@@ -56,7 +65,7 @@ def mkcol_parents(transport: Transport, path: str) -> None:
 
 
 def probe(transport: Transport) -> ServerTraits:
-    """Find out how the server treats create-only writes and MKCOL, with a throw-away folder."""
+    """Find out how the server treats create-only writes, MKCOL and LOCK, with a throw-away folder."""
     folder = f".registry/probe-{secrets.token_hex(8)}"
     path = f"{folder}/file"
     headers = {"If-None-Match": "*"}
@@ -72,20 +81,70 @@ def probe(transport: Transport) -> ServerTraits:
         mkcol_claims = transport.request("MKCOL", f"{folder}/claim/").status_code == 201 and (
             transport.request("MKCOL", f"{folder}/claim/").status_code in (403, 405, 409)
         )
-        return ServerTraits(put, mkcol_claims)
+        return ServerTraits(put, mkcol_claims, _locks(transport, path))
     finally:
         with contextlib.suppress(RegistryError):
             for leftover in (path, f"{folder}/claim/", f"{folder}/"):
                 transport.request("DELETE", leftover)
 
 
+@contextlib.contextmanager
+def folder_lock(transport: Transport, path: str, patience: float) -> Iterator[None]:
+    """Hold ``.NAME.lock/`` beside ``path``, made with ``MKCOL`` (a mkdir: only one writer creates it) and removed
+    afterwards; one seen held for :data:`STALE_FOLDER_LOCK` seconds without a break is removed as a crashed
+    writer's."""
+    folder, _, name = path.rpartition("/")
+    lock = f"{folder}/.{name}.lock/" if folder else f".{name}.lock/"
+    deadline = time.monotonic() + patience
+    held_since: float | None = None
+    attempt = 0
+    while True:
+        attempt += 1
+        response = transport.request("MKCOL", lock)
+        status = response.status_code
+        if status == 201:
+            break
+        if status in (401, 403):
+            raise transport.fail(response, "locking", path)
+        now = time.monotonic()
+        if status == 409:  # the parent folder does not exist yet: create it, then lock
+            mkcol_parents(transport, lock.rstrip("/"))
+            continue
+        if now > deadline:
+            raise RepositoryUnavailable(f"{path} in {transport.display} stayed locked by other writers; try again.")
+        held_since = held_since or now
+        if now - held_since > STALE_FOLDER_LOCK:
+            transport.request("DELETE", lock)
+            held_since = None
+            continue
+        backoff(attempt)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(RegistryError):
+            transport.request("DELETE", lock)
+
+
+def _locks(transport: Transport, path: str) -> bool | None:
+    """Whether ``LOCK`` works on ``path`` (``None``: it could not be told; the first lock taken will tell)."""
+    try:
+        locked = transport.request("LOCK", path, data=_LOCK_BODY, headers=_LOCK_HEADERS)
+        token = locked.headers.get("Lock-Token", "").strip().strip("<>")
+        if locked.status_code in (200, 201) and token:
+            transport.request("UNLOCK", path, headers={"Lock-Token": f"<{token}>"})
+            return True
+    except RegistryError:
+        return None
+    return False if locked.status_code in (400, 403, 404, 405, 409, 501) else None
+
+
 class Locks:
     """Exclusive WebDAV write locks, where the server has them (learnt from the first ``LOCK``)."""
 
-    def __init__(self, transport: Transport, patience: float) -> None:
+    def __init__(self, transport: Transport, patience: float, available: bool | None = None) -> None:
         self._transport = transport
         self._patience = patience
-        self.available: bool | None = None  # unknown until the first LOCK
+        self.available = available  # None: unknown until the first LOCK
 
     @contextlib.contextmanager
     def hold(self, path: str) -> Iterator[str | None]:

@@ -1,0 +1,292 @@
+"""Deploy, resolve, search and catalog across a network: requests and wall time at 0, 20 and 80 ms round trip.
+
+A real nginx refusing overwrites (``/immutable/``, as a Nexus release repository) sits behind
+:class:`latency_proxy.LatencyProxy`, which delays each direction by half the round trip (0 ms: no proxy).
+Requests are counted in nginx's access log. Every measured command runs in its own process, as a user runs it.
+
+- **deploy** of a saved model directory (a 300 kB data file by default): ``deploy()`` timed inside the process
+  (the registry's own part: no CLI start, no Spark), from a fresh cache (probe and previous card over the
+  network) and from a warm one; the CLI; ``curl -T`` of the same jar (the transfer floor) and Maven's
+  ``deploy:deploy-file`` of it (jar + POM), alternated round by round.
+- **resolve**: cold (empty cache), warm (``latest.release``, filled cache), exact (``1.0.0``, filled cache).
+- **search** and **catalog** over 10, 100 and 1,000 versions, seeded by writing cards and metadata straight into
+  nginx's root: the CLI (start included), cold (empty cache) and warm.
+
+Run: .venv/bin/python benchmarks/network.py [--rtt 0,20,80] [--repeat 3] [--versions 10,100,1000] [--size KB]
+     [--code DIR]   (DIR holds another checkout's ``registry`` package: measure it instead, e.g. the code before)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from common import ROOT, figure, machine, nginx_server
+from latency_proxy import LatencyProxy
+
+sys.path.insert(0, str(ROOT))  # this checkout's registry, whatever the virtualenv has installed
+
+from registry.checksums import digest_bytes
+from registry.coordinates import Module
+from registry.metadata import Metadata
+from registry.modelcard import ModelCard
+from registry.versions import Version
+
+#: The deploy plugin in ~/.m2 (2.7, the default of Maven 3.8, lacks dependencies offline).
+MAVEN_DEPLOY = "org.apache.maven.plugins:maven-deploy-plugin:3.1.1"
+
+_DEPLOY = """
+import sys, time
+from registry.deploy import deploy
+started = time.perf_counter()
+coordinate = deploy(sys.argv[1], sys.argv[2], repository=sys.argv[3])
+print(time.perf_counter() - started, coordinate)
+"""
+_RESOLVE = """
+import sys, time
+from registry.resolve import resolve
+started = time.perf_counter()
+resolved = resolve(sys.argv[1], repository=sys.argv[2])
+print(time.perf_counter() - started, resolved.coordinate)
+"""
+
+
+class Bench:
+    """nginx (immutable location), the access log, and how to run our code, curl and Maven against it."""
+
+    def __init__(self, server: object, scratch: Path, code: Path | None) -> None:
+        self.server = server
+        self.repo = server.new_repo("nginx-immutable", "network")  # type: ignore[attr-defined]
+        self.log = server.workdir / "access.log"  # type: ignore[attr-defined]
+        self.scratch = scratch
+        self.env = {
+            **os.environ,
+            "REGISTRY_USERNAME": self.repo.username,
+            "REGISTRY_PASSWORD": self.repo.password,
+            "REGISTRY_CONFIG": str(scratch / "none.toml"),
+            "PYTHONPATH": str(code or ROOT),
+        }
+        self.serial = 0
+
+    def requests(self) -> int:
+        with self.log.open("rb") as log:
+            return sum(1 for _ in log)
+
+    def url(self, port: int | None) -> str:
+        if port is None:
+            return self.repo.url
+        return self.repo.url.replace(f":{self.server.port}/", f":{port}/")  # type: ignore[attr-defined]
+
+    def fresh_cache(self) -> Path:
+        self.serial += 1
+        return self.scratch / f"cache-{self.serial}"
+
+    def run(self, argv: list[str], cache: Path) -> tuple[float, str, int]:
+        """Wall seconds, stdout, and the requests nginx logged."""
+        before = self.requests()
+        started = time.perf_counter()
+        done = subprocess.run(argv, capture_output=True, text=True, env={**self.env, "REGISTRY_CACHE": str(cache)})
+        wall = time.perf_counter() - started
+        if done.returncode != 0:
+            raise RuntimeError(f"{argv[:3]} failed: {done.stderr[-2000:]}")
+        time.sleep(0.05)  # nginx writes its access log line after the answer
+        return wall, done.stdout, self.requests() - before
+
+
+def saved_model(folder: Path, size_kb: int) -> Path:
+    """A directory shaped like a saved Spark pipeline, with one incompressible data file of ``size_kb``."""
+    (folder / "metadata").mkdir(parents=True)
+    (folder / "metadata" / "part-00000").write_text('{"class":"org.apache.spark.ml.PipelineModel"}\n')
+    data = folder / "stages" / "0_lr" / "data"
+    data.mkdir(parents=True)
+    (data / "part-00000.snappy.parquet").write_bytes(os.urandom(size_kb * 1024))
+    return folder
+
+
+def seed(bench: Bench, module: Module, count: int) -> None:
+    """``count`` versions of ``module`` with cards (and checksums) and metadata, written into nginx's root."""
+    versions = [Version(1, minor, build) for minor in range(count // 100 + 1) for build in range(100)][:count]
+    for version in versions:
+        coordinate = module.at(version)
+        card = ModelCard.create(str(coordinate), metrics={"auc": 0.5 + version.build / 1000}).to_json()
+        path = coordinate.path("json", "model")
+        bench.repo.write(path, card)
+        for extension, digest in digest_bytes(card).sidecars():
+            bench.repo.write(f"{path}.{extension}", digest)
+    metadata = Metadata(module).with_versions(versions).render()
+    bench.repo.write(module.metadata_path, metadata)
+    for extension, digest in digest_bytes(metadata).sidecars():
+        bench.repo.write(f"{module.metadata_path}.{extension}", digest)
+
+
+def maven_settings(bench: Bench) -> Path:
+    settings = bench.scratch / "settings.xml"
+    settings.write_text(
+        f"""<settings><servers><server><id>bench</id><username>{bench.repo.username}</username>
+<password>{bench.repo.password}</password></server></servers>
+<mirrors><mirror><id>offline</id><mirrorOf>*</mirrorOf><url>http://127.0.0.1:9/</url></mirror></mirrors>
+</settings>"""
+    )
+    return settings
+
+
+def summary(values: list[float]) -> str:
+    return f"{statistics.median(values):.3f} s ({min(values):.3f}-{max(values):.3f})"
+
+
+def counts(values: list[int]) -> str:
+    return str(values[0]) if len(set(values)) == 1 else f"{min(values)}-{max(values)}"
+
+
+@contextmanager
+def delayed(bench: Bench, rtt: float) -> Iterator[str]:
+    if rtt == 0:
+        yield bench.url(None)
+        return
+    with LatencyProxy(bench.server.port, rtt / 2) as proxy:  # type: ignore[attr-defined]
+        yield bench.url(proxy.port)
+
+
+def deploys(bench: Bench, url: str, rtt: float, repeat: int, size_kb: int) -> None:
+    model = saved_model(bench.scratch / f"model-{rtt:g}", size_kb)
+    python, registry = sys.executable, str(Path(sys.executable).with_name("registry"))
+    settings = maven_settings(bench)
+    artifact = f"churn{rtt:g}"
+    warm = bench.fresh_cache()
+    # A first deploy, so that every measured one has a previous build to check against (and the warm cache
+    # has the server's probe and that card).
+    bench.run([python, "-c", _DEPLOY, str(model), f"com.acme:{artifact}:1.0", url], warm)
+    jar = next((bench.repo.root / "com/acme" / artifact).rglob("*.jar"))
+    results: dict[str, list[float]] = {}
+    requests: dict[str, list[int]] = {}
+
+    def record(name: str, wall: float, count: int) -> None:
+        results.setdefault(name, []).append(wall)
+        requests.setdefault(name, []).append(count)
+
+    for round_ in range(repeat):
+        steps = ["fresh", "warm", "cli", "curl", "maven"]
+        for step in steps[round_ % len(steps) :] + steps[: round_ % len(steps)]:
+            if step in ("fresh", "warm"):
+                cache = warm if step == "warm" else bench.fresh_cache()
+                wall, out, count = bench.run(
+                    [python, "-c", _DEPLOY, str(model), f"com.acme:{artifact}:1.0", url], cache
+                )
+                record(f"deploy() alone, {step} cache", float(out.split()[0]), count)
+            elif step == "cli":
+                wall, _, count = bench.run(
+                    [registry, "deploy", str(model), f"com.acme:{artifact}:1.0", "-r", url], warm
+                )
+                record("registry deploy (CLI, start included)", wall, count)
+            elif step == "curl":
+                bench.serial += 1
+                target = f"{url}curl/{bench.serial}/{jar.name}"
+                argv = ["curl", "-sSf", "-u", f"{bench.repo.username}:{bench.repo.password}", "-T", str(jar), target]
+                wall, _, count = bench.run(argv, warm)
+                record("curl -T of the jar", wall, count)
+            else:
+                bench.serial += 1
+                argv = [
+                    "mvn", "-q", "-B", "-s", str(settings), f"{MAVEN_DEPLOY}:deploy-file", f"-Dfile={jar}",
+                    "-DgroupId=com.acme", f"-DartifactId=mvn{rtt:g}", f"-Dversion=1.0.{bench.serial}",
+                    "-Dpackaging=jar", f"-Durl={url}", "-DrepositoryId=bench",
+                ]  # fmt: skip
+                wall, _, count = bench.run(argv, warm)
+                record("mvn deploy:deploy-file (JVM start included)", wall, count)
+    for name, values in results.items():
+        figure(f"{rtt:g} ms  {name}", f"{summary(values)}, {counts(requests[name])} requests")
+    floor = statistics.median(results["curl -T of the jar"])
+    for step in ("fresh", "warm"):
+        ours = statistics.median(results[f"deploy() alone, {step} cache"])
+        beyond = (ours - floor) / (rtt / 1000) if rtt else float("nan")
+        figure(f"{rtt:g} ms  deploy() {step} beyond curl", f"{ours - floor:+.3f} s = {beyond:.1f} round trips")
+
+
+def resolves(bench: Bench, url: str, rtt: float, repeat: int) -> None:
+    python = sys.executable
+    artifact = f"churn{rtt:g}"
+    results: dict[str, list[float]] = {}
+    requests: dict[str, list[int]] = {}
+    for _ in range(repeat):
+        cache = bench.fresh_cache()
+        for name, spec in (
+            ("cold", f"com.acme:{artifact}:latest.release"),
+            ("warm, latest.release", f"com.acme:{artifact}:latest.release"),
+            ("exact, cached", f"com.acme:{artifact}:1.0.0"),
+        ):
+            if name.startswith("exact"):  # 1.0.0 into the cache first
+                bench.run([python, "-c", _RESOLVE, spec, url], cache)
+            _, out, count = bench.run([python, "-c", _RESOLVE, spec, url], cache)
+            results.setdefault(name, []).append(float(out.split()[0]))
+            requests.setdefault(name, []).append(count)
+    for name, values in results.items():
+        figure(f"{rtt:g} ms  resolve() {name}", f"{summary(values)}, {counts(requests[name])} requests")
+
+
+def looking(bench: Bench, url: str, rtt: float, repeat: int, versions: list[int]) -> None:
+    registry = str(Path(sys.executable).with_name("registry"))
+    for count in versions:
+        module = Module("com.acme", f"seed{count}")
+        if not (bench.repo.root / module.metadata_path).exists():
+            seed(bench, module, count)
+        for command in ("search", "catalog"):
+            cold: list[float] = []
+            warm: list[float] = []
+            cold_requests: list[int] = []
+            warm_requests: list[int] = []
+            for _ in range(repeat):
+                cache = bench.fresh_cache()
+                if command == "search":
+                    argv = [registry, "search", str(module), "--metric", "auc>0.5", "-r", url]
+                else:
+                    site = bench.scratch / f"site-{bench.serial}"
+                    argv = [registry, "catalog", "--out", str(site), "--artifact", str(module), "-r", url]
+                wall, _, requests = bench.run(argv, cache)
+                cold.append(wall)
+                cold_requests.append(requests)
+                wall, _, requests = bench.run(argv, cache)
+                warm.append(wall)
+                warm_requests.append(requests)
+            figure(
+                f"{rtt:g} ms  {command} {count} versions, cold", f"{summary(cold)}, {counts(cold_requests)} requests"
+            )
+            figure(
+                f"{rtt:g} ms  {command} {count} versions, warm", f"{summary(warm)}, {counts(warm_requests)} requests"
+            )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rtt", default="0,20,80")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--versions", default="10,100,1000")
+    parser.add_argument("--size", type=int, default=300, help="KB of model data")
+    parser.add_argument("--code", type=Path, help="a folder holding the registry package to measure")
+    parser.add_argument("--skip", default="", help="comma-separated: deploy, resolve, look")
+    args = parser.parse_args()
+    print(machine(), flush=True)
+    skip = set(args.skip.split(","))
+    with nginx_server() as server, tempfile.TemporaryDirectory(prefix="bench-network-") as scratch:
+        bench = Bench(server, Path(scratch), args.code)
+        for rtt in (float(r) for r in args.rtt.split(",")):
+            with delayed(bench, rtt) as url:
+                if "deploy" not in skip:
+                    deploys(bench, url, rtt, args.repeat, args.size)
+                if "resolve" not in skip:
+                    resolves(bench, url, rtt, args.repeat)
+                if "look" not in skip:
+                    looking(bench, url, rtt, args.repeat, [int(v) for v in args.versions.split(",")])
+            shutil.rmtree(Path(scratch) / "none", ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

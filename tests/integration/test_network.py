@@ -1,0 +1,135 @@
+"""Across a slow link (benchmarks/latency_proxy.py in front of nginx refusing overwrites): how many requests each
+command makes, counted in nginx's access log, and one clear error within the timeout when the link stalls.
+No timings are asserted; benchmarks/network.py measures them."""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from servers import DavRepo, DavServer
+
+from registry.deploy import deploy
+from registry.exceptions import RepositoryUnavailable
+from registry.resolve import resolve
+from registry.search import Query, search
+from registry.settings import Settings
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+from latency_proxy import LatencyProxy
+
+
+@pytest.fixture
+def repo(nginx_server: DavServer, dav_repo_factory: Callable[[str, str], DavRepo]) -> DavRepo:
+    return dav_repo_factory("nginx-immutable", "network")
+
+
+@pytest.fixture
+def slow(nginx_server: DavServer, repo: DavRepo, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """The repository's URL through a link with a 10 ms round trip."""
+    monkeypatch.setenv("REGISTRY_USERNAME", repo.username)
+    monkeypatch.setenv("REGISTRY_PASSWORD", repo.password)
+    with LatencyProxy(nginx_server.port, delay_ms=5) as proxy:
+        yield repo.url.replace(f":{nginx_server.port}/", f":{proxy.port}/")
+
+
+class Log:
+    """The lines nginx logs for one repository."""
+
+    def __init__(self, server: DavServer, repo: DavRepo) -> None:
+        self.file = server.workdir / "access.log"
+        self.prefix = " " + repo.url.split(f":{server.port}", 1)[1]
+        self.start = 0
+
+    def lines(self) -> list[str]:
+        time.sleep(0.1)  # nginx logs a request after answering it
+        return [line for line in self.file.read_text().splitlines() if self.prefix in line]
+
+    def mark(self) -> None:
+        self.start = len(self.lines())
+
+    def since(self) -> list[str]:
+        """``METHOD path`` of each request since :meth:`mark`."""
+        return [
+            line.split('"')[1].rsplit(" ", 1)[0].replace(self.prefix.strip(), "") for line in self.lines()[self.start :]
+        ]
+
+
+def test_requests_of_each_command_across_a_slow_link(
+    slow: str, nginx_server: DavServer, repo: DavRepo, make_model: Callable[..., Path]
+) -> None:
+    settings = Settings.load()
+    log = Log(nginx_server, repo)
+    deploy(make_model("zero"), "com.acme:churn:1.0", repository=slow, settings=settings)  # probes the server
+
+    log.mark()
+    deploy(make_model("one"), "com.acme:churn:1.0", repository=slow, settings=settings)
+    requests = log.since()
+    # The metadata; the claim (MKCOL); the POM, card and jar with 4 checksums each, at once; the metadata under a
+    # folder lock: lock, read, write it with its 4 checksums at once, unlock (under the lock, no read-back). The
+    # server's traits and the previous card (the series check) come from the cache.
+    assert sorted(requests) == sorted(
+        [
+            "GET com/acme/churn/maven-metadata.xml",
+            "MKCOL com/acme/churn/1.0.1/",
+            *(f"PUT com/acme/churn/1.0.1/churn-1.0.1{ext}{sum}" for ext in (".pom", "-model.json", ".jar")
+              for sum in ("", ".md5", ".sha1", ".sha256", ".sha512")),
+            "MKCOL com/acme/churn/.maven-metadata.xml.lock/",
+            "GET com/acme/churn/maven-metadata.xml",
+            "PUT com/acme/churn/maven-metadata.xml",
+            *(f"PUT com/acme/churn/maven-metadata.xml.{sum}" for sum in ("md5", "sha1", "sha256", "sha512")),
+            "DELETE com/acme/churn/.maven-metadata.xml.lock/",
+        ]
+    ), requests  # fmt: skip
+    assert requests.index("PUT com/acme/churn/1.0.1/churn-1.0.1.jar") > requests.index("MKCOL com/acme/churn/1.0.1/")
+    assert requests.index("PUT com/acme/churn/maven-metadata.xml") > max(
+        i for i, r in enumerate(requests) if "/1.0.1/" in r
+    )
+
+    log.mark()
+    assert str(resolve("com.acme:churn:latest.release", repository=slow, settings=settings).coordinate).endswith("1")
+    assert sorted(log.since()) == [
+        "GET com/acme/churn/1.0.1/churn-1.0.1.jar",
+        "GET com/acme/churn/1.0.1/churn-1.0.1.jar.sha512",
+        "GET com/acme/churn/maven-metadata.xml",
+    ]  # cold: the selection, then the jar and its checksum at once
+    log.mark()
+    resolve("com.acme:churn:latest.release", repository=slow, settings=settings)
+    assert log.since() == ["GET com/acme/churn/maven-metadata.xml"]  # warm: the selection only
+    log.mark()
+    resolve("com.acme:churn:1.0.1", repository=slow, settings=settings)
+    assert log.since() == []  # an exact version in the cache: a release never changes
+
+    log.mark()
+    assert len(search("com.acme:churn", Query(), repository=slow, settings=settings)) == 2
+    assert log.since() == ["GET com/acme/churn/maven-metadata.xml"]  # the deploys cached their cards
+    cold = dataclasses.replace(settings, cache_dir=settings.cache_dir.with_name("cold-cache"))
+    log.mark()
+    assert len(search("com.acme:churn", Query(), repository=slow, settings=cold)) == 2
+    assert len(log.since()) == 1 + 2 * 2  # the metadata, and each card with its checksum
+
+
+def test_a_stalled_link_ends_in_one_clear_error_within_the_timeout(
+    nginx_server: DavServer, repo: DavRepo, make_model: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REGISTRY_USERNAME", repo.username)
+    monkeypatch.setenv("REGISTRY_PASSWORD", repo.password)
+    deploy(make_model("zero"), "com.acme:churn:1.0", repository=repo.url)  # the server's probe is cached
+    config = Settings.load().cache_dir.parent / "config.toml"
+    with LatencyProxy(nginx_server.port, delay_ms=4000) as proxy:  # far beyond the timeout
+        url = repo.url.replace(f":{nginx_server.port}/", f":{proxy.port}/")
+        config.write_text(f'[repositories.slow]\nurl = "{url}"\ntimeout = 1\n')
+        monkeypatch.setenv("REGISTRY_CONFIG", str(config))
+        for action in (
+            lambda: deploy(make_model("one"), "com.acme:churn:1.0", repository="slow"),
+            lambda: resolve("com.acme:churn:latest.release", repository="slow"),
+        ):
+            started = time.monotonic()
+            with pytest.raises(RepositoryUnavailable, match="did not answer") as caught:
+                action()
+            assert time.monotonic() - started < 20
+            assert "\n" not in str(caught.value)
