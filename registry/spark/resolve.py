@@ -11,7 +11,7 @@ from pyspark.sql import SparkSession
 from registry.archive import CARD_ENTRY, read_entry
 from registry.checksums import file_digest
 from registry.coordinates import Coordinate
-from registry.exceptions import ConfigError, InvalidInput
+from registry.exceptions import ConfigError, InvalidInput, InvalidModel
 from registry.modelcard import ModelCard
 from registry.repository.base import Repository
 from registry.resolve import resolve as resolve_dir
@@ -41,12 +41,12 @@ def load_model(
     """
     shared = hadoop.model_dir(spark, model_dir, why="read the model")
     if shared is None:
-        return PipelineModel.load(local_dir.absolute().as_uri())
+        return _load_pipeline(local_dir.absolute().as_uri(), coordinate)
     digest = sha256 or file_digest(jar, "sha256")
     location = f"{shared}/{coordinate.directory}/sha256-{digest[:40]}"
     hadoop.copy_to_cluster(spark, local_dir, location)
     if not is_connect(spark):
-        return PipelineModel.load(location)
+        return _load_pipeline(location, coordinate)
     try:
         with activated(spark):  # pyspark.ml over Connect loads with this thread's active session
             return PipelineModel.load(location)
@@ -66,6 +66,19 @@ def _jar_card(jar: Path) -> ModelCard | None:
         return ModelCard.from_json(data) if data is not None else None
     except (InvalidInput, ValueError, TypeError):
         return None
+
+
+def _load_pipeline(location: str, coordinate: Coordinate) -> PipelineModel:
+    """``PipelineModel.load``, with a model Spark cannot read as one (deployed from some other directory, or saved
+    by an incompatible Spark) one clear error instead of Spark's own (a KeyError, a Py4J trace...)."""
+    try:
+        return PipelineModel.load(location)
+    except Exception as exc:  # Spark's readers raise anything (KeyError, Py4J...): all mean the same to the user
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+        raise InvalidModel(
+            f"{coordinate} is not a Spark PipelineModel this session can load ({type(exc).__name__}: {first}). "
+            "Check that it was deployed with registry.spark.deploy, and by a Spark this session can read."
+        ) from exc
 
 
 def resolve(
