@@ -19,6 +19,7 @@ from registry.modelcard import ModelCard, code_lineage
 from registry.repository.base import Repository
 from registry.spark import hadoop
 from registry.spark.card import describe_model, input_schema, output_columns, training_data_summary
+from registry.spark.profile import profiled_card
 from registry.spark.session import active_session
 from registry.spark.watermark import stamp_watermark
 
@@ -35,11 +36,12 @@ def model_card(
     labels: Sequence[str] = (),
     training_data: DataFrame | str | None = None,
     code: Mapping[str, Any] | Literal["git"] | None = "git",
+    evaluation_data: DataFrame | None = None,
 ) -> ModelCard:
     """The card a deploy records: stages and params, Spark version, schema and fingerprint of the training data."""
     described = describe_model(model)
     schema = input_schema(training_data) if isinstance(training_data, DataFrame) else None
-    return ModelCard.create(
+    card = ModelCard.create(
         str(target),
         description=description,
         labels=list(labels),
@@ -51,6 +53,7 @@ def model_card(
         code=code_lineage() if code == "git" else code,
         spark_version=spark.version,
     )
+    return profiled_card(card, model, spark, training_data=training_data, evaluation_data=evaluation_data)
 
 
 def deploy(
@@ -67,6 +70,7 @@ def deploy(
     model_dir: str | None = None,
     allow_change: bool = False,
     spark: SparkSession | None = None,
+    evaluation_data: DataFrame | None = None,
 ) -> Coordinate:
     """Save a fitted pipeline and deploy it as a new release; the model object is not changed.
 
@@ -78,7 +82,9 @@ def deploy(
     :param description: free text for the card and the POM.
     :param labels: tags to record, e.g. ``["prod-candidate"]``.
     :param training_data: the DataFrame the model was trained on, or a table name or path: its schema, row
-        count and an order-independent fingerprint are recorded (one extra Spark job over the data).
+        count and an order-independent fingerprint are recorded (one extra Spark job over the data), and the
+        training profile of every column the model reads, of its prediction and positive-class probability (two
+        more jobs; see :mod:`registry.spark.profile`), which :func:`registry.spark.monitor` compares with.
     :param code: the code lineage to record; ``"git"`` (default) reads the commit of the working directory,
         ``None`` records none.
     :param model_dir: where executors can write (``hdfs:///tmp/models``): the model is saved there, then copied
@@ -87,6 +93,9 @@ def deploy(
         build (normally refused with :class:`~registry.exceptions.ModelChanged`, which suggests the next minor or
         major version).
     :param spark: the session; default the active one.
+    :param evaluation_data: held-out data with the label: its fingerprint and the metrics of the matching Spark
+        evaluator (binary: areaUnderROC, areaUnderPR; multiclass: f1, accuracy; regression: rmse, r2, mae) are
+        recorded; ``metrics`` given explicitly win over computed ones of the same name.
     :returns: the full coordinate released, e.g. ``com.acme:churn:1.0.3``.
     :raises InvalidModel: ``model`` is not a ``PipelineModel``.
     :raises VersionExists: an exact version that is already released.
@@ -114,6 +123,7 @@ def deploy(
         labels=labels,
         training_data=training_data,
         code=code,
+        evaluation_data=evaluation_data,
     )
     scratch = Path(tempfile.mkdtemp(prefix="registry-spark-deploy-"))
     local = scratch / "model"
