@@ -36,6 +36,7 @@ from pyspark.ml import PipelineModel
 
 from registry.spark.comparison import side_by_side
 from registry.spark.deploy import deploy
+from registry.spark.monitor import Monitored, monitor
 from registry.spark.packages import packages_conf
 from registry.spark.resolve import resolve
 from registry.spark.watermark import NOT_DEPLOYED, VersionedPipeline, Watermark, find_watermark
@@ -44,8 +45,10 @@ __all__ = [
     "NOT_DEPLOYED",
     "VersionedPipeline",
     "Watermark",
+    "Monitored",
     "deploy",
     "find_watermark",
+    "monitor",
     "packages_conf",
     "resolve",
     "side_by_side",
