@@ -13,6 +13,7 @@ from typing import Any
 
 import click
 
+from registry.cli_monitor import monitor
 from registry.exceptions import InvalidInput, RegistryError
 
 __all__ = ["cli", "main"]
@@ -53,6 +54,9 @@ def _parse_metrics(values: tuple[str, ...]) -> dict[str, float]:
 @click.version_option(package_name="registry", prog_name="registry")
 def cli() -> None:
     """Release Spark ML models as immutable Maven artifacts (GROUP:ARTIFACT:MAJOR.MINOR.BUILD)."""
+
+
+cli.add_command(monitor)
 
 
 @cli.command()

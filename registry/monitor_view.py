@@ -1,0 +1,79 @@
+"""How training profiles and drift reports look in a terminal (``registry show``, ``registry monitor``).
+
+Values from cards are user data: they go into tables as :class:`rich.text.Text`, never as markup.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from rich import box
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from registry.drift import DriftReport, Verdict
+from registry.exceptions import InvalidInput
+from registry.profile import Profile
+
+__all__ = ["profile_view", "report_view"]
+
+_STYLES: dict[Verdict, str] = {"stable": "green", "drifting": "yellow", "drifted": "bold red"}
+
+
+def _table(title: str, *columns: str) -> Table:
+    table = Table(
+        title=title, title_justify="left", title_style="bold", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False
+    )
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    return table
+
+
+def _rate(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2%}"
+
+
+def profile_view(raw: Mapping[str, Any] | None) -> RenderableType | None:
+    """The card's training profile as a table (one row per column), or ``None`` when the card has none."""
+    if not raw:
+        return None
+    try:
+        profile = Profile.from_dict(raw)
+    except InvalidInput as exc:
+        return Text(f"Training profile: unreadable ({exc})", style="red")
+    table = _table(f"Training profile ({profile.rows:,} rows)", "column", "role", "type", "nulls", "distribution")
+    roles = [("feature", c) for c in profile.features]
+    roles += [(role, c) for role, c in (("prediction", profile.prediction), ("probability", profile.probability)) if c]
+    for role, column in roles:
+        table.add_row(Text(column.name), role, Text(column.type), _rate(column.null_rate), Text(column.summary()))
+    return table
+
+
+def report_view(report: DriftReport) -> RenderableType:
+    """One table per version: each column's PSI, null rates, share outside the training range, verdict."""
+    parts: list[RenderableType] = []
+    for version in report.versions:
+        title = f"{version.version}: {version.rows:,} rows, {version.verdict}"
+        table = _table(title, "column", "role", "PSI", "nulls (training)", "nulls (scored)", "outside range", "verdict")
+        for c in version.columns:
+            table.add_row(
+                Text(c.name),
+                c.role,
+                "-" if c.psi is None else f"{c.psi:.4f}",
+                _rate(c.null_rate_training),
+                _rate(c.null_rate_scored),
+                _rate(c.outside_range),
+                Text(c.verdict, style=_STYLES[c.verdict]),
+            )
+        parts += [table, *(Text(f"note: {n}", style="dim") for n in version.notes), Text("")]
+    t = report.thresholds
+    parts.append(
+        Text(
+            f"Overall: {report.verdict}. Thresholds: PSI {t.psi_drifting:g} drifting, {t.psi_drifted:g} drifted; "
+            f"null rate change {t.null_drifting:g} / {t.null_drifted:g}.",
+            style=_STYLES[report.verdict],
+        )
+    )
+    return Group(*parts)
