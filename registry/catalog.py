@@ -25,8 +25,10 @@ from typing import TYPE_CHECKING, Any
 from registry.cards import ArtifactHistory, Promotion, VersionCard, read_history
 from registry.config import Settings, using_repository
 from registry.coordinates import Module
+from registry.drift import DriftReport
 from registry.exceptions import ArtifactNotFound, IntegrityError, InvalidCoordinate, InvalidInput
 from registry.modelcard import stages
+from registry.monitor_view import ProfileRow, drift_line, profile_rows
 from registry.repository.base import Repository
 
 if TYPE_CHECKING:
@@ -157,6 +159,8 @@ class VersionSummary:
     stages: tuple[tuple[str, str, tuple[tuple[str, str, bool], ...]], ...]  # label, uid, (param, value, default)
     previous: str | None
     promotion: Promotion | None
+    profile: tuple[ProfileRow, ...] = ()
+    drift: str | None = None
 
 
 @dataclass(frozen=True)
@@ -202,8 +206,9 @@ def _who(who: Any) -> str:
     return f"{who.get('user', '?')}@{who.get('host', '?')}"
 
 
-def _summary(record: VersionCard) -> VersionSummary:
+def _summary(record: VersionCard, monitored: DriftReport | None = None) -> VersionSummary:
     card = record.card
+    drift = monitored.version(str(record.coordinate)) if monitored is not None else None
     code = _mapping(card.code)
     data = _mapping(card.training_data)
     commit = f"{code.get('commit')}{' (dirty)' if code.get('dirty') else ''}" if code else None
@@ -228,6 +233,8 @@ def _summary(record: VersionCard) -> VersionSummary:
         ),
         previous=card.previous,
         promotion=record.promotion,
+        profile=profile_rows(card.profile, drift),
+        drift=drift_line(drift),
     )
 
 
@@ -236,7 +243,7 @@ def _page_name(module: Module) -> str:
     return f"{module.group}.{module.artifact}.html"
 
 
-def _artifact_page(history: ArtifactHistory) -> ArtifactPage:
+def _artifact_page(history: ArtifactHistory, monitored: DriftReport | None = None) -> ArtifactPage:
     oldest_first = list(reversed(history.cards))
     names = sorted({name for record in oldest_first for name in _numbers(record.card.metrics)})
     charts = []
@@ -260,7 +267,7 @@ def _artifact_page(history: ArtifactHistory) -> ArtifactPage:
     return ArtifactPage(
         module=str(history.module),
         file_name=_page_name(history.module),
-        versions=tuple(_summary(record) for record in history.cards),
+        versions=tuple(_summary(record, monitored) for record in history.cards),
         without_card=tuple(str(v) for v in sorted(history.without_card, reverse=True)),
         charts=tuple(charts),
         promotions=tuple(promotions),
@@ -287,15 +294,17 @@ def render_catalog(
     source: str,
     skipped: Sequence[tuple[str, str]] = (),
     now: dt.datetime | None = None,
+    monitored: DriftReport | None = None,
 ) -> dict[str, str]:
     """The catalog's pages: ``{file name: HTML}``, ``index.html`` included.
 
     :param source: how the repository is named on the pages (a masked URL or path).
     :param skipped: ``(folder, reason)`` of discovered folders that are not readable artifacts.
+    :param monitored: a monitor report (``registry monitor --json``): the drift of the versions it covers.
     """
     generated = (now or dt.datetime.now(dt.timezone.utc)).astimezone(dt.timezone.utc)
     stamp = generated.isoformat(timespec="seconds").replace("+00:00", "Z")
-    pages = sorted((_artifact_page(h) for h in histories), key=lambda page: page.module)
+    pages = sorted((_artifact_page(h, monitored) for h in histories), key=lambda page: page.module)
     environment = _environment()
     common = {"source": source, "generated": stamp}
     rendered = {
@@ -374,12 +383,14 @@ def build_catalog(
     settings: Settings | None = None,
     artifacts: Sequence[str] = (),
     now: dt.datetime | None = None,
+    monitored: DriftReport | None = None,
 ) -> Path:
     """Write the catalog of a repository into the directory ``out``.
 
     :param out: a new or empty directory, or one a previous run wrote (it is replaced as a whole, atomically
         enough that a reader sees the old catalog or the new one, with at most a moment of neither).
     :param artifacts: ``GROUP:ARTIFACT`` to include; by default every artifact found by :func:`discover_artifacts`.
+    :param monitored: a monitor report whose drift is shown beside each version's training profile.
     :returns: the path of ``index.html``.
     :raises InvalidCoordinate: an artifact does not parse. :raises ArtifactNotFound: a named artifact has no
         released version. :raises InvalidInput: ``out`` is a file or a directory with other content.
@@ -403,7 +414,7 @@ def build_catalog(
             if artifacts and not history.cards and not history.without_card:
                 raise ArtifactNotFound(f"{module} has no released versions in {repo.display}.")
             histories.append(history)
-        pages = render_catalog(histories, source=repo.display, skipped=skipped, now=now)
+        pages = render_catalog(histories, source=repo.display, skipped=skipped, now=now, monitored=monitored)
     try:
         _write_site(out, pages)
     except OSError as exc:

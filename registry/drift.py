@@ -30,6 +30,7 @@ import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 from registry.exceptions import InvalidInput
@@ -274,6 +275,15 @@ class DriftReport:
                 f"Not a monitor report ({exc}). Write one with 'registry monitor PATH --json > report.json'."
             ) from None
         return cls(versions, thresholds, str(raw.get("watermark_col", "pipeline")))
+
+    @classmethod
+    def read(cls, path: Path) -> DriftReport:
+        """Read a report file written from ``registry monitor PATH --json``."""
+        try:
+            text = path.read_bytes()
+        except OSError as exc:
+            raise InvalidInput(f"Cannot read the monitor report {path}: {exc.strerror}. Check the path.") from None
+        return cls.from_json(text)
 
     def __str__(self) -> str:
         """A plain-text table: one block per version, one line per column."""

@@ -1,4 +1,5 @@
-"""How training profiles and drift reports look in a terminal (``registry show``, ``registry monitor``).
+"""How training profiles and drift reports look: in a terminal (``registry show``, ``registry monitor``) and as
+the rows of the HTML catalog's profile tables.
 
 Values from cards are user data: they go into tables as :class:`rich.text.Text`, never as markup.
 """
@@ -6,6 +7,7 @@ Values from cards are user data: they go into tables as :class:`rich.text.Text`,
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from rich import box
@@ -13,11 +15,11 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from registry.drift import DriftReport, Verdict
+from registry.drift import DriftReport, Role, Verdict, VersionDrift
 from registry.exceptions import InvalidInput
-from registry.profile import Profile
+from registry.profile import ColumnProfile, Profile
 
-__all__ = ["profile_view", "report_view"]
+__all__ = ["ProfileRow", "drift_line", "profile_rows", "profile_view", "report_view"]
 
 _STYLES: dict[Verdict, str] = {"stable": "green", "drifting": "yellow", "drifted": "bold red"}
 
@@ -27,7 +29,8 @@ def _table(title: str, *columns: str) -> Table:
         title=title, title_justify="left", title_style="bold", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False
     )
     for column in columns:
-        table.add_column(column, overflow="fold")
+        # Only the last column (a distribution, a verdict) may wrap: names and figures stay on one line.
+        table.add_column(column, overflow="fold", no_wrap=column != columns[-1])
     return table
 
 
@@ -56,7 +59,7 @@ def report_view(report: DriftReport) -> RenderableType:
     parts: list[RenderableType] = []
     for version in report.versions:
         title = f"{version.version}: {version.rows:,} rows, {version.verdict}"
-        table = _table(title, "column", "role", "PSI", "nulls (training)", "nulls (scored)", "outside range", "verdict")
+        table = _table(title, "column", "role", "PSI", "nulls trained", "nulls now", "outside", "verdict")
         for c in version.columns:
             table.add_row(
                 Text(c.name),
@@ -77,3 +80,56 @@ def report_view(report: DriftReport) -> RenderableType:
         )
     )
     return Group(*parts)
+
+
+@dataclass(frozen=True)
+class ProfileRow:
+    """One column of a version's training profile as the HTML catalog shows it, with its drift when a monitor
+    report covers the version (every value already text; ``verdict`` empty without a report)."""
+
+    name: str
+    role: str
+    type: str
+    nulls: str
+    distribution: str
+    psi: str = ""
+    nulls_now: str = ""
+    outside: str = ""
+    verdict: str = ""
+
+
+def profile_rows(raw: Mapping[str, Any] | None, drift: VersionDrift | None = None) -> tuple[ProfileRow, ...]:
+    """The rows of the catalog's profile table for one version; none when its card has no (readable) profile."""
+    if not raw:
+        return ()
+    try:
+        profile = Profile.from_dict(raw)
+    except InvalidInput:
+        return ()
+    extra: tuple[tuple[Role, ColumnProfile | None], ...] = (
+        ("prediction", profile.prediction),
+        ("probability", profile.probability),
+    )
+    roles: list[tuple[Role, ColumnProfile]] = [("feature", c) for c in profile.features]
+    roles += [(role, c) for role, c in extra if c is not None]
+    rows = []
+    for role, column in roles:
+        compared = drift.column(role, column.name) if drift is not None else None
+        measured = {}
+        if compared is not None:
+            measured = {
+                "psi": "-" if compared.psi is None else f"{compared.psi:.4f}",
+                "nulls_now": _rate(compared.null_rate_scored),
+                "outside": _rate(compared.outside_range),
+                "verdict": compared.verdict,
+            }
+        rows.append(ProfileRow(column.name, role, column.type, _rate(column.null_rate), column.summary(), **measured))
+    return tuple(rows)
+
+
+def drift_line(drift: VersionDrift | None) -> str | None:
+    """``drifted on 2,000 scored rows: x, prediction`` for the catalog, or ``None`` without a report."""
+    if drift is None:
+        return None
+    moved = [c.name for c in drift.columns if c.verdict != "stable"]
+    return f"{drift.verdict} on {drift.rows:,} scored rows" + (f": {', '.join(moved)}" if moved else "")

@@ -18,6 +18,7 @@ from rich.text import Text
 from registry.cards import VersionCard
 from registry.diff import SECTIONS, CardDiff
 from registry.modelcard import stages
+from registry.monitor_view import profile_view
 
 __all__ = ["card_view", "diff_view", "search_view"]
 
@@ -120,6 +121,9 @@ def card_view(record: VersionCard) -> RenderableType:
         for name, value in sorted(stage.params.items()):
             table.add_row(Text(name), _text(value), "default" if name in stage.defaults else "")
         parts.append(table)
+    profile = profile_view(card.profile if isinstance(card.profile, Mapping) else None)
+    if profile is not None:
+        parts.append(profile)
     schema = card.input_schema if isinstance(card.input_schema, list) else []
     if schema:
         table = _table("Input schema", "column", "type", "nullable")
