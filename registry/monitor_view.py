@@ -1,23 +1,23 @@
 """How training profiles and drift reports look: in a terminal (``registry show``, ``registry monitor``) and as
 the rows of the HTML catalog's profile tables.
 
-Values from cards are user data: they go into tables as :class:`rich.text.Text`, never as markup.
+Values from cards are user data: they go into tables as :class:`rich.text.Text`, never as markup. rich is
+imported by the terminal views only: the catalog (imported with ``registry``) uses the plain rows.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
-
-from rich import box
-from rich.console import Group, RenderableType
-from rich.table import Table
-from rich.text import Text
+from typing import TYPE_CHECKING, Any
 
 from registry.drift import DriftReport, Role, Verdict, VersionDrift
 from registry.exceptions import InvalidInput
 from registry.profile import ColumnProfile, Profile
+
+if TYPE_CHECKING:
+    from rich.console import RenderableType
+    from rich.table import Table
 
 __all__ = ["ProfileRow", "drift_line", "profile_rows", "profile_view", "report_view"]
 
@@ -25,6 +25,9 @@ _STYLES: dict[Verdict, str] = {"stable": "green", "drifting": "yellow", "drifted
 
 
 def _table(title: str, *columns: str) -> Table:
+    from rich import box
+    from rich.table import Table
+
     table = Table(
         title=title, title_justify="left", title_style="bold", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False
     )
@@ -40,6 +43,8 @@ def _rate(value: float | None) -> str:
 
 def profile_view(raw: Mapping[str, Any] | None) -> RenderableType | None:
     """The card's training profile as a table (one row per column), or ``None`` when the card has none."""
+    from rich.text import Text
+
     if not raw:
         return None
     try:
@@ -56,6 +61,9 @@ def profile_view(raw: Mapping[str, Any] | None) -> RenderableType | None:
 
 def report_view(report: DriftReport) -> RenderableType:
     """One table per version: each column's PSI, null rates, share outside the training range, verdict."""
+    from rich.console import Group
+    from rich.text import Text
+
     parts: list[RenderableType] = []
     for version in report.versions:
         title = f"{version.version}: {version.rows:,} rows, {version.verdict}"
