@@ -139,11 +139,11 @@ def _targets(model: PipelineModel, card: ModelCard, data: DataFrame) -> tuple[li
     """What to profile, the frame to profile it on (transformed when the model predicts), and how many of the
     targets are features."""
     types = {f.name: f.dataType for f in data.schema.fields}
+    _require_columns(card, data, "training data")
     targets = []
     for name in model_reads(card):
-        if name in types:
-            kind = _kind(types[name])
-            targets.append(_Target(name, types[name].simpleString(), kind, value_column(name, types[name], kind)))
+        kind = _kind(types[name])
+        targets.append(_Target(name, types[name].simpleString(), kind, value_column(name, types[name], kind)))
     features = len(targets)
     predictor = _predictor(model)
     prediction = _param(predictor, "predictionCol") if predictor is not None else None
@@ -160,6 +160,16 @@ def _targets(model: PipelineModel, card: ModelCard, data: DataFrame) -> tuple[li
         positive = value_column(probability, DoubleType(), "numeric", 1)
         targets.append(_Target(probability, "double", "numeric", positive, 1))
     return targets, scored, features
+
+
+def _require_columns(card: ModelCard, data: DataFrame, what: str) -> None:
+    """Refuse data without a column the model reads, before Spark fails on it with an analysis error."""
+    missing = [name for name in model_reads(card) if name not in data.columns]
+    if missing:
+        raise InvalidInput(
+            f"The {what} has no column {', '.join(map(repr, missing))}, which the model reads (its columns: "
+            f"{data.columns}). Pass the DataFrame the model was trained on (or scores), with every input column."
+        )
 
 
 def _finite(value: Any) -> float | None:
@@ -273,7 +283,7 @@ def training_profile(model: PipelineModel, card: ModelCard, data: DataFrame) -> 
     )
 
 
-def evaluation_metrics(model: PipelineModel, data: DataFrame) -> dict[str, float]:
+def evaluation_metrics(model: PipelineModel, card: ModelCard, data: DataFrame) -> dict[str, float]:
     """The metrics of the Spark evaluator that matches the model's last predicting stage, on ``data``.
 
     :raises InvalidInput: the model predicts nothing a Spark evaluator scores (no classifier or regressor), or
@@ -287,6 +297,7 @@ def evaluation_metrics(model: PipelineModel, data: DataFrame) -> dict[str, float
             "evaluation_data needs a model whose last predicting stage is a classifier or a regressor; "
             "compute the metrics yourself and pass metrics= instead."
         )
+    _require_columns(card, data, "evaluation data")
     scored = model.transform(data)
     if label not in scored.columns:
         raise InvalidInput(
@@ -326,6 +337,6 @@ def profiled_card(
         profile = training_profile(model, card, frame).to_dict()
     if evaluation_data is None:
         return dataclasses.replace(card, profile=profile)
-    computed = evaluation_metrics(model, evaluation_data)
+    computed = evaluation_metrics(model, card, evaluation_data)
     evaluation = {**training_data_summary(evaluation_data, spark), "metrics": computed}
     return dataclasses.replace(card, profile=profile, evaluation_data=evaluation, metrics={**computed, **card.metrics})

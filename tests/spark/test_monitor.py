@@ -183,3 +183,12 @@ def test_cli_fails_only_when_drifted(deployed: Deployed, spark: SparkSession, tm
     done = runner.invoke(cli, ["monitor", str(shifted), "-r", repo])  # no --fail-on: report only
     assert done.exit_code == 0, done.output
     json.dumps(report.to_dict())
+
+
+def test_deploy_refuses_data_it_cannot_profile_or_evaluate(deployed: Deployed) -> None:
+    with pytest.raises(InvalidInput, match="training data has no column 'y', which the model reads"):
+        deploy(deployed.model, "com.acme:churn:1.0", repository=deployed.repo, training_data=deployed.train.drop("y"))
+    with pytest.raises(InvalidInput, match="evaluation data has no label column 'label'"):
+        deploy(
+            deployed.model, "com.acme:churn:1.0", repository=deployed.repo, evaluation_data=deployed.test.drop("label")
+        )
