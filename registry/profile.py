@@ -3,7 +3,7 @@
 Written by :mod:`registry.spark.profile`, read by the monitor (:mod:`registry.drift`), ``registry show`` and the
 catalog. The card's ``profile`` field (``"schema": 1``)::
 
-    {"schema": 1, "rows": 100000, "relative_error": 0.001,
+    {"schema": 1, "rows": 100000, "relative_error": 0.001, "sample_fraction": 1.0,
      "features": [
         {"name": "age", "type": "int", "kind": "numeric", "count": 99800, "nulls": 200,
          "min": 18.0, "max": 95.0, "mean": 41.2, "stddev": 12.9,
@@ -17,9 +17,10 @@ catalog. The card's ``profile`` field (``"schema": 1``)::
      "probability": {... numeric, "name" is the probability column, "index": 1 ...} or null}
 
 Fractions are of the non-null values (``count``); ``nulls`` counts nulls and NaN. ``relative_error`` is that of the
-quantiles (Spark's ``approxQuantile``/``percentile_approx``). A classifier's prediction is profiled as
-categorical (the share of each class), a regressor's as numeric; ``probability`` is the probability of the
-positive class (index 1) of a binary classifier.
+quantiles (Spark's ``approxQuantile``/``percentile_approx``); edges and fractions come from a uniform sample of
+``sample_fraction`` of the rows (1.0: all of them), counts, min, max, mean and stddev from every row. A
+classifier's prediction is profiled as categorical (the share of each class), a regressor's as numeric;
+``probability`` is the probability of the positive class (index 1) of a binary classifier.
 """
 
 from __future__ import annotations
@@ -210,6 +211,7 @@ class Profile:
     features: tuple[ColumnProfile, ...]
     prediction: ColumnProfile | None = None
     probability: ColumnProfile | None = None
+    sample_fraction: float = 1.0
 
     def to_dict(self) -> dict[str, Any]:
         """The card's ``profile`` field."""
@@ -217,6 +219,7 @@ class Profile:
             "schema": PROFILE_SCHEMA,
             "rows": self.rows,
             "relative_error": self.relative_error,
+            "sample_fraction": self.sample_fraction,
             "features": [f.to_dict() for f in self.features],
             "prediction": self.prediction.to_dict() if self.prediction else None,
             "probability": self.probability.to_dict() if self.probability else None,
@@ -231,6 +234,7 @@ class Profile:
         return cls(
             rows=_count(raw.get("rows")),
             relative_error=_number(raw.get("relative_error")) or RELATIVE_ERROR,
+            sample_fraction=_number(raw.get("sample_fraction")) or 1.0,
             features=tuple(ColumnProfile.from_dict(f) for f in raw["features"]),
             prediction=ColumnProfile.from_dict(prediction) if prediction is not None else None,
             probability=ColumnProfile.from_dict(probability) if probability is not None else None,

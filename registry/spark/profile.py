@@ -5,12 +5,16 @@ stage produces; a fitted model does not read its label), plus the model's own pr
 classifier, the probability of the positive class, all on the training data. It costs two Spark jobs whatever the
 number of columns:
 
-1. one ``agg``: count, nulls, min, max, mean, stddev and the deciles (``percentile_approx`` with accuracy
-   ``1 / RELATIVE_ERROR``, the same Greenwald-Khanna summary as ``approxQuantile(..., relativeError)``) of every
-   numeric column, count and approximate distinct values of every categorical one;
+1. one ``agg`` over every row: count, nulls, min, max, mean and stddev of every numeric column (exact), count and
+   approximate distinct values of every categorical one, and the deciles (``percentile_approx`` with accuracy
+   ``1 / RELATIVE_ERROR``, the same Greenwald-Khanna summary as ``approxQuantile(..., relativeError)``);
 2. one grouped count over ``(column, key)`` pairs, the key being the decile bin of a numeric value or a
    categorical value itself, keeping the :data:`~registry.profile.TOP_VALUES` most frequent keys per column.
 
+Above :data:`SAMPLE_ROWS` training rows, the deciles (in job 1) and the shares of bins and values (job 2) come from
+a uniform sample of about that many rows (``sample_fraction`` in the profile): a share estimated from 100,000 rows
+has a standard error of at most 0.0016, below what PSI can tell apart, and the quantile and bin work, the bulk of
+the cost, stops growing with the data. Counts, nulls, min, max, mean and stddev are always of every row.
 The transform runs inside both jobs (it is not cached: caching the training data could cost more than the jobs).
 
 **Evaluation**: given ``evaluation_data``, the metrics of the Spark evaluator matching the last predicting stage:
@@ -49,6 +53,9 @@ __all__ = ["evaluation_metrics", "model_reads", "profiled_card", "task", "traini
 
 Task = Literal["binary", "multiclass", "regression", "clustering"]
 _INPUTS = ("inputCol", "inputCols", "featuresCol")
+#: The quantiles and the shares of bins and values come from a uniform sample of about this many rows.
+SAMPLE_ROWS = 100_000
+_SEED = 20_240_501
 _METRICS: dict[str, tuple[str, ...]] = {
     "binary": ("areaUnderROC", "areaUnderPR"),
     "multiclass": ("f1", "accuracy"),
@@ -196,22 +203,46 @@ def _typed(target: _Target, key: str) -> Value:
     return key if target.type == "string" else float(key)
 
 
-def training_profile(model: PipelineModel, card: ModelCard, data: DataFrame) -> Profile:
-    """The profile of ``data`` as ``model`` (described by ``card``) reads it; two Spark jobs (module docstring)."""
+def _sample_fraction(card: ModelCard, sample_rows: int) -> float:
+    """The share of rows the quantiles and bin shares are computed from: all, up to ``sample_rows`` (the row count
+    is the card's, from the fingerprint job that ran before)."""
+    rows = (card.training_data or {}).get("rows")
+    if isinstance(rows, int) and not isinstance(rows, bool) and rows > sample_rows:
+        return sample_rows / rows
+    return 1.0
+
+
+def training_profile(
+    model: PipelineModel, card: ModelCard, data: DataFrame, *, sample_rows: int = SAMPLE_ROWS
+) -> Profile:
+    """The profile of ``data`` as ``model`` (described by ``card``) reads it; two Spark jobs (module docstring).
+
+    :param sample_rows: above this many rows (the card's ``training_data.rows``), quantiles and shares come from a
+        sample of about this many.
+    """
     targets, scored, feature_count = _targets(model, card, data)
-    frame = scored.select(*(t.value.alias(f"_c{i}") for i, t in enumerate(targets)))
+    fraction = _sample_fraction(card, sample_rows)
+    values = [t.value.alias(f"_c{i}") for i, t in enumerate(targets)]
+    marks = [(F.rand(_SEED) < F.lit(fraction)).alias("_sampled")] if fraction < 1.0 else []
+    frame = scored.select(*values, *marks)
+    if fraction < 1.0:
+        sampled = data.sample(fraction=fraction, seed=_SEED)
+        sample = (model.transform(sampled) if scored is not data else sampled).select(*values)
+    else:
+        sample = frame
     accuracy = round(1 / RELATIVE_ERROR)
     aggregates = [F.count(F.lit(1)).alias("rows")]
     for i, target in enumerate(targets):
         column = F.col(f"_c{i}")
         aggregates.append(F.count(column).alias(f"n{i}"))
         if target.kind == "numeric":
+            in_sample = column if fraction >= 1.0 else F.when(F.col("_sampled"), column)
             aggregates += [
                 F.min(column).alias(f"min{i}"),
                 F.max(column).alias(f"max{i}"),
                 F.avg(column).alias(f"mean{i}"),
                 F.stddev_samp(column).alias(f"sd{i}"),
-                F.percentile_approx(column, list(DECILES), accuracy).alias(f"q{i}"),
+                F.percentile_approx(in_sample, list(DECILES), accuracy).alias(f"q{i}"),
             ]
         elif target.kind == "categorical":
             aggregates.append(F.approx_count_distinct(column).alias(f"d{i}"))
@@ -224,17 +255,20 @@ def training_profile(model: PipelineModel, card: ModelCard, data: DataFrame) -> 
         if t.kind == "numeric"
     }
     counted = [i for i, t in enumerate(targets) if t.kind != "unprofiled" and stats[f"n{i}"]]
-    found: dict[int, list[tuple[str, int]]] = {i: [] for i in counted}
+    found: dict[int, list[tuple[str, float]]] = {i: [] for i in counted}
     if counted:
         pairs = F.explode(
             F.array(*(F.struct(F.lit(i).alias("i"), _key(targets[i], i, edges.get(i, ())).alias("k")) for i in counted))
         )
-        counts = frame.select(pairs.alias("p")).select("p.i", "p.k").where(F.col("k").isNotNull()).groupBy("i", "k")
-        ranked = counts.count().withColumn(
-            "rank", F.row_number().over(Window.partitionBy("i").orderBy(F.desc("count"), F.asc("k")))
+        counts = sample.select(pairs.alias("p")).select("p.i", "p.k").where(F.col("k").isNotNull()).groupBy("i", "k")
+        column_window = Window.partitionBy("i")
+        ranked = (
+            counts.count()
+            .withColumn("rank", F.row_number().over(column_window.orderBy(F.desc("count"), F.asc("k"))))
+            .withColumn("total", F.sum("count").over(column_window))
         )
         for row in ranked.where(F.col("rank") <= TOP_VALUES).collect():
-            found[int(row["i"])].append((str(row["k"]), int(row["count"])))
+            found[int(row["i"])].append((str(row["k"]), int(row["count"]) / int(row["total"])))
     columns = []
     for i, target in enumerate(targets):
         present = int(stats[f"n{i}"])
@@ -247,9 +281,9 @@ def training_profile(model: PipelineModel, card: ModelCard, data: DataFrame) -> 
             "index": target.index,
         }
         if target.kind == "numeric":
-            bins = [0] * (len(edges[i]) + 1)
-            for key, count in found.get(i, []):
-                bins[int(key)] = count
+            bins = [0.0] * (len(edges[i]) + 1)
+            for key, share in found.get(i, []):
+                bins[int(key)] = share
             columns.append(
                 ColumnProfile(
                     **common,
@@ -258,11 +292,11 @@ def training_profile(model: PipelineModel, card: ModelCard, data: DataFrame) -> 
                     mean=_finite(stats[f"mean{i}"]),
                     stddev=_finite(stats[f"sd{i}"]),
                     edges=edges[i],
-                    fractions=tuple(c / present if present else 0.0 for c in bins),
+                    fractions=tuple(bins),
                 )
             )
         elif target.kind == "categorical":
-            top = tuple((_typed(target, key), count / present) for key, count in found.get(i, []))
+            top = tuple((_typed(target, key), share) for key, share in found.get(i, []))
             columns.append(
                 ColumnProfile(
                     **common,
@@ -277,6 +311,7 @@ def training_profile(model: PipelineModel, card: ModelCard, data: DataFrame) -> 
     return Profile(
         rows=rows,
         relative_error=RELATIVE_ERROR,
+        sample_fraction=fraction,
         features=tuple(columns[:feature_count]),
         prediction=extra[0] if extra else None,
         probability=extra[1] if len(extra) > 1 else None,

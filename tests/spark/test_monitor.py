@@ -23,6 +23,7 @@ from registry.modelcard import ModelCard
 from registry.profile import Profile
 from registry.repository.local import LocalRepository
 from registry.spark import VersionedPipeline, deploy, monitor, resolve
+from registry.spark.profile import training_profile
 
 pytestmark = pytest.mark.spark
 
@@ -192,3 +193,18 @@ def test_deploy_refuses_data_it_cannot_profile_or_evaluate(deployed: Deployed) -
         deploy(
             deployed.model, "com.acme:churn:1.0", repository=deployed.repo, evaluation_data=deployed.test.drop("label")
         )
+
+
+def test_quantiles_and_shares_from_a_sample_above_sample_rows(deployed: Deployed) -> None:
+    card = _card(deployed, deployed.first)
+    full = Profile.from_dict(card.profile)
+    sampled = training_profile(deployed.model, card, deployed.train, sample_rows=500)
+    assert full.sample_fraction == 1.0 and sampled.sample_fraction == 0.25
+    for exact, approximate in zip(full.features, sampled.features, strict=True):
+        # counts and moments are of every row; edges and shares of about 500 of them
+        assert (approximate.count, approximate.min, approximate.max) == (exact.count, exact.min, exact.max)
+        assert approximate.mean == pytest.approx(exact.mean)
+        if exact.kind == "numeric":
+            assert approximate.edges == pytest.approx(exact.edges, abs=0.25)
+            assert sum(approximate.fractions) == pytest.approx(1.0)
+            assert all(f == pytest.approx(0.1, abs=0.05) for f in approximate.fractions)
