@@ -3,9 +3,10 @@
 The versions come from the watermark column (``pipeline`` by default, see :mod:`registry.spark.watermark`), their
 cards from the repository (:func:`registry.cards.read_card`). The counting is one grouped aggregation over all
 versions at once: each row's bin in each column is a ``CASE WHEN pipeline = '<version>' THEN <that version's
-bins>`` expression built from the cards, so the data is read once however many versions and columns it holds
-(plus one small ``distinct`` of the watermark column to learn the versions, unless ``versions=`` names them). The
-arithmetic (PSI, verdicts, thresholds) is :mod:`registry.drift`.
+bins>`` expression built from the cards, each row becomes one narrow ``(column, bin, outside)`` entry per column,
+and the entries are counted by ``(version, column, bin)``; so the data is read once however many versions and
+columns it holds (plus one small ``distinct`` of the watermark column to learn the versions, unless ``versions=``
+names them). The arithmetic (PSI, verdicts, thresholds) is :mod:`registry.drift`.
 """
 
 from __future__ import annotations
@@ -216,7 +217,11 @@ def monitor(
     watched, notes = _watched(scored, profiles)
 
     mark = F.col("`" + watermark_col.replace("`", "``") + "`")
-    binned: list[Column] = [mark.alias("version")]
+    # One entry per row and column: (column, bin, outside the training range); bin -1 is a null, and a null bin a
+    # version that does not read the column. Column -1 counts the rows. Narrow rows grouped by (version, column,
+    # bin) keep the generated code small whatever the number of columns and bins (a wide aggregate of one
+    # count per bin is many times slower per row).
+    items = [F.struct(F.lit(-1).alias("j"), F.lit(0).alias("b"), F.lit(0).alias("o"))]
     for j, column in enumerate(watched):
         bin_expr: Column | None = None
         outside_expr: Column | None = None
@@ -229,37 +234,40 @@ def monitor(
                     F.when(mark == version, out) if outside_expr is None else outside_expr.when(mark == version, out)
                 )
         assert bin_expr is not None  # every watched column has at least one version
-        binned.append(bin_expr.alias(f"b{j}"))
-        binned.append((outside_expr if outside_expr is not None else F.lit(False)).alias(f"o{j}"))
-    aggregates = [F.count(F.lit(1)).alias("rows")]
-    for j, column in enumerate(watched):
-        b = F.col(f"b{j}")
-        aggregates.append(F.count(F.when(b == -1, 1)).alias(f"nulls{j}"))
-        aggregates.append(F.count(F.when(F.col(f"o{j}"), 1)).alias(f"out{j}"))
-        aggregates += [F.count(F.when(b == k, 1)).alias(f"c{j}_{k}") for k in range(column.bins)]
-    results = {
-        str(row["version"]): row
-        for row in scored.where(mark.isin(found)).select(*binned).groupBy("version").agg(*aggregates).collect()
-    }
+        outside = F.coalesce(outside_expr, F.lit(False)) if outside_expr is not None else F.lit(False)
+        items.append(F.struct(F.lit(j).alias("j"), bin_expr.alias("b"), outside.cast("int").alias("o")))
+    entries_per_row = scored.where(mark.isin(found)).select(mark.alias("v"), F.explode(F.array(*items)).alias("e"))
+    counted = (
+        entries_per_row.select("v", "e.j", "e.b", "e.o")
+        .where(F.col("b").isNotNull())
+        .groupBy("v", "j", "b")
+        .agg(F.count(F.lit(1)).alias("n"), F.sum("o").alias("out"))
+        .collect()
+    )
+    bins: dict[tuple[str, int], dict[int, int]] = {}
+    outside_counts: dict[tuple[str, int], int] = {}
+    for row in counted:
+        key = (str(row["v"]), int(row["j"]))
+        bins.setdefault(key, {})[int(row["b"])] = int(row["n"])
+        outside_counts[key] = outside_counts.get(key, 0) + int(row["out"] or 0)
 
     entries = []
     for version in found:
-        row = results.get(version)
-        rows = int(row["rows"]) if row is not None else 0
+        rows = bins.get((version, -1), {}).get(0, 0)
         compared: list[ColumnDrift] = []
         for j, column in enumerate(watched):
             trained = column.profiles.get(version)
             if trained is None:
                 continue
-            counts = [int(row[f"c{j}_{k}"]) if row is not None else 0 for k in range(trained.bins)]
+            counts = bins.get((version, j), {})
             compared.append(
                 compare_column(
                     trained,
                     column.role,
                     rows=rows,
-                    nulls=int(row[f"nulls{j}"]) if row is not None else 0,
-                    counts=counts,
-                    outside=int(row[f"out{j}"]) if row is not None and trained.kind == "numeric" else None,
+                    nulls=counts.get(-1, 0),
+                    counts=[counts.get(k, 0) for k in range(trained.bins)],
+                    outside=outside_counts.get((version, j), 0) if trained.kind == "numeric" else None,
                     thresholds=thresholds,
                 )
             )
