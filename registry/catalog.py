@@ -26,8 +26,10 @@ from typing import TYPE_CHECKING, Any
 
 from registry import present, rendering
 from registry.coordinates import Module
+from registry.drift import DriftReport
 from registry.exceptions import ArtifactNotFound, IntegrityError, InvalidCoordinate, InvalidInput
 from registry.modelcard import stages
+from registry.monitor_view import ProfileRow, drift_line, profile_rows
 from registry.promotion import PromotionRecord
 from registry.repository.base import Repository
 from registry.settings import Settings, using_repository
@@ -163,6 +165,8 @@ class VersionSummary:
     previous: str | None
     promotion: PromotionRecord | None
     signature: str = ""  # who signed it, "unsigned", or why its signature is refused
+    profile: tuple[ProfileRow, ...] = ()
+    drift: str | None = None
 
 
 @dataclass(frozen=True)
@@ -189,8 +193,9 @@ def _numbers(metrics: Any) -> dict[str, float]:
     }
 
 
-def _summary(record: VersionCard, signature: str = "") -> VersionSummary:
+def _summary(record: VersionCard, signature: str = "", monitored: DriftReport | None = None) -> VersionSummary:
     card = record.card
+    drift = monitored.version(str(record.coordinate)) if monitored is not None else None
     return VersionSummary(
         version=str(record.coordinate.version),
         created=present.time(card.created),
@@ -204,6 +209,8 @@ def _summary(record: VersionCard, signature: str = "") -> VersionSummary:
         previous=card.previous,
         promotion=record.promotion,
         signature=signature,
+        profile=profile_rows(card.profile, drift),
+        drift=drift_line(drift),
     )
 
 
@@ -212,7 +219,9 @@ def _page_name(module: Module) -> str:
     return f"{module.group}.{module.artifact}.html"
 
 
-def _artifact_page(history: ArtifactHistory, signatures: Mapping[str, str]) -> ArtifactPage:
+def _artifact_page(
+    history: ArtifactHistory, signatures: Mapping[str, str], monitored: DriftReport | None = None
+) -> ArtifactPage:
     oldest_first = list(reversed(history.cards))
     names = sorted({name for record in oldest_first for name in _numbers(record.card.metrics)})
     charts = []
@@ -236,7 +245,9 @@ def _artifact_page(history: ArtifactHistory, signatures: Mapping[str, str]) -> A
     return ArtifactPage(
         module=str(history.module),
         file_name=_page_name(history.module),
-        versions=tuple(_summary(record, signatures.get(str(record.coordinate), "")) for record in history.cards),
+        versions=tuple(
+            _summary(record, signatures.get(str(record.coordinate), ""), monitored) for record in history.cards
+        ),
         without_card=tuple(str(v) for v in sorted(history.without_card, reverse=True)),
         charts=tuple(charts),
         promotions=tuple(promotions),
@@ -264,15 +275,17 @@ def render_catalog(
     skipped: Sequence[tuple[str, str]] = (),
     now: dt.datetime | None = None,
     signatures: Mapping[str, str] | None = None,
+    monitored: DriftReport | None = None,
 ) -> dict[str, str]:
     """The catalog's pages: ``{file name: HTML}``, ``index.html`` included.
 
     :param source: how the repository is named on the pages (a masked URL or path).
     :param skipped: ``(folder, reason)`` of discovered folders that are not readable artifacts.
     :param signatures: ``{coordinate: who signed it}`` (see :func:`registry.trust.describe_card_signature`).
+    :param monitored: a monitor report (``registry monitor --json``): the drift of the versions it covers.
     """
     stamp = present.time(now or dt.datetime.now(dt.timezone.utc))
-    pages = sorted((_artifact_page(h, signatures or {}) for h in histories), key=lambda page: page.module)
+    pages = sorted((_artifact_page(h, signatures or {}, monitored) for h in histories), key=lambda page: page.module)
     environment = _environment()
     common = {"source": source, "generated": stamp}
     rendered = {
@@ -351,12 +364,14 @@ def build_catalog(
     settings: Settings | None = None,
     artifacts: Sequence[str] = (),
     now: dt.datetime | None = None,
+    monitored: DriftReport | None = None,
 ) -> Path:
     """Write the catalog of a repository into the directory ``out``.
 
     :param out: a new or empty directory, or one a previous run wrote (it is replaced as a whole, atomically
         enough that a reader sees the old catalog or the new one, with at most a moment of neither).
     :param artifacts: ``GROUP:ARTIFACT`` to include; by default every artifact found by :func:`discover_artifacts`.
+    :param monitored: a monitor report whose drift is shown beside each version's training profile.
     :returns: the path of ``index.html``.
     :raises InvalidCoordinate: an artifact does not parse. :raises ArtifactNotFound: a named artifact has no
         released version. :raises InvalidInput: ``out`` is a file or a directory with other content.
@@ -386,7 +401,9 @@ def build_catalog(
             for history in histories
             for r in history.cards
         }
-        pages = render_catalog(histories, source=repo.display, skipped=skipped, now=now, signatures=signatures)
+        pages = render_catalog(
+            histories, source=repo.display, skipped=skipped, now=now, signatures=signatures, monitored=monitored
+        )
     try:
         _write_site(out, pages)
     except OSError as exc:

@@ -17,6 +17,8 @@ Schema (``"schema": 1``), every key always present so that readers need no guess
     training_data   {"rows", "schema", "fingerprint", "source", "table_version"} or null
     code            {"commit", "remote", "dirty"} or null
     previous        the coordinate this build replaces, or null
+    profile         the training profile (see registry.profile) or null
+    evaluation_data {"rows", "schema", "fingerprint", "source", "table_version", "metrics"} or null
 
 No credential ever appears in a card: URLs are masked before they are recorded.
 
@@ -226,6 +228,8 @@ class ModelCard:
     training_data: Mapping[str, Any] | None = None
     code: Mapping[str, Any] | None = None
     previous: str | None = None
+    profile: Mapping[str, Any] | None = None
+    evaluation_data: Mapping[str, Any] | None = None
     schema: int = SCHEMA_VERSION
 
     @classmethod

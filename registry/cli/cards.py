@@ -98,15 +98,21 @@ def search(
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="The site directory.")
 @repository_option
 @click.option("--artifact", "artifacts", multiple=True, metavar="GROUP:ARTIFACT", help="Only these; repeatable.")
-def catalog(out: Path, repository: str | None, artifacts: tuple[str, ...]) -> None:
+@click.option("--monitor", "report", type=click.Path(dir_okay=False, path_type=Path), help="Show this drift report.")
+def catalog(out: Path, repository: str | None, artifacts: tuple[str, ...], report: Path | None) -> None:
     """Write a static HTML catalog of the repository's models (no JavaScript; opens from file://).
 
     Without --artifact, every artifact in the repository is found by walking its folders. OUT must be new,
     empty, or a catalog written before (it is replaced). The last line printed is the path of index.html.
+    With --monitor REPORT (written by 'registry monitor PATH --json'), versions show their drift.
     """
     from registry.catalog import build_catalog
+    from registry.drift import DriftReport
 
-    index = build_catalog(out, repository=repository, settings=load_settings(), artifacts=artifacts)
+    monitored = DriftReport.read(report) if report is not None else None
+    index = build_catalog(
+        out, repository=repository, settings=load_settings(), artifacts=artifacts, monitored=monitored
+    )
     click.echo(str(index))
 
 

@@ -7,7 +7,7 @@ written. :func:`print_view` draws for a terminal's width, and for a pipe or a fi
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from rich import box
@@ -18,6 +18,7 @@ from rich.text import Text
 from registry import present
 from registry.diff import SECTIONS, CardDiff
 from registry.modelcard import stages
+from registry.monitor_view import profile_view
 from registry.store import VersionCard
 
 __all__ = ["card_view", "diff_view", "print_view", "search_view"]
@@ -110,6 +111,9 @@ def card_view(record: VersionCard) -> RenderableType:
         for name, value, default in present.params(stage):
             table.add_row(Text(name), Text(value), "default" if default else "")
         parts.append(table)
+    profile = profile_view(card.profile if isinstance(card.profile, Mapping) else None)
+    if profile is not None:
+        parts.append(profile)
     schema = card.input_schema if isinstance(card.input_schema, list) else []
     if schema:
         table = _table("Input schema", "column", "type", "nullable")

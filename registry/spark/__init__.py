@@ -43,6 +43,7 @@ from pyspark.ml import PipelineModel
 
 from registry.spark.comparison import side_by_side
 from registry.spark.deploy import deploy
+from registry.spark.monitor import Monitored, monitor
 from registry.spark.packages import packages_conf
 from registry.spark.resolve import resolve
 from registry.spark.runtime import SparkMismatch, SparkVersionWarning
@@ -54,8 +55,10 @@ __all__ = [
     "SparkVersionWarning",
     "VersionedPipeline",
     "Watermark",
+    "Monitored",
     "deploy",
     "find_watermark",
+    "monitor",
     "packages_conf",
     "resolve",
     "side_by_side",

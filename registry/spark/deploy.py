@@ -21,6 +21,7 @@ from registry.repository.base import Repository
 from registry.settings import Settings
 from registry.spark import hadoop
 from registry.spark.card import describe_model, input_schema, output_columns, training_data_summary
+from registry.spark.profile import profiled_card
 from registry.spark.runtime import session_runtime
 from registry.spark.session import activated, active_session, require_ml_on_connect
 from registry.spark.watermark import stamp_watermark
@@ -38,6 +39,7 @@ def model_card(
     labels: Sequence[str] = (),
     training_data: DataFrame | str | None = None,
     code: Mapping[str, Any] | Literal["git"] | None = "git",
+    evaluation_data: DataFrame | None = None,
 ) -> ModelCard:
     """The card a deploy records: stages and params, the runtime (Spark, Scala, Java, Python), schema and
     fingerprint of the training data."""
@@ -56,7 +58,8 @@ def model_card(
         code=code_lineage() if code == "git" else code,
         spark_version=runtime["spark"],
     )
-    return dataclasses.replace(card, tools={**card.tools, **runtime})
+    card = dataclasses.replace(card, tools={**card.tools, **runtime})
+    return profiled_card(card, model, spark, training_data=training_data, evaluation_data=evaluation_data)
 
 
 def deploy(
@@ -74,6 +77,7 @@ def deploy(
     allow_change: bool = False,
     spark: SparkSession | None = None,
     sign: str | bool | None = None,
+    evaluation_data: DataFrame | None = None,
 ) -> Coordinate:
     """Save a fitted pipeline and deploy it as a new release; the model object is not changed.
 
@@ -85,7 +89,9 @@ def deploy(
     :param description: free text for the card and the POM.
     :param labels: tags to record, e.g. ``["prod-candidate"]``.
     :param training_data: the DataFrame the model was trained on, or a table name or path: its schema, row
-        count and an order-independent fingerprint are recorded (one extra Spark job over the data).
+        count and an order-independent fingerprint are recorded (one extra Spark job over the data), and the
+        training profile of every column the model reads, of its prediction and positive-class probability (two
+        more jobs; see :mod:`registry.spark.profile`), which :func:`registry.spark.monitor` compares with.
     :param code: the code lineage to record; ``"git"`` (default) reads the commit of the working directory,
         ``None`` records none.
     :param model_dir: where executors can write (``hdfs:///tmp/models``): the model is saved there, then copied
@@ -98,6 +104,9 @@ def deploy(
     :param sign: sign the jar, POM and card with this gpg key (``True``: the repository's ``sign_with``, else gpg's
         default key; ``False``: never); default: when the repository sets ``sign_with``. See
         :func:`registry.deploy.deploy`.
+    :param evaluation_data: held-out data with the label: its fingerprint and the metrics of the matching Spark
+        evaluator (binary: areaUnderROC, areaUnderPR; multiclass: f1, accuracy; regression: rmse, r2, mae) are
+        recorded; ``metrics`` given explicitly win over computed ones of the same name.
     :returns: the full coordinate released, e.g. ``com.acme:churn:1.0.3``.
     :raises InvalidModel: ``model`` is not a ``PipelineModel``.
     :raises VersionExists: an exact version that is already released.
@@ -126,6 +135,7 @@ def deploy(
         labels=labels,
         training_data=training_data,
         code=code,
+        evaluation_data=evaluation_data,
     )
     scratch = Path(tempfile.mkdtemp(prefix="registry-spark-deploy-"))
     local = scratch / "model"
