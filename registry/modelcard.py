@@ -56,6 +56,8 @@ __all__ = [
 ]
 
 SCHEMA_VERSION = 1
+#: Keys added to schema 1 after its first release (readers of older cards see them absent, as ``None``).
+_ADDED_KEYS = ("profile", "evaluation_data")
 #: The card sidecar's classifier: ``ARTIFACT-VERSION-model.json``.
 CLASSIFIER = "model"
 
@@ -270,9 +272,13 @@ class ModelCard:
         return ModelCard(**{**asdict(self), "coordinate": coordinate, "previous": previous})
 
     def to_dict(self) -> dict[str, Any]:
-        """The card as JSON data, in the schema's form."""
+        """The card as JSON data, in the schema's form (the keys added since schema 1 only when they hold a value,
+        so a card without them is byte for byte what earlier releases wrote)."""
         data = asdict(self)
         data["labels"] = list(self.labels)
+        for key in _ADDED_KEYS:
+            if data.get(key) is None:
+                del data[key]
         return data
 
     def to_json(self) -> bytes:

@@ -37,7 +37,7 @@ from registry.store import (
     strongest_checksum,
     together,
 )
-from registry.trust import MARK, check_jar, policy_for
+from registry.trust import MARK, UNREAD, check_jar, policy_for, read_signature, wants_signature
 from registry.versions import Selector
 
 __all__ = ["Resolved", "list_versions", "resolve", "select_version"]
@@ -54,7 +54,11 @@ class Resolved:
 
 
 def _fill(
-    cache: Cache, repository: Repository, coordinate: Coordinate, check_signature: Callable[[Path, Path], object]
+    cache: Cache,
+    repository: Repository,
+    coordinate: Coordinate,
+    check_signature: Callable[[Path, Path, bytes | None], object],
+    signed: bool,
 ) -> tuple[str, str, Path]:
     """Download the jar and its strongest checksum at once, verify (checksum, then signature), and extract into the
     cache entry named after that checksum, atomically. Returns the algorithm, the digest and the entry."""
@@ -65,18 +69,25 @@ def _fill(
         jar = staging / coordinate.file_name("jar")
         path = coordinate.path("jar")
         try:
-            _, sha512 = together(lambda: repository.fetch(path, jar), lambda: sha512_or_none(repository, path))
+            # The jar, its sha512 and (where signatures are checked) its .asc, all at once.
+            _, (sha512, asc) = together(
+                lambda: repository.fetch(path, jar),
+                lambda: together(
+                    lambda: sha512_or_none(repository, path),
+                    lambda: read_signature(repository, path) if signed else UNREAD,
+                ),
+            )
         except ArtifactNotFound:
             raise ArtifactNotFound(f"{coordinate} does not exist in {repository.display}.") from None
         algorithm, digest = strongest_checksum(repository, path, str(coordinate), sha512)
         entry = cache.entry(coordinate, algorithm, digest)
         if (entry / "model").is_dir():  # verified before, under the same checksum
-            check_signature(entry / coordinate.file_name("jar"), entry / MARK)
+            check_signature(entry / coordinate.file_name("jar"), entry / MARK, asc)
             return algorithm, digest, entry
         # Verified against the one digest the cache entry is named after (hashing a large jar four times was most
         # of a cold resolve's own cost).
         verify_digest(algorithm, file_digest(jar, algorithm), digest, f"{coordinate} from {repository.display}")
-        check_signature(jar, staging / MARK)
+        check_signature(jar, staging / MARK, asc)
         check_embedded_pom(jar, coordinate)
         extract_model(jar, staging / "model")
         card = read_entry(jar, CARD_ENTRY)
@@ -133,11 +144,11 @@ def resolve(
         entry = cache.entry(coordinate, *known) if known is not None and known != ABSENT else None
         policy: TrustPolicy = policy_for(repository, repo, active)
 
-        def check_signature(jar: Path, mark: Path) -> object:
-            return check_jar(repo, coordinate, jar, policy, active, mark)
+        def check_signature(jar: Path, mark: Path, signature: bytes | None = UNREAD) -> object:
+            return check_jar(repo, coordinate, jar, policy, active, mark, signature=signature)
 
         if entry is None or not (entry / "model").is_dir():
-            algorithm, digest, entry = _fill(cache, repo, coordinate, check_signature)
+            algorithm, digest, entry = _fill(cache, repo, coordinate, check_signature, wants_signature(policy))
             cache.remember(repo.origin, coordinate, name, algorithm, digest)
         else:  # remembered in the entry, unless the policy changed since
             check_signature(entry / name, entry / MARK)

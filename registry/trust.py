@@ -138,6 +138,20 @@ def _read_signature(repository: Repository, path: str) -> bytes | None:
         return None
 
 
+#: ``signature=`` of the checks below when the caller has not read the ``.asc`` itself (it is read then).
+UNREAD = b"<unread>"
+
+
+def wants_signature(policy: TrustPolicy) -> bool:
+    """Whether a check under ``policy`` reads the ``.asc`` at all (so a caller may fetch it beside the file)."""
+    return policy.active or gpg_available()
+
+
+def read_signature(repository: Repository, path: str) -> bytes | None:
+    """The ``.asc`` of ``path``, or ``None`` when it is unsigned."""
+    return _read_signature(repository, path)
+
+
 def check_signature(
     repository: Repository,
     path: str,
@@ -147,6 +161,7 @@ def check_signature(
     what: str,
     *,
     refused: str = "",
+    signature: bytes | None = UNREAD,
 ) -> SignatureCheck | None:
     """Judge the signature of the repository file ``path`` (its verified content: ``data``) under ``policy``.
 
@@ -155,9 +170,10 @@ def check_signature(
     :raises SignatureError: refused (see :meth:`TrustPolicy.judge`), the message ending with ``refused``.
     :raises ConfigError: the policy needs gpg, and it is not installed.
     """
-    if not policy.active and not gpg_available():
+    if not wants_signature(policy):
         return None  # nothing is required, and nothing can be checked
-    signature = _read_signature(repository, path)
+    if signature is UNREAD:
+        signature = _read_signature(repository, path)
     if signature is None:
         return policy.judge(what, None, refused=refused)
     with verifier_for(policy, settings) as verifier:
@@ -188,6 +204,7 @@ def check_cached(
     mark: Path,
     *,
     refused: str = "",
+    signature: bytes | None = UNREAD,
 ) -> dict[str, Any] | None:
     """:func:`check_signature` of the verified content ``load()`` gives, unless ``mark`` records a check of these
     bytes under this very policy; a new check is recorded in ``mark``. Returns the signature as recorded
@@ -198,7 +215,7 @@ def check_cached(
         return signature if isinstance(signature, dict) else None
     if not policy.active and not gpg_available():
         return None  # not checked, so not remembered as checked either
-    check = check_signature(repository, path, load(), policy, settings, what, refused=refused)
+    check = check_signature(repository, path, load(), policy, settings, what, refused=refused, signature=signature)
     try:
         mark.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(mark, _mark(policy, check))
@@ -235,13 +252,31 @@ def check_card(
 
 
 def check_jar(
-    repository: Repository, coordinate: Coordinate, jar: Path, policy: TrustPolicy, settings: Settings, mark: Path
+    repository: Repository,
+    coordinate: Coordinate,
+    jar: Path,
+    policy: TrustPolicy,
+    settings: Settings,
+    mark: Path,
+    *,
+    signature: bytes | None = UNREAD,
 ) -> dict[str, Any] | None:
     """The signature of a version's jar (``jar``: its verified local copy) under ``policy``, recorded in ``mark``
-    (or remembered from there); ``None`` when unsigned. :raises SignatureError: refused, nothing extracted."""
+    (or remembered from there); ``None`` when unsigned. ``signature``: its ``.asc`` if already read (``None``:
+    there is none). :raises SignatureError: refused, nothing extracted."""
     what = f"{coordinate.file_name('jar')} of {coordinate} in {repository.display}"
     path = coordinate.path("jar")
-    return check_cached(repository, path, lambda: jar, policy, settings, what, mark, refused="Nothing was extracted.")
+    return check_cached(
+        repository,
+        path,
+        lambda: jar,
+        policy,
+        settings,
+        what,
+        mark,
+        refused="Nothing was extracted.",
+        signature=signature,
+    )
 
 
 def check_copies(

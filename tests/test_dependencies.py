@@ -143,6 +143,7 @@ def test_every_declared_dependency_is_imported() -> None:
 
 def test_the_test_extra_covers_what_the_tests_import() -> None:
     local = {p.stem for p in TESTS.rglob("*.py")} | {p.name for p in TESTS.rglob("*") if p.is_dir()} | {"registry"}
+    local |= {p.stem for p in (ROOT / "benchmarks").glob("*.py")}  # tests/integration/test_network.py: the proxy
     imports = third_party_imports(TESTS.rglob("*.py"), local)
     runtime = PROJECT["dependencies"] + EXTRAS["spark"] + EXTRAS["serve"] + EXTRAS["connect"]
     assert _undeclared(imports, runtime + EXTRAS["test"]) == {}

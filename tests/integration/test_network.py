@@ -94,9 +94,10 @@ def test_requests_of_each_command_across_a_slow_link(
     assert str(resolve("com.acme:churn:latest.release", repository=slow, settings=settings).coordinate).endswith("1")
     assert sorted(log.since()) == [
         "GET com/acme/churn/1.0.1/churn-1.0.1.jar",
+        "GET com/acme/churn/1.0.1/churn-1.0.1.jar.asc",
         "GET com/acme/churn/1.0.1/churn-1.0.1.jar.sha512",
         "GET com/acme/churn/maven-metadata.xml",
-    ]  # cold: the selection, then the jar and its checksum at once
+    ]  # cold: the selection, then the jar, its checksum and its signature (here none: a 404) at once
     log.mark()
     resolve("com.acme:churn:latest.release", repository=slow, settings=settings)
     assert log.since() == ["GET com/acme/churn/maven-metadata.xml"]  # warm: the selection only

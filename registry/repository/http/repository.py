@@ -174,7 +174,7 @@ class HttpRepository(Repository):
             with contextlib.suppress(Exception):  # the write that needs it probes again, and raises
                 self.traits()
 
-        threading.Thread(target=prepare, daemon=True).start()
+        self.transport.start_helper(prepare)
         self.transport.preconnect(POOL_SIZE)
 
     def claims_folders(self) -> bool:

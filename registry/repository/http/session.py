@@ -210,8 +210,14 @@ class Transport:
         if config.ca_bundle and not Path(config.ca_bundle).expanduser().exists():
             raise ConfigError(f"The ca_bundle {config.ca_bundle!r} of {self.display} does not exist.")
         self._session.verify = str(Path(config.ca_bundle).expanduser()) if config.ca_bundle else config.verify_tls
+        self._helpers: list[threading.Thread] = []
+        self._helpers_lock = threading.Lock()
 
     def close(self) -> None:
+        with self._helpers_lock:
+            helpers, self._helpers = self._helpers, []
+        for thread in helpers:
+            thread.join(self._timeout[0])
         self._session.close()
 
     def url(self, path: str) -> str:
@@ -393,7 +399,15 @@ class Transport:
                 pool._put_conn(connection)
 
         for connection in connections:
-            threading.Thread(target=connect, args=(connection,), daemon=True).start()
+            self.start_helper(connect, connection)
+
+    def start_helper(self, target: Callable[..., object], *args: object) -> None:
+        """Run best-effort work for the requests to come on a thread of its own; :meth:`close` waits for it, so
+        that no thread of ours outlives the repository (a fork while one holds a lock could hang the child)."""
+        thread = threading.Thread(target=target, args=args, daemon=True)
+        with self._helpers_lock:
+            self._helpers = [t for t in self._helpers if t.is_alive()] + [thread]
+        thread.start()
 
 
 def reason(exc: BaseException) -> str:
