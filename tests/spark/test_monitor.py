@@ -131,7 +131,11 @@ def test_shifted_feature_is_drifted_and_the_others_stable(
     verdicts = {c.name: c.verdict for c in version.features}
     assert verdicts == {"x": "drifted", "y": "stable", "plan": "stable"}, str(result)
     x = version.column("feature", "x")
-    assert x is not None and x.psi is not None and x.psi > 1 and x.outside_range is not None and x.outside_range > 0.5
+    # Shifted by 4 sd, most values lie above the training maximum; how many depends on that maximum (a random
+    # draw of the training data, about 3 to 4.5 sd), so the bound is loose, and far from the stable column's.
+    y = version.column("feature", "y")
+    assert x is not None and x.psi is not None and x.psi > 1 and x.outside_range is not None and x.outside_range > 0.2
+    assert y is not None and y.outside_range is not None and y.outside_range < 0.05
     assert result.report.fails("drifted")
     [row] = result.frame.collect()
     assert row["version"] == str(deployed.first) and row["rows"] == ROWS and row["drifted"] == ["x"]
