@@ -57,6 +57,12 @@ def _args(command: str, spec: str, work: Path, model: Path) -> list[list[str]]:
         "promote": [["promote", "com.acme:churn:1.0.0", "--from", spec, "--to", str(work / "promoted")]],
         "ivysettings": [["ivysettings", "-r", spec], ["ivysettings", "-r", spec, "--out", str(work / "ivy.xml")]],
         "verify": [["verify", "com.acme:churn:latest.release", "-r", spec]],
+        # The commands that run Spark: what reaches the repository without a JVM. A JVM started here would leave
+        # py4j's threads in this process, and a fork while one of them holds a lock (logging's) hangs the child;
+        # their repository access is resolve's, run above, and registry.spark's tests run them for real.
+        "score": [["score", "--help"], ["score", "com.acme:churn:1.0.0", "-r", spec]],
+        "serve": [["serve", "--help"]],
+        "monitor": [["monitor", "--help"], ["monitor", str(work / "no-such-scored-data"), "-r", spec]],
     }
     return known.get(command, [[command, "--help"], [command, "com.acme:churn:1.0.0", "-r", spec]])
 
