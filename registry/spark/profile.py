@@ -38,7 +38,6 @@ from pyspark.ml.evaluation import (
     MulticlassClassificationEvaluator,
     RegressionEvaluator,
 )
-from pyspark.ml.functions import vector_to_array
 from pyspark.ml.regression import RegressionModel
 from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
@@ -135,6 +134,8 @@ def value_column(name: str, data_type: DataType, kind: Kind, index: int | None =
     """The values a profile describes: numbers as doubles with NaN as null; an element of a vector."""
     column = _quoted(name)
     if index is not None:
+        from pyspark.ml.functions import vector_to_array  # pyspark 3.5 imports pandas with it: only when needed
+
         return vector_to_array(column)[index]
     if kind == "numeric":
         as_double = column.cast("double")

@@ -36,7 +36,6 @@ from typing import Any
 
 from pyspark.ml import PipelineModel
 from pyspark.ml.feature import SQLTransformer
-from pyspark.ml.functions import vector_to_array
 from pyspark.ml.linalg import VectorUDT
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -134,6 +133,8 @@ class _Loaded:
         self._outputs: list[Column] = [F.col(self.signature.prediction)]
         if probability is not None:
             is_vector = isinstance(output.schema[probability].dataType, VectorUDT)
+            from pyspark.ml.functions import vector_to_array  # pyspark 3.5 imports pandas with it
+
             self._outputs.append((vector_to_array(F.col(probability)) if is_vector else F.col(probability)).alias("p"))
         self.has_probability = probability is not None
         self._stamped = watermark is not None
