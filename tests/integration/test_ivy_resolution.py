@@ -82,6 +82,32 @@ def _write_repository(root: Path) -> None:
     )
 
 
+def _ivy_command(java_cmd: str, jar: Path, settings: Path, work: Path, revision: str) -> list[str]:
+    """Apache Ivy's command line retrieving com.acme:churn at ``revision`` into ``WORK/out``, with a cache and an
+    Ivy home of its own under ``work`` and every network proxy pointed at a closed port."""
+    return [
+        java_cmd,
+        "-Dhttp.proxyHost=127.0.0.1",
+        "-Dhttp.proxyPort=9",
+        "-Dhttps.proxyHost=127.0.0.1",
+        "-Dhttps.proxyPort=9",
+        f"-Divy.default.ivy.user.dir={work / 'home'}",
+        "-cp",
+        str(jar),
+        "org.apache.ivy.Main",
+        "-settings",
+        str(settings),
+        "-cache",
+        str(work / "cache"),
+        "-dependency",
+        "com.acme",
+        "churn",
+        revision,
+        "-retrieve",
+        f"{work / 'out'}/[artifact]-[revision].[ext]",
+    ]
+
+
 @pytest.fixture(scope="module")
 def ivy_retrieved(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """Ivy revision -> the version real Ivy retrieves for it (read from the retrieved jar)."""
@@ -93,27 +119,7 @@ def ivy_retrieved(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     running = {}
     for index, revision in enumerate(IVY_PICKS):
         work = base / f"run{index}"  # a cache of its own per run: concurrent runs must not share locks
-        command = [
-            java_cmd,
-            "-Dhttp.proxyHost=127.0.0.1",
-            "-Dhttp.proxyPort=9",
-            "-Dhttps.proxyHost=127.0.0.1",
-            "-Dhttps.proxyPort=9",
-            f"-Divy.default.ivy.user.dir={work / 'home'}",
-            "-cp",
-            str(jar),
-            "org.apache.ivy.Main",
-            "-settings",
-            str(settings),
-            "-cache",
-            str(work / "cache"),
-            "-dependency",
-            "com.acme",
-            "churn",
-            revision,
-            "-retrieve",
-            f"{work / 'out'}/[artifact]-[revision].[ext]",
-        ]
+        command = _ivy_command(java_cmd, jar, settings, work, revision)
         running[revision] = (
             work,
             subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT),
@@ -161,25 +167,7 @@ def test_ivy_resolves_a_signed_version(gpg_keys: Keys, make_model: Callable[...,
     settings.write_text(_SETTINGS.format(root=repo.root.as_uri()))
     work = tmp_path / "run"
     done = subprocess.run(
-        [
-            java(),
-            "-Dhttp.proxyHost=127.0.0.1",
-            "-Dhttp.proxyPort=9",
-            f"-Divy.default.ivy.user.dir={work / 'home'}",
-            "-cp",
-            str(ivy_jar()),
-            "org.apache.ivy.Main",
-            "-settings",
-            str(settings),
-            "-cache",
-            str(work / "cache"),
-            "-dependency",
-            "com.acme",
-            "churn",
-            "latest.release",
-            "-retrieve",
-            f"{work / 'out'}/[artifact]-[revision].[ext]",
-        ],
+        _ivy_command(java(), ivy_jar(), settings, work, "latest.release"),
         capture_output=True,
         text=True,
         timeout=_TIMEOUT_S,

@@ -5,31 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from cardhelpers import run_cli as run
 from pyspark.ml import PipelineModel
 from pyspark.sql import DataFrame, SparkSession
 from sparktools import finish, spark_submit
 
 import registry
-from registry.cli import main
 from registry.coordinates import Coordinate
 from registry.repository.local import LocalRepository
 from registry.spark import deploy, resolve
 
 pytestmark = pytest.mark.spark
-
-
-def run(*args: str) -> tuple[int, str, str]:
-    """``registry ARGS`` through the real entry point (its error handler and exit codes), in this process."""
-    import click
-
-    @click.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
-    @click.pass_context
-    def entry(ctx: click.Context) -> None:
-        main(list(ctx.args))
-
-    result = CliRunner().invoke(entry, list(args), catch_exceptions=False)
-    return result.exit_code, result.stdout, result.stderr
 
 
 @pytest.fixture
