@@ -18,6 +18,7 @@ from registry.coordinates import Module
 from registry.deploy import deploy
 from registry.exceptions import ArtifactNotFound, IntegrityError, RegistryError, RepositoryUnavailable
 from registry.fsck import Kind, check
+from registry.repository.base import PathExists
 from registry.repository.http import session
 from registry.repository.local import LocalRepository
 from registry.resolve import Resolved, resolve
@@ -327,7 +328,8 @@ def test_a_failed_upload_among_the_concurrent_ones_leaves_no_jar(
     with pytest.raises(RepositoryUnavailable, match=match) as caught:
         deploy(big, "com.acme:churn:1.0", repository=open_faulty(served, timeout=1.0))
     assert time.monotonic() - started < 10 and "\n" not in str(caught.value)
-    assert served.requests("PUT", "churn-1.0.2-model.json.sha256") == 1  # a PUT is never blindly retried
+    # a dropped PUT is sent again a bounded number of times (it is create-only, so never applied twice)
+    assert served.requests("PUT", "churn-1.0.2-model.json.sha256") <= 1 + session.REPLAYS
     assert served.requests("PUT", "churn-1.0.2.jar") <= 1
     assert not (served.root / "com/acme/churn/1.0.2/churn-1.0.2.jar").exists()
     served.clear()
@@ -356,21 +358,52 @@ def test_an_upload_whose_end_is_held_back_too_long_is_sent_again_whole(
     assert faulty.requests("PUT", "com/acme/held.jar") == 2  # broken off once, then whole
 
 
-def test_an_upload_stored_but_never_acknowledged_is_completed_by_fsck(
+def test_an_upload_stored_but_never_acknowledged_is_recognised_when_sent_again(
     served: FaultyServer, make_model: Callable[..., Path], cache: Path
 ) -> None:
-    served.always("PUT", "churn-1.0.2.jar", Reset(after=0))  # stored, then the connection is reset
-    with pytest.raises(RepositoryUnavailable):
-        deploy(make_model("two"), "com.acme:churn:1.0", repository=open_faulty(served))
-    served.clear()
-    repository = open_faulty(served)
-    report = check(repository, repair=True, min_age=0)
-    assert [(f.version, f.kind, f.repaired) for f in report.findings] == [
-        ("1.0.2", Kind.UNLISTED, "listed in maven-metadata.xml")
-    ]
+    """The server stores the jar and resets the connection before answering: the PUT is sent again, refused as
+    taken, and the server's copy is found to be ours, byte for byte, so the deploy goes on."""
+    served.script("PUT", "churn-1.0.2.jar", Reset(after=0))  # stored, then the connection is reset
+    deployed = deploy(make_model("two"), "com.acme:churn:1.0", repository=open_faulty(served))
+    assert str(deployed) == "com.acme:churn:1.0.2"
+    assert served.requests("PUT", "churn-1.0.2.jar") == 2
     folder = served.root / "com/acme/churn/1.0.2"
     jar = (folder / "churn-1.0.2.jar").read_bytes()
     assert (folder / "churn-1.0.2.jar.sha512").read_bytes() == digest_bytes(jar).sha512.encode()
-    resolved = resolve("com.acme:churn:latest.release", repository=repository, cache_dir=cache)
+    resolved = resolve("com.acme:churn:latest.release", repository=open_faulty(served), cache_dir=cache)
     assert str(resolved.coordinate) == "com.acme:churn:1.0.2" and (resolved.path / DATA).read_text().startswith("two")
     FIGURES["server faults survived by retrying"] += 1
+
+
+def test_writes_on_connections_dropped_without_an_answer_are_sent_again(
+    served: FaultyServer, make_model: Callable[..., Path], cache: Path
+) -> None:
+    """A busy server closes kept-alive connections as requests go out on them (Apache's event MPM does): the
+    claim, a streamed jar and the metadata update each lose their first attempt, and the deploy still lands."""
+    for path in ("churn-1.0.2.pom", "churn-1.0.2.jar", "churn/maven-metadata.xml"):
+        served.script("PUT", path, Reset())  # the body is read, then the connection is reset: nothing is stored
+    deployed = deploy(make_model("two"), "com.acme:churn:1.0", repository=open_faulty(served))
+    assert str(deployed) == "com.acme:churn:1.0.2"
+    assert served.requests("PUT", "churn-1.0.2.jar") == 2
+    resolved = resolve("com.acme:churn:latest.release", repository=open_faulty(served), cache_dir=cache)
+    assert str(resolved.coordinate) == "com.acme:churn:1.0.2" and (resolved.path / DATA).read_text().startswith("two")
+    FIGURES["server faults survived by retrying"] += 1
+
+
+def test_a_write_sent_again_does_not_take_a_path_someone_else_holds(served: FaultyServer, tmp_path: Path) -> None:
+    """The first attempt is lost; by the time it is sent again the path holds other bytes: still refused."""
+    served.write("com/acme/other/1.0.0/other-1.0.0.jar", b"theirs")
+    served.script("PUT", "other-1.0.0.jar", Reset())
+    with pytest.raises(PathExists):
+        open_faulty(served).create("com/acme/other/1.0.0/other-1.0.0.jar", b"ours")
+    assert (served.root / "com/acme/other/1.0.0/other-1.0.0.jar").read_bytes() == b"theirs"
+
+
+def test_a_connection_dropped_every_time_ends_in_one_clear_error(served: FaultyServer) -> None:
+    served.always("PUT", "other-1.0.0.pom", Reset())
+    started = time.monotonic()
+    with pytest.raises(RepositoryUnavailable, match="connection reset by the server") as caught:
+        open_faulty(served).create("com/acme/other/1.0.0/other-1.0.0.pom", b"<project/>")
+    assert time.monotonic() - started < 5 and "\n" not in str(caught.value)
+    assert served.requests("PUT", "other-1.0.0.pom") == 1 + session.REPLAYS
+    FIGURES["server faults ending in one clear error"] += 1

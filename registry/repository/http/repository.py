@@ -18,6 +18,7 @@ import email.utils
 import hashlib
 import json
 import logging
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -28,12 +29,12 @@ from urllib.parse import urlsplit
 import requests
 
 from registry._util import atomic_write, backoff
-from registry.checksums import digest_bytes
+from registry.checksums import digest_bytes, file_digest
 from registry.exceptions import ArtifactNotFound, RepositoryUnavailable
 from registry.repository.base import PathExists, Repository, Source
 from registry.repository.config import Credentials, RepositoryConfig
 from registry.repository.http.listing import names_in_index
-from registry.repository.http.session import MAX_SMALL_FILE, POOL_SIZE, Transport
+from registry.repository.http.session import MAX_SMALL_FILE, POOL_SIZE, Transport, replayed
 from registry.repository.http.webdav import Locks, ServerTraits, folder_lock, mkcol_parents, probe
 
 __all__ = ["HttpRepository"]
@@ -232,9 +233,22 @@ class HttpRepository(Repository):
             response = self.transport.put(path, source, {"If-None-Match": "*"}, ready)
         if 200 <= response.status_code < 300:
             return
+        if response.status_code in _TAKEN and replayed(response) and self._holds(path, source):
+            return  # the attempt whose answer the server dropped had written it
         if response.status_code in _TAKEN and (response.status_code == 412 or self.exists(path)):
             raise PathExists(path, self.display)
         raise self.transport.fail(response, "writing", path)
+
+    def _holds(self, path: str, source: Source) -> bool:
+        """Whether the server's ``path`` is byte for byte ``source``."""
+        ours = hashlib.sha256(source).hexdigest() if isinstance(source, bytes) else file_digest(source, "sha256")
+        with tempfile.TemporaryDirectory() as scratch:
+            copy = Path(scratch) / "copy"
+            try:
+                self.transport.download(path, copy)
+            except ArtifactNotFound:
+                return False
+            return file_digest(copy, "sha256") == ours
 
     def update(self, path: str, change: Callable[[bytes | None], bytes]) -> bytes:
         # A missing file is created with If-None-Match (atomic on servers that honour it). An existing one is

@@ -5,6 +5,13 @@ every failure at the boundary (the only code besides :mod:`registry.repository.h
     404                              -> ArtifactNotFound
     5xx, timeouts, refused, resets   -> RepositoryUnavailable (GET and HEAD are retried first, with backoff)
 
+A server may close a kept-alive connection just as a request goes out on it (Apache's event MPM closes idle ones
+when it is busy; load balancers and Jetty close them after an idle timeout): the request gets no answer at all.
+Such a request is sent again, whatever its method, :data:`REPLAYS` times at most. Every write registry makes is
+conditional (``If-None-Match: *``, ``If-Match``, a MKCOL that fails on an existing folder) or idempotent, so a
+request the server did apply before dropping the connection cannot be applied twice: its replay is refused as
+taken, and :func:`replayed` tells the caller to look at what the server holds before calling it a conflict.
+
 Every request has a connect and a read timeout, so a server that accepts connections and never answers is an
 error within the timeout, never a hang. Uploads and downloads are streamed from and to disk, and reported to
 :mod:`registry.repository.progress`.
@@ -12,6 +19,7 @@ error within the timeout, never a hang. Uploads and downloads are streamed from 
 
 from __future__ import annotations
 
+import http.client
 import io
 import logging
 import re
@@ -25,10 +33,10 @@ from urllib.parse import quote, urlsplit, urlunsplit
 import requests
 from requests.adapters import HTTPAdapter
 from urllib3 import HTTPConnectionPool
-from urllib3.exceptions import ReadTimeoutError
+from urllib3.exceptions import ProtocolError, ReadTimeoutError
 from urllib3.util.retry import Retry
 
-from registry._util import mask_url
+from registry._util import backoff, mask_url
 from registry.exceptions import (
     ArtifactNotFound,
     AuthenticationFailed,
@@ -40,7 +48,7 @@ from registry.repository import progress
 from registry.repository.base import Source
 from registry.repository.config import Credentials, RepositoryConfig
 
-__all__ = ["MAX_SMALL_FILE", "Transport", "reason"]
+__all__ = ["MAX_SMALL_FILE", "REPLAYS", "Transport", "reason", "replayed"]
 
 log = logging.getLogger("registry.repository.http")
 
@@ -50,6 +58,8 @@ MAX_SMALL_FILE = 32 << 20
 MAX_RETRY_AFTER = 5.0
 #: Connections kept open to one server: enough for the concurrent uploads and card reads of one command.
 POOL_SIZE = 16
+#: How many times a request that got no answer because the server dropped the connection is sent again.
+REPLAYS = 2
 _CHUNK = 1 << 20
 
 
@@ -90,6 +100,32 @@ class _Adapter(HTTPAdapter):
 
 class BrokenOff(RepositoryUnavailable):
     """The answer began, then its body broke off."""
+
+
+class Dropped(RepositoryUnavailable):
+    """The server closed the connection without answering."""
+
+
+#: What the socket raises when the server closed or reset the connection before answering.
+_DROPS = (http.client.RemoteDisconnected, ConnectionResetError, ConnectionAbortedError, BrokenPipeError)
+
+
+def _dropped(exc: requests.exceptions.ConnectionError) -> bool:
+    """Whether the request got no answer because the connection was dropped. urllib3 raises a bare ProtocolError
+    only for a request it did not retry itself (anything but GET and HEAD)."""
+    error = exc.args[0] if exc.args else None
+    return isinstance(error, ProtocolError) and any(isinstance(arg, _DROPS) for arg in error.args)
+
+
+def _mark_replayed(response: requests.Response) -> requests.Response:
+    response.registry_replayed = True  # type: ignore[attr-defined]
+    return response
+
+
+def replayed(response: requests.Response) -> bool:
+    """Whether ``response`` answers a request sent again after a dropped connection: a write it refuses as taken
+    may have been applied by the dropped attempt."""
+    return bool(getattr(response, "registry_replayed", False))
 
 
 class _Retry(Retry):
@@ -154,6 +190,8 @@ class _Gate:
     def wait(self, limit: float | None) -> None:
         if not self._done.wait(limit):
             raise _HeldTooLong
+        if isinstance(self._error, Dropped):  # another request's, not the waiting upload's to send again
+            raise RepositoryUnavailable(str(self._error)) from self._error
         if self._error is not None:
             raise self._error
 
@@ -224,7 +262,29 @@ class Transport:
         return self.base + quote(path, safe="/")
 
     def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
-        """Send one request; transport failures become RepositoryUnavailable, with the URL masked."""
+        """Send one request; transport failures become RepositoryUnavailable, with the URL masked. A request the
+        server dropped without an answer is sent again (see the module's notes); one with a streamed body raises
+        :class:`Dropped` for its caller to reopen and send again."""
+        body = kwargs.get("data")
+        if body is None or isinstance(body, bytes | str):
+            return self._replaying(method, path, lambda: self._send(method, path, **kwargs))
+        return self._send(method, path, **kwargs)
+
+    def _replaying(self, method: str, path: str, send: Callable[[], requests.Response]) -> requests.Response:
+        """``send()``, called again (up to :data:`REPLAYS` times) while the server drops the connection unanswered."""
+        for attempt in range(1, REPLAYS + 2):
+            try:
+                response = send()
+            except Dropped:
+                if attempt > REPLAYS:
+                    raise
+                log.debug("%s %s: the connection was dropped without an answer; sending it again", method, path)
+                backoff(attempt)
+                continue
+            return _mark_replayed(response) if attempt > 1 else response
+        raise AssertionError("unreachable")
+
+    def _send(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         kwargs.setdefault("timeout", self._timeout)
         started = time.monotonic()
         try:
@@ -239,7 +299,7 @@ class Transport:
         except requests.exceptions.ConnectionError as exc:
             if isinstance(getattr(exc.args[0] if exc.args else None, "reason", None), ReadTimeoutError):
                 raise self._no_answer(method, path) from exc  # every retry timed out: it arrives as "max retries"
-            raise RepositoryUnavailable(
+            raise (Dropped if _dropped(exc) else RepositoryUnavailable)(
                 f"Cannot reach {self.display} ({reason(exc)}). Check the URL and your network, then try again."
             ) from exc
         except requests.exceptions.RequestException as exc:
@@ -357,6 +417,9 @@ class Transport:
             return self._put_stream(path, source, headers, None)
 
     def _put_stream(self, path: str, source: Source, headers: dict[str, str], gate: _Gate | None) -> requests.Response:
+        return self._replaying("PUT", path, lambda: self._put_once(path, source, headers, gate))
+
+    def _put_once(self, path: str, source: Source, headers: dict[str, str], gate: _Gate | None) -> requests.Response:
         size = len(source) if isinstance(source, bytes) else source.stat().st_size
         opened = io.BytesIO(source) if isinstance(source, bytes) else source.open("rb")
         with opened as stream, progress.report(f"PUT {Path(path).name}", size) as advance:
