@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from registry.cli.shared import EXIT_FAILURE, load_settings, repository_option
+from registry.cli.shared import EXIT_FAILURE, duration_option, load_settings, repository_option
 
 __all__ = ["COMMANDS"]
 
@@ -16,13 +16,11 @@ __all__ = ["COMMANDS"]
 @click.argument("artifacts", nargs=-1, metavar="[GROUP:ARTIFACT]...")
 @repository_option
 @click.option("--repair", is_flag=True, help="List complete unlisted versions; delete stale leftovers of dead deploys.")
-@click.option(
+@duration_option(
     "--min-age",
-    type=click.FloatRange(min=0),
     default=3600.0,
-    show_default=True,
-    metavar="SECONDS",
-    help="Leftovers written more recently may belong to a running deploy and are left alone.",
+    unit="SECONDS",
+    what="Leftovers written more recently may belong to a running deploy and are left alone.",
 )
 def fsck(artifacts: tuple[str, ...], repository: str | None, repair: bool, min_age: float) -> None:
     """Check version folders against maven-metadata.xml and checksums (every artifact, or those given).

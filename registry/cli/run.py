@@ -11,7 +11,7 @@ import logging
 
 import click
 
-from registry.cli.shared import load_settings, repository_option
+from registry.cli.shared import duration_option, load_settings, repository_option
 from registry.exceptions import ConfigError, InvalidInput
 
 __all__ = ["COMMANDS", "score", "serve"]
@@ -141,14 +141,7 @@ def score(
 @click.option(
     "--max-batch", type=click.IntRange(min=1), default=1000, show_default=True, help="Records per Spark transform."
 )
-@click.option(
-    "--batch-wait",
-    type=click.FloatRange(min=0),
-    default=2.0,
-    show_default=True,
-    metavar="MS",
-    help="How long a batch waits for more requests once it has one.",
-)
+@duration_option("--batch-wait", default=2.0, unit="MS", what="How long a batch waits for more requests once it has one.")
 @click.option("--access-log", is_flag=True, help="Log every request.")
 def serve(
     spec: str,

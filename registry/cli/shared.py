@@ -1,4 +1,4 @@
-"""What the command modules share: the repository option (defined once), gate options, settings, exit codes.
+"""What the command modules share: the repository option (defined once), gate and duration options, settings, exit codes.
 
 ``-r/--repository`` belongs to the group: ``registry -r staging versions com.acme:churn``, with
 ``REGISTRY_REPOSITORY`` as its environment variable. A command that works on a repository takes
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 __all__ = [
     "EXIT_BAD_INPUT",
     "EXIT_FAILURE",
+    "duration_option",
     "gate_option",
     "group_repository_option",
     "load_settings",
@@ -91,6 +92,11 @@ def gate_option(flag: str, name: str, what: str, metavar: str) -> Callable[[_F],
         metavar=metavar,
         help=f"{what} (>= > <= < == !=; 'rows' is the training rows); repeatable.",
     )
+
+
+def duration_option(flag: str, *, default: float, unit: str, what: str) -> Callable[[_F], _F]:
+    """An option for a length of time in ``unit`` (its metavar: ``SECONDS``, ``MS``), zero or more; default shown."""
+    return click.option(flag, type=click.FloatRange(min=0), default=default, show_default=True, metavar=unit, help=what)
 
 
 def load_settings() -> Settings:
