@@ -141,7 +141,9 @@ def score(
 @click.option(
     "--max-batch", type=click.IntRange(min=1), default=1000, show_default=True, help="Records per Spark transform."
 )
-@duration_option("--batch-wait", default=2.0, unit="MS", what="How long a batch waits for more requests once it has one.")
+@duration_option(
+    "--batch-wait", default=2.0, unit="MS", what="How long a batch waits for more requests once it has one."
+)
 @click.option("--access-log", is_flag=True, help="Log every request.")
 def serve(
     spec: str,

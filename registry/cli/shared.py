@@ -1,4 +1,5 @@
-"""What the command modules share: the repository option (defined once), gate and duration options, settings, exit codes.
+"""What the command modules share: the repository option (defined once), gate and duration options, settings and
+exit codes.
 
 ``-r/--repository`` belongs to the group: ``registry -r staging versions com.acme:churn``, with
 ``REGISTRY_REPOSITORY`` as its environment variable. A command that works on a repository takes
