@@ -32,7 +32,7 @@ from registry.repository.base import PathExists, Repository, Source
 from registry.repository.config import RepositoryConfig
 from registry.settings import Settings
 from registry.signing import EXTENSION, SignatureCheck, Signer, TrustPolicy, Verifier, gpg_available
-from registry.store import Cache, remote_checksum
+from registry.store import Cache, fill_model, remote_checksum
 
 __all__ = [
     "MARK",
@@ -41,6 +41,7 @@ __all__ = [
     "check_card",
     "check_jar",
     "check_signature",
+    "checked_model",
     "config_of",
     "describe_card_signature",
     "policy_for",
@@ -260,6 +261,7 @@ def check_jar(
     mark: Path,
     *,
     signature: bytes | None = UNREAD,
+    refused: str = "Nothing was extracted.",
 ) -> dict[str, Any] | None:
     """The signature of a version's jar (``jar``: its verified local copy) under ``policy``, recorded in ``mark``
     (or remembered from there); ``None`` when unsigned. ``signature``: its ``.asc`` if already read (``None``:
@@ -267,16 +269,41 @@ def check_jar(
     what = f"{coordinate.file_name('jar')} of {coordinate} in {repository.display}"
     path = coordinate.path("jar")
     return check_cached(
-        repository,
-        path,
-        lambda: jar,
-        policy,
-        settings,
-        what,
-        mark,
-        refused="Nothing was extracted.",
-        signature=signature,
+        repository, path, lambda: jar, policy, settings, what, mark, refused=refused, signature=signature
     )
+
+
+def checked_model(
+    repository: Repository,
+    coordinate: Coordinate,
+    cache: Cache,
+    policy: TrustPolicy,
+    settings: Settings,
+    *,
+    refused: str = "Nothing was extracted.",
+) -> Path:
+    """The cache entry of a version's jar (``model/`` extracted, and its :data:`MARK`), its signature judged under
+    ``policy``: one this repository served before is judged from its mark (no request; no gpg unless the policy changed
+    since), else it is downloaded, verified, judged and extracted
+    (:func:`~registry.store.fill_model`).
+
+    :raises SignatureError: refused (nothing extracted), the message ending with ``refused``.
+    :raises ArtifactNotFound, IntegrityError: see :func:`~registry.store.fill_model`.
+    """
+    jar = coordinate.path("jar")
+
+    def check(local: Path, folder: Path, signature: bytes | None = UNREAD) -> object:
+        return check_jar(
+            repository, coordinate, local, policy, settings, folder / MARK, signature=signature, refused=refused
+        )
+
+    entry = cache.model(repository.origin, coordinate)
+    if entry is not None:  # remembered in the entry, unless the policy changed since
+        check(entry / coordinate.file_name("jar"), entry)
+        return entry
+    signed = wants_signature(policy)  # then the .asc is read with the jar, at once
+    beside = (lambda: read_signature(repository, jar)) if signed else (lambda: UNREAD)
+    return fill_model(cache, repository, coordinate, check, beside)
 
 
 def check_copies(
