@@ -8,7 +8,8 @@ downloads the jar and its checksum at once. Entries are built in a temporary dir
 renamed into place only after the checksum is verified: a bad download leaves nothing behind
 (:func:`registry.store.fill_model`). The jar's OpenPGP signature (``.asc``) is checked before extraction under the
 repository's policy (:func:`registry.trust.checked_model`, which ``show`` shares); the entry records that check
-(``signature.json``: the policy and the signer), so a warm resolve runs no gpg unless the policy changed.
+(``signature.json``: the policy, the state of the keyring, the signer), so a warm resolve runs no gpg unless the
+policy or the keyring changed.
 """
 
 from __future__ import annotations

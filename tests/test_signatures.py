@@ -7,12 +7,12 @@ from __future__ import annotations
 import json
 import os
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from gpgtools import Keys
+from gpgtools import Keyring, Keys, new_keyring, remove
 
 from registry.cards import read_card
 from registry.catalog import build_catalog
@@ -113,6 +113,14 @@ def _refusals(
             use(coordinate)
         messages[coordinate] = str(refused.value)
     return messages
+
+
+@pytest.fixture
+def keyring() -> Iterator[Keyring]:
+    """A keyring of the test's own, to revoke or delete keys in."""
+    made = new_keyring()
+    yield made
+    remove(made)
 
 
 def test_deploy_signs_every_file_and_gpg_accepts_each(
@@ -277,6 +285,40 @@ def test_show_checks_the_jar_where_signatures_are_required_and_leaves_resolve_wa
     for path in _version_dir(tmp_path, "staging", good).glob(f"{good.file_name('jar')}*"):
         path.unlink()  # gone from the repository: the resolve below downloads nothing
     assert resolve(good, repository="staging").path.is_dir()
+
+
+@pytest.mark.parametrize("change", ["revoke", "delete"])
+def test_a_key_revoked_or_deleted_after_a_warm_resolve_is_noticed_by_the_next(
+    change: str,
+    keyring: Keyring,
+    configure: Callable[..., Path],
+    make_model: Callable[..., Path],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    signer = keyring.add_key("Short Lived <short@example.com>")
+    configure(staging={"require_signatures": True, "trusted_keys": [signer]})
+    monkeypatch.setenv("GNUPGHOME", str(keyring.home))
+    coordinate = deploy(make_model(), "com.acme:churn:1.0", repository="staging", sign=signer)
+    first = resolve(coordinate, repository="staging")
+    path = os.environ["PATH"]
+    monkeypatch.setenv("PATH", str(tmp_path / "no-programs"))  # the keyring as it was: no gpg to run
+    assert resolve(coordinate, repository="staging").path == first.path
+    monkeypatch.setenv("PATH", path)
+
+    if change == "revoke":
+        keyring.revoke(signer)
+        message = f"is signed by a REVOKED key \\(key {signer} \\(Short Lived"
+    else:
+        done = keyring.gpg("--yes", "--delete-secret-and-public-key", signer)
+        assert done.returncode == 0, done.stderr
+        message = f"is signed by key {signer}, signed .*, whose public key is not in your gpg keyring"
+    with pytest.raises(SignatureError, match=message) as refused:
+        resolve(coordinate, repository="staging", to=tmp_path / "out")
+    assert str(refused.value).startswith(f"{coordinate.file_name('jar')} of {coordinate} in staging")
+    assert not (tmp_path / "out").exists()
+    with pytest.raises(SignatureError, match=message):  # the card, checked from the cache, as well
+        read_card(coordinate, repository="staging")
 
 
 def test_verify_command_and_catalog(
