@@ -2,6 +2,12 @@
 
 Both are JSON sidecars beside the jar (``churn-1.0.3-model.json``, schema in :mod:`registry.modelcard`;
 ``churn-1.0.3-promotion.json``, schema in :mod:`registry.promotion`), read and verified by :mod:`registry.store`.
+
+Where the repository has a signature policy, showing a version means vouching for it: the jar's signature is
+checked too, as ``resolve`` checks it (the same :func:`registry.trust.checked_model`: the jar is downloaded into the
+cache and extracted there, so a later resolve is warm). Without a policy, ``show`` stays cheap and reads only the
+card (and its signature, which must then be good if present); the jar is checked only when the cache already holds
+it, which costs no request.
 """
 
 from __future__ import annotations
@@ -10,7 +16,7 @@ from registry.coordinates import Coordinate, Module
 from registry.repository.base import Repository
 from registry.settings import Settings, using_repository
 from registry.store import Cache, VersionCard, fetch_card, fetch_promotion, select
-from registry.trust import check_card, policy_for
+from registry.trust import check_card, checked_model, policy_for
 
 __all__ = ["VersionCard", "read_card"]
 
@@ -31,13 +37,17 @@ def read_card(
     :param promotion: also read the promotion record (one or two more small requests).
     :raises InvalidCoordinate, InvalidSelector: ``spec`` does not parse. :raises ArtifactNotFound: no such version,
         or it has no card. :raises IntegrityError: the card or record does not match its checksum.
-        :raises SignatureError: the card's signature is bad, by a key the repository does not trust, or missing
-        where the repository requires one.
+        :raises SignatureError: the card's signature, or where the repository has a signature policy (or the jar is
+        cached) the jar's, is bad, by a key the repository does not trust, or missing where the repository
+        requires one.
     """
     with using_repository(repository, settings) as (repo, active):
         cache = Cache(active.cache_dir)
         coordinate = select(spec, repo, module)
         card = fetch_card(repo, coordinate, cache=cache)
-        check_card(repo, coordinate, policy_for(repository, repo, active), active, refused="It is not shown.")
+        policy = policy_for(repository, repo, active)
+        check_card(repo, coordinate, policy, active, refused="It is not shown.")
+        if policy.active or cache.model(repo.origin, coordinate) is not None:
+            checked_model(repo, coordinate, cache, policy, active, refused="It is not shown.")
         record = fetch_promotion(repo, coordinate, cache=cache) if promotion else None
     return VersionCard(coordinate, card, record)

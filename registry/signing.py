@@ -46,6 +46,7 @@ __all__ = [
     "TrustPolicy",
     "Verifier",
     "gpg_available",
+    "keyring_state",
     "normalize_fingerprint",
 ]
 
@@ -56,6 +57,10 @@ VERIFY_TIMEOUT = 60.0
 SIGN_TIMEOUT = 300.0
 _FINGERPRINT = re.compile(r"[0-9A-F]{40}|[0-9A-F]{64}")
 _COMMON = ("--batch", "--no-tty", "--no-greeting", "--disable-dirmngr", "--no-auto-key-retrieve", "--status-fd", "1")
+#: The files of a gpg home that hold its public keys, and so their revocations and expiry dates: the keybox
+#: (GnuPG 2.1+), the old keyring, keyboxd's database (2.4). Not trustdb.gpg: it holds owner trust, which
+#: ``--trust-model always`` ignores, and gpg rewrites it on a mere ``--list-keys``.
+PUBLIC_KEYRINGS = ("pubring.kbx", "pubring.gpg", "public-keys.d/pubring.db")
 _INSTALL = "Install GnuPG (Debian/Ubuntu: apt-get install gnupg; macOS: brew install gnupg)"
 
 
@@ -69,6 +74,22 @@ def _gpg() -> str:
     if found is None:
         raise ConfigError(f"GnuPG (gpg) is not installed, so signatures can be neither made nor checked. {_INSTALL}.")
     return found
+
+
+def keyring_state(home: Path | None) -> str:
+    """The public keyring of a gpg home (``home``, else ``GNUPGHOME``, else ``~/.gnupg``) as far as a stat tells:
+    each file's inode, size and modification time. Importing a key or a revocation certificate, changing an expiry
+    date or deleting a key changes it; no gpg is run."""
+    where = home or Path(os.environ.get("GNUPGHOME") or Path.home() / ".gnupg")
+    parts = []
+    for name in PUBLIC_KEYRINGS:
+        try:
+            found = os.stat(where / name)
+        except OSError:
+            parts.append(f"{name}=-")
+        else:
+            parts.append(f"{name}={found.st_ino}:{found.st_size}:{found.st_mtime_ns}")
+    return ";".join(parts)
 
 
 def normalize_fingerprint(text: str, where: str) -> str:
@@ -433,6 +454,12 @@ class TrustPolicy:
                 keyring = "unreadable"
         keys = ",".join(sorted(self.trusted_keys))
         return f"v1;require={int(self.require)};keys={keys};keyring={keyring}"
+
+    def keys_state(self, home: Path | None = None) -> str:
+        """What a verification under this policy also depends on, beside :attr:`key`: the state of the user's
+        keyring (in ``home``, see :func:`keyring_state`), a revocation imported there included; nothing when the
+        policy verifies with its keyring file alone (whose content :attr:`key` covers)."""
+        return "-" if self.keyring is not None else keyring_state(home)
 
     def verifier(self, home: Path | None = None) -> Verifier:
         """A :class:`Verifier` reading the keys this policy verifies with."""

@@ -7,7 +7,8 @@
 * **One cache, keyed by digest**: :class:`Cache`. A release never changes, so what was verified once is kept
   under its coordinate *and* its checksum (``CACHE/com/acme/churn/1.2.7/sha512-<digest>/`` for an extracted
   model, ``CACHE/cards/...`` for a card or a record); two repositories holding different bytes under one
-  coordinate can never be confused. Every entry is re-verified (small files) or complete (models) when used.
+  coordinate can never be confused. Every entry is re-verified (small files) or complete (models) when used;
+  :func:`fill_model` builds a model's entry (the jar verified, then judged by a check it is given, then extracted).
 * **What the repository records about a version**: its model card (:func:`fetch_card`) and its promotion record
   (:func:`fetch_promotion`), each checked to be about the coordinate asked for; :func:`read_history` reads them
   for every version of an artifact.
@@ -18,6 +19,8 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
+import shutil
+import tempfile
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -26,7 +29,16 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from registry._util import atomic_write, backoff
-from registry.checksums import STRONGEST_FIRST, Digests, digest_bytes, digest_file, parse_sidecar
+from registry.archive import CARD_ENTRY, check_embedded_pom, extract_model, read_entry
+from registry.checksums import (
+    STRONGEST_FIRST,
+    Digests,
+    digest_bytes,
+    digest_file,
+    file_digest,
+    parse_sidecar,
+    verify_digest,
+)
 from registry.coordinates import Coordinate, Module, parse_request
 from registry.exceptions import ArtifactNotFound, IntegrityError, InvalidInput, RepositoryUnavailable
 from registry.metadata import Metadata
@@ -48,6 +60,7 @@ __all__ = [
     "fetch_card",
     "fetch_promotion",
     "fetch_verified",
+    "fill_model",
     "is_listed",
     "list_versions",
     "publish",
@@ -312,6 +325,15 @@ class Cache:
         except OSError:
             return
 
+    def model(self, origin: str | None, coordinate: Coordinate) -> Path | None:
+        """The entry of the jar of ``coordinate`` the repository at ``origin`` served, verified and extracted
+        before (its ``model/``), or ``None``."""
+        known = self.served(origin, coordinate, coordinate.file_name("jar"))
+        if known is None or known == ABSENT:
+            return None
+        entry = self.entry(coordinate, *known)
+        return entry if (entry / "model").is_dir() else None
+
     def _served_file(self, origin: str, coordinate: Coordinate, name: str) -> str:
         return os.path.join(self.root, "served", _origin_key(origin), coordinate.module.path, name)
 
@@ -439,6 +461,62 @@ def read_many(
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
     return results
+
+
+# -- extracted releases -------------------------------------------------------------------------------------
+
+
+def fill_model(
+    cache: Cache,
+    repository: Repository,
+    coordinate: Coordinate,
+    check: Callable[[Path, Path, _T], object],
+    beside: Callable[[], _T],
+) -> Path:
+    """Download the jar of ``coordinate``, its strongest checksum and ``beside()`` (its signature) at once, verify
+    the checksum, then ``check(jar, folder, beside())`` (``folder``: the entry being built, or the entry already
+    there), and extract into the cache entry named after that checksum, atomically; the index remembers it.
+    Returns the entry. Whatever ``check`` raises leaves nothing behind.
+
+    :raises ArtifactNotFound: no such jar. :raises IntegrityError: it does not match its checksum.
+    """
+    staging_root = cache.root / coordinate.directory
+    staging_root.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".download.", dir=staging_root))
+    try:
+        jar = staging / coordinate.file_name("jar")
+        path = coordinate.path("jar")
+        try:
+            _, (sha512, extra) = together(
+                lambda: repository.fetch(path, jar),
+                lambda: together(lambda: sha512_or_none(repository, path), beside),
+            )
+        except ArtifactNotFound:
+            raise ArtifactNotFound(f"{coordinate} does not exist in {repository.display}.") from None
+        algorithm, digest = strongest_checksum(repository, path, str(coordinate), sha512)
+        entry = cache.entry(coordinate, algorithm, digest)
+        if (entry / "model").is_dir():  # verified before, under the same checksum
+            check(entry / coordinate.file_name("jar"), entry, extra)
+        else:
+            # Verified against the one digest the cache entry is named after (hashing a large jar four times was
+            # most of a cold resolve's own cost).
+            verify_digest(algorithm, file_digest(jar, algorithm), digest, f"{coordinate} from {repository.display}")
+            check(jar, staging, extra)
+            check_embedded_pom(jar, coordinate)
+            extract_model(jar, staging / "model")
+            card = read_entry(jar, CARD_ENTRY)
+            if card is not None:
+                (staging / "model.json").write_bytes(card)
+            staging.chmod(0o755)
+            try:
+                os.rename(staging, entry)
+            except OSError:
+                if not (entry / "model").is_dir():  # not a concurrent resolver that won the race
+                    raise
+        cache.remember(repository.origin, coordinate, coordinate.file_name("jar"), algorithm, digest)
+        return entry
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def upload_version(

@@ -10,9 +10,10 @@ What every use case shares about OpenPGP signatures (gpg itself and the trust ru
   sidecars (``.asc.md5`` ... ``.asc.sha512``, as Maven deploys them, so strict repositories accept them),
   create-only, before the signed file itself is published.
 * **Checking**: :func:`check_signature` reads ``NAME.asc`` (its absence means "unsigned") and judges it under a
-  policy. A cache entry that was checked keeps a mark (:func:`check_cached`): the policy it was checked under and
-  the signer, so a warm read runs no gpg, while a changed policy (``require_signatures`` turned on, a key added
-  or removed, the keyring file changed) checks again.
+  policy. A cache entry that was checked keeps a mark (:func:`check_cached`): the policy it was checked under, the
+  state of the keyring it was checked with, and the signer, so a warm read runs no gpg, while a changed policy
+  (``require_signatures`` turned on, a key added or removed, the keyring file changed) or a changed keyring (a
+  revocation certificate imported, a key deleted or its expiry date changed) checks again.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from registry.repository.base import PathExists, Repository, Source
 from registry.repository.config import RepositoryConfig
 from registry.settings import Settings
 from registry.signing import EXTENSION, SignatureCheck, Signer, TrustPolicy, Verifier, gpg_available
-from registry.store import Cache, remote_checksum
+from registry.store import Cache, fill_model, remote_checksum
 
 __all__ = [
     "MARK",
@@ -41,6 +42,7 @@ __all__ = [
     "check_card",
     "check_jar",
     "check_signature",
+    "checked_model",
     "config_of",
     "describe_card_signature",
     "policy_for",
@@ -180,18 +182,25 @@ def check_signature(
         return policy.judge(what, verifier.verify(data, signature, what), refused=refused)
 
 
-def _mark(policy: TrustPolicy, check: SignatureCheck | None) -> bytes:
-    record = {"policy": policy.key, "checked_at": utc_stamp(), "signature": check.to_dict() if check else None}
+def _mark(policy: TrustPolicy, keys: str, check: SignatureCheck | None) -> bytes:
+    record = {
+        "policy": policy.key,
+        "keys": keys,
+        "checked_at": utc_stamp(),
+        "signature": check.to_dict() if check else None,
+    }
     return (json.dumps(record, indent=2, sort_keys=True) + "\n").encode()
 
 
-def _read_mark(mark: Path, policy: TrustPolicy) -> dict[str, Any] | None:
-    """The recorded check, if it was made under ``policy``."""
+def _read_mark(mark: Path, policy: TrustPolicy, keys: str) -> dict[str, Any] | None:
+    """The recorded check, if it was made under ``policy`` with the keys in the state ``keys``."""
     try:
         record = json.loads(mark.read_bytes())
     except (OSError, ValueError):
         return None
-    return record if isinstance(record, dict) and record.get("policy") == policy.key else None
+    if not isinstance(record, dict) or record.get("policy") != policy.key or record.get("keys") != keys:
+        return None
+    return record
 
 
 def check_cached(
@@ -207,9 +216,11 @@ def check_cached(
     signature: bytes | None = UNREAD,
 ) -> dict[str, Any] | None:
     """:func:`check_signature` of the verified content ``load()`` gives, unless ``mark`` records a check of these
-    bytes under this very policy; a new check is recorded in ``mark``. Returns the signature as recorded
-    (``None``: unsigned, or not checked)."""
-    recorded = _read_mark(mark, policy)
+    bytes under this very policy and with the keyring unchanged since (:meth:`TrustPolicy.keys_state`: a stat, so a
+    warm read still runs no gpg); a new check is recorded in ``mark``. Returns the signature as recorded (``None``:
+    unsigned, or not checked)."""
+    keys = policy.keys_state(_gnupghome(settings))  # before the check: a keyring changed meanwhile checks again
+    recorded = _read_mark(mark, policy, keys)
     if recorded is not None:
         signature = recorded.get("signature")
         return signature if isinstance(signature, dict) else None
@@ -218,7 +229,7 @@ def check_cached(
     check = check_signature(repository, path, load(), policy, settings, what, refused=refused, signature=signature)
     try:
         mark.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(mark, _mark(policy, check))
+        atomic_write(mark, _mark(policy, keys, check))
     except OSError:
         pass  # failing to remember never fails the read
     return check.to_dict() if check else None
@@ -260,6 +271,7 @@ def check_jar(
     mark: Path,
     *,
     signature: bytes | None = UNREAD,
+    refused: str = "Nothing was extracted.",
 ) -> dict[str, Any] | None:
     """The signature of a version's jar (``jar``: its verified local copy) under ``policy``, recorded in ``mark``
     (or remembered from there); ``None`` when unsigned. ``signature``: its ``.asc`` if already read (``None``:
@@ -267,16 +279,41 @@ def check_jar(
     what = f"{coordinate.file_name('jar')} of {coordinate} in {repository.display}"
     path = coordinate.path("jar")
     return check_cached(
-        repository,
-        path,
-        lambda: jar,
-        policy,
-        settings,
-        what,
-        mark,
-        refused="Nothing was extracted.",
-        signature=signature,
+        repository, path, lambda: jar, policy, settings, what, mark, refused=refused, signature=signature
     )
+
+
+def checked_model(
+    repository: Repository,
+    coordinate: Coordinate,
+    cache: Cache,
+    policy: TrustPolicy,
+    settings: Settings,
+    *,
+    refused: str = "Nothing was extracted.",
+) -> Path:
+    """The cache entry of a version's jar (``model/`` extracted, and its :data:`MARK`), its signature judged under
+    ``policy``: one this repository served before is judged from its mark (no request; no gpg unless the policy or
+    the keyring changed since), else it is downloaded, verified, judged and extracted
+    (:func:`~registry.store.fill_model`).
+
+    :raises SignatureError: refused (nothing extracted), the message ending with ``refused``.
+    :raises ArtifactNotFound, IntegrityError: see :func:`~registry.store.fill_model`.
+    """
+    jar = coordinate.path("jar")
+
+    def check(local: Path, folder: Path, signature: bytes | None = UNREAD) -> object:
+        return check_jar(
+            repository, coordinate, local, policy, settings, folder / MARK, signature=signature, refused=refused
+        )
+
+    entry = cache.model(repository.origin, coordinate)
+    if entry is not None:  # remembered in the entry, unless the policy or the keyring changed since
+        check(entry / coordinate.file_name("jar"), entry)
+        return entry
+    signed = wants_signature(policy)  # then the .asc is read with the jar, at once
+    beside = (lambda: read_signature(repository, jar)) if signed else (lambda: UNREAD)
+    return fill_model(cache, repository, coordinate, check, beside)
 
 
 def check_copies(

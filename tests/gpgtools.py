@@ -20,14 +20,10 @@ from realtools import require_tool
 
 
 @dataclass(frozen=True)
-class Keys:
-    """A keyring with three keys: ``signer`` and ``other`` (no passphrase), ``protected`` (``passphrase``)."""
+class Keyring:
+    """One throw-away gpg home."""
 
     home: Path
-    signer: str
-    other: str
-    protected: str
-    passphrase: str
 
     def gpg(self, *args: str, input: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
         """Run gpg on this keyring (the independent verifier of the tests)."""
@@ -45,58 +41,58 @@ class Keys:
         destination.write_bytes(done.stdout)
         return destination
 
+    def add_key(self, user_id: str, passphrase: str = "") -> str:
+        """A new signing key (ed25519, never expires) in this keyring; its fingerprint."""
+        generate = ["--quick-gen-key", user_id, "ed25519", "sign", "never"]
+        done = self.gpg("--pinentry-mode", "loopback", "--passphrase", passphrase, *generate)
+        assert done.returncode == 0, done.stderr
+        listed = self.gpg("--with-colons", "--list-secret-keys", user_id).stdout.decode()
+        return next(line.split(":")[9] for line in listed.splitlines() if line.startswith("fpr:"))
 
-def _generate(home: Path, user_id: str, passphrase: str) -> str:
-    done = subprocess.run(
-        [
-            "gpg",
-            "--homedir",
-            str(home),
-            "--batch",
-            "--no-tty",
-            "--pinentry-mode",
-            "loopback",
-            "--passphrase",
-            passphrase,
-            "--quick-gen-key",
-            user_id,
-            "ed25519",
-            "sign",
-            "never",
-        ],
-        capture_output=True,
-        timeout=60,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    listed = subprocess.run(
-        ["gpg", "--homedir", str(home), "--batch", "--with-colons", "--list-secret-keys", user_id],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    ).stdout
-    return next(line.split(":")[9] for line in listed.splitlines() if line.startswith("fpr:"))
+    def revoke(self, fingerprint: str) -> None:
+        """Import the revocation certificate gpg wrote when it made the key (``openpgp-revocs.d/FPR.rev``, armoured
+        behind a ':' that keeps it from being imported by accident)."""
+        certificate = (self.home / "openpgp-revocs.d" / f"{fingerprint}.rev").read_text()
+        done = self.gpg("--import", input=certificate.replace(":-----BEGIN", "-----BEGIN").encode())
+        assert done.returncode == 0, done.stderr
+        listed = self.gpg("--with-colons", "--list-keys", fingerprint).stdout.decode()
+        assert any(line.startswith("pub:r:") for line in listed.splitlines()), listed
 
 
-def make_keys() -> Keys:
-    """Generate the three keys (about half a second): no network, nothing outside the new home."""
+@dataclass(frozen=True)
+class Keys(Keyring):
+    """A keyring with three keys: ``signer`` and ``other`` (no passphrase), ``protected`` (``passphrase``)."""
+
+    signer: str
+    other: str
+    protected: str
+    passphrase: str
+
+
+def new_keyring() -> Keyring:
+    """An empty gpg home: no network, nothing outside it."""
     require_tool(shutil.which("gpg") is not None, "gpg (GnuPG: apt-get install gnupg)")
     home = Path(tempfile.mkdtemp(prefix="rg", dir="/tmp"))  # short on purpose: the socket path limit
     home.chmod(0o700)
     agent = "default-cache-ttl 0\nmax-cache-ttl 0\nallow-loopback-pinentry\ns2k-count 65536\n"
     (home / "gpg-agent.conf").write_text(agent)
+    return Keyring(home)
+
+
+def make_keys() -> Keys:
+    """Generate the three keys (about half a second) in a new keyring."""
+    keyring = new_keyring()
     passphrase = "pp-" + secrets.token_hex(12)
     return Keys(
-        home=home,
-        signer=_generate(home, "Release Signer <release@example.com>", ""),
-        other=_generate(home, "Someone Else <other@example.com>", ""),
-        protected=_generate(home, "Protected Signer <protected@example.com>", passphrase),
+        home=keyring.home,
+        signer=keyring.add_key("Release Signer <release@example.com>"),
+        other=keyring.add_key("Someone Else <other@example.com>"),
+        protected=keyring.add_key("Protected Signer <protected@example.com>", passphrase),
         passphrase=passphrase,
     )
 
 
-def remove(keys: Keys) -> None:
+def remove(keys: Keyring) -> None:
     """Stop the agent of the keyring and delete it."""
     subprocess.run(["gpgconf", "--homedir", str(keys.home), "--kill", "all"], capture_output=True, check=False)
     shutil.rmtree(keys.home, ignore_errors=True)

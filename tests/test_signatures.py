@@ -7,12 +7,12 @@ from __future__ import annotations
 import json
 import os
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from gpgtools import Keys
+from gpgtools import Keyring, Keys, new_keyring, remove
 
 from registry.cards import read_card
 from registry.catalog import build_catalog
@@ -77,6 +77,52 @@ def _replace_jar(jar: Path) -> None:
         (jar.parent / f"{jar.name}.{algorithm}").write_text(digests.get(algorithm))
 
 
+def _sign_again(keys: Keys, fingerprint: str, path: Path) -> None:
+    """Replace the signature of ``path`` with one by ``fingerprint``, checksums recomputed."""
+    signature = path.with_name(f"{path.name}.asc")
+    done = keys.gpg("--local-user", fingerprint, "--armor", "--detach-sign", "--yes", "-o", str(signature), str(path))
+    assert done.returncode == 0, done.stderr
+    digests = digest_file(signature)
+    for algorithm in ALGORITHMS:
+        (path.parent / f"{signature.name}.{algorithm}").write_text(digests.get(algorithm))
+
+
+def _unsign(path: Path) -> None:
+    for signature in path.parent.glob(f"{path.name}.asc*"):
+        signature.unlink()
+
+
+def _refusals(
+    keys: Keys,
+    use: Callable[[Coordinate], object],
+    *,
+    replaced: Coordinate,
+    untrusted: Coordinate,
+    unsigned: Coordinate,
+) -> dict[Coordinate, str]:
+    """``use`` each version where the release key alone is trusted and signatures are required: a jar replaced under
+    its signature, one signed by the other key, an unsigned one. Each is refused, naming the signer; the messages."""
+    expected = {
+        replaced: f"BAD signature \\(key {keys.signer} \\(Release Signer",
+        untrusted: f"is signed by key {keys.other} .*not a trusted key of staging",
+        unsigned: "is not signed .*staging .* requires signatures",
+    }
+    messages = {}
+    for coordinate, message in expected.items():
+        with pytest.raises(SignatureError, match=message) as refused:
+            use(coordinate)
+        messages[coordinate] = str(refused.value)
+    return messages
+
+
+@pytest.fixture
+def keyring() -> Iterator[Keyring]:
+    """A keyring of the test's own, to revoke or delete keys in."""
+    made = new_keyring()
+    yield made
+    remove(made)
+
+
 def test_deploy_signs_every_file_and_gpg_accepts_each(
     gpg_keys: Keys, configure: Callable[..., Path], make_model: Callable[..., Path], tmp_path: Path
 ) -> None:
@@ -116,15 +162,15 @@ def test_resolve_refuses_a_replaced_jar_unsigned_and_untrusted_versions(
 
     configure(staging={"require_signatures": True, "trusted_keys": [gpg_keys.signer]})
     assert resolve(signed, repository="staging").path.is_dir()
-    refusals = {
-        replaced: f"BAD signature \\(key {gpg_keys.signer} \\(Release Signer",
-        untrusted: f"is signed by key {gpg_keys.other} .*not a trusted key of staging",
-        unsigned: "is not signed .*staging .* requires signatures",
-    }
+    refusals = _refusals(
+        gpg_keys,
+        lambda c: resolve(c, repository="staging", to=tmp_path / f"out-{c.version}"),
+        replaced=replaced,
+        untrusted=untrusted,
+        unsigned=unsigned,
+    )
     for coordinate, message in refusals.items():
-        with pytest.raises(SignatureError, match=message) as refused:
-            resolve(coordinate, repository="staging", to=tmp_path / f"out-{coordinate.version}")
-        assert "Nothing was extracted" in str(refused.value)
+        assert "Nothing was extracted" in message
         assert not (tmp_path / f"out-{coordinate.version}").exists()
     cache = Settings.load().cache_dir
     assert not list((cache / replaced.directory).glob("*/model")), "a refused jar was extracted into the cache"
@@ -201,6 +247,78 @@ def test_show_refuses_an_unsigned_card_where_signatures_are_required(
     assert read_card(signed, repository="staging").card.coordinate == str(signed)
     with pytest.raises(SignatureError, match=r"churn-1.0.0-model.json .* is not signed"):
         read_card(unsigned, repository="staging")
+
+
+def test_show_checks_the_jar_where_signatures_are_required_and_leaves_resolve_warm(
+    gpg_keys: Keys, configure: Callable[..., Path], make_model: Callable[..., Path], tmp_path: Path
+) -> None:
+    configure()
+    good, replaced, untrusted, unsigned = (
+        deploy(make_model(name), "com.acme:churn:1.0", repository="staging", sign=gpg_keys.signer)
+        for name in ("a", "b", "c", "d")
+    )
+    jars = {c: _version_dir(tmp_path, "staging", c) / c.file_name("jar") for c in (replaced, untrusted, unsigned)}
+    for jar in jars.values():  # other bytes, checksums recomputed; the card and its signature untouched
+        _replace_jar(jar)
+    _sign_again(gpg_keys, gpg_keys.other, jars[untrusted])
+    _unsign(jars[unsigned])
+    cache = Settings.load().cache_dir
+
+    # Without a policy, show reads the card alone: no jar is downloaded.
+    assert read_card(replaced, repository="staging").card.coordinate == str(replaced)
+    assert not list(cache.glob("com/acme/churn/*/*/model")), "show without a policy downloaded a jar"
+
+    configure(staging={"require_signatures": True, "trusted_keys": [gpg_keys.signer]})
+    refusals = _refusals(
+        gpg_keys,
+        lambda c: read_card(c, repository="staging"),
+        replaced=replaced,
+        untrusted=untrusted,
+        unsigned=unsigned,
+    )
+    for coordinate, message in refusals.items():
+        assert message.startswith(f"{coordinate.file_name('jar')} of {coordinate} in staging")
+        assert "It is not shown." in message
+    assert not list(cache.glob("com/acme/churn/*/*/model")), "a refused jar was extracted into the cache"
+
+    assert read_card(good, repository="staging").card.coordinate == str(good)
+    for path in _version_dir(tmp_path, "staging", good).glob(f"{good.file_name('jar')}*"):
+        path.unlink()  # gone from the repository: the resolve below downloads nothing
+    assert resolve(good, repository="staging").path.is_dir()
+
+
+@pytest.mark.parametrize("change", ["revoke", "delete"])
+def test_a_key_revoked_or_deleted_after_a_warm_resolve_is_noticed_by_the_next(
+    change: str,
+    keyring: Keyring,
+    configure: Callable[..., Path],
+    make_model: Callable[..., Path],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    signer = keyring.add_key("Short Lived <short@example.com>")
+    configure(staging={"require_signatures": True, "trusted_keys": [signer]})
+    monkeypatch.setenv("GNUPGHOME", str(keyring.home))
+    coordinate = deploy(make_model(), "com.acme:churn:1.0", repository="staging", sign=signer)
+    first = resolve(coordinate, repository="staging")
+    path = os.environ["PATH"]
+    monkeypatch.setenv("PATH", str(tmp_path / "no-programs"))  # the keyring as it was: no gpg to run
+    assert resolve(coordinate, repository="staging").path == first.path
+    monkeypatch.setenv("PATH", path)
+
+    if change == "revoke":
+        keyring.revoke(signer)
+        message = f"is signed by a REVOKED key \\(key {signer} \\(Short Lived"
+    else:
+        done = keyring.gpg("--yes", "--delete-secret-and-public-key", signer)
+        assert done.returncode == 0, done.stderr
+        message = f"is signed by key {signer}, signed .*, whose public key is not in your gpg keyring"
+    with pytest.raises(SignatureError, match=message) as refused:
+        resolve(coordinate, repository="staging", to=tmp_path / "out")
+    assert str(refused.value).startswith(f"{coordinate.file_name('jar')} of {coordinate} in staging")
+    assert not (tmp_path / "out").exists()
+    with pytest.raises(SignatureError, match=message):  # the card, checked from the cache, as well
+        read_card(coordinate, repository="staging")
 
 
 def test_verify_command_and_catalog(
