@@ -34,7 +34,7 @@ from registry.exceptions import ArtifactNotFound, RepositoryUnavailable
 from registry.repository.base import PathExists, Repository, Source
 from registry.repository.config import Credentials, RepositoryConfig
 from registry.repository.http.listing import names_in_index
-from registry.repository.http.session import MAX_SMALL_FILE, POOL_SIZE, Transport, replayed
+from registry.repository.http.session import MAX_SMALL_FILE, UPLOAD_CONNECTIONS, Transport, replayed
 from registry.repository.http.webdav import Locks, ServerTraits, folder_lock, mkcol_parents, probe
 
 __all__ = ["HttpRepository"]
@@ -176,7 +176,7 @@ class HttpRepository(Repository):
                 self.traits()
 
         self.transport.start_helper(prepare)
-        self.transport.preconnect(POOL_SIZE)
+        self.transport.preconnect(UPLOAD_CONNECTIONS)
 
     def claims_folders(self) -> bool:
         return self.traits().mkcol_claims
