@@ -38,6 +38,7 @@ def read_card(
         cache = Cache(active.cache_dir)
         coordinate = select(spec, repo, module)
         card = fetch_card(repo, coordinate, cache=cache)
-        check_card(repo, coordinate, policy_for(repository, repo, active), active, refused="It is not shown.")
+        policy = policy_for(repository, repo, active)
+        check_card(repo, coordinate, policy, active, refused="It is not shown.", cache=cache)
         record = fetch_promotion(repo, coordinate, cache=cache) if promotion else None
     return VersionCard(coordinate, card, record)

@@ -19,6 +19,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -33,7 +34,7 @@ from registry.monitor_view import ProfileRow, drift_line, profile_rows
 from registry.promotion import PromotionRecord
 from registry.repository.base import Repository
 from registry.settings import Settings, using_repository
-from registry.store import ArtifactHistory, Cache, VersionCard, read_history
+from registry.store import CONCURRENCY, ArtifactHistory, Cache, VersionCard, read_history
 from registry.trust import describe_card_signature, policy_for
 
 if TYPE_CHECKING:
@@ -384,9 +385,10 @@ def build_catalog(
         skipped: list[tuple[str, str]] = []
         if not modules:
             modules, skipped = discover_artifacts(repo)
+        cache = Cache(active.cache_dir)
         for module in modules:
             try:
-                history = read_history(module, repo, cache=Cache(active.cache_dir), promotions=True)
+                history = read_history(module, repo, cache=cache, promotions=True)
             except IntegrityError as exc:
                 if artifacts:
                     raise
@@ -396,11 +398,10 @@ def build_catalog(
                 raise ArtifactNotFound(f"{module} has no released versions in {repo.display}.")
             histories.append(history)
         policy = policy_for(repository, repo, active)
-        signatures = {
-            str(r.coordinate): describe_card_signature(repo, r.coordinate, policy, active)
-            for history in histories
-            for r in history.cards
-        }
+        cards = [r.coordinate for history in histories for r in history.cards]
+        with ThreadPoolExecutor(CONCURRENCY) as pool:  # each a remembered check, or its .asc to read
+            described = pool.map(lambda c: describe_card_signature(repo, c, policy, active, cache), cards)
+            signatures = dict(zip(map(str, cards), described, strict=True))
         pages = render_catalog(
             histories, source=repo.display, skipped=skipped, now=now, signatures=signatures, monitored=monitored
         )

@@ -32,7 +32,7 @@ from registry.repository.base import PathExists, Repository, Source
 from registry.repository.config import RepositoryConfig
 from registry.settings import Settings
 from registry.signing import EXTENSION, SignatureCheck, Signer, TrustPolicy, Verifier, gpg_available
-from registry.store import Cache, remote_checksum
+from registry.store import ABSENT, Cache, remote_checksum
 
 __all__ = [
     "MARK",
@@ -225,10 +225,17 @@ def check_cached(
 
 
 def check_card(
-    repository: Repository, coordinate: Coordinate, policy: TrustPolicy, settings: Settings, *, refused: str = ""
+    repository: Repository,
+    coordinate: Coordinate,
+    policy: TrustPolicy,
+    settings: Settings,
+    *,
+    refused: str = "",
+    cache: Cache | None = None,
 ) -> dict[str, Any] | None:
     """The signature of a version's card sidecar, checked under ``policy``, or remembered from such a check of the
-    same bytes (the mark sits beside the cached card); ``None`` when unsigned.
+    same bytes (the mark sits beside the cached card); ``None`` when unsigned. The card's checksum is asked of the
+    repository only where the cache's index does not know what this repository served.
 
     :raises SignatureError: refused. :raises ArtifactNotFound: no card. :raises IntegrityError: it does not match
         its checksum.
@@ -236,9 +243,10 @@ def check_card(
     path = coordinate.path("json", CARD_CLASSIFIER)
     name = coordinate.file_name("json", CARD_CLASSIFIER)
     what = f"{name} (the model card of {coordinate}) in {repository.display}"
-    algorithm, digest = remote_checksum(repository, path, what)
-    cache = Cache(settings.cache_dir)
-    mark = cache.entry(coordinate, algorithm, digest, small=True) / f"{name}.{MARK}"
+    cache = cache if cache is not None else Cache(settings.cache_dir)
+    known = cache.served(repository.origin, coordinate, name)
+    algorithm, digest = known if known not in (None, ABSENT) else remote_checksum(repository, path, what)
+    mark = Path(f"{cache.small_file(coordinate, name, algorithm, digest)}.{MARK}")
 
     def load() -> bytes:
         data = cache.read(coordinate, name, algorithm, digest)
@@ -333,12 +341,16 @@ def check_copies(
 
 
 def describe_card_signature(
-    repository: Repository, coordinate: Coordinate, policy: TrustPolicy, settings: Settings
+    repository: Repository,
+    coordinate: Coordinate,
+    policy: TrustPolicy,
+    settings: Settings,
+    cache: Cache | None = None,
 ) -> str:
     """One line on who signed a version (its card is what is checked: small, and signed with the jar and the
     POM), for listings such as the catalog: never raises for a refused signature, it says so."""
     try:
-        signature = check_card(repository, coordinate, policy, settings)
+        signature = check_card(repository, coordinate, policy, settings, cache=cache)
     except SignatureError as exc:
         return f"refused: {exc}"
     if signature is None:
