@@ -13,8 +13,11 @@ from pathlib import Path
 import pytest
 from servers import DavRepo, DavServer
 
+from registry.cards import read_card
 from registry.deploy import deploy
 from registry.exceptions import RepositoryUnavailable
+from registry.repository.config import Credentials, RepositoryConfig
+from registry.repository.http.repository import HttpRepository
 from registry.resolve import resolve
 from registry.search import Query, search
 from registry.settings import Settings
@@ -134,3 +137,23 @@ def test_a_stalled_link_ends_in_one_clear_error_within_the_timeout(
                 action()
             assert time.monotonic() - started < 20
             assert "\n" not in str(caught.value)
+
+
+def test_a_file_found_missing_keeps_its_connection(
+    nginx_server: DavServer, repo: DavRepo, make_model: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Each show asks for the card's signature (unsigned here: a 404 with a short page) one after another; the page
+    # is read so that the connection serves the next request, instead of a new connection (a round trip more,
+    # two with TLS) for every file found missing.
+    monkeypatch.setenv("REGISTRY_USERNAME", repo.username)
+    monkeypatch.setenv("REGISTRY_PASSWORD", repo.password)
+    for _ in range(6):
+        deploy(make_model("zero"), "com.acme:churn:1.0", repository=repo.url)
+    with LatencyProxy(nginx_server.port, delay_ms=1) as proxy:
+        url = repo.url.replace(f":{nginx_server.port}/", f":{proxy.port}/")
+        with HttpRepository(
+            RepositoryConfig(name="slow", url=url), Credentials("env", repo.username, repo.password)
+        ) as slow:
+            for build in range(6):
+                assert read_card(f"com.acme:churn:1.0.{build}", repository=slow).promotion is None
+        assert proxy.connections <= 3  # the card and its checksum at once need two; without reuse, 6 more

@@ -157,16 +157,17 @@ class _Direct:
             self.template, self.verify, self.cert
         )
         self.prefix = self.template.path_url
-        self._checked: object = None
+        self._pool: HTTPConnectionPool | None = None
 
     def pool(self) -> HTTPConnectionPool:
-        """The pool the session itself would use (looked up each time: the pool manager may replace it)."""
-        pool: HTTPConnectionPool = self.adapter.poolmanager.connection_from_host(
-            **self.host, pool_kwargs=self.pool_kwargs
-        )
-        if pool is not self._checked:  # requests sets the TLS verification of a pool on each request
+        """The pool the session itself uses; looked up again only once the pool manager has closed it (a lookup
+        takes the manager's lock, which 48 threads would queue on)."""
+        pool = self._pool
+        if pool is None or pool.pool is None:
+            pool = self.adapter.poolmanager.connection_from_host(**self.host, pool_kwargs=self.pool_kwargs)
+            # requests sets the TLS verification of the pool on each request
             self.adapter.cert_verify(pool, self.template.url or "", self.verify, self.cert)  # type: ignore[no-untyped-call]
-            self._checked = pool
+            self._pool = pool
         return pool
 
 
@@ -440,6 +441,7 @@ class Transport:
 
     def fail(self, response: requests.Response, action: str, path: str) -> RegistryError:
         """The error for an unexpected answer to ``action`` (``reading``, ``writing``...) of ``path``."""
+        _read_short_body(response)
         status = response.status_code
         if status in (401, 403):
             verb = "rejected the credentials for" if status == 401 else "does not allow"
@@ -603,6 +605,23 @@ def reason(exc: BaseException) -> str:
     if "RemoteDisconnected" in text or "reset" in text.lower():
         return "connection reset by the server"
     return "".join(c if c.isprintable() else " " for c in text[:200])  # it may quote the server: no control codes
+
+
+#: The longest error page read to keep its connection open (a 404's page is a few hundred bytes).
+_SHORT_BODY = 64 << 10
+
+
+def _read_short_body(response: requests.Response) -> None:
+    """Read a short, uncompressed error page, so that its connection goes back to the pool: a streamed answer
+    closed unread closes its connection, and the next request must open another (a round trip more, across a
+    network, for each file a search finds missing)."""
+    length = response.headers.get("Content-Length", "")
+    encoding = response.headers.get("Content-Encoding", "identity").strip().lower()
+    if length.isdigit() and int(length) <= _SHORT_BODY and encoding == "identity":
+        try:
+            response.content  # noqa: B018 - read and kept: the connection is then released, not closed
+        except requests.exceptions.RequestException:
+            return
 
 
 def _body_excerpt(response: requests.Response) -> str:
