@@ -668,23 +668,32 @@ def read_history(
     cache: Cache | None = None,
     promotions: bool = False,
     versions: Iterable[Version] | None = None,
+    alongside: Callable[[Coordinate], object] | None = None,
 ) -> ArtifactHistory:
     """The cards of every released version of ``module`` (or of ``versions``), newest first, read via the cache
-    and :data:`CONCURRENCY` at a time; with ``promotions``, each version's promotion record too."""
+    and :data:`READ_WIDTH` requests at a time; with ``promotions``, each version's promotion record too, looked
+    for meanwhile (another :data:`READ_WIDTH` at a time). ``alongside(coordinate)`` is called for every version
+    on those threads too (a caller's own request about each version, such as its signature); its first failure
+    is raised."""
     listed = list_versions(module, repository) if versions is None else list(versions)
     coordinates = [module.at(version) for version in sorted(listed, reverse=True)]
     files = [(c, c.path("json", CARD_CLASSIFIER), c.file_name("json", CARD_CLASSIFIER)) for c in coordinates]
     records: list[PromotionRecord | None] = [None] * len(coordinates)
-    with ThreadPoolExecutor(CONCURRENCY) as pool:  # the records are looked for while the cards are read
+    with ThreadPoolExecutor(READ_WIDTH) as pool:
         futures = [
             pool.submit(fetch_promotion, repository, c, cache=cache, listed=versions is None)
             for c in (coordinates if promotions else ())
         ]
+        besides: list[Future[object]] = [pool.submit(alongside, c) for c in coordinates] if alongside else []
         try:
             cards = read_many(repository, files, cache=cache)
         finally:
             for future in futures:
                 _settled(future)
+            for beside in besides:
+                _settled(beside)
+        for beside in besides:
+            beside.result()
         if promotions:
             records = [
                 future.result() if data is not None else None for future, data in zip(futures, cards, strict=True)

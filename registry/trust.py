@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from registry._util import atomic_write, utc_stamp
+from registry._util import utc_stamp
 from registry.checksums import digest_bytes
 from registry.coordinates import Coordinate
 from registry.exceptions import ArtifactNotFound, ConfigError, SignatureError
@@ -36,6 +36,8 @@ from registry.store import ABSENT, Cache, remote_checksum
 
 __all__ = [
     "MARK",
+    "UNREAD",
+    "card_signature_to_check",
     "check_cached",
     "check_copies",
     "check_card",
@@ -216,9 +218,12 @@ def check_cached(
     if not policy.active and not gpg_available():
         return None  # not checked, so not remembered as checked either
     check = check_signature(repository, path, load(), policy, settings, what, refused=refused, signature=signature)
-    try:
-        mark.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(mark, _mark(policy, check))
+    try:  # written in place: a torn mark does not parse, and the check is made again
+        try:
+            mark.write_bytes(_mark(policy, check))
+        except FileNotFoundError:
+            mark.parent.mkdir(parents=True, exist_ok=True)
+            mark.write_bytes(_mark(policy, check))
     except OSError:
         pass  # failing to remember never fails the read
     return check.to_dict() if check else None
@@ -232,10 +237,12 @@ def check_card(
     *,
     refused: str = "",
     cache: Cache | None = None,
+    signature: bytes | None = UNREAD,
 ) -> dict[str, Any] | None:
     """The signature of a version's card sidecar, checked under ``policy``, or remembered from such a check of the
     same bytes (the mark sits beside the cached card); ``None`` when unsigned. The card's checksum is asked of the
-    repository only where the cache's index does not know what this repository served.
+    repository only where the cache's index does not know what this repository served. ``signature``: the card's
+    ``.asc`` if already read (``None``: there is none; see :func:`card_signature_to_check`).
 
     :raises SignatureError: refused. :raises ArtifactNotFound: no card. :raises IntegrityError: it does not match
         its checksum.
@@ -246,7 +253,7 @@ def check_card(
     cache = cache if cache is not None else Cache(settings.cache_dir)
     known = cache.served(repository.origin, coordinate, name)
     algorithm, digest = known if known not in (None, ABSENT) else remote_checksum(repository, path, what)
-    mark = Path(f"{cache.small_file(coordinate, name, algorithm, digest)}.{MARK}")
+    mark = _card_mark(cache, coordinate, name, algorithm, digest)
 
     def load() -> bytes:
         data = cache.read(coordinate, name, algorithm, digest)
@@ -256,7 +263,26 @@ def check_card(
             cache.keep(coordinate, name, algorithm, digest, data)
         return data
 
-    return check_cached(repository, path, load, policy, settings, what, mark, refused=refused)
+    return check_cached(repository, path, load, policy, settings, what, mark, refused=refused, signature=signature)
+
+
+def _card_mark(cache: Cache, coordinate: Coordinate, name: str, algorithm: str, digest: str) -> Path:
+    return Path(f"{cache.small_file(coordinate, name, algorithm, digest)}.{MARK}")
+
+
+def card_signature_to_check(
+    repository: Repository, coordinate: Coordinate, policy: TrustPolicy, cache: Cache
+) -> bytes | None:
+    """The ``.asc`` of a version's card where :func:`check_card` will need it (``None``: unsigned), read ahead,
+    e.g. beside the card; :data:`UNREAD` where it will not: nothing is checked, or this repository's card was
+    checked under ``policy`` before (the cache's index and the mark say so)."""
+    if not wants_signature(policy):
+        return UNREAD
+    name = coordinate.file_name("json", CARD_CLASSIFIER)
+    known = cache.served(repository.origin, coordinate, name)
+    if known not in (None, ABSENT) and _read_mark(_card_mark(cache, coordinate, name, *known), policy) is not None:
+        return UNREAD
+    return _read_signature(repository, coordinate.path("json", CARD_CLASSIFIER))
 
 
 def check_jar(
@@ -346,16 +372,18 @@ def describe_card_signature(
     policy: TrustPolicy,
     settings: Settings,
     cache: Cache | None = None,
+    signature: bytes | None = UNREAD,
 ) -> str:
     """One line on who signed a version (its card is what is checked: small, and signed with the jar and the
-    POM), for listings such as the catalog: never raises for a refused signature, it says so."""
+    POM), for listings such as the catalog: never raises for a refused signature, it says so. ``signature``: as
+    for :func:`check_card`."""
     try:
-        signature = check_card(repository, coordinate, policy, settings, cache=cache)
+        checked = check_card(repository, coordinate, policy, settings, cache=cache, signature=signature)
     except SignatureError as exc:
         return f"refused: {exc}"
-    if signature is None:
+    if checked is None:
         return "unsigned"
-    who = f" ({signature['user_id']})" if signature.get("user_id") else ""
-    when = f", signed {signature['created']}" if signature.get("created") else ""
-    unchecked = " (not checked: the key is not in the keyring)" if signature.get("status") == "no-key" else ""
-    return f"model card signed by key {signature.get('fingerprint')}{who}{when}{unchecked}"
+    who = f" ({checked['user_id']})" if checked.get("user_id") else ""
+    when = f", signed {checked['created']}" if checked.get("created") else ""
+    unchecked = " (not checked: the key is not in the keyring)" if checked.get("status") == "no-key" else ""
+    return f"model card signed by key {checked.get('fingerprint')}{who}{when}{unchecked}"

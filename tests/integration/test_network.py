@@ -14,6 +14,7 @@ import pytest
 from servers import DavRepo, DavServer
 
 from registry.cards import read_card
+from registry.catalog import build_catalog
 from registry.deploy import deploy
 from registry.exceptions import RepositoryUnavailable
 from registry.repository.config import Credentials, RepositoryConfig
@@ -21,6 +22,7 @@ from registry.repository.http.repository import HttpRepository
 from registry.resolve import resolve
 from registry.search import Query, search
 from registry.settings import Settings
+from registry.signing import gpg_available
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 from latency_proxy import LatencyProxy
@@ -157,3 +159,28 @@ def test_a_file_found_missing_keeps_its_connection(
             for build in range(6):
                 assert read_card(f"com.acme:churn:1.0.{build}", repository=slow).promotion is None
         assert proxy.connections <= 3  # the card and its checksum at once need two; without reuse, 6 more
+
+
+def test_a_catalog_reads_each_version_once_and_then_asks_only_for_the_metadata(
+    slow: str, nginx_server: DavServer, repo: DavRepo, make_model: Callable[..., Path], tmp_path: Path
+) -> None:
+    settings = Settings.load()
+    for _ in range(3):
+        deploy(make_model("zero"), "com.acme:churn:1.0", repository=slow, settings=settings)
+    cold = dataclasses.replace(settings, cache_dir=tmp_path / "cold-cache")
+    log = Log(nginx_server, repo)
+    log.mark()
+    build_catalog(tmp_path / "site", repository=slow, settings=cold, artifacts=["com.acme:churn"])
+    per_version = ["-model.json", "-model.json.sha512", "-promotion.json"]  # the card, its checksum, its record
+    per_version += ["-model.json.asc"] if gpg_available() else []  # and its signature, where one can be checked
+    assert sorted(log.since()) == sorted(
+        ["GET com/acme/churn/maven-metadata.xml"]
+        + [
+            f"{'HEAD' if name.endswith('promotion.json') else 'GET'} com/acme/churn/1.0.{b}/churn-1.0.{b}{name}"
+            for b in range(3)
+            for name in per_version
+        ]
+    )
+    log.mark()
+    build_catalog(tmp_path / "site", repository=slow, settings=cold, artifacts=["com.acme:churn"])
+    assert log.since() == ["GET com/acme/churn/maven-metadata.xml"]  # cards, checks and absent records: all known

@@ -61,9 +61,9 @@ log = logging.getLogger("registry.repository.http")
 MAX_SMALL_FILE = 32 << 20
 #: The longest a server's ``Retry-After`` makes a retry wait, in seconds.
 MAX_RETRY_AFTER = 5.0
-#: Connections kept open to one server: enough for the concurrent reads of one command (32 card files and 16
-#: promotion records at once; see registry.store).
-POOL_SIZE = 48
+#: Connections kept open to one server: enough for the concurrent reads of one command (32 card files, and 32
+#: promotion records and signatures at once; see registry.store).
+POOL_SIZE = 64
 #: Connections a deploy opens ahead of use: its concurrent uploads (registry.store.CONCURRENCY).
 UPLOAD_CONNECTIONS = 16
 #: How many times a request that got no answer because the server dropped the connection is sent again.
