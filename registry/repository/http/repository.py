@@ -218,6 +218,12 @@ class HttpRepository(Repository):
             return False
         raise self.transport.fail(response, "claiming", collection)
 
+    def release(self, directory: str) -> None:
+        collection = directory.rstrip("/") + "/"
+        response = self.transport.request("DELETE", collection)
+        if response.status_code not in (200, 202, 204, 404):
+            raise self.transport.fail(response, "removing", collection)
+
     def create(self, path: str, source: Source) -> None:
         self._create(path, source, None)
 
