@@ -242,7 +242,8 @@ def deploy(
     The build is claimed first (its folder created atomically, or its POM created only if absent); then every
     file is uploaded create-only, at once, the jar becoming visible last; the version is added to
     ``maven-metadata.xml`` only when all of them are in place, so a failed deploy leaves no version that
-    resolves. A build number, once claimed, is never reused.
+    resolves. A build number, once claimed, is never reused; but a claim refused by the series check (made while
+    the previous build's card was read, before anything was written or stamped) is given back.
     """
     target = target if isinstance(target, DeployTarget) else DeployTarget.parse(target)
     model_dir = Path(model_dir)
