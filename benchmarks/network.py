@@ -5,15 +5,17 @@ A real nginx refusing overwrites (``/immutable/``, as a Nexus release repository
 Requests are counted in nginx's access log. Every measured command runs in its own process, as a user runs it.
 
 - **deploy** of a saved model directory (a 300 kB data file by default): ``deploy()`` timed inside the process
-  (the registry's own part: no CLI start, no Spark), from a fresh cache (probe and previous card over the
-  network) and from a warm one; the CLI; ``curl -T`` of the same jar (the transfer floor) and Maven's
-  ``deploy:deploy-file`` of it (jar + POM), alternated round by round.
+  (the registry's own part: no CLI start, no Spark) with a card that has stages (so the series check reads the
+  previous build's card), from a fresh cache (probe and previous card over the network), from one that knows
+  the server's probe but not the card, and from a warm one; the CLI; ``curl -T`` of the same jar (the transfer
+  floor) and Maven's ``deploy:deploy-file`` of it (jar + POM), alternated round by round.
 - **resolve**: cold (empty cache), warm (``latest.release``, filled cache), exact (``1.0.0``, filled cache).
 - **search** and **catalog** over 10, 100 and 1,000 versions, seeded by writing cards and metadata straight into
   nginx's root: the CLI (start included), cold (empty cache) and warm.
 
 Run: .venv/bin/python benchmarks/network.py [--rtt 0,20,80] [--repeat 3] [--versions 10,100,1000] [--size KB]
-     [--code DIR]   (DIR holds another checkout's ``registry`` package: measure it instead, e.g. the code before)
+     [--code DIR] [--skip deploy,resolve,look,maven]
+     (DIR holds another checkout's ``registry`` package: measure it instead, e.g. the code before)
 """
 
 from __future__ import annotations
@@ -47,8 +49,12 @@ MAVEN_DEPLOY = "org.apache.maven.plugins:maven-deploy-plugin:3.1.1"
 _DEPLOY = """
 import sys, time
 from registry.deploy import deploy
+from registry.modelcard import ModelCard
+stage = {"uid": "LogisticRegression_1", "class": "pyspark.ml.classification.LogisticRegression",
+         "params": {"maxIter": 10}, "input_cols": ["features"], "output_cols": ["prediction"]}
+card = ModelCard.create(sys.argv[2], model={"class": "PipelineModel", "uid": "p", "stages": [stage]})
 started = time.perf_counter()
-coordinate = deploy(sys.argv[1], sys.argv[2], repository=sys.argv[3])
+coordinate = deploy(sys.argv[1], sys.argv[2], repository=sys.argv[3], card=card)  # stages: the series is checked
 print(time.perf_counter() - started, coordinate)
 """
 _RESOLVE = """
@@ -94,7 +100,9 @@ class Bench:
         """Wall seconds, stdout, and the requests nginx logged."""
         before = self.requests()
         started = time.perf_counter()
-        done = subprocess.run(argv, capture_output=True, text=True, env={**self.env, "REGISTRY_CACHE": str(cache)})
+        done = subprocess.run(  # not from the checkout: python -c would import its registry before PYTHONPATH's
+            argv, capture_output=True, text=True, env={**self.env, "REGISTRY_CACHE": str(cache)}, cwd=self.scratch
+        )
         wall = time.perf_counter() - started
         if done.returncode != 0:
             raise RuntimeError(f"{argv[:3]} failed: {done.stderr[-2000:]}")
@@ -156,16 +164,17 @@ def delayed(bench: Bench, rtt: float) -> Iterator[str]:
         yield bench.url(proxy.port)
 
 
-def deploys(bench: Bench, url: str, rtt: float, repeat: int, size_kb: int) -> None:
+def deploys(bench: Bench, url: str, rtt: float, repeat: int, size_kb: int, skip_maven: bool = False) -> None:
     model = saved_model(bench.scratch / f"model-{rtt:g}", size_kb)
     python, registry = sys.executable, str(Path(sys.executable).with_name("registry"))
     settings = maven_settings(bench)
     artifact = f"churn{rtt:g}"
     warm = bench.fresh_cache()
-    # A first deploy, so that every measured one has a previous build to check against (and the warm cache
-    # has the server's probe and that card).
-    bench.run([python, "-c", _DEPLOY, str(model), f"com.acme:{artifact}:1.0", url], warm)
-    jar = next((bench.repo.root / "com/acme" / artifact).rglob("*.jar"))
+    # Each kind of deploy has its own artifact, first deployed once, so that every measured deploy has a previous
+    # build to check against; the warm cache then has the server's probe, and the previous card of "warm" only.
+    for step in ("fresh", "probed", "warm"):
+        bench.run([python, "-c", _DEPLOY, str(model), f"com.acme:{artifact}{step}:1.0", url], warm)
+    jar = next((bench.repo.root / "com/acme" / f"{artifact}warm").rglob("*.jar"))
     results: dict[str, list[float]] = {}
     requests: dict[str, list[int]] = {}
 
@@ -174,17 +183,19 @@ def deploys(bench: Bench, url: str, rtt: float, repeat: int, size_kb: int) -> No
         requests.setdefault(name, []).append(count)
 
     for round_ in range(repeat):
-        steps = ["fresh", "warm", "cli", "curl", "maven"]
+        steps = ["fresh", "probed", "warm", "cli", "curl"] + ([] if skip_maven else ["maven"])
         for step in steps[round_ % len(steps) :] + steps[: round_ % len(steps)]:
-            if step in ("fresh", "warm"):
+            if step in ("fresh", "probed", "warm"):
                 cache = warm if step == "warm" else bench.fresh_cache()
+                if step == "probed":  # the server's probe is known, the previous card is not
+                    shutil.copytree(warm / "servers", cache / "servers")
                 wall, out, count = bench.run(
-                    [python, "-c", _DEPLOY, str(model), f"com.acme:{artifact}:1.0", url], cache
+                    [python, "-c", _DEPLOY, str(model), f"com.acme:{artifact}{step}:1.0", url], cache
                 )
                 record(f"deploy() alone, {step} cache", float(out.split()[0]), count)
             elif step == "cli":
-                wall, _, count = bench.run(
-                    [registry, "deploy", str(model), f"com.acme:{artifact}:1.0", "-r", url], warm
+                wall, _, count = bench.run(  # its own artifact: its cards have no stages
+                    [registry, "deploy", str(model), f"com.acme:{artifact}cli:1.0", "-r", url], warm
                 )
                 record("registry deploy (CLI, start included)", wall, count)
             elif step == "curl":
@@ -205,7 +216,7 @@ def deploys(bench: Bench, url: str, rtt: float, repeat: int, size_kb: int) -> No
     for name, values in results.items():
         figure(f"{rtt:g} ms  {name}", f"{summary(values)}, {counts(requests[name])} requests")
     floor = statistics.median(results["curl -T of the jar"])
-    for step in ("fresh", "warm"):
+    for step in ("fresh", "probed", "warm"):
         ours = statistics.median(results[f"deploy() alone, {step} cache"])
         beyond = (ours - floor) / (rtt / 1000) if rtt else float("nan")
         figure(f"{rtt:g} ms  deploy() {step} beyond curl", f"{ours - floor:+.3f} s = {beyond:.1f} round trips")
@@ -271,7 +282,7 @@ def main() -> None:
     parser.add_argument("--versions", default="10,100,1000")
     parser.add_argument("--size", type=int, default=300, help="KB of model data")
     parser.add_argument("--code", type=Path, help="a folder holding the registry package to measure")
-    parser.add_argument("--skip", default="", help="comma-separated: deploy, resolve, look")
+    parser.add_argument("--skip", default="", help="comma-separated: deploy, resolve, look, maven")
     args = parser.parse_args()
     print(machine(), flush=True)
     skip = set(args.skip.split(","))
@@ -280,7 +291,7 @@ def main() -> None:
         for rtt in (float(r) for r in args.rtt.split(",")):
             with delayed(bench, rtt) as url:
                 if "deploy" not in skip:
-                    deploys(bench, url, rtt, args.repeat, args.size)
+                    deploys(bench, url, rtt, args.repeat, args.size, "maven" in skip)
                 if "resolve" not in skip:
                     resolves(bench, url, rtt, args.repeat)
                 if "look" not in skip:

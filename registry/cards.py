@@ -46,7 +46,7 @@ def read_card(
         coordinate = select(spec, repo, module)
         card = fetch_card(repo, coordinate, cache=cache)
         policy = policy_for(repository, repo, active)
-        check_card(repo, coordinate, policy, active, refused="It is not shown.")
+        check_card(repo, coordinate, policy, active, refused="It is not shown.", cache=cache)
         if policy.active or cache.model(repo.origin, coordinate) is not None:
             checked_model(repo, coordinate, cache, policy, active, refused="It is not shown.")
         record = fetch_promotion(repo, coordinate, cache=cache) if promotion else None

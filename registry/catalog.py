@@ -19,13 +19,14 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from registry import present, rendering
-from registry.coordinates import Module
+from registry.coordinates import Coordinate, Module
 from registry.drift import DriftReport
 from registry.exceptions import ArtifactNotFound, IntegrityError, InvalidCoordinate, InvalidInput
 from registry.modelcard import stages
@@ -33,8 +34,8 @@ from registry.monitor_view import ProfileRow, drift_line, profile_rows
 from registry.promotion import PromotionRecord
 from registry.repository.base import Repository
 from registry.settings import Settings, using_repository
-from registry.store import ArtifactHistory, Cache, VersionCard, read_history
-from registry.trust import describe_card_signature, policy_for
+from registry.store import CONCURRENCY, ArtifactHistory, Cache, VersionCard, read_history
+from registry.trust import UNREAD, card_signature_to_check, describe_card_signature, policy_for
 
 if TYPE_CHECKING:
     import jinja2
@@ -384,9 +385,16 @@ def build_catalog(
         skipped: list[tuple[str, str]] = []
         if not modules:
             modules, skipped = discover_artifacts(repo)
+        cache = Cache(active.cache_dir)
+        policy = policy_for(repository, repo, active)
+        asc: dict[Coordinate, bytes | None] = {}
+
+        def signature_ahead(coordinate: Coordinate) -> None:
+            asc[coordinate] = card_signature_to_check(repo, coordinate, policy, cache, active)
+
         for module in modules:
             try:
-                history = read_history(module, repo, cache=Cache(active.cache_dir), promotions=True)
+                history = read_history(module, repo, cache=cache, promotions=True, alongside=signature_ahead)
             except IntegrityError as exc:
                 if artifacts:
                     raise
@@ -395,12 +403,12 @@ def build_catalog(
             if artifacts and not history.cards and not history.without_card:
                 raise ArtifactNotFound(f"{module} has no released versions in {repo.display}.")
             histories.append(history)
-        policy = policy_for(repository, repo, active)
-        signatures = {
-            str(r.coordinate): describe_card_signature(repo, r.coordinate, policy, active)
-            for history in histories
-            for r in history.cards
-        }
+        cards = [r.coordinate for history in histories for r in history.cards]
+        with ThreadPoolExecutor(CONCURRENCY) as pool:  # remembered checks, or gpg on the .asc read with the card
+            described = pool.map(
+                lambda c: describe_card_signature(repo, c, policy, active, cache, asc.get(c, UNREAD)), cards
+            )
+            signatures = dict(zip(map(str, cards), described, strict=True))
         pages = render_catalog(
             histories, source=repo.display, skipped=skipped, now=now, signatures=signatures, monitored=monitored
         )

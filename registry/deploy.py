@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import tempfile
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -13,7 +14,14 @@ from registry.archive import check_model_dir, pack
 from registry.checksums import Digests, digest_bytes
 from registry.compatibility import compare_models
 from registry.coordinates import Coordinate, DeployTarget
-from registry.exceptions import ArtifactNotFound, InvalidInput, ModelChanged, RepositoryUnavailable, VersionExists
+from registry.exceptions import (
+    ArtifactNotFound,
+    InvalidInput,
+    ModelChanged,
+    RegistryError,
+    RepositoryUnavailable,
+    VersionExists,
+)
 from registry.lineage import code_lineage
 from registry.metadata import Metadata
 from registry.modelcard import ModelCard
@@ -25,6 +33,8 @@ from registry.trust import config_of, signature_path, signer_for
 from registry.versions import Version
 
 __all__ = ["deploy"]
+
+log = logging.getLogger("registry.deploy")
 
 #: How many taken builds a deploy steps over before it gives up (each is one create-only request).
 MAX_CLAIM_ATTEMPTS = 64
@@ -117,6 +127,44 @@ def _pom(coordinate: Coordinate, card: ModelCard) -> bytes:
     return render_pom(coordinate, card.description, properties)
 
 
+def _claim_checked(
+    repository: Repository,
+    target: DeployTarget,
+    card: ModelCard,
+    first: int,
+    check: Callable[[], None] | None,
+) -> tuple[Coordinate, bytes, bool]:
+    """:func:`_claim`, while ``check()`` runs on a thread (the series check, which may read the previous card:
+    a round trip it no longer adds). If the check refuses the model, the claim is given back (nothing was
+    written under it yet), so that no build number is retired for nothing, and the refusal raised."""
+    if check is None:
+        return _claim(repository, target, card, first)
+    with ThreadPoolExecutor(1) as pool:
+        checked = pool.submit(check)
+        try:
+            claimed = _claim(repository, target, card, first)
+        except BaseException:
+            checked.exception()  # ended either way; the claim's failure is the one to report
+            raise
+        refusal = checked.exception()
+        if refusal is None:
+            return claimed
+        _give_back(repository, *claimed)
+        raise refusal
+
+
+def _give_back(repository: Repository, coordinate: Coordinate, pom: bytes, pom_written: bool) -> None:
+    """Remove a claim nothing else was written under: the POM where it was the claim, else the empty folder.
+    Where the server refuses, the build stays claimed: ``registry fsck`` notes it as abandoned, nothing worse."""
+    try:
+        if pom_written:
+            repository.delete(coordinate.path("pom"))
+        elif repository.claims_folders():
+            repository.release(coordinate.directory)
+    except RegistryError as exc:
+        log.warning("Could not give back the claim of %s (%s); its build number stays unused.", coordinate, exc)
+
+
 def _claim(repository: Repository, target: DeployTarget, card: ModelCard, first: int) -> tuple[Coordinate, bytes, bool]:
     """Claim the first free build from ``first`` on: its directory where the repository can create one
     atomically, else its POM, created only if absent. Returns the coordinate, its POM, and whether the POM is
@@ -194,7 +242,8 @@ def deploy(
     The build is claimed first (its folder created atomically, or its POM created only if absent); then every
     file is uploaded create-only, at once, the jar becoming visible last; the version is added to
     ``maven-metadata.xml`` only when all of them are in place, so a failed deploy leaves no version that
-    resolves. A build number, once claimed, is never reused.
+    resolves. A build number, once claimed, is never reused; but a claim refused by the series check (made while
+    the previous build's card was read, before anything was written or stamped) is given back.
     """
     target = target if isinstance(target, DeployTarget) else DeployTarget.parse(target)
     model_dir = Path(model_dir)
@@ -214,9 +263,8 @@ def deploy(
                 f"Deploy to {target.module}:{target.major}.{target.minor} to get the next free build."
             )
         first = target.build if target.build is not None else _next_build(metadata, target)
-        if not allow_change:
-            _check_series(repo, metadata, target, draft, cache)
-        coordinate, pom, pom_written = _claim(repo, target, draft, first)
+        check = None if allow_change else lambda: _check_series(repo, metadata, target, draft, cache)
+        coordinate, pom, pom_written = _claim_checked(repo, target, draft, first, check)
         final_card = draft.for_coordinate(str(coordinate), _previous(metadata, coordinate)).to_json()
         card_path = coordinate.path("json", "model")
         card_digests = digest_bytes(final_card)

@@ -26,6 +26,7 @@ policy names trusted keys or requires signatures, and otherwise accepted as "not
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import os
 import re
@@ -66,7 +67,13 @@ _INSTALL = "Install GnuPG (Debian/Ubuntu: apt-get install gnupg; macOS: brew ins
 
 def gpg_available() -> bool:
     """Whether a ``gpg`` program is on the ``PATH``."""
-    return shutil.which("gpg") is not None
+    return _on_path("gpg", os.environ.get("PATH", os.defpath))
+
+
+@functools.lru_cache(maxsize=8)
+def _on_path(program: str, path: str) -> bool:
+    """Whether ``program`` is on ``path``; remembered per ``PATH`` (a catalog asks once per version)."""
+    return shutil.which(program, path=path) is not None
 
 
 def _gpg() -> str:

@@ -6,9 +6,10 @@
   (sha512, sha256, sha1, then md5): :func:`remote_checksum`, :func:`read_verified`, :func:`fetch_verified`.
 * **One cache, keyed by digest**: :class:`Cache`. A release never changes, so what was verified once is kept
   under its coordinate *and* its checksum (``CACHE/com/acme/churn/1.2.7/sha512-<digest>/`` for an extracted
-  model, ``CACHE/cards/...`` for a card or a record); two repositories holding different bytes under one
-  coordinate can never be confused. Every entry is re-verified (small files) or complete (models) when used;
-  :func:`fill_model` builds a model's entry (the jar verified, then judged by a check it is given, then extracted).
+  model, ``CACHE/cards/com/acme/churn/sha512-<digest>-churn-1.2.7-model.json`` for a card or a record); two
+  repositories holding different bytes under one coordinate can never be confused. Every entry is re-verified
+  (small files) or complete (models) when used; :func:`fill_model` builds a model's entry (the jar verified,
+  then judged by a check it is given, then extracted).
 * **What the repository records about a version**: its model card (:func:`fetch_card`) and its promotion record
   (:func:`fetch_promotion`), each checked to be about the coordinate asked for; :func:`read_history` reads them
   for every version of an artifact.
@@ -21,19 +22,19 @@ import hashlib
 import os
 import shutil
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from registry._util import atomic_write, backoff
+from registry._util import backoff
 from registry.archive import CARD_ENTRY, check_embedded_pom, extract_model, read_entry
 from registry.checksums import (
     STRONGEST_FIRST,
     Digests,
-    digest_bytes,
     digest_file,
     file_digest,
     parse_sidecar,
@@ -54,6 +55,7 @@ _T = TypeVar("_T")
 __all__ = [
     "ABSENT",
     "CONCURRENCY",
+    "READ_WIDTH",
     "ArtifactHistory",
     "Cache",
     "VersionCard",
@@ -79,9 +81,11 @@ __all__ = [
 
 #: How long :func:`publish` keeps merging its versions back in on a server that loses concurrent updates.
 PUBLISH_DEADLINE = 120.0
-#: How many small files (cards, records, checksums) one command reads at once, and how many files a deploy
-#: uploads at once: within the HTTP transport's pool of kept-alive connections.
+#: How many files a deploy uploads at once, and how many versions' promotion records a command looks for at once.
 CONCURRENCY = 16
+#: How many small files (cards and their checksums) one command reads at once: 16 cards, each with its checksum.
+#: Within the HTTP transport's pool of kept-alive connections.
+READ_WIDTH = 32
 
 
 # -- maven-metadata.xml -------------------------------------------------------------------------------------
@@ -289,39 +293,51 @@ class Cache:
     """Verified files and extracted models, kept under their coordinate and checksum (see the module docstring),
     and an index of what each repository served.
 
-    The index (``CACHE/served/<hash of the repository's URL>/<artifact>/<file name>``, one small file written
-    atomically after verification) says which checksum a repository, identified by its URL without credentials
+    The index (``CACHE/served/<hash of the repository's URL>/<artifact>/index``, one line ``NAME ALGORITHM DIGEST``
+    per file, or ``NAME absent``) says which checksum a repository, identified by its URL without credentials
     (:attr:`Repository.origin <registry.repository.base.Repository.origin>`), served for a file of a release. A
     release never changes, so once its entry is in the cache a read of that file asks the repository nothing; and
-    two repositories with different bytes under one coordinate each have their own line in the index.
+    two repositories with different bytes under one coordinate each have their own index. Lines are only ever
+    appended, each batch in one ``write`` (atomic against other processes appending); the last line about a file
+    wins, and a line that does not parse is ignored. A cached small file is written in place, without a rename:
+    it is checked against its digest whenever it is read, so a torn one is refilled, never believed.
     """
 
     root: Path
+    _indexes: dict[tuple[str, str], dict[str, tuple[str, str]]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
 
-    def entry(self, coordinate: Coordinate, algorithm: str, digest: str, *, small: bool = False) -> Path:
-        """The folder for one verified jar (its extracted model) or, with ``small``, one verified small file (kept
-        by artifact: its name says the version)."""
-        if small:
-            return self.root / "cards" / coordinate.module.path / f"{algorithm}-{digest[:40]}"
+    def entry(self, coordinate: Coordinate, algorithm: str, digest: str) -> Path:
+        """The folder for one verified jar: its extracted model."""
         return self.root / coordinate.directory / f"{algorithm}-{digest[:40]}"
+
+    def small_file(self, coordinate: Coordinate, name: str, algorithm: str, digest: str) -> str:
+        """Where one verified small file is kept: by artifact, in one folder (its name says the version)."""
+        return os.path.join(self.root, "cards", coordinate.module.path, f"{algorithm}-{digest[:40]}-{name}")
 
     def read(self, coordinate: Coordinate, name: str, algorithm: str, digest: str) -> bytes | None:
         """A cached small file, if it is there and still has the digest (a damaged cache is refilled, never
         believed)."""
-        entry = os.path.join(self.root, "cards", coordinate.module.path, f"{algorithm}-{digest[:40]}", name)
         try:
-            with open(entry, "rb") as file:  # strings, not Paths: a warm search reads thousands of these
-                data = file.read()
+            with open(self.small_file(coordinate, name, algorithm, digest), "rb") as file:
+                data = file.read()  # strings, not Paths: a warm search reads thousands of these
         except OSError:
             return None
         return data if hashlib.new(algorithm, data, usedforsecurity=False).hexdigest() == digest else None
 
     def keep(self, coordinate: Coordinate, name: str, algorithm: str, digest: str, data: bytes) -> None:
         """Cache a verified small file; failing to cache never fails the read."""
-        entry = self.entry(coordinate, algorithm, digest, small=True)
+        target = self.small_file(coordinate, name, algorithm, digest)
         try:
-            entry.mkdir(parents=True, exist_ok=True)
-            atomic_write(entry / name, data)
+            try:
+                file = open(target, "wb")  # noqa: SIM115 - the folder is there but for an artifact's first file
+            except FileNotFoundError:
+                os.makedirs(os.path.dirname(target), exist_ok=True)
+                file = open(target, "wb")  # noqa: SIM115
+            with file:
+                file.write(data)
         except OSError:
             return
 
@@ -334,40 +350,67 @@ class Cache:
         entry = self.entry(coordinate, *known)
         return entry if (entry / "model").is_dir() else None
 
-    def _served_file(self, origin: str, coordinate: Coordinate, name: str) -> str:
-        return os.path.join(self.root, "served", _origin_key(origin), coordinate.module.path, name)
-
     def served(self, origin: str | None, coordinate: Coordinate, name: str) -> tuple[str, str] | None:
         """``(algorithm, digest)`` of the file ``name`` of ``coordinate`` as the repository at ``origin`` served
         it and it was verified, :data:`ABSENT` where it was found not to exist for good, ``None`` if unknown."""
         if origin is None:
             return None
-        try:
-            with open(self._served_file(origin, coordinate, name), "rb") as file:
-                text = file.read(200).decode("ascii").split()
-        except (OSError, UnicodeDecodeError):
-            return None
-        if text == [ABSENT[0]]:
-            return ABSENT
-        if len(text) == 2 and text[0] in STRONGEST_FIRST:
-            return text[0], text[1]
-        return None
+        return self._index(origin, coordinate.module).get(name)
 
     def remember(self, origin: str | None, coordinate: Coordinate, name: str, algorithm: str, digest: str) -> None:
         """Record that the repository at ``origin`` served ``name`` with this verified digest (or, given
         :data:`ABSENT`, that it will never have it); failing to record never fails the read."""
+        self.remember_all(origin, [(coordinate, name, algorithm, digest)])
+
+    def remember_all(self, origin: str | None, files: Iterable[tuple[Coordinate, str, str, str]]) -> None:
+        """:meth:`remember` each ``(coordinate, name, algorithm, digest)``: one append per artifact."""
         if origin is None:
             return
-        target = Path(self._served_file(origin, coordinate, name))
-        line = f"{algorithm} {digest}".strip().encode("ascii")
-        try:
+        lines: dict[Module, list[str]] = {}
+        for coordinate, name, algorithm, digest in files:
+            index = self._index(origin, coordinate.module)
+            with self._lock:
+                index[name] = (algorithm, digest)
+            lines.setdefault(coordinate.module, []).append(f"{name} {algorithm} {digest}".strip() + "\n")
+        for module, text in lines.items():
+            target = self._index_file(origin, module)
             try:
-                atomic_write(target, line)  # the folder is there but for the first file of an artifact
-            except FileNotFoundError:
-                target.parent.mkdir(parents=True, exist_ok=True)
-                atomic_write(target, line)
+                try:
+                    descriptor = os.open(target, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+                except FileNotFoundError:
+                    os.makedirs(os.path.dirname(target), exist_ok=True)
+                    descriptor = os.open(target, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+                try:
+                    os.write(descriptor, "".join(text).encode("ascii"))
+                finally:
+                    os.close(descriptor)
+            except (OSError, UnicodeEncodeError):
+                continue
+
+    def _index_file(self, origin: str, module: Module) -> str:
+        return os.path.join(self.root, "served", _origin_key(origin), module.path, "index")
+
+    def _index(self, origin: str, module: Module) -> dict[str, tuple[str, str]]:
+        """The index of what ``origin`` served of ``module``, read once per cache object."""
+        key = (origin, module.path)
+        with self._lock:
+            index = self._indexes.get(key)
+            if index is not None:
+                return index
+        index = {}
+        try:
+            with open(self._index_file(origin, module), "rb") as file:
+                text = file.read().decode("ascii", errors="replace")
         except OSError:
-            return
+            text = ""
+        for line in text.splitlines():
+            fields = line.split()
+            if len(fields) == 3 and fields[1] in STRONGEST_FIRST and fields[2].isalnum():
+                index[fields[0]] = (fields[1], fields[2])
+            elif len(fields) == 2 and fields[1] == ABSENT[0]:
+                index[fields[0]] = ABSENT
+        with self._lock:
+            return self._indexes.setdefault(key, index)
 
 
 def read_verified(
@@ -409,13 +452,21 @@ def _verified(
     cache: Cache | None,
     coordinate: Coordinate | None,
 ) -> bytes:
-    algorithm, expected = strongest_checksum(repository, path, what, sha512)
-    digest_bytes(data).verify(algorithm, expected, f"{what} from {repository.display}")
+    algorithm, expected = _check(repository, path, what, data, sha512)
     if cache is not None and coordinate is not None:
         name = path.rsplit("/", 1)[-1]
         cache.keep(coordinate, name, algorithm, expected, data)
         cache.remember(repository.origin, coordinate, name, algorithm, expected)
     return data
+
+
+def _check(repository: Repository, path: str, what: str, data: bytes, sha512: bytes | None) -> tuple[str, str]:
+    """Verify ``data`` against the strongest checksum of ``path`` (``sha512``: its ``.sha512``, already read);
+    returns that checksum."""
+    algorithm, expected = strongest_checksum(repository, path, what, sha512)
+    actual = hashlib.new(algorithm, data, usedforsecurity=False).hexdigest()
+    verify_digest(algorithm, actual, expected, f"{what} from {repository.display}")
+    return algorithm, expected
 
 
 def _read_or_none(repository: Repository, path: str) -> bytes | None:
@@ -431,9 +482,13 @@ def read_many(
     *,
     cache: Cache | None = None,
 ) -> list[bytes | None]:
-    """:func:`read_verified` of many small files ``(coordinate, path, what)`` of releases, :data:`CONCURRENCY`
+    """:func:`read_verified` of many small files ``(coordinate, path, what)`` of releases, :data:`READ_WIDTH`
     requests at a time (each file with its ``.sha512``); ``None`` for a file that does not exist. Files the
-    cache index knows cost no request."""
+    cache index knows cost no request.
+
+    What was read is cached once every read has ended (also when one failed), and the index is appended to once:
+    files written while the reads run would make every one of them wait for the interpreter between system calls.
+    """
     results: list[bytes | None] = [None] * len(files)
     missing: list[int] = []
     for index, (coordinate, path, _) in enumerate(files):
@@ -443,7 +498,8 @@ def read_many(
         results[index] = cached
     if not missing:
         return results
-    pool = ThreadPoolExecutor(min(CONCURRENCY, 2 * len(missing)))
+    verified: list[tuple[Coordinate, str, str, str, bytes]] = []
+    pool = ThreadPoolExecutor(min(READ_WIDTH, 2 * len(missing)))
     try:
         pending = [
             (
@@ -457,9 +513,15 @@ def read_many(
             coordinate, path, what = files[index]
             data = content.result()
             if data is not None:
-                results[index] = _verified(repository, path, what, data, sha512.result(), cache, coordinate)
+                algorithm, digest = _check(repository, path, what, data, sha512.result())
+                verified.append((coordinate, path.rsplit("/", 1)[-1], algorithm, digest, data))
+                results[index] = data
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+        if cache is not None:
+            for coordinate, name, algorithm, digest, data in verified:
+                cache.keep(coordinate, name, algorithm, digest, data)
+            cache.remember_all(repository.origin, [entry[:4] for entry in verified])
     return results
 
 
@@ -683,23 +745,36 @@ def read_history(
     cache: Cache | None = None,
     promotions: bool = False,
     versions: Iterable[Version] | None = None,
+    alongside: Callable[[Coordinate], object] | None = None,
 ) -> ArtifactHistory:
     """The cards of every released version of ``module`` (or of ``versions``), newest first, read via the cache
-    and :data:`CONCURRENCY` at a time; with ``promotions``, each version's promotion record too."""
+    and :data:`READ_WIDTH` requests at a time; with ``promotions``, each version's promotion record too, looked
+    for meanwhile (another :data:`READ_WIDTH` at a time). ``alongside(coordinate)`` is called for every version
+    on those threads too (a caller's own request about each version, such as its signature); its first failure
+    is raised."""
     listed = list_versions(module, repository) if versions is None else list(versions)
     coordinates = [module.at(version) for version in sorted(listed, reverse=True)]
     files = [(c, c.path("json", CARD_CLASSIFIER), c.file_name("json", CARD_CLASSIFIER)) for c in coordinates]
-    cards = read_many(repository, files, cache=cache)
     records: list[PromotionRecord | None] = [None] * len(coordinates)
-    if promotions:
-        with ThreadPoolExecutor(CONCURRENCY) as pool:
-            futures = [
-                pool.submit(fetch_promotion, repository, c, cache=cache, listed=versions is None)
-                for c, data in zip(coordinates, cards, strict=True)
-                if data is not None
+    with ThreadPoolExecutor(READ_WIDTH) as pool:
+        futures = [
+            pool.submit(fetch_promotion, repository, c, cache=cache, listed=versions is None)
+            for c in (coordinates if promotions else ())
+        ]
+        besides: list[Future[object]] = [pool.submit(alongside, c) for c in coordinates] if alongside else []
+        try:
+            cards = read_many(repository, files, cache=cache)
+        finally:
+            for future in futures:
+                _settled(future)
+            for beside in besides:
+                _settled(beside)
+        for beside in besides:
+            beside.result()
+        if promotions:
+            records = [
+                future.result() if data is not None else None for future, data in zip(futures, cards, strict=True)
             ]
-            found = iter(futures)
-            records = [next(found).result() if data is not None else None for data in cards]
     history: list[VersionCard] = []
     without: list[Version] = []
     for coordinate, data, record in zip(coordinates, cards, records, strict=True):

@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from registry._util import atomic_write, utc_stamp
+from registry._util import utc_stamp
 from registry.checksums import digest_bytes
 from registry.coordinates import Coordinate
 from registry.exceptions import ArtifactNotFound, ConfigError, SignatureError
@@ -33,10 +33,12 @@ from registry.repository.base import PathExists, Repository, Source
 from registry.repository.config import RepositoryConfig
 from registry.settings import Settings
 from registry.signing import EXTENSION, SignatureCheck, Signer, TrustPolicy, Verifier, gpg_available
-from registry.store import Cache, fill_model, remote_checksum
+from registry.store import ABSENT, Cache, fill_model, remote_checksum
 
 __all__ = [
     "MARK",
+    "UNREAD",
+    "card_signature_to_check",
     "check_cached",
     "check_copies",
     "check_card",
@@ -227,19 +229,31 @@ def check_cached(
     if not policy.active and not gpg_available():
         return None  # not checked, so not remembered as checked either
     check = check_signature(repository, path, load(), policy, settings, what, refused=refused, signature=signature)
-    try:
-        mark.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(mark, _mark(policy, keys, check))
+    try:  # written in place: a torn mark does not parse, and the check is made again
+        try:
+            mark.write_bytes(_mark(policy, keys, check))
+        except FileNotFoundError:
+            mark.parent.mkdir(parents=True, exist_ok=True)
+            mark.write_bytes(_mark(policy, keys, check))
     except OSError:
         pass  # failing to remember never fails the read
     return check.to_dict() if check else None
 
 
 def check_card(
-    repository: Repository, coordinate: Coordinate, policy: TrustPolicy, settings: Settings, *, refused: str = ""
+    repository: Repository,
+    coordinate: Coordinate,
+    policy: TrustPolicy,
+    settings: Settings,
+    *,
+    refused: str = "",
+    cache: Cache | None = None,
+    signature: bytes | None = UNREAD,
 ) -> dict[str, Any] | None:
     """The signature of a version's card sidecar, checked under ``policy``, or remembered from such a check of the
-    same bytes (the mark sits beside the cached card); ``None`` when unsigned.
+    same bytes (the mark sits beside the cached card); ``None`` when unsigned. The card's checksum is asked of the
+    repository only where the cache's index does not know what this repository served. ``signature``: the card's
+    ``.asc`` if already read (``None``: there is none; see :func:`card_signature_to_check`).
 
     :raises SignatureError: refused. :raises ArtifactNotFound: no card. :raises IntegrityError: it does not match
         its checksum.
@@ -247,9 +261,10 @@ def check_card(
     path = coordinate.path("json", CARD_CLASSIFIER)
     name = coordinate.file_name("json", CARD_CLASSIFIER)
     what = f"{name} (the model card of {coordinate}) in {repository.display}"
-    algorithm, digest = remote_checksum(repository, path, what)
-    cache = Cache(settings.cache_dir)
-    mark = cache.entry(coordinate, algorithm, digest, small=True) / f"{name}.{MARK}"
+    cache = cache if cache is not None else Cache(settings.cache_dir)
+    known = cache.served(repository.origin, coordinate, name)
+    algorithm, digest = known if known not in (None, ABSENT) else remote_checksum(repository, path, what)
+    mark = _card_mark(cache, coordinate, name, algorithm, digest)
 
     def load() -> bytes:
         data = cache.read(coordinate, name, algorithm, digest)
@@ -259,7 +274,28 @@ def check_card(
             cache.keep(coordinate, name, algorithm, digest, data)
         return data
 
-    return check_cached(repository, path, load, policy, settings, what, mark, refused=refused)
+    return check_cached(repository, path, load, policy, settings, what, mark, refused=refused, signature=signature)
+
+
+def _card_mark(cache: Cache, coordinate: Coordinate, name: str, algorithm: str, digest: str) -> Path:
+    return Path(f"{cache.small_file(coordinate, name, algorithm, digest)}.{MARK}")
+
+
+def card_signature_to_check(
+    repository: Repository, coordinate: Coordinate, policy: TrustPolicy, cache: Cache, settings: Settings
+) -> bytes | None:
+    """The ``.asc`` of a version's card where :func:`check_card` will need it (``None``: unsigned), read ahead,
+    e.g. beside the card; :data:`UNREAD` where it will not: nothing is checked, or this repository's card was
+    checked under ``policy``, with the keyring as it is, before (the cache's index and the mark say so)."""
+    if not wants_signature(policy):
+        return UNREAD
+    name = coordinate.file_name("json", CARD_CLASSIFIER)
+    known = cache.served(repository.origin, coordinate, name)
+    if known not in (None, ABSENT):
+        keys = policy.keys_state(_gnupghome(settings))
+        if _read_mark(_card_mark(cache, coordinate, name, *known), policy, keys) is not None:
+            return UNREAD
+    return _read_signature(repository, coordinate.path("json", CARD_CLASSIFIER))
 
 
 def check_jar(
@@ -370,17 +406,23 @@ def check_copies(
 
 
 def describe_card_signature(
-    repository: Repository, coordinate: Coordinate, policy: TrustPolicy, settings: Settings
+    repository: Repository,
+    coordinate: Coordinate,
+    policy: TrustPolicy,
+    settings: Settings,
+    cache: Cache | None = None,
+    signature: bytes | None = UNREAD,
 ) -> str:
     """One line on who signed a version (its card is what is checked: small, and signed with the jar and the
-    POM), for listings such as the catalog: never raises for a refused signature, it says so."""
+    POM), for listings such as the catalog: never raises for a refused signature, it says so. ``signature``: as
+    for :func:`check_card`."""
     try:
-        signature = check_card(repository, coordinate, policy, settings)
+        checked = check_card(repository, coordinate, policy, settings, cache=cache, signature=signature)
     except SignatureError as exc:
         return f"refused: {exc}"
-    if signature is None:
+    if checked is None:
         return "unsigned"
-    who = f" ({signature['user_id']})" if signature.get("user_id") else ""
-    when = f", signed {signature['created']}" if signature.get("created") else ""
-    unchecked = " (not checked: the key is not in the keyring)" if signature.get("status") == "no-key" else ""
-    return f"model card signed by key {signature.get('fingerprint')}{who}{when}{unchecked}"
+    who = f" ({checked['user_id']})" if checked.get("user_id") else ""
+    when = f", signed {checked['created']}" if checked.get("created") else ""
+    unchecked = " (not checked: the key is not in the keyring)" if checked.get("status") == "no-key" else ""
+    return f"model card signed by key {checked.get('fingerprint')}{who}{when}{unchecked}"

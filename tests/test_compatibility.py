@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import dataclasses
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -8,9 +10,11 @@ import pytest
 
 from registry.compatibility import compare_models
 from registry.deploy import deploy
-from registry.exceptions import ModelChanged
+from registry.exceptions import ModelChanged, RepositoryUnavailable
+from registry.fsck import check
 from registry.modelcard import ModelCard, features
 from registry.repository.local import LocalRepository
+from registry.settings import Settings
 
 
 def card(
@@ -89,3 +93,41 @@ def test_features_are_the_columns_read_and_not_produced_inside() -> None:
     change = compare_models(described(["age", "income"]), described(["age"]))
     assert change.level == "major"
     assert change.differences == ("input features changed from ['age', 'income', 'label'] to ['age', 'label']",)
+
+
+class _CardAfterClaim(LocalRepository):
+    """Serves the previous card only once a build was claimed: a deploy that read it before claiming (one round
+    trip more across a network) would wait here and fail."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(root)
+        self.claimed = threading.Event()
+
+    def claim(self, directory: str) -> bool:
+        self.claimed.set()
+        return super().claim(directory)
+
+    def read(self, path: str) -> bytes:
+        if path.endswith("-model.json") and not self.claimed.wait(10):
+            raise RepositoryUnavailable(f"{path} was read before the claim")
+        return super().read(path)
+
+
+def test_with_an_empty_cache_the_series_check_reads_beside_the_claim_and_a_refusal_gives_the_build_back(
+    local_repo: LocalRepository, make_model: Callable[..., Path], tmp_path: Path
+) -> None:
+    deploy(make_model(), "com.acme:churn:1.2", repository=local_repo, card=card(10))
+    empty = dataclasses.replace(Settings.load(), cache_dir=tmp_path / "empty-cache")
+    gated = _CardAfterClaim(local_repo.root)
+    second = deploy(make_model(), "com.acme:churn:1.2", repository=gated, card=card(10), settings=empty)
+    assert str(second) == "com.acme:churn:1.2.1"
+
+    refusing = _CardAfterClaim(local_repo.root)
+    emptier = dataclasses.replace(empty, cache_dir=tmp_path / "another-empty-cache")
+    with pytest.raises(ModelChanged):
+        deploy(make_model(), "com.acme:churn:1.2", repository=refusing, card=card(20), settings=emptier)
+    assert refusing.claimed.is_set()  # 1.2.2 was claimed while the card was read, then given back:
+    assert not (local_repo.root / "com/acme/churn/1.2.2").exists()
+    assert check(local_repo, ["com.acme:churn"]).findings == ()  # nothing for fsck to report
+    forced = deploy(make_model(), "com.acme:churn:1.2", repository=local_repo, card=card(20), allow_change=True)
+    assert str(forced) == "com.acme:churn:1.2.2"  # and no build number was lost

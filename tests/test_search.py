@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import re
@@ -11,12 +13,16 @@ from pathlib import Path
 
 import pytest
 from cardhelpers import CountingRepository, deploy_history, run_cli
+from rich.console import Console
 
-from registry.coordinates import Coordinate
+from registry.cli.render import SEARCH_COLUMNS, UNWRAPPED_WIDTH, aligned, print_search, search_rows, search_view
+from registry.coordinates import Coordinate, Module
 from registry.exceptions import ArtifactNotFound, InvalidGate, InvalidInput
 from registry.modelcard import ModelCard
 from registry.repository.local import LocalRepository
 from registry.search import ParamCondition, Query, search
+from registry.store import VersionCard
+from registry.versions import Version
 
 
 @pytest.fixture
@@ -184,3 +190,39 @@ def test_search_needs_group_and_artifact(local_repo: LocalRepository) -> None:
     assert exit_code == 2 and "Invalid coordinate: 'churn'" in err
     exit_code, _, err = run_cli("search", "com.acme:nothing", "-r", str(local_repo.root))
     assert exit_code == 1 and "has no released versions" in err
+
+
+def _records(labels: list[list[str]]) -> list[VersionCard]:
+    module = Module.parse("com.acme:churn")
+    return [
+        VersionCard(
+            module.at(Version(1, 0, build)),
+            ModelCard.create(
+                str(module.at(Version(1, 0, build))),
+                labels=names,
+                metrics={"auc": 0.8 + build / 100},
+                training_data={"fingerprint": "abcd" * 16},
+            ),
+        )
+        for build, names in enumerate(labels)
+    ]
+
+
+@pytest.mark.parametrize(
+    "labels",
+    [
+        [[], ["prod"], ["a-rather-long-label", "candidate"]],
+        [["データ"], ["[bold red]not markup[/]"], ["ok"]],  # wide characters; markup printed as written
+        [["tab\there"], ["line\nbreak"], ["bell\x07"]],  # what rich changes goes through rich
+    ],
+)
+def test_a_pipe_gets_exactly_the_lines_rich_prints(labels: list[list[str]]) -> None:
+    records = _records(labels)
+    through_rich = io.StringIO()
+    Console(file=through_rich, width=UNWRAPPED_WIDTH, soft_wrap=False).print(search_view(records))
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        print_search(records)
+    assert printed.getvalue() == through_rich.getvalue()
+    if all(cell.isprintable() for row in search_rows(records) for cell in row):
+        assert aligned(SEARCH_COLUMNS, search_rows(records)) == through_rich.getvalue()

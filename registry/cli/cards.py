@@ -89,9 +89,9 @@ def search(
     if not found:
         click.echo("No version matches.", err=True)
         return
-    from registry.cli.render import print_view, search_view
+    from registry.cli.render import print_search
 
-    print_view(search_view(found))
+    print_search(found)
 
 
 @click.command()

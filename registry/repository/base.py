@@ -71,6 +71,11 @@ class Repository(ABC):
     def create(self, path: str, source: Source) -> None:
         """Write a new file, atomically, failing with :class:`PathExists` if the path is taken."""
 
+    def release(self, directory: str) -> None:  # noqa: B027 - only repositories that claim folders have one
+        """Give back the version folder :meth:`claim` created, while nothing was written in it (a deploy refused
+        after its claim), so that its build number is not retired for nothing. Where the claim is the version's
+        first file, the caller deletes that file instead."""
+
     def claims_folders(self) -> bool:
         """Whether :meth:`claim` creates the version folder atomically, so that ``True`` from it is the claim
         itself (and the version's first file need not be written alone, before the others, to claim it)."""

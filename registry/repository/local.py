@@ -117,6 +117,12 @@ class LocalRepository(Repository):
     def claims_folders(self) -> bool:
         return True
 
+    def release(self, directory: str) -> None:
+        try:
+            self._file(directory).rmdir()  # only ever an empty folder
+        except OSError as exc:
+            raise RepositoryUnavailable(f"Cannot remove {directory} in {self.display}: {exc.strerror}.") from exc
+
     def create(self, path: str, source: Source) -> None:
         target = self._parent(path)
         with self._temporary(target, source) as temporary:

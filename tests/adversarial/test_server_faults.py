@@ -48,8 +48,9 @@ def cache(tmp_path: Path) -> Iterator[Path]:
     yield path
     for file in path.rglob("*") if path.exists() else []:
         if file.is_file() and file.relative_to(path).parts[0] == "served":  # the index names complete entries
-            algorithm, digest = file.read_text().split()
-            assert any((entry / "model").is_dir() for entry in path.rglob(f"{algorithm}-{digest[:40]}")), file
+            for line in file.read_text().splitlines():
+                _, algorithm, digest = line.split()
+                assert any((entry / "model").is_dir() for entry in path.rglob(f"{algorithm}-{digest[:40]}")), line
         elif file.is_file():
             entry = next(p for p in file.parents if Version.try_parse(p.parent.name))
             assert not entry.name.startswith("."), f"the cache kept a staging directory: {file}"

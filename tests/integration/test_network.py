@@ -5,19 +5,28 @@ No timings are asserted; benchmarks/network.py measures them."""
 from __future__ import annotations
 
 import dataclasses
+import shutil
 import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from cardhelpers import gbt_pipeline
 from servers import DavRepo, DavServer
 
+from registry.cards import read_card
+from registry.catalog import build_catalog
 from registry.deploy import deploy
-from registry.exceptions import RepositoryUnavailable
+from registry.exceptions import ModelChanged, RepositoryUnavailable
+from registry.fsck import check
+from registry.modelcard import ModelCard
+from registry.repository.config import Credentials, RepositoryConfig
+from registry.repository.http.repository import HttpRepository
 from registry.resolve import resolve
 from registry.search import Query, search
 from registry.settings import Settings
+from registry.signing import gpg_available
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 from latency_proxy import LatencyProxy
@@ -134,3 +143,85 @@ def test_a_stalled_link_ends_in_one_clear_error_within_the_timeout(
                 action()
             assert time.monotonic() - started < 20
             assert "\n" not in str(caught.value)
+
+
+def test_a_file_found_missing_keeps_its_connection(
+    nginx_server: DavServer, repo: DavRepo, make_model: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Each show asks for the card's signature (unsigned here: a 404 with a short page) one after another; the page
+    # is read so that the connection serves the next request, instead of a new connection (a round trip more,
+    # two with TLS) for every file found missing.
+    monkeypatch.setenv("REGISTRY_USERNAME", repo.username)
+    monkeypatch.setenv("REGISTRY_PASSWORD", repo.password)
+    for _ in range(6):
+        deploy(make_model("zero"), "com.acme:churn:1.0", repository=repo.url)
+    with LatencyProxy(nginx_server.port, delay_ms=1) as proxy:
+        url = repo.url.replace(f":{nginx_server.port}/", f":{proxy.port}/")
+        with HttpRepository(
+            RepositoryConfig(name="slow", url=url), Credentials("env", repo.username, repo.password)
+        ) as slow:
+            for build in range(6):
+                assert read_card(f"com.acme:churn:1.0.{build}", repository=slow).promotion is None
+        assert proxy.connections <= 3  # the card and its checksum at once need two; without reuse, 6 more
+
+
+def test_a_catalog_reads_each_version_once_and_then_asks_only_for_the_metadata(
+    slow: str, nginx_server: DavServer, repo: DavRepo, make_model: Callable[..., Path], tmp_path: Path
+) -> None:
+    settings = Settings.load()
+    for _ in range(3):
+        deploy(make_model("zero"), "com.acme:churn:1.0", repository=slow, settings=settings)
+    cold = dataclasses.replace(settings, cache_dir=tmp_path / "cold-cache")
+    log = Log(nginx_server, repo)
+    log.mark()
+    build_catalog(tmp_path / "site", repository=slow, settings=cold, artifacts=["com.acme:churn"])
+    per_version = ["-model.json", "-model.json.sha512", "-promotion.json"]  # the card, its checksum, its record
+    per_version += ["-model.json.asc"] if gpg_available() else []  # and its signature, where one can be checked
+    assert sorted(log.since()) == sorted(
+        ["GET com/acme/churn/maven-metadata.xml"]
+        + [
+            f"{'HEAD' if name.endswith('promotion.json') else 'GET'} com/acme/churn/1.0.{b}/churn-1.0.{b}{name}"
+            for b in range(3)
+            for name in per_version
+        ]
+    )
+    log.mark()
+    build_catalog(tmp_path / "site", repository=slow, settings=cold, artifacts=["com.acme:churn"])
+    assert log.since() == ["GET com/acme/churn/maven-metadata.xml"]  # cards, checks and absent records: all known
+
+
+def test_a_deploy_with_an_empty_cache_reads_the_previous_card_beside_the_claim(
+    slow: str, nginx_server: DavServer, repo: DavRepo, make_model: Callable[..., Path], tmp_path: Path
+) -> None:
+    settings = Settings.load()
+
+    def model(max_depth: int) -> ModelCard:
+        return ModelCard.create("com.acme:churn:1.0", model=gbt_pipeline(max_depth))
+
+    deploy(make_model("zero"), "com.acme:churn:1.0", repository=slow, settings=settings, card=model(5))
+    empty = dataclasses.replace(settings, cache_dir=tmp_path / "empty-cache")
+    shutil.copytree(settings.cache_dir / "servers", empty.cache_dir / "servers")  # the probe is known, no card
+    log = Log(nginx_server, repo)
+
+    log.mark()
+    deploy(make_model("one"), "com.acme:churn:1.0", repository=slow, settings=empty, card=model(5))
+    requests = log.since()
+    # The previous card and its checksum (the series check): two requests more than with the card cached, sent
+    # while the build is claimed (test_compatibility shows they never wait for each other).
+    card = "GET com/acme/churn/1.0.0/churn-1.0.0-model.json"
+    assert len(requests) == 25 + 2 and {card, f"{card}.sha512", "MKCOL com/acme/churn/1.0.1/"} <= set(requests)
+
+    log.mark()
+    with pytest.raises(ModelChanged):
+        deploy(make_model("two"), "com.acme:churn:1.0", repository=slow, settings=empty, card=model(10))
+    # Claimed beside the check, then given back: no build number is retired for nothing, nothing is left for fsck.
+    assert sorted(log.since()) == [
+        "DELETE com/acme/churn/1.0.2/",
+        "GET com/acme/churn/maven-metadata.xml",
+        "MKCOL com/acme/churn/1.0.2/",
+    ]
+    credentials = Credentials("env", repo.username, repo.password)
+    with HttpRepository(RepositoryConfig(name="direct", url=repo.url), credentials) as direct:
+        assert check(direct, ["com.acme:churn"]).findings == ()
+    again = deploy(make_model("two"), "com.acme:churn:1.0", repository=slow, settings=settings, card=model(5))
+    assert str(again) == "com.acme:churn:1.0.2"

@@ -34,7 +34,7 @@ from registry.exceptions import ArtifactNotFound, RepositoryUnavailable
 from registry.repository.base import PathExists, Repository, Source
 from registry.repository.config import Credentials, RepositoryConfig
 from registry.repository.http.listing import names_in_index
-from registry.repository.http.session import MAX_SMALL_FILE, POOL_SIZE, Transport, replayed
+from registry.repository.http.session import MAX_SMALL_FILE, UPLOAD_CONNECTIONS, Transport, replayed
 from registry.repository.http.webdav import Locks, ServerTraits, folder_lock, mkcol_parents, probe
 
 __all__ = ["HttpRepository"]
@@ -176,7 +176,7 @@ class HttpRepository(Repository):
                 self.traits()
 
         self.transport.start_helper(prepare)
-        self.transport.preconnect(POOL_SIZE)
+        self.transport.preconnect(UPLOAD_CONNECTIONS)
 
     def claims_folders(self) -> bool:
         return self.traits().mkcol_claims
@@ -217,6 +217,12 @@ class HttpRepository(Repository):
         if response.status_code in (403, 405, 409):  # exists (a concurrent MKCOL may answer 403 as it loses)
             return False
         raise self.transport.fail(response, "claiming", collection)
+
+    def release(self, directory: str) -> None:
+        collection = directory.rstrip("/") + "/"
+        response = self.transport.request("DELETE", collection)
+        if response.status_code not in (200, 202, 204, 404):
+            raise self.transport.fail(response, "removing", collection)
 
     def create(self, path: str, source: Source) -> None:
         self._create(path, source, None)

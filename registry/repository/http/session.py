@@ -13,8 +13,11 @@ request the server did apply before dropping the connection cannot be applied tw
 taken, and :func:`replayed` tells the caller to look at what the server holds before calling it a conflict.
 
 Every request has a connect and a read timeout, so a server that accepts connections and never answers is an
-error within the timeout, never a hang. Uploads and downloads are streamed from and to disk, and reported to
-:mod:`registry.repository.progress`.
+error within the timeout, never a hang. A plain GET or HEAD (the small files a search reads by the thousand) goes
+straight to the connection pool ``requests`` holds, skipping the per-request work of its session (environment,
+cookies, hooks, redirects) that costs more CPU than the request itself: the same pool, headers, TLS settings,
+timeouts and retries, and urllib3's failures translated as ``requests`` translates them, so one mapping serves
+both. Uploads and downloads are streamed from and to disk, and reported to :mod:`registry.repository.progress`.
 """
 
 from __future__ import annotations
@@ -33,7 +36,9 @@ from urllib.parse import quote, urlsplit, urlunsplit
 import requests
 from requests.adapters import HTTPAdapter
 from urllib3 import HTTPConnectionPool
+from urllib3 import exceptions as urllib3_errors
 from urllib3.exceptions import ProtocolError, ReadTimeoutError
+from urllib3.util import Timeout
 from urllib3.util.retry import Retry
 
 from registry._util import backoff, mask_url
@@ -48,7 +53,7 @@ from registry.repository import progress
 from registry.repository.base import Source
 from registry.repository.config import Credentials, RepositoryConfig
 
-__all__ = ["MAX_SMALL_FILE", "REPLAYS", "Transport", "reason", "replayed"]
+__all__ = ["MAX_SMALL_FILE", "POOL_SIZE", "REPLAYS", "UPLOAD_CONNECTIONS", "Transport", "reason", "replayed"]
 
 log = logging.getLogger("registry.repository.http")
 
@@ -56,8 +61,11 @@ log = logging.getLogger("registry.repository.http")
 MAX_SMALL_FILE = 32 << 20
 #: The longest a server's ``Retry-After`` makes a retry wait, in seconds.
 MAX_RETRY_AFTER = 5.0
-#: Connections kept open to one server: enough for the concurrent uploads and card reads of one command.
-POOL_SIZE = 16
+#: Connections kept open to one server: enough for the concurrent reads of one command (32 card files, and 32
+#: promotion records and signatures at once; see registry.store).
+POOL_SIZE = 64
+#: Connections a deploy opens ahead of use: its concurrent uploads (registry.store.CONCURRENCY).
+UPLOAD_CONNECTIONS = 16
 #: How many times a request that got no answer because the server dropped the connection is sent again.
 REPLAYS = 2
 _CHUNK = 1 << 20
@@ -96,6 +104,71 @@ class _Adapter(HTTPAdapter):
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("blocksize", _CHUNK)
         super().init_poolmanager(*args, **kwargs)
+
+
+def _as_requests_error(error: Exception, request: requests.PreparedRequest) -> Exception:
+    """The exception ``requests``' ``HTTPAdapter.send`` raises for urllib3's ``error`` (the same translation, in
+    the same order), so that a request sent straight to the pool fails exactly as one sent through the session."""
+    errors = requests.exceptions
+    if isinstance(error, ProtocolError | OSError | urllib3_errors.ClosedPoolError):
+        return errors.ConnectionError(error, request=request)
+    if isinstance(error, urllib3_errors.MaxRetryError):
+        cause = error.reason
+        if isinstance(cause, urllib3_errors.ConnectTimeoutError) and not isinstance(
+            cause, urllib3_errors.NewConnectionError
+        ):
+            return errors.ConnectTimeout(error, request=request)
+        if isinstance(cause, urllib3_errors.ResponseError):
+            return errors.RetryError(error, request=request)
+        if isinstance(cause, urllib3_errors.ProxyError):
+            return errors.ProxyError(error, request=request)
+        if isinstance(cause, urllib3_errors.SSLError):
+            return errors.SSLError(error, request=request)
+        return errors.ConnectionError(error, request=request)
+    if isinstance(error, urllib3_errors.ProxyError):
+        return errors.ProxyError(error)
+    if isinstance(error, urllib3_errors.SSLError):
+        return errors.SSLError(error, request=request)
+    if isinstance(error, ReadTimeoutError):
+        return errors.ReadTimeout(error, request=request)
+    if isinstance(error, urllib3_errors.InvalidHeader):
+        return errors.InvalidHeader(error, request=request)
+    if isinstance(error, urllib3_errors.LocationValueError):
+        return errors.InvalidURL(error, request=request)
+    return error
+
+
+class _Direct:
+    """What a plain GET or HEAD needs to go straight to urllib3's pool, as the session would send it: the request
+    as the session prepares it for the base URL (its headers carry the credentials), and the pool's key."""
+
+    def __init__(self, session: requests.Session, base: str) -> None:
+        merged = session.merge_environment_settings(base, {}, None, session.verify, None)
+        if requests.utils.select_proxy(base, merged["proxies"]):
+            raise LookupError("through a proxy: requests builds those requests")
+        adapter = session.get_adapter(base)
+        if not isinstance(adapter, HTTPAdapter) or type(adapter).send.__module__ != "requests.adapters":
+            raise LookupError("the adapter's send was replaced (a mock, a recorder): every request goes through it")
+        self.adapter: HTTPAdapter = adapter
+        self.template = session.prepare_request(requests.Request("GET", base))
+        self.verify: bool | str = merged["verify"] if merged["verify"] is not None else True
+        self.cert = merged["cert"]
+        self.host, self.pool_kwargs = self.adapter.build_connection_pool_key_attributes(
+            self.template, self.verify, self.cert
+        )
+        self.prefix = self.template.path_url
+        self._pool: HTTPConnectionPool | None = None
+
+    def pool(self) -> HTTPConnectionPool:
+        """The pool the session itself uses; looked up again only once the pool manager has closed it (a lookup
+        takes the manager's lock, which 48 threads would queue on)."""
+        pool = self._pool
+        if pool is None or pool.pool is None:
+            pool = self.adapter.poolmanager.connection_from_host(**self.host, pool_kwargs=self.pool_kwargs)
+            # requests sets the TLS verification of the pool on each request
+            self.adapter.cert_verify(pool, self.template.url or "", self.verify, self.cert)  # type: ignore[no-untyped-call]
+            self._pool = pool
+        return pool
 
 
 class BrokenOff(RepositoryUnavailable):
@@ -250,6 +323,8 @@ class Transport:
         self._session.verify = str(Path(config.ca_bundle).expanduser()) if config.ca_bundle else config.verify_tls
         self._helpers: list[threading.Thread] = []
         self._helpers_lock = threading.Lock()
+        self._direct: _Direct | bool | None = False  # False: not looked at yet; None: not possible
+        self._direct_lock = threading.Lock()
 
     def close(self) -> None:
         with self._helpers_lock:
@@ -288,7 +363,11 @@ class Transport:
         kwargs.setdefault("timeout", self._timeout)
         started = time.monotonic()
         try:
-            response = self._session.request(method, self.url(path), **kwargs)
+            response = None
+            if method in ("GET", "HEAD") and kwargs.keys() <= {"stream", "timeout"}:
+                response = self._send_direct(method, path, **kwargs)
+            if response is None:
+                response = self._session.request(method, self.url(path), **kwargs)
         except requests.exceptions.Timeout as exc:
             raise self._no_answer(method, path) from exc
         except requests.exceptions.SSLError as exc:
@@ -309,6 +388,51 @@ class Transport:
         )
         return response
 
+    def _direct_route(self) -> _Direct | None:
+        with self._direct_lock:
+            if self._direct is False:
+                try:
+                    self._direct = _Direct(self._session, self.base)
+                except Exception:  # a proxy, a replaced adapter, or a setting requests refuses: it goes that way
+                    self._direct = None
+            return self._direct  # type: ignore[return-value]
+
+    def _send_direct(
+        self, method: str, path: str, *, timeout: tuple[float, float], stream: bool = False
+    ) -> requests.Response | None:
+        """Send a plain GET or HEAD straight to the session's connection pool; ``None`` where it must go through
+        the session instead (a proxy; a redirect, which the session follows)."""
+        direct = self._direct_route()
+        if direct is None:
+            return None
+        try:
+            raw = direct.pool().urlopen(
+                method,
+                direct.prefix + quote(path, safe="/"),
+                body=None,
+                headers=direct.template.headers,
+                redirect=False,
+                assert_same_host=False,
+                preload_content=False,
+                decode_content=False,
+                retries=direct.adapter.max_retries,
+                timeout=Timeout(connect=timeout[0], read=timeout[1]),
+                chunked=False,
+            )
+        except Exception as error:
+            mapped = _as_requests_error(error, direct.template)
+            if mapped is error:
+                raise
+            raise mapped  # noqa: B904 - as requests raises it: the cause is args[0], which the caller inspects
+        response = direct.adapter.build_response(direct.template, raw)
+        response.url = self.url(path)
+        if response.is_redirect:
+            response.close()
+            return None
+        if not stream:
+            response.content  # noqa: B018 - read it all and give the connection back, as requests does
+        return response
+
     def _no_answer(self, method: str, path: str) -> RepositoryUnavailable:
         return RepositoryUnavailable(
             f"{self.display} did not answer {method} {path} within {self.config.timeout:g} s. Check that the "
@@ -317,6 +441,7 @@ class Transport:
 
     def fail(self, response: requests.Response, action: str, path: str) -> RegistryError:
         """The error for an unexpected answer to ``action`` (``reading``, ``writing``...) of ``path``."""
+        _read_short_body(response)
         status = response.status_code
         if status in (401, 403):
             verb = "rejected the credentials for" if status == 401 else "does not allow"
@@ -430,18 +555,11 @@ class Transport:
         """Open up to ``count`` kept-alive connections to the server now (in parallel, without a request), so that
         concurrent requests that follow do not each wait for a connection to be set up. Best effort: nothing is
         raised, and nothing is done through a proxy."""
+        direct = self._direct_route()  # the pool a request would use, with the same TLS settings
+        if direct is None:
+            return
         try:
-            # The pool a request would use: the same TLS settings, as requests merges them from the environment.
-            merged = self._session.merge_environment_settings(self.base, {}, None, self._session.verify, None)
-            if requests.utils.select_proxy(self.base, merged["proxies"]):
-                return
-            prepared = self._session.prepare_request(requests.Request("HEAD", self.base))
-            adapter = self._session.get_adapter(self.base)
-            assert isinstance(adapter, HTTPAdapter)
-            pool = adapter.get_connection_with_tls_context(
-                prepared, merged["verify"], merged["proxies"], merged["cert"]
-            )
-            assert isinstance(pool, HTTPConnectionPool)
+            pool = direct.pool()
         except Exception:  # an optimisation only: any failure leaves the pool as it was
             return
         connections = []
@@ -487,6 +605,23 @@ def reason(exc: BaseException) -> str:
     if "RemoteDisconnected" in text or "reset" in text.lower():
         return "connection reset by the server"
     return "".join(c if c.isprintable() else " " for c in text[:200])  # it may quote the server: no control codes
+
+
+#: The longest error page read to keep its connection open (a 404's page is a few hundred bytes).
+_SHORT_BODY = 64 << 10
+
+
+def _read_short_body(response: requests.Response) -> None:
+    """Read a short, uncompressed error page, so that its connection goes back to the pool: a streamed answer
+    closed unread closes its connection, and the next request must open another (a round trip more, across a
+    network, for each file a search finds missing)."""
+    length = response.headers.get("Content-Length", "")
+    encoding = response.headers.get("Content-Encoding", "identity").strip().lower()
+    if length.isdigit() and int(length) <= _SHORT_BODY and encoding == "identity":
+        try:
+            response.content  # noqa: B018 - read and kept: the connection is then released, not closed
+        except requests.exceptions.RequestException:
+            return
 
 
 def _body_excerpt(response: requests.Response) -> str:
