@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -82,6 +83,8 @@ class Bench:
             "PYTHONPATH": str(code or ROOT),
         }
         self.serial = 0
+        self.last_cpu = 0.0
+        self.pinned: list[str] = []  # with --pin: the measured commands run on the first core only
 
     def requests(self) -> int:
         with self.log.open("rb") as log:
@@ -99,11 +102,19 @@ class Bench:
     def run(self, argv: list[str], cache: Path) -> tuple[float, str, int]:
         """Wall seconds, stdout, and the requests nginx logged."""
         before = self.requests()
+        used = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.perf_counter()
         done = subprocess.run(  # not from the checkout: python -c would import its registry before PYTHONPATH's
-            argv, capture_output=True, text=True, env={**self.env, "REGISTRY_CACHE": str(cache)}, cwd=self.scratch
+            [*self.pinned, *argv],
+            capture_output=True,
+            text=True,
+            env={**self.env, "REGISTRY_CACHE": str(cache)},
+            cwd=self.scratch,
         )
         wall = time.perf_counter() - started
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        #: The command's own CPU (user + system): on a real network the server and the link are not on this machine.
+        self.last_cpu = after.ru_utime + after.ru_stime - used.ru_utime - used.ru_stime
         if done.returncode != 0:
             raise RuntimeError(f"{argv[:3]} failed: {done.stderr[-2000:]}")
         time.sleep(0.05)  # nginx writes its access log line after the answer
@@ -254,6 +265,8 @@ def looking(bench: Bench, url: str, rtt: float, repeat: int, versions: list[int]
             warm: list[float] = []
             cold_requests: list[int] = []
             warm_requests: list[int] = []
+            cold_cpu: list[float] = []
+            warm_cpu: list[float] = []
             for _ in range(repeat):
                 cache = bench.fresh_cache()
                 if command == "search":
@@ -261,18 +274,19 @@ def looking(bench: Bench, url: str, rtt: float, repeat: int, versions: list[int]
                 else:
                     site = bench.scratch / f"site-{bench.serial}"
                     argv = [registry, "catalog", "--out", str(site), "--artifact", str(module), "-r", url]
-                wall, _, requests = bench.run(argv, cache)
-                cold.append(wall)
-                cold_requests.append(requests)
-                wall, _, requests = bench.run(argv, cache)
-                warm.append(wall)
-                warm_requests.append(requests)
-            figure(
-                f"{rtt:g} ms  {command} {count} versions, cold", f"{summary(cold)}, {counts(cold_requests)} requests"
-            )
-            figure(
-                f"{rtt:g} ms  {command} {count} versions, warm", f"{summary(warm)}, {counts(warm_requests)} requests"
-            )
+                for walls, requests_made, cpus in ((cold, cold_requests, cold_cpu), (warm, warm_requests, warm_cpu)):
+                    wall, _, requests = bench.run(argv, cache)
+                    walls.append(wall)
+                    requests_made.append(requests)
+                    cpus.append(bench.last_cpu)
+            for state, walls, requests_made, cpus in (
+                ("cold", cold, cold_requests, cold_cpu),
+                ("warm", warm, warm_requests, warm_cpu),
+            ):
+                figure(
+                    f"{rtt:g} ms  {command} {count} versions, {state}",
+                    f"{summary(walls)}, {counts(requests_made)} requests, its own CPU {summary(cpus)}",
+                )
 
 
 def main() -> None:
@@ -283,11 +297,23 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=300, help="KB of model data")
     parser.add_argument("--code", type=Path, help="a folder holding the registry package to measure")
     parser.add_argument("--skip", default="", help="comma-separated: deploy, resolve, look, maven")
+    parser.add_argument(
+        "--pin",
+        action="store_true",
+        help="the measured commands on the first core, nginx and the proxy on the others: as if the server and "
+        "the link were on other machines (they are, for a real repository)",
+    )
     args = parser.parse_args()
     print(machine(), flush=True)
     skip = set(args.skip.split(","))
+    cores = sorted(os.sched_getaffinity(0))
+    if args.pin and len(cores) > 1:
+        os.sched_setaffinity(0, cores[1:])  # nginx and the proxy, started below, inherit it
     with nginx_server() as server, tempfile.TemporaryDirectory(prefix="bench-network-") as scratch:
         bench = Bench(server, Path(scratch), args.code)
+        if args.pin and len(cores) > 1:
+            bench.pinned = ["taskset", "-c", str(cores[0])]
+            print(f"commands pinned to core {cores[0]}; nginx and the proxy to {cores[1:]}", flush=True)
         for rtt in (float(r) for r in args.rtt.split(",")):
             with delayed(bench, rtt) as url:
                 if "deploy" not in skip:
