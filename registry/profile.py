@@ -17,10 +17,11 @@ catalog. The card's ``profile`` field (``"schema": 1``)::
      "probability": {... numeric, "name" is the probability column, "index": 1 ...} or null}
 
 Fractions are of the non-null values (``count``); ``nulls`` counts nulls and NaN. ``relative_error`` is that of the
-quantiles (Spark's ``approxQuantile``/``percentile_approx``); edges and fractions come from a uniform sample of
-``sample_fraction`` of the rows (1.0: all of them), counts, min, max, mean and stddev from every row. A
-classifier's prediction is profiled as categorical (the share of each class), a regressor's as numeric;
-``probability`` is the probability of the positive class (index 1) of a binary classifier.
+quantiles (Spark's ``approxQuantile``/``percentile_approx``); edges, fractions, top values and ``distinct`` (the
+number of distinct values) come from a uniform sample of ``sample_fraction`` of the rows (1.0: all of them), counts,
+min, max, mean and stddev from every row. A classifier's prediction is profiled as categorical (the share of each
+class), a regressor's as numeric; ``probability`` is the probability of the positive class (index 1) of a binary
+classifier.
 """
 
 from __future__ import annotations

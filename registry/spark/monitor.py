@@ -2,15 +2,20 @@
 
 The versions come from the watermark column (``pipeline`` by default, see :mod:`registry.spark.watermark`), their
 cards from the repository (:func:`registry.cards.read_card`). The counting is one grouped aggregation over all
-versions at once: each row's bin in each column is a ``CASE WHEN pipeline = '<version>' THEN <that version's
-bins>`` expression built from the cards, each row becomes one narrow ``(column, bin, outside)`` entry per column,
-and the entries are counted by ``(version, column, bin)``; so the data is read once however many versions and
-columns it holds (plus one small ``distinct`` of the watermark column to learn the versions, unless ``versions=``
-names them). The arithmetic (PSI, verdicts, thresholds) is :mod:`registry.drift`.
+versions at once (plus one small ``distinct`` of the watermark column to learn the versions, unless ``versions=``
+names them): each row becomes one ``(column, value)`` entry per column the versions read, plus one that counts the
+row, and each entry's bin (and whether it lies outside the training range) is one expression that looks the bin
+edges, top values and range up by (version index, column) in literal arrays built from the cards; the entries are
+counted by ``(version index, column, bin)``. The code Spark generates for that expression does not grow with the
+number of columns or versions: a ``CASE`` per column and version, as before, grew past the 8,000 bytes of
+bytecode above which the JVM does not compile a method (Spark's ``spark.sql.codegen.hugeMethodLimit`` only falls
+back above 65,535) and ran interpreted, 4 to 5 times slower (``benchmarks/RESULTS.md``, section 11). The
+arithmetic (PSI, verdicts, thresholds) is :mod:`registry.drift`.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -137,18 +142,6 @@ def _profile(version: str, card: ModelCard) -> Profile:
     return Profile.from_dict(card.profile)
 
 
-def _bin(column: Column, profile: ColumnProfile) -> Column:
-    """The bin of each value of ``column`` in ``profile``'s bins; -1 for a null."""
-    binned = F.when(column.isNull(), F.lit(-1))
-    if profile.kind == "numeric":
-        for position, edge in enumerate(profile.edges):
-            binned = binned.when(column <= F.lit(edge), F.lit(position))
-        return binned.otherwise(F.lit(len(profile.edges)))
-    for position, (value, _) in enumerate(profile.top):
-        binned = binned.when(column == F.lit(value), F.lit(position))
-    return binned.otherwise(F.lit(len(profile.top)))
-
-
 def _watched(scored: DataFrame, profiles: Mapping[str, Profile]) -> tuple[list[_Watched], dict[str, list[str]]]:
     """The columns to compare, and per version the notes on what could not be (missing prediction columns)."""
     types = {f.name: f.dataType for f in scored.schema.fields}
@@ -176,6 +169,92 @@ def _watched(scored: DataFrame, profiles: Mapping[str, Profile]) -> tuple[list[_
         value = value_column(name, types[name], first.kind, first.index)
         found.append(_Watched(role, name, value, by_version))
     return found, notes
+
+
+@dataclass(frozen=True)
+class _Tables:
+    """What :func:`_count_bins` looks up for an entry, as literal arrays indexed by ``version * (columns + 1) +
+    column`` (0-based; the extra last column counts rows): the kind (0 not read by that version, 1 numeric,
+    2 categorical, 3 the row counter), the numeric bin edges padded with infinity to ``width``, the top categorical
+    values as strings, and the training range."""
+
+    kind: Column
+    edges: Column
+    top: Column
+    low: Column
+    high: Column
+    width: int
+
+
+def _tables(found: Sequence[str], watched: Sequence[_Watched]) -> _Tables:
+    width = max((len(p.edges) for w in watched for p in w.profiles.values() if p.kind == "numeric"), default=0)
+    kinds, edges, tops, lows, highs = [], [], [], [], []
+    for version in found:
+        for column in [*watched, None]:
+            profile = column.profiles.get(version) if column is not None else None
+            kind = 3 if column is None else 0 if profile is None else 1 if profile.kind == "numeric" else 2
+            bounds = list(profile.edges) if profile is not None and kind == 1 else []
+            values = [v for v, _ in profile.top] if profile is not None and kind == 2 else []
+            ranged = profile is not None and kind == 1 and profile.min is not None and profile.max is not None
+            kinds.append(F.lit(kind))
+            edges.append(F.array(*(F.lit(e) for e in [*bounds, *[math.inf] * (width - len(bounds))])))
+            tops.append(F.array(*(F.lit(v).cast("string") for v in values)).cast("array<string>"))
+            lows.append(F.lit(profile.min if ranged and profile is not None else None).cast("double"))
+            highs.append(F.lit(profile.max if ranged and profile is not None else None).cast("double"))
+    return _Tables(F.array(*kinds), F.array(*edges), F.array(*tops), F.array(*lows), F.array(*highs), width)
+
+
+def _count_bins(
+    scored: DataFrame, watermark_col: str, found: Sequence[str], watched: Sequence[_Watched]
+) -> tuple[dict[tuple[str, int], dict[int, int]], dict[tuple[str, int], int]]:
+    """Per (version, column index): the count of each bin (-1: null) and of the values outside the training range;
+    column ``len(watched)`` counts the rows (bin 0). One grouped aggregation (module docstring)."""
+    mark = F.col("`" + watermark_col.replace("`", "``") + "`")
+    version = F.when(mark == found[0], F.lit(0))
+    for index, name in enumerate(found[1:], start=1):
+        version = version.when(mark == name, F.lit(index))
+    items = []
+    for j, column in enumerate([*watched, None]):
+        kinds = {p.kind for p in column.profiles.values()} if column is not None else set()
+        number = column.value if column is not None and "numeric" in kinds else F.lit(None)
+        text = column.value if column is not None and "categorical" in kinds else F.lit(None)
+        items.append(F.struct(F.lit(j).alias("j"), number.cast("double").alias("x"), text.cast("string").alias("s")))
+    entries = (
+        scored.select(version.alias("v"), F.array(*items).alias("items"))
+        .where(F.col("v").isNotNull())
+        .select("v", F.explode("items").alias("e"))
+        .select("v", "e.*")
+    )
+    tables = _tables(found, watched)
+    at = F.col("v") * (len(watched) + 1) + F.col("j") + 1  # element_at counts from 1
+    kind, x, text = F.element_at(tables.kind, at), F.col("x"), F.col("s")
+    edges = F.element_at(tables.edges, at)
+    numeric_bin = sum(((x > edges[k]).cast("int") for k in range(tables.width)), F.lit(0))  # edges below x
+    top = F.element_at(tables.top, at)
+    position = F.array_position(top, text)  # from 1; 0: not a top value
+    categorical_bin = F.when(position == 0, F.size(top)).otherwise(position - 1)
+    bin_ = (
+        F.when(kind == 0, F.lit(None))
+        .when(kind == 3, F.lit(0))
+        .when(x.isNull() & text.isNull(), F.lit(-1))
+        .when(kind == 1, numeric_bin)
+        .otherwise(categorical_bin)
+    )
+    outside = F.coalesce((x < F.element_at(tables.low, at)) | (x > F.element_at(tables.high, at)), F.lit(False))
+    counted = (
+        entries.select("v", "j", bin_.alias("b"), outside.cast("int").alias("o"))
+        .where(F.col("b").isNotNull())
+        .groupBy("v", "j", "b")
+        .agg(F.count(F.lit(1)).alias("n"), F.sum("o").alias("out"))
+        .collect()
+    )
+    bins: dict[tuple[str, int], dict[int, int]] = {}
+    outside_counts: dict[tuple[str, int], int] = {}
+    for row in counted:
+        key = (found[int(row["v"])], int(row["j"]))
+        bins.setdefault(key, {})[int(row["b"])] = int(row["n"])
+        outside_counts[key] = outside_counts.get(key, 0) + int(row["out"] or 0)
+    return bins, outside_counts
 
 
 def monitor(
@@ -216,44 +295,10 @@ def monitor(
     profiles = {v: _profile(v, given[v] if v in given else _card(v, repository, settings)) for v in found}
     watched, notes = _watched(scored, profiles)
 
-    mark = F.col("`" + watermark_col.replace("`", "``") + "`")
-    # One entry per row and column: (column, bin, outside the training range); bin -1 is a null, and a null bin a
-    # version that does not read the column. Column -1 counts the rows. Narrow rows grouped by (version, column,
-    # bin) keep the generated code small whatever the number of columns and bins (a wide aggregate of one
-    # count per bin is many times slower per row).
-    items = [F.struct(F.lit(-1).alias("j"), F.lit(0).alias("b"), F.lit(0).alias("o"))]
-    for j, column in enumerate(watched):
-        bin_expr: Column | None = None
-        outside_expr: Column | None = None
-        for version, profile in column.profiles.items():
-            this = _bin(column.value, profile)
-            bin_expr = F.when(mark == version, this) if bin_expr is None else bin_expr.when(mark == version, this)
-            if profile.kind == "numeric" and profile.min is not None and profile.max is not None:
-                out = (column.value < F.lit(profile.min)) | (column.value > F.lit(profile.max))
-                outside_expr = (
-                    F.when(mark == version, out) if outside_expr is None else outside_expr.when(mark == version, out)
-                )
-        assert bin_expr is not None  # every watched column has at least one version
-        outside = F.coalesce(outside_expr, F.lit(False)) if outside_expr is not None else F.lit(False)
-        items.append(F.struct(F.lit(j).alias("j"), bin_expr.alias("b"), outside.cast("int").alias("o")))
-    entries_per_row = scored.where(mark.isin(found)).select(mark.alias("v"), F.explode(F.array(*items)).alias("e"))
-    counted = (
-        entries_per_row.select("v", "e.j", "e.b", "e.o")
-        .where(F.col("b").isNotNull())
-        .groupBy("v", "j", "b")
-        .agg(F.count(F.lit(1)).alias("n"), F.sum("o").alias("out"))
-        .collect()
-    )
-    bins: dict[tuple[str, int], dict[int, int]] = {}
-    outside_counts: dict[tuple[str, int], int] = {}
-    for row in counted:
-        key = (str(row["v"]), int(row["j"]))
-        bins.setdefault(key, {})[int(row["b"])] = int(row["n"])
-        outside_counts[key] = outside_counts.get(key, 0) + int(row["out"] or 0)
-
+    bins, outside_counts = _count_bins(scored, watermark_col, found, watched)
     entries = []
     for version in found:
-        rows = bins.get((version, -1), {}).get(0, 0)
+        rows = bins.get((version, len(watched)), {}).get(0, 0)
         compared: list[ColumnDrift] = []
         for j, column in enumerate(watched):
             trained = column.profiles.get(version)

@@ -2,20 +2,24 @@
 
 **The profile** describes every column the model reads at transform time (the inputs of its stages that no earlier
 stage produces; a fitted model does not read its label), plus the model's own prediction and, for a binary
-classifier, the probability of the positive class, all on the training data. It costs two Spark jobs whatever the
+classifier, the probability of the positive class, all on the training data. It reads the data twice whatever the
 number of columns:
 
-1. one ``agg`` over every row: count, nulls, min, max, mean and stddev of every numeric column (exact), count and
-   approximate distinct values of every categorical one, and the deciles (``percentile_approx`` with accuracy
-   ``1 / RELATIVE_ERROR``, the same Greenwald-Khanna summary as ``approxQuantile(..., relativeError)``);
-2. one grouped count over ``(column, key)`` pairs, the key being the decile bin of a numeric value or a
-   categorical value itself, keeping the :data:`~registry.profile.TOP_VALUES` most frequent keys per column.
+1. a uniform sample of about :data:`SAMPLE_ROWS` rows (all of them below that; ``sample_fraction`` in the profile),
+   transformed and cached, and on it two jobs: the deciles of every numeric column (``percentile_approx`` with
+   accuracy ``1 / RELATIVE_ERROR``, the same Greenwald-Khanna summary as ``approxQuantile(..., relativeError)``),
+   then one grouped count over ``(column, key)`` pairs, the key being the decile bin of a numeric value or a
+   categorical value itself, keeping the :data:`~registry.profile.TOP_VALUES` most frequent keys per column and
+   the number of distinct ones;
+2. one aggregation over every row: count, min, max, and the sums that give mean and stddev of every column
+   (:func:`_moments`).
 
-Above :data:`SAMPLE_ROWS` training rows, the deciles (in job 1) and the shares of bins and values (job 2) come from
-a uniform sample of about that many rows (``sample_fraction`` in the profile): a share estimated from 100,000 rows
-has a standard error of at most 0.0016, below what PSI can tell apart, and the quantile and bin work, the bulk of
-the cost, stops growing with the data. Counts, nulls, min, max, mean and stddev are always of every row.
-The transform runs inside both jobs (it is not cached: caching the training data could cost more than the jobs).
+A share estimated from 100,000 rows has a standard error of at most 0.0016, below what PSI can tell apart, and the
+quantile and bin work stops growing with the data. Counts, nulls, min, max, mean and stddev are always of every
+row. The pass over every row is built to run as Spark's whole-stage generated code: only declarative aggregates
+(one ``approx_count_distinct`` or ``percentile_approx`` among them makes Spark run the whole aggregation without
+it) and no more fields in one aggregation than ``spark.sql.codegen.maxFields`` (100 by default) allows. Measured in
+``benchmarks/RESULTS.md`` (section 11).
 
 **Evaluation**: given ``evaluation_data``, the metrics of the Spark evaluator matching the last predicting stage:
 binary classifiers ``areaUnderROC`` and ``areaUnderPR``, other classifiers ``f1`` and ``accuracy``, regressors
@@ -26,7 +30,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -213,10 +217,112 @@ def _sample_fraction(card: ModelCard, sample_rows: int) -> float:
     return 1.0
 
 
+@dataclass(frozen=True)
+class _Moments:
+    """What the pass over every row found for one target."""
+
+    count: int
+    min: float | None
+    max: float | None
+    mean: float | None
+    stddev: float | None
+
+
+def _slot_count(spark: SparkSession) -> int:
+    """How many targets one entry of :func:`_moments` carries: its aggregation buffer (two fields, plus five per
+    target) must stay within ``spark.sql.codegen.maxFields``, above which Spark runs the aggregation without
+    whole-stage code generation, several times slower."""
+    limit = int(str(spark.conf.get("spark.sql.codegen.maxFields", "100")))
+    return max(1, (limit - 2) // 5)
+
+
+def _moments(frame: DataFrame, targets: Sequence[_Target], shifts: Mapping[int, float]) -> tuple[int, list[_Moments]]:
+    """The row count, and count, min, max, mean and stddev of every target over every row of ``frame``: one grouped
+    aggregation of declarative aggregates (count, min, max, sum of the value less ``shifts[i]`` and of its square;
+    the shift, a sample median, keeps the variance free of cancellation). Each row becomes one entry per block of
+    :func:`_slot_count` targets, so the aggregation is generated code whatever the number of targets."""
+    per_block = _slot_count(frame.sparkSession)
+    blocks = max(1, math.ceil(len(targets) / per_block))
+    width = math.ceil(len(targets) / blocks)
+    entries = []
+    for block in range(blocks):
+        slots = [F.lit(block).alias("block")]
+        for slot in range(width):
+            i = block * width + slot
+            value, shifted = F.lit(None).cast("double"), F.lit(None).cast("double")
+            if i < len(targets):
+                column = F.col(f"_c{i}")
+                value = column if targets[i].kind == "numeric" else F.when(column.isNotNull(), F.lit(0.0))
+                shifted = value - F.lit(shifts.get(i, 0.0))
+            slots += [value.alias(f"x{slot}"), shifted.alias(f"d{slot}")]
+        entries.append(F.struct(*slots))
+    aggregates = [F.count(F.lit(1)).alias("rows")]
+    for slot in range(width):
+        x, d = F.col(f"x{slot}"), F.col(f"d{slot}")
+        aggregates += [
+            F.count(x).alias(f"n{slot}"),
+            F.min(x).alias(f"min{slot}"),
+            F.max(x).alias(f"max{slot}"),
+            F.sum(d).alias(f"s{slot}"),
+            F.sum(d * d).alias(f"ss{slot}"),
+        ]
+    exploded = frame.select(F.explode(F.array(*entries)).alias("e")).select("e.*")
+    found = {int(row["block"]): row for row in exploded.groupBy("block").agg(*aggregates).collect()}
+    rows = int(found[0]["rows"]) if found else 0
+    moments = []
+    for i in range(len(targets)):
+        row, slot = found.get(i // width), i % width
+        count = int(row[f"n{slot}"]) if row is not None else 0
+        if row is None or not count:
+            moments.append(_Moments(count, None, None, None, None))
+            continue
+        shift, total, squares = shifts.get(i, 0.0), float(row[f"s{slot}"]), float(row[f"ss{slot}"])
+        variance = max(0.0, (squares - total * total / count) / (count - 1)) if count > 1 else math.nan
+        moments.append(
+            _Moments(
+                count,
+                _finite(row[f"min{slot}"]),
+                _finite(row[f"max{slot}"]),
+                _finite(shift + total / count),
+                _finite(math.sqrt(variance)) if math.isfinite(variance) else None,
+            )
+        )
+    return rows, moments
+
+
+def _shares(
+    sample: DataFrame, targets: Sequence[_Target], edges: Mapping[int, Sequence[float]]
+) -> tuple[dict[int, list[tuple[str, float]]], dict[int, int]]:
+    """In ``sample``: per target, the :data:`~registry.profile.TOP_VALUES` most frequent keys (numeric: decile bins)
+    with their shares of the non-null values, and how many distinct keys there are; one grouped count over
+    ``(target, key)`` pairs."""
+    counted = [i for i, t in enumerate(targets) if t.kind != "unprofiled"]
+    found: dict[int, list[tuple[str, float]]] = {i: [] for i in counted}
+    distinct: dict[int, int] = {}
+    if not counted:
+        return found, distinct
+    pairs = F.explode(
+        F.array(*(F.struct(F.lit(i).alias("i"), _key(targets[i], i, edges.get(i, ())).alias("k")) for i in counted))
+    )
+    counts = sample.select(pairs.alias("p")).select("p.i", "p.k").where(F.col("k").isNotNull()).groupBy("i", "k")
+    column_window = Window.partitionBy("i")
+    ranked = (
+        counts.count()
+        .withColumn("rank", F.row_number().over(column_window.orderBy(F.desc("count"), F.asc("k"))))
+        .withColumn("total", F.sum("count").over(column_window))
+        .withColumn("keys", F.count(F.lit(1)).over(column_window))
+    )
+    for row in ranked.where(F.col("rank") <= TOP_VALUES).collect():
+        found[int(row["i"])].append((str(row["k"]), int(row["count"]) / int(row["total"])))
+        distinct[int(row["i"])] = int(row["keys"])
+    return found, distinct
+
+
 def training_profile(
     model: PipelineModel, card: ModelCard, data: DataFrame, *, sample_rows: int = SAMPLE_ROWS
 ) -> Profile:
-    """The profile of ``data`` as ``model`` (described by ``card``) reads it; two Spark jobs (module docstring).
+    """The profile of ``data`` as ``model`` (described by ``card``) reads it; two passes over ``data`` (module
+    docstring).
 
     :param sample_rows: above this many rows (the card's ``training_data.rows``), quantiles and shares come from a
         sample of about this many.
@@ -224,86 +330,66 @@ def training_profile(
     targets, scored, feature_count = _targets(model, card, data)
     fraction = _sample_fraction(card, sample_rows)
     values = [t.value.alias(f"_c{i}") for i, t in enumerate(targets)]
-    marks = [(F.rand(_SEED) < F.lit(fraction)).alias("_sampled")] if fraction < 1.0 else []
-    frame = scored.select(*values, *marks)
+    frame = scored.select(*values)
     if fraction < 1.0:
         sampled = data.sample(fraction=fraction, seed=_SEED)
         sample = (model.transform(sampled) if scored is not data else sampled).select(*values)
     else:
         sample = frame
-    accuracy = round(1 / RELATIVE_ERROR)
-    aggregates = [F.count(F.lit(1)).alias("rows")]
-    for i, target in enumerate(targets):
-        column = F.col(f"_c{i}")
-        aggregates.append(F.count(column).alias(f"n{i}"))
-        if target.kind == "numeric":
-            in_sample = column if fraction >= 1.0 else F.when(F.col("_sampled"), column)
-            aggregates += [
-                F.min(column).alias(f"min{i}"),
-                F.max(column).alias(f"max{i}"),
-                F.avg(column).alias(f"mean{i}"),
-                F.stddev_samp(column).alias(f"sd{i}"),
-                F.percentile_approx(in_sample, list(DECILES), accuracy).alias(f"q{i}"),
-            ]
-        elif target.kind == "categorical":
-            aggregates.append(F.approx_count_distinct(column).alias(f"d{i}"))
-    stats = frame.agg(*aggregates).first()
-    assert stats is not None  # a global aggregate always has one row
-    rows = int(stats["rows"])
-    edges = {
-        i: tuple(sorted({e for e in (_finite(q) for q in stats[f"q{i}"] or []) if e is not None}))
-        for i, t in enumerate(targets)
-        if t.kind == "numeric"
-    }
-    counted = [i for i, t in enumerate(targets) if t.kind != "unprofiled" and stats[f"n{i}"]]
-    found: dict[int, list[tuple[str, float]]] = {i: [] for i in counted}
-    if counted:
-        pairs = F.explode(
-            F.array(*(F.struct(F.lit(i).alias("i"), _key(targets[i], i, edges.get(i, ())).alias("k")) for i in counted))
-        )
-        counts = sample.select(pairs.alias("p")).select("p.i", "p.k").where(F.col("k").isNotNull()).groupBy("i", "k")
-        column_window = Window.partitionBy("i")
-        ranked = (
-            counts.count()
-            .withColumn("rank", F.row_number().over(column_window.orderBy(F.desc("count"), F.asc("k"))))
-            .withColumn("total", F.sum("count").over(column_window))
-        )
-        for row in ranked.where(F.col("rank") <= TOP_VALUES).collect():
-            found[int(row["i"])].append((str(row["k"]), int(row["count"]) / int(row["total"])))
+    known_size = isinstance((card.training_data or {}).get("rows"), int)
+    if known_size:  # at most about sample_rows rows, read by the next two jobs
+        sample = sample.cache()
+    try:
+        numeric = [i for i, t in enumerate(targets) if t.kind == "numeric"]
+        quantiles: dict[int, list[float | None]] = {i: [] for i in numeric}
+        if numeric:
+            accuracy = round(1 / RELATIVE_ERROR)
+            found = sample.agg(
+                *(F.percentile_approx(F.col(f"_c{i}"), list(DECILES), accuracy).alias(f"q{i}") for i in numeric)
+            ).first()
+            assert found is not None  # a global aggregate always has one row
+            quantiles = {i: [_finite(q) for q in found[f"q{i}"] or []] for i in numeric}
+        edges = {i: tuple(sorted({e for e in quantiles[i] if e is not None})) for i in numeric}
+        shares, distinct = _shares(sample, targets, edges)
+        median = DECILES.index(0.5)
+        shifts = {i: shift for i, q in quantiles.items() if len(q) > median and (shift := q[median]) is not None}
+        rows, moments = _moments(frame, targets, shifts)  # reads the cached sample when it is all the rows
+    finally:
+        if known_size:
+            sample.unpersist()
     columns = []
-    for i, target in enumerate(targets):
-        present = int(stats[f"n{i}"])
+    for i, (target, seen) in enumerate(zip(targets, moments, strict=True)):
         common: dict[str, Any] = {
             "name": target.name,
             "type": target.type,
             "kind": target.kind,
-            "count": present,
-            "nulls": rows - present,
+            "count": seen.count,
+            "nulls": rows - seen.count,
             "index": target.index,
         }
         if target.kind == "numeric":
             bins = [0.0] * (len(edges[i]) + 1)
-            for key, share in found.get(i, []):
+            for key, share in shares.get(i, []):
                 bins[int(key)] = share
             columns.append(
                 ColumnProfile(
                     **common,
-                    min=_finite(stats[f"min{i}"]),
-                    max=_finite(stats[f"max{i}"]),
-                    mean=_finite(stats[f"mean{i}"]),
-                    stddev=_finite(stats[f"sd{i}"]),
+                    min=seen.min,
+                    max=seen.max,
+                    mean=seen.mean,
+                    stddev=seen.stddev,
                     edges=edges[i],
                     fractions=tuple(bins),
                 )
             )
         elif target.kind == "categorical":
-            top = tuple((_typed(target, key), share) for key, share in found.get(i, []))
+            top = tuple((_typed(target, key), share) for key, share in shares.get(i, []))
             columns.append(
                 ColumnProfile(
                     **common,
-                    distinct=int(stats[f"d{i}"]),
+                    distinct=distinct.get(i, 0),
                     top=top,
-                    other=max(0.0, 1.0 - sum(f for _, f in top)) if present else 0.0,
+                    other=max(0.0, 1.0 - sum(f for _, f in top)) if seen.count else 0.0,
                 )
             )
         else:

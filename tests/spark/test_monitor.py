@@ -3,26 +3,28 @@
 from __future__ import annotations
 
 import json
+import statistics
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from pyspark.ml import PipelineModel
+from pyspark.ml import Pipeline, PipelineModel
 from pyspark.ml.classification import LogisticRegression
 from pyspark.ml.feature import StringIndexer, VectorAssembler
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from registry.cli import cli
-from registry.coordinates import Coordinate
+from registry.coordinates import Coordinate, DeployTarget
 from registry.drift import DriftReport
 from registry.exceptions import InvalidInput
 from registry.modelcard import ModelCard
 from registry.profile import Profile
 from registry.repository.local import LocalRepository
 from registry.spark import VersionedPipeline, deploy, monitor, resolve
+from registry.spark.deploy import model_card
 from registry.spark.profile import training_profile
 
 pytestmark = pytest.mark.spark
@@ -212,3 +214,65 @@ def test_quantiles_and_shares_from_a_sample_above_sample_rows(deployed: Deployed
             assert approximate.edges == pytest.approx(exact.edges, abs=0.25)
             assert sum(approximate.fractions) == pytest.approx(1.0)
             assert all(f == pytest.approx(0.1, abs=0.05) for f in approximate.fractions)
+
+
+def test_profile_of_many_columns_matches_spark_summary(spark: SparkSession) -> None:
+    # 25 numeric columns (more than one aggregation of Spark's default 100 fields holds), one far from zero where
+    # a plain sum of squares would lose the variance, one with nulls and NaN, one constant; and a string column.
+    columns = [(F.randn(i) * (i + 1)).alias(f"c{i}") for i in range(22)]
+    columns += [
+        (F.lit(1e9) + F.randn(30)).alias("far"),
+        F.when(F.rand(31) < 0.2, F.lit(None))
+        .when(F.rand(32) < 0.1, F.lit(float("nan")))
+        .otherwise(F.rand(33))
+        .alias("holes"),
+        F.lit(7.0).alias("constant"),
+        F.element_at(F.array(F.lit("a"), F.lit("b"), F.lit("c")), (F.floor(F.rand(34) * 3) + 1).cast("int")).alias(
+            "kind"
+        ),
+    ]
+    data = spark.range(3000).select(*columns).cache()
+    numeric = [c for c in data.columns if c != "kind"]
+    model = Pipeline(
+        stages=[
+            StringIndexer(inputCol="kind", outputCol="kind_index"),
+            VectorAssembler(inputCols=[*numeric, "kind_index"], outputCol="features", handleInvalid="keep"),
+        ]
+    ).fit(data)
+    card = model_card(model, DeployTarget.parse("com.acme:wide:1.0"), spark, code=None, training_data=data)
+    profile = training_profile(model, card, data)
+    assert [f.name for f in profile.features] == ["kind", *numeric]
+    # the profile counts NaN as null: compare with Spark's summary() and with exact arithmetic on that data
+    clean = data.select(*(F.when(~F.isnan(c), F.col(c)).alias(c) for c in numeric))
+    summary = {row["summary"]: row for row in clean.summary("count", "min", "max").collect()}
+    rows = clean.collect()
+    for feature in profile.features[1:]:
+        values = [row[feature.name] for row in rows if row[feature.name] is not None]
+        assert feature.count == int(summary["count"][feature.name]) == len(values), feature.name
+        assert feature.nulls == 3000 - feature.count
+        assert feature.min == float(summary["min"][feature.name]), feature.name
+        assert feature.max == float(summary["max"][feature.name]), feature.name
+        # statistics.stdev computes in exact fractions (Spark's own stddev_samp is off by 1.6e-8 on "far")
+        assert feature.mean == pytest.approx(statistics.fmean(values), rel=1e-12), feature.name
+        assert feature.stddev == pytest.approx(statistics.stdev(values), rel=1e-12, abs=1e-12), feature.name
+    kind = profile.features[0]
+    assert kind.count == 3000 and kind.distinct == 3 and {v for v, _ in kind.top} == {"a", "b", "c"}
+    data.unpersist()
+
+
+def test_each_version_binned_with_its_own_profile(deployed: Deployed, spark: SparkSession, tmp_path: Path) -> None:
+    # A third version trained on data shifted by 3: the rows it scores are shifted the same way, so every version
+    # is stable, as long as each row is binned with the edges, values and range of its own version.
+    shifted = _data(spark, 15, shift=3.0).cache()
+    third = deploy(deployed.model, "com.acme:churn:1.0", repository=deployed.repo, training_data=shifted, code=None)
+    a = _scored(deployed, deployed.first, _data(spark, 100, rows=800), tmp_path)
+    b = _scored(deployed, third, _data(spark, 110, rows=800, shift=3.0), tmp_path)
+    result = monitor(b.unionByName(a), repository=deployed.repo)
+    assert {v.version: v.verdict for v in result.report.versions} == {
+        str(deployed.first): "stable",
+        str(third): "stable",
+    }, str(result)
+    [trained] = [v for v in result.report.versions if v.version == str(third)]
+    x = trained.column("feature", "x")
+    assert x is not None and x.outside_range is not None and x.outside_range < 0.05
+    shifted.unpersist()
