@@ -231,7 +231,8 @@ def _count_bins(
     edges = F.element_at(tables.edges, at)
     numeric_bin = sum(((x > edges[k]).cast("int") for k in range(tables.width)), F.lit(0))  # edges below x
     top = F.element_at(tables.top, at)
-    position = F.array_position(top, text)  # from 1; 0: not a top value
+    # from 1; 0: not a top value (pyspark 3.5's array_position takes only a literal value, so through SQL's)
+    position = F.call_function("array_position", top, text)
     categorical_bin = F.when(position == 0, F.size(top)).otherwise(position - 1)
     bin_ = (
         F.when(kind == 0, F.lit(None))
