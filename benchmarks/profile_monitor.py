@@ -60,11 +60,11 @@ def _deploy_figures(
     from registry.coordinates import DeployTarget
     from registry.spark import deploy
     from registry.spark.card import training_data_summary
-    from registry.spark.deploy import model_card
+    from registry.spark.deploy import CardFacts, model_card
     from registry.spark.profile import training_profile
 
     # The card a deploy with training data makes (its row count decides the sample); making it profiles once.
-    card = model_card(model, DeployTarget.parse(target), spark, code=None, training_data=train)
+    card = model_card(model, DeployTarget.parse(target), spark, CardFacts(code=None, training_data=train))
     profile_times = timed(lambda: training_profile(model, card, train), repeat, warmup=0)
     figure("training_profile() alone", summary(profile_times))
     figure("training_profile() Spark jobs", str(_jobs(spark, "profile", lambda: training_profile(model, card, train))))

@@ -44,7 +44,7 @@ def child(name: str, url: str, immutable_url: str, user: str, password: str, rep
     from registry.repository.local import LocalRepository
     from registry.resolve import resolve as resolve_dir
     from registry.spark import deploy, find_watermark, resolve
-    from registry.spark.deploy import model_card
+    from registry.spark.deploy import CardFacts, model_card
 
     logging.getLogger("registry").setLevel(logging.ERROR)  # nginx overwrites: one warning, not per figure
     spark = session(f"bench-{name}")
@@ -110,9 +110,11 @@ def child(name: str, url: str, immutable_url: str, user: str, password: str, rep
 
         # Our part alone (no Spark save or load), for the analysis of a miss.
         coordinate = Coordinate.parse(f"com.acme.bench:{name}:1.0.999")
-        card = model_card(model, coordinate, spark)
+        card = model_card(model, coordinate, spark, CardFacts())
         jar = work / "pack.jar"
-        figure(f"{name}: ours alone: model card", ms(timed(lambda: model_card(model, coordinate, spark), 5)))
+        figure(
+            f"{name}: ours alone: model card", ms(timed(lambda: model_card(model, coordinate, spark, CardFacts()), 5))
+        )
         figure(
             f"{name}: ours alone: pack + 4 digests",
             ms(timed(lambda: pack(saved, jar, coordinate, b"<project/>", card.to_json()), 5)),

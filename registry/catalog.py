@@ -35,7 +35,7 @@ from registry.promotion import PromotionRecord
 from registry.repository.base import Repository
 from registry.settings import Settings, using_repository
 from registry.store import CONCURRENCY, ArtifactHistory, Cache, VersionCard, read_history
-from registry.trust import UNREAD, card_signature_to_check, describe_card_signature, policy_for
+from registry.trust import UNREAD, card_signature_to_check, check_card, describe_signature, policy_for
 
 if TYPE_CHECKING:
     import jinja2
@@ -282,7 +282,7 @@ def render_catalog(
 
     :param source: how the repository is named on the pages (a masked URL or path).
     :param skipped: ``(folder, reason)`` of discovered folders that are not readable artifacts.
-    :param signatures: ``{coordinate: who signed it}`` (see :func:`registry.trust.describe_card_signature`).
+    :param signatures: ``{coordinate: who signed it}`` (see :func:`registry.trust.describe_signature`).
     :param monitored: a monitor report (``registry monitor --json``): the drift of the versions it covers.
     """
     stamp = present.time(now or dt.datetime.now(dt.timezone.utc))
@@ -406,7 +406,10 @@ def build_catalog(
         cards = [r.coordinate for history in histories for r in history.cards]
         with ThreadPoolExecutor(CONCURRENCY) as pool:  # remembered checks, or gpg on the .asc read with the card
             described = pool.map(
-                lambda c: describe_card_signature(repo, c, policy, active, cache, asc.get(c, UNREAD)), cards
+                lambda c: describe_signature(
+                    lambda: check_card(repo, c, policy, active, cache=cache, signature=asc.get(c, UNREAD))
+                ),
+                cards,
             )
             signatures = dict(zip(map(str, cards), described, strict=True))
         pages = render_catalog(

@@ -38,12 +38,12 @@ ColumnChange = tuple[str, Column | None, Column | None]
 class Change:
     """One difference: ``key`` in ``section`` was ``a`` and is ``b`` (``None`` where absent)."""
 
-    section: str
+    section: str  #: one of :data:`SECTIONS`
     key: str
     a: Any
     b: Any
-    stage: str | None = None
-    delta: float | None = None
+    stage: str | None = None  #: the label of the stage it concerns (``params`` and ``stages``)
+    delta: float | None = None  #: ``b - a`` for a metric of both
 
     @property
     def changed(self) -> bool:
@@ -74,11 +74,11 @@ class StagePair:
 class CardDiff:
     """The differences between the cards of versions ``a`` and ``b``, and how their stages and columns paired."""
 
-    a: str
-    b: str
+    a: str  #: the coordinate of the version compared from
+    b: str  #: and of the version compared to
     changes: tuple[Change, ...]
     pairs: tuple[StagePair, ...] = ()
-    columns: tuple[ColumnChange, ...] = ()
+    columns: tuple[ColumnChange, ...] = ()  #: the input columns that differ
 
     def section(self, name: str) -> list[Change]:
         """The changes of one section (see :data:`SECTIONS`)."""

@@ -414,21 +414,16 @@ class Cache:
 
 
 def read_verified(
-    repository: Repository,
-    path: str,
-    what: str,
-    *,
-    cache: Cache | None = None,
-    coordinate: Coordinate | None = None,
+    repository: Repository, coordinate: Coordinate, path: str, what: str, *, cache: Cache | None = None
 ) -> bytes:
-    """Read a small file and verify it; with ``cache`` (and the ``coordinate`` of the release it belongs to), a
-    file this repository served and was verified before is read from the cache without any request.
+    """Read a small file of the release ``coordinate`` and verify it; with ``cache``, a file this repository
+    served and was verified before is read from the cache without any request.
 
     Otherwise the file and its ``.sha512`` are read at once (one round trip); other checksums are looked for only
     where that one is missing.
     """
     name = path.rsplit("/", 1)[-1]
-    if cache is not None and coordinate is not None:
+    if cache is not None:
         cached = _cached(repository, cache, coordinate, name)
         if cached is not None:
             return cached
@@ -450,10 +445,10 @@ def _verified(
     data: bytes,
     sha512: bytes | None,
     cache: Cache | None,
-    coordinate: Coordinate | None,
+    coordinate: Coordinate,
 ) -> bytes:
     algorithm, expected = _check(repository, path, what, data, sha512)
-    if cache is not None and coordinate is not None:
+    if cache is not None:
         name = path.rsplit("/", 1)[-1]
         cache.keep(coordinate, name, algorithm, expected, data)
         cache.remember(repository.origin, coordinate, name, algorithm, expected)
@@ -652,7 +647,7 @@ def _sidecar(
             cache.remember(repository.origin, coordinate, name, *ABSENT)
         return None
     try:
-        return read_verified(repository, path, name, cache=cache, coordinate=coordinate)
+        return read_verified(repository, coordinate, path, name, cache=cache)
     except ArtifactNotFound:
         return None
 

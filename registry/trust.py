@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,7 @@ from registry.store import ABSENT, Cache, fill_model, remote_checksum
 __all__ = [
     "MARK",
     "UNREAD",
+    "Signed",
     "card_signature_to_check",
     "check_cached",
     "check_copies",
@@ -46,7 +48,7 @@ __all__ = [
     "check_signature",
     "checked_model",
     "config_of",
-    "describe_card_signature",
+    "describe_signature",
     "policy_for",
     "publish_signatures",
     "signature_path",
@@ -205,30 +207,38 @@ def _read_mark(mark: Path, policy: TrustPolicy, keys: str) -> dict[str, Any] | N
     return record
 
 
+@dataclass(frozen=True)
+class Signed:
+    """A repository file whose signature is checked: its ``path`` in ``repository``, how messages name it
+    (``what``), its verified content as ``load()`` gives it (called only when a check is made), and the ``mark``
+    file beside its cached copy that remembers the check."""
+
+    repository: Repository
+    path: str
+    what: str
+    load: Callable[[], Path | bytes]
+    mark: Path
+
+
 def check_cached(
-    repository: Repository,
-    path: str,
-    load: Callable[[], Path | bytes],
-    policy: TrustPolicy,
-    settings: Settings,
-    what: str,
-    mark: Path,
-    *,
-    refused: str = "",
-    signature: bytes | None = UNREAD,
+    file: Signed, policy: TrustPolicy, settings: Settings, *, refused: str = "", signature: bytes | None = UNREAD
 ) -> dict[str, Any] | None:
-    """:func:`check_signature` of the verified content ``load()`` gives, unless ``mark`` records a check of these
-    bytes under this very policy and with the keyring unchanged since (:meth:`TrustPolicy.keys_state`: a stat, so a
-    warm read still runs no gpg); a new check is recorded in ``mark``. Returns the signature as recorded (``None``:
-    unsigned, or not checked)."""
+    """:func:`check_signature` of ``file``'s verified content, unless its mark records a check of these bytes under
+    this very policy and with the keyring unchanged since (:meth:`TrustPolicy.keys_state`: a stat, so a warm read
+    still runs no gpg); a new check is recorded in the mark. Returns the signature as recorded (``None``: unsigned,
+    or not checked)."""
     keys = policy.keys_state(_gnupghome(settings))  # before the check: a keyring changed meanwhile checks again
+    mark = file.mark
     recorded = _read_mark(mark, policy, keys)
     if recorded is not None:
         signature = recorded.get("signature")
         return signature if isinstance(signature, dict) else None
     if not policy.active and not gpg_available():
         return None  # not checked, so not remembered as checked either
-    check = check_signature(repository, path, load(), policy, settings, what, refused=refused, signature=signature)
+    content = file.load()
+    check = check_signature(
+        file.repository, file.path, content, policy, settings, file.what, refused=refused, signature=signature
+    )
     try:  # written in place: a torn mark does not parse, and the check is made again
         try:
             mark.write_bytes(_mark(policy, keys, check))
@@ -274,7 +284,8 @@ def check_card(
             cache.keep(coordinate, name, algorithm, digest, data)
         return data
 
-    return check_cached(repository, path, load, policy, settings, what, mark, refused=refused, signature=signature)
+    signed = Signed(repository, path, what, load, mark)
+    return check_cached(signed, policy, settings, refused=refused, signature=signature)
 
 
 def _card_mark(cache: Cache, coordinate: Coordinate, name: str, algorithm: str, digest: str) -> Path:
@@ -313,10 +324,8 @@ def check_jar(
     (or remembered from there); ``None`` when unsigned. ``signature``: its ``.asc`` if already read (``None``:
     there is none). :raises SignatureError: refused, nothing extracted."""
     what = f"{coordinate.file_name('jar')} of {coordinate} in {repository.display}"
-    path = coordinate.path("jar")
-    return check_cached(
-        repository, path, lambda: jar, policy, settings, what, mark, refused=refused, signature=signature
-    )
+    signed = Signed(repository, coordinate.path("jar"), what, lambda: jar, mark)
+    return check_cached(signed, policy, settings, refused=refused, signature=signature)
 
 
 def checked_model(
@@ -405,19 +414,12 @@ def check_copies(
     return accepted
 
 
-def describe_card_signature(
-    repository: Repository,
-    coordinate: Coordinate,
-    policy: TrustPolicy,
-    settings: Settings,
-    cache: Cache | None = None,
-    signature: bytes | None = UNREAD,
-) -> str:
-    """One line on who signed a version (its card is what is checked: small, and signed with the jar and the
-    POM), for listings such as the catalog: never raises for a refused signature, it says so. ``signature``: as
-    for :func:`check_card`."""
+def describe_signature(check: Callable[[], dict[str, Any] | None]) -> str:
+    """One line on who signed a version's card, as ``check()`` (e.g. :func:`check_card`) finds it, for listings
+    such as the catalog (the card is what is checked: small, and signed with the jar and the POM): a refused
+    signature is said, never raised."""
     try:
-        checked = check_card(repository, coordinate, policy, settings, cache=cache, signature=signature)
+        checked = check()
     except SignatureError as exc:
         return f"refused: {exc}"
     if checked is None:

@@ -108,12 +108,12 @@ def score(
             input_path,
             output_path,
             spark=spark,
+            repository=repository,
+            settings=load_settings(),
             output_format=output_format,
             input_format=input_format,
             mode=mode,
             columns=wanted,
-            repository=repository,
-            settings=load_settings(),
             allow_spark_mismatch=allow_spark_mismatch,
         )
     finally:

@@ -29,7 +29,7 @@ from registry.exceptions import ArtifactNotFound, InvalidCoordinate, InvalidMode
 from registry.repository.base import Repository
 from registry.settings import Settings, using_repository
 from registry.spark.session import is_connect
-from registry.trust import MARK, check_cached, policy_for
+from registry.trust import MARK, Signed, check_cached, policy_for
 from registry.versions import Version
 
 __all__ = [
@@ -171,13 +171,5 @@ def check_signature(
             return
         mark = _entry(cache_dir, file_digest(model.jar, "sha256")) / MARK
         what = f"{model.jar} on the classpath ({model.coordinate}, signature from {repo.display})"
-        check_cached(
-            repo,
-            model.coordinate.path("jar"),
-            lambda: model.jar,
-            policy,
-            active,
-            what,
-            mark,
-            refused="Nothing was extracted.",
-        )
+        signed = Signed(repo, model.coordinate.path("jar"), what, lambda: model.jar, mark)
+        check_cached(signed, policy, active, refused="Nothing was extracted.")

@@ -26,31 +26,33 @@ from registry.spark.runtime import session_runtime
 from registry.spark.session import activated, active_session, require_ml_on_connect
 from registry.spark.watermark import stamp_watermark
 
-__all__ = ["deploy", "model_card"]
+__all__ = ["CardFacts", "deploy", "model_card"]
 
 
-def model_card(
-    model: PipelineModel,
-    target: DeployTarget,
-    spark: SparkSession,
-    *,
-    metrics: Mapping[str, float] | None = None,
-    description: str = "",
-    labels: Sequence[str] = (),
-    training_data: DataFrame | str | None = None,
-    code: Mapping[str, Any] | Literal["git"] | None = "git",
-    evaluation_data: DataFrame | None = None,
-) -> ModelCard:
+@dataclasses.dataclass(frozen=True)
+class CardFacts:
+    """What a card records beside the model and its runtime: the arguments of :func:`deploy` of the same names."""
+
+    metrics: Mapping[str, float] | None = None
+    description: str = ""
+    labels: Sequence[str] = ()
+    training_data: DataFrame | str | None = None
+    code: Mapping[str, Any] | Literal["git"] | None = "git"
+    evaluation_data: DataFrame | None = None
+
+
+def model_card(model: PipelineModel, target: DeployTarget, spark: SparkSession, facts: CardFacts) -> ModelCard:
     """The card a deploy records: stages and params, the runtime (Spark, Scala, Java, Python), schema and
     fingerprint of the training data."""
     described = describe_model(model)
+    training_data, code = facts.training_data, facts.code
     schema = input_schema(training_data) if isinstance(training_data, DataFrame) else None
     runtime = session_runtime(spark)
     card = ModelCard.create(
         str(target),
-        description=description,
-        labels=list(labels),
-        metrics=metrics,
+        description=facts.description,
+        labels=list(facts.labels),
+        metrics=facts.metrics,
         model=described,
         input_schema=schema,
         output_columns=output_columns(described),
@@ -59,7 +61,7 @@ def model_card(
         spark_version=runtime["spark"],
     )
     card = dataclasses.replace(card, tools={**card.tools, **runtime})
-    return profiled_card(card, model, spark, training_data=training_data, evaluation_data=evaluation_data)
+    return profiled_card(card, model, spark, training_data=training_data, evaluation_data=facts.evaluation_data)
 
 
 def deploy(
@@ -126,17 +128,8 @@ def deploy(
     session = active_session(spark)
     require_ml_on_connect(session)
     staging_root = hadoop.model_dir(session, model_dir, why="write the model")
-    card = model_card(
-        model,
-        target,
-        session,
-        metrics=metrics,
-        description=description,
-        labels=labels,
-        training_data=training_data,
-        code=code,
-        evaluation_data=evaluation_data,
-    )
+    facts = CardFacts(metrics, description, labels, training_data, code, evaluation_data)
+    card = model_card(model, target, session, facts)
     scratch = Path(tempfile.mkdtemp(prefix="registry-spark-deploy-"))
     local = scratch / "model"
     try:

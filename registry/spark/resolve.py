@@ -14,6 +14,7 @@ from registry.coordinates import Coordinate
 from registry.exceptions import ConfigError, InvalidInput, InvalidModel
 from registry.modelcard import ModelCard
 from registry.repository.base import Repository
+from registry.resolve import Resolved
 from registry.resolve import resolve as resolve_dir
 from registry.settings import Settings
 from registry.spark import hadoop
@@ -25,20 +26,16 @@ __all__ = ["load_model", "resolve"]
 
 
 def load_model(
-    spark: SparkSession,
-    local_dir: Path,
-    coordinate: Coordinate,
-    jar: Path,
-    *,
-    sha256: str | None = None,
-    model_dir: str | None = None,
+    spark: SparkSession, model: Resolved, *, sha256: str | None = None, model_dir: str | None = None
 ) -> PipelineModel:
-    """Load ``local_dir``, extracted from ``jar``, where the session's executors can read it.
+    """Load ``model.path``, extracted from ``model.jar`` (whose ``sha256`` may be known), where the session's
+    executors can read it.
 
-    On a local master without ``model_dir``, from ``local_dir`` itself. Otherwise the directory is first copied
+    On a local master without ``model_dir``, from ``model.path`` itself. Otherwise the directory is first copied
     to ``MODEL_DIR/com/acme/churn/1.0.3/sha256-DIGEST`` (the repository layout) on the cluster's file system,
     unless it is there already.
     """
+    local_dir, coordinate, jar = model.path, model.coordinate, model.jar
     shared = hadoop.model_dir(spark, model_dir, why="read the model")
     if shared is None:
         return _load_pipeline(local_dir.absolute().as_uri(), coordinate)
@@ -129,8 +126,10 @@ def resolve(
         tools = card.tools if card is not None else None
         check_spark_version(tools, session, str(found.coordinate), allow_spark_mismatch=allow_spark_mismatch)
         local, sha256 = extract_cached(found.jar, cache)
-        return load_model(session, local, found.coordinate, found.jar, sha256=sha256, model_dir=model_dir)
+        return load_model(
+            session, Resolved(found.coordinate, local, found.jar, card), sha256=sha256, model_dir=model_dir
+        )
     resolved = resolve_dir(spec, repository=repository, settings=settings, cache_dir=cache_dir)
     tools = resolved.card.tools if resolved.card is not None else None
     check_spark_version(tools, session, str(resolved.coordinate), allow_spark_mismatch=allow_spark_mismatch)
-    return load_model(session, resolved.path, resolved.coordinate, resolved.jar, model_dir=model_dir)
+    return load_model(session, resolved, model_dir=model_dir)

@@ -174,7 +174,7 @@ def _load(
     frame = data()
     if described:
         _check_columns(model_inputs(described), frame, coordinate, location)
-    model = load_model(spark, resolved.path, resolved.coordinate, resolved.jar, model_dir=model_dir)
+    model = load_model(spark, resolved, model_dir=model_dir)
     if not described:
         _check_columns(model_inputs(describe_model(model)), frame, coordinate, location)
     return model, coordinate, frame

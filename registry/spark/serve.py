@@ -261,7 +261,7 @@ class SparkEngine:
         resolved = resolve_dir(coordinate, repository=self._source.repository, settings=self._source.settings)
         tools = resolved.card.tools if resolved.card is not None else None
         check_spark_version(tools, self._spark, str(coordinate), allow_spark_mismatch=self._allow_spark_mismatch)
-        model = load_model(self._spark, resolved.path, resolved.coordinate, resolved.jar)
+        model = load_model(self._spark, resolved)
         return _Loaded(self._spark, resolved.coordinate, model, resolved.card)
 
     def reload_once(self) -> Coordinate | None:

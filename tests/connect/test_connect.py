@@ -17,7 +17,7 @@ from registry.exceptions import ConfigError
 from registry.repository.local import LocalRepository
 from registry.resolve import resolve as resolve_dir
 from registry.spark import deploy, resolve, side_by_side
-from registry.spark.deploy import model_card
+from registry.spark.deploy import CardFacts, model_card
 from registry.spark.hadoop import MODEL_DIR_CONF
 from registry.spark.runtime import SparkMismatch, major_minor
 from registry.spark.session import is_connect
@@ -122,7 +122,7 @@ def test_a_model_saved_by_a_newer_spark_is_refused(
     connect: SparkSession, connect_fitted: PipelineModel, local_repo: LocalRepository
 ) -> None:
     target = DeployTarget.parse("com.acme:churn:1.0")
-    card = model_card(connect_fitted, target, connect, code=None)
+    card = model_card(connect_fitted, target, connect, CardFacts(code=None))
     major, minor = major_minor(connect.version) or (0, 0)
     card = dataclasses.replace(card, tools={**card.tools, "spark": f"{major}.{minor + 1}.0"})
     saved = f"{connect.conf.get(MODEL_DIR_CONF)}/saved-by-newer"

@@ -24,7 +24,7 @@ from registry.modelcard import ModelCard
 from registry.profile import Profile
 from registry.repository.local import LocalRepository
 from registry.spark import VersionedPipeline, deploy, monitor, resolve
-from registry.spark.deploy import model_card
+from registry.spark.deploy import CardFacts, model_card
 from registry.spark.profile import training_profile
 
 pytestmark = pytest.mark.spark
@@ -239,7 +239,7 @@ def test_profile_of_many_columns_matches_spark_summary(spark: SparkSession) -> N
             VectorAssembler(inputCols=[*numeric, "kind_index"], outputCol="features", handleInvalid="keep"),
         ]
     ).fit(data)
-    card = model_card(model, DeployTarget.parse("com.acme:wide:1.0"), spark, code=None, training_data=data)
+    card = model_card(model, DeployTarget.parse("com.acme:wide:1.0"), spark, CardFacts(code=None, training_data=data))
     profile = training_profile(model, card, data)
     assert [f.name for f in profile.features] == ["kind", *numeric]
     # the profile counts NaN as null: compare with Spark's summary() and with exact arithmetic on that data

@@ -18,7 +18,7 @@ from registry.deploy import deploy as deploy_dir
 from registry.repository.local import LocalRepository
 from registry.resolve import resolve as resolve_dir
 from registry.spark import deploy, resolve
-from registry.spark.deploy import model_card
+from registry.spark.deploy import CardFacts, model_card
 from registry.spark.runtime import SparkMismatch, SparkVersionWarning, major_minor
 from registry.spark.watermark import stamp_watermark
 
@@ -30,7 +30,7 @@ def _deploy_saved_by(
 ) -> str:
     """Deploy ``fitted`` with a card that says another Spark saved it (the rest of the card is the real one)."""
     target = DeployTarget.parse("com.acme:churn:1.0")
-    card = model_card(fitted, target, spark, code=None)
+    card = model_card(fitted, target, spark, CardFacts(code=None))
     card = dataclasses.replace(card, tools={**card.tools, "spark": spark_version})
     saved = tmp_path / f"saved-by-{spark_version}"
     fitted.write().save(saved.as_uri())
