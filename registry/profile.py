@@ -3,7 +3,7 @@
 Written by :mod:`registry.spark.profile`, read by the monitor (:mod:`registry.drift`), ``registry show`` and the
 catalog. The card's ``profile`` field (``"schema": 1``)::
 
-    {"schema": 1, "rows": 100000, "relative_error": 0.001, "sample_fraction": 1.0,
+    {"schema": 1, "rows": 100000, "relative_error": 0.0, "sample_fraction": 1.0,
      "features": [
         {"name": "age", "type": "int", "kind": "numeric", "count": 99800, "nulls": 200,
          "min": 18.0, "max": 95.0, "mean": 41.2, "stddev": 12.9,
@@ -17,11 +17,12 @@ catalog. The card's ``profile`` field (``"schema": 1``)::
      "probability": {... numeric, "name" is the probability column, "index": 1 ...} or null}
 
 Fractions are of the non-null values (``count``); ``nulls`` counts nulls and NaN. ``relative_error`` is that of the
-quantiles (Spark's ``approxQuantile``/``percentile_approx``); edges, fractions, top values and ``distinct`` (the
-number of distinct values) come from a uniform sample of ``sample_fraction`` of the rows (1.0: all of them), counts,
-min, max, mean and stddev from every row. A classifier's prediction is profiled as categorical (the share of each
-class), a regressor's as numeric; ``probability`` is the probability of the positive class (index 1) of a binary
-classifier.
+quantiles within the rows they were computed from (0: exact; cards of earlier releases: 0.001, from Spark's
+``percentile_approx``); edges, fractions, top values and ``distinct`` (the number of distinct values) come from a
+uniform sample of ``sample_fraction`` of the rows (1.0: all of them), the features' counts, min, max, mean and stddev
+from every row; the prediction and probability from the sample alone (their counts scaled to all rows). A
+classifier's prediction is profiled as categorical (the share of each class), a regressor's as numeric;
+``probability`` is the probability of the positive class (index 1) of a binary classifier.
 """
 
 from __future__ import annotations
@@ -232,9 +233,10 @@ class Profile:
         if not isinstance(raw, Mapping) or not isinstance(raw.get("features"), list):
             raise InvalidInput("Not a training profile: it has no list of features.")
         prediction, probability = raw.get("prediction"), raw.get("probability")
+        error = _number(raw.get("relative_error"))
         return cls(
             rows=_count(raw.get("rows")),
-            relative_error=_number(raw.get("relative_error")) or RELATIVE_ERROR,
+            relative_error=RELATIVE_ERROR if error is None else error,
             sample_fraction=_number(raw.get("sample_fraction")) or 1.0,
             features=tuple(ColumnProfile.from_dict(f) for f in raw["features"]),
             prediction=ColumnProfile.from_dict(prediction) if prediction is not None else None,

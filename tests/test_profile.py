@@ -87,3 +87,12 @@ def test_malformed_profiles_are_refused() -> None:
         Profile.from_dict(raw)
     with pytest.raises(InvalidInput, match="unknown kind"):
         ColumnProfile.from_dict({"name": "x", "kind": "image"})
+
+
+def test_exact_quantiles_keep_a_relative_error_of_zero_and_older_cards_their_own() -> None:
+    exact = {**_raw(), "relative_error": 0.0}
+    assert Profile.from_dict(exact).relative_error == 0.0
+    assert Profile.from_dict(Profile.from_dict(exact).to_dict()).relative_error == 0.0
+    older = _raw()
+    del older["relative_error"]
+    assert Profile.from_dict(older).relative_error == 0.001  # Spark's percentile_approx, before exact sample deciles

@@ -6,20 +6,18 @@ classifier, the probability of the positive class, all on the training data. It 
 number of columns:
 
 1. a uniform sample of about :data:`SAMPLE_ROWS` rows (all of them below that; ``sample_fraction`` in the profile),
-   transformed and cached, and on it two jobs: the deciles of every numeric column (``percentile_approx`` with
-   accuracy ``1 / RELATIVE_ERROR``, the same Greenwald-Khanna summary as ``approxQuantile(..., relativeError)``),
-   then one grouped count over ``(column, key)`` pairs, the key being the decile bin of a numeric value or a
-   categorical value itself, keeping the :data:`~registry.profile.TOP_VALUES` most frequent keys per column and
-   the number of distinct ones;
-2. one aggregation over every row: count, min, max, and the sums that give mean and stddev of every column
-   (:func:`_moments`).
+   transformed by the model and brought to the driver through Arrow, where numpy finds the deciles of every
+   numeric column (exact in the sample: ``relative_error`` 0), the share of each decile bin, and the
+   :data:`~registry.profile.TOP_VALUES` most frequent values of each categorical one and how many distinct values
+   it has; the prediction and probability are described from the sample alone (scoring every training row would
+   cost more than all the rest);
+2. one aggregation over every row of the data as it is (not transformed): count, min, max, and the sums that give
+   mean and stddev of every feature (:func:`_moments`).
 
 A share estimated from 100,000 rows has a standard error of at most 0.0016, below what PSI can tell apart, and the
-quantile and bin work stops growing with the data. Counts, nulls, min, max, mean and stddev are always of every
-row. The pass over every row is built to run as Spark's whole-stage generated code: only declarative aggregates
-(one ``approx_count_distinct`` or ``percentile_approx`` among them makes Spark run the whole aggregation without
-it) and no more fields in one aggregation than ``spark.sql.codegen.maxFields`` (100 by default) allows. Measured in
-``benchmarks/RESULTS.md`` (section 11).
+quantile and bin work stops growing with the data. The features' counts, nulls, min, max, mean and stddev are always
+of every row. Measured in ``benchmarks/RESULTS.md`` (section 11): on 1M rows x 20 columns, the profile costs about a
+quarter of a light fit (8 Spark jobs and half a fit before).
 
 **Evaluation**: given ``evaluation_data``, the metrics of the Spark evaluator matching the last predicting stage:
 binary classifiers ``areaUnderROC`` and ``areaUnderPR``, other classifiers ``f1`` and ``accuracy``, regressors
@@ -30,10 +28,11 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import numpy as np
 from pyspark.ml import PipelineModel, Transformer
 from pyspark.ml.classification import ClassificationModel
 from pyspark.ml.evaluation import (
@@ -43,13 +42,13 @@ from pyspark.ml.evaluation import (
     RegressionEvaluator,
 )
 from pyspark.ml.regression import RegressionModel
-from pyspark.sql import Column, DataFrame, SparkSession, Window
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import BooleanType, DataType, DoubleType, FloatType, NumericType, StringType
 
 from registry.exceptions import InvalidInput
 from registry.modelcard import ModelCard, stages
-from registry.profile import DECILES, RELATIVE_ERROR, TOP_VALUES, ColumnProfile, Kind, Profile, Value
+from registry.profile import DECILES, TOP_VALUES, ColumnProfile, Kind, Profile, Value
 from registry.spark.card import _read, training_data_summary
 
 __all__ = ["evaluation_metrics", "model_reads", "profiled_card", "task", "training_profile"]
@@ -191,30 +190,10 @@ def _finite(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def _key(target: _Target, index: int, edges: Sequence[float]) -> Column:
-    """Numeric: the decile bin (see :func:`registry.profile.numeric_bin`); categorical: the value; as a string."""
-    column = F.col(f"_c{index}")
-    if target.kind == "categorical":
-        return column.cast("string")
-    binned = F.when(column.isNull(), F.lit(None))
-    for position, edge in enumerate(edges):
-        binned = binned.when(column <= F.lit(edge), F.lit(position))
-    return binned.otherwise(F.lit(len(edges))).cast("string")
-
-
-def _typed(target: _Target, key: str) -> Value:
-    if target.type == "boolean":
-        return key == "true"
-    return key if target.type == "string" else float(key)
-
-
-def _sample_fraction(card: ModelCard, sample_rows: int) -> float:
-    """The share of rows the quantiles and bin shares are computed from: all, up to ``sample_rows`` (the row count
-    is the card's, from the fingerprint job that ran before)."""
+def _row_count(card: ModelCard, data: DataFrame) -> int:
+    """The rows of ``data``: the card's, from the fingerprint job that ran before, else counted."""
     rows = (card.training_data or {}).get("rows")
-    if isinstance(rows, int) and not isinstance(rows, bool) and rows > sample_rows:
-        return sample_rows / rows
-    return 1.0
+    return rows if isinstance(rows, int) and not isinstance(rows, bool) else data.count()
 
 
 @dataclass(frozen=True)
@@ -228,94 +207,115 @@ class _Moments:
     stddev: float | None
 
 
-def _slot_count(spark: SparkSession) -> int:
-    """How many targets one entry of :func:`_moments` carries: its aggregation buffer (two fields, plus five per
-    target) must stay within ``spark.sql.codegen.maxFields``, above which Spark runs the aggregation without
-    whole-stage code generation, several times slower."""
-    limit = int(str(spark.conf.get("spark.sql.codegen.maxFields", "100")))
-    return max(1, (limit - 2) // 5)
-
-
-def _moments(frame: DataFrame, targets: Sequence[_Target], shifts: Mapping[int, float]) -> tuple[int, list[_Moments]]:
-    """The row count, and count, min, max, mean and stddev of every target over every row of ``frame``: one grouped
-    aggregation of declarative aggregates (count, min, max, sum of the value less ``shifts[i]`` and of its square;
-    the shift, a sample median, keeps the variance free of cancellation). Each row becomes one entry per block of
-    :func:`_slot_count` targets, so the aggregation is generated code whatever the number of targets."""
-    per_block = _slot_count(frame.sparkSession)
-    blocks = max(1, math.ceil(len(targets) / per_block))
-    width = math.ceil(len(targets) / blocks)
-    entries = []
-    for block in range(blocks):
-        slots = [F.lit(block).alias("block")]
-        for slot in range(width):
-            i = block * width + slot
-            value, shifted = F.lit(None).cast("double"), F.lit(None).cast("double")
-            if i < len(targets):
-                column = F.col(f"_c{i}")
-                value = column if targets[i].kind == "numeric" else F.when(column.isNotNull(), F.lit(0.0))
-                shifted = value - F.lit(shifts.get(i, 0.0))
-            slots += [value.alias(f"x{slot}"), shifted.alias(f"d{slot}")]
-        entries.append(F.struct(*slots))
+def _moments(
+    frame: DataFrame, targets: Mapping[int, _Target], shifts: Mapping[int, float]
+) -> tuple[int, dict[int, _Moments]]:
+    """The row count of ``frame``, and count, min, max, mean and stddev of each target ``i`` (its column ``_c{i}``):
+    one aggregation of declarative aggregates (count; for a number also min, max, and the sums of the value less
+    ``shifts[i]`` and of its square: the shift, a sample median, keeps the variance free of cancellation)."""
     aggregates = [F.count(F.lit(1)).alias("rows")]
-    for slot in range(width):
-        x, d = F.col(f"x{slot}"), F.col(f"d{slot}")
-        aggregates += [
-            F.count(x).alias(f"n{slot}"),
-            F.min(x).alias(f"min{slot}"),
-            F.max(x).alias(f"max{slot}"),
-            F.sum(d).alias(f"s{slot}"),
-            F.sum(d * d).alias(f"ss{slot}"),
-        ]
-    exploded = frame.select(F.explode(F.array(*entries)).alias("e")).select("e.*")
-    found = {int(row["block"]): row for row in exploded.groupBy("block").agg(*aggregates).collect()}
-    rows = int(found[0]["rows"]) if found else 0
-    moments = []
-    for i in range(len(targets)):
-        row, slot = found.get(i // width), i % width
-        count = int(row[f"n{slot}"]) if row is not None else 0
-        if row is None or not count:
-            moments.append(_Moments(count, None, None, None, None))
+    for i, target in targets.items():
+        column = F.col(f"_c{i}")
+        aggregates.append(F.count(column).alias(f"n{i}"))
+        if target.kind == "numeric":
+            shifted = column - F.lit(shifts.get(i, 0.0))
+            aggregates += [
+                F.min(column).alias(f"min{i}"),
+                F.max(column).alias(f"max{i}"),
+                F.sum(shifted).alias(f"s{i}"),
+                F.sum(shifted * shifted).alias(f"ss{i}"),
+            ]
+    row = frame.agg(*aggregates).first()
+    assert row is not None  # a global aggregate always has one row
+    moments = {}
+    for i, target in targets.items():
+        count = int(row[f"n{i}"])
+        if target.kind != "numeric" or not count:
+            moments[i] = _Moments(count, None, None, None, None)
             continue
-        shift, total, squares = shifts.get(i, 0.0), float(row[f"s{slot}"]), float(row[f"ss{slot}"])
+        shift, total, squares = shifts.get(i, 0.0), float(row[f"s{i}"]), float(row[f"ss{i}"])
         variance = max(0.0, (squares - total * total / count) / (count - 1)) if count > 1 else math.nan
-        moments.append(
-            _Moments(
-                count,
-                _finite(row[f"min{slot}"]),
-                _finite(row[f"max{slot}"]),
-                _finite(shift + total / count),
-                _finite(math.sqrt(variance)) if math.isfinite(variance) else None,
-            )
+        moments[i] = _Moments(
+            count,
+            _finite(row[f"min{i}"]),
+            _finite(row[f"max{i}"]),
+            _finite(shift + total / count),
+            _finite(math.sqrt(variance)) if math.isfinite(variance) else None,
         )
-    return rows, moments
+    return int(row["rows"]), moments
 
 
-def _shares(
-    sample: DataFrame, targets: Sequence[_Target], edges: Mapping[int, Sequence[float]]
-) -> tuple[dict[int, list[tuple[str, float]]], dict[int, int]]:
-    """In ``sample``: per target, the :data:`~registry.profile.TOP_VALUES` most frequent keys (numeric: decile bins)
-    with their shares of the non-null values, and how many distinct keys there are; one grouped count over
-    ``(target, key)`` pairs."""
-    counted = [i for i, t in enumerate(targets) if t.kind != "unprofiled"]
-    found: dict[int, list[tuple[str, float]]] = {i: [] for i in counted}
-    distinct: dict[int, int] = {}
-    if not counted:
-        return found, distinct
-    pairs = F.explode(
-        F.array(*(F.struct(F.lit(i).alias("i"), _key(targets[i], i, edges.get(i, ())).alias("k")) for i in counted))
-    )
-    counts = sample.select(pairs.alias("p")).select("p.i", "p.k").where(F.col("k").isNotNull()).groupBy("i", "k")
-    column_window = Window.partitionBy("i")
-    ranked = (
-        counts.count()
-        .withColumn("rank", F.row_number().over(column_window.orderBy(F.desc("count"), F.asc("k"))))
-        .withColumn("total", F.sum("count").over(column_window))
-        .withColumn("keys", F.count(F.lit(1)).over(column_window))
-    )
-    for row in ranked.where(F.col("rank") <= TOP_VALUES).collect():
-        found[int(row["i"])].append((str(row["k"]), int(row["count"]) / int(row["total"])))
-        distinct[int(row["i"])] = int(row["keys"])
-    return found, distinct
+def _local(frame: DataFrame) -> dict[str, np.ndarray[Any, Any]]:
+    """The (sampled, small) ``frame`` on the driver, a numpy array per column: through Arrow (pyspark 4's
+    ``toArrow``, classic and Connect; pyspark 3.5's ``toPandas``, with Arrow where the session enables it)."""
+    if hasattr(frame, "toArrow"):
+        table = frame.toArrow()
+        return {name: table.column(name).to_numpy() for name in table.column_names}
+    pandas: Any = frame.toPandas()
+    return {str(name): pandas[name].to_numpy() for name in pandas.columns}
+
+
+def _present(values: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """The values that are neither null nor NaN."""
+    if values.dtype.kind == "f":
+        return np.asarray(values[~np.isnan(values)])
+    if values.dtype == object:
+        return np.asarray(values[np.fromiter((v is not None and v == v for v in values), bool, len(values))])
+    return values
+
+
+@dataclass(frozen=True)
+class _Shares:
+    """What the sample shows of one target: its present values, its bin edges (numeric) and the shares of its most
+    frequent keys (a numeric's decile bins, a categorical's values), most frequent first; ``keys``: how many
+    distinct."""
+
+    present: np.ndarray[Any, Any]
+    edges: tuple[float, ...] = ()
+    top: tuple[tuple[Any, float], ...] = ()
+    keys: int = 0
+
+    @property
+    def median(self) -> float | None:
+        """The middle edge of a numeric's deciles (``None``: no values)."""
+        return float(np.quantile(self.present, 0.5, method="inverted_cdf")) if self.present.size else None
+
+
+def _shares(target: _Target, values: np.ndarray[Any, Any]) -> _Shares:
+    """Numeric: the deciles of the sample (``percentile_approx``'s definition, exact: the least value with at least
+    that share of values at or below it), duplicates removed, and the share of each bin (see
+    :func:`registry.profile.numeric_bin`); categorical: the :data:`~registry.profile.TOP_VALUES` most frequent
+    values (ties in the order of the values) and how many distinct values there are."""
+    if target.kind == "numeric":
+        present = _present(np.asarray(values, dtype=float))
+        if not present.size:
+            return _Shares(present)
+        edges = tuple(sorted({float(e) for e in np.quantile(present, DECILES, method="inverted_cdf")}))
+        counts = np.bincount(np.searchsorted(edges, present, side="left"), minlength=len(edges) + 1)
+        return _Shares(present, edges, tuple((k, int(c) / present.size) for k, c in enumerate(counts)), len(counts))
+    present = _present(values)
+    if target.kind != "categorical" or not present.size:
+        return _Shares(present)
+    keys, counts = np.unique(present, return_counts=True)  # keys in their order; a stable sort keeps it for ties
+    order = np.argsort(-counts, kind="stable")[:TOP_VALUES]
+    top = tuple((_plain(target, keys[j]), int(counts[j]) / present.size) for j in order)
+    return _Shares(present, (), top, len(keys))
+
+
+def _plain(target: _Target, value: Any) -> Value:
+    if target.type == "boolean":
+        return bool(value)
+    return str(value) if target.type == "string" else float(value)
+
+
+def _sampled_moments(shares: _Shares, target: _Target, rows: int, sampled_rows: int) -> _Moments:
+    """The moments of a target seen in the sample only, its count scaled to all ``rows``."""
+    present = shares.present
+    count = round(present.size * rows / sampled_rows) if sampled_rows else 0
+    if target.kind != "numeric" or not present.size:
+        return _Moments(count, None, None, None, None)
+    spread = float(np.std(present, ddof=1)) if present.size > 1 else None
+    return _Moments(count, float(present.min()), float(present.max()), float(present.mean()), spread)
 
 
 def training_profile(
@@ -328,37 +328,28 @@ def training_profile(
         sample of about this many.
     """
     targets, scored, feature_count = _targets(model, card, data)
-    fraction = _sample_fraction(card, sample_rows)
+    rows = _row_count(card, data)
+    fraction = sample_rows / rows if rows > sample_rows else 1.0
     values = [t.value.alias(f"_c{i}") for i, t in enumerate(targets)]
-    frame = scored.select(*values)
+    sample = scored
     if fraction < 1.0:
         sampled = data.sample(fraction=fraction, seed=_SEED)
-        sample = (model.transform(sampled) if scored is not data else sampled).select(*values)
-    else:
-        sample = frame
-    known_size = isinstance((card.training_data or {}).get("rows"), int)
-    if known_size:  # at most about sample_rows rows, read by the next two jobs
-        sample = sample.cache()
-    try:
-        numeric = [i for i, t in enumerate(targets) if t.kind == "numeric"]
-        quantiles: dict[int, list[float | None]] = {i: [] for i in numeric}
-        if numeric:
-            accuracy = round(1 / RELATIVE_ERROR)
-            found = sample.agg(
-                *(F.percentile_approx(F.col(f"_c{i}"), list(DECILES), accuracy).alias(f"q{i}") for i in numeric)
-            ).first()
-            assert found is not None  # a global aggregate always has one row
-            quantiles = {i: [_finite(q) for q in found[f"q{i}"] or []] for i in numeric}
-        edges = {i: tuple(sorted({e for e in quantiles[i] if e is not None})) for i in numeric}
-        shares, distinct = _shares(sample, targets, edges)
-        median = DECILES.index(0.5)
-        shifts = {i: shift for i, q in quantiles.items() if len(q) > median and (shift := q[median]) is not None}
-        rows, moments = _moments(frame, targets, shifts)  # reads the cached sample when it is all the rows
-    finally:
-        if known_size:
-            sample.unpersist()
+        sample = model.transform(sampled) if scored is not data else sampled
+    local = _local(sample.select(*values))  # the first pass: the sample, transformed, on the driver
+    sampled_rows = len(local["_c0"]) if targets else 0
+    shares = [_shares(t, local[f"_c{i}"]) for i, t in enumerate(targets)]
+    shifts = {
+        i: median
+        for i, found in enumerate(shares)
+        if targets[i].kind == "numeric" and (median := found.median) is not None
+    }
+    features = dict(enumerate(targets[:feature_count]))  # the second pass: every row, as it is (no scoring)
+    rows, moments = _moments(data.select(*values[:feature_count]), features, shifts)
+    for i in range(feature_count, len(targets)):  # the model's outputs: from the sample
+        moments[i] = _sampled_moments(shares[i], targets[i], rows, sampled_rows)
     columns = []
-    for i, (target, seen) in enumerate(zip(targets, moments, strict=True)):
+    for i, target in enumerate(targets):
+        seen = moments[i]
         common: dict[str, Any] = {
             "name": target.name,
             "type": target.type,
@@ -367,10 +358,8 @@ def training_profile(
             "nulls": rows - seen.count,
             "index": target.index,
         }
+        found = shares[i]
         if target.kind == "numeric":
-            bins = [0.0] * (len(edges[i]) + 1)
-            for key, share in shares.get(i, []):
-                bins[int(key)] = share
             columns.append(
                 ColumnProfile(
                     **common,
@@ -378,18 +367,17 @@ def training_profile(
                     max=seen.max,
                     mean=seen.mean,
                     stddev=seen.stddev,
-                    edges=edges[i],
-                    fractions=tuple(bins),
+                    edges=found.edges,
+                    fractions=tuple(share for _, share in found.top),
                 )
             )
         elif target.kind == "categorical":
-            top = tuple((_typed(target, key), share) for key, share in shares.get(i, []))
             columns.append(
                 ColumnProfile(
                     **common,
-                    distinct=distinct.get(i, 0),
-                    top=top,
-                    other=max(0.0, 1.0 - sum(f for _, f in top)) if seen.count else 0.0,
+                    distinct=found.keys,
+                    top=found.top,
+                    other=max(0.0, 1.0 - sum(f for _, f in found.top)) if seen.count else 0.0,
                 )
             )
         else:
@@ -397,7 +385,7 @@ def training_profile(
     extra = columns[feature_count:]
     return Profile(
         rows=rows,
-        relative_error=RELATIVE_ERROR,
+        relative_error=0.0,
         sample_fraction=fraction,
         features=tuple(columns[:feature_count]),
         prediction=extra[0] if extra else None,
