@@ -7,14 +7,15 @@ values; the pipeline: two StringIndexers, a VectorAssembler and a LogisticRegres
 Measured, each as median (min-max) of REPEAT rounds after one warm-up:
 
 - the fit of the pipeline (the reference);
-- ``training_profile`` alone (two Spark jobs over the transformed data, whatever the number of columns), and
+- ``training_profile`` alone (two passes whatever the number of columns: the sample, transformed, to the driver;
+  one aggregation over every row as it is), and
   ``training_data_summary`` (the fingerprint a deploy with training data always recorded) beside it;
 - ``deploy(training_data=df)`` against ``deploy()`` to a local repository, alternating: the whole extra cost;
 - ``monitor()`` on the 1M rows scored by one version, and on 1M rows scored by two versions (a union), with the
   versions given and found by the ``distinct`` job; the Spark jobs each one starts (AQE runs each shuffle stage
   of a query as a job of its own).
 
-Run: .venv/bin/python benchmarks/profile_monitor.py [--repeat N] [--rows N]
+Run: .venv/bin/python benchmarks/profile_monitor.py [--repeat N] [--rows N] [--monitor-only | --profile-only]
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from common import alternating, figure, machine, summary, timed
+from common import alternating, figure, machine, ratio, summary, timed
 from sparkmodels import session, versions
 
 
@@ -53,10 +54,9 @@ def _jobs(spark: Any, name: str, action: Callable[[], object]) -> int:
     return count
 
 
-def _deploy_figures(
-    spark: Any, repeat: int, model: Any, train: Any, fit_times: list[float], repo: Any, target: str
-) -> None:
-    """The profile alone and within deploy, against the fit."""
+def _deploy_figures(spark: Any, repeat: int, pipeline: Any, model: Any, train: Any, repo: Any, target: str) -> None:
+    """The profile alone, alternated round by round with the fit (the ratio is taken under the same load), and
+    within deploy."""
     from registry.coordinates import DeployTarget
     from registry.spark import deploy
     from registry.spark.card import training_data_summary
@@ -65,13 +65,16 @@ def _deploy_figures(
 
     # The card a deploy with training data makes (its row count decides the sample); making it profiles once.
     card = model_card(model, DeployTarget.parse(target), spark, CardFacts(code=None, training_data=train))
-    profile_times = timed(lambda: training_profile(model, card, train), repeat, warmup=0)
+    rounds = alternating(
+        {"fit": lambda: pipeline.fit(train), "profile": lambda: training_profile(model, card, train)}, repeat
+    )
+    fit_times, profile_times = rounds["fit"], rounds["profile"]
+    figure("fit, alternated with the profile", summary(fit_times))
     figure("training_profile() alone", summary(profile_times))
     figure("training_profile() Spark jobs", str(_jobs(spark, "profile", lambda: training_profile(model, card, train))))
     figure("fingerprint (training_data_summary) alone", summary(timed(lambda: training_data_summary(train, spark), 3)))
-    median = sorted(profile_times)[len(profile_times) // 2]
     fit = sorted(fit_times)[len(fit_times) // 2]
-    figure("profile / fit (target <= 0.25)", f"{median / fit:.3f}x")
+    figure("profile / fit, round by round (target <= 0.25)", ratio(profile_times, fit_times))
     deploys = alternating(
         {
             "plain": lambda: deploy(model, target, repository=repo, code=None),
@@ -90,6 +93,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--monitor-only", action="store_true", help="Skip the fit, profile and deploy timings.")
+    parser.add_argument("--profile-only", action="store_true", help="Skip the monitor timings.")
     args = parser.parse_args()
     os.chdir(tempfile.mkdtemp(prefix="bench-profile-"))  # deploy records git lineage: not of this checkout
 
@@ -111,14 +115,16 @@ def main() -> None:
         ]
     )
     fits: list[Any] = []
-    fit_times = timed(lambda: fits.append(pipeline.fit(train)), 1 if args.monitor_only else max(2, args.repeat // 2), 0)
+    fit_times = timed(lambda: fits.append(pipeline.fit(train)), 1, 0)
     model = fits[-1]
-    figure("fit (StringIndexer x2, assembler, LR maxIter 10)", summary(fit_times))
+    figure("fit (StringIndexer x2, assembler, LR maxIter 10), first", summary(fit_times))
     repo = LocalRepository(tempfile.mkdtemp(prefix="bench-profile-repo-"))
     target = "com.acme:bench:1.0"
     if not args.monitor_only:
-        _deploy_figures(spark, args.repeat, model, train, fit_times, repo, target)
+        _deploy_figures(spark, args.repeat, pipeline, model, train, repo, target)
 
+    if args.profile_only:
+        return
     first = deploy(model, target, repository=repo, code=None, training_data=train)
     second = deploy(model, target, repository=repo, code=None, training_data=train)
     cache = Path(tempfile.mkdtemp(prefix="bench-profile-cache-"))

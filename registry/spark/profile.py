@@ -296,8 +296,12 @@ def _shares(target: _Target, values: np.ndarray[Any, Any]) -> _Shares:
     present = _present(values)
     if target.kind != "categorical" or not present.size:
         return _Shares(present)
-    keys, counts = np.unique(present, return_counts=True)  # keys in their order; a stable sort keeps it for ties
-    order = np.argsort(-counts, kind="stable")[:TOP_VALUES]
+    import pandas  # counts by hashing (numpy's unique sorts every value); with pyspark.ml, pandas is there
+
+    counted = pandas.Series(present).value_counts(sort=False)
+    keys, counts = counted.index.to_numpy(), counted.to_numpy()
+    by_key = np.argsort(keys, kind="stable")  # ties in the order of the values
+    order = by_key[np.argsort(-counts[by_key], kind="stable")][:TOP_VALUES]
     top = tuple((_plain(target, keys[j]), int(counts[j]) / present.size) for j in order)
     return _Shares(present, (), top, len(keys))
 
