@@ -1,6 +1,6 @@
 """The training profile's cost at deploy, against a fit, and the monitor's cost, on 1M rows x 20 columns.
 
-Figure 8. Target: the profile (what ``deploy(training_data=...)`` adds for it) a small fraction of the fit (<= 0.25x).
+Figure 11. Target: the profile (what ``deploy(training_data=...)`` adds for it) a small fraction of the fit (<= 0.25x).
 
 The training data: 1M cached rows, 18 numeric columns (uniform and normal) and 2 string columns of 5 and 50
 values; the pipeline: two StringIndexers, a VectorAssembler and a LogisticRegression (maxIter 10), watermarked.
