@@ -40,7 +40,7 @@ __all__ = [
     "MARK",
     "UNREAD",
     "Signed",
-    "card_signature_to_check",
+    "card_signature_to_read",
     "check_cached",
     "check_copies",
     "check_card",
@@ -263,7 +263,7 @@ def check_card(
     """The signature of a version's card sidecar, checked under ``policy``, or remembered from such a check of the
     same bytes (the mark sits beside the cached card); ``None`` when unsigned. The card's checksum is asked of the
     repository only where the cache's index does not know what this repository served. ``signature``: the card's
-    ``.asc`` if already read (``None``: there is none; see :func:`card_signature_to_check`).
+    ``.asc`` if already read (``None``: there is none; see :func:`card_signature_to_read`).
 
     :raises SignatureError: refused. :raises ArtifactNotFound: no card. :raises IntegrityError: it does not match
         its checksum.
@@ -292,21 +292,23 @@ def _card_mark(cache: Cache, coordinate: Coordinate, name: str, algorithm: str, 
     return Path(f"{cache.small_file(coordinate, name, algorithm, digest)}.{MARK}")
 
 
-def card_signature_to_check(
+def card_signature_to_read(
     repository: Repository, coordinate: Coordinate, policy: TrustPolicy, cache: Cache, settings: Settings
-) -> bytes | None:
-    """The ``.asc`` of a version's card where :func:`check_card` will need it (``None``: unsigned), read ahead,
-    e.g. beside the card; :data:`UNREAD` where it will not: nothing is checked, or this repository's card was
-    checked under ``policy``, with the keyring as it is, before (the cache's index and the mark say so)."""
+) -> Callable[[], bytes | None] | None:
+    """The read of a version's card ``.asc`` (its content, ``None``: unsigned) where :func:`check_card` will need
+    it, to make ahead, e.g. beside the card; ``None`` where it will not: nothing is checked, or this repository's
+    card was checked under ``policy``, with the keyring as it is, before (the cache's index and the mark say so).
+    Asks the repository nothing itself."""
     if not wants_signature(policy):
-        return UNREAD
+        return None
     name = coordinate.file_name("json", CARD_CLASSIFIER)
     known = cache.served(repository.origin, coordinate, name)
     if known not in (None, ABSENT):
         keys = policy.keys_state(_gnupghome(settings))
         if _read_mark(_card_mark(cache, coordinate, name, *known), policy, keys) is not None:
-            return UNREAD
-    return _read_signature(repository, coordinate.path("json", CARD_CLASSIFIER))
+            return None
+    path = coordinate.path("json", CARD_CLASSIFIER)
+    return lambda: _read_signature(repository, path)
 
 
 def check_jar(
