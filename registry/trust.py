@@ -34,7 +34,7 @@ from registry.repository.base import PathExists, Repository, Source
 from registry.repository.config import RepositoryConfig
 from registry.settings import Settings
 from registry.signing import EXTENSION, SignatureCheck, Signer, TrustPolicy, Verifier, gpg_available
-from registry.store import ABSENT, Cache, fill_model, remote_checksum
+from registry.store import ABSENT, Cache, Note, fill_model, remote_checksum
 
 __all__ = [
     "MARK",
@@ -196,7 +196,7 @@ def _mark(policy: TrustPolicy, keys: str, check: SignatureCheck | None) -> bytes
     return (json.dumps(record, indent=2, sort_keys=True) + "\n").encode()
 
 
-def _read_mark(mark: Path, policy: TrustPolicy, keys: str) -> dict[str, Any] | None:
+def _read_mark(mark: Path | Note, policy: TrustPolicy, keys: str) -> dict[str, Any] | None:
     """The recorded check, if it was made under ``policy`` with the keys in the state ``keys``."""
     try:
         record = json.loads(mark.read_bytes())
@@ -217,7 +217,7 @@ class Signed:
     path: str
     what: str
     load: Callable[[], Path | bytes]
-    mark: Path
+    mark: Path | Note
 
 
 def check_cached(
@@ -243,8 +243,9 @@ def check_cached(
         try:
             mark.write_bytes(_mark(policy, keys, check))
         except FileNotFoundError:
-            mark.parent.mkdir(parents=True, exist_ok=True)
-            mark.write_bytes(_mark(policy, keys, check))
+            if isinstance(mark, Path):  # a note creates its folder itself
+                mark.parent.mkdir(parents=True, exist_ok=True)
+                mark.write_bytes(_mark(policy, keys, check))
     except OSError:
         pass  # failing to remember never fails the read
     return check.to_dict() if check else None
@@ -288,8 +289,8 @@ def check_card(
     return check_cached(signed, policy, settings, refused=refused, signature=signature)
 
 
-def _card_mark(cache: Cache, coordinate: Coordinate, name: str, algorithm: str, digest: str) -> Path:
-    return Path(f"{cache.small_file(coordinate, name, algorithm, digest)}.{MARK}")
+def _card_mark(cache: Cache, coordinate: Coordinate, name: str, algorithm: str, digest: str) -> Note:
+    return cache.note(coordinate, name, algorithm, digest)  # one file of notes for all the artifact's cards
 
 
 def card_signature_to_read(
