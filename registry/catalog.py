@@ -35,14 +35,7 @@ from registry.promotion import PromotionRecord
 from registry.repository.base import Repository
 from registry.settings import Settings, using_repository
 from registry.store import CONCURRENCY, ArtifactHistory, Cache, VersionCard, read_history
-from registry.trust import (
-    UNREAD,
-    card_signature_to_read,
-    check_card,
-    describe_signature,
-    keys_state,
-    policy_for,
-)
+from registry.trust import UNREAD, card_signature_to_read, check_card, describe_signature, policy_for
 
 if TYPE_CHECKING:
     import jinja2
@@ -397,10 +390,9 @@ def build_catalog(
         cache = Cache(active.cache_dir)
         policy = policy_for(repository, repo, active)
         asc: dict[Coordinate, bytes | None] = {}  # the .asc of cards to check, read beside the cards
-        keys = keys_state(policy, active)  # once, before any check: for every card of this catalog
 
         def signature_ahead(coordinate: Coordinate) -> Callable[[], None] | None:
-            read = card_signature_to_read(repo, coordinate, policy, cache, active, keys=keys)
+            read = card_signature_to_read(repo, coordinate, policy, cache, active)
             if read is None:
                 return None  # nothing to check, or checked before: no request
 
@@ -424,7 +416,7 @@ def build_catalog(
         def describe(coordinate: Coordinate) -> str:
             signature = asc.get(coordinate, UNREAD)
             return describe_signature(
-                lambda: check_card(repo, coordinate, policy, active, cache=cache, signature=signature, keys=keys)
+                lambda: check_card(repo, coordinate, policy, active, cache=cache, signature=signature)
             )
 
         cards = [r.coordinate for history in histories for r in history.cards]

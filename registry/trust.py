@@ -49,7 +49,6 @@ __all__ = [
     "checked_model",
     "config_of",
     "describe_signature",
-    "keys_state",
     "policy_for",
     "publish_signatures",
     "signature_path",
@@ -90,11 +89,6 @@ def policy_for(spec: Repository | str | None, repo: Repository, settings: Settin
         keyring=Path(config.trusted_keyring) if config.trusted_keyring else None,
         where=config.display,
     )
-
-
-def keys_state(policy: TrustPolicy, settings: Settings) -> str:
-    """:meth:`TrustPolicy.keys_state` with the settings' ``GNUPGHOME``: what a remembered check is valid for."""
-    return policy.keys_state(_gnupghome(settings))
 
 
 def verifier_for(policy: TrustPolicy, settings: Settings) -> Verifier:
@@ -227,21 +221,13 @@ class Signed:
 
 
 def check_cached(
-    file: Signed,
-    policy: TrustPolicy,
-    settings: Settings,
-    *,
-    refused: str = "",
-    signature: bytes | None = UNREAD,
-    keys: str | None = None,
+    file: Signed, policy: TrustPolicy, settings: Settings, *, refused: str = "", signature: bytes | None = UNREAD
 ) -> dict[str, Any] | None:
     """:func:`check_signature` of ``file``'s verified content, unless its mark records a check of these bytes under
     this very policy and with the keyring unchanged since (:meth:`TrustPolicy.keys_state`: a stat, so a warm read
     still runs no gpg); a new check is recorded in the mark. Returns the signature as recorded (``None``: unsigned,
-    or not checked). ``keys``: the keyring's state as :meth:`TrustPolicy.keys_state` gave it, where a caller
-    checking many files took it once (before any of the checks)."""
-    if keys is None:
-        keys = policy.keys_state(_gnupghome(settings))  # before the check: a keyring changed meanwhile checks again
+    or not checked)."""
+    keys = policy.keys_state(_gnupghome(settings))  # before the check: a keyring changed meanwhile checks again
     mark = file.mark
     recorded = _read_mark(mark, policy, keys)
     if recorded is not None:
@@ -274,13 +260,11 @@ def check_card(
     refused: str = "",
     cache: Cache | None = None,
     signature: bytes | None = UNREAD,
-    keys: str | None = None,
 ) -> dict[str, Any] | None:
     """The signature of a version's card sidecar, checked under ``policy``, or remembered from such a check of the
     same bytes (the mark sits beside the cached card); ``None`` when unsigned. The card's checksum is asked of the
     repository only where the cache's index does not know what this repository served. ``signature``: the card's
-    ``.asc`` if already read (``None``: there is none; see :func:`card_signature_to_read`); ``keys``: see
-    :func:`check_cached`.
+    ``.asc`` if already read (``None``: there is none; see :func:`card_signature_to_read`).
 
     :raises SignatureError: refused. :raises ArtifactNotFound: no card. :raises IntegrityError: it does not match
         its checksum.
@@ -302,7 +286,7 @@ def check_card(
         return data
 
     signed = Signed(repository, path, what, load, mark)
-    return check_cached(signed, policy, settings, refused=refused, signature=signature, keys=keys)
+    return check_cached(signed, policy, settings, refused=refused, signature=signature)
 
 
 def _card_mark(cache: Cache, coordinate: Coordinate, name: str, algorithm: str, digest: str) -> Note:
@@ -310,24 +294,18 @@ def _card_mark(cache: Cache, coordinate: Coordinate, name: str, algorithm: str, 
 
 
 def card_signature_to_read(
-    repository: Repository,
-    coordinate: Coordinate,
-    policy: TrustPolicy,
-    cache: Cache,
-    settings: Settings,
-    *,
-    keys: str | None = None,
+    repository: Repository, coordinate: Coordinate, policy: TrustPolicy, cache: Cache, settings: Settings
 ) -> Callable[[], bytes | None] | None:
     """The read of a version's card ``.asc`` (its content, ``None``: unsigned) where :func:`check_card` will need
     it, to make ahead, e.g. beside the card; ``None`` where it will not: nothing is checked, or this repository's
     card was checked under ``policy``, with the keyring as it is, before (the cache's index and the mark say so).
-    Asks the repository nothing itself. ``keys``: see :func:`check_cached`."""
+    Asks the repository nothing itself."""
     if not wants_signature(policy):
         return None
     name = coordinate.file_name("json", CARD_CLASSIFIER)
     known = cache.served(repository.origin, coordinate, name)
     if known not in (None, ABSENT):
-        keys = keys if keys is not None else policy.keys_state(_gnupghome(settings))
+        keys = policy.keys_state(_gnupghome(settings))
         if _read_mark(_card_mark(cache, coordinate, name, *known), policy, keys) is not None:
             return None
     path = coordinate.path("json", CARD_CLASSIFIER)
