@@ -262,9 +262,9 @@ def check_card(
     signature: bytes | None = UNREAD,
 ) -> dict[str, Any] | None:
     """The signature of a version's card sidecar, checked under ``policy``, or remembered from such a check of the
-    same bytes (the mark sits beside the cached card); ``None`` when unsigned. The card's checksum is asked of the
-    repository only where the cache's index does not know what this repository served. ``signature``: the card's
-    ``.asc`` if already read (``None``: there is none; see :func:`card_signature_to_read`).
+    same bytes (the mark is a note in the artifact's cache folder); ``None`` when unsigned. The card's checksum is
+    asked of the repository only where the cache's index does not know what this repository served. ``signature``:
+    the card's ``.asc`` if already read (``None``: there is none; see :func:`card_signature_to_read`).
 
     :raises SignatureError: refused. :raises ArtifactNotFound: no card. :raises IntegrityError: it does not match
         its checksum.
