@@ -18,7 +18,7 @@ import math
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
@@ -35,7 +35,7 @@ from registry.promotion import PromotionRecord
 from registry.repository.base import Repository
 from registry.settings import Settings, using_repository
 from registry.store import CONCURRENCY, ArtifactHistory, Cache, VersionCard, read_history
-from registry.trust import UNREAD, card_signature_to_check, check_card, describe_signature, policy_for
+from registry.trust import UNREAD, card_signature_to_read, check_card, describe_signature, policy_for
 
 if TYPE_CHECKING:
     import jinja2
@@ -255,9 +255,9 @@ def _artifact_page(
     )
 
 
-@lru_cache(maxsize=1)
-def _environment() -> jinja2.Environment:
-    environment = rendering.environment(trim_blocks=True, lstrip_blocks=True)
+@lru_cache(maxsize=2)
+def _environment(compiled: Path | None) -> jinja2.Environment:
+    environment = rendering.environment(compiled=compiled, trim_blocks=True, lstrip_blocks=True)
     environment.filters.update(
         clip=present.clip,
         gate=present.gate,
@@ -277,6 +277,7 @@ def render_catalog(
     now: dt.datetime | None = None,
     signatures: Mapping[str, str] | None = None,
     monitored: DriftReport | None = None,
+    compiled: Path | None = None,
 ) -> dict[str, str]:
     """The catalog's pages: ``{file name: HTML}``, ``index.html`` included.
 
@@ -284,10 +285,11 @@ def render_catalog(
     :param skipped: ``(folder, reason)`` of discovered folders that are not readable artifacts.
     :param signatures: ``{coordinate: who signed it}`` (see :func:`registry.trust.describe_signature`).
     :param monitored: a monitor report (``registry monitor --json``): the drift of the versions it covers.
+    :param compiled: where compiled templates are kept for the next run (see :func:`registry.rendering.environment`).
     """
     stamp = present.time(now or dt.datetime.now(dt.timezone.utc))
     pages = sorted((_artifact_page(h, signatures or {}, monitored) for h in histories), key=lambda page: page.module)
-    environment = _environment()
+    environment = _environment(compiled)
     common = {"source": source, "generated": stamp}
     rendered = {
         "index.html": environment.get_template("catalog_index.html.j2").render(pages=pages, skipped=skipped, **common)
@@ -387,10 +389,17 @@ def build_catalog(
             modules, skipped = discover_artifacts(repo)
         cache = Cache(active.cache_dir)
         policy = policy_for(repository, repo, active)
-        asc: dict[Coordinate, bytes | None] = {}
+        asc: dict[Coordinate, bytes | None] = {}  # the .asc of cards to check, read beside the cards
 
-        def signature_ahead(coordinate: Coordinate) -> None:
-            asc[coordinate] = card_signature_to_check(repo, coordinate, policy, cache, active)
+        def signature_ahead(coordinate: Coordinate) -> Callable[[], None] | None:
+            read = card_signature_to_read(repo, coordinate, policy, cache, active)
+            if read is None:
+                return None  # nothing to check, or checked before: no request
+
+            def ahead() -> None:
+                asc[coordinate] = read()
+
+            return ahead
 
         for module in modules:
             try:
@@ -403,17 +412,27 @@ def build_catalog(
             if artifacts and not history.cards and not history.without_card:
                 raise ArtifactNotFound(f"{module} has no released versions in {repo.display}.")
             histories.append(history)
-        cards = [r.coordinate for history in histories for r in history.cards]
-        with ThreadPoolExecutor(CONCURRENCY) as pool:  # remembered checks, or gpg on the .asc read with the card
-            described = pool.map(
-                lambda c: describe_signature(
-                    lambda: check_card(repo, c, policy, active, cache=cache, signature=asc.get(c, UNREAD))
-                ),
-                cards,
+
+        def describe(coordinate: Coordinate) -> str:
+            signature = asc.get(coordinate, UNREAD)
+            return describe_signature(
+                lambda: check_card(repo, coordinate, policy, active, cache=cache, signature=signature)
             )
-            signatures = dict(zip(map(str, cards), described, strict=True))
+
+        cards = [r.coordinate for history in histories for r in history.cards]
+        signed = [c for c in cards if asc.get(c) is not None]  # gpg checks these: at once
+        signatures = {str(c): describe(c) for c in cards if asc.get(c) is None}  # remembered, or unsigned
+        if signed:
+            with ThreadPoolExecutor(CONCURRENCY) as pool:
+                signatures.update(zip(map(str, signed), pool.map(describe, signed), strict=True))
         pages = render_catalog(
-            histories, source=repo.display, skipped=skipped, now=now, signatures=signatures, monitored=monitored
+            histories,
+            source=repo.display,
+            skipped=skipped,
+            now=now,
+            signatures=signatures,
+            monitored=monitored,
+            compiled=cache.root / "templates",
         )
     try:
         _write_site(out, pages)

@@ -87,11 +87,11 @@ def keyring_state(home: Path | None) -> str:
     """The public keyring of a gpg home (``home``, else ``GNUPGHOME``, else ``~/.gnupg``) as far as a stat tells:
     each file's inode, size and modification time. Importing a key or a revocation certificate, changing an expiry
     date or deleting a key changes it; no gpg is run."""
-    where = home or Path(os.environ.get("GNUPGHOME") or Path.home() / ".gnupg")
+    where = str(home or os.environ.get("GNUPGHOME") or os.path.expanduser("~/.gnupg"))
     parts = []
     for name in PUBLIC_KEYRINGS:
         try:
-            found = os.stat(where / name)
+            found = os.stat(os.path.join(where, name))  # strings, not Paths: a catalog asks twice per version
         except OSError:
             parts.append(f"{name}=-")
         else:

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from registry._util import backoff
+from registry._util import atomic_write, backoff
 from registry.archive import CARD_ENTRY, check_embedded_pom, extract_model, read_entry
 from registry.checksums import (
     STRONGEST_FIRST,
@@ -58,6 +58,7 @@ __all__ = [
     "READ_WIDTH",
     "ArtifactHistory",
     "Cache",
+    "Note",
     "VersionCard",
     "fetch_card",
     "fetch_promotion",
@@ -301,12 +302,20 @@ class Cache:
     appended, each batch in one ``write`` (atomic against other processes appending); the last line about a file
     wins, and a line that does not parse is ignored. A cached small file is written in place, without a rename:
     it is checked against its digest whenever it is read, so a torn one is refilled, never believed.
+
+    Files read many at once (every card of an artifact, :func:`read_many`) are kept together in the artifact's
+    pack (``CACHE/cards/<artifact>/pack``): records ``NAME ALGORITHM DIGEST LENGTH``, a newline, the bytes and a
+    newline, appended a batch per ``write``, so that a warm read opens one file rather than one per version and a
+    cold one creates none. A record is checked against its digest when it is used, like a file; a pack that does
+    not parse to its end is believed up to the damage and written again whole on the next batch. Notes about
+    cached files (:meth:`note`: the check of a card's signature) are kept the same way, in ``notes``.
     """
 
     root: Path
     _indexes: dict[tuple[str, str], dict[str, tuple[str, str]]] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
+    _packs: dict[tuple[str, str], _Pack] = field(default_factory=dict, init=False, repr=False, compare=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
 
     def entry(self, coordinate: Coordinate, algorithm: str, digest: str) -> Path:
@@ -317,15 +326,75 @@ class Cache:
         """Where one verified small file is kept: by artifact, in one folder (its name says the version)."""
         return os.path.join(self.root, "cards", coordinate.module.path, f"{algorithm}-{digest[:40]}-{name}")
 
-    def read(self, coordinate: Coordinate, name: str, algorithm: str, digest: str) -> bytes | None:
+    def read(
+        self, coordinate: Coordinate, name: str, algorithm: str, digest: str, *, packed: bool = False
+    ) -> bytes | None:
         """A cached small file, if it is there and still has the digest (a damaged cache is refilled, never
-        believed)."""
-        try:
-            with open(self.small_file(coordinate, name, algorithm, digest), "rb") as file:
-                data = file.read()  # strings, not Paths: a warm search reads thousands of these
-        except OSError:
-            return None
+        believed). It is looked for in the artifact's pack first where that was read, or with ``packed`` (the pack
+        is then read, whole: for reads of many files)."""
+        key = (coordinate.module.path, _PACK)
+        pack = self._pack(coordinate.module, _PACK) if packed else self._packs.get(key)
+        data = pack.records.get((name, algorithm, digest)) if pack is not None else None
+        if data is None:
+            try:
+                with open(self.small_file(coordinate, name, algorithm, digest), "rb") as file:
+                    data = file.read()  # strings, not Paths: a warm search reads thousands of these
+            except OSError:
+                return None
         return data if hashlib.new(algorithm, data, usedforsecurity=False).hexdigest() == digest else None
+
+    def keep_packed(self, files: Iterable[tuple[Coordinate, str, str, str, bytes]]) -> None:
+        """Cache verified small files ``(coordinate, name, algorithm, digest, data)`` in their artifacts' packs:
+        one append per artifact; failing to cache never fails the read."""
+        batches: dict[Module, list[tuple[tuple[str, str, str], bytes]]] = {}
+        for coordinate, name, algorithm, digest, data in files:
+            batches.setdefault(coordinate.module, []).append(((name, algorithm, digest), data))
+        for module, batch in batches.items():
+            self._add(module, _PACK, batch)
+
+    def note(self, coordinate: Coordinate, name: str, algorithm: str, digest: str) -> Note:
+        """The note kept about a cached small file (such as the check of its signature)."""
+        return Note(self, coordinate.module, (name, algorithm, digest))
+
+    def _add(self, module: Module, kind: str, batch: Sequence[tuple[tuple[str, str, str], bytes]]) -> None:
+        """Append records to one of an artifact's packs (written again whole where it was damaged); failing to
+        cache never fails the read."""
+        pack = self._pack(module, kind)
+        with self._lock:
+            damaged = pack.damaged
+            pack.records.update(batch)
+            pack.damaged = False
+            records = list(pack.records.items()) if damaged else batch
+        text = b"".join(
+            b"%s %s %s %d\n%s\n" % (name.encode(), algorithm.encode(), digest.encode(), len(data), data)
+            for (name, algorithm, digest), data in records
+        )
+        target = self._pack_file(module, kind)
+        try:
+            if damaged:
+                atomic_write(Path(target), text)
+            else:
+                _append(target, text)
+        except (OSError, UnicodeEncodeError):
+            return
+
+    def _pack_file(self, module: Module, kind: str) -> str:
+        return os.path.join(self.root, "cards", module.path, kind)
+
+    def _pack(self, module: Module, kind: str) -> _Pack:
+        """The pack ``kind`` of ``module``, read once per cache object."""
+        key = (module.path, kind)
+        with self._lock:
+            pack = self._packs.get(key)
+            if pack is not None:
+                return pack
+        try:
+            with open(self._pack_file(module, kind), "rb") as file:
+                pack = _Pack.parse(file.read())
+        except OSError:
+            pack = _Pack({})
+        with self._lock:
+            return self._packs.setdefault(key, pack)
 
     def keep(self, coordinate: Coordinate, name: str, algorithm: str, digest: str, data: bytes) -> None:
         """Cache a verified small file; failing to cache never fails the read."""
@@ -373,17 +442,8 @@ class Cache:
                 index[name] = (algorithm, digest)
             lines.setdefault(coordinate.module, []).append(f"{name} {algorithm} {digest}".strip() + "\n")
         for module, text in lines.items():
-            target = self._index_file(origin, module)
             try:
-                try:
-                    descriptor = os.open(target, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-                except FileNotFoundError:
-                    os.makedirs(os.path.dirname(target), exist_ok=True)
-                    descriptor = os.open(target, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-                try:
-                    os.write(descriptor, "".join(text).encode("ascii"))
-                finally:
-                    os.close(descriptor)
+                _append(self._index_file(origin, module), "".join(text).encode("ascii"))
             except (OSError, UnicodeEncodeError):
                 continue
 
@@ -413,6 +473,71 @@ class Cache:
             return self._indexes.setdefault(key, index)
 
 
+def _append(target: str, data: bytes) -> None:
+    """Append ``data`` to ``target`` in one ``write`` (atomic against other processes appending)."""
+    try:
+        descriptor = os.open(target, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    except FileNotFoundError:
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        descriptor = os.open(target, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(descriptor, data)
+    finally:
+        os.close(descriptor)
+
+
+@dataclass
+class _Pack:
+    """The records of an artifact's pack (see :class:`Cache`) by ``(name, algorithm, digest)``; ``damaged``: the
+    file did not parse to its end."""
+
+    records: dict[tuple[str, str, str], bytes]
+    damaged: bool = False
+
+    @classmethod
+    def parse(cls, data: bytes) -> _Pack:
+        records: dict[tuple[str, str, str], bytes] = {}
+        at = 0
+        while at < len(data):
+            end = data.find(b"\n", at)
+            fields = data[at:end].decode("ascii", errors="replace").split(" ") if end >= 0 else []
+            if len(fields) != 4 or fields[1] not in STRONGEST_FIRST or not fields[3].isdigit():
+                return cls(records, damaged=True)
+            start = end + 1
+            stop = start + int(fields[3])
+            if data[stop : stop + 1] != b"\n":
+                return cls(records, damaged=True)
+            records[(fields[0], fields[1], fields[2])] = data[start:stop]
+            at = stop + 1
+        return cls(records)
+
+
+#: The files of an artifact's folder in the cache that keep many records (see :class:`Cache`): verified small
+#: files, and notes about them.
+_PACK, _NOTES = "pack", "notes"
+
+
+@dataclass(frozen=True)
+class Note:
+    """A record kept about one cached small file, in its artifact's ``notes`` (framed as the pack, the last one
+    written wins; no digest covers it, so its reader checks what it says). Reads and writes like a file."""
+
+    cache: Cache
+    module: Module
+    key: tuple[str, str, str]  # the file's name, algorithm, digest
+
+    def read_bytes(self) -> bytes:
+        """:raises FileNotFoundError: no note."""
+        data = self.cache._pack(self.module, _NOTES).records.get(self.key)
+        if data is None:
+            raise FileNotFoundError(f"no note about {self.key[0]}")
+        return data
+
+    def write_bytes(self, data: bytes) -> None:
+        """Append the note (failing to record never fails the caller)."""
+        self.cache._add(self.module, _NOTES, [(self.key, data)])
+
+
 def read_verified(
     repository: Repository, coordinate: Coordinate, path: str, what: str, *, cache: Cache | None = None
 ) -> bytes:
@@ -431,11 +556,13 @@ def read_verified(
     return _verified(repository, path, what, data, sha512, cache, coordinate)
 
 
-def _cached(repository: Repository, cache: Cache, coordinate: Coordinate, name: str) -> bytes | None:
+def _cached(
+    repository: Repository, cache: Cache, coordinate: Coordinate, name: str, *, packed: bool = False
+) -> bytes | None:
     known = cache.served(repository.origin, coordinate, name)
     if known is None or known == ABSENT:
         return None
-    return cache.read(coordinate, name, *known)
+    return cache.read(coordinate, name, *known, packed=packed)
 
 
 def _verified(
@@ -487,7 +614,8 @@ def read_many(
     results: list[bytes | None] = [None] * len(files)
     missing: list[int] = []
     for index, (coordinate, path, _) in enumerate(files):
-        cached = _cached(repository, cache, coordinate, path.rsplit("/", 1)[-1]) if cache is not None else None
+        name = path.rsplit("/", 1)[-1]
+        cached = _cached(repository, cache, coordinate, name, packed=True) if cache is not None else None
         if cached is None:
             missing.append(index)
         results[index] = cached
@@ -514,8 +642,7 @@ def read_many(
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
         if cache is not None:
-            for coordinate, name, algorithm, digest, data in verified:
-                cache.keep(coordinate, name, algorithm, digest, data)
+            cache.keep_packed(verified)
             cache.remember_all(repository.origin, [entry[:4] for entry in verified])
     return results
 
@@ -740,36 +867,49 @@ def read_history(
     cache: Cache | None = None,
     promotions: bool = False,
     versions: Iterable[Version] | None = None,
-    alongside: Callable[[Coordinate], object] | None = None,
+    alongside: Callable[[Coordinate], Callable[[], object] | None] | None = None,
 ) -> ArtifactHistory:
     """The cards of every released version of ``module`` (or of ``versions``), newest first, read via the cache
     and :data:`READ_WIDTH` requests at a time; with ``promotions``, each version's promotion record too, looked
-    for meanwhile (another :data:`READ_WIDTH` at a time). ``alongside(coordinate)`` is called for every version
-    on those threads too (a caller's own request about each version, such as its signature); its first failure
-    is raised."""
+    for meanwhile (another :data:`READ_WIDTH` at a time).
+
+    ``alongside(coordinate)`` is called for every version on the calling thread and returns the caller's own
+    request about it (such as reading its signature), run on those threads too, or ``None`` when it needs none;
+    its first failure is raised. What the cache already knows is answered on the calling thread: a warm read
+    starts no thread at all."""
     listed = list_versions(module, repository) if versions is None else list(versions)
     coordinates = [module.at(version) for version in sorted(listed, reverse=True)]
     files = [(c, c.path("json", CARD_CLASSIFIER), c.file_name("json", CARD_CLASSIFIER)) for c in coordinates]
+    known: list[tuple[int, Callable[[], PromotionRecord | None]]] = []
+    asked: list[tuple[int, Callable[[], PromotionRecord | None]]] = []
+    for index, coordinate in enumerate(coordinates if promotions else ()):
+        ask = functools.partial(fetch_promotion, repository, coordinate, cache=cache, listed=versions is None)
+        name = coordinate.file_name("json", PROMOTION_CLASSIFIER)
+        cached = cache is not None and cache.served(repository.origin, coordinate, name)
+        (known if cached else asked).append((index, ask))  # known: absent for good, or in the cache
+    besides = [request for request in map(alongside, coordinates) if request is not None] if alongside else []
+    pool = ThreadPoolExecutor(READ_WIDTH) if asked or besides else None
+    futures: list[tuple[int, Future[PromotionRecord | None]]] = []
+    started: list[Future[object]] = []
+    try:
+        if pool is not None:
+            futures = [(index, pool.submit(ask)) for index, ask in asked]
+            started = [pool.submit(request) for request in besides]
+        cards = read_many(repository, files, cache=cache)
+    finally:
+        for beside in started:
+            _settled(beside)
+        for _, future in futures:
+            _settled(future)
+        if pool is not None:
+            pool.shutdown()
+    for beside in started:
+        beside.result()
     records: list[PromotionRecord | None] = [None] * len(coordinates)
-    with ThreadPoolExecutor(READ_WIDTH) as pool:
-        futures = [
-            pool.submit(fetch_promotion, repository, c, cache=cache, listed=versions is None)
-            for c in (coordinates if promotions else ())
-        ]
-        besides: list[Future[object]] = [pool.submit(alongside, c) for c in coordinates] if alongside else []
-        try:
-            cards = read_many(repository, files, cache=cache)
-        finally:
-            for future in futures:
-                _settled(future)
-            for beside in besides:
-                _settled(beside)
-        for beside in besides:
-            beside.result()
-        if promotions:
-            records = [
-                future.result() if data is not None else None for future, data in zip(futures, cards, strict=True)
-            ]
+    for index, future in futures:
+        records[index] = future.result() if cards[index] is not None else None
+    for index, answer in known:  # on this thread: a damaged cached copy is read again here
+        records[index] = answer() if cards[index] is not None else None
     history: list[VersionCard] = []
     without: list[Version] = []
     for coordinate, data, record in zip(coordinates, cards, records, strict=True):

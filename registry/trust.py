@@ -34,13 +34,13 @@ from registry.repository.base import PathExists, Repository, Source
 from registry.repository.config import RepositoryConfig
 from registry.settings import Settings
 from registry.signing import EXTENSION, SignatureCheck, Signer, TrustPolicy, Verifier, gpg_available
-from registry.store import ABSENT, Cache, fill_model, remote_checksum
+from registry.store import ABSENT, Cache, Note, fill_model, remote_checksum
 
 __all__ = [
     "MARK",
     "UNREAD",
     "Signed",
-    "card_signature_to_check",
+    "card_signature_to_read",
     "check_cached",
     "check_copies",
     "check_card",
@@ -196,7 +196,7 @@ def _mark(policy: TrustPolicy, keys: str, check: SignatureCheck | None) -> bytes
     return (json.dumps(record, indent=2, sort_keys=True) + "\n").encode()
 
 
-def _read_mark(mark: Path, policy: TrustPolicy, keys: str) -> dict[str, Any] | None:
+def _read_mark(mark: Path | Note, policy: TrustPolicy, keys: str) -> dict[str, Any] | None:
     """The recorded check, if it was made under ``policy`` with the keys in the state ``keys``."""
     try:
         record = json.loads(mark.read_bytes())
@@ -217,7 +217,7 @@ class Signed:
     path: str
     what: str
     load: Callable[[], Path | bytes]
-    mark: Path
+    mark: Path | Note
 
 
 def check_cached(
@@ -243,8 +243,9 @@ def check_cached(
         try:
             mark.write_bytes(_mark(policy, keys, check))
         except FileNotFoundError:
-            mark.parent.mkdir(parents=True, exist_ok=True)
-            mark.write_bytes(_mark(policy, keys, check))
+            if isinstance(mark, Path):  # a note creates its folder itself
+                mark.parent.mkdir(parents=True, exist_ok=True)
+                mark.write_bytes(_mark(policy, keys, check))
     except OSError:
         pass  # failing to remember never fails the read
     return check.to_dict() if check else None
@@ -261,9 +262,9 @@ def check_card(
     signature: bytes | None = UNREAD,
 ) -> dict[str, Any] | None:
     """The signature of a version's card sidecar, checked under ``policy``, or remembered from such a check of the
-    same bytes (the mark sits beside the cached card); ``None`` when unsigned. The card's checksum is asked of the
-    repository only where the cache's index does not know what this repository served. ``signature``: the card's
-    ``.asc`` if already read (``None``: there is none; see :func:`card_signature_to_check`).
+    same bytes (the mark is a note in the artifact's cache folder); ``None`` when unsigned. The card's checksum is
+    asked of the repository only where the cache's index does not know what this repository served. ``signature``:
+    the card's ``.asc`` if already read (``None``: there is none; see :func:`card_signature_to_read`).
 
     :raises SignatureError: refused. :raises ArtifactNotFound: no card. :raises IntegrityError: it does not match
         its checksum.
@@ -288,25 +289,27 @@ def check_card(
     return check_cached(signed, policy, settings, refused=refused, signature=signature)
 
 
-def _card_mark(cache: Cache, coordinate: Coordinate, name: str, algorithm: str, digest: str) -> Path:
-    return Path(f"{cache.small_file(coordinate, name, algorithm, digest)}.{MARK}")
+def _card_mark(cache: Cache, coordinate: Coordinate, name: str, algorithm: str, digest: str) -> Note:
+    return cache.note(coordinate, name, algorithm, digest)  # one file of notes for all the artifact's cards
 
 
-def card_signature_to_check(
+def card_signature_to_read(
     repository: Repository, coordinate: Coordinate, policy: TrustPolicy, cache: Cache, settings: Settings
-) -> bytes | None:
-    """The ``.asc`` of a version's card where :func:`check_card` will need it (``None``: unsigned), read ahead,
-    e.g. beside the card; :data:`UNREAD` where it will not: nothing is checked, or this repository's card was
-    checked under ``policy``, with the keyring as it is, before (the cache's index and the mark say so)."""
+) -> Callable[[], bytes | None] | None:
+    """The read of a version's card ``.asc`` (its content, ``None``: unsigned) where :func:`check_card` will need
+    it, to make ahead, e.g. beside the card; ``None`` where it will not: nothing is checked, or this repository's
+    card was checked under ``policy``, with the keyring as it is, before (the cache's index and the mark say so).
+    Asks the repository nothing itself."""
     if not wants_signature(policy):
-        return UNREAD
+        return None
     name = coordinate.file_name("json", CARD_CLASSIFIER)
     known = cache.served(repository.origin, coordinate, name)
     if known not in (None, ABSENT):
         keys = policy.keys_state(_gnupghome(settings))
         if _read_mark(_card_mark(cache, coordinate, name, *known), policy, keys) is not None:
-            return UNREAD
-    return _read_signature(repository, coordinate.path("json", CARD_CLASSIFIER))
+            return None
+    path = coordinate.path("json", CARD_CLASSIFIER)
+    return lambda: _read_signature(repository, path)
 
 
 def check_jar(

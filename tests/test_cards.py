@@ -286,3 +286,50 @@ def test_show_errors_are_one_line(
     exit_code, out, err = run_cli(*args, "-r", str(local_repo.root))
     assert exit_code == code and message in err
     assert err.startswith("registry: error: ") and err.count("\n") == 1 and "Traceback" not in out + err
+
+
+def _pack(cache: Path) -> Path:
+    (pack,) = (cache / "cards").rglob("pack")  # the artifact's cards, kept together by read_history
+    return pack
+
+
+def test_the_cards_of_a_history_are_kept_in_one_pack_and_read_without_requests(
+    local_repo: LocalRepository, history: list[Coordinate], tmp_path: Path
+) -> None:
+    cache = tmp_path / "cache"
+    first = read_history(CHURN, local_repo, cache=Cache(cache))
+    assert not list((cache / "cards").rglob("*-model.json"))  # one file, not one per version
+    counting = CountingRepository(local_repo)
+    assert read_history(CHURN, counting, cache=Cache(cache)) == first
+    assert counting.calls == [("read", "com/acme/churn/maven-metadata.xml")]
+
+
+def test_a_tampered_pack_record_is_read_again_not_believed(
+    local_repo: LocalRepository, history: list[Coordinate], tmp_path: Path
+) -> None:
+    cache = tmp_path / "cache"
+    first = read_history(CHURN, local_repo, cache=Cache(cache))
+    pack = _pack(cache)
+    data = pack.read_bytes()
+    pack.write_bytes(data.replace(b'"auc": 0.8,', b'"auc": 0.9,'))  # same length: the frame still parses
+    counting = CountingRepository(local_repo)
+    assert read_history(CHURN, counting, cache=Cache(cache)) == first
+    assert counting.reads("-model.json") == [history[0].path("json", "model")]
+
+
+@pytest.mark.parametrize("damage", ["truncated", "garbage"])
+def test_a_damaged_pack_is_ignored_then_written_again_whole(
+    local_repo: LocalRepository, history: list[Coordinate], tmp_path: Path, damage: str
+) -> None:
+    cache = tmp_path / "cache"
+    first = read_history(CHURN, local_repo, cache=Cache(cache))
+    pack = _pack(cache)
+    data = pack.read_bytes()
+    pack.write_bytes(data[: len(data) // 2] if damage == "truncated" else b"sha512 1 2\n\x00" + data)
+    counting = CountingRepository(local_repo)
+    assert read_history(CHURN, counting, cache=Cache(cache)) == first
+    read_again = counting.reads("-model.json")
+    assert read_again and (damage == "garbage") == (len(read_again) == len(history))
+    counting.calls.clear()
+    assert read_history(CHURN, counting, cache=Cache(cache)) == first
+    assert counting.calls == [("read", "com/acme/churn/maven-metadata.xml")]

@@ -6,18 +6,29 @@ tests/integration/test_catalog_browser.py opens the pages in a real browser.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from cardhelpers import HOSTILE, deploy_history, deploy_hostile, promotion_record, run_cli, write_promotion
+from cardhelpers import (
+    HOSTILE,
+    CountingRepository,
+    deploy_history,
+    deploy_hostile,
+    promotion_record,
+    run_cli,
+    write_promotion,
+)
 
 from registry.catalog import MARKER, build_catalog, discover_artifacts, metric_chart
 from registry.coordinates import Coordinate, Module
 from registry.exceptions import ArtifactNotFound, InvalidInput
 from registry.repository.local import LocalRepository
+from registry.signing import gpg_available
 
 NOW = dt.datetime(2024, 3, 1, tzinfo=dt.timezone.utc)
 
@@ -184,3 +195,37 @@ def test_catalog_from_the_command_line(local_repo: LocalRepository, history: lis
     (tmp_path / "mine" / "notes.txt").write_text("keep")
     code, _, err = run_cli("catalog", "--out", str(tmp_path / "mine"), "-r", str(local_repo.root))
     assert code == 2 and "holds no catalog" in err and err.count("\n") == 1
+
+
+def _no_threads(*args: object, **kwargs: object) -> None:
+    raise AssertionError("a thread pool was asked to run something")
+
+
+def test_a_warm_catalog_reads_the_metadata_only_and_starts_no_thread(
+    local_repo: LocalRepository, history: list[Coordinate], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "site"
+    counting = CountingRepository(local_repo)
+    build_catalog(out, repository=counting, artifacts=["com.acme:churn"], now=NOW)
+    page = (out / "com.acme.churn.html").read_text()
+    counting.calls.clear()
+    monkeypatch.setattr(ThreadPoolExecutor, "submit", _no_threads)
+    build_catalog(out, repository=counting, artifacts=["com.acme:churn"], now=NOW)
+    # Cards, promotion records (or their absence) and signature checks of releases are all known to the cache.
+    assert counting.calls == [("read", "com/acme/churn/maven-metadata.xml")]
+    assert (out / "com.acme.churn.html").read_text() == page
+
+
+@pytest.mark.skipif(not gpg_available(), reason="without gpg and a policy, nothing is checked, so nothing is noted")
+def test_damaged_notes_of_signature_checks_are_checked_again(
+    local_repo: LocalRepository, history: list[Coordinate], tmp_path: Path
+) -> None:
+    out = tmp_path / "site"
+    build_catalog(out, repository=local_repo, artifacts=["com.acme:churn"], now=NOW)
+    page = (out / "com.acme.churn.html").read_text()
+    (notes,) = (Path(os.environ["REGISTRY_CACHE"]) / "cards").rglob("notes")
+    notes.write_bytes(notes.read_bytes().replace(b'"policy"', b'"polite"'))  # no record is about this policy
+    counting = CountingRepository(local_repo)
+    build_catalog(out, repository=counting, artifacts=["com.acme:churn"], now=NOW)
+    assert (out / "com.acme.churn.html").read_text() == page
+    assert len(counting.reads("-model.json.asc")) == len(history)  # each card's signature looked for again

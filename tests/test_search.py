@@ -9,6 +9,7 @@ import os
 import re
 import shutil
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -131,9 +132,16 @@ def test_a_repeated_search_downloads_no_card_again(local_repo: LocalRepository, 
     assert found(counting, metrics=["auc>0.85"]) == ["2.0.0", "1.1.1", "1.1.0"]
     assert len(counting.reads("-model.json")) == 5
     counting.calls.clear()
-    assert found(counting, metrics=["auc>0.85"]) == ["2.0.0", "1.1.1", "1.1.0"]
-    # Warm: the metadata only. Cards of a release never change, and the cache's index says these were verified.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(ThreadPoolExecutor, "submit", _no_threads)
+        assert found(counting, metrics=["auc>0.85"]) == ["2.0.0", "1.1.1", "1.1.0"]
+    # Warm: the metadata only, and no thread. Cards of a release never change, and the cache's index says these
+    # were verified.
     assert counting.calls == [("read", "com/acme/churn/maven-metadata.xml")]
+
+
+def _no_threads(*args: object, **kwargs: object) -> None:
+    raise AssertionError("a thread pool was asked to run something")
 
 
 def test_an_unknown_artifact_is_an_error_not_an_empty_answer(local_repo: LocalRepository) -> None:
