@@ -34,7 +34,7 @@ USED_WITHOUT_IMPORT = {
     # uvicorn picks them up by itself (loop="auto", http="auto"): the fastest event loop and HTTP parser it knows
     "httptools": "uvicorn's HTTP parser",
     "uvloop": "uvicorn's event loop",
-    "pandas": "pyspark 3.5's pyspark.ml.functions, which registry.spark uses, imports it",
+    "pyarrow": "pyspark 4's DataFrame.toArrow, which the training profile uses, imports it",
 }
 #: The standard library of the newest Python, whatever Python runs this (tomllib is imported only on 3.11+).
 STDLIB = sys.stdlib_module_names | {"tomllib"}
