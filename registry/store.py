@@ -756,10 +756,10 @@ def _sidecar(
 ) -> bytes | None:
     """The verified content of a version's ``-CLASSIFIER.json``, or ``None`` when it does not exist.
 
-    ``often_absent``: ask whether the file exists first (one request), rather than learn it from four missing
-    checksum files. ``listed``: the version was listed in the metadata when this was called, so a file found
-    absent stays absent (a promotion record is written before the version is listed, never after) and the cache
-    index may say so.
+    ``often_absent``: read the file alone first (one request, absent or not), and its checksum only once it is
+    there, rather than the two at once (a second request, wasted where it is absent). ``listed``: the version was
+    listed in the metadata when this was called, so a file found absent stays absent (a promotion record is written
+    before the version is listed, never after) and the cache index may say so.
     """
     path = coordinate.path("json", classifier)
     name = coordinate.file_name("json", classifier)
@@ -769,10 +769,13 @@ def _sidecar(
         cached = _cached(repository, cache, coordinate, name)
         if cached is not None:
             return cached
-    if often_absent and not repository.exists(path):
-        if listed and cache is not None:
-            cache.remember(repository.origin, coordinate, name, *ABSENT)
-        return None
+    if often_absent:
+        data = _read_or_none(repository, path)
+        if data is None:
+            if listed and cache is not None:
+                cache.remember(repository.origin, coordinate, name, *ABSENT)
+            return None
+        return _verified(repository, path, name, data, sha512_or_none(repository, path), cache, coordinate)
     try:
         return read_verified(repository, coordinate, path, name, cache=cache)
     except ArtifactNotFound:

@@ -83,6 +83,20 @@ def test_promotion_record_and_its_history(local_repo: LocalRepository, history: 
     assert ModelCard.from_json(json.dumps(as_json).encode()) == record.card
 
 
+def test_a_promotion_record_costs_one_read_where_absent_and_its_checksum_only_where_present(
+    local_repo: LocalRepository, history: list[Coordinate]
+) -> None:
+    write_promotion(local_repo, history[2], promotion_record(history[2]))
+    counting = CountingRepository(local_repo)
+    assert fetch_promotion(counting, history[1]) is None
+    assert counting.calls == [("read", history[1].path("json", "promotion"))]  # no existence check, no checksum
+    counting.calls.clear()
+    promoted = fetch_promotion(counting, history[2])
+    assert promoted is not None and promoted.promoted_by["user"] == "bob"
+    record = history[2].path("json", "promotion")
+    assert counting.calls == [("read", record), ("read", f"{record}.sha512")]
+
+
 def test_cards_are_cached_by_digest(local_repo: LocalRepository, history: list[Coordinate], tmp_path: Path) -> None:
     counting = CountingRepository(local_repo)
     cache = tmp_path / "cache"
