@@ -7,9 +7,9 @@ values; the pipeline: two StringIndexers, a VectorAssembler and a LogisticRegres
 Measured, each as median (min-max) of REPEAT rounds after one warm-up:
 
 - the fit of the pipeline (the reference);
-- ``training_profile`` alone (two passes whatever the number of columns: the sample, transformed, to the driver;
-  one aggregation over every row as it is), and
-  ``training_data_summary`` (the fingerprint a deploy with training data always recorded) beside it;
+- what a deploy with training data adds to the card (``profiled_card``: the fingerprint and the profile, two passes
+  whatever the number of columns: one aggregation over every row as it is, the fingerprint joining it; the sample,
+  transformed, to the driver), and a pass of the fingerprint alone beside it (the floor: one scan);
 - ``deploy(training_data=df)`` against ``deploy()`` to a local repository, alternating: the whole extra cost;
 - ``monitor()`` on the 1M rows scored by one version, and on 1M rows scored by two versions (a union), with the
   versions given and found by the ``distinct`` job; the Spark jobs each one starts (AQE runs each shuffle stage
@@ -61,20 +61,22 @@ def _deploy_figures(spark: Any, repeat: int, pipeline: Any, model: Any, train: A
     from registry.spark import deploy
     from registry.spark.card import training_data_summary
     from registry.spark.deploy import CardFacts, model_card
-    from registry.spark.profile import training_profile
+    from registry.spark.profile import profiled_card
 
-    # The card a deploy with training data makes (its row count decides the sample); making it profiles once.
-    card = model_card(model, DeployTarget.parse(target), spark, CardFacts(code=None, training_data=train))
-    rounds = alternating(
-        {"fit": lambda: pipeline.fit(train), "profile": lambda: training_profile(model, card, train)}, repeat
-    )
+    # What a deploy with training data adds to the card: its fingerprint and profile, found together.
+    card = model_card(model, DeployTarget.parse(target), spark, CardFacts(code=None))
+
+    def profiled() -> object:
+        return profiled_card(card, model, spark, training_data=train, evaluation_data=None)
+
+    rounds = alternating({"fit": lambda: pipeline.fit(train), "profile": profiled}, repeat)
     fit_times, profile_times = rounds["fit"], rounds["profile"]
     figure("fit, alternated with the profile", summary(fit_times))
-    figure("training_profile() alone", summary(profile_times))
-    figure("training_profile() Spark jobs", str(_jobs(spark, "profile", lambda: training_profile(model, card, train))))
-    figure("fingerprint (training_data_summary) alone", summary(timed(lambda: training_data_summary(train, spark), 3)))
+    figure("fingerprint + profile (profiled_card)", summary(profile_times))
+    figure("fingerprint + profile: Spark jobs", str(_jobs(spark, "profile", profiled)))
+    figure("fingerprint alone (a pass of its own)", summary(timed(lambda: training_data_summary(train, spark), 3)))
     fit = sorted(fit_times)[len(fit_times) // 2]
-    figure("profile / fit, round by round (target <= 0.25)", ratio(profile_times, fit_times))
+    figure("fingerprint + profile / fit, round by round (target <= 0.25)", ratio(profile_times, fit_times))
     deploys = alternating(
         {
             "plain": lambda: deploy(model, target, repository=repo, code=None),

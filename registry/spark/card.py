@@ -38,7 +38,7 @@ from pyspark.ml import PipelineModel
 from pyspark.ml.linalg import Matrix, Vector
 from pyspark.ml.param import Params
 from pyspark.ml.wrapper import JavaWrapper
-from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, Row, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType, DataType, MapType, StructType, UserDefinedType
 from pyspark.sql.utils import is_remote
@@ -53,7 +53,12 @@ __all__ = [
     "describe_stage",
     "input_schema",
     "json_value",
+    "data_record",
+    "fingerprint",
+    "fingerprint_aggregates",
     "output_columns",
+    "row_hash",
+    "training_data_source",
     "training_data_summary",
 ]
 
@@ -183,18 +188,24 @@ def _hashable(name: str, data_type: DataType) -> Column:
     return F.to_json(column) if _has_map(data_type) else column
 
 
-def _fingerprint(data: DataFrame) -> tuple[int, str]:
-    """Rows and content hash, in one job."""
+def row_hash(data: DataFrame) -> Column:
+    """The hash of each row of ``data`` that its fingerprint sums (0 for a DataFrame without columns)."""
     fields = data.schema.fields
-    aggregates = [F.count(F.lit(1)).alias("rows")]
-    if fields:
-        hashed = F.xxhash64(*(_hashable(f.name, f.dataType) for f in fields))
-        # decimal(38,0) cannot overflow before 10**19 rows, where a bigint sum would (and fail under ANSI).
-        aggregates.append(F.sum(hashed.cast("decimal(38,0)")).alias("hash"))
-    row = data.agg(*aggregates).first()
-    assert row is not None  # a global aggregate always has one row
-    total = int(row["hash"] or 0) if fields else 0
-    return int(row["rows"]), format(total % (1 << 64), "016x")
+    if not fields:
+        return F.lit(0).cast("decimal(38,0)")
+    # decimal(38,0) cannot overflow before 10**19 rows, where a bigint sum would (and fail under ANSI).
+    return F.xxhash64(*(_hashable(f.name, f.dataType) for f in fields)).cast("decimal(38,0)")
+
+
+def fingerprint_aggregates(hashed: Column) -> list[Column]:
+    """The aggregates that give a fingerprint (:func:`fingerprint`) from the :func:`row_hash` of each row: to join
+    any other aggregation over the same data, so that the fingerprint costs no pass of its own."""
+    return [F.count(F.lit(1)).alias("_rows"), F.sum(hashed).alias("_hash")]
+
+
+def fingerprint(row: Row) -> tuple[int, str]:
+    """Rows and content hash, from the row of an aggregation holding :func:`fingerprint_aggregates`."""
+    return int(row["_rows"]), format(int(row["_hash"] or 0) % (1 << 64), "016x")
 
 
 def _common_directory(files: Sequence[str]) -> str | None:
@@ -282,11 +293,12 @@ def _read(spark: SparkSession, name: str) -> tuple[DataFrame, bool]:
         ) from exc
 
 
-def training_data_summary(data: DataFrame | str, spark: SparkSession) -> dict[str, Any]:
-    """The card's ``training_data``: ``{"rows", "schema", "fingerprint", "source", "table_version"}``.
+def training_data_source(data: DataFrame | str, spark: SparkSession) -> tuple[DataFrame, dict[str, Any]]:
+    """The DataFrame ``data`` is, and what a card records of it without reading it: ``{"schema", "source",
+    "table_version"}``.
 
-    ``data`` is the DataFrame the model was trained on, or a table name or path (read as Delta when it holds a
-    ``_delta_log``, else in the session's default format).
+    ``data`` is a DataFrame, or a table name or path (read as Delta when it holds a ``_delta_log``, else in the
+    session's default format).
     """
     if isinstance(data, str):
         frame, is_table = _read(spark, data)
@@ -298,11 +310,25 @@ def training_data_summary(data: DataFrame | str, spark: SparkSession) -> dict[st
         source = _summarise_files(files)
         common = _common_directory(files) if files else None
         version = _delta_version(spark, common, table=False) if common else None
-    rows, fingerprint = _fingerprint(frame)
+    return frame, {"schema": frame.schema.simpleString(), "source": source, "table_version": version}
+
+
+def data_record(counted: tuple[int, str], source: Mapping[str, Any]) -> dict[str, Any]:
+    """The card's ``training_data`` (or ``evaluation_data``): ``{"rows", "schema", "fingerprint", "source",
+    "table_version"}`` from the :func:`fingerprint` and the :func:`training_data_source`."""
+    rows, hashed = counted
     return {
         "rows": rows,
-        "schema": frame.schema.simpleString(),
-        "fingerprint": fingerprint,
-        "source": source,
-        "table_version": version,
+        "schema": source["schema"],
+        "fingerprint": hashed,
+        "source": source["source"],
+        "table_version": source["table_version"],
     }
+
+
+def training_data_summary(data: DataFrame | str, spark: SparkSession) -> dict[str, Any]:
+    """The card's ``training_data`` (:func:`data_record`), the fingerprint counted by a job of its own."""
+    frame, source = training_data_source(data, spark)
+    row = frame.agg(*fingerprint_aggregates(row_hash(frame))).first()
+    assert row is not None  # a global aggregate always has one row
+    return data_record(fingerprint(row), source)

@@ -20,7 +20,7 @@ from registry.modelcard import ModelCard
 from registry.repository.base import Repository
 from registry.settings import Settings
 from registry.spark import hadoop
-from registry.spark.card import describe_model, input_schema, output_columns, training_data_summary
+from registry.spark.card import describe_model, input_schema, output_columns
 from registry.spark.profile import profiled_card
 from registry.spark.runtime import session_runtime
 from registry.spark.session import activated, active_session, require_ml_on_connect
@@ -42,8 +42,8 @@ class CardFacts:
 
 
 def model_card(model: PipelineModel, target: DeployTarget, spark: SparkSession, facts: CardFacts) -> ModelCard:
-    """The card a deploy records: stages and params, the runtime (Spark, Scala, Java, Python), schema and
-    fingerprint of the training data."""
+    """The card a deploy records: stages and params, the runtime (Spark, Scala, Java, Python), and the training
+    data's schema, fingerprint and profile (:func:`~registry.spark.profile.profiled_card`)."""
     described = describe_model(model)
     training_data, code = facts.training_data, facts.code
     schema = input_schema(training_data) if isinstance(training_data, DataFrame) else None
@@ -56,7 +56,6 @@ def model_card(model: PipelineModel, target: DeployTarget, spark: SparkSession, 
         model=described,
         input_schema=schema,
         output_columns=output_columns(described),
-        training_data=training_data_summary(training_data, spark) if training_data is not None else None,
         code=code_lineage() if code == "git" else code,
         spark_version=runtime["spark"],
     )

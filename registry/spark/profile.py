@@ -5,19 +5,20 @@ stage produces; a fitted model does not read its label), plus the model's own pr
 classifier, the probability of the positive class, all on the training data. It reads the data twice whatever the
 number of columns:
 
-1. a uniform sample of about :data:`SAMPLE_ROWS` rows (all of them below that; ``sample_fraction`` in the profile),
+1. one aggregation over every row of the data as it is (not transformed): the rows, and count, min, max, mean and
+   stddev of every feature (:func:`_moments`); a deploy's training data fingerprint joins it (no pass of its own),
+   and its row count sets the sample's fraction;
+2. a uniform sample of about :data:`SAMPLE_ROWS` rows (all of them below that; ``sample_fraction`` in the profile),
    transformed by the model and brought to the driver through Arrow, where numpy finds the deciles of every
    numeric column (exact in the sample: ``relative_error`` 0), the share of each decile bin, and the
    :data:`~registry.profile.TOP_VALUES` most frequent values of each categorical one and how many distinct values
    it has; the prediction and probability are described from the sample alone (scoring every training row would
-   cost more than all the rest);
-2. one aggregation over every row of the data as it is (not transformed): count, min, max, and the sums that give
-   mean and stddev of every feature (:func:`_moments`).
+   cost more than all the rest).
 
 A share estimated from 100,000 rows has a standard error of at most 0.0016, below what PSI can tell apart, and the
 quantile and bin work stops growing with the data. The features' counts, nulls, min, max, mean and stddev are always
 of every row. Measured in ``benchmarks/RESULTS.md`` (section 11): on 1M rows x 20 columns, the profile costs about a
-quarter of a light fit (8 Spark jobs and half a fit before).
+quarter of a light fit, fingerprint included.
 
 **Evaluation**: given ``evaluation_data``, the metrics of the Spark evaluator matching the last predicting stage:
 binary classifiers ``areaUnderROC`` and ``areaUnderPR``, other classifiers ``f1`` and ``accuracy``, regressors
@@ -49,7 +50,14 @@ from pyspark.sql.types import BooleanType, DataType, DoubleType, FloatType, Nume
 from registry.exceptions import InvalidInput
 from registry.modelcard import ModelCard, stages
 from registry.profile import DECILES, TOP_VALUES, ColumnProfile, Kind, Profile, Value
-from registry.spark.card import _read, training_data_summary
+from registry.spark.card import (
+    data_record,
+    fingerprint,
+    fingerprint_aggregates,
+    row_hash,
+    training_data_source,
+    training_data_summary,
+)
 
 __all__ = ["evaluation_metrics", "model_reads", "profiled_card", "task", "training_profile"]
 
@@ -190,12 +198,6 @@ def _finite(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def _row_count(card: ModelCard, data: DataFrame) -> int:
-    """The rows of ``data``: the card's, from the fingerprint job that ran before, else counted."""
-    rows = (card.training_data or {}).get("rows")
-    return rows if isinstance(rows, int) and not isinstance(rows, bool) else data.count()
-
-
 @dataclass(frozen=True)
 class _Moments:
     """What the pass over every row found for one target."""
@@ -207,23 +209,20 @@ class _Moments:
     stddev: float | None
 
 
-def _moments(
-    frame: DataFrame, targets: Mapping[int, _Target], shifts: Mapping[int, float]
-) -> tuple[int, dict[int, _Moments]]:
-    """The row count of ``frame``, and count, min, max, mean and stddev of each target ``i`` (its column ``_c{i}``):
-    one aggregation of declarative aggregates (count; for a number also min, max, and the sums of the value less
-    ``shifts[i]`` and of its square: the shift, a sample median, keeps the variance free of cancellation)."""
-    aggregates = [F.count(F.lit(1)).alias("rows")]
+def _moments(frame: DataFrame, targets: Mapping[int, _Target]) -> tuple[tuple[int, str], dict[int, _Moments]]:
+    """The rows and fingerprint of the data (``frame``: its :func:`~registry.spark.card.row_hash` as ``_h``), and
+    count, min, max, mean and stddev of each target ``i`` (its column ``_c{i}``): one aggregation of declarative
+    aggregates, Spark's own (``avg`` and ``stddev`` as ``summary()`` computes them, free of cancellation)."""
+    aggregates = fingerprint_aggregates(F.col("_h"))
     for i, target in targets.items():
         column = F.col(f"_c{i}")
         aggregates.append(F.count(column).alias(f"n{i}"))
         if target.kind == "numeric":
-            shifted = column - F.lit(shifts.get(i, 0.0))
             aggregates += [
                 F.min(column).alias(f"min{i}"),
                 F.max(column).alias(f"max{i}"),
-                F.sum(shifted).alias(f"s{i}"),
-                F.sum(shifted * shifted).alias(f"ss{i}"),
+                F.avg(column).alias(f"mean{i}"),
+                F.stddev(column).alias(f"sd{i}"),
             ]
     row = frame.agg(*aggregates).first()
     assert row is not None  # a global aggregate always has one row
@@ -233,16 +232,9 @@ def _moments(
         if target.kind != "numeric" or not count:
             moments[i] = _Moments(count, None, None, None, None)
             continue
-        shift, total, squares = shifts.get(i, 0.0), float(row[f"s{i}"]), float(row[f"ss{i}"])
-        variance = max(0.0, (squares - total * total / count) / (count - 1)) if count > 1 else math.nan
-        moments[i] = _Moments(
-            count,
-            _finite(row[f"min{i}"]),
-            _finite(row[f"max{i}"]),
-            _finite(shift + total / count),
-            _finite(math.sqrt(variance)) if math.isfinite(variance) else None,
-        )
-    return int(row["rows"]), moments
+        found = [_finite(row[f"{name}{i}"]) for name in ("min", "max", "mean", "sd")]
+        moments[i] = _Moments(count, *found)
+    return fingerprint(row), moments
 
 
 def _local(frame: DataFrame) -> dict[str, np.ndarray[Any, Any]]:
@@ -274,11 +266,6 @@ class _Shares:
     edges: tuple[float, ...] = ()
     top: tuple[tuple[Any, float], ...] = ()
     keys: int = 0
-
-    @property
-    def median(self) -> float | None:
-        """The middle edge of a numeric's deciles (``None``: no values)."""
-        return float(np.quantile(self.present, 0.5, method="inverted_cdf")) if self.present.size else None
 
 
 def _shares(target: _Target, values: np.ndarray[Any, Any]) -> _Shares:
@@ -328,27 +315,28 @@ def training_profile(
     """The profile of ``data`` as ``model`` (described by ``card``) reads it; two passes over ``data`` (module
     docstring).
 
-    :param sample_rows: above this many rows (the card's ``training_data.rows``), quantiles and shares come from a
-        sample of about this many.
+    :param sample_rows: above this many rows, quantiles and shares come from a sample of about this many.
     """
+    return _profile(model, card, data, sample_rows)[0]
+
+
+def _profile(
+    model: PipelineModel, card: ModelCard, data: DataFrame, sample_rows: int
+) -> tuple[Profile, tuple[int, str]]:
+    """The profile (:func:`training_profile`) and the rows and fingerprint of ``data``, found by its first pass."""
     targets, scored, feature_count = _targets(model, card, data)
-    rows = _row_count(card, data)
-    fraction = sample_rows / rows if rows > sample_rows else 1.0
     values = [t.value.alias(f"_c{i}") for i, t in enumerate(targets)]
+    features = dict(enumerate(targets[:feature_count]))  # the first pass: every row, as it is (no scoring)
+    counted, moments = _moments(data.select(row_hash(data).alias("_h"), *values[:feature_count]), features)
+    rows = counted[0]
+    fraction = sample_rows / rows if rows > sample_rows else 1.0
     sample = scored
     if fraction < 1.0:
         sampled = data.sample(fraction=fraction, seed=_SEED)
         sample = model.transform(sampled) if scored is not data else sampled
-    local = _local(sample.select(*values))  # the first pass: the sample, transformed, on the driver
+    local = _local(sample.select(*values))  # the second pass: the sample, transformed, on the driver
     sampled_rows = len(local["_c0"]) if targets else 0
     shares = [_shares(t, local[f"_c{i}"]) for i, t in enumerate(targets)]
-    shifts = {
-        i: median
-        for i, found in enumerate(shares)
-        if targets[i].kind == "numeric" and (median := found.median) is not None
-    }
-    features = dict(enumerate(targets[:feature_count]))  # the second pass: every row, as it is (no scoring)
-    rows, moments = _moments(data.select(*values[:feature_count]), features, shifts)
     for i in range(feature_count, len(targets)):  # the model's outputs: from the sample
         moments[i] = _sampled_moments(shares[i], targets[i], rows, sampled_rows)
     columns = []
@@ -387,7 +375,7 @@ def training_profile(
         else:
             columns.append(ColumnProfile(**common))
     extra = columns[feature_count:]
-    return Profile(
+    profile = Profile(
         rows=rows,
         relative_error=0.0,
         sample_fraction=fraction,
@@ -395,6 +383,7 @@ def training_profile(
         prediction=extra[0] if extra else None,
         probability=extra[1] if len(extra) > 1 else None,
     )
+    return profile, counted
 
 
 def evaluation_metrics(model: PipelineModel, card: ModelCard, data: DataFrame) -> dict[str, float]:
@@ -443,14 +432,15 @@ def profiled_card(
     training_data: DataFrame | str | None,
     evaluation_data: DataFrame | None,
 ) -> ModelCard:
-    """``card`` with the training profile, the evaluation data's fingerprint, and the evaluation metrics merged
+    """``card`` with its training data (rows, fingerprint, where it is) and profile, found together (the fingerprint
+    joins the profile's pass over every row), the evaluation data's fingerprint, and the evaluation metrics merged
     under the card's own (explicit ``metrics=`` win)."""
-    profile = None
     if training_data is not None:
-        frame = training_data if isinstance(training_data, DataFrame) else _read(spark, training_data)[0]
-        profile = training_profile(model, card, frame).to_dict()
+        frame, source = training_data_source(training_data, spark)
+        profile, counted = _profile(model, card, frame, SAMPLE_ROWS)
+        card = dataclasses.replace(card, training_data=data_record(counted, source), profile=profile.to_dict())
     if evaluation_data is None:
-        return dataclasses.replace(card, profile=profile)
+        return card
     computed = evaluation_metrics(model, card, evaluation_data)
     evaluation = {**training_data_summary(evaluation_data, spark), "metrics": computed}
-    return dataclasses.replace(card, profile=profile, evaluation_data=evaluation, metrics={**computed, **card.metrics})
+    return dataclasses.replace(card, evaluation_data=evaluation, metrics={**computed, **card.metrics})
