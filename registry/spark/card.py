@@ -38,8 +38,7 @@ from pyspark.ml import PipelineModel
 from pyspark.ml.linalg import Matrix, Vector
 from pyspark.ml.param import Params
 from pyspark.ml.wrapper import JavaWrapper
-from pyspark.sql import Column, DataFrame, Row, SparkSession
-from pyspark.sql import functions as F
+from pyspark.sql import DataFrame, Row, SparkSession
 from pyspark.sql.types import ArrayType, DataType, MapType, StructType, UserDefinedType
 from pyspark.sql.utils import is_remote
 
@@ -183,29 +182,43 @@ def _has_map(data_type: DataType) -> bool:
     return False
 
 
-def _hashable(name: str, data_type: DataType) -> Column:
-    column = F.col("`" + name.replace("`", "``") + "`")
-    return F.to_json(column) if _has_map(data_type) else column
+def sql_name(name: str) -> str:
+    """A column's name as Spark SQL text reads it, whatever characters it holds."""
+    return "`" + name.replace("`", "``") + "`"
 
 
-def row_hash(data: DataFrame) -> Column:
-    """The hash of each row of ``data`` that its fingerprint sums (0 for a DataFrame without columns)."""
+def row_hash(data: DataFrame) -> str:
+    """The SQL of the hash of each row of ``data`` that its fingerprint sums (a ``bigint``; 0 without columns).
+    Written as SQL text, to be parsed by Spark once: on a classic session every function built in Python is a
+    dozen calls into the JVM."""
     fields = data.schema.fields
     if not fields:
-        return F.lit(0).cast("decimal(38,0)")
-    # decimal(38,0) cannot overflow before 10**19 rows, where a bigint sum would (and fail under ANSI).
-    return F.xxhash64(*(_hashable(f.name, f.dataType) for f in fields)).cast("decimal(38,0)")
+        return "CAST(0 AS BIGINT)"
+    hashed = (f"to_json({sql_name(f.name)})" if _has_map(f.dataType) else sql_name(f.name) for f in fields)
+    return f"xxhash64({', '.join(hashed)})"
 
 
-def fingerprint_aggregates(hashed: Column) -> list[Column]:
-    """The aggregates that give a fingerprint (:func:`fingerprint`) from the :func:`row_hash` of each row: to join
-    any other aggregation over the same data, so that the fingerprint costs no pass of its own."""
-    return [F.count(F.lit(1)).alias("_rows"), F.sum(hashed).alias("_hash")]
+#: The hash is summed in three parts of at most 22 bits, each sum a ``bigint`` that cannot overflow before 2**41
+#: rows (a plain ``bigint`` sum would, and fail under ANSI; a decimal one costs a third of the pass).
+_HASH_PARTS = (
+    ("_h2", "shiftright(_h, 42)", 42),
+    ("_h1", "shiftright(_h, 21) & 2097151", 21),
+    ("_h0", "_h & 2097151", 0),
+)
+
+
+def fingerprint_aggregates() -> list[str]:
+    """The aggregates (SQL) that give a fingerprint (:func:`fingerprint`) from a column ``_h`` holding the
+    :func:`row_hash` of each row: to join any other aggregation over the same data, so that the fingerprint costs
+    no pass of its own."""
+    return ["count(1) AS _rows", *(f"sum({part}) AS {name}" for name, part, _ in _HASH_PARTS)]
 
 
 def fingerprint(row: Row) -> tuple[int, str]:
-    """Rows and content hash, from the row of an aggregation holding :func:`fingerprint_aggregates`."""
-    return int(row["_rows"]), format(int(row["_hash"] or 0) % (1 << 64), "016x")
+    """Rows and content hash (the sum of the row hashes, modulo 2**64), from the row of an aggregation holding
+    :func:`fingerprint_aggregates`."""
+    total = sum(int(row[name] or 0) << shift for name, _, shift in _HASH_PARTS)
+    return int(row["_rows"]), format(total % (1 << 64), "016x")
 
 
 def _common_directory(files: Sequence[str]) -> str | None:
@@ -329,6 +342,6 @@ def data_record(counted: tuple[int, str], source: Mapping[str, Any]) -> dict[str
 def training_data_summary(data: DataFrame | str, spark: SparkSession) -> dict[str, Any]:
     """The card's ``training_data`` (:func:`data_record`), the fingerprint counted by a job of its own."""
     frame, source = training_data_source(data, spark)
-    row = frame.agg(*fingerprint_aggregates(row_hash(frame))).first()
+    row = frame.selectExpr(f"{row_hash(frame)} AS _h").selectExpr(*fingerprint_aggregates()).first()
     assert row is not None  # a global aggregate always has one row
     return data_record(fingerprint(row), source)

@@ -6,7 +6,8 @@ classifier, the probability of the positive class, all on the training data. It 
 number of columns:
 
 1. one aggregation over every row of the data as it is (not transformed): the rows, and count, min, max, mean and
-   stddev of every feature (:func:`_moments`); a deploy's training data fingerprint joins it (no pass of its own),
+   stddev of every feature (:func:`_moments`; before it, a short job reads the first rows for the shifts that keep
+   the variance exact, :func:`_shifts`); a deploy's training data fingerprint joins it (no pass of its own),
    and its row count sets the sample's fraction;
 2. a uniform sample of about :data:`SAMPLE_ROWS` rows (all of them below that; ``sample_fraction`` in the profile),
    transformed by the model and brought to the driver through Arrow, where numpy finds the deciles of every
@@ -29,7 +30,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -55,6 +56,7 @@ from registry.spark.card import (
     fingerprint,
     fingerprint_aggregates,
     row_hash,
+    sql_name,
     training_data_source,
     training_data_summary,
 )
@@ -66,6 +68,8 @@ _INPUTS = ("inputCol", "inputCols", "featuresCol")
 #: The quantiles and the shares of bins and values come from a uniform sample of about this many rows.
 SAMPLE_ROWS = 100_000
 _SEED = 20_240_501
+#: The first rows that give the variance's shifts (:func:`_shifts`).
+_PEEK_ROWS = 64
 _METRICS: dict[str, tuple[str, ...]] = {
     "binary": ("areaUnderROC", "areaUnderPR"),
     "multiclass": ("f1", "accuracy"),
@@ -118,10 +122,6 @@ def _param(stage: Transformer, name: str) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def _quoted(name: str) -> Column:
-    return F.col("`" + name.replace("`", "``") + "`")
-
-
 def _kind(data_type: DataType) -> Kind:
     if isinstance(data_type, (StringType, BooleanType)):
         return "categorical"
@@ -132,53 +132,71 @@ def _kind(data_type: DataType) -> Kind:
 
 @dataclass(frozen=True)
 class _Target:
-    """One column to profile: its name in the card, the expression of its values, and how it is profiled."""
+    """One column to profile: its name in the card, how it is profiled, and the SQL of its values (for an element
+    of a vector, ``index``: the column itself, the element taken by :func:`_values`)."""
 
     name: str
     type: str
     kind: Kind
-    value: Column
+    value: str
     index: int | None = None
 
 
+def value_sql(name: str, data_type: DataType, kind: Kind) -> str:
+    """The SQL of the values a profile describes: numbers as doubles with NaN as null (SQL text: on a classic
+    session every function built in Python is a dozen calls into the JVM)."""
+    column = sql_name(name)
+    if kind != "numeric":
+        return column
+    as_double = f"CAST({column} AS DOUBLE)"
+    return f"nanvl({as_double}, NULL)" if isinstance(data_type, (DoubleType, FloatType)) else as_double
+
+
 def value_column(name: str, data_type: DataType, kind: Kind, index: int | None = None) -> Column:
-    """The values a profile describes: numbers as doubles with NaN as null; an element of a vector."""
-    column = _quoted(name)
-    if index is not None:
-        from pyspark.ml.functions import vector_to_array  # pyspark 3.5 imports pandas with it: only when needed
+    """The values a profile describes (:func:`value_sql`), or an element of a vector."""
+    if index is None:
+        return F.expr(value_sql(name, data_type, kind))
+    from pyspark.ml.functions import vector_to_array  # pyspark 3.5 imports pandas with it: only when needed
 
-        return vector_to_array(column)[index]
-    if kind == "numeric":
-        as_double = column.cast("double")
-        return F.when(~F.isnan(as_double), as_double) if isinstance(data_type, (DoubleType, FloatType)) else as_double
-    return column
+    return vector_to_array(F.col(sql_name(name)))[index]
 
 
-def _targets(model: PipelineModel, card: ModelCard, data: DataFrame) -> tuple[list[_Target], DataFrame, int]:
-    """What to profile, the frame to profile it on (transformed when the model predicts), and how many of the
-    targets are features."""
+def _features(card: ModelCard, data: DataFrame) -> list[_Target]:
+    """The columns the model reads, to profile."""
     types = {f.name: f.dataType for f in data.schema.fields}
     _require_columns(card, data, "training data")
     targets = []
     for name in model_reads(card):
         kind = _kind(types[name])
-        targets.append(_Target(name, types[name].simpleString(), kind, value_column(name, types[name], kind)))
-    features = len(targets)
+        targets.append(_Target(name, types[name].simpleString(), kind, value_sql(name, types[name], kind)))
+    return targets
+
+
+def _outputs(model: PipelineModel, data: DataFrame) -> tuple[DataFrame, list[_Target]]:
+    """``data`` scored by the model, and its outputs to profile (the prediction; for a binary classifier the
+    probability of the positive class); ``data`` itself where the model predicts nothing."""
     predictor = _predictor(model)
     prediction = _param(predictor, "predictionCol") if predictor is not None else None
     if predictor is None or prediction is None:
-        return targets, data, features
+        return data, []
     scored = model.transform(data)
     shown: Kind = "numeric" if task(predictor) == "regression" else "categorical"
     prediction_type = scored.schema[prediction].dataType
-    targets.append(
-        _Target(prediction, prediction_type.simpleString(), shown, value_column(prediction, prediction_type, shown))
-    )
+    value = value_sql(prediction, prediction_type, shown)
+    outputs = [_Target(prediction, prediction_type.simpleString(), shown, value)]
     probability = _param(predictor, "probabilityCol")
     if task(predictor) == "binary" and probability is not None and probability in scored.columns:
-        positive = value_column(probability, DoubleType(), "numeric", 1)
-        targets.append(_Target(probability, "double", "numeric", positive, 1))
-    return targets, scored, features
+        outputs.append(_Target(probability, "double", "numeric", sql_name(probability), 1))
+    return scored, outputs
+
+
+def _values(frame: DataFrame, targets: Sequence[_Target]) -> DataFrame:
+    """The values of ``targets`` in ``frame``, as columns ``_c{i}``."""
+    values = frame.selectExpr(*(f"{t.value} AS _c{i}" for i, t in enumerate(targets)))
+    for i, target in enumerate(targets):
+        if target.index is not None:  # an element of a vector, which no SQL function takes
+            values = values.withColumn(f"_c{i}", value_column(f"_c{i}", DoubleType(), "numeric", target.index))
+    return values
 
 
 def _require_columns(card: ModelCard, data: DataFrame, what: str) -> None:
@@ -209,22 +227,42 @@ class _Moments:
     stddev: float | None
 
 
-def _moments(frame: DataFrame, targets: Mapping[int, _Target]) -> tuple[tuple[int, str], dict[int, _Moments]]:
-    """The rows and fingerprint of the data (``frame``: its :func:`~registry.spark.card.row_hash` as ``_h``), and
-    count, min, max, mean and stddev of each target ``i`` (its column ``_c{i}``): one aggregation of declarative
-    aggregates, Spark's own (``avg`` and ``stddev`` as ``summary()`` computes them, free of cancellation)."""
-    aggregates = fingerprint_aggregates(F.col("_h"))
+def _shifts(frame: DataFrame, targets: Mapping[int, _Target]) -> dict[int, float]:
+    """A value of each numeric target ``i`` (column ``_c{i}`` of ``frame``) from the first rows Spark finds (a
+    short job over one partition): the shift that keeps the sums of :func:`_moments` free of cancellation. Any value
+    of the data serves (a plain sum of squares of values near 1e9 loses the variance entirely; less the value of
+    one row, the sums lose at most ``(distance / stddev)**2`` units in the last place)."""
+    numeric = [i for i, target in targets.items() if target.kind == "numeric"]
+    if not numeric:
+        return {}
+    shifts: dict[int, float] = {}
+    for row in frame.selectExpr(*(f"_c{i}" for i in numeric)).limit(_PEEK_ROWS).collect():
+        for i in numeric:
+            value = row[f"_c{i}"]
+            if i not in shifts and value is not None and math.isfinite(float(value)):
+                shifts[i] = float(value)
+    return shifts
+
+
+def _moments(
+    frame: DataFrame, targets: Mapping[int, _Target], shifts: Mapping[int, float]
+) -> tuple[tuple[int, str], dict[int, _Moments]]:
+    """The rows and fingerprint of the data (``frame`` holds its :func:`~registry.spark.card.row_hash` as ``_h``),
+    and count, min, max, mean and stddev of each target ``i`` (its column ``_c{i}``): one aggregation of
+    declarative aggregates (count; for a number also min, max, and the sums of the value less ``shifts[i]`` and of
+    its square; Spark's own ``stddev`` costs three times as much)."""
+    aggregates = fingerprint_aggregates()
     for i, target in targets.items():
-        column = F.col(f"_c{i}")
-        aggregates.append(F.count(column).alias(f"n{i}"))
+        aggregates.append(f"count(_c{i}) AS n{i}")
         if target.kind == "numeric":
+            shifted = f"(_c{i} - CAST('{shifts.get(i, 0.0)!r}' AS DOUBLE))"
             aggregates += [
-                F.min(column).alias(f"min{i}"),
-                F.max(column).alias(f"max{i}"),
-                F.avg(column).alias(f"mean{i}"),
-                F.stddev(column).alias(f"sd{i}"),
+                f"min(_c{i}) AS min{i}",
+                f"max(_c{i}) AS max{i}",
+                f"sum({shifted}) AS s{i}",
+                f"sum({shifted} * {shifted}) AS ss{i}",
             ]
-    row = frame.agg(*aggregates).first()
+    row = frame.selectExpr(*aggregates).first()
     assert row is not None  # a global aggregate always has one row
     moments = {}
     for i, target in targets.items():
@@ -232,8 +270,15 @@ def _moments(frame: DataFrame, targets: Mapping[int, _Target]) -> tuple[tuple[in
         if target.kind != "numeric" or not count:
             moments[i] = _Moments(count, None, None, None, None)
             continue
-        found = [_finite(row[f"{name}{i}"]) for name in ("min", "max", "mean", "sd")]
-        moments[i] = _Moments(count, *found)
+        shift, total, squares = shifts.get(i, 0.0), float(row[f"s{i}"]), float(row[f"ss{i}"])
+        variance = max(0.0, (squares - total * total / count) / (count - 1)) if count > 1 else math.nan
+        moments[i] = _Moments(
+            count,
+            _finite(row[f"min{i}"]),
+            _finite(row[f"max{i}"]),
+            _finite(shift + total / count),
+            _finite(math.sqrt(variance)) if math.isfinite(variance) else None,
+        )
     return fingerprint(row), moments
 
 
@@ -324,20 +369,19 @@ def _profile(
     model: PipelineModel, card: ModelCard, data: DataFrame, sample_rows: int
 ) -> tuple[Profile, tuple[int, str]]:
     """The profile (:func:`training_profile`) and the rows and fingerprint of ``data``, found by its first pass."""
-    targets, scored, feature_count = _targets(model, card, data)
-    values = [t.value.alias(f"_c{i}") for i, t in enumerate(targets)]
-    features = dict(enumerate(targets[:feature_count]))  # the first pass: every row, as it is (no scoring)
-    counted, moments = _moments(data.select(row_hash(data).alias("_h"), *values[:feature_count]), features)
+    features = _features(card, data)
+    frame = data.selectExpr(f"{row_hash(data)} AS _h", *(f"{t.value} AS _c{i}" for i, t in enumerate(features)))
+    measured = dict(enumerate(features))  # the first pass: every row, as it is (no scoring)
+    counted, moments = _moments(frame, measured, _shifts(frame, measured))
     rows = counted[0]
     fraction = sample_rows / rows if rows > sample_rows else 1.0
-    sample = scored
-    if fraction < 1.0:
-        sampled = data.sample(fraction=fraction, seed=_SEED)
-        sample = model.transform(sampled) if scored is not data else sampled
-    local = _local(sample.select(*values))  # the second pass: the sample, transformed, on the driver
+    sampled = data.sample(fraction=fraction, seed=_SEED) if fraction < 1.0 else data
+    scored, outputs = _outputs(model, sampled)
+    targets = features + outputs
+    local = _local(_values(scored, targets))  # the second pass: the sample, scored, on the driver
     sampled_rows = len(local["_c0"]) if targets else 0
     shares = [_shares(t, local[f"_c{i}"]) for i, t in enumerate(targets)]
-    for i in range(feature_count, len(targets)):  # the model's outputs: from the sample
+    for i in range(len(features), len(targets)):  # the model's outputs: from the sample
         moments[i] = _sampled_moments(shares[i], targets[i], rows, sampled_rows)
     columns = []
     for i, target in enumerate(targets):
@@ -374,12 +418,12 @@ def _profile(
             )
         else:
             columns.append(ColumnProfile(**common))
-    extra = columns[feature_count:]
+    extra = columns[len(features) :]
     profile = Profile(
         rows=rows,
         relative_error=0.0,
         sample_fraction=fraction,
-        features=tuple(columns[:feature_count]),
+        features=tuple(columns[: len(features)]),
         prediction=extra[0] if extra else None,
         probability=extra[1] if len(extra) > 1 else None,
     )
