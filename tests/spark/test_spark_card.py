@@ -13,6 +13,7 @@ from pyspark.ml.linalg import DenseMatrix, SparseVector, Vectors
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from registry.coordinates import DeployTarget
 from registry.exceptions import InvalidInput
 from registry.spark.card import (
     describe_model,
@@ -20,6 +21,7 @@ from registry.spark.card import (
     output_columns,
     training_data_summary,
 )
+from registry.spark.deploy import CardFacts, model_card
 
 pytestmark = pytest.mark.spark
 
@@ -88,6 +90,23 @@ def test_fingerprint_ignores_row_order_and_partitioning(spark: SparkSession, tra
     changed = training_data_summary(train.withColumn("x", F.when(F.col("id") == 3, 0.0).otherwise(F.col("x"))), spark)
     assert changed["fingerprint"] != first["fingerprint"]
     assert first["source"] is None and first["table_version"] is None  # built in memory, not read from files
+
+
+def test_fingerprint_is_the_sum_of_row_hashes_that_earlier_cards_recorded(
+    spark: SparkSession, fitted: PipelineModel, train: DataFrame
+) -> None:
+    # Earlier releases summed each row's xxhash64 as a decimal; a card's fingerprint must stay comparable with
+    # theirs (search by dataset, diff), whatever the sum is computed with now: here, hashes near both ends of the
+    # bigint range, a map column (hashed as JSON) and the profile's own pass.
+    data = train.withColumn("tags", F.create_map(F.lit("k"), F.col("id"))).withColumn(
+        "name", F.lit(None).cast("string")
+    )
+    hashed = F.xxhash64(*(F.to_json(c) if c == "tags" else F.col(c) for c in data.columns))
+    total = data.agg(F.sum(hashed.cast("decimal(38,0)"))).first()[0]
+    assert training_data_summary(data, spark)["fingerprint"] == format(int(total) % (1 << 64), "016x")
+    # a deploy finds it in the profile's pass over the data: the same value
+    card = model_card(fitted, DeployTarget.parse("com.acme:churn:1.0"), spark, CardFacts(code=None, training_data=data))
+    assert card.training_data == training_data_summary(data, spark)
 
 
 def test_vectors_and_maps_can_be_fingerprinted(spark: SparkSession, fitted: PipelineModel, train: DataFrame) -> None:
