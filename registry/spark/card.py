@@ -48,15 +48,16 @@ from registry.spark.session import is_connect
 from registry.spark.watermark import NOT_DEPLOYED, Watermark
 
 __all__ = [
+    "data_record",
     "describe_model",
     "describe_stage",
-    "input_schema",
-    "json_value",
-    "data_record",
     "fingerprint",
     "fingerprint_aggregates",
+    "input_schema",
+    "json_value",
     "output_columns",
     "row_hash",
+    "sql_name",
     "training_data_source",
     "training_data_summary",
 ]

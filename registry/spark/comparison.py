@@ -9,6 +9,7 @@ from pyspark.sql import functions as F
 from registry.coordinates import Coordinate
 from registry.repository.base import Repository
 from registry.settings import Settings
+from registry.spark.card import sql_name
 from registry.spark.resolve import resolve
 from registry.spark.session import active_session
 
@@ -56,6 +57,4 @@ def side_by_side(
     both = _added(models[1], _added(models[0], df, "champion_"), "challenger_")
     champion_cols = [c for c in both.columns if c.startswith("champion_") and c not in df.columns]
     challenger_cols = [c for c in both.columns if c.startswith("challenger_") and c not in df.columns]
-    return both.select(
-        *[F.col("`" + c.replace("`", "``") + "`") for c in (*df.columns, *champion_cols, *challenger_cols)]
-    )
+    return both.select(*[F.col(sql_name(c)) for c in (*df.columns, *champion_cols, *challenger_cols)])

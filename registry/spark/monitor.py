@@ -37,6 +37,7 @@ from registry.modelcard import ModelCard
 from registry.profile import ColumnProfile, Profile
 from registry.repository.base import Repository
 from registry.settings import Settings
+from registry.spark.card import sql_name
 from registry.spark.profile import value_column
 from registry.spark.watermark import DEFAULT_WATERMARK_COL, NOT_DEPLOYED
 
@@ -209,7 +210,7 @@ def _count_bins(
 ) -> tuple[dict[tuple[str, int], dict[int, int]], dict[tuple[str, int], int]]:
     """Per (version, column index): the count of each bin (-1: null) and of the values outside the training range;
     column ``len(watched)`` counts the rows (bin 0). One grouped aggregation (module docstring)."""
-    mark = F.col("`" + watermark_col.replace("`", "``") + "`")
+    mark = F.col(sql_name(watermark_col))
     version = F.when(mark == found[0], F.lit(0))
     for index, name in enumerate(found[1:], start=1):
         version = version.when(mark == name, F.lit(index))
