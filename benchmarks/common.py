@@ -14,6 +14,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "integration"))  # servers.py: nginx and Apache as maven2 repositories
+sys.path.insert(0, str(ROOT / "tests"))  # realtools.py, which servers.py imports
 
 import servers  # noqa: E402
 

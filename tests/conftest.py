@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from gpgtools import Keys, make_keys, remove
-from realtools import require_tool
+from realtools import free_port, require_tool
 
 from registry.repository.local import LocalRepository
 from registry.settings import Settings
@@ -89,14 +89,7 @@ def blackhole() -> Iterator[str]:
 @pytest.fixture
 def closed_port() -> str:
     """URL of a port nothing listens on: connections are refused."""
-    return f"http://127.0.0.1:{_free_port()}/repo/"
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+    return f"http://127.0.0.1:{free_port()}/repo/"
 
 
 @pytest.fixture(scope="session")

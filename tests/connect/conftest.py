@@ -33,18 +33,12 @@ import pytest
 from pyspark.ml import PipelineModel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
-from realtools import missing, require_tool
+from realtools import free_port, missing, require_tool
 from sparktools import NO_INTERNET, QUICK_JVM, make_pipeline
 
 HERE = Path(__file__).parent
 _CONNECT_ENV = ("SPARK_CONNECT_MODE_ENABLED", "SPARK_REMOTE", "SPARK_LOCAL_REMOTE")
 _START_TIMEOUT = 120.0
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _listening(port: int) -> bool:
@@ -64,7 +58,7 @@ def connect_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     home = Path(pyspark.__file__).parent
     require_tool(any((home / "jars").glob("spark-connect_*.jar")), f"the Spark Connect server jar in {home / 'jars'}")
     work = tmp_path_factory.mktemp("connect-server")
-    port = _free_port()
+    port = free_port()
     environment = {k: v for k, v in os.environ.items() if k not in _CONNECT_ENV}
     environment.update(SPARK_HOME=str(home), PYSPARK_PYTHON=sys.executable, PYSPARK_DRIVER_PYTHON=sys.executable)
     command = [

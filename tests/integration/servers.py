@@ -23,7 +23,6 @@ import pwd
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -33,6 +32,8 @@ from dataclasses import dataclass, field
 from itertools import count
 from pathlib import Path
 from typing import Protocol
+
+from realtools import free_port
 
 __all__ = [
     "APACHE_REALM",
@@ -175,14 +176,6 @@ class DavServer:
             refuses_overwrite=location.refuses_overwrite,
             owner=self.owner,
         )
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listened on a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((_HOST, 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def find_nginx() -> str:

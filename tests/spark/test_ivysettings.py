@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import time
@@ -11,6 +10,7 @@ from xml.etree import ElementTree
 
 import pytest
 from click.testing import CliRunner
+from realtools import free_port
 
 from registry.cli import cli
 from registry.exceptions import ConfigError, RepositoryUnavailable
@@ -129,10 +129,7 @@ def test_example_file_in_the_repository_is_valid_and_secret_free() -> None:
 
 @pytest.fixture
 def closed_url() -> str:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"http://user:{SECRET}@127.0.0.1:{port}/repo/"
+    return f"http://user:{SECRET}@127.0.0.1:{free_port()}/repo/"
 
 
 def test_closed_port(closed_url: str) -> None:

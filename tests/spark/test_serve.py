@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -22,6 +21,7 @@ import httpx
 import pytest
 from pyspark.ml import PipelineModel
 from pyspark.sql import DataFrame, SparkSession
+from realtools import free_port
 from sparktools import NO_INTERNET, QUICK_JVM, make_pipeline
 
 import registry
@@ -48,18 +48,12 @@ class Server:
         return self.log.read_text(errors="replace")
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server(fitted: PipelineModel, train: DataFrame, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     home = tmp_path_factory.mktemp("serve")
     repo = LocalRepository(home / "repo")
     deploy(fitted, "com.acme:churn:1.0", repository=repo, training_data=train, code=None)
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "PYTHONPATH": str(Path(registry.__file__).resolve().parents[1]),  # this checkout's registry
