@@ -17,7 +17,9 @@ error within the timeout, never a hang. A plain GET or HEAD (the small files a s
 straight to the connection pool ``requests`` holds, skipping the per-request work of its session (environment,
 cookies, hooks, redirects) that costs more CPU than the request itself: the same pool, headers, TLS settings,
 timeouts and retries, and urllib3's failures translated as ``requests`` translates them, so one mapping serves
-both. Uploads and downloads are streamed from and to disk, and reported to :mod:`registry.repository.progress`.
+both. A small file is first asked for on a kept-alive connection of :mod:`registry.repository.http.quick`
+(a third of that CPU again), which takes only the file or its absence and leaves every other answer to this
+path. Uploads and downloads are streamed from and to disk, and reported to :mod:`registry.repository.progress`.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ from registry.exceptions import (
 from registry.repository import progress
 from registry.repository.base import Source
 from registry.repository.config import Credentials, RepositoryConfig
+from registry.repository.http.quick import QuickReader, tls_context
 
 __all__ = ["MAX_SMALL_FILE", "POOL_SIZE", "REPLAYS", "UPLOAD_CONNECTIONS", "Transport", "reason", "replayed"]
 
@@ -68,6 +71,9 @@ POOL_SIZE = 64
 UPLOAD_CONNECTIONS = 16
 #: How many times a request that got no answer because the server dropped the connection is sent again.
 REPLAYS = 2
+#: Connections for small reads (:mod:`registry.repository.http.quick`) a deploy opens ahead of use: the previous
+#: build's card and its checksum, read at once.
+_QUICK_AHEAD = 2
 _CHUNK = 1 << 20
 
 
@@ -169,6 +175,13 @@ class _Direct:
             self.adapter.cert_verify(pool, self.template.url or "", self.verify, self.cert)  # type: ignore[no-untyped-call]
             self._pool = pool
         return pool
+
+
+def _less(retries: Retry, spent: int) -> Retry:
+    """``retries`` less ``spent`` attempts already made."""
+    if not spent or not isinstance(retries.total, int):
+        return retries
+    return retries.new(total=max(0, retries.total - spent))
 
 
 class BrokenOff(RepositoryUnavailable):
@@ -324,6 +337,7 @@ class Transport:
         self._helpers: list[threading.Thread] = []
         self._helpers_lock = threading.Lock()
         self._direct: _Direct | bool | None = False  # False: not looked at yet; None: not possible
+        self._quick: QuickReader | bool | None = False
         self._direct_lock = threading.Lock()
 
     def close(self) -> None:
@@ -331,6 +345,8 @@ class Transport:
             helpers, self._helpers = self._helpers, []
         for thread in helpers:
             thread.join(self._timeout[0])
+        if isinstance(self._quick, QuickReader):
+            self._quick.close()
         self._session.close()
 
     def url(self, path: str) -> str:
@@ -359,13 +375,14 @@ class Transport:
             return _mark_replayed(response) if attempt > 1 else response
         raise AssertionError("unreachable")
 
-    def _send(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+    def _send(self, method: str, path: str, *, spent: int = 0, **kwargs: Any) -> requests.Response:
+        """One request (``spent``: how many of its retries an earlier attempt used up)."""
         kwargs.setdefault("timeout", self._timeout)
         started = time.monotonic()
         try:
             response = None
             if method in ("GET", "HEAD") and kwargs.keys() <= {"stream", "timeout"}:
-                response = self._send_direct(method, path, **kwargs)
+                response = self._send_direct(method, path, spent=spent, **kwargs)
             if response is None:
                 response = self._session.request(method, self.url(path), **kwargs)
         except requests.exceptions.Timeout as exc:
@@ -390,15 +407,42 @@ class Transport:
 
     def _direct_route(self) -> _Direct | None:
         with self._direct_lock:
-            if self._direct is False:
+            return self._routes()[0]
+
+    def _quick_route(self) -> QuickReader | None:
+        with self._direct_lock:
+            return self._routes()[1]
+
+    def _routes(self) -> tuple[_Direct | None, QuickReader | None]:
+        """The pool a plain GET or HEAD goes straight to, and the reader of small files; ``None`` where a request
+        must go through the session (a proxy, a replaced adapter), or, for the reader, where urllib3 must see it
+        (TLS without verification, which it warns about on every request; a client certificate)."""
+        if self._direct is False:
+            try:
+                self._direct = _Direct(self._session, self.base)
+            except Exception:  # a proxy, a replaced adapter, or a setting requests refuses: it goes that way
+                self._direct = None
+        direct: _Direct | None = self._direct  # type: ignore[assignment]
+        if self._quick is False:
+            self._quick = None
+            if direct is not None and direct.verify is not False and direct.cert is None:
+                https = self.base.startswith("https:")
                 try:
-                    self._direct = _Direct(self._session, self.base)
-                except Exception:  # a proxy, a replaced adapter, or a setting requests refuses: it goes that way
-                    self._direct = None
-            return self._direct  # type: ignore[return-value]
+                    tls = tls_context(direct.verify, requests.utils.DEFAULT_CA_BUNDLE_PATH) if https else None
+                    self._quick = QuickReader(
+                        self.base,
+                        direct.template.headers,
+                        timeout=self._timeout,
+                        limit=MAX_SMALL_FILE,
+                        keep=POOL_SIZE,
+                        tls=tls,
+                    )
+                except (OSError, ValueError):  # an unreadable CA bundle: the session reports it
+                    self._quick = None
+        return direct, self._quick  # type: ignore[return-value]
 
     def _send_direct(
-        self, method: str, path: str, *, timeout: tuple[float, float], stream: bool = False
+        self, method: str, path: str, *, timeout: tuple[float, float], stream: bool = False, spent: int = 0
     ) -> requests.Response | None:
         """Send a plain GET or HEAD straight to the session's connection pool; ``None`` where it must go through
         the session instead (a proxy; a redirect, which the session follows)."""
@@ -415,7 +459,7 @@ class Transport:
                 assert_same_host=False,
                 preload_content=False,
                 decode_content=False,
-                retries=direct.adapter.max_retries,
+                retries=_less(direct.adapter.max_retries, spent),
                 timeout=Timeout(connect=timeout[0], read=timeout[1]),
                 chunked=False,
             )
@@ -449,12 +493,15 @@ class Transport:
                 f"{self.display} {verb} {action} {path} (HTTP {status}): {self._credential_help}"
             )
         if status == 404:
-            return ArtifactNotFound(f"{path} does not exist in {self.display}.")
+            return self._not_found(path)
         detail = _body_excerpt(response)
         return RepositoryUnavailable(
             f"{self.display} answered HTTP {status} to {action} {path}{': ' + detail if detail else ''}."
             + (" The server is failing; try again later." if status >= 500 else "")
         )
+
+    def _not_found(self, path: str) -> ArtifactNotFound:
+        return ArtifactNotFound(f"{path} does not exist in {self.display}.")
 
     def refuse_encoded(self, response: requests.Response, path: str) -> None:
         """Refuse a compressed answer to our ``Accept-Encoding: identity``: urllib3 inflates the end of a stream
@@ -468,17 +515,32 @@ class Transport:
 
     def get_small(self, path: str) -> tuple[bytes, str | None]:
         """GET a small file and its ETag. A body that breaks off half-way is read again, twice at most: urllib3
-        retries only requests that got no answer, and Apache cuts off a reader when a writer rewrites the file."""
+        retries only requests that got no answer, and Apache cuts off a reader when a writer rewrites the file.
+
+        Tried first on a kept-alive connection of :mod:`registry.repository.http.quick`; any answer but the
+        file or its absence is asked again here, through the session."""
+        quick = self._quick_route()
+        spent = 0
+        if quick is not None:
+            started = time.monotonic()
+            answer = quick.get(path)
+            if answer is not None:
+                status, content, etag = answer
+                log.debug("GET %s -> %s in %.3f s", mask_url(self.url(path)), status, time.monotonic() - started)
+                if status == 404:
+                    raise self._not_found(path)
+                return content, etag
+            spent = 1  # that was the first attempt: a server failing for good is asked no more often than before
         for attempt in (1, 2, 3):
             try:
-                return self._get_once(path)
+                return self._get_once(path, spent if attempt == 1 else 0)
             except BrokenOff:
                 if attempt == 3:
                     raise
         raise AssertionError("unreachable")
 
-    def _get_once(self, path: str) -> tuple[bytes, str | None]:
-        with self.request("GET", path, stream=True) as response:
+    def _get_once(self, path: str, spent: int = 0) -> tuple[bytes, str | None]:
+        with self._replaying("GET", path, lambda: self._send("GET", path, stream=True, spent=spent)) as response:
             if response.status_code != 200:
                 raise self.fail(response, "reading", path)
             self.refuse_encoded(response, path)
@@ -581,6 +643,10 @@ class Transport:
 
         for connection in connections:
             self.start_helper(connect, connection)
+        quick = self._quick_route()
+        if quick is not None:
+            for _ in range(_QUICK_AHEAD):
+                self.start_helper(quick.preconnect)
 
     def start_helper(self, target: Callable[..., object], *args: object) -> None:
         """Run best-effort work for the requests to come on a thread of its own; :meth:`close` waits for it, so
