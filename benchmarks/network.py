@@ -10,8 +10,8 @@ Requests are counted in nginx's access log. Every measured command runs in its o
   the server's probe but not the card, and from a warm one; the CLI; ``curl -T`` of the same jar (the transfer
   floor) and Maven's ``deploy:deploy-file`` of it (jar + POM), alternated round by round.
 - **resolve**: cold (empty cache), warm (``latest.release``, filled cache), exact (``1.0.0``, filled cache).
-- **search** and **catalog** over 10, 100 and 1,000 versions, seeded by writing cards and metadata straight into
-  nginx's root: the CLI (start included), cold (empty cache) and warm.
+- **search** and **catalog** over 10, 100 and 1,000 versions, seeded by writing cards (as an unsigned deploy
+  writes them) and metadata straight into nginx's root: the CLI (start included), cold (empty cache) and warm.
 
 Run: .venv/bin/python benchmarks/network.py [--rtt 0,20,80] [--repeat 3] [--versions 10,100,1000] [--size KB]
      [--code DIR] [--skip deploy,resolve,look,maven]
@@ -139,7 +139,8 @@ def seed(bench: Bench, module: Module, count: int) -> None:
     versions = [Version(1, minor, build) for minor in range(count // 100 + 1) for build in range(100)][:count]
     for version in versions:
         coordinate = module.at(version)
-        card = ModelCard.create(str(coordinate), metrics={"auc": 0.5 + version.build / 1000}).to_json()
+        draft = ModelCard.create(str(coordinate), metrics={"auc": 0.5 + version.build / 1000})
+        card = draft.for_coordinate(str(coordinate), None, signed=False).to_json()  # as an unsigned deploy writes it
         path = coordinate.path("json", "model")
         bench.repo.write(path, card)
         for extension, digest in digest_bytes(card).sidecars():

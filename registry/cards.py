@@ -16,7 +16,7 @@ from registry.coordinates import Coordinate, Module
 from registry.repository.base import Repository
 from registry.settings import Settings, using_repository
 from registry.store import Cache, VersionCard, fetch_card, fetch_promotion, select
-from registry.trust import check_card, checked_model, policy_for
+from registry.trust import UNREAD, check_card, checked_model, policy_for, recorded_unsigned
 
 __all__ = ["VersionCard", "read_card"]
 
@@ -46,7 +46,8 @@ def read_card(
         coordinate = select(spec, repo, module)
         card = fetch_card(repo, coordinate, cache=cache)
         policy = policy_for(repository, repo, active)
-        check_card(repo, coordinate, policy, active, refused="It is not shown.", cache=cache)
+        signature = None if recorded_unsigned(card, policy) else UNREAD
+        check_card(repo, coordinate, policy, active, refused="It is not shown.", cache=cache, signature=signature)
         if policy.active or cache.model(repo.origin, coordinate) is not None:
             checked_model(repo, coordinate, cache, policy, active, refused="It is not shown.")
         record = fetch_promotion(repo, coordinate, cache=cache) if promotion else None

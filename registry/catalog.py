@@ -34,11 +34,20 @@ from registry.monitor_view import ProfileRow, drift_line, profile_rows
 from registry.promotion import PromotionRecord
 from registry.repository.base import Repository
 from registry.settings import Settings, using_repository
-from registry.store import CONCURRENCY, ArtifactHistory, Cache, VersionCard, read_history
-from registry.trust import UNREAD, card_signature_to_read, check_card, describe_signature, policy_for
+from registry.store import CONCURRENCY, READ_WIDTH, ArtifactHistory, Cache, VersionCard, read_history
+from registry.trust import (
+    UNREAD,
+    card_signature_to_read,
+    check_card,
+    describe_signature,
+    policy_for,
+    recorded_unsigned,
+)
 
 if TYPE_CHECKING:
     import jinja2
+
+    from registry.signing import TrustPolicy
 
 __all__ = [
     "MAX_DEPTH",
@@ -360,6 +369,24 @@ def _write_site(out: Path, pages: Mapping[str, str]) -> None:
         shutil.rmtree(staging, ignore_errors=True)
 
 
+def _card_signatures(
+    cards: Sequence[VersionCard], repo: Repository, policy: TrustPolicy, cache: Cache, settings: Settings
+) -> dict[Coordinate, bytes | None]:
+    """The ``.asc`` of the cards whose signatures will be checked, read at once (``None``: there is none, or the
+    deploy recorded that it signed nothing: :func:`~registry.trust.recorded_unsigned`)."""
+    known: dict[Coordinate, bytes | None] = {}
+    reads: dict[Coordinate, Callable[[], bytes | None]] = {}
+    for record in cards:
+        if recorded_unsigned(record.card, policy):
+            known[record.coordinate] = None
+        elif (read := card_signature_to_read(repo, record.coordinate, policy, cache, settings)) is not None:
+            reads[record.coordinate] = read
+    if reads:
+        with ThreadPoolExecutor(min(READ_WIDTH, len(reads))) as pool:
+            known.update(zip(reads, pool.map(lambda read: read(), reads.values()), strict=True))
+    return known
+
+
 def build_catalog(
     out: Path | str,
     *,
@@ -389,21 +416,9 @@ def build_catalog(
             modules, skipped = discover_artifacts(repo)
         cache = Cache(active.cache_dir)
         policy = policy_for(repository, repo, active)
-        asc: dict[Coordinate, bytes | None] = {}  # the .asc of cards to check, read beside the cards
-
-        def signature_ahead(coordinate: Coordinate) -> Callable[[], None] | None:
-            read = card_signature_to_read(repo, coordinate, policy, cache, active)
-            if read is None:
-                return None  # nothing to check, or checked before: no request
-
-            def ahead() -> None:
-                asc[coordinate] = read()
-
-            return ahead
-
         for module in modules:
             try:
-                history = read_history(module, repo, cache=cache, promotions=True, alongside=signature_ahead)
+                history = read_history(module, repo, cache=cache, promotions=True)
             except IntegrityError as exc:
                 if artifacts:
                     raise
@@ -412,6 +427,7 @@ def build_catalog(
             if artifacts and not history.cards and not history.without_card:
                 raise ArtifactNotFound(f"{module} has no released versions in {repo.display}.")
             histories.append(history)
+        asc = _card_signatures([r for history in histories for r in history.cards], repo, policy, cache, active)
 
         def describe(coordinate: Coordinate) -> str:
             signature = asc.get(coordinate, UNREAD)

@@ -265,7 +265,9 @@ def deploy(
         first = target.build if target.build is not None else _next_build(metadata, target)
         check = None if allow_change else lambda: _check_series(repo, metadata, target, draft, cache)
         coordinate, pom, pom_written = _claim_checked(repo, target, draft, first, check)
-        final_card = draft.for_coordinate(str(coordinate), _previous(metadata, coordinate)).to_json()
+        final_card = draft.for_coordinate(
+            str(coordinate), _previous(metadata, coordinate), signed=signer is not None
+        ).to_json()
         card_path = coordinate.path("json", "model")
         card_digests = digest_bytes(final_card)
         files: list[tuple[str, Source]] = [] if pom_written else [(coordinate.path("pom"), pom)]

@@ -19,6 +19,9 @@ Schema (``"schema": 1``), every key always present so that readers need no guess
     previous        the coordinate this build replaces, or null
     profile         the training profile (see registry.profile) or null
     evaluation_data {"rows", "schema", "fingerprint", "source", "table_version", "metrics"} or null
+    signed          true: the deploy signed its files (an ``.asc`` beside each); false: it did not (the catalog
+                    then shows the version unsigned without asking for an ``.asc``, unless a signature policy
+                    is set); absent from cards written before it was recorded
 
 No credential ever appears in a card: URLs are masked before they are recorded.
 
@@ -57,7 +60,7 @@ __all__ = [
 
 SCHEMA_VERSION = 1
 #: Keys added to schema 1 after its first release (readers of older cards see them absent, as ``None``).
-_ADDED_KEYS = ("profile", "evaluation_data")
+_ADDED_KEYS = ("profile", "evaluation_data", "signed")
 #: The card sidecar's classifier: ``ARTIFACT-VERSION-model.json``.
 CLASSIFIER = "model"
 
@@ -232,6 +235,7 @@ class ModelCard:
     previous: str | None = None
     profile: Mapping[str, Any] | None = None
     evaluation_data: Mapping[str, Any] | None = None
+    signed: bool | None = None
     schema: int = SCHEMA_VERSION
 
     @classmethod
@@ -267,9 +271,9 @@ class ModelCard:
             code=code,
         )
 
-    def for_coordinate(self, coordinate: str, previous: str | None) -> ModelCard:
-        """This card, stamped with the coordinate the deploy was assigned."""
-        return ModelCard(**{**asdict(self), "coordinate": coordinate, "previous": previous})
+    def for_coordinate(self, coordinate: str, previous: str | None, *, signed: bool | None = None) -> ModelCard:
+        """This card, stamped with the coordinate the deploy was assigned, and whether it signs the files."""
+        return ModelCard(**{**asdict(self), "coordinate": coordinate, "previous": previous, "signed": signed})
 
     def to_dict(self) -> dict[str, Any]:
         """The card as JSON data, in the schema's form (the keys added since schema 1 only when they hold a value,

@@ -870,16 +870,11 @@ def read_history(
     cache: Cache | None = None,
     promotions: bool = False,
     versions: Iterable[Version] | None = None,
-    alongside: Callable[[Coordinate], Callable[[], object] | None] | None = None,
 ) -> ArtifactHistory:
     """The cards of every released version of ``module`` (or of ``versions``), newest first, read via the cache
     and :data:`READ_WIDTH` requests at a time; with ``promotions``, each version's promotion record too, looked
-    for meanwhile (another :data:`READ_WIDTH` at a time).
-
-    ``alongside(coordinate)`` is called for every version on the calling thread and returns the caller's own
-    request about it (such as reading its signature), run on those threads too, or ``None`` when it needs none;
-    its first failure is raised. What the cache already knows is answered on the calling thread: a warm read
-    starts no thread at all."""
+    for meanwhile (another :data:`READ_WIDTH` at a time). What the cache already knows is answered on the calling
+    thread: a warm read starts no thread at all."""
     listed = list_versions(module, repository) if versions is None else list(versions)
     coordinates = [module.at(version) for version in sorted(listed, reverse=True)]
     files = [(c, c.path("json", CARD_CLASSIFIER), c.file_name("json", CARD_CLASSIFIER)) for c in coordinates]
@@ -890,24 +885,17 @@ def read_history(
         name = coordinate.file_name("json", PROMOTION_CLASSIFIER)
         cached = cache is not None and cache.served(repository.origin, coordinate, name)
         (known if cached else asked).append((index, ask))  # known: absent for good, or in the cache
-    besides = [request for request in map(alongside, coordinates) if request is not None] if alongside else []
-    pool = ThreadPoolExecutor(READ_WIDTH) if asked or besides else None
+    pool = ThreadPoolExecutor(READ_WIDTH) if asked else None
     futures: list[tuple[int, Future[PromotionRecord | None]]] = []
-    started: list[Future[object]] = []
     try:
         if pool is not None:
             futures = [(index, pool.submit(ask)) for index, ask in asked]
-            started = [pool.submit(request) for request in besides]
         cards = read_many(repository, files, cache=cache)
     finally:
-        for beside in started:
-            _settled(beside)
         for _, future in futures:
             _settled(future)
         if pool is not None:
             pool.shutdown()
-    for beside in started:
-        beside.result()
     records: list[PromotionRecord | None] = [None] * len(coordinates)
     for index, future in futures:
         records[index] = future.result() if cards[index] is not None else None

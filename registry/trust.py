@@ -30,6 +30,7 @@ from registry.checksums import digest_bytes
 from registry.coordinates import Coordinate
 from registry.exceptions import ArtifactNotFound, ConfigError, SignatureError
 from registry.modelcard import CLASSIFIER as CARD_CLASSIFIER
+from registry.modelcard import ModelCard
 from registry.repository.base import PathExists, Repository, Source
 from registry.repository.config import RepositoryConfig
 from registry.settings import Settings
@@ -51,6 +52,7 @@ __all__ = [
     "describe_signature",
     "policy_for",
     "publish_signatures",
+    "recorded_unsigned",
     "signature_path",
     "signer_for",
     "verifier_for",
@@ -291,6 +293,13 @@ def check_card(
 
 def _card_mark(cache: Cache, coordinate: Coordinate, name: str, algorithm: str, digest: str) -> Note:
     return cache.note(coordinate, name, algorithm, digest)  # one file of notes for all the artifact's cards
+
+
+def recorded_unsigned(card: ModelCard, policy: TrustPolicy) -> bool:
+    """Whether a card's ``.asc`` need not be asked for: its deploy recorded that it signed nothing, and no
+    signature policy is set (under one, an ``.asc`` added since must not be missed). Its check is then given
+    ``signature=None``."""
+    return card.signed is False and not policy.active
 
 
 def card_signature_to_read(

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from cardhelpers import CountingRepository
 from click.testing import CliRunner
 from gpgtools import Keyring, Keys, new_keyring, remove
 
@@ -23,6 +24,7 @@ from registry.deploy import deploy
 from registry.exceptions import ConfigError, SignatureError
 from registry.fsck import check
 from registry.promote import promote
+from registry.repository.local import LocalRepository
 from registry.resolve import resolve
 from registry.settings import Settings, open_repository
 from registry.trust import MARK
@@ -347,6 +349,28 @@ def test_verify_command_and_catalog(
     assert bad.exit_code == 1
     assert "FAIL  churn-1.0.0.jar" in bad.output and "BAD signature" in bad.output
     assert bad.output.splitlines()[-1].endswith("1 failed (churn-1.0.0.jar).")
+
+
+def test_a_card_records_whether_its_deploy_signed_and_a_policy_looks_for_signatures_added_since(
+    gpg_keys: Keys, configure: Callable[..., Path], make_model: Callable[..., Path], tmp_path: Path
+) -> None:
+    configure()
+    unsigned = deploy(make_model(), "com.acme:churn:1.0", repository="staging")
+    signed = deploy(make_model(), "com.acme:churn:1.0", repository="staging", sign=gpg_keys.signer)
+    # Without a policy, a version whose deploy recorded no signature is shown unsigned without asking for an .asc.
+    counting = CountingRepository(LocalRepository(tmp_path / "staging"))
+    page = (build_catalog(tmp_path / "site", repository=counting).parent / "com.acme.churn.html").read_text()
+    assert [path.rsplit("/", 1)[1] for path in counting.reads(".asc")] == ["churn-1.0.1-model.json.asc"]
+    assert page.count(f"model card signed by key {gpg_keys.signer}") == 1
+    assert read_card(unsigned, repository=counting).card.signed is False
+    assert read_card(signed, repository=counting).card.signed is True
+    assert counting.reads("churn-1.0.0-model.json.asc") == []
+    # Signed by hand since: a policy must not miss it, so under one every card's .asc is looked for.
+    card = _version_dir(tmp_path, "staging", unsigned) / unsigned.file_name("json", "model")
+    _sign_again(gpg_keys, gpg_keys.signer, card)
+    configure(staging={"trusted_keys": [gpg_keys.signer]})
+    page = (build_catalog(tmp_path / "site", repository="staging").parent / "com.acme.churn.html").read_text()
+    assert page.count(f"model card signed by key {gpg_keys.signer}") == 2
 
 
 def test_cli_deploy_sign_with_a_passphrase_from_the_environment(

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from cardhelpers import gbt_pipeline
+from gpgtools import Keys
 from servers import DavRepo, DavServer
 
 from registry.cards import read_card
@@ -26,7 +27,6 @@ from registry.repository.http.repository import HttpRepository
 from registry.resolve import resolve
 from registry.search import Query, search
 from registry.settings import Settings
-from registry.signing import gpg_available
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 from latency_proxy import LatencyProxy
@@ -166,24 +166,36 @@ def test_a_file_found_missing_keeps_its_connection(
 
 
 def test_a_catalog_reads_each_version_once_and_then_asks_only_for_the_metadata(
-    slow: str, nginx_server: DavServer, repo: DavRepo, make_model: Callable[..., Path], tmp_path: Path
+    slow: str,
+    nginx_server: DavServer,
+    repo: DavRepo,
+    make_model: Callable[..., Path],
+    tmp_path: Path,
+    gpg_keys: Keys,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setenv("GNUPGHOME", str(gpg_keys.home))
     settings = Settings.load()
-    for _ in range(3):
-        deploy(make_model("zero"), "com.acme:churn:1.0", repository=slow, settings=settings)
+    for sign in (False, False, gpg_keys.signer):
+        deploy(make_model("zero"), "com.acme:churn:1.0", repository=slow, settings=settings, sign=sign)
     cold = dataclasses.replace(settings, cache_dir=tmp_path / "cold-cache")
     log = Log(nginx_server, repo)
     log.mark()
     build_catalog(tmp_path / "site", repository=slow, settings=cold, artifacts=["com.acme:churn"])
     per_version = ["-model.json", "-model.json.sha512", "-promotion.json"]  # card, checksum, absent record
-    per_version += ["-model.json.asc"] if gpg_available() else []  # and its signature, where one can be checked
     assert sorted(log.since()) == sorted(
         ["GET com/acme/churn/maven-metadata.xml"]
         + [f"GET com/acme/churn/1.0.{b}/churn-1.0.{b}{name}" for b in range(3) for name in per_version]
+        # the signature of the card whose deploy signed it; those recorded unsigned are shown so without asking
+        + ["GET com/acme/churn/1.0.2/churn-1.0.2-model.json.asc"]
     )
+    page = (tmp_path / "site" / "com.acme.churn.html").read_text()
+    assert page.count(f"model card signed by key {gpg_keys.signer}") == 1
+    assert page.count("unsigned") >= 2
     log.mark()
     build_catalog(tmp_path / "site", repository=slow, settings=cold, artifacts=["com.acme:churn"])
     assert log.since() == ["GET com/acme/churn/maven-metadata.xml"]  # cards, checks and absent records: all known
+    assert (tmp_path / "site" / "com.acme.churn.html").read_text() == page
 
 
 def test_a_deploy_with_an_empty_cache_reads_the_previous_card_beside_the_claim(
