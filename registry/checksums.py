@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import queue
+import re
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -158,12 +159,15 @@ def digest_bytes(data: bytes) -> Digests:
     return digester.digests()
 
 
+_HEX = re.compile("[0-9a-f]*")
+
+
 def parse_sidecar(content: bytes, algorithm: str, what: str) -> str:
     """The hex digest in a checksum sidecar (``HEX`` or ``HEX  filename``, as different tools write it)."""
     lengths = {"md5": 32, "sha1": 40, "sha256": 64, "sha512": 128}
     text = content.decode("ascii", errors="replace").strip()
     token = text.split()[0].lower() if text else ""
-    if len(token) != lengths[algorithm] or any(c not in "0123456789abcdef" for c in token):
+    if len(token) != lengths[algorithm] or not _HEX.fullmatch(token):
         raise IntegrityError(
             f"The {algorithm} checksum file of {what} does not hold a {algorithm} digest ({text[:80]!r}). "
             "Ask the repository owner to regenerate it."

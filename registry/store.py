@@ -84,9 +84,9 @@ __all__ = [
 PUBLISH_DEADLINE = 120.0
 #: How many files a deploy uploads at once, and how many versions' promotion records a command looks for at once.
 CONCURRENCY = 16
-#: How many small files (cards and their checksums) one command reads at once: 16 cards, each with its checksum.
-#: Within the HTTP transport's pool of kept-alive connections.
-READ_WIDTH = 32
+#: How many small files (cards, their checksums, promotion records) one command reads at once, on as many
+#: kept-alive connections (the HTTP transport keeps that many): at 20 ms a round trip, 3,200 files a second.
+READ_WIDTH = 64
 
 
 # -- maven-metadata.xml -------------------------------------------------------------------------------------
@@ -603,10 +603,11 @@ def read_many(
     files: Sequence[tuple[Coordinate, str, str]],
     *,
     cache: Cache | None = None,
+    pool: ThreadPoolExecutor | None = None,
 ) -> list[bytes | None]:
     """:func:`read_verified` of many small files ``(coordinate, path, what)`` of releases, :data:`READ_WIDTH`
-    requests at a time (each file with its ``.sha512``); ``None`` for a file that does not exist. Files the
-    cache index knows cost no request.
+    requests at a time (each file with its ``.sha512``), or on the threads of ``pool``; ``None`` for a file that
+    does not exist. Files the cache index knows cost no request.
 
     What was read is cached once every read has ended (also when one failed), and the index is appended to once:
     files written while the reads run would make every one of them wait for the interpreter between system calls.
@@ -622,13 +623,14 @@ def read_many(
     if not missing:
         return results
     verified: list[tuple[Coordinate, str, str, str, bytes]] = []
-    pool = ThreadPoolExecutor(min(READ_WIDTH, 2 * len(missing)))
+    threads = pool or ThreadPoolExecutor(min(READ_WIDTH, 2 * len(missing)))
+    pending: list[tuple[int, Future[bytes | None], Future[bytes | None]]] = []
     try:
         pending = [
             (
                 index,
-                pool.submit(_read_or_none, repository, files[index][1]),
-                pool.submit(sha512_or_none, repository, files[index][1]),
+                threads.submit(_read_or_none, repository, files[index][1]),
+                threads.submit(sha512_or_none, repository, files[index][1]),
             )
             for index in missing
         ]
@@ -640,7 +642,13 @@ def read_many(
                 verified.append((coordinate, path.rsplit("/", 1)[-1], algorithm, digest, data))
                 results[index] = data
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        if pool is None:
+            threads.shutdown(wait=True, cancel_futures=True)
+        else:  # another's pool: its other work goes on; ours is cancelled, or waited for
+            for _, content, sha512 in pending:
+                for read in (content, sha512):
+                    if not read.cancel():
+                        _settled(read)
         if cache is not None:
             cache.keep_packed(verified)
             cache.remember_all(repository.origin, [entry[:4] for entry in verified])
@@ -873,8 +881,8 @@ def read_history(
 ) -> ArtifactHistory:
     """The cards of every released version of ``module`` (or of ``versions``), newest first, read via the cache
     and :data:`READ_WIDTH` requests at a time; with ``promotions``, each version's promotion record too, looked
-    for meanwhile (another :data:`READ_WIDTH` at a time). What the cache already knows is answered on the calling
-    thread: a warm read starts no thread at all."""
+    for on the same threads. What the cache already knows is answered on the calling thread: a warm read starts
+    no thread at all."""
     listed = list_versions(module, repository) if versions is None else list(versions)
     coordinates = [module.at(version) for version in sorted(listed, reverse=True)]
     files = [(c, c.path("json", CARD_CLASSIFIER), c.file_name("json", CARD_CLASSIFIER)) for c in coordinates]
@@ -890,7 +898,7 @@ def read_history(
     try:
         if pool is not None:
             futures = [(index, pool.submit(ask)) for index, ask in asked]
-        cards = read_many(repository, files, cache=cache)
+        cards = read_many(repository, files, cache=cache, pool=pool)
     finally:
         for _, future in futures:
             _settled(future)

@@ -64,8 +64,8 @@ log = logging.getLogger("registry.repository.http")
 MAX_SMALL_FILE = 32 << 20
 #: The longest a server's ``Retry-After`` makes a retry wait, in seconds.
 MAX_RETRY_AFTER = 5.0
-#: Connections kept open to one server: enough for the concurrent reads of one command (32 card files, and 32
-#: promotion records and signatures at once; see registry.store).
+#: Connections kept open to one server: enough for the concurrent reads of one command (64 cards, checksums and
+#: promotion records at once: registry.store.READ_WIDTH).
 POOL_SIZE = 64
 #: Connections a deploy opens ahead of use: its concurrent uploads (registry.store.CONCURRENCY).
 UPLOAD_CONNECTIONS = 16
