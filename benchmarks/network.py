@@ -239,7 +239,7 @@ def deploys(bench: Bench, url: str, rtt: float, repeat: int, size_kb: int, skip_
 
 def resolves(bench: Bench, url: str, rtt: float, repeat: int) -> None:
     python = sys.executable
-    artifact = f"churn{rtt:g}"
+    artifact = f"churn{rtt:g}warm"  # deployed by deploys()
     results: dict[str, list[float]] = {}
     requests: dict[str, list[int]] = {}
     for _ in range(repeat):
