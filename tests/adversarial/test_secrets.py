@@ -23,6 +23,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+import requests
 from faultserver import faulty_server, self_signed
 from gpgtools import Keys
 from harness import open_dav, run_cli, run_cli_forked
@@ -34,6 +35,7 @@ from registry.coordinates import Module
 from registry.deploy import deploy
 from registry.exceptions import RegistryError, RepositoryUnavailable
 from registry.fsck import check
+from registry.repository.http.quick import QuickReader, tls_context
 from registry.repository.local import LocalRepository
 from registry.resolve import list_versions, resolve
 from registry.settings import Settings, open_repository
@@ -287,6 +289,17 @@ def test_tls_is_verified_and_cannot_be_silently_disabled(
     )
     assert done.returncode == 0 and done.stdout == "1.0.0\n", done.stderr
     assert "TLS verification is disabled for secure" in done.stderr
+
+
+def test_the_small_file_reader_verifies_tls_as_the_session_does(https_server: tuple[str, Path]) -> None:
+    url, cert = https_server
+    path = "com/acme/churn/maven-metadata.xml"
+    trusting = QuickReader(url, {}, timeout=(5, 5), limit=1 << 20, keep=1, tls=tls_context(str(cert), ""))
+    answer = trusting.get(path)
+    assert answer is not None and answer[0] == 200 and b"<metadata" in answer[1]
+    bundled = tls_context(True, requests.utils.DEFAULT_CA_BUNDLE_PATH)  # what requests trusts by default
+    untrusting = QuickReader(url, {}, timeout=(5, 5), limit=1 << 20, keep=1, tls=bundled)
+    assert untrusting.get(path) is None  # a certificate no CA of the bundle signed: the session says so (above)
 
 
 # -- OpenPGP keys and passphrases ----------------------------------------------------------------------------

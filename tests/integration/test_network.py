@@ -5,7 +5,9 @@ No timings are asserted; benchmarks/network.py measures them."""
 from __future__ import annotations
 
 import dataclasses
+import os
 import shutil
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -121,6 +123,36 @@ def test_requests_of_each_command_across_a_slow_link(
     log.mark()
     assert len(search("com.acme:churn", Query(), repository=slow, settings=cold)) == 2
     assert len(log.since()) == 1 + 2 * 2  # the metadata, and each card with its checksum
+
+
+_WARM_SEARCH = (
+    "import sys\n"
+    "from registry.search import Query, search\n"
+    "found = search('com.acme:churn', Query(), repository=sys.argv[1])\n"
+    "print(len(found), 'requests' in sys.modules, 'urllib3' in sys.modules)\n"
+)
+
+
+def test_a_warm_search_starts_without_requests_unless_the_environment_needs_it(
+    slow: str, make_model: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # requests and urllib3 cost ~70 ms of every start; a warm search reads one file, the metadata, which the
+    # small-file reader sends exactly as requests would. A proxy variable (or a .netrc, a CA bundle variable) is
+    # read by requests itself: then it is imported, and the reader is set up from the request it prepares.
+    for _ in range(2):
+        deploy(make_model("zero"), "com.acme:churn:1.0", repository=slow)
+    environment = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
+    for extra, imported in (({}, "False False"), ({"FTP_PROXY": "http://127.0.0.1:9/"}, "True True")):
+        done = subprocess.run(
+            [sys.executable, "-c", _WARM_SEARCH, slow],
+            env={**environment, **extra},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.split() == ["2", *imported.split()]
 
 
 def test_a_stalled_link_ends_in_one_clear_error_within_the_timeout(

@@ -24,9 +24,8 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
-
-import requests
 
 from registry._util import atomic_write, backoff
 from registry.checksums import digest_bytes, file_digest
@@ -34,8 +33,12 @@ from registry.exceptions import ArtifactNotFound, RepositoryUnavailable
 from registry.repository.base import PathExists, Repository, Source
 from registry.repository.config import Credentials, RepositoryConfig
 from registry.repository.http.listing import names_in_index
-from registry.repository.http.session import MAX_SMALL_FILE, UPLOAD_CONNECTIONS, Transport, replayed
+from registry.repository.http.shared import MAX_SMALL_FILE, UPLOAD_CONNECTIONS
+from registry.repository.http.transport import Transport, replayed
 from registry.repository.http.webdav import Locks, ServerTraits, folder_lock, mkcol_parents, probe
+
+if TYPE_CHECKING:
+    import requests
 
 __all__ = ["HttpRepository"]
 

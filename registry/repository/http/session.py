@@ -1,5 +1,6 @@
-"""The HTTP transport of a maven2 repository: one pooled, retrying ``requests`` session, and the translation of
-every failure at the boundary (the only code besides :mod:`registry.repository.http` that knows ``requests``)::
+"""The ``requests`` side of an HTTP repository's transport (:mod:`registry.repository.http.transport` makes it on
+first use): one pooled, retrying ``requests`` session, and the translation of every failure at the boundary (the
+only code that knows ``requests``)::
 
     401, 403                         -> AuthenticationFailed (names the repository and where credentials came from)
     404                              -> ArtifactNotFound
@@ -10,16 +11,17 @@ when it is busy; load balancers and Jetty close them after an idle timeout): the
 Such a request is sent again, whatever its method, :data:`REPLAYS` times at most. Every write registry makes is
 conditional (``If-None-Match: *``, ``If-Match``, a MKCOL that fails on an existing folder) or idempotent, so a
 request the server did apply before dropping the connection cannot be applied twice: its replay is refused as
-taken, and :func:`replayed` tells the caller to look at what the server holds before calling it a conflict.
+taken, and :func:`~registry.repository.http.transport.replayed` tells the caller to look at what the server holds
+before calling it a conflict.
 
 Every request has a connect and a read timeout, so a server that accepts connections and never answers is an
 error within the timeout, never a hang. A plain GET or HEAD (the small files a search reads by the thousand) goes
 straight to the connection pool ``requests`` holds, skipping the per-request work of its session (environment,
 cookies, hooks, redirects) that costs more CPU than the request itself: the same pool, headers, TLS settings,
 timeouts and retries, and urllib3's failures translated as ``requests`` translates them, so one mapping serves
-both. A small file is first asked for on a kept-alive connection of :mod:`registry.repository.http.quick`
-(a third of that CPU again), which takes only the file or its absence and leaves every other answer to this
-path. Uploads and downloads are streamed from and to disk, and reported to :mod:`registry.repository.progress`.
+both. (A small file is first asked for on the small-file reader, :mod:`registry.repository.http.quick`, a third
+of that CPU again; only the answers it does not take come here.) Uploads and downloads are streamed from and to
+disk, and reported to :mod:`registry.repository.progress`.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -45,35 +47,23 @@ from urllib3.util.retry import Retry
 
 from registry._util import backoff, mask_url
 from registry.exceptions import (
-    ArtifactNotFound,
     AuthenticationFailed,
-    ConfigError,
     RegistryError,
     RepositoryUnavailable,
 )
 from registry.repository import progress
 from registry.repository.base import Source
 from registry.repository.config import Credentials, RepositoryConfig
-from registry.repository.http.quick import QuickReader, tls_context
+from registry.repository.http.shared import MAX_SMALL_FILE, POOL_SIZE, USER_AGENT, base_url, not_found
 
-__all__ = ["MAX_SMALL_FILE", "POOL_SIZE", "REPLAYS", "UPLOAD_CONNECTIONS", "Transport", "reason", "replayed"]
+__all__ = ["REPLAYS", "Transport", "reason"]
 
 log = logging.getLogger("registry.repository.http")
 
-#: Small files (metadata, checksums) are read into memory; nothing legitimate is larger than this.
-MAX_SMALL_FILE = 32 << 20
 #: The longest a server's ``Retry-After`` makes a retry wait, in seconds.
 MAX_RETRY_AFTER = 5.0
-#: Connections kept open to one server: enough for the concurrent reads of one command (64 cards, checksums and
-#: promotion records at once: registry.store.READ_WIDTH).
-POOL_SIZE = 64
-#: Connections a deploy opens ahead of use: its concurrent uploads (registry.store.CONCURRENCY).
-UPLOAD_CONNECTIONS = 16
 #: How many times a request that got no answer because the server dropped the connection is sent again.
 REPLAYS = 2
-#: Connections for small reads (:mod:`registry.repository.http.quick`) a deploy opens ahead of use: the previous
-#: build's card and its checksum, read at once.
-_QUICK_AHEAD = 2
 _CHUNK = 1 << 20
 
 
@@ -84,24 +74,6 @@ class _BearerAuth(requests.auth.AuthBase):
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         request.headers["Authorization"] = f"Bearer {self._token}"
         return request
-
-
-def _base_url(url: str) -> str:
-    """The URL without user-info (credentials go in headers), ending with ``/``."""
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises for a port that is not a number from 0 to 65535
-    except ValueError:
-        raise ConfigError(
-            f"Repository URL {mask_url(url)!r} is not a valid URL: its host or port cannot be read."
-        ) from None
-    if not parts.hostname:
-        raise ConfigError(f"Repository URL {mask_url(url)!r} has no host.")
-    netloc = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
-    if parts.port:
-        netloc += f":{parts.port}"
-    path = parts.path if parts.path.endswith("/") else parts.path + "/"
-    return urlunsplit((parts.scheme, netloc, path, "", ""))
 
 
 class _Adapter(HTTPAdapter):
@@ -208,12 +180,6 @@ def _mark_replayed(response: requests.Response) -> requests.Response:
     return response
 
 
-def replayed(response: requests.Response) -> bool:
-    """Whether ``response`` answers a request sent again after a dropped connection: a write it refuses as taken
-    may have been applied by the dropped attempt."""
-    return bool(getattr(response, "registry_replayed", False))
-
-
 class _Retry(Retry):
     """urllib3's Retry with a server's ``Retry-After`` capped (urllib3 obeys up to six hours): a confused or hostile
     server must not park a resolve far beyond its timeouts."""
@@ -241,7 +207,7 @@ def _retrying_session(attempts: int) -> requests.Session:
     adapter = _Adapter(max_retries=retry, pool_connections=4, pool_maxsize=POOL_SIZE, pool_block=True)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
-    session.headers["User-Agent"] = "registry (maven2 client)"
+    session.headers["User-Agent"] = USER_AGENT
     # The bytes as stored, which the checksums are of; see Transport.refuse_encoded for why.
     session.headers["Accept-Encoding"] = "identity"
     return session
@@ -315,14 +281,15 @@ class _Counting:
 
 
 class Transport:
-    """Requests to one repository's base URL, with credentials, timeouts, retries of reads and error mapping.
+    """Requests to one repository's base URL through ``requests``, with credentials, timeouts, retries of reads
+    and error mapping.
 
     Thread-safe for concurrent requests: the connection pool holds up to :data:`POOL_SIZE` kept-alive connections.
     """
 
     def __init__(self, config: RepositoryConfig, credentials: Credentials | None, help_text: str, retries: int) -> None:
         self.config = config
-        self.base = _base_url(config.url)
+        self.base = base_url(config.url)
         self.display = config.display
         self._credential_help = help_text
         self._timeout = (min(10.0, config.timeout), config.timeout)
@@ -331,13 +298,10 @@ class Transport:
             self._session.auth = _BearerAuth(credentials.token)
         elif credentials is not None and credentials.username:
             self._session.auth = (credentials.username, credentials.password or "")
-        if config.ca_bundle and not Path(config.ca_bundle).expanduser().exists():
-            raise ConfigError(f"The ca_bundle {config.ca_bundle!r} of {self.display} does not exist.")
         self._session.verify = str(Path(config.ca_bundle).expanduser()) if config.ca_bundle else config.verify_tls
         self._helpers: list[threading.Thread] = []
         self._helpers_lock = threading.Lock()
         self._direct: _Direct | bool | None = False  # False: not looked at yet; None: not possible
-        self._quick: QuickReader | bool | None = False
         self._direct_lock = threading.Lock()
 
     def close(self) -> None:
@@ -345,8 +309,6 @@ class Transport:
             helpers, self._helpers = self._helpers, []
         for thread in helpers:
             thread.join(self._timeout[0])
-        if isinstance(self._quick, QuickReader):
-            self._quick.close()
         self._session.close()
 
     def url(self, path: str) -> str:
@@ -407,39 +369,22 @@ class Transport:
 
     def _direct_route(self) -> _Direct | None:
         with self._direct_lock:
-            return self._routes()[0]
-
-    def _quick_route(self) -> QuickReader | None:
-        with self._direct_lock:
-            return self._routes()[1]
-
-    def _routes(self) -> tuple[_Direct | None, QuickReader | None]:
-        """The pool a plain GET or HEAD goes straight to, and the reader of small files; ``None`` where a request
-        must go through the session (a proxy, a replaced adapter), or, for the reader, where urllib3 must see it
-        (TLS without verification, which it warns about on every request; a client certificate)."""
-        if self._direct is False:
-            try:
-                self._direct = _Direct(self._session, self.base)
-            except Exception:  # a proxy, a replaced adapter, or a setting requests refuses: it goes that way
-                self._direct = None
-        direct: _Direct | None = self._direct  # type: ignore[assignment]
-        if self._quick is False:
-            self._quick = None
-            if direct is not None and direct.verify is not False and direct.cert is None:
-                https = self.base.startswith("https:")
+            if self._direct is False:
                 try:
-                    tls = tls_context(direct.verify, requests.utils.DEFAULT_CA_BUNDLE_PATH) if https else None
-                    self._quick = QuickReader(
-                        self.base,
-                        direct.template.headers,
-                        timeout=self._timeout,
-                        limit=MAX_SMALL_FILE,
-                        keep=POOL_SIZE,
-                        tls=tls,
-                    )
-                except (OSError, ValueError):  # an unreadable CA bundle: the session reports it
-                    self._quick = None
-        return direct, self._quick  # type: ignore[return-value]
+                    self._direct = _Direct(self._session, self.base)
+                except Exception:  # a proxy, a replaced adapter, or a setting requests refuses: it goes that way
+                    self._direct = None
+            return self._direct  # type: ignore[return-value]
+
+    def prepared(self) -> tuple[dict[str, str] | None, bool | str]:
+        """The headers a plain GET is sent with (credentials included, as the session prepares them) and its TLS
+        verification, for the small-file reader; ``(None, False)`` where the reader must not be used: through a
+        proxy, with a replaced adapter, without TLS verification (urllib3 warns on every such request), with a
+        client certificate."""
+        direct = self._direct_route()
+        if direct is None or direct.verify is False or direct.cert is not None:
+            return None, False
+        return dict(direct.template.headers), direct.verify
 
     def _send_direct(
         self, method: str, path: str, *, timeout: tuple[float, float], stream: bool = False, spent: int = 0
@@ -493,15 +438,12 @@ class Transport:
                 f"{self.display} {verb} {action} {path} (HTTP {status}): {self._credential_help}"
             )
         if status == 404:
-            return self._not_found(path)
+            return not_found(path, self.display)
         detail = _body_excerpt(response)
         return RepositoryUnavailable(
             f"{self.display} answered HTTP {status} to {action} {path}{': ' + detail if detail else ''}."
             + (" The server is failing; try again later." if status >= 500 else "")
         )
-
-    def _not_found(self, path: str) -> ArtifactNotFound:
-        return ArtifactNotFound(f"{path} does not exist in {self.display}.")
 
     def refuse_encoded(self, response: requests.Response, path: str) -> None:
         """Refuse a compressed answer to our ``Accept-Encoding: identity``: urllib3 inflates the end of a stream
@@ -513,24 +455,10 @@ class Transport:
                 "for files as they are stored; refusing to unpack it. Check the server or proxy configuration."
             )
 
-    def get_small(self, path: str) -> tuple[bytes, str | None]:
-        """GET a small file and its ETag. A body that breaks off half-way is read again, twice at most: urllib3
-        retries only requests that got no answer, and Apache cuts off a reader when a writer rewrites the file.
-
-        Tried first on a kept-alive connection of :mod:`registry.repository.http.quick`; any answer but the
-        file or its absence is asked again here, through the session."""
-        quick = self._quick_route()
-        spent = 0
-        if quick is not None:
-            started = time.monotonic()
-            answer = quick.get(path)
-            if answer is not None:
-                status, content, etag = answer
-                log.debug("GET %s -> %s in %.3f s", mask_url(self.url(path)), status, time.monotonic() - started)
-                if status == 404:
-                    raise self._not_found(path)
-                return content, etag
-            spent = 1  # that was the first attempt: a server failing for good is asked no more often than before
+    def get_small(self, path: str, spent: int = 0) -> tuple[bytes, str | None]:
+        """GET a small file and its ETag (``spent``: retries an earlier attempt used up). A body that breaks off
+        half-way is read again, twice at most: urllib3 retries only requests that got no answer, and Apache cuts
+        off a reader when a writer rewrites the file."""
         for attempt in (1, 2, 3):
             try:
                 return self._get_once(path, spent if attempt == 1 else 0)
@@ -643,10 +571,6 @@ class Transport:
 
         for connection in connections:
             self.start_helper(connect, connection)
-        quick = self._quick_route()
-        if quick is not None:
-            for _ in range(_QUICK_AHEAD):
-                self.start_helper(quick.preconnect)
 
     def start_helper(self, target: Callable[..., object], *args: object) -> None:
         """Run best-effort work for the requests to come on a thread of its own; :meth:`close` waits for it, so

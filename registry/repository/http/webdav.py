@@ -23,7 +23,7 @@ from typing import Literal
 
 from registry._util import backoff
 from registry.exceptions import RegistryError, RepositoryUnavailable
-from registry.repository.http.session import Transport
+from registry.repository.http.transport import Transport
 
 __all__ = ["STALE_FOLDER_LOCK", "Behaviour", "Locks", "ServerTraits", "folder_lock", "mkcol_parents", "probe"]
 

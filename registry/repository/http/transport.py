@@ -1,0 +1,211 @@
+"""The transport an HTTP repository talks through: small files first on :mod:`registry.repository.http.quick`,
+everything else through the ``requests`` session of :mod:`registry.repository.http.session`, made (and
+``requests`` imported, about 70 ms of a command's start) only when something needs it.
+
+A warm search or catalog reads one file (the metadata): where the small-file reader can be set up from the
+configuration alone, exactly as the session would send its requests, such a command never imports ``requests``.
+That is where nothing in the environment needs ``requests``' own reading of it: no proxy variable, no ``.netrc``
+where no credentials are configured, TLS verified (with the CA bundle ``requests`` would use), and no mock in
+place of ``requests``' adapter. Elsewhere the session builds the reader from the request it prepares.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from registry._util import mask_url
+from registry.exceptions import ConfigError, RegistryError
+from registry.repository.base import Source
+from registry.repository.config import Credentials, RepositoryConfig
+from registry.repository.http.quick import QuickReader, tls_context
+from registry.repository.http.shared import MAX_SMALL_FILE, POOL_SIZE, USER_AGENT, base_url, not_found
+
+if TYPE_CHECKING:
+    import requests
+
+    from registry.repository.http import session
+
+__all__ = ["Transport", "replayed"]
+
+log = logging.getLogger("registry.repository.http")
+
+#: Connections for small reads a deploy opens ahead of use: the previous build's card and its checksum, at once.
+_QUICK_AHEAD = 2
+
+
+def replayed(response: requests.Response) -> bool:
+    """Whether ``response`` answers a request sent again after a dropped connection: a write it refuses as taken
+    may have been applied by the dropped attempt."""
+    return bool(getattr(response, "registry_replayed", False))
+
+
+def _needs_requests(environ: os._Environ[str] | dict[str, str], credentials: Credentials | None) -> bool:
+    """Whether ``requests`` would read something of the environment into a plain GET that is not read here: a
+    proxy (or, on Windows and macOS, the system's proxy settings), a ``.netrc`` where no credentials are
+    configured; or whether a test replaced its adapter. (Its CA bundle variables are read here: :func:`_verify`.)"""
+    if sys.platform in ("win32", "darwin"):
+        return True
+    if any(value and name.lower().endswith("_proxy") and name.lower() != "no_proxy" for name, value in environ.items()):
+        return True
+    if credentials is None or not (credentials.token or credentials.username):
+        home = Path(environ.get("HOME") or "~").expanduser()
+        if environ.get("NETRC") or (home / ".netrc").exists() or (home / "_netrc").exists():
+            return True
+    adapters = sys.modules.get("requests.adapters")
+    return adapters is not None and getattr(adapters.HTTPAdapter.send, "__module__", "") != "requests.adapters"
+
+
+def _verify(config: RepositoryConfig, environ: os._Environ[str] | dict[str, str]) -> bool | str:
+    """The TLS verification ``requests`` gives a plain GET: the repository's ``ca_bundle``, else the bundle named
+    by ``REQUESTS_CA_BUNDLE`` or ``CURL_CA_BUNDLE``, else its own (``True``)."""
+    if config.ca_bundle:
+        return str(Path(config.ca_bundle).expanduser())
+    return environ.get("REQUESTS_CA_BUNDLE") or environ.get("CURL_CA_BUNDLE") or True
+
+
+def _authorization(credentials: Credentials | None) -> dict[str, str]:
+    """The header ``requests`` sends for the configured credentials (basic: ``user:password`` in Latin-1)."""
+    if credentials is not None and credentials.token:
+        return {"Authorization": f"Bearer {credentials.token}"}
+    if credentials is not None and credentials.username:
+        pair = f"{credentials.username}:{credentials.password or ''}".encode("latin-1")
+        return {"Authorization": "Basic " + base64.b64encode(pair).decode("ascii")}
+    return {}
+
+
+class Transport:
+    """Requests to one repository's base URL, with credentials, timeouts, retries of reads and error mapping.
+
+    Thread-safe for concurrent requests: up to :data:`POOL_SIZE` kept-alive connections each for small reads and
+    for everything else.
+    """
+
+    def __init__(self, config: RepositoryConfig, credentials: Credentials | None, help_text: str, retries: int) -> None:
+        self.config = config
+        self.base = base_url(config.url)
+        self.display = config.display
+        if config.ca_bundle and not Path(config.ca_bundle).expanduser().exists():
+            raise ConfigError(f"The ca_bundle {config.ca_bundle!r} of {self.display} does not exist.")
+        self._credentials = credentials
+        self._help_text = help_text
+        self._retries = retries
+        self._timeout = (min(10.0, config.timeout), config.timeout)
+        self._full: session.Transport | None = None
+        self._quick: QuickReader | bool | None = False  # False: not set up yet; None: not possible
+        self._lock = threading.Lock()  # the session's making
+        self._reader_lock = threading.Lock()  # the reader's
+
+    def full(self) -> session.Transport:
+        """The ``requests`` transport, made on first use."""
+        with self._lock:
+            if self._full is None:
+                from registry.repository.http import session
+
+                self._full = session.Transport(self.config, self._credentials, self._help_text, self._retries)
+            return self._full
+
+    def _reader(self) -> QuickReader | None:
+        """The small-file reader, set up on first use (the first of 64 concurrent reads sets it up; the others
+        wait for it rather than go the slow way); ``None`` where it must not be used."""
+        with self._reader_lock:
+            if self._quick is False:
+                self._quick = self._new_reader()
+            return self._quick  # type: ignore[return-value]
+
+    def _new_reader(self) -> QuickReader | None:
+        https = self.base.startswith("https:")
+        headers: dict[str, str] | None = None
+        verify = _verify(self.config, os.environ)
+        if https and not self.config.verify_tls:
+            return None  # urllib3 warns on every such request: they go its way
+        if not _needs_requests(os.environ, self._credentials):
+            try:
+                headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "identity", "Accept": "*/*"}
+                headers.update(_authorization(self._credentials))
+            except UnicodeEncodeError:
+                headers = None  # requests says what it makes of such a password
+        if headers is None:
+            headers, verify = self.full().prepared()
+            if headers is None:
+                return None
+        try:
+            tls = tls_context(verify, _default_bundle()) if https else None
+            return QuickReader(self.base, headers, timeout=self._timeout, limit=MAX_SMALL_FILE, keep=POOL_SIZE, tls=tls)
+        except (OSError, ValueError):  # an unreadable CA bundle: the session reports it
+            return None
+
+    def close(self) -> None:
+        with self._lock, self._reader_lock:
+            full, quick = self._full, self._quick
+        if full is not None:
+            full.close()
+        if isinstance(quick, QuickReader):
+            quick.close()
+
+    def url(self, path: str) -> str:
+        return self.base + quote(path, safe="/")
+
+    def get_small(self, path: str) -> tuple[bytes, str | None]:
+        """GET a small file and its ETag: first on a kept-alive connection of the small-file reader, and any
+        answer but the file or its absence again through the session (with one retry fewer: a server failing for
+        good is asked no more often than without the reader)."""
+        reader = self._reader()
+        if reader is None:
+            return self.full().get_small(path)
+        started = time.monotonic()
+        answer = reader.get(path)
+        if answer is None:
+            return self.full().get_small(path, spent=1)
+        status, content, etag = answer
+        log.debug("GET %s -> %s in %.3f s", mask_url(self.url(path)), status, time.monotonic() - started)
+        if status == 404:
+            raise not_found(path, self.display)
+        return content, etag
+
+    def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        """See :meth:`registry.repository.http.session.Transport.request`."""
+        return self.full().request(method, path, **kwargs)
+
+    def download(self, path: str, destination: Path) -> None:
+        self.full().download(path, destination)
+
+    def put(
+        self, path: str, source: Source, headers: dict[str, str], ready: Callable[[], None] | None = None
+    ) -> requests.Response:
+        """See :meth:`registry.repository.http.session.Transport.put`."""
+        return self.full().put(path, source, headers, ready)
+
+    def fail(self, response: requests.Response, action: str, path: str) -> RegistryError:
+        return self.full().fail(response, action, path)
+
+    def refuse_encoded(self, response: requests.Response, path: str) -> None:
+        self.full().refuse_encoded(response, path)
+
+    def preconnect(self, count: int) -> None:
+        """Open up to ``count`` kept-alive connections for writes, and a few for small reads, now (best effort)."""
+        full = self.full()
+        full.preconnect(count)
+        reader = self._reader()
+        if reader is not None:
+            for _ in range(_QUICK_AHEAD):
+                full.start_helper(reader.preconnect)
+
+    def start_helper(self, target: Callable[..., object], *args: object) -> None:
+        """See :meth:`registry.repository.http.session.Transport.start_helper`."""
+        self.full().start_helper(target, *args)
+
+
+def _default_bundle() -> str:
+    """The CA bundle ``requests`` verifies with by default: certifi's (it depends on certifi)."""
+    import certifi
+
+    return str(certifi.where())
