@@ -5,6 +5,7 @@ No timings are asserted; benchmarks/network.py measures them."""
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import os
 import shutil
 import subprocess
@@ -32,6 +33,8 @@ from registry.settings import Settings
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 from latency_proxy import LatencyProxy
+
+NOW = dt.datetime(2026, 12, 3, 12, 0, tzinfo=dt.timezone.utc)  # the catalog's "generated at": one page, run twice
 
 
 @pytest.fixture
@@ -213,7 +216,7 @@ def test_a_catalog_reads_each_version_once_and_then_asks_only_for_the_metadata(
     cold = dataclasses.replace(settings, cache_dir=tmp_path / "cold-cache")
     log = Log(nginx_server, repo)
     log.mark()
-    build_catalog(tmp_path / "site", repository=slow, settings=cold, artifacts=["com.acme:churn"])
+    build_catalog(tmp_path / "site", repository=slow, settings=cold, artifacts=["com.acme:churn"], now=NOW)
     per_version = ["-model.json", "-model.json.sha512", "-promotion.json"]  # card, checksum, absent record
     assert sorted(log.since()) == sorted(
         ["GET com/acme/churn/maven-metadata.xml"]
@@ -225,7 +228,7 @@ def test_a_catalog_reads_each_version_once_and_then_asks_only_for_the_metadata(
     assert page.count(f"model card signed by key {gpg_keys.signer}") == 1
     assert page.count("unsigned") >= 2
     log.mark()
-    build_catalog(tmp_path / "site", repository=slow, settings=cold, artifacts=["com.acme:churn"])
+    build_catalog(tmp_path / "site", repository=slow, settings=cold, artifacts=["com.acme:churn"], now=NOW)
     assert log.since() == ["GET com/acme/churn/maven-metadata.xml"]  # cards, checks and absent records: all known
     assert (tmp_path / "site" / "com.acme.churn.html").read_text() == page
 
