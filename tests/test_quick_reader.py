@@ -105,6 +105,19 @@ def test_an_answer_that_ends_its_connection_is_taken_and_the_next_read_connects_
     assert canned.connections == 2
 
 
+def test_a_kept_connection_the_server_closed_since_is_replaced_by_a_new_one(canned: Canned) -> None:
+    # The server keeps nothing idle (as after its idle timeout); the answer did not say so (no Connection: close).
+    canned.answers += [
+        b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\none",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\ntwo",
+    ]
+    canned.close_after.add(1)
+    reader = _reader(canned)
+    assert reader.get("one") == (200, b"one", None)
+    assert reader.get("two") == (200, b"two", None)  # not left to the full transport: asked again here
+    assert canned.connections == 2 and len(canned.requests) == 2
+
+
 @pytest.mark.parametrize(
     "answer",
     [

@@ -49,6 +49,14 @@ def tls_context(verify: bool | str, default_bundle: str) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=location)
 
 
+class _Unanswered(Exception):
+    """The connection ended (or was reset) before any answer: on a kept-alive one, the server closed it idle."""
+
+
+#: How a kept-alive connection the server has since closed answers a request.
+_DROPPED = (_Unanswered, ConnectionResetError, BrokenPipeError, ConnectionAbortedError)
+
+
 class _Connection:
     """A connected socket and the buffered reader of its answers."""
 
@@ -108,30 +116,44 @@ class QuickReader:
         self._keep = keep
 
     def get(self, path: str) -> _Answer | None:
-        """``(200, content, ETag)``, ``(404, b"", None)``, or ``None``: send it through the full transport."""
-        try:
-            connection = self._idle.pop()
-        except IndexError:
-            try:
-                connection = self._open()
-            except _FAILURES:
-                return None
+        """``(200, content, ETag)``, ``(404, b"", None)``, or ``None``: send it through the full transport.
+
+        A kept-alive connection the server has closed since (an idle timeout) gives no answer at all: the request
+        is then sent once more on a new connection, as urllib3 does with its pool."""
         request = b"GET " + (self._prefix + quote(path, safe="/")).encode("ascii") + b" HTTP/1.1\r\n" + self._head
-        try:
-            connection.sock.sendall(request)
-            answer, reusable = self._answer(connection.answers)
-        except _FAILURES:
-            connection.close()
-            return None
-        if answer is None or not reusable:
-            connection.close()
-        else:
-            self._give_back(connection)
-        return answer
+        for _ in range(2):
+            try:
+                connection, kept = self._idle.pop(), True
+            except IndexError:
+                try:
+                    connection, kept = self._open(), False
+                except _FAILURES:
+                    return None
+            try:
+                connection.sock.sendall(request)
+                answer, reusable = self._answer(connection.answers)
+            except _DROPPED:
+                connection.close()
+                if kept:
+                    continue  # closed or reset while it waited here: another connection
+                return None
+            except _FAILURES:
+                connection.close()
+                return None
+            if answer is None or not reusable:
+                connection.close()
+            else:
+                self._give_back(connection)
+            return answer
+        return None
 
     def _answer(self, answers: BinaryIO) -> tuple[_Answer | None, bool]:
-        """The answer read, if it is one taken here, and whether its connection can serve another request."""
-        status_line = _STATUS.fullmatch(answers.readline(_LINE + 1))
+        """The answer read, if it is one taken here, and whether its connection can serve another request.
+        :raises _Unanswered: the connection ended before the first byte of an answer."""
+        first = answers.readline(_LINE + 1)
+        if not first:
+            raise _Unanswered
+        status_line = _STATUS.fullmatch(first)
         if status_line is None:
             return None, False
         status = int(status_line.group(2))
