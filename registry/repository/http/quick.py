@@ -80,8 +80,7 @@ def _headers(answers: BinaryIO) -> dict[bytes, bytes] | None:
         if not colon or not line.endswith(b"\n") or len(line) > _LINE or line[:1] in (b" ", b"\t"):
             return None  # cut off, too long, or a continuation line
         name = name.strip().lower()
-        if name in fields and name == b"content-length":
-            return None  # two lengths: a smuggling attempt, or a broken proxy
+        # A repeated field is joined, as HTTP defines it: two Content-Lengths ("2, 3") are then no length at all.
         fields[name] = value.strip() if name not in fields else fields[name] + b", " + value.strip()
     return None
 

@@ -317,7 +317,7 @@ class Transport:
     def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         """Send one request; transport failures become RepositoryUnavailable, with the URL masked. A request the
         server dropped without an answer is sent again (see the module's notes); one with a streamed body raises
-        :class:`Dropped` for its caller to reopen and send again."""
+        :class:`Dropped` for its caller to reopen and send again. ``spent``: retries an earlier attempt used up."""
         body = kwargs.get("data")
         if body is None or isinstance(body, bytes | str):
             return self._replaying(method, path, lambda: self._send(method, path, **kwargs))
@@ -468,7 +468,7 @@ class Transport:
         raise AssertionError("unreachable")
 
     def _get_once(self, path: str, spent: int = 0) -> tuple[bytes, str | None]:
-        with self._replaying("GET", path, lambda: self._send("GET", path, stream=True, spent=spent)) as response:
+        with self.request("GET", path, stream=True, spent=spent) as response:
             if response.status_code != 200:
                 raise self.fail(response, "reading", path)
             self.refuse_encoded(response, path)

@@ -131,8 +131,8 @@ class Transport:
             try:
                 headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "identity", "Accept": "*/*"}
                 headers.update(_authorization(self._credentials))
-            except UnicodeEncodeError:
-                headers = None  # requests says what it makes of such a password
+            except UnicodeEncodeError:  # a password beyond Latin-1: requests says what it makes of it
+                headers = None
         if headers is None:
             headers, verify = self.full().prepared()
             if headers is None:
