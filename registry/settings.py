@@ -2,7 +2,8 @@
 
 **Which repository** a command uses, first match wins:
 
-1. ``--repository`` / ``repository=`` — a configured name, an ``http(s)://`` URL, a ``file://`` URL or a path;
+1. ``--repository`` / ``repository=`` — a configured name, an ``http(s)://``, ``s3://`` or ``file://`` URL, or a
+   path;
 2. the ``REGISTRY_REPOSITORY`` environment variable (same forms);
 3. ``default`` in the configuration file;
 4. the embedded default: Maven's local repository (``<localRepository>`` of ``~/.m2/settings.xml``, else
@@ -26,7 +27,8 @@
 Keys of a repository: ``url`` (required), ``username``, ``password``, ``password_env``, ``token``,
 ``token_env`` (bearer token), ``maven_id``, ``ca_bundle``, ``verify_tls`` (``false`` is allowed only with a
 warning), ``timeout`` (seconds), ``unsafe_overwrite`` (``"refuse"`` or ``"warn"``: what to do on a server that
-cannot refuse overwrites atomically). Unknown keys and wrong types are errors.
+cannot refuse overwrites atomically); for ``s3://bucket/prefix`` repositories ``profile`` (a profile of the AWS
+configuration) and ``endpoint_url`` (an S3-compatible server). Unknown keys and wrong types are errors.
 
 OpenPGP signatures (see :mod:`registry.signing` for how gpg is run and the trust model)::
 
@@ -104,6 +106,8 @@ _REPO_KEYS: dict[str, type | tuple[type, ...]] = {
     "require_signatures": bool,
     "trusted_keys": list,
     "trusted_keyring": str,
+    "profile": str,
+    "endpoint_url": str,
 }
 
 
@@ -311,6 +315,8 @@ class Settings:
                 require_signatures=entry.get("require_signatures", False),
                 trusted_keys=_trusted_keys(entry, where),
                 trusted_keyring=_keyring(entry, path, where),
+                profile=entry.get("profile"),
+                endpoint_url=entry.get("endpoint_url"),
             )
         cache = env.get("REGISTRY_CACHE") or data.get("cache")
         cache_dir = (
@@ -406,6 +412,7 @@ BACKENDS: Mapping[str, str] = {
     "http": "registry.repository.http:HttpRepository",
     "https": "registry.repository.http:HttpRepository",
     "file": "registry.repository.local:LocalRepository",
+    "s3": "registry.repository.s3:S3Repository",
 }
 
 

@@ -1,0 +1,154 @@
+"""A real S3 API server (moto's standalone server, in its own process) and a loopback proxy in front of it.
+
+moto checks a condition (If-None-Match, If-Match) and then writes without a lock, so two concurrent creates of one
+key can both succeed. S3 itself is atomic: the proxy forwards one write at a time, so that a race test tests us,
+not moto. It also counts requests, and can strip the conditional headers (a server that ignores them).
+"""
+
+from __future__ import annotations
+
+import http.client
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import moto.server
+from realtools import free_port
+
+#: The credentials every test hands boto3 (moto accepts any, unless told to check them).
+AWS_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+_WRITES = ("PUT", "POST", "DELETE")
+_HOP = {"connection", "keep-alive", "transfer-encoding", "proxy-connection"}
+
+
+def _wait_for(port: int, process: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"moto_server exited with {process.returncode}")
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise RuntimeError("moto_server did not start")
+
+
+@contextmanager
+def moto_server(log: Path | None = None, **env: str) -> Iterator[str]:
+    """``moto_server`` on 127.0.0.1 and a free port, in its own process; yields its URL."""
+    port = free_port()
+    out = log.open("wb") if log else subprocess.DEVNULL
+    process = subprocess.Popen(
+        [sys.executable, "-m", moto.server.__name__, "-H", "127.0.0.1", "-p", str(port)],
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        env={"PATH": "/usr/bin:/bin", **AWS_ENV, **env},
+    )
+    try:
+        _wait_for(port, process)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(10)
+        if log:
+            out.close()  # type: ignore[union-attr]
+
+
+class S3Proxy:
+    """A loopback HTTP proxy to ``upstream`` that forwards one write at a time and counts requests.
+
+    ``strip_conditions``: drop ``If-None-Match`` and ``If-Match`` from every request, as a server that ignores
+    conditional writes would.
+    """
+
+    def __init__(self, upstream: str, *, strip_conditions: bool = False) -> None:
+        self.upstream = upstream.split("://", 1)[1]
+        self.strip_conditions = strip_conditions
+        self.requests: list[tuple[str, str]] = []
+        self._write_lock = threading.Lock()
+        self._count_lock = threading.Lock()
+        proxy = self
+        local = threading.local()
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+            def _forward(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP}
+                if proxy.strip_conditions:
+                    headers = {k: v for k, v in headers.items() if k.lower() not in ("if-none-match", "if-match")}
+                with proxy._count_lock:
+                    proxy.requests.append((self.command, self.path))
+                lock = proxy._write_lock if self.command in _WRITES else None
+                if lock:
+                    lock.acquire()
+                try:
+                    status, reason, answer, data = self._send(headers, body)
+                finally:
+                    if lock:
+                        lock.release()
+                self.send_response(status, reason)
+                for key, value in answer:
+                    if key.lower() not in _HOP and key.lower() != "content-length":
+                        self.send_header(key, value)
+                self.send_header(
+                    "Content-Length",
+                    str(len(data))
+                    if self.command != "HEAD"
+                    else dict((k.lower(), v) for k, v in answer).get("content-length", "0"),
+                )
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(data)
+
+            def _send(self, headers: dict[str, str], body: bytes) -> tuple[int, str, list[tuple[str, str]], bytes]:
+                for attempt in (1, 2):
+                    connection = getattr(local, "connection", None)
+                    if connection is None:
+                        connection = local.connection = http.client.HTTPConnection(proxy.upstream, timeout=60)
+                    try:
+                        connection.request(self.command, self.path, body=body, headers=headers)
+                        response = connection.getresponse()
+                        data = response.read()
+                        return response.status, response.reason, response.getheaders(), data
+                    except (http.client.HTTPException, OSError):
+                        connection.close()
+                        local.connection = None
+                        if attempt == 2:
+                            raise
+                raise AssertionError("unreachable")
+
+            do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _forward
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def count(self, method: str | None = None) -> int:
+        with self._count_lock:
+            return sum(1 for m, _ in self.requests if method is None or m == method)
+
+    def reset(self) -> None:
+        with self._count_lock:
+            self.requests.clear()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

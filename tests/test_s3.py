@@ -1,0 +1,266 @@
+"""s3:// repositories against a real S3 API server: moto's standalone server, behind a loopback proxy that forwards
+one write at a time (as S3 itself is atomic; moto is not, see tests/s3tools.py) and counts requests."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import boto3
+import pytest
+from cardhelpers import run_cli
+from deployers import deploy_concurrently
+from s3tools import AWS_ENV, S3Proxy, moto_server
+
+from registry.coordinates import Module
+from registry.deploy import deploy
+from registry.exceptions import AuthenticationFailed, ConfigError, RepositoryUnavailable, VersionExists
+from registry.modelcard import ModelCard
+from registry.promote import promote
+from registry.repository.base import PathExists
+from registry.repository.local import LocalRepository
+from registry.resolve import list_versions, resolve
+from registry.settings import Settings, open_repository
+from registry.store import read_metadata
+
+CHURN = Module("com.acme", "churn")
+
+
+@pytest.fixture(scope="module")
+def moto() -> Iterator[str]:
+    with moto_server() as url:
+        yield url
+
+
+@pytest.fixture
+def proxy(moto: str) -> Iterator[S3Proxy]:
+    proxy = S3Proxy(moto)
+    yield proxy
+    proxy.close()
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch, isolated_env: Path) -> None:
+    """boto3's chain sees the test credentials only (no developer configuration)."""
+    for name in [n for n in os.environ if n.startswith("AWS_")]:
+        monkeypatch.delenv(name)
+    for name, value in AWS_ENV.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(isolated_env / "aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(isolated_env / "aws-credentials"))
+
+
+def _bucket(moto: str) -> str:
+    name = f"models-{uuid.uuid4().hex[:12]}"
+    boto3.client("s3", endpoint_url=moto, **_keys()).create_bucket(Bucket=name)
+    return name
+
+
+def _keys() -> dict[str, str]:
+    return {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "region_name": "us-east-1"}
+
+
+@pytest.fixture
+def s3_url(aws: None, moto: str, proxy: S3Proxy, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A fresh bucket; the repository under its prefix ``maven``, reached through the proxy (AWS_ENDPOINT_URL)."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
+    return f"s3://{_bucket(moto)}/maven"
+
+
+def _objects(moto: str, url: str) -> dict[str, bytes]:
+    bucket, _, prefix = url[len("s3://") :].partition("/")
+    client = boto3.client("s3", endpoint_url=moto, **_keys())
+    keys = [o["Key"] for o in client.list_objects_v2(Bucket=bucket, Prefix=prefix + "/").get("Contents", [])]
+    return {k[len(prefix) + 1 :]: client.get_object(Bucket=bucket, Key=k)["Body"].read() for k in keys}
+
+
+def _card(auc: float) -> ModelCard:
+    return ModelCard.create("x", metrics={"auc": auc}, training_data={"rows": 20000})
+
+
+def test_deploy_and_resolve_every_selector(s3_url: str, make_model: Callable[..., Path], moto: str) -> None:
+    for content, target in [("a", "1.0"), ("b", "1.0"), ("c", "1.1"), ("d", "2.0")]:
+        deploy(make_model(content), f"com.acme:churn:{target}", repository=s3_url)
+    expected = {
+        "latest.release": ("2.0.0", "d"),
+        "1.0": ("1.0.1", "b"),
+        "1.0.+": ("1.0.1", "b"),
+        "1.+": ("1.1.0", "c"),
+        "[1.0,2.0)": ("1.1.0", "c"),
+        "1.0.0": ("1.0.0", "a"),
+    }
+    for selector, (version, content) in expected.items():
+        resolved = resolve(f"com.acme:churn:{selector}", repository=s3_url)
+        assert str(resolved.coordinate.version) == version, selector
+        assert (resolved.path / "stages/0_lr/data/part-00000.snappy.parquet").read_text() == content * 100
+    assert [str(v) for v in list_versions(CHURN, open_repository(s3_url))] == ["1.0.0", "1.0.1", "1.1.0", "2.0.0"]
+    stored = _objects(moto, s3_url)
+    assert "com/acme/churn/maven-metadata.xml.sha512" in stored
+    assert not [k for k in stored if ".registry-probe" in k]  # the probe object is gone
+    with pytest.raises(VersionExists):
+        deploy(make_model("e"), "com.acme:churn:1.0.1", repository=s3_url)
+
+
+def test_a_create_never_overwrites(s3_url: str, tmp_path: Path) -> None:
+    repository = open_repository(s3_url)
+    repository.create("g/a/1/a.jar", b"first")
+    with pytest.raises(PathExists):
+        repository.create("g/a/1/a.jar", b"second")
+    big = tmp_path / "big.jar"
+    big.write_bytes(os.urandom(9 << 20))  # above the multipart threshold: the completion is conditional
+    repository.create("g/a/1/big.jar", big)
+    with pytest.raises(PathExists):
+        repository.create("g/a/1/big.jar", big)
+    copy = tmp_path / "copy"
+    repository.fetch("g/a/1/big.jar", copy)
+    assert copy.read_bytes() == big.read_bytes() and repository.read("g/a/1/a.jar") == b"first"
+    assert repository.list("g/a/") == ["1/"] and repository.list("g/a/1") == ["a.jar", "big.jar"]
+
+
+def test_listing_is_paginated(s3_url: str, moto: str) -> None:
+    repository = open_repository(s3_url)
+    names = [f"f{i:04d}" for i in range(1005)]  # ListObjectsV2 answers at most 1,000 keys a page
+    client = boto3.client("s3", endpoint_url=moto, **_keys())
+    bucket = s3_url[len("s3://") :].split("/")[0]
+    for name in names:
+        client.put_object(Bucket=bucket, Key=f"maven/many/{name}", Body=b"")
+    assert repository.list("many") == names
+
+
+def test_every_command_works_on_s3(
+    s3_url: str, make_model: Callable[..., Path], tmp_path: Path, isolated_env: Path
+) -> None:
+    endpoint = os.environ.pop("AWS_ENDPOINT_URL")  # the configuration file's endpoint_url is used instead
+    (isolated_env / "config.toml").write_text(
+        f'default = "store"\n[repositories.store]\nurl = "{s3_url}"\nendpoint_url = "{endpoint}"\n'
+    )
+    first = run_cli("deploy", str(make_model("a")), "com.acme:churn:1.0", "--metric", "auc=0.9")
+    assert first[0] == 0, first[2]
+    second = run_cli("deploy", str(make_model("b")), "com.acme:churn:1.0", "--metric", "auc=0.95")
+    assert second[0] == 0 and second[1].splitlines()[-1] == "com.acme:churn:1.0.1"
+    code, out, _ = run_cli("versions", "com.acme:churn")
+    assert code == 0 and "1.0.0" in out and "1.0.1" in out
+    code, out, err = run_cli("search", "com.acme:churn", "--metric", "auc>0.92")
+    assert code == 0 and "1.0.1" in out and "1.0.0" not in out, err
+    assert run_cli("show", "com.acme:churn:1.0.1")[0] == 0
+    code, out, _ = run_cli("diff", "com.acme:churn:1.0.0", "com.acme:churn:1.0.1")
+    assert code == 0 and "auc" in out
+    code, _, err = run_cli("catalog", "--out", str(tmp_path / "site"))
+    assert code == 0 and "churn" in (tmp_path / "site" / "index.html").read_text(), err
+    code, out, err = run_cli("resolve", "com.acme:churn:latest.release", "--to", str(tmp_path / "model"))
+    assert code == 0 and (tmp_path / "model/stages/0_lr/data/part-00000.snappy.parquet").read_text() == "b" * 100
+    code, out, err = run_cli("verify", "com.acme:churn:1.0.1")
+    assert code == 0, err
+    code, out, err = run_cli("fsck")
+    assert code == 0, out + err
+    code, _, err = run_cli("ivysettings")
+    assert code != 0 and "no S3 resolver" in err and "promote" in err and len(err.strip().splitlines()) == 1
+    # -r and REGISTRY_REPOSITORY take an s3:// URL as well
+    os.environ["AWS_ENDPOINT_URL"] = endpoint
+    assert run_cli("versions", "com.acme:churn", "-r", s3_url)[0] == 0
+    assert Settings.load({**os.environ, "REGISTRY_REPOSITORY": s3_url}).repository().url == s3_url
+
+
+def test_promotion_between_s3_and_local_in_both_directions(
+    s3_url: str, make_model: Callable[..., Path], tmp_path: Path, moto: str
+) -> None:
+    local = LocalRepository(tmp_path / "local")
+    coordinate = deploy(make_model("v1"), "com.acme:churn:1.0", repository=local, card=_card(0.93))
+    assert promote(str(coordinate), source=local, target=s3_url, gates=["auc>=0.9"]).files
+    back = LocalRepository(tmp_path / "back")
+    done = promote("com.acme:churn:latest.release", source=s3_url, target=back)
+    assert done.coordinate == coordinate
+    stored = _objects(moto, s3_url)
+    for name in done.files:
+        path = f"{coordinate.directory}/{name}"
+        assert (back.root / path).read_bytes() == stored[path]
+        if not name.startswith("churn-1.0.0-promotion"):
+            assert stored[path] == (local.root / path).read_bytes()
+    assert promote(str(coordinate), source=local, target=s3_url).already_present
+
+
+def test_sixteen_concurrent_deployers_get_sixteen_builds(
+    s3_url: str, make_model: Callable[..., Path], tmp_path: Path
+) -> None:
+    models = [make_model(f"m{i}") for i in range(16)]
+    printed = deploy_concurrently(s3_url, models, tmp_path)
+    assert sorted(printed) == sorted(f"com.acme:churn:1.0.{b}" for b in range(16))
+    assert [str(v) for v in list_versions(CHURN, open_repository(s3_url))] == [f"1.0.{b}" for b in range(16)]
+    for build, coordinate in enumerate(sorted(printed, key=lambda c: int(c.rsplit(".", 1)[1]))):
+        resolved = resolve(coordinate, repository=s3_url, cache_dir=tmp_path / "cache")
+        content = (resolved.path / "stages/0_lr/data/part-00000.snappy.parquet").read_text()
+        assert content in {f"m{i}" * 100 for i in range(16)}, build
+    assert len({(resolve(c, repository=s3_url).path / "stages").resolve() for c in printed}) == 16
+
+
+def test_a_server_ignoring_conditional_writes_is_refused_unless_warned(
+    aws: None,
+    moto: str,
+    make_model: Callable[..., Path],
+    isolated_env: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    stripping = S3Proxy(moto, strip_conditions=True)
+    try:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", stripping.url)
+        url = f"s3://{_bucket(moto)}/maven"
+        with pytest.raises(RepositoryUnavailable, match="ignores conditional writes"):
+            deploy(make_model("a"), "com.acme:churn:1.0", repository=url)
+        (isolated_env / "config.toml").write_text(f'[repositories.weak]\nurl = "{url}"\nunsafe_overwrite = "warn"\n')
+        with caplog.at_level("WARNING"):
+            for content in "bcd":
+                deploy(make_model(content), "com.acme:churn:1.0", repository="weak")
+        assert "ignores conditional writes" in caplog.text
+        # the refused deploy claimed nothing (refused before its claim), so the builds start at 0
+        assert [str(v) for v in list_versions(CHURN, open_repository("weak"))] == ["1.0.0", "1.0.1", "1.0.2"]
+        with pytest.raises(VersionExists):  # checked before each write: no silent overwrite
+            deploy(make_model("e"), "com.acme:churn:1.0.1", repository="weak")
+    finally:
+        stripping.close()
+
+
+def test_a_missing_bucket_is_one_clear_error(aws: None, proxy: S3Proxy, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
+    code, _, err = run_cli("versions", "com.acme:churn", "-r", "s3://no-such-bucket-here/maven")
+    assert code != 0 and len(err.strip().splitlines()) == 1
+    assert "bucket 'no-such-bucket-here'" in err and "does not exist" in err
+
+
+def test_wrong_credentials_are_one_clear_error_without_the_secret(
+    aws: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    with moto_server(INITIAL_NO_AUTH_ACTION_COUNT="0") as checking:  # this one checks every signature
+        monkeypatch.setenv("AWS_ENDPOINT_URL", checking)
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "s3cr3t-value-never-printed")
+        code, out, err = run_cli("versions", "com.acme:churn", "-r", "s3://models/maven")
+        assert code != 0 and len(err.strip().splitlines()) == 1
+        assert "refused" in err and "AWS credentials came from env" in err and "InvalidAccessKeyId" in err
+        assert "s3cr3t" not in out + err
+        with pytest.raises(AuthenticationFailed):
+            open_repository("s3://models/maven").read("x")
+
+
+def test_an_unreachable_endpoint_and_bad_configuration(
+    aws: None, monkeypatch: pytest.MonkeyPatch, closed_port: str, isolated_env: Path
+) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", closed_port.rsplit("/repo/", 1)[0])
+    with pytest.raises(RepositoryUnavailable, match="Cannot reach"):
+        open_repository("s3://models/maven").read("x")
+    with pytest.raises(ConfigError, match="s3://BUCKET"):
+        open_repository("s3:///maven")
+    (isolated_env / "config.toml").write_text('[repositories.p]\nurl = "s3://models"\nprofile = "nobody"\n')
+    with pytest.raises(ConfigError, match="profile 'nobody'"):
+        open_repository("p")
+
+
+def test_requests_per_deploy(s3_url: str, make_model: Callable[..., Path], proxy: S3Proxy) -> None:
+    deploy(make_model("a"), "com.acme:churn:1.0", repository=s3_url)  # probes the server (kept in the cache)
+    proxy.reset()
+    deploy(make_model("b"), "com.acme:churn:1.0", repository=s3_url)
+    files = 20  # POM, card, jar, metadata, each with 4 checksum files
+    assert proxy.count("PUT") == files
+    assert proxy.count() <= files + 3, proxy.requests
+    assert read_metadata(open_repository(s3_url), CHURN) is not None
