@@ -8,15 +8,18 @@ not moto. It also counts requests, and can strip the conditional headers (a serv
 from __future__ import annotations
 
 import http.client
+import os
 import socket
 import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import moto.server
 from realtools import free_port
@@ -152,3 +155,24 @@ class S3Proxy:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+def use_aws(monkeypatch: Any, home: Path, endpoint: str) -> None:
+    """boto3's chain, for the rest of the test, sees the test credentials and ``endpoint`` only (no developer
+    configuration)."""
+    for name in [n for n in os.environ if n.startswith("AWS_")]:
+        monkeypatch.delenv(name)
+    for name, value in {**AWS_ENV, "AWS_ENDPOINT_URL": endpoint}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(home / "aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(home / "aws-credentials"))
+
+
+def new_bucket(endpoint: str, prefix: str = "models") -> str:
+    """A new, empty bucket on the server at ``endpoint``; its name."""
+    import boto3
+
+    name = f"{prefix}-{uuid.uuid4().hex[:12]}"
+    keys = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "region_name": "us-east-1"}
+    boto3.client("s3", endpoint_url=endpoint, **keys).create_bucket(Bucket=name)
+    return name

@@ -4,7 +4,6 @@ one write at a time (as S3 itself is atomic; moto is not, see tests/s3tools.py) 
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -12,7 +11,7 @@ import boto3
 import pytest
 from cardhelpers import run_cli
 from deployers import deploy_concurrently
-from s3tools import AWS_ENV, S3Proxy, moto_server
+from s3tools import S3Proxy, moto_server, new_bucket, use_aws
 
 from registry.coordinates import Module
 from registry.deploy import deploy
@@ -42,20 +41,13 @@ def proxy(moto: str) -> Iterator[S3Proxy]:
 
 
 @pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch, isolated_env: Path) -> None:
+def aws(monkeypatch: pytest.MonkeyPatch, isolated_env: Path, moto: str) -> None:
     """boto3's chain sees the test credentials only (no developer configuration)."""
-    for name in [n for n in os.environ if n.startswith("AWS_")]:
-        monkeypatch.delenv(name)
-    for name, value in AWS_ENV.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(isolated_env / "aws-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(isolated_env / "aws-credentials"))
+    use_aws(monkeypatch, isolated_env, moto)
 
 
 def _bucket(moto: str) -> str:
-    name = f"models-{uuid.uuid4().hex[:12]}"
-    boto3.client("s3", endpoint_url=moto, **_keys()).create_bucket(Bucket=name)
-    return name
+    return new_bucket(moto)
 
 
 def _keys() -> dict[str, str]:

@@ -4,17 +4,14 @@ deploy steps over the crashed build. The same stages and expectations as test_cr
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import boto3
 import pytest
 from crashing import STAGES, Stage, crash_deploy
 from harness import run_cli
-from s3tools import AWS_ENV, S3Proxy, moto_server
+from s3tools import S3Proxy, moto_server, new_bucket, use_aws
 from test_crashes import DATA, EXPECTED
 
 from registry.coordinates import Module
@@ -42,14 +39,8 @@ def s3_endpoint() -> Iterator[str]:
 
 @pytest.fixture
 def s3_url(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch, isolated_env: Path) -> str:
-    for name in [n for n in os.environ if n.startswith("AWS_")]:
-        monkeypatch.delenv(name)
-    for name, value in {**AWS_ENV, "AWS_ENDPOINT_URL": s3_endpoint}.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(isolated_env / "aws-config"))
-    bucket = f"crash-{uuid.uuid4().hex[:12]}"
-    boto3.client("s3").create_bucket(Bucket=bucket)
-    return f"s3://{bucket}/maven"
+    use_aws(monkeypatch, isolated_env, s3_endpoint)
+    return f"s3://{new_bucket(s3_endpoint, 'crash')}/maven"
 
 
 @pytest.mark.parametrize("stage", STAGES, ids=[s.name.replace(" ", "-") for s in STAGES])
