@@ -78,6 +78,7 @@ class S3Proxy:
         self.upstream = upstream.split("://", 1)[1]
         self.strip_conditions = strip_conditions
         self.requests: list[tuple[str, str]] = []
+        self._drop: list[tuple[str, str]] = []
         self._write_lock = threading.Lock()
         self._count_lock = threading.Lock()
         proxy = self
@@ -105,6 +106,9 @@ class S3Proxy:
                 finally:
                     if lock:
                         lock.release()
+                if proxy._drops(self.command, self.path):
+                    self.close_connection = True  # written, but the answer is lost: the client sees a dropped line
+                    return
                 self.send_response(status, reason)
                 for key, value in answer:
                     if key.lower() not in _HOP and key.lower() != "content-length":
@@ -143,6 +147,20 @@ class S3Proxy:
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self._thread.start()
+
+    def drop_answer(self, method: str, fragment: str) -> None:
+        """Forward the next ``method`` request whose path contains ``fragment``, then drop the connection without
+        answering (once)."""
+        with self._count_lock:
+            self._drop.append((method, fragment))
+
+    def _drops(self, method: str, path: str) -> bool:
+        with self._count_lock:
+            for entry in self._drop:
+                if entry[0] == method and entry[1] in path:
+                    self._drop.remove(entry)
+                    return True
+        return False
 
     def count(self, method: str | None = None) -> int:
         with self._count_lock:

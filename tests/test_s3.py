@@ -111,6 +111,25 @@ def test_a_create_never_overwrites(s3_url: str, tmp_path: Path) -> None:
     assert repository.list("g/a/") == ["1/"] and repository.list("g/a/1") == ["a.jar", "big.jar"]
 
 
+def test_a_create_whose_answer_is_lost_is_retried_and_recognised_as_ours(
+    s3_url: str, proxy: S3Proxy, tmp_path: Path
+) -> None:
+    repository = open_repository(s3_url)
+    repository.create("g/a/1/probe", b"x")  # the server's probe is behind us
+    proxy.drop_answer("PUT", "/g/a/1/a.pom")  # written, then the connection drops: botocore sends it again (412)
+    repository.create("g/a/1/a.pom", b"<project/>")
+    big = tmp_path / "big.jar"
+    big.write_bytes(os.urandom(17 << 20))  # three parts
+    proxy.drop_answer("POST", "/g/a/1/big.jar?uploadId=")  # the completion's answer is lost: sent again, it succeeds
+    repository.create("g/a/1/big.jar", big)
+    assert proxy.count("PUT") >= 2 + 3
+    copy = tmp_path / "copy"
+    repository.fetch("g/a/1/big.jar", copy)
+    assert copy.read_bytes() == big.read_bytes() and repository.read("g/a/1/a.pom") == b"<project/>"
+    with pytest.raises(PathExists):  # and a create by anyone else still finds it taken
+        repository.create("g/a/1/a.pom", b"<project>other</project>")
+
+
 def test_listing_is_paginated(s3_url: str, moto: str) -> None:
     repository = open_repository(s3_url)
     names = [f"f{i:04d}" for i in range(1005)]  # ListObjectsV2 answers at most 1,000 keys a page

@@ -453,24 +453,23 @@ class S3Repository(Repository):
                         Bucket=self.bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=data
                     )
                     advance(len(data))
-                    return {"ETag": answer["ETag"], "PartNumber": number, "md5": hashlib.md5(data).digest()}  # noqa: S324
+                    return {"ETag": answer["ETag"], "PartNumber": number}
 
                 with ThreadPoolExecutor(min(PART_CONCURRENCY, len(offsets))) as pool:
                     parts = list(pool.map(lambda item: part(item[0] + 1, item[1]), enumerate(offsets)))
             if ready is not None:
                 ready()
-            expected = hashlib.md5(b"".join(p["md5"] for p in parts)).hexdigest() + f"-{len(parts)}"  # noqa: S324
             self.client.complete_multipart_upload(
                 Bucket=self.bucket,
                 Key=key,
                 UploadId=upload_id,
-                MultipartUpload={"Parts": [{"ETag": p["ETag"], "PartNumber": p["PartNumber"]} for p in parts]},
+                MultipartUpload={"Parts": parts},
                 IfNoneMatch="*",
             )
         except botocore.exceptions.ClientError as exc:
             self._abort(key, upload_id)
             if self._code(exc)[1] == 412:
-                if _retried(exc) and self._holds(path, expected):
+                if _retried(exc) and self._holds(path, _multipart_etag(source)):
                     return
                 raise PathExists(path, self.display) from None
             raise self._fail(exc, "writing", path) from exc
@@ -584,6 +583,16 @@ class S3Repository(Repository):
 def _retried(exc: botocore.exceptions.ClientError) -> bool:
     """Whether botocore sent the request more than once (an earlier attempt may have written)."""
     return bool(exc.response.get("ResponseMetadata", {}).get("RetryAttempts"))
+
+
+def _multipart_etag(source: Path) -> str:
+    """The ETag S3 gives ``source`` uploaded in parts of :data:`PART_SIZE`: the MD5 of the parts' MD5s, and their
+    number."""
+    digests = []
+    with source.open("rb") as file:
+        while block := file.read(PART_SIZE):
+            digests.append(hashlib.md5(block).digest())  # noqa: S324 - S3's ETag, not a security digest
+    return f"{hashlib.md5(b''.join(digests)).hexdigest()}-{len(digests)}"  # noqa: S324
 
 
 def _bytes(source: Source) -> bytes:
