@@ -26,6 +26,8 @@ import boto3
 from common import ROOT, alternating, figure, machine, ratio, summary
 from s3tools import S3Proxy, moto_server, new_bucket, use_aws
 
+from registry.archive import pack
+from registry.coordinates import Coordinate
 from registry.deploy import deploy
 from registry.repository.s3 import S3Repository
 from registry.resolve import resolve
@@ -70,16 +72,19 @@ def main() -> None:
             client = boto3.client("s3")
             deploy(model, "com.acme:churn:1.0", repository=repository)  # the probe, the first metadata
             jar = _pack(repository, scratch)
+            coordinate = Coordinate.parse("com.acme:churn:1.0.0")
             figure("jar size", f"{jar.stat().st_size / (1 << 20):.1f} MiB")
             raw = iter(range(1_000_000))
             times = alternating(
                 {
                     "deploy": lambda: deploy(model, "com.acme:churn:1.0", repository=repository),
                     "upload_file": lambda: client.upload_file(str(jar), bucket, f"raw/{next(raw)}.jar"),
+                    "pack": lambda: pack(model, scratch / "packed.jar", coordinate, b"<project/>", b"{}"),
                 },
                 args.repeat,
             )
             figure("deploy()", summary(times["deploy"]))
+            figure("of which packing the jar (archive.pack alone)", summary(times["pack"]))
             figure("boto3 upload_file of the same jar", summary(times["upload_file"]))
             figure("deploy / upload_file (target <= 1.10x)", ratio(times["deploy"], times["upload_file"]))
 
