@@ -1,47 +1,27 @@
-"""A maven2 repository in an object store: ``s3://bucket/prefix`` on AWS S3 or an S3-compatible server (MinIO,
-Ceph, R2), through boto3 (the ``s3`` extra). Only this module imports boto3 and botocore.
-
-Credentials, region and endpoint come from boto3's own chain (environment, shared configuration and profiles,
-instance metadata; ``AWS_ENDPOINT_URL`` / ``AWS_ENDPOINT_URL_S3``), overridden by the repository's ``profile``
-and ``endpoint_url``. Nothing secret is ever put into a message.
-
-The guarantees are the HTTP repositories': a create is a conditional write (``If-None-Match: *``; a 412 means the
-path is taken), so the POM's create claims a build; ``maven-metadata.xml`` is rewritten with compare-and-swap
-(``If-Match`` on its ETag), starting over when another writer got there first; a large file is a multipart upload
-whose parts travel while the small files are written and whose completion is itself conditional, so a release
-never overwrites one and a file becomes visible whole or not at all. Where a server ignores conditional writes
-(found once by a probe object, kept in the cache folder like the HTTP probe), metadata falls back to the read-back
-and merge of :func:`registry.store.publish`, with a warning, and creates are refused unless ``unsafe_overwrite =
-"warn"`` (then each path is checked before it is written, which catches everything but a true race).
-"""
+"""The :class:`S3Repository` (see the package's docstring for what it guarantees)."""
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
-import io
 import json
 import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from registry._util import atomic_write, backoff
 from registry.checksums import digest_bytes
-from registry.exceptions import (
-    ArtifactNotFound,
-    AuthenticationFailed,
-    ConfigError,
-    RegistryError,
-    RepositoryUnavailable,
-)
+from registry.exceptions import ArtifactNotFound, ConfigError, RegistryError, RepositoryUnavailable
 from registry.repository import progress
 from registry.repository.base import PathExists, Repository, Source
 from registry.repository.config import Credentials, RepositoryConfig
+from registry.repository.s3.errors import MAX_ATTEMPTS, Where, code_of, failure, retried
+from registry.repository.s3.streams import Reporting, as_bytes, multipart_etag, opened
 
 try:
     import boto3
@@ -59,9 +39,6 @@ MULTIPART_THRESHOLD = 8 << 20
 PART_SIZE = 8 << 20
 #: Parts in flight at once, per file.
 PART_CONCURRENCY = 8
-#: botocore's attempts per request (the first included) in its "standard" retry mode (503 SlowDown, 500,
-#: throttling, dropped connections).
-MAX_ATTEMPTS = 5
 #: How long a metadata update keeps trying while other writers change the file.
 MAX_UPDATE_SECONDS = 90
 #: How long what the probe found about a server is trusted, kept in the cache folder (in seconds).
@@ -70,22 +47,6 @@ TRAITS_TTL = 3600.0
 MAX_SMALL_FILE = 32 << 20
 #: How long a copy written by a compare-and-swap answers the next read of the file.
 _READ_BACK_SECONDS = 5.0
-_AUTH_CODES = frozenset(
-    {
-        "AccessDenied",
-        "InvalidAccessKeyId",
-        "SignatureDoesNotMatch",
-        "ExpiredToken",
-        "InvalidToken",
-        "TokenRefreshRequired",
-        "AllAccessDisabled",
-        "AccountProblem",
-    }
-)
-_REGION_CODES = frozenset({"PermanentRedirect", "AuthorizationHeaderMalformed", "IllegalLocationConstraintException"})
-_THROTTLE_CODES = frozenset(
-    {"SlowDown", "ServiceUnavailable", "Throttling", "ThrottlingException", "RequestLimitExceeded"}
-)
 _ABSENT = object()
 
 
@@ -131,6 +92,15 @@ class S3Repository(Repository):
             raise ConfigError(f"{self.display}: cannot use endpoint_url {config.endpoint_url!r}: {exc}.") from None
         self.endpoint = str(self.client.meta.endpoint_url)
         self.origin = f"s3://{self.bucket}/{self.prefix} at {self.endpoint}"
+        self._where = Where(
+            self.display,
+            self.bucket,
+            self.prefix,
+            self.endpoint,
+            self.client.meta.region_name,
+            self._session,
+            config.profile,
+        )
         self._conditional: bool | None = None
         self._probe_lock = threading.Lock()
         self._warned = False
@@ -158,70 +128,7 @@ class S3Repository(Repository):
 
     def _fail(self, exc: Exception, action: str, path: str) -> RegistryError:
         """The one clear error for what boto3 raised while ``action`` (reading, writing...) ``path``."""
-        where = f"s3://{self.bucket}/{self.prefix}{path}"
-        if isinstance(exc, botocore.exceptions.NoCredentialsError):
-            return AuthenticationFailed(
-                f"No AWS credentials found for {self.display}: set AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, "
-                "AWS_PROFILE, or the repository's profile = \"...\" (see the AWS CLI's 'aws configure')."
-            )
-        if isinstance(exc, botocore.exceptions.ClientError):
-            error = exc.response.get("Error", {})
-            code = str(error.get("Code", ""))
-            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-            if code == "NoSuchBucket":
-                return ConfigError(
-                    f"The bucket {self.bucket!r} of {self.display} does not exist at {self.endpoint}. Check the "
-                    "URL (s3://BUCKET/PREFIX) and the endpoint, or create the bucket (aws s3 mb s3://BUCKET)."
-                )
-            if code in _AUTH_CODES or status == 403:
-                return AuthenticationFailed(
-                    f"{self.endpoint} refused {action} {where} ({code or status}): {self._credential_help()}"
-                )
-            if code in _REGION_CODES or status == 301:
-                region = error.get("Region") or exc.response.get("ResponseMetadata", {}).get("HTTPHeaders", {}).get(
-                    "x-amz-bucket-region"
-                )
-                wanted = f"region {region}" if region else "another region"
-                return ConfigError(
-                    f"The bucket {self.bucket!r} of {self.display} is in {wanted}, not "
-                    f"{self.client.meta.region_name or 'the configured region'}: set AWS_REGION"
-                    f"{'=' + region if region else ''} or region in the AWS profile."
-                )
-            if code in _THROTTLE_CODES or status == 503:
-                return RepositoryUnavailable(
-                    f"{self.endpoint} kept throttling requests (503 {code or 'SlowDown'}) while {action} {where}, "
-                    f"after {MAX_ATTEMPTS} attempts. Try again later."
-                )
-            if code in ("NoSuchKey", "404", "NotFound"):
-                return ArtifactNotFound(f"{path} does not exist in {self.display}.")
-            return RepositoryUnavailable(f"{self.endpoint} answered {status} {code} while {action} {where}.")
-        if isinstance(exc, botocore.exceptions.EndpointConnectionError | botocore.exceptions.ConnectTimeoutError):
-            return RepositoryUnavailable(
-                f"Cannot reach {self.endpoint} for {self.display}. Check the endpoint (endpoint_url, "
-                "AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL) and the network."
-            )
-        if isinstance(exc, botocore.exceptions.BotoCoreError):
-            return RepositoryUnavailable(f"{action.capitalize()} {where} failed: {type(exc).__name__}. Try again.")
-        return RepositoryUnavailable(f"{action.capitalize()} {where} failed: {exc}")
-
-    def _credential_help(self) -> str:
-        try:
-            found = self._session.get_credentials()
-        except botocore.exceptions.BotoCoreError:
-            found = None
-        source = f"AWS credentials came from {found.method}" if found is not None else "no AWS credentials were found"
-        profile = f" (profile {self.config.profile!r})" if self.config.profile else ""
-        return (
-            f"{source}{profile}. Check that they are valid and not expired, and that they may use this bucket "
-            "(boto3 reads AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN, AWS_PROFILE, "
-            "~/.aws/credentials, then instance metadata)."
-        )
-
-    @staticmethod
-    def _code(exc: botocore.exceptions.ClientError) -> tuple[str, int | None]:
-        return str(exc.response.get("Error", {}).get("Code", "")), exc.response.get("ResponseMetadata", {}).get(
-            "HTTPStatusCode"
-        )
+        return failure(exc, self._where, action, path)
 
     # -- reading ------------------------------------------------------------------------------------------
 
@@ -237,7 +144,7 @@ class S3Repository(Repository):
                 raise RepositoryUnavailable(f"{path} in {self.display} is too large to read into memory.")
             data: bytes = response["Body"].read()
         except botocore.exceptions.ClientError as exc:
-            if self._code(exc)[0] == "NoSuchKey":
+            if code_of(exc)[0] == "NoSuchKey":
                 self._remember(path, _ABSENT)
                 raise ArtifactNotFound(f"{path} does not exist in {self.display}.") from None
             raise self._fail(exc, "reading", path) from exc
@@ -260,7 +167,7 @@ class S3Repository(Repository):
                     out.write(block)
                     advance(len(block))
         except botocore.exceptions.ClientError as exc:
-            if self._code(exc)[0] == "NoSuchKey":
+            if code_of(exc)[0] == "NoSuchKey":
                 raise ArtifactNotFound(f"{path} does not exist in {self.display}.") from None
             raise self._fail(exc, "reading", path) from exc
         except (botocore.exceptions.BotoCoreError, OSError) as exc:
@@ -271,7 +178,7 @@ class S3Repository(Repository):
         try:
             head: dict[str, Any] = self.client.head_object(Bucket=self.bucket, Key=self._key(path))
         except botocore.exceptions.ClientError as exc:
-            if self._code(exc)[1] == 404:
+            if code_of(exc)[1] == 404:
                 return None
             raise self._fail(exc, "checking", path) from exc
         except botocore.exceptions.BotoCoreError as exc:
@@ -319,7 +226,7 @@ class S3Repository(Repository):
             try:
                 self.client.put_object(Bucket=self.bucket, Key=key, Body=b"2", IfNoneMatch="*")
             except botocore.exceptions.ClientError as exc:
-                if self._code(exc)[1] in (409, 412):
+                if code_of(exc)[1] in (409, 412):
                     return True
                 raise
             return False
@@ -410,18 +317,18 @@ class S3Repository(Repository):
             ready()
         for attempt in (1, 2, 3, 4, 5):
             try:
-                with _opened(source) as body, progress.report(f"PUT {Path(path).name}", size) as advance:
+                with opened(source) as body, progress.report(f"PUT {Path(path).name}", size) as advance:
                     self.client.put_object(
-                        Bucket=self.bucket, Key=self._key(path), Body=_Reporting(body, advance), IfNoneMatch="*"
+                        Bucket=self.bucket, Key=self._key(path), Body=Reporting(body, advance), IfNoneMatch="*"
                     )
                 return
             except botocore.exceptions.ClientError as exc:
-                code, status = self._code(exc)
+                code, status = code_of(exc)
                 if status == 409 and code == "ConditionalRequestConflict":  # a concurrent write to it is under way
                     backoff(attempt)
                     continue
                 if status == 412:
-                    if _retried(exc) and self._holds(path, hashlib.md5(_bytes(source)).hexdigest()):  # noqa: S324
+                    if retried(exc) and self._holds(path, hashlib.md5(as_bytes(source)).hexdigest()):  # noqa: S324
                         return  # the attempt whose answer was lost had written it
                     raise PathExists(path, self.display) from None
                 raise self._fail(exc, "writing", path) from exc
@@ -468,8 +375,8 @@ class S3Repository(Repository):
             )
         except botocore.exceptions.ClientError as exc:
             self._abort(key, upload_id)
-            if self._code(exc)[1] == 412:
-                if _retried(exc) and self._holds(path, _multipart_etag(source)):
+            if code_of(exc)[1] == 412:
+                if retried(exc) and self._holds(path, multipart_etag(source, PART_SIZE)):
                     return
                 raise PathExists(path, self.display) from None
             raise self._fail(exc, "writing", path) from exc
@@ -515,7 +422,7 @@ class S3Repository(Repository):
             try:
                 etag = self._put(path, content, condition)
             except botocore.exceptions.ClientError as exc:
-                code, status = self._code(exc)
+                code, status = code_of(exc)
                 if status in (412, 404) or (status == 409 and code == "ConditionalRequestConflict"):
                     if attempt > 1:
                         backoff(attempt)
@@ -578,61 +485,3 @@ class S3Repository(Repository):
             self.client.delete_object(Bucket=self.bucket, Key=self._key(path))
         except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
             raise self._fail(exc, "deleting", path) from exc
-
-
-def _retried(exc: botocore.exceptions.ClientError) -> bool:
-    """Whether botocore sent the request more than once (an earlier attempt may have written)."""
-    return bool(exc.response.get("ResponseMetadata", {}).get("RetryAttempts"))
-
-
-def _multipart_etag(source: Path) -> str:
-    """The ETag S3 gives ``source`` uploaded in parts of :data:`PART_SIZE`: the MD5 of the parts' MD5s, and their
-    number."""
-    digests = []
-    with source.open("rb") as file:
-        while block := file.read(PART_SIZE):
-            digests.append(hashlib.md5(block).digest())  # noqa: S324 - S3's ETag, not a security digest
-    return f"{hashlib.md5(b''.join(digests)).hexdigest()}-{len(digests)}"  # noqa: S324
-
-
-def _bytes(source: Source) -> bytes:
-    return source if isinstance(source, bytes) else source.read_bytes()
-
-
-@contextlib.contextmanager
-def _opened(source: Source) -> Iterator[IO[bytes]]:
-    if isinstance(source, bytes):
-        yield io.BytesIO(source)
-    else:
-        with source.open("rb") as file:
-            yield file
-
-
-class _Reporting:
-    """A file wrapper that reports each block read the first time (botocore may read a body twice: once to sign
-    it, once to send it)."""
-
-    def __init__(self, file: IO[bytes], advance: Callable[[int], None]) -> None:
-        self._file = file
-        self._advance = advance
-        self._high = 0
-
-    def read(self, size: int = -1) -> bytes:
-        data = self._file.read(size)
-        position = self._file.tell()
-        if position > self._high:
-            self._advance(position - self._high)
-            self._high = position
-        return data
-
-    def seek(self, offset: int, whence: int = 0) -> int:
-        return self._file.seek(offset, whence)
-
-    def tell(self) -> int:
-        return self._file.tell()
-
-    def __len__(self) -> int:  # botocore asks for the length of what it sends
-        position = self._file.tell()
-        end = self._file.seek(0, 2)
-        self._file.seek(position)
-        return end - position
