@@ -79,6 +79,7 @@ class S3Proxy:
         self.strip_conditions = strip_conditions
         self.requests: list[tuple[str, str]] = []
         self._drop: list[tuple[str, str]] = []
+        self._faults: list[tuple[int, str, str]] = []
         self._write_lock = threading.Lock()
         self._count_lock = threading.Lock()
         proxy = self
@@ -98,6 +99,22 @@ class S3Proxy:
                     headers = {k: v for k, v in headers.items() if k.lower() not in ("if-none-match", "if-match")}
                 with proxy._count_lock:
                     proxy.requests.append((self.command, self.path))
+                    fault = proxy._faults.pop(0) if proxy._faults else None
+                if fault is not None:  # answered by the proxy, as S3 would answer it; nothing reaches the server
+                    status, code, extra = fault
+                    data = (
+                        f'<?xml version="1.0" encoding="UTF-8"?><Error><Code>{code}</Code>'
+                        f"<Message>{code}</Message>{extra}</Error>"
+                    ).encode()
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/xml")
+                    if code == "PermanentRedirect":
+                        self.send_header("x-amz-bucket-region", "eu-west-3")
+                    self.send_header("Content-Length", str(len(data)) if self.command != "HEAD" else "0")
+                    self.end_headers()
+                    if self.command != "HEAD":
+                        self.wfile.write(data)
+                    return
                 lock = proxy._write_lock if self.command in _WRITES else None
                 if lock:
                     lock.acquire()
@@ -147,6 +164,11 @@ class S3Proxy:
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self._thread.start()
+
+    def fail_next(self, times: int, status: int, code: str, extra: str = "") -> None:
+        """Answer the next ``times`` requests with S3's error ``code`` (HTTP ``status``) instead of forwarding them."""
+        with self._count_lock:
+            self._faults.extend([(status, code, extra)] * times)
 
     def drop_answer(self, method: str, fragment: str) -> None:
         """Forward the next ``method`` request whose path contains ``fragment``, then drop the connection without

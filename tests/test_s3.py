@@ -254,6 +254,61 @@ def test_wrong_credentials_are_one_clear_error_without_the_secret(
             open_repository("s3://models/maven").read("x")
 
 
+def test_faults_s3_answers_are_retried_or_one_clear_error_each(
+    s3_url: str, proxy: S3Proxy, make_model: Callable[..., Path]
+) -> None:
+    """S3's own error answers, given by the proxy in front of the server (moto cannot be made to throttle, to
+    redirect to another region or to see a token expire)."""
+    deploy(make_model("a"), "com.acme:churn:1.0", repository=s3_url)
+    repository = open_repository(s3_url)
+    proxy.fail_next(3, 503, "SlowDown")  # botocore's standard retry mode waits and sends it again
+    assert [str(v) for v in list_versions(CHURN, repository)] == ["1.0.0"]
+    faults = {
+        (503, "SlowDown", ""): (RepositoryUnavailable, "kept throttling requests \\(503 SlowDown\\)"),
+        (400, "ExpiredToken", ""): (AuthenticationFailed, "refused reading .*ExpiredToken.*came from env"),
+        (403, "AccessDenied", ""): (AuthenticationFailed, "refused reading .*AccessDenied"),
+        (301, "PermanentRedirect", "<Endpoint>s3.eu-west-3.amazonaws.com</Endpoint>"): (
+            ConfigError,
+            "is in region eu-west-3, not us-east-1: set AWS_REGION=eu-west-3",
+        ),
+        (400, "AuthorizationHeaderMalformed", "<Region>eu-west-3</Region>"): (ConfigError, "region eu-west-3"),
+    }
+    for (status, code, extra), (error, message) in faults.items():
+        # botocore tries 5 times on 503, and once more in the region a redirect names (which fails here too)
+        proxy.fail_next({503: 5, 301: 2}.get(status, 2 if "Region" in extra else 1), status, code, extra)
+        with pytest.raises(error, match=message):
+            open_repository(s3_url).read("com/acme/churn/maven-metadata.xml")
+    assert open_repository(s3_url).read("com/acme/churn/maven-metadata.xml")  # every fault was used up
+
+
+def test_uploads_and_downloads_report_progress(s3_url: str, tmp_path: Path) -> None:
+    from contextlib import contextmanager
+
+    from registry.repository import progress
+
+    moved: dict[str, list[int]] = {}
+
+    @contextmanager
+    def recording(label: str, total: int | None) -> Iterator[Callable[[int], None]]:
+        moved[label] = [total or 0]
+        yield moved[label].append
+
+    big = tmp_path / "big.jar"
+    big.write_bytes(os.urandom(9 << 20))
+    small = tmp_path / "small.jar"
+    small.write_bytes(os.urandom(1 << 20))
+    progress.set_reporter(recording)
+    try:
+        repository = open_repository(s3_url)
+        repository.create("g/big.jar", big)
+        repository.create("g/small.jar", small)
+        repository.fetch("g/big.jar", tmp_path / "copy")
+    finally:
+        progress.set_reporter(progress.silent)
+    for label, size in [("PUT big.jar", 9 << 20), ("PUT small.jar", 1 << 20), ("GET big.jar", 9 << 20)]:
+        assert moved[label][0] == size and sum(moved[label][1:]) == size, label
+
+
 def test_an_unreachable_endpoint_and_bad_configuration(
     aws: None, monkeypatch: pytest.MonkeyPatch, closed_port: str, isolated_env: Path
 ) -> None:

@@ -78,7 +78,7 @@ class S3Repository(Repository):
                 "(~/.aws/config, ~/.aws/credentials, or AWS_CONFIG_FILE / AWS_SHARED_CREDENTIALS_FILE)."
             ) from None
         client_config = botocore.config.Config(
-            retries={"mode": "standard", "max_attempts": MAX_ATTEMPTS},
+            retries={"mode": "standard", "total_max_attempts": MAX_ATTEMPTS},
             connect_timeout=config.timeout,
             read_timeout=config.timeout,
             max_pool_connections=32,
