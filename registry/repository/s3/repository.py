@@ -86,8 +86,14 @@ class S3Repository(Repository):
             request_checksum_calculation="when_required",
             response_checksum_validation="when_required",
         )
+        # TLS as for HTTP repositories: ca_bundle, or verify_tls = false (warned); else boto3's own (AWS_CA_BUNDLE)
+        verify: str | bool | None = config.ca_bundle or (None if config.verify_tls else False)
+        if verify is False:
+            log.warning("TLS verification is disabled for %s by verify_tls = false.", self.display)
         try:
-            self.client: Any = self._session.client("s3", endpoint_url=config.endpoint_url, config=client_config)
+            self.client: Any = self._session.client(
+                "s3", endpoint_url=config.endpoint_url, config=client_config, verify=verify
+            )
         except ValueError as exc:  # a malformed endpoint_url
             raise ConfigError(f"{self.display}: cannot use endpoint_url {config.endpoint_url!r}: {exc}.") from None
         self.endpoint = str(self.client.meta.endpoint_url)
