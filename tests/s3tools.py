@@ -70,13 +70,13 @@ def moto_server(log: Path | None = None, **env: str) -> Iterator[str]:
 class S3Proxy:
     """A loopback HTTP proxy to ``upstream`` that forwards one write at a time and counts requests.
 
-    ``strip_conditions``: drop ``If-None-Match`` and ``If-Match`` from every request, as a server that ignores
-    conditional writes would.
+    ``strip``: headers to drop from every request (``("If-None-Match", "If-Match")``: a server that ignores
+    conditional writes).
     """
 
-    def __init__(self, upstream: str, *, strip_conditions: bool = False) -> None:
+    def __init__(self, upstream: str, *, strip: tuple[str, ...] = ()) -> None:
         self.upstream = upstream.split("://", 1)[1]
-        self.strip_conditions = strip_conditions
+        self.strip = {name.lower() for name in strip}
         self.requests: list[tuple[str, str]] = []
         self._drop: list[tuple[str, str]] = []
         self._faults: list[tuple[int, str, str]] = []
@@ -95,8 +95,7 @@ class S3Proxy:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP}
-                if proxy.strip_conditions:
-                    headers = {k: v for k, v in headers.items() if k.lower() not in ("if-none-match", "if-match")}
+                headers = {k: v for k, v in headers.items() if k.lower() not in proxy.strip}
                 with proxy._count_lock:
                     proxy.requests.append((self.command, self.path))
                     fault = proxy._faults.pop(0) if proxy._faults else None

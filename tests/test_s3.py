@@ -215,7 +215,7 @@ def test_a_server_ignoring_conditional_writes_is_refused_unless_warned(
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    stripping = S3Proxy(moto, strip_conditions=True)
+    stripping = S3Proxy(moto, strip=("If-None-Match", "If-Match"))
     try:
         monkeypatch.setenv("AWS_ENDPOINT_URL", stripping.url)
         url = f"s3://{_bucket(moto)}/maven"
@@ -225,11 +225,33 @@ def test_a_server_ignoring_conditional_writes_is_refused_unless_warned(
         with caplog.at_level("WARNING"):
             for content in "bcd":
                 deploy(make_model(content), "com.acme:churn:1.0", repository="weak")
-        assert "ignores conditional writes" in caplog.text
+        assert "ignores conditional creates" in caplog.text and "ignores If-Match" in caplog.text
+        assert caplog.text.count("ignores If-Match") == 3  # once per deploy (each opens the repository)
         # the refused deploy claimed nothing (refused before its claim), so the builds start at 0
         assert [str(v) for v in list_versions(CHURN, open_repository("weak"))] == ["1.0.0", "1.0.1", "1.0.2"]
         with pytest.raises(VersionExists):  # checked before each write: no silent overwrite
             deploy(make_model("e"), "com.acme:churn:1.0.1", repository="weak")
+    finally:
+        stripping.close()
+
+
+def test_a_server_ignoring_if_match_alone_converges_by_merging(
+    aws: None,
+    moto: str,
+    make_model: Callable[..., Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Creates stay atomic (the claims are safe); the metadata, written without compare-and-swap, is read back and
+    merged again until every concurrent deploy's version stays listed."""
+    stripping = S3Proxy(moto, strip=("If-Match",))
+    try:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", stripping.url)
+        url = f"s3://{_bucket(moto)}/maven"
+        assert open_repository(url).traits() == (True, False)  # type: ignore[attr-defined]
+        printed = deploy_concurrently(url, [make_model(f"m{i}") for i in range(6)], tmp_path)
+        assert sorted(printed) == [f"com.acme:churn:1.0.{b}" for b in range(6)]
+        assert [str(v) for v in list_versions(CHURN, open_repository(url))] == [f"1.0.{b}" for b in range(6)]
     finally:
         stripping.close()
 

@@ -9,10 +9,12 @@ The guarantees are the HTTP repositories': a create is a conditional write (``If
 path is taken), so the POM's create claims a build; ``maven-metadata.xml`` is rewritten with compare-and-swap
 (``If-Match`` on its ETag), starting over when another writer got there first; a large file is a multipart upload
 whose parts travel while the small files are written and whose completion is itself conditional, so a release
-never overwrites one and a file becomes visible whole or not at all. Where a server ignores conditional writes
-(found once by a probe object, kept in the cache folder like the HTTP probe), metadata falls back to the read-back
-and merge of :func:`registry.store.publish`, with a warning, and creates are refused unless ``unsafe_overwrite =
-"warn"`` (then each path is checked before it is written, which catches everything but a true race).
+never overwrites one and a file becomes visible whole or not at all. Some S3-compatible servers ignore conditions;
+a probe object (created twice, then replaced under a wrong ETag; the verdict kept in the cache folder like the
+HTTP probe's) finds out once. Where ``If-Match`` is ignored, metadata falls back to the read-back and merge of
+:func:`registry.store.publish`; where ``If-None-Match`` is, creates are refused unless ``unsafe_overwrite =
+"warn"`` (then each path is checked before it is written, which catches everything but a true race). Each with a
+warning.
 """
 
 from registry.repository.s3.repository import S3Repository, parse_s3_url

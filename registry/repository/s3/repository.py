@@ -107,9 +107,9 @@ class S3Repository(Repository):
             self._session,
             config.profile,
         )
-        self._conditional: bool | None = None
+        self._traits: tuple[bool, bool] | None = None
         self._probe_lock = threading.Lock()
-        self._warned = False
+        self._warned: set[str] = set()
         # What the last read of a mutable file found: (ETag, content), or _ABSENT; a compare-and-swap starts there.
         self._seen: dict[str, tuple[str, bytes] | object] = {}
         self._read_back: dict[str, tuple[float, bytes]] = {}
@@ -214,28 +214,40 @@ class S3Repository(Repository):
     # -- what the server does with conditional writes -----------------------------------------------------
 
     def conditional_writes(self) -> bool:
-        """Whether the server honours ``If-None-Match: *`` (a probe object created twice, once per
-        :data:`TRAITS_TTL`, kept in the cache folder)."""
+        """Whether the server honours ``If-None-Match: *`` on PutObject (see :meth:`traits`)."""
+        return self.traits()[0]
+
+    def compare_and_swap(self) -> bool:
+        """Whether the server honours ``If-Match`` on PutObject (see :meth:`traits`)."""
+        return self.traits()[1]
+
+    def traits(self) -> tuple[bool, bool]:
+        """Whether the server honours ``If-None-Match: *`` and ``If-Match``: found by a probe object created twice
+        and then replaced under a wrong ETag, once per :data:`TRAITS_TTL`, kept in the cache folder."""
         with self._probe_lock:
-            if self._conditional is None:
+            if self._traits is None:
                 known = self._known()
                 if known is None:
                     known = self._probe()
                     self._keep(known)
-                self._conditional = known
-            return self._conditional
+                self._traits = known
+            return self._traits
 
-    def _probe(self) -> bool:
+    def _probe(self) -> tuple[bool, bool]:
         key = self._key(f".registry-probe-{uuid.uuid4().hex}")
-        try:
-            self.client.put_object(Bucket=self.bucket, Key=key, Body=b"1", IfNoneMatch="*")
+
+        def refused(**condition: str) -> bool:
             try:
-                self.client.put_object(Bucket=self.bucket, Key=key, Body=b"2", IfNoneMatch="*")
+                self.client.put_object(Bucket=self.bucket, Key=key, Body=b"2", **condition)
             except botocore.exceptions.ClientError as exc:
                 if code_of(exc)[1] in (409, 412):
                     return True
                 raise
             return False
+
+        try:
+            self.client.put_object(Bucket=self.bucket, Key=key, Body=b"1", IfNoneMatch="*")
+            return refused(IfNoneMatch="*"), refused(IfMatch='"00000000000000000000000000000000"')
         except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
             raise self._fail(exc, "writing", key[len(self.prefix) :]) from exc
         finally:
@@ -248,7 +260,7 @@ class S3Repository(Repository):
         name = hashlib.sha256(str(self.origin).encode()).hexdigest()[:32]
         return Path(self.config.state_dir) / "servers" / f"{name}.json"
 
-    def _known(self) -> bool | None:
+    def _known(self) -> tuple[bool, bool] | None:
         file = self._traits_file()
         if file is None:
             return None
@@ -256,24 +268,24 @@ class S3Repository(Repository):
             data = json.loads(file.read_bytes())
             if data["origin"] != self.origin or not 0 <= time.time() - float(data["probed"]) < TRAITS_TTL:
                 return None
+            creates, swaps = data["creates"], data["swaps"]
         except (OSError, ValueError, KeyError, TypeError):
             return None
-        conditional = data.get("conditional")
-        return conditional if isinstance(conditional, bool) else None
+        return (creates, swaps) if isinstance(creates, bool) and isinstance(swaps, bool) else None
 
-    def _keep(self, conditional: bool) -> None:
+    def _keep(self, traits: tuple[bool, bool]) -> None:
         file = self._traits_file()
         if file is None:
             return
         with contextlib.suppress(OSError):
             file.parent.mkdir(parents=True, exist_ok=True)
-            data = {"origin": self.origin, "probed": time.time(), "conditional": conditional}
+            data = {"origin": self.origin, "probed": time.time(), "creates": traits[0], "swaps": traits[1]}
             atomic_write(file, json.dumps(data).encode())
 
     def prepare_writes(self) -> None:
         def prepare() -> None:
             with contextlib.suppress(Exception):  # the write that needs it probes again, and raises
-                self.conditional_writes()
+                self.traits()
 
         threading.Thread(target=prepare, name="registry-s3-probe", daemon=True).start()
 
@@ -288,17 +300,15 @@ class S3Repository(Repository):
                 "could replace a release. Use a server that honours them (AWS S3, recent MinIO or Ceph), or set "
                 'unsafe_overwrite = "warn" for this repository to deploy anyway with a check before each write.'
             )
-        self._warn()
+        self._warn("ignores conditional creates (If-None-Match: *): each file is checked before it is written.")
         return True
 
-    def _warn(self) -> None:
-        if not self._warned:
-            self._warned = True
-            log.warning(
-                "%s ignores conditional writes (If-None-Match / If-Match): files are checked before they are "
-                "written, and maven-metadata.xml is updated by reading back and merging.",
-                self.display,
-            )
+    def _warn(self, message: str) -> None:
+        with self._probe_lock:
+            if message in self._warned:
+                return
+            self._warned.add(message)
+        log.warning("%s %s", self.display, message)
 
     # -- writing ------------------------------------------------------------------------------------------
 
@@ -402,8 +412,11 @@ class S3Repository(Repository):
         # start), write with If-Match on its ETag (If-None-Match where it was absent), and on 412 read it again
         # and start over. A server ignoring conditions is written plainly: registry.store.publish reads back and
         # merges again until the versions stay listed.
-        if not self.conditional_writes():
-            self._warn()
+        if not self.compare_and_swap():
+            self._warn(
+                "ignores If-Match (compare-and-swap): maven-metadata.xml is updated by reading it back and merging "
+                "again until the version stays listed."
+            )
             content = change(self._read_or_none(path, fresh=True))
             self._put(path, content, {})
             self._write_sidecars(path, content)
