@@ -6,6 +6,7 @@ import contextlib
 import hashlib
 import json
 import logging
+import tempfile
 import threading
 import time
 import uuid
@@ -15,13 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from registry._util import atomic_write, backoff
-from registry.checksums import digest_bytes
+from registry.checksums import digest_bytes, file_digest
 from registry.exceptions import ArtifactNotFound, ConfigError, RegistryError, RepositoryUnavailable
 from registry.repository import progress
 from registry.repository.base import PathExists, Repository, Source
 from registry.repository.config import Credentials, RepositoryConfig
 from registry.repository.s3.errors import MAX_ATTEMPTS, Where, code_of, failure, retried
-from registry.repository.s3.streams import Reporting, as_bytes, multipart_etag, opened
+from registry.repository.s3.streams import Reporting, as_bytes, md5_etag, multipart_etag, opened
 
 try:
     import boto3
@@ -344,7 +345,7 @@ class S3Repository(Repository):
                     backoff(attempt)
                     continue
                 if status == 412:
-                    if retried(exc) and self._holds(path, hashlib.md5(as_bytes(source)).hexdigest()):  # noqa: S324
+                    if retried(exc) and self._holds(path, source, lambda: md5_etag(as_bytes(source))):
                         return  # the attempt whose answer was lost had written it
                     raise PathExists(path, self.display) from None
                 raise self._fail(exc, "writing", path) from exc
@@ -352,9 +353,22 @@ class S3Repository(Repository):
                 raise self._fail(exc, "writing", path) from exc
         raise RepositoryUnavailable(f"Writing {path} in {self.display} kept conflicting with another write. Try again.")
 
-    def _holds(self, path: str, etag: str) -> bool:
+    def _holds(self, path: str, source: Source, etag: Callable[[], str]) -> bool:
+        """Whether ``path`` holds ``source``: its ETag is the one S3 computes for it, or (where the ETag is not an
+        MD5: encrypted with KMS, or another server's) its bytes are the same."""
         head = self._head(path)
-        return head is not None and str(head.get("ETag", "")).strip('"') == etag
+        if head is None:
+            return False
+        if str(head.get("ETag", "")).strip('"') == etag():
+            return True
+        if head.get("ContentLength") != (len(source) if isinstance(source, bytes) else source.stat().st_size):
+            return False
+        with tempfile.TemporaryDirectory() as scratch:
+            copy = Path(scratch) / "copy"
+            self.fetch(path, copy)
+            return file_digest(copy, "sha256") == (
+                hashlib.sha256(source).hexdigest() if isinstance(source, bytes) else file_digest(source, "sha256")
+            )
 
     def _multipart(self, path: str, source: Path, size: int, ready: Callable[[], None] | None) -> None:
         """Upload ``source`` in parts, :data:`PART_CONCURRENCY` at a time, wait for ``ready()``, then complete the
@@ -392,7 +406,7 @@ class S3Repository(Repository):
         except botocore.exceptions.ClientError as exc:
             self._abort(key, upload_id)
             if code_of(exc)[1] == 412:
-                if retried(exc) and self._holds(path, multipart_etag(source, PART_SIZE)):
+                if retried(exc) and self._holds(path, source, lambda: multipart_etag(source, PART_SIZE)):
                     return
                 raise PathExists(path, self.display) from None
             raise self._fail(exc, "writing", path) from exc
