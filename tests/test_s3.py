@@ -167,6 +167,8 @@ def test_every_command_works_on_s3(
     assert code == 0, err
     code, out, err = run_cli("fsck")
     assert code == 0, out + err
+    code, out, _ = run_cli("repos")
+    assert code == 0 and f"store\t{s3_url}\tAWS credential chain" in out
     code, _, err = run_cli("ivysettings")
     assert code != 0 and "no S3 resolver" in err and "promote" in err and len(err.strip().splitlines()) == 1
     # -r and REGISTRY_REPOSITORY take an s3:// URL as well
