@@ -131,6 +131,24 @@ def test_a_create_whose_answer_is_lost_is_retried_and_recognised_as_ours(
         repository.create("g/a/1/a.pom", b"<project>other</project>")
 
 
+def test_a_multipart_upload_whose_line_keeps_dropping_fails_cleanly_and_leaves_nothing(
+    s3_url: str, proxy: S3Proxy, tmp_path: Path, moto: str
+) -> None:
+    repository = open_repository(s3_url)
+    repository.create("g/a/1/probe", b"x")
+    big = tmp_path / "big.jar"
+    big.write_bytes(os.urandom(17 << 20))
+    for _ in range(5):  # every attempt botocore makes
+        proxy.drop_answer("PUT", "partNumber=2")
+    with pytest.raises(RepositoryUnavailable, match=r"Writing s3://.*/g/a/1/big.jar failed: .*Try again"):
+        repository.create("g/a/1/big.jar", big)
+    assert not repository.exists("g/a/1/big.jar")
+    bucket = s3_url[len("s3://") :].split("/")[0]
+    uploads = boto3.client("s3", endpoint_url=moto, **_keys()).list_multipart_uploads(Bucket=bucket)
+    assert uploads.get("Uploads", []) == []  # aborted: no parts left to pay for
+    repository.create("g/a/1/big.jar", big)  # and the path is still free
+
+
 def test_listing_is_paginated(s3_url: str, moto: str) -> None:
     repository = open_repository(s3_url)
     names = [f"f{i:04d}" for i in range(1005)]  # ListObjectsV2 answers at most 1,000 keys a page
