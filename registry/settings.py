@@ -452,6 +452,7 @@ def open_repository(spec: str | None = None, settings: Settings | None = None) -
     kind: type[Repository] = getattr(importlib.import_module(module_name), class_name)
     if config.is_http and not config.verify_tls:
         warnings.warn(f"TLS verification is disabled for {config.display} by verify_tls = false.", stacklevel=2)
-    credentials = settings.credentials(config) if config.scheme != "file" else None
-    help_text = settings.explain_credentials(config) if config.scheme != "file" else ""
+    # The credential chain above is HTTP's; other kinds find their own (boto3 for s3://)
+    credentials = settings.credentials(config) if config.is_http else None
+    help_text = settings.explain_credentials(config) if config.is_http else ""
     return kind.from_config(config, credentials, help_text)
