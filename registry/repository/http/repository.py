@@ -33,7 +33,7 @@ from registry.exceptions import ArtifactNotFound, RepositoryUnavailable
 from registry.repository.base import PathExists, Repository, Source
 from registry.repository.config import Credentials, RepositoryConfig
 from registry.repository.http.listing import names_in_index
-from registry.repository.http.shared import MAX_SMALL_FILE, UPLOAD_CONNECTIONS
+from registry.repository.http.shared import MAX_SMALL_FILE, POOL_SIZE, UPLOAD_CONNECTIONS
 from registry.repository.http.transport import Transport, replayed
 from registry.repository.http.webdav import Locks, ServerTraits, folder_lock, mkcol_parents, probe
 
@@ -56,6 +56,10 @@ _TAKEN = (400, 409, 412)
 
 class HttpRepository(Repository):
     """A maven2 repository served over HTTP(S)."""
+
+    #: As many reads at once as the transport keeps connections open, and uploads as it opens ahead of a deploy.
+    read_width = POOL_SIZE
+    write_width = UPLOAD_CONNECTIONS
 
     def __init__(
         self,
@@ -179,7 +183,7 @@ class HttpRepository(Repository):
                 self.traits()
 
         self.transport.start_helper(prepare)
-        self.transport.preconnect(UPLOAD_CONNECTIONS)
+        self.transport.preconnect(self.write_width)
 
     def claims_folders(self) -> bool:
         return self.traits().mkcol_claims
