@@ -224,7 +224,7 @@ def _check_types(name: str, entry: Mapping[str, Any], path: Path) -> None:
 def _trusted_keys(entry: Mapping[str, Any], where: str) -> tuple[str, ...]:
     """The ``trusted_keys`` of a repository, as full upper-case fingerprints."""
     from registry.exceptions import InvalidInput
-    from registry.signing import normalize_fingerprint
+    from registry.fingerprint import normalize_fingerprint
 
     keys = []
     for key in entry.get("trusted_keys", []):

@@ -69,9 +69,8 @@ def signature_path(path: str) -> str:
 
 def config_of(spec: Repository | str | None, repo: Repository, settings: Settings) -> RepositoryConfig | None:
     """The configuration of the repository ``spec`` names (as given to a use case) and ``repo`` is."""
-    opened = getattr(repo, "config", None)  # local and HTTP repositories keep what they were opened from
-    if isinstance(opened, RepositoryConfig):
-        return opened
+    if repo.config is not None:
+        return repo.config
     return None if isinstance(spec, Repository) else settings.repository(spec)
 
 

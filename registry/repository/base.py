@@ -42,6 +42,8 @@ class Repository(ABC):
     #: Where the repository is, without credentials (its base URL, or its folder as a ``file:`` URL): what caches
     #: key what it served by. ``None``: it cannot be told apart from others, so nothing it serves is indexed.
     origin: str | None = None
+    #: The configuration it was opened from (:meth:`from_config`), if any: its signature policy and signing key.
+    config: RepositoryConfig | None = None
     #: How many reads :meth:`read_many` runs at once: what the repository serves best (an HTTP repository: the
     #: connections it keeps open).
     read_width: int = 16

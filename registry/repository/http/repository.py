@@ -60,6 +60,7 @@ class HttpRepository(Repository):
     #: As many reads at once as the transport keeps connections open, and uploads as it opens ahead of a deploy.
     read_width = POOL_SIZE
     write_width = UPLOAD_CONNECTIONS
+    config: RepositoryConfig  # always opened from one
 
     def __init__(
         self,
