@@ -1,6 +1,7 @@
 """Reads checked against the strongest checksum sidecar a repository offers (sha512, sha256, sha1, then md5):
 :func:`remote_checksum`, :func:`fetch_verified` (a file of any size, to disk), :func:`read_verified` (a small file,
-through the cache) and :func:`read_many_verified` (many small files at once, on the repository's threads)."""
+through the cache), :func:`read_version_json` (a card or a promotion record, which may not exist) and
+:func:`read_many_verified` (many small files at once, on the repository's threads)."""
 
 from __future__ import annotations
 
@@ -226,15 +227,15 @@ def read_many_verified(
         results[index] = cached
     if not missing and not beside:
         return results, []
-    paths = [read for index in missing for read in (files[index][1], f"{files[index][1]}.sha512")]
+    paths = [each for index in missing for each in (files[index][1], f"{files[index][1]}.sha512")]
     reads: list[Callable[[], Any]] = [*beside, *(functools.partial(_read_or_none, repository, p) for p in paths)]
     answers = repository.read_many(_call, reads)
-    read = answers[len(beside) :]
+    contents = answers[len(beside) :]
     verified: list[tuple[Coordinate, str, str, str, bytes]] = []
     try:
         for at, index in enumerate(missing):
             coordinate, path, what = files[index]
-            data, sha512 = read[2 * at], read[2 * at + 1]
+            data, sha512 = contents[2 * at], contents[2 * at + 1]
             if data is not None:
                 algorithm, digest = _check(repository, path, what, data, sha512)
                 verified.append((coordinate, path.rsplit("/", 1)[-1], algorithm, digest, data))
