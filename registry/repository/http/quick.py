@@ -13,12 +13,19 @@ headers without continuation lines, no ``Transfer-Encoding``. For anything else 
 chunked or compressed body, a connection refused, dropped or timed out, a malformed answer)
 :meth:`QuickReader.get` returns ``None`` and the caller sends the request through its full transport, which
 retries, follows redirects and reports every failure as it always has: this path never makes an error of its own.
+
+A connection is used for another request only when its answer was all it held: bytes beyond the answer (a second
+answer to one request, a body longer than its length) make the answer ``None`` and close the connection, and an
+idle connection that is readable when taken (stray bytes arrived since, or the server closed it) is closed
+unused, as urllib3 judges the connections of its pool. An answer read later from such a connection would belong
+to no request.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import select
 import socket
 import ssl
 import threading
@@ -53,6 +60,9 @@ class _Unanswered(Exception):
     """The connection ended (or was reset) before any answer: on a kept-alive one, the server closed it idle."""
 
 
+#: poll() where the platform has it (select() is limited to descriptors below 1024).
+_poll = getattr(select, "poll", None)
+
 #: How a kept-alive connection the server has since closed answers a request.
 _DROPPED = (_Unanswered, ConnectionResetError, BrokenPipeError, ConnectionAbortedError)
 
@@ -63,6 +73,32 @@ class _Connection:
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
         self.answers: BinaryIO = sock.makefile("rb")
+
+    def has_more(self, read_timeout: float) -> bool:
+        """Whether bytes wait beyond the answer just read, in the reader's buffer or on the socket: the answer was
+        not what it said it was (a server that answers twice, a body longer than its length), and what follows
+        would be taken for the answer to the next request. Looked at without waiting."""
+        self.sock.settimeout(0)
+        try:
+            waiting = self.answers.peek(1)  # type: ignore[attr-defined]
+        except (ssl.SSLWantReadError, BlockingIOError):
+            waiting = b""  # nothing yet (a TLS socket says so by raising)
+        except OSError:
+            return True  # reset: it cannot serve another request either
+        finally:
+            self.sock.settimeout(read_timeout)
+        return bool(waiting)
+
+    def readable(self) -> bool:
+        """Whether the idle connection has something to read: stray bytes, or the server closed it (an end of
+        file is readable). Either way it cannot carry another request, as urllib3 judges its idle connections."""
+        if isinstance(self.sock, ssl.SSLSocket) and self.sock.pending():
+            return True
+        if _poll is None:
+            return bool(select.select([self.sock], [], [], 0)[0])
+        poll = _poll()
+        poll.register(self.sock, select.POLLIN)
+        return bool(poll.poll(0))
 
     def close(self) -> None:
         self.answers.close()
@@ -122,15 +158,14 @@ class QuickReader:
         request = b"GET " + (self._prefix + quote(path, safe="/")).encode("ascii") + b" HTTP/1.1\r\n" + self._head
         for _ in range(2):
             try:
-                connection, kept = self._idle.pop(), True
-            except IndexError:
-                try:
-                    connection, kept = self._open(), False
-                except _FAILURES:
-                    return None
+                connection, kept = self._take()
+            except _FAILURES:
+                return None
             try:
                 connection.sock.sendall(request)
                 answer, reusable = self._answer(connection.answers)
+                if answer is not None and connection.has_more(self._read_timeout):
+                    answer = None  # more than one answer to one request: neither can be trusted
             except _DROPPED:
                 connection.close()
                 if kept:
@@ -145,6 +180,23 @@ class QuickReader:
                 self._give_back(connection)
             return answer
         return None
+
+    def _take(self) -> tuple[_Connection, bool]:
+        """An idle connection and ``True``, or a new one and ``False``. An idle connection with something to read
+        is closed, never used: its server closed it, or sent bytes nobody asked for (as urllib3 does).
+        :raises OSError, ValueError: no new connection could be opened."""
+        while True:
+            try:
+                connection = self._idle.pop()
+            except IndexError:
+                return self._open(), False
+            try:
+                readable = connection.readable()
+            except _FAILURES:
+                readable = True
+            if not readable:
+                return connection, True
+            connection.close()
 
     def _answer(self, answers: BinaryIO) -> tuple[_Answer | None, bool]:
         """The answer read, if it is one taken here, and whether its connection can serve another request.
