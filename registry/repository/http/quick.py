@@ -42,6 +42,9 @@ _SHORT_BODY = 64 << 10
 _LINE = 8 << 10
 _HEADERS = 100
 _STATUS = re.compile(rb"HTTP/1\.([01]) ([0-9]{3})(?: [^\r\n]*)?\r?\n")
+#: A header name (RFC 9110's token), and a value we send: visible Latin-1 and inner spaces and tabs, no CR, LF, NUL.
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_FIELD_VALUE = re.compile(r"[^\x00-\x08\x0a-\x1f\x7f]*")
 #: What may be raised while sending a request or reading its answer: the connection is then closed.
 _FAILURES = (OSError, ValueError)
 _Answer = tuple[int, bytes, str | None]
@@ -145,6 +148,11 @@ class QuickReader:
         self._port = parts.port or (443 if tls else 80)
         self._prefix = parts.path
         fields = {"Host": parts.netloc, **{k: v for k, v in headers.items() if k.lower() not in ("host", "connection")}}
+        for name, value in fields.items():
+            if not _TOKEN.fullmatch(name) or not _FIELD_VALUE.fullmatch(value):
+                raise ValueError(f"header {name[:40]!r} cannot be sent: a line break, NUL or control character")
+        if not _FIELD_VALUE.fullmatch(self._prefix) or " " in self._prefix:
+            raise ValueError("the base path cannot be sent in a request line")
         self._head = "".join(f"{name}: {value}\r\n" for name, value in fields.items()).encode("latin-1") + b"\r\n"
         self._connect_timeout, self._read_timeout = timeout
         self._limit = limit

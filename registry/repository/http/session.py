@@ -54,7 +54,14 @@ from registry.exceptions import (
 from registry.repository import progress
 from registry.repository.base import Source
 from registry.repository.config import Credentials, RepositoryConfig
-from registry.repository.http.shared import MAX_SMALL_FILE, POOL_SIZE, USER_AGENT, base_url, not_found
+from registry.repository.http.shared import (
+    MAX_SMALL_FILE,
+    POOL_SIZE,
+    USER_AGENT,
+    authorization,
+    base_url,
+    not_found,
+)
 
 __all__ = ["REPLAYS", "Transport", "reason"]
 
@@ -67,12 +74,15 @@ REPLAYS = 2
 _CHUNK = 1 << 20
 
 
-class _BearerAuth(requests.auth.AuthBase):
-    def __init__(self, token: str) -> None:
-        self._token = token
+class _Authorization(requests.auth.AuthBase):
+    """The credentials' ``Authorization`` header, as :func:`~registry.repository.http.shared.authorization` makes
+    it (and checks it), on every request."""
+
+    def __init__(self, value: str) -> None:
+        self._value = value
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
-        request.headers["Authorization"] = f"Bearer {self._token}"
+        request.headers["Authorization"] = self._value
         return request
 
 
@@ -294,10 +304,9 @@ class Transport:
         self._credential_help = help_text
         self._timeout = (min(10.0, config.timeout), config.timeout)
         self._session = _retrying_session(retries)
-        if credentials is not None and credentials.token:
-            self._session.auth = _BearerAuth(credentials.token)
-        elif credentials is not None and credentials.username:
-            self._session.auth = (credentials.username, credentials.password or "")
+        header = authorization(credentials)
+        if header:
+            self._session.auth = _Authorization(header["Authorization"])
         self._session.verify = str(Path(config.ca_bundle).expanduser()) if config.ca_bundle else config.verify_tls
         self._helpers: list[threading.Thread] = []
         self._helpers_lock = threading.Lock()

@@ -4,12 +4,23 @@ what a ``404`` means."""
 
 from __future__ import annotations
 
+import base64
 from urllib.parse import urlsplit, urlunsplit
 
 from registry._util import mask_url
 from registry.exceptions import ArtifactNotFound, ConfigError
+from registry.repository.config import Credentials
 
-__all__ = ["MAX_SMALL_FILE", "POOL_SIZE", "UPLOAD_CONNECTIONS", "USER_AGENT", "base_url", "not_found"]
+__all__ = [
+    "MAX_SMALL_FILE",
+    "POOL_SIZE",
+    "UPLOAD_CONNECTIONS",
+    "USER_AGENT",
+    "authorization",
+    "base_url",
+    "not_found",
+    "unsendable",
+]
 
 #: Small files (metadata, checksums) are read into memory; nothing legitimate is larger than this.
 MAX_SMALL_FILE = 32 << 20
@@ -42,3 +53,39 @@ def base_url(url: str) -> str:
 def not_found(path: str, display: str) -> ArtifactNotFound:
     """What a ``404`` for ``path`` means."""
     return ArtifactNotFound(f"{path} does not exist in {display}.")
+
+
+def unsendable(text: str) -> bool:
+    """Whether ``text`` cannot be a header field: a CR or LF would end the line (and begin another, injected, one),
+    and a NUL is refused by servers or cuts the value short."""
+    return "\r" in text or "\n" in text or "\0" in text
+
+
+def authorization(credentials: Credentials | None) -> dict[str, str]:
+    """The ``Authorization`` header for ``credentials`` (a bearer token, or basic ``user:password`` in Latin-1, as
+    ``requests`` sends it): the one place where credentials become a header value, for both routes.
+
+    :raises ConfigError: a value has a line break or NUL in it, or is not Latin-1; the error names where it came
+        from (never the value).
+    """
+    if credentials is None or not (credentials.token or credentials.username):
+        return {}
+    fields: dict[str, str | None] = {"token": credentials.token}
+    if not credentials.token:
+        fields = {"username": credentials.username, "password": credentials.password}
+    for field, value in fields.items():
+        if value and unsendable(value):
+            raise ConfigError(
+                f"The {field} from {credentials.source} contains a line break or a NUL character, which cannot be "
+                "sent in an HTTP header; set it again without them."
+            )
+    try:
+        if credentials.token:
+            return {"Authorization": "Bearer " + credentials.token.encode("latin-1").decode("latin-1")}
+        pair = f"{credentials.username}:{credentials.password or ''}".encode("latin-1")
+    except UnicodeEncodeError:
+        raise ConfigError(
+            f"The credentials from {credentials.source} have characters beyond Latin-1, which an HTTP header "
+            "cannot carry; set them again without those characters."
+        ) from None
+    return {"Authorization": "Basic " + base64.b64encode(pair).decode("ascii")}

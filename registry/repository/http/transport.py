@@ -11,7 +11,6 @@ place of ``requests``' adapter. Elsewhere the session builds the reader from the
 
 from __future__ import annotations
 
-import base64
 import logging
 import os
 import sys
@@ -27,7 +26,14 @@ from registry.exceptions import ConfigError, RegistryError
 from registry.repository.base import Source
 from registry.repository.config import Credentials, RepositoryConfig
 from registry.repository.http.quick import QuickReader, tls_context
-from registry.repository.http.shared import MAX_SMALL_FILE, POOL_SIZE, USER_AGENT, base_url, not_found
+from registry.repository.http.shared import (
+    MAX_SMALL_FILE,
+    POOL_SIZE,
+    USER_AGENT,
+    authorization,
+    base_url,
+    not_found,
+)
 
 if TYPE_CHECKING:
     import requests
@@ -72,16 +78,6 @@ def _verify(config: RepositoryConfig, environ: os._Environ[str] | dict[str, str]
     return environ.get("REQUESTS_CA_BUNDLE") or environ.get("CURL_CA_BUNDLE") or True
 
 
-def _authorization(credentials: Credentials | None) -> dict[str, str]:
-    """The header ``requests`` sends for the configured credentials (basic: ``user:password`` in Latin-1)."""
-    if credentials is not None and credentials.token:
-        return {"Authorization": f"Bearer {credentials.token}"}
-    if credentials is not None and credentials.username:
-        pair = f"{credentials.username}:{credentials.password or ''}".encode("latin-1")
-        return {"Authorization": "Basic " + base64.b64encode(pair).decode("ascii")}
-    return {}
-
-
 class Transport:
     """Requests to one repository's base URL, with credentials, timeouts, retries of reads and error mapping.
 
@@ -96,6 +92,7 @@ class Transport:
         if config.ca_bundle and not Path(config.ca_bundle).expanduser().exists():
             raise ConfigError(f"The ca_bundle {config.ca_bundle!r} of {self.display} does not exist.")
         self._credentials = credentials
+        self._authorization = authorization(credentials)  # refuses a value that cannot be a header, at once
         self._help_text = help_text
         self._retries = retries
         self._timeout = (min(10.0, config.timeout), config.timeout)
@@ -128,11 +125,7 @@ class Transport:
         if https and not self.config.verify_tls:
             return None  # urllib3 warns on every such request: they go its way
         if not _needs_requests(os.environ, self._credentials):
-            try:
-                headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "identity", "Accept": "*/*"}
-                headers.update(_authorization(self._credentials))
-            except UnicodeEncodeError:  # a password beyond Latin-1: requests says what it makes of it
-                headers = None
+            headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "identity", "Accept": "*/*", **self._authorization}
         if headers is None:
             headers, verify = self.full().prepared()
             if headers is None:
