@@ -352,12 +352,12 @@ class Settings:
             return Credentials("the URL", unquote(parts.username), unquote(parts.password or ""))
         # Surrounding white space is no part of a value read from the environment: TOKEN=$(cat file) keeps the
         # file's last newline, which would end the header line.
-        token, username = self.env.get("REGISTRY_TOKEN", "").strip(), self.env.get("REGISTRY_USERNAME", "").strip()
+        token, user = self.env.get("REGISTRY_TOKEN", "").strip(), self.env.get("REGISTRY_USERNAME", "").strip()
         if token:
             return Credentials("REGISTRY_TOKEN", token=token)
-        if username:
+        if user:
             return Credentials(
-                "REGISTRY_USERNAME/REGISTRY_PASSWORD", username, self.env.get("REGISTRY_PASSWORD", "").strip()
+                "REGISTRY_USERNAME/REGISTRY_PASSWORD", user, self.env.get("REGISTRY_PASSWORD", "").strip()
             )
         if config.token:
             return Credentials(f"repository {config.name!r} in the configuration file", token=config.token)
