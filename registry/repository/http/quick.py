@@ -41,7 +41,13 @@ _SHORT_BODY = 64 << 10
 #: The longest status or header line, and the most header lines, of an answer taken here.
 _LINE = 8 << 10
 _HEADERS = 100
-_STATUS = re.compile(rb"HTTP/1\.([01]) ([0-9]{3})(?: [^\r\n]*)?\r?\n")
+#: The status line of a plain answer: HTTP/1.1 or 1.0, three digits, a reason without control characters, CR LF.
+_STATUS = re.compile(rb"HTTP/1\.([01]) ([0-9]{3})(?: [^\x00-\x08\x0a-\x1f\x7f]*)?\r\n")
+#: A header name in an answer (a token), and what no header value may hold (control characters but HTAB).
+_NAME = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_CONTROL = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
+#: The most digits of a Content-Length taken here (far beyond any limit: a longer one is refused, not parsed).
+_LENGTH_DIGITS = 12
 #: A header name (RFC 9110's token), and a value we send: visible Latin-1 and inner spaces and tabs, no CR, LF, NUL.
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _FIELD_VALUE = re.compile(r"[^\x00-\x08\x0a-\x1f\x7f]*")
@@ -109,18 +115,22 @@ class _Connection:
 
 
 def _headers(answers: BinaryIO) -> dict[bytes, bytes] | None:
-    """The header fields of an answer, names in lower case; ``None`` for anything but plain fields."""
+    """The header fields of an answer, names in lower case; ``None`` for anything but plain fields: each line a
+    token, a colon and a value without control characters, ended by CR LF (no bare LF, no space before the colon,
+    no continuation line), within the size limits."""
     fields: dict[bytes, bytes] = {}
     for _ in range(_HEADERS):
         line = answers.readline(_LINE + 1)
-        if line in (b"\r\n", b"\n"):
+        if line == b"\r\n":
             return fields
-        name, colon, value = line.partition(b":")
-        if not colon or not line.endswith(b"\n") or len(line) > _LINE or line[:1] in (b" ", b"\t"):
-            return None  # cut off, too long, or a continuation line
-        name = name.strip().lower()
+        if not line.endswith(b"\r\n") or len(line) > _LINE:
+            return None  # cut off, too long, or a bare LF
+        name, colon, value = line[:-2].partition(b":")
+        if not colon or not _NAME.fullmatch(name) or _CONTROL.search(value):
+            return None  # not a field, a continuation line, or a NUL, CR or other control character
+        name, value = name.lower(), value.strip(b" \t")
         # A repeated field is joined, as HTTP defines it: two Content-Lengths ("2, 3") are then no length at all.
-        fields[name] = value.strip() if name not in fields else fields[name] + b", " + value.strip()
+        fields[name] = value if name not in fields else fields[name] + b", " + value
     return None
 
 
@@ -221,7 +231,10 @@ class QuickReader:
             return None, False
         length = fields.get(b"content-length", b"")
         encoding = fields.get(b"content-encoding", b"identity").lower()
-        if not length.isdigit() or int(length) > (self._limit if status == 200 else _SHORT_BODY):
+        if (
+            not (length.isdigit() and len(length) <= _LENGTH_DIGITS)  # ASCII digits only: no sign, no "0x"
+            or int(length) > (self._limit if status == 200 else _SHORT_BODY)
+        ):
             return None, False  # too large (the full transport says so), or not delimited by a length
         if status == 200 and encoding != b"identity":
             return None, False  # compressed: the full transport refuses it
