@@ -64,9 +64,10 @@ class HttpRepository(Repository):
         credential_help: str = "",
         *,
         retries: int = 3,
+        session_only: bool = False,
     ) -> None:
         self.config = config
-        self.transport = Transport(config, credentials, credential_help, retries)
+        self.transport = Transport(config, credentials, credential_help, retries, session_only=session_only)
         self.base = self.transport.base
         self.origin = self.base  # without user-info
         self.display = config.display

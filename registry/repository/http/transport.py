@@ -5,8 +5,9 @@ everything else through the ``requests`` session of :mod:`registry.repository.ht
 A warm search or catalog reads one file (the metadata): where the small-file reader can be set up from the
 configuration alone, exactly as the session would send its requests, such a command never imports ``requests``.
 That is where nothing in the environment needs ``requests``' own reading of it: no proxy variable, no ``.netrc``
-where no credentials are configured, TLS verified (with the CA bundle ``requests`` would use), and no mock in
-place of ``requests``' adapter. Elsewhere the session builds the reader from the request it prepares.
+where no credentials are configured, and TLS verified (with the CA bundle ``requests`` would use). Elsewhere the
+session builds the reader from the request it prepares. Whether the reader is used at all is decided by the
+configuration alone (a caller that fakes ``requests``' adapter says so: ``session_only``).
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ def replayed(response: requests.Response) -> bool:
 def _needs_requests(environ: os._Environ[str] | dict[str, str], credentials: Credentials | None) -> bool:
     """Whether ``requests`` would read something of the environment into a plain GET that is not read here: a
     proxy (or, on Windows and macOS, the system's proxy settings), a ``.netrc`` where no credentials are
-    configured; or whether a test replaced its adapter. (Its CA bundle variables are read here: :func:`_verify`.)"""
+    configured. (Its CA bundle variables are read here: :func:`_verify`.)"""
     if sys.platform in ("win32", "darwin"):
         return True
     if any(value and name.lower().endswith("_proxy") and name.lower() != "no_proxy" for name, value in environ.items()):
@@ -66,8 +67,7 @@ def _needs_requests(environ: os._Environ[str] | dict[str, str], credentials: Cre
         home = Path(environ.get("HOME") or "~").expanduser()
         if environ.get("NETRC") or (home / ".netrc").exists() or (home / "_netrc").exists():
             return True
-    adapters = sys.modules.get("requests.adapters")
-    return adapters is not None and getattr(adapters.HTTPAdapter.send, "__module__", "") != "requests.adapters"
+    return False
 
 
 def _verify(config: RepositoryConfig, environ: os._Environ[str] | dict[str, str]) -> bool | str:
@@ -85,8 +85,19 @@ class Transport:
     for everything else.
     """
 
-    def __init__(self, config: RepositoryConfig, credentials: Credentials | None, help_text: str, retries: int) -> None:
+    def __init__(
+        self,
+        config: RepositoryConfig,
+        credentials: Credentials | None,
+        help_text: str,
+        retries: int,
+        *,
+        session_only: bool = False,
+    ) -> None:
+        """``session_only``: every request goes through the ``requests`` session's own ``send`` (no small-file
+        reader, no route straight to its pool), for a caller that replaces its adapter (a test faking faults)."""
         self.config = config
+        self._session_only = session_only
         self.base = base_url(config.url)
         self.display = config.display
         if config.ca_bundle and not Path(config.ca_bundle).expanduser().exists():
@@ -107,7 +118,9 @@ class Transport:
             if self._full is None:
                 from registry.repository.http import session
 
-                self._full = session.Transport(self.config, self._credentials, self._help_text, self._retries)
+                self._full = session.Transport(
+                    self.config, self._credentials, self._help_text, self._retries, direct=not self._session_only
+                )
             return self._full
 
     def _reader(self) -> QuickReader | None:
@@ -115,7 +128,7 @@ class Transport:
         wait for it rather than go the slow way); ``None`` where it must not be used."""
         with self._reader_lock:
             if self._quick is False:
-                self._quick = self._new_reader()
+                self._quick = None if self._session_only else self._new_reader()
             return self._quick  # type: ignore[return-value]
 
     def _new_reader(self) -> QuickReader | None:
