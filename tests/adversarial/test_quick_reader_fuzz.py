@@ -159,8 +159,9 @@ def _stray(extra: bytes) -> Callable[[Answer], None]:
 
 
 def _truncate(answer: Answer) -> None:
+    length = b"Content-Length: %d" % (len(answer.body) + 5)  # more than is sent
     answer.body = answer.body[: len(answer.body) // 2]
-    answer.headers = [h if not h.startswith(b"Content-Length:") else h + b"0" for h in answer.headers]  # longer
+    answer.headers = [h if not h.startswith(b"Content-Length:") else length for h in answer.headers]
     answer.close = True
     _irregular(answer)
 
