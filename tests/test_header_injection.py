@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from realtools import free_port
 
 from registry.cli import main
-from registry.repository.http.quick import QuickReader
+from registry.repository.http.small_reads import SmallFileReader
 
 INJECTED = "abc\r\nX-Injected: 1"
 
@@ -163,5 +163,5 @@ def test_the_small_file_reader_refuses_to_build_a_request_head_that_is_not_one(
     headers: dict[str, str], recorder: Recorder
 ) -> None:
     with pytest.raises(ValueError, match="cannot be sent"):
-        QuickReader(recorder.url, headers, timeout=(1, 1), limit=10, keep=1)
+        SmallFileReader(recorder.url, headers, timeout=(1, 1), limit=10, keep=1)
     assert recorder.received == b""

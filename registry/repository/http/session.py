@@ -19,7 +19,7 @@ error within the timeout, never a hang. A plain GET or HEAD (the small files a s
 straight to the connection pool ``requests`` holds, skipping the per-request work of its session (environment,
 cookies, hooks, redirects) that costs more CPU than the request itself: the same pool, headers, TLS settings,
 timeouts and retries, and urllib3's failures translated as ``requests`` translates them, so one mapping serves
-both. (A small file is first asked for on the small-file reader, :mod:`registry.repository.http.quick`, a third
+both. (A small file is first asked for on the small-file reader, :mod:`registry.repository.http.small_reads`, a third
 of that CPU again; only the answers it does not take come here.) Uploads and downloads are streamed from and to
 disk, and reported to :mod:`registry.repository.progress`.
 """
@@ -54,7 +54,7 @@ from registry.exceptions import (
 from registry.repository import progress
 from registry.repository.base import Source
 from registry.repository.config import Credentials, RepositoryConfig
-from registry.repository.http.shared import (
+from registry.repository.http.request_settings import (
     MAX_SMALL_FILE,
     POOL_SIZE,
     USER_AGENT,
@@ -63,7 +63,7 @@ from registry.repository.http.shared import (
     not_found,
 )
 
-__all__ = ["REPLAYS", "Transport", "reason"]
+__all__ = ["REPLAYS", "RequestsTransport", "reason"]
 
 log = logging.getLogger("registry.repository.http")
 
@@ -75,8 +75,8 @@ _CHUNK = 1 << 20
 
 
 class _Authorization(requests.auth.AuthBase):
-    """The credentials' ``Authorization`` header, as :func:`~registry.repository.http.shared.authorization` makes
-    it (and checks it), on every request."""
+    """The credentials' ``Authorization`` header, as
+    :func:`~registry.repository.http.request_settings.authorization` makes it (and checks it), on every request."""
 
     def __init__(self, value: str) -> None:
         self._value = value
@@ -218,7 +218,7 @@ def _retrying_session(attempts: int) -> requests.Session:
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     session.headers["User-Agent"] = USER_AGENT
-    # The bytes as stored, which the checksums are of; see Transport.refuse_encoded for why.
+    # The bytes as stored, which the checksums are of; see RequestsTransport.refuse_encoded for why.
     session.headers["Accept-Encoding"] = "identity"
     return session
 
@@ -290,7 +290,7 @@ class _Counting:
         return end - position
 
 
-class Transport:
+class RequestsTransport:
     """Requests to one repository's base URL through ``requests``, with credentials, timeouts, retries of reads
     and error mapping.
 

@@ -1,4 +1,4 @@
-"""The small-file reader (registry.repository.http.quick) against a real socket server answering canned bytes:
+"""The small-file reader (registry.repository.http.small_reads) against a real socket server answering canned bytes:
 it takes plain 200 and 404 answers on kept-alive connections, and leaves every other answer to the full
 transport (``None``) without raising."""
 
@@ -21,7 +21,7 @@ from registry.promotion import CLASSIFIER as PROMOTION_CLASSIFIER
 from registry.promotion import PromotionRecord
 from registry.repository.config import RepositoryConfig
 from registry.repository.http import HttpRepository
-from registry.repository.http.quick import QuickReader
+from registry.repository.http.small_reads import SmallFileReader
 from registry.store import ABSENT, Cache, fetch_promotion
 
 HEADERS = {"User-Agent": "registry (maven2 client)", "Authorization": "Basic dTpw", "Connection": "keep-alive"}
@@ -81,8 +81,8 @@ def canned() -> Iterator[Canned]:
     listener.close()
 
 
-def _reader(server: Canned, limit: int = 1000) -> QuickReader:
-    return QuickReader(f"http://127.0.0.1:{server.port}/repo/", HEADERS, timeout=(2, 2), limit=limit, keep=4)
+def _reader(server: Canned, limit: int = 1000) -> SmallFileReader:
+    return SmallFileReader(f"http://127.0.0.1:{server.port}/repo/", HEADERS, timeout=(2, 2), limit=limit, keep=4)
 
 
 def test_plain_answers_are_taken_on_one_kept_alive_connection(canned: Canned) -> None:
@@ -171,13 +171,13 @@ def test_any_other_answer_is_left_to_the_full_transport(canned: Canned, answer: 
 
 
 def test_an_unreachable_silent_or_hanging_up_server_is_left_to_the_full_transport(canned: Canned) -> None:
-    refused = QuickReader(f"http://127.0.0.1:{free_port()}/repo/", HEADERS, timeout=(1, 1), limit=10, keep=1)
+    refused = SmallFileReader(f"http://127.0.0.1:{free_port()}/repo/", HEADERS, timeout=(1, 1), limit=10, keep=1)
     assert refused.get("file") is None
     with socket.socket() as silent:  # connections wait in its backlog, never answered
         silent.bind(("127.0.0.1", free_port()))
         silent.listen(4)
         port = silent.getsockname()[1]
-        waiting = QuickReader(f"http://127.0.0.1:{port}/repo/", HEADERS, timeout=(1, 0.3), limit=10, keep=1)
+        waiting = SmallFileReader(f"http://127.0.0.1:{port}/repo/", HEADERS, timeout=(1, 0.3), limit=10, keep=1)
         assert waiting.get("file") is None
     assert _reader(canned).get("file") is None  # nothing canned: the server hangs up without an answer
 

@@ -11,7 +11,7 @@ Only the two answers such reads expect are taken here, and only in their plaines
 ``Content-Length`` body within the size limit and no ``Content-Encoding``, and ``404``; on HTTP/1.1 or 1.0,
 headers without continuation lines, no ``Transfer-Encoding``. For anything else (another status, a redirect, a
 chunked or compressed body, a connection refused, dropped or timed out, a malformed answer)
-:meth:`QuickReader.get` returns ``None`` and the caller sends the request through its full transport, which
+:meth:`SmallFileReader.get` returns ``None`` and the caller sends the request through its full transport, which
 retries, follows redirects and reports every failure as it always has: this path never makes an error of its own.
 
 A connection is used for another request only when its answer was all it held: bytes beyond the answer (a second
@@ -34,7 +34,7 @@ from collections.abc import Mapping
 from typing import BinaryIO
 from urllib.parse import quote, urlsplit
 
-__all__ = ["QuickReader", "tls_context"]
+__all__ = ["SmallFileReader", "tls_context"]
 
 #: The longest 404 page read to keep its connection (a server's page is a few hundred bytes).
 _SHORT_BODY = 64 << 10
@@ -134,7 +134,7 @@ def _headers(answers: BinaryIO) -> dict[bytes, bytes] | None:
     return None
 
 
-class QuickReader:
+class SmallFileReader:
     """GETs of small files under ``base`` with ``headers`` (the credentials among them), on up to ``keep``
     kept-alive connections reused by whichever thread reads next. Thread-safe."""
 

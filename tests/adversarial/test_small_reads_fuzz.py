@@ -1,9 +1,9 @@
-"""The small-file reader (registry.repository.http.quick) against a real socket server serving answers generated
+"""The small-file reader (registry.repository.http.small_reads) against a real socket server serving answers generated
 by hypothesis: a plain answer with one hostile change at most (stray bytes, bare LF, odd or repeated
 Content-Length, continuation lines, NUL and control characters, other versions and statuses, oversize lines,
 headers and bodies, truncation).
 
-Whatever it is served, :meth:`QuickReader.get` never raises; it returns the file exactly as served, its absence,
+Whatever it is served, :meth:`SmallFileReader.get` never raises; it returns the file exactly as served, its absence,
 or ``None`` (the full transport then asks again), never another body; and a connection that carried anything but
 a plain answer is never used again (the next request arrives on a new connection, and is answered right).
 """
@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from realtools import free_port
 
-from registry.repository.http.quick import QuickReader
+from registry.repository.http.small_reads import SmallFileReader
 
 LIMIT = 1000
 NEXT = b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nnext"
@@ -300,7 +300,7 @@ def test_the_reader_takes_plain_answers_exactly_and_nothing_else(
 ) -> None:
     name, answer = example
     scripted.script[:] = [(answer.wire(), answer.close)]
-    reader = QuickReader(
+    reader = SmallFileReader(
         f"http://127.0.0.1:{scripted.port}/repo/", {"User-Agent": "fuzz"}, timeout=(2, 2), limit=LIMIT, keep=2
     )
     try:

@@ -1,6 +1,6 @@
-"""What the two ways of talking to an HTTP repository share (:mod:`~registry.repository.http.transport` and its
-``requests`` session, :mod:`~registry.repository.http.session`): the base URL, the limits, the user agent, and
-what a ``404`` means."""
+"""What every request to an HTTP repository is made with, on either route (the small-file reader of
+:mod:`~registry.repository.http.transport`, and the ``requests`` session of :mod:`~registry.repository.http.session`):
+the base URL, the credentials' ``Authorization`` header, the user agent and the limits; and what a ``404`` means."""
 
 from __future__ import annotations
 
