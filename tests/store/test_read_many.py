@@ -14,7 +14,7 @@ import pytest
 from registry.exceptions import ArtifactNotFound
 from registry.repository.config import RepositoryConfig
 from registry.repository.http.repository import HttpRepository
-from registry.repository.http.shared import POOL_SIZE, UPLOAD_CONNECTIONS
+from registry.repository.http.request_settings import POOL_SIZE, UPLOAD_CONNECTIONS
 from registry.repository.local import LocalRepository
 
 
