@@ -67,6 +67,11 @@ def parse_s3_url(url: str) -> tuple[str, str]:
 class S3Repository(Repository):
     """A maven2 repository under a prefix of an S3 bucket."""
 
+    config: RepositoryConfig  # always opened from one
+    #: Reads and writes at once (each one request on a connection of the client's pool).
+    read_width = 32
+    write_width = 16
+
     def __init__(self, config: RepositoryConfig) -> None:
         self.config = config
         self.bucket, self.prefix = parse_s3_url(config.url)
@@ -82,7 +87,7 @@ class S3Repository(Repository):
             retries={"mode": "standard", "total_max_attempts": MAX_ATTEMPTS},
             connect_timeout=config.timeout,
             read_timeout=config.timeout,
-            max_pool_connections=32,
+            max_pool_connections=S3Repository.read_width + PART_CONCURRENCY,
             # Our own sidecars verify every file; CRC trailers in aws-chunked bodies break many S3-compatibles.
             request_checksum_calculation="when_required",
             response_checksum_validation="when_required",
