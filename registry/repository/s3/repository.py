@@ -19,7 +19,7 @@ from registry._util import atomic_write, backoff
 from registry.checksums import digest_bytes, file_digest
 from registry.exceptions import ArtifactNotFound, ConfigError, RegistryError, RepositoryUnavailable
 from registry.repository import progress
-from registry.repository.base import PathExists, Repository, Source
+from registry.repository.base import PathExists, Source, StreamingRepository
 from registry.repository.config import Credentials, RepositoryConfig
 from registry.repository.s3.errors import MAX_ATTEMPTS, Where, code_of, failure, retried
 from registry.repository.s3.streams import Reporting, as_bytes, md5_etag, multipart_etag, opened
@@ -64,7 +64,7 @@ def parse_s3_url(url: str) -> tuple[str, str]:
     return bucket, prefix + "/" if prefix else ""
 
 
-class S3Repository(Repository):
+class S3Repository(StreamingRepository):
     """A maven2 repository under a prefix of an S3 bucket."""
 
     config: RepositoryConfig  # always opened from one
@@ -322,13 +322,7 @@ class S3Repository(Repository):
         self._overwrites()
         return True  # no folders in an object store: the create-only write of the POM is the claim
 
-    def create(self, path: str, source: Source) -> None:
-        self._create(path, source, None)
-
-    def create_after(self, path: str, source: Source, ready: Callable[[], None]) -> None:
-        self._create(path, source, ready)
-
-    def _create(self, path: str, source: Source, ready: Callable[[], None] | None) -> None:
+    def create_after(self, path: str, source: Source, ready: Callable[[], None] | None) -> None:
         if self._overwrites() and self.exists(path):
             raise PathExists(path, self.display)
         size = len(source) if isinstance(source, bytes) else source.stat().st_size
