@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
-from registry.checksums import ConcurrentDigester, Digests
+from registry.checksums import ConcurrentDigester, Digests, file_digest
 from registry.coordinates import Coordinate
 from registry.exceptions import IntegrityError, InvalidModel
 
@@ -37,6 +37,7 @@ __all__ = [
     "ExtractLimits",
     "check_embedded_pom",
     "check_model_dir",
+    "model_digests",
     "extract_model",
     "pack",
     "read_entry",
@@ -96,6 +97,17 @@ def _model_files(model_dir: Path) -> list[tuple[str, Path | None]]:
 def check_model_dir(model_dir: Path) -> None:
     """Refuse, before anything is claimed or uploaded, a model directory that cannot be packed."""
     _model_files(model_dir)
+
+
+def model_digests(model_dir: Path) -> dict[str, str]:
+    """The SHA-256 of every file :func:`pack` puts under ``model/``, keyed by its path relative to ``model/``: the
+    card's ``files``, which the JVM runtime checks the jar's entries against before it loads a model."""
+    prefix = f"{MODEL_DIR}/"
+    return {
+        name.removeprefix(prefix): file_digest(path, "sha256")
+        for name, path in _model_files(model_dir)
+        if path is not None
+    }
 
 
 def _manifest() -> bytes:

@@ -10,7 +10,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Literal
 
-from registry.archive import check_model_dir, pack
+from registry.archive import check_model_dir, model_digests, pack
 from registry.checksums import Digests, digest_bytes
 from registry.compatibility import compare_models
 from registry.coordinates import Coordinate, DeployTarget
@@ -25,14 +25,15 @@ from registry.exceptions import (
 from registry.lineage import code_lineage
 from registry.metadata import Metadata
 from registry.modelcard import ModelCard
-from registry.pom import render_pom
+from registry.pom import jvm_runtime, render_pom
 from registry.repository.base import PathExists, Repository, Source
 from registry.settings import Settings, using_repository
-from registry.store import Cache, fetch_card, publish, read_metadata, upload_version
+from registry.signing import Signer
+from registry.store import Cache, fetch_card, publish, read_metadata, together, upload_version
 from registry.trust import config_of, signature_path, signer_for
 from registry.versions import Version
 
-__all__ = ["deploy"]
+__all__ = ["RUNTIME_PRESENT", "deploy", "release_jar"]
 
 log = logging.getLogger("registry.deploy")
 
@@ -116,7 +117,7 @@ def _draft(
     return card
 
 
-def _pom(coordinate: Coordinate, card: ModelCard) -> bytes:
+def _pom(coordinate: Coordinate, card: ModelCard, runtime: Coordinate | None = None) -> bytes:
     properties = {f"model.metric.{name}": str(value) for name, value in card.metrics.items()}
     top = [stage.short_class for stage in card.stages if "." not in stage.path]
     if top:
@@ -124,7 +125,31 @@ def _pom(coordinate: Coordinate, card: ModelCard) -> bytes:
     if card.lineage:
         properties["model.code.commit"] = card.lineage.commit
     properties["model.created"] = card.created
-    return render_pom(coordinate, card.description, properties)
+    return render_pom(coordinate, card.description, properties, [runtime] if runtime is not None else [])
+
+
+#: Whether a repository (by origin) holds this registry's JVM runtime, as first asked in this process: one request
+#: per repository and process, made while the metadata is read (``registry jvm publish`` records its own).
+RUNTIME_PRESENT: dict[str, bool] = {}
+
+
+def _runtime_in(repository: Repository) -> Coordinate | None:
+    """The JVM runtime release the model's POM depends on, when ``repository`` holds it; else ``None``, noted once
+    (a POM dependency that Spark's Ivy cannot fetch would fail every ``--packages`` of the model)."""
+    runtime = jvm_runtime()
+    key = repository.origin or repository.display
+    present = RUNTIME_PRESENT.get(key)
+    if present is None:
+        present = RUNTIME_PRESENT[key] = repository.exists(runtime.path("jar"))
+        if not present:
+            log.warning(
+                "Note: %s does not hold the registry's JVM runtime %s, so the POMs of the models deployed now do not "
+                "depend on it, and Scala and Java jobs add it to --packages themselves. Publish it once with "
+                "`registry jvm publish -r REPOSITORY`: models deployed afterwards bring it along.",
+                repository.display,
+                runtime,
+            )
+    return runtime if present else None
 
 
 def _claim_checked(
@@ -133,16 +158,17 @@ def _claim_checked(
     card: ModelCard,
     first: int,
     check: Callable[[], None] | None,
+    runtime: Coordinate | None = None,
 ) -> tuple[Coordinate, bytes, bool]:
     """:func:`_claim`, while ``check()`` runs on a thread (the series check, which may read the previous card:
     a round trip it no longer adds). If the check refuses the model, the claim is given back (nothing was
     written under it yet), so that no build number is retired for nothing, and the refusal raised."""
     if check is None:
-        return _claim(repository, target, card, first)
+        return _claim(repository, target, card, first, runtime)
     with ThreadPoolExecutor(1) as pool:
         checked = pool.submit(check)
         try:
-            claimed = _claim(repository, target, card, first)
+            claimed = _claim(repository, target, card, first, runtime)
         except BaseException:
             checked.exception()  # ended either way; the claim's failure is the one to report
             raise
@@ -165,14 +191,16 @@ def _give_back(repository: Repository, coordinate: Coordinate, pom: bytes, pom_w
         log.warning("Could not give back the claim of %s (%s); its build number stays unused.", coordinate, exc)
 
 
-def _claim(repository: Repository, target: DeployTarget, card: ModelCard, first: int) -> tuple[Coordinate, bytes, bool]:
+def _claim(
+    repository: Repository, target: DeployTarget, card: ModelCard, first: int, runtime: Coordinate | None = None
+) -> tuple[Coordinate, bytes, bool]:
     """Claim the first free build from ``first`` on: its directory where the repository can create one
     atomically, else its POM, created only if absent. Returns the coordinate, its POM, and whether the POM is
     written (else it is still to be uploaded, create-only, with the other files)."""
     build = first
     for _ in range(MAX_CLAIM_ATTEMPTS if target.build is None else 1):
         coordinate = target.module.at(Version(target.major, target.minor, build))
-        pom = _pom(coordinate, card)
+        pom = _pom(coordinate, card, runtime)
         try:
             if not repository.claim(coordinate.directory):
                 raise PathExists(coordinate.directory, repository.display)
@@ -255,7 +283,8 @@ def deploy(
             signer.check()  # a key that cannot sign fails now, before a build number is spent
         cache = Cache(active.cache_dir)
         repo.prepare_writes()  # e.g. learn what the server can do while the metadata is read
-        metadata = read_metadata(repo, target.module)
+        metadata, runtime = together(lambda: read_metadata(repo, target.module), lambda: _runtime_in(repo))
+        runtime = runtime if isinstance(runtime, Coordinate) else None
         exact = target.exact
         if exact is not None and metadata and str(exact.version) in metadata.versions:
             raise VersionExists(
@@ -264,9 +293,11 @@ def deploy(
             )
         first = target.build if target.build is not None else _next_build(metadata, target)
         check = None if allow_change else lambda: _check_series(repo, metadata, target, draft, cache)
-        coordinate, pom, pom_written = _claim_checked(repo, target, draft, first, check)
+        coordinate, pom, pom_written = _claim_checked(repo, target, draft, first, check, runtime)
+        if prepare is not None:  # before the card, which records the SHA-256 of every file as it is released
+            prepare(model_dir, coordinate)
         final_card = draft.for_coordinate(
-            str(coordinate), _previous(metadata, coordinate), signed=signer is not None
+            str(coordinate), _previous(metadata, coordinate), signed=signer is not None, files=model_digests(model_dir)
         ).to_json()
         card_path = coordinate.path("json", "model")
         card_digests = digest_bytes(final_card)
@@ -277,8 +308,6 @@ def deploy(
             jar = Path(scratch) / coordinate.file_name("jar")
 
             def make_jar() -> tuple[Source, list[tuple[str, Source]]]:
-                if prepare is not None:
-                    prepare(model_dir, coordinate)
                 digests = pack(model_dir, jar, coordinate, pom, final_card)
                 extra = _with_sidecars(coordinate.path("jar"), digests, ())
                 if signer is not None:  # in place before the jar's end, whose presence means "complete"
@@ -298,6 +327,29 @@ def deploy(
         cache.keep(coordinate, coordinate.file_name("json", "model"), "sha512", card_digests.sha512, final_card)
         cache.remember(repo.origin, coordinate, coordinate.file_name("json", "model"), "sha512", card_digests.sha512)
         return coordinate
+
+
+def release_jar(
+    repository: Repository, coordinate: Coordinate, pom: bytes, jar: bytes, signer: Signer | None = None
+) -> None:
+    """Release a ready-made ``jar`` and its ``pom`` as ``coordinate`` (the JVM runtime) the way a model's files
+    are released: every file created only if absent (a release already there is :class:`VersionExists`), with its
+    checksums and, with a ``signer``, its signature; the jar last, then the version listed in the metadata."""
+    files: list[tuple[str, Source]] = [(coordinate.path("pom"), pom)]
+    files += _with_sidecars(coordinate.path("pom"), digest_bytes(pom), ())
+
+    def make_jar() -> tuple[Source, list[tuple[str, Source]]]:
+        extra = _with_sidecars(coordinate.path("jar"), digest_bytes(jar), ())
+        if signer is not None:
+            signed: dict[str, Path | bytes] = {coordinate.path("pom"): pom, coordinate.path("jar"): jar}
+            for path, signature in signer.sign(signed).items():
+                extra += _with_sidecars(signature_path(path), digest_bytes(signature), signature)
+        return jar, extra
+
+    try:
+        _upload_and_publish(repository, coordinate, files, make_jar)
+    except PathExists:
+        raise VersionExists(f"{coordinate} already exists in {repository.display}; releases are immutable.") from None
 
 
 def _upload_and_publish(
