@@ -7,9 +7,6 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.AtomicMoveNotSupportedException;
-import java.nio.file.FileAlreadyExistsException;
-import java.nio.file.DirectoryNotEmptyException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
@@ -243,8 +240,8 @@ final class ClasspathModel {
 
     /**
      * Check every file of the saved model in the jar against the card's {@code files} (path: sha256) and extract
-     * it under {@code cache}, keyed by the jar's sha256; an extraction made earlier is reused. Returns the
-     * extracted model directory. Nothing is left behind when a check fails.
+     * it under {@code cache}, keyed by the jar's sha256; an extraction made earlier is reused (the jar is still
+     * checked). Returns the extracted model directory. Nothing is left behind when a check fails.
      *
      * @param files the card's list; null when the card records none (a model deployed before the list existed)
      */
@@ -252,9 +249,10 @@ final class ClasspathModel {
         Path entry = cache.resolve("classpath").resolve("sha256-" + jarSha256.substring(0, 40));
         Path destination = entry.resolve("model");
         Path scratch = null;
+        boolean extracted = Files.isDirectory(destination);
         try (ZipFile zip = new ZipFile(jar.toFile())) {
             Files.createDirectories(entry);
-            scratch = Files.createTempDirectory(entry, ".extract-");
+            scratch = extracted ? null : Files.createTempDirectory(entry, ".extract-");
             Map<String, String> seen = new TreeMap<>();
             Enumeration<? extends ZipEntry> entries = zip.entries();
             while (entries.hasMoreElements()) {
@@ -264,22 +262,27 @@ final class ClasspathModel {
                     continue;
                 }
                 String relative = name.substring(MODEL_PREFIX.length());
-                Path target = scratch.resolve(relative).normalize();
-                if (relative.startsWith("/") || relative.contains("\\") || !target.startsWith(scratch)
+                Path root = extracted ? destination : scratch;
+                Path target = root.resolve(relative).normalize();
+                if (relative.startsWith("/") || relative.contains("\\") || !target.startsWith(root)
                         || List.of(relative.split("/")).contains("..")) {
                     throw new RegistryException(coordinate() + ": the jar " + jar + " holds an unsafe entry " + name
                             + "; nothing was extracted. Resolve the model again from its repository.");
                 }
                 if (item.isDirectory()) {
-                    Files.createDirectories(target);
+                    if (!extracted) {
+                        Files.createDirectories(target);
+                    }
                     continue;
                 }
                 if (seen.containsKey(relative)) {
                     throw new RegistryException(coordinate() + ": the jar " + jar + " holds " + name + " twice.");
                 }
-                Files.createDirectories(target.getParent());
+                if (!extracted) {
+                    Files.createDirectories(target.getParent());
+                }
                 try (InputStream in = zip.getInputStream(item);
-                        OutputStream out = Files.newOutputStream(target)) {
+                        OutputStream out = extracted ? OutputStream.nullOutputStream() : Files.newOutputStream(target)) {
                     seen.put(relative, copyDigest(in, out));
                 }
             }
@@ -290,12 +293,14 @@ final class ClasspathModel {
             if (files != null) {
                 checkFiles(seen, files);
             }
-            try {
-                Files.move(scratch, destination, StandardCopyOption.ATOMIC_MOVE);
-                scratch = null;
-            } catch (FileAlreadyExistsException | DirectoryNotEmptyException | AtomicMoveNotSupportedException e) {
-                if (!Files.isDirectory(destination)) {
-                    throw e;
+            if (!extracted) {
+                try {
+                    Files.move(scratch, destination, StandardCopyOption.ATOMIC_MOVE);
+                    scratch = null;
+                } catch (IOException e) {
+                    if (!Files.isDirectory(destination)) { // else a concurrent extraction finished first
+                        throw e;
+                    }
                 }
             }
             return destination;
