@@ -59,6 +59,10 @@ val lr = new LogisticRegression().setMaxIter(5)
 val pipeline = new Pipeline().setStages(Array(assembler, lr, ModelRegistry.watermark()))
 val fitted = pipeline.fit(train)
 println("BEFORE=" + fitted.transform(input).select("pipeline").first().getString(0))
+val command = spark.conf.get("spark.registry.command")
+spark.conf.set("spark.registry.command", "/nowhere/registry")
+attempt("MISSING")(ModelRegistry.deploy(fitted, "com.acme:churn:1.0"))
+spark.conf.set("spark.registry.command", command)
 println("DEPLOYED=" + ModelRegistry.deploy(fitted, "com.acme:churn:1.0", java.util.Map.of("auc", 0.875)))
 System.exit(0)
 """
@@ -189,6 +193,8 @@ def test_scala_and_java_jobs_resolve_check_and_deploy(
     assert "spark.registry.allowSparkMismatch=true" in run.result("FUTURE")
     assert run.result("FUTURE_ALLOWED") == "loaded"
     assert run.result("BEFORE") == "<not deployed>"
+    assert "spark.registry.command=/nowhere/registry names no executable" in run.result("MISSING")
+    assert "`pip install spark-model-registry`" in run.result("MISSING")
     deployed = Coordinate.parse(run.result("DEPLOYED"))
     assert deployed == Coordinate.parse("com.acme:churn:1.0.2")
 
