@@ -6,7 +6,6 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.URI;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
@@ -358,9 +357,5 @@ final class ClasspathModel {
         } catch (IOException e) {
             // best effort: a leftover temporary directory is harmless
         }
-    }
-
-    static String text(byte[] data) {
-        return new String(data, StandardCharsets.UTF_8);
     }
 }
