@@ -1,6 +1,6 @@
 """The JVM runtime in real JVMs: ``spark-shell -i script.scala`` and a Java job through ``spark-submit``, each with
-``--packages com.acme:churn:latest.release`` from a file repository, the runtime coming along as the model POM's
-dependency (it is not named on the command line).
+``--packages com.acme:churn:latest.release``, the runtime coming along as the model POM's dependency (it is not
+named on the command line): the shell from the repository's file tree, the Java job from nginx serving that tree.
 
 Each JVM costs 10-20 s, so one test runs them one after the other: the shell resolves, refuses a tampered jar and a
 model from a newer Spark, and deploys; the Java job, started next, loads the build the shell deployed.
@@ -16,6 +16,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from integration.servers import DavRepo
 from pyspark.ml import PipelineModel
 from pyspark.sql import SparkSession
 from realtools import require_tool
@@ -111,7 +112,7 @@ def _jvm(command: list[str], env: dict[str, str], timeout: float = 240) -> Submi
     return finish(process, timeout)
 
 
-def _common(tmp_path: Path, ivy_settings: str) -> list[str]:
+def _common(tmp_path: Path, ivy_settings: str, ivy_home: str) -> list[str]:
     return [
         "--master",
         "local[1]",
@@ -122,7 +123,7 @@ def _common(tmp_path: Path, ivy_settings: str) -> list[str]:
         "--conf",
         "spark.ui.enabled=false",
         "--conf",
-        f"spark.jars.ivy={tmp_path / 'ivy'}",
+        f"spark.jars.ivy={tmp_path / ivy_home}",
         "--conf",
         f"spark.jars.ivySettings={ivy_settings}",
         "--conf",
@@ -131,13 +132,17 @@ def _common(tmp_path: Path, ivy_settings: str) -> list[str]:
 
 
 def test_scala_and_java_jobs_resolve_check_and_deploy(
-    fitted: PipelineModel, spark: SparkSession, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+    fitted: PipelineModel,
+    spark: SparkSession,
+    nginx_repo: DavRepo,
+    tmp_path: Path,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
     shell = BIN / "spark-shell"
     javac = shutil.which("javac")
     require_tool(shell.is_file() and javac is not None, "spark-shell (pip install pyspark) and javac (a JDK)")
     runtime_jar = build(tmp_path_factory.getbasetemp() / "jvm-build")
-    local = LocalRepository(tmp_path / "m2")
+    local = LocalRepository(nginx_repo.root)  # written behind nginx's back; the Java job reads it over HTTP
     assert publish(str(local.root), jar=runtime_jar).released
     assert not publish(str(local.root), jar=runtime_jar).released  # once: a release is immutable
 
@@ -169,7 +174,7 @@ def test_scala_and_java_jobs_resolve_check_and_deploy(
     run = _jvm(
         [
             str(shell),
-            *_common(tmp_path, conf["spark.jars.ivySettings"]),
+            *_common(tmp_path, conf["spark.jars.ivySettings"], "ivy-shell"),
             "--conf",
             f"spark.registry.command={BIN / 'registry'}",
             "--conf",
@@ -218,12 +223,16 @@ def test_scala_and_java_jobs_resolve_check_and_deploy(
     job_jar = tmp_path / "job.jar"
     with zipfile.ZipFile(job_jar, "w") as archive:
         archive.write(classes / "Job.class", "Job.class")
+    env.update(REGISTRY_USERNAME=nginx_repo.username, REGISTRY_PASSWORD=nginx_repo.password)
+    http = packages_conf(
+        "com.acme:churn:latest.release", nginx_repo.url, ivy_settings_path=tmp_path / "h.xml", realm=nginx_repo.realm
+    )
     job = _jvm(
         [
             str(BIN / "spark-submit"),
-            *_common(tmp_path, conf["spark.jars.ivySettings"]),
+            *_common(tmp_path, http["spark.jars.ivySettings"], "ivy-job"),
             "--packages",
-            conf["spark.jars.packages"],
+            http["spark.jars.packages"],
             "--class",
             "Job",
             str(job_jar),
