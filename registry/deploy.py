@@ -253,8 +253,9 @@ def deploy(
         ``None`` (default) records none.
     :param allow_change: deploy even if the model's stages, features or params differ from the newest build of
         the series (normally refused with :class:`ModelChanged` and a suggested next minor or major version).
-    :param prepare: called with ``model_dir`` and the claimed coordinate just before packing, to stamp the
-        coordinate into the saved model (the Spark watermark); it may modify ``model_dir`` in place.
+    :param prepare: called with ``model_dir`` and the claimed coordinate once the build is claimed, before the
+        card records the SHA-256 of every file (``files``), to stamp the coordinate into the saved model (the
+        Spark watermark); it may modify ``model_dir`` in place.
     :param sign: sign the jar, the POM and the card (detached ``.asc`` files, see :mod:`registry.signing`) with
         this gpg key; ``True``: the repository's ``sign_with`` key, else gpg's default key; ``False``: do not sign.
         Default: sign when the repository sets ``sign_with``.
@@ -272,6 +273,9 @@ def deploy(
     ``maven-metadata.xml`` only when all of them are in place, so a failed deploy leaves no version that
     resolves. A build number, once claimed, is never reused; but a claim refused by the series check (made while
     the previous build's card was read, before anything was written or stamped) is given back.
+
+    The POM depends on the registry's JVM runtime when the repository holds it (asked once per repository and
+    process, while the metadata is read; otherwise a note says how to publish it).
     """
     target = target if isinstance(target, DeployTarget) else DeployTarget.parse(target)
     model_dir = Path(model_dir)
