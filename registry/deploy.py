@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import tempfile
 import threading
@@ -10,7 +11,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Literal
 
-from registry.archive import check_model_dir, model_digests, pack
+from registry.archive import check_model_dir, model_digests, pack, saved_spark_version
 from registry.checksums import Digests, digest_bytes
 from registry.compatibility import compare_models
 from registry.coordinates import Coordinate, DeployTarget
@@ -281,6 +282,8 @@ def deploy(
     model_dir = Path(model_dir)
     check_model_dir(model_dir)
     draft = _draft(target, card, metrics, description, labels, code)
+    if draft.tools.get("spark") is None and (saved_by := saved_spark_version(model_dir)) is not None:
+        draft = dataclasses.replace(draft, tools={**draft.tools, "spark": saved_by})  # the runtime contract's Spark
     with using_repository(repository, settings) as (repo, active):
         signer = signer_for(sign, config_of(repository, repo, active), active)
         if signer is not None:

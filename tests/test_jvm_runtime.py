@@ -142,3 +142,21 @@ def test_a_build_without_javac_says_what_to_install(tmp_path: Path, monkeypatch:
     monkeypatch.delenv("JAVA_HOME", raising=False)
     with pytest.raises(ConfigError, match=r"needs javac from a JDK 17 or newer.*install one"):
         build(tmp_path / "cache")
+
+
+def test_a_saved_directory_deployed_without_a_spark_version_records_the_one_spark_saved_it_with(
+    make_model: Callable[..., Path], tmp_path: Path
+) -> None:
+    """What `registry deploy DIR` (and so a JVM deploy) records for the runtime contract: the writer's sparkVersion."""
+    model = make_model()
+    repository = LocalRepository(tmp_path / "m2")
+    metadata = model / "metadata" / "part-00000"
+    metadata.write_text('{"class":"org.apache.spark.ml.PipelineModel","sparkVersion":"4.0.1","uid":"p"}\n')
+    released = deploy(model, "com.acme:churn:1.0", repository=repository)
+    card = ModelCard.from_json((repository.root / released.path("json", "model")).read_bytes())
+    assert card.tools["spark"] == "4.0.1"
+    given = ModelCard.create("com.acme:churn:1.0", spark_version="4.1.0")  # a Python deploy's own answer stands
+    released = deploy(model, "com.acme:churn:1.0", repository=repository, card=given)
+    assert (
+        ModelCard.from_json((repository.root / released.path("json", "model")).read_bytes()).tools["spark"] == "4.1.0"
+    )

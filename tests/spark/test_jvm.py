@@ -212,6 +212,7 @@ def test_scala_and_java_jobs_resolve_check_and_deploy(
     )
     assert shown.returncode == 0, shown.stderr
     assert "auc" in shown.stdout and "0.875" in shown.stdout
+    assert f"Spark {spark.version}" in shown.stdout  # the runtime contract of a JVM deploy: the Spark that saved it
 
     # A Java job, compiled against Spark's jars and the runtime, started next: it loads the build just deployed.
     classes = tmp_path / "job"
