@@ -47,7 +47,12 @@ def attempt(key: String)(body: => Any): Unit =
 val input = Seq((0.2, 0.9), (0.7, 0.6)).toDF("x", "y")
 val churn = ModelRegistry.resolve(spark, "churn")
 println("WATERMARK=" + churn.transform(input).select("pipeline").first().getString(0))
+val extracted = java.nio.file.Paths.get(spark.conf.get("spark.registry.cacheDir"))
+val part = java.nio.file.Files.walk(extracted).filter(_.toString.contains("/model/metadata/part-")).findFirst().get()
+val before = java.nio.file.Files.readAllBytes(part)
+java.nio.file.Files.write(part, "altered on disk".getBytes)
 println("FULL=" + ModelRegistry.resolve(spark, "com.acme:churn").transform(input).count())
+println("RESTORED=" + java.util.Arrays.equals(java.nio.file.Files.readAllBytes(part), before))
 attempt("ONLY")(ModelRegistry.resolve(spark))
 attempt("TAMPERED")(ModelRegistry.resolve(spark, "fraud"))
 attempt("FUTURE")(ModelRegistry.resolve(spark, "future"))
@@ -190,7 +195,8 @@ def test_scala_and_java_jobs_resolve_check_and_deploy(
     )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-6000:]
     assert run.result("WATERMARK") == "com.acme:churn:1.0.1"
-    assert run.result("FULL") == "2"
+    assert run.result("FULL") == "2"  # its extraction, altered on disk, is not trusted: extracted again
+    assert run.result("RESTORED") == "true"
     assert run.result("ONLY").startswith("3 models are on the classpath: ")
     assert "does not match the SHA-256 list of its model card (1 file(s): " in run.result("TAMPERED")
     assert part.removeprefix("model/") in run.result("TAMPERED")

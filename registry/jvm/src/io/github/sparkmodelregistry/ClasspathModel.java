@@ -40,6 +40,7 @@ final class ClasspathModel {
             Pattern.compile("(?<group>.+)_(?<artifact>[a-z][a-z0-9]*(?:-[a-z0-9]+)*)-(?<version>[0-9]+(?:\\.[0-9]+)*)\\.jar");
     private static final Pattern NAME_PART = Pattern.compile("[A-Za-z0-9_.-]+");
     private static final ObjectMapper JSON = new ObjectMapper();
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(ModelRegistry.class);
 
     final String group;
     final String artifact;
@@ -239,8 +240,9 @@ final class ClasspathModel {
 
     /**
      * Check every file of the saved model in the jar against the card's {@code files} (path: sha256) and extract
-     * it under {@code cache}, keyed by the jar's sha256; an extraction made earlier is reused (the jar is still
-     * checked). Returns the extracted model directory. Nothing is left behind when a check fails.
+     * it under {@code cache}, keyed by the jar's sha256. An extraction made earlier is reused when its files still
+     * equal the jar's (else it is extracted again). Returns the extracted model directory; nothing is left behind
+     * when a check fails.
      *
      * @param files the card's list; null when the card records none (a model deployed before the list existed)
      */
@@ -248,58 +250,31 @@ final class ClasspathModel {
         Path entry = cache.resolve("classpath").resolve("sha256-" + jarSha256.substring(0, 40));
         Path destination = entry.resolve("model");
         Path scratch = null;
-        boolean extracted = Files.isDirectory(destination);
         try (ZipFile zip = new ZipFile(jar.toFile())) {
+            if (Files.isDirectory(destination)) {
+                Map<String, String> inJar = entries(zip, null);
+                if (files != null) {
+                    checkFiles(inJar, files);
+                }
+                if (inJar.equals(onDisk(destination))) {
+                    return destination;
+                }
+                LOG.warn("{}: the model extracted in {} was altered since: it is extracted again.", coordinate(),
+                        destination);
+                deleteTree(destination);
+            }
             Files.createDirectories(entry);
-            scratch = extracted ? null : Files.createTempDirectory(entry, ".extract-");
-            Map<String, String> seen = new TreeMap<>();
-            Enumeration<? extends ZipEntry> entries = zip.entries();
-            while (entries.hasMoreElements()) {
-                ZipEntry item = entries.nextElement();
-                String name = item.getName();
-                if (!name.startsWith(MODEL_PREFIX) || name.equals(MODEL_PREFIX)) {
-                    continue;
-                }
-                String relative = name.substring(MODEL_PREFIX.length());
-                Path root = extracted ? destination : scratch;
-                Path target = root.resolve(relative).normalize();
-                if (relative.startsWith("/") || relative.contains("\\") || !target.startsWith(root)
-                        || List.of(relative.split("/")).contains("..")) {
-                    throw new RegistryException(coordinate() + ": the jar " + jar + " holds an unsafe entry " + name
-                            + "; nothing was extracted. Resolve the model again from its repository.");
-                }
-                if (item.isDirectory()) {
-                    if (!extracted) {
-                        Files.createDirectories(target);
-                    }
-                    continue;
-                }
-                if (seen.containsKey(relative)) {
-                    throw new RegistryException(coordinate() + ": the jar " + jar + " holds " + name + " twice.");
-                }
-                if (!extracted) {
-                    Files.createDirectories(target.getParent());
-                }
-                try (InputStream in = zip.getInputStream(item);
-                        OutputStream out = extracted ? OutputStream.nullOutputStream() : Files.newOutputStream(target)) {
-                    seen.put(relative, copyDigest(in, out));
-                }
-            }
-            if (seen.isEmpty()) {
-                throw new RegistryException(coordinate() + ": the jar " + jar + " holds no saved model (no "
-                        + MODEL_PREFIX + " entries). It was not deployed by the registry.");
-            }
+            scratch = Files.createTempDirectory(entry, ".extract-");
+            Map<String, String> written = entries(zip, scratch);
             if (files != null) {
-                checkFiles(seen, files);
+                checkFiles(written, files);
             }
-            if (!extracted) {
-                try {
-                    Files.move(scratch, destination, StandardCopyOption.ATOMIC_MOVE);
-                    scratch = null;
-                } catch (IOException e) {
-                    if (!Files.isDirectory(destination)) { // else a concurrent extraction finished first
-                        throw e;
-                    }
+            try {
+                Files.move(scratch, destination, StandardCopyOption.ATOMIC_MOVE);
+                scratch = null;
+            } catch (IOException e) {
+                if (!Files.isDirectory(destination)) { // else a concurrent extraction finished first
+                    throw e;
                 }
             }
             return destination;
@@ -311,6 +286,62 @@ final class ClasspathModel {
                 deleteTree(scratch);
             }
         }
+    }
+
+    /** The sha256 of every file under model/ in the jar, by path relative to it; written under {@code into}. */
+    private Map<String, String> entries(ZipFile zip, Path into) throws IOException {
+        Map<String, String> seen = new TreeMap<>();
+        Enumeration<? extends ZipEntry> entries = zip.entries();
+        while (entries.hasMoreElements()) {
+            ZipEntry item = entries.nextElement();
+            String name = item.getName();
+            if (!name.startsWith(MODEL_PREFIX) || name.equals(MODEL_PREFIX)) {
+                continue;
+            }
+            String relative = name.substring(MODEL_PREFIX.length());
+            if (relative.startsWith("/") || relative.contains("\\") || List.of(relative.split("/")).contains("..")) {
+                throw new RegistryException(coordinate() + ": the jar " + jar + " holds an unsafe entry " + name
+                        + "; nothing was extracted. Resolve the model again from its repository.");
+            }
+            if (item.isDirectory()) {
+                if (into != null) {
+                    Files.createDirectories(into.resolve(relative));
+                }
+                continue;
+            }
+            if (seen.containsKey(relative)) {
+                throw new RegistryException(coordinate() + ": the jar " + jar + " holds " + name + " twice.");
+            }
+            Path target = into == null ? null : into.resolve(relative);
+            if (target != null) {
+                Files.createDirectories(target.getParent());
+            }
+            try (InputStream in = zip.getInputStream(item);
+                    OutputStream out = target == null ? OutputStream.nullOutputStream() : Files.newOutputStream(target)) {
+                seen.put(relative, copyDigest(in, out));
+            }
+        }
+        if (seen.isEmpty()) {
+            throw new RegistryException(coordinate() + ": the jar " + jar + " holds no saved model (no "
+                    + MODEL_PREFIX + " entries). It was not deployed by the registry.");
+        }
+        return seen;
+    }
+
+    /** The sha256 of every regular file under {@code root}, by relative path; a link or other file is a mismatch. */
+    private static Map<String, String> onDisk(Path root) throws IOException {
+        Map<String, String> found = new TreeMap<>();
+        try (Stream<Path> walk = Files.walk(root)) {
+            for (Path path : (Iterable<Path>) walk::iterator) {
+                if (Files.isDirectory(path, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+                    continue;
+                }
+                String relative = root.relativize(path).toString().replace(java.io.File.separatorChar, '/');
+                found.put(relative, Files.isRegularFile(path, java.nio.file.LinkOption.NOFOLLOW_LINKS)
+                        ? sha256(path) : "not a regular file");
+            }
+        }
+        return found;
     }
 
     private void checkFiles(Map<String, String> seen, Map<String, String> files) {
