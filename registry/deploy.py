@@ -30,7 +30,7 @@ from registry.pom import jvm_runtime, render_pom
 from registry.repository.base import PathExists, Repository, Source
 from registry.settings import Settings, using_repository
 from registry.signing import Signer
-from registry.store import Cache, fetch_card, publish, read_metadata, together, upload_version
+from registry.store import Cache, fetch_card, publish, read_metadata, upload_version
 from registry.trust import config_of, signature_path, signer_for
 from registry.versions import Version
 
@@ -290,8 +290,10 @@ def deploy(
             signer.check()  # a key that cannot sign fails now, before a build number is spent
         cache = Cache(active.cache_dir)
         repo.prepare_writes()  # e.g. learn what the server can do while the metadata is read
-        metadata, runtime = together(lambda: read_metadata(repo, target.module), lambda: _runtime_in(repo))
-        runtime = runtime if isinstance(runtime, Coordinate) else None
+        with ThreadPoolExecutor(1) as pool:  # asked while the metadata is read: no round trip added
+            asking = pool.submit(_runtime_in, repo)
+            metadata = read_metadata(repo, target.module)
+            runtime = asking.result()
         exact = target.exact
         if exact is not None and metadata and str(exact.version) in metadata.versions:
             raise VersionExists(
