@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-import os
+import tempfile
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -64,9 +64,14 @@ PIPELINES: dict[str, Callable[[], list[object]]] = {
 @pytest.mark.parametrize("kind", list(PIPELINES))
 def test_twin_attached_and_equal_to_spark(kind: str, data: DataFrame, repo: LocalRepository, tmp_path: Path) -> None:
     model = VersionedPipeline(stages=PIPELINES[kind]()).fit(data)
-    before = set(os.listdir(os.getcwd()))
+    places = [Path.cwd(), Path(tempfile.gettempdir())]
+    before = [set(p.iterdir()) for p in places]
     coordinate = deploy(model, "com.acme:churn:1.2", repository=repo, training_data=data, code=None, portable="onnx")
-    assert set(os.listdir(os.getcwd())) == before  # the tree converters' folders are gone with their scratch
+    # the tree converters save every tree through Spark and leave it: gone with the conversion's scratch directory
+    assert [{p for p in place.iterdir() if "Model_" in p.name} - seen for place, seen in zip(places, before)] == [
+        set(),
+        set(),
+    ]
 
     twin_path = coordinate.path("onnx", "onnx")
     assert twin_path.endswith("/churn-1.2.0-onnx.onnx")
@@ -140,3 +145,13 @@ def test_pipeline_model_method_takes_portable(data: DataFrame, repo: LocalReposi
     model: PipelineModel = VersionedPipeline(stages=PIPELINES["logistic"]()).fit(data)
     coordinate = model.deploy("com.acme:churn:1.0", repository=repo, parity_data=data, code=None, portable="onnx")  # type: ignore[attr-defined]
     assert repo.exists(coordinate.path("onnx", "onnx"))
+
+
+def test_a_twin_that_disagrees_is_never_attached(
+    data: DataFrame, repo: LocalRepository, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("registry.spark.onnx.TOLERANCE", 1e-12)  # float32 inference cannot be this close
+    model = VersionedPipeline(stages=PIPELINES["logistic"]()).fit(data)
+    with pytest.raises(NotPortable, match=r"twin disagrees with Spark on 1200 rows: largest difference"):
+        deploy(model, "com.acme:churn:1.0", repository=repo, parity_data=data, code=None, portable="onnx")
+    assert not (repo.root / "com/acme/churn").exists()
