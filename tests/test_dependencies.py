@@ -111,7 +111,7 @@ def _undeclared(imports: dict[str, list[str]], requirements: Iterable[str]) -> d
 SERVING = {PACKAGE / "serving.py", PACKAGE / "spark" / "serve.py", PACKAGE / "portable" / "serve.py"}
 #: Modules of the portable twin: converting (``onnx`` extra, with ``spark``) and running it (``onnx`` or ``serve``).
 CONVERTING = {PACKAGE / "spark" / "onnx.py", PACKAGE / "spark" / "onnx_stages.py"}
-RUNNING = {PACKAGE / "portable" / "run.py"}
+RUNNING = {PACKAGE / "portable" / "run.py", PACKAGE / "portable" / "score.py"}
 _OWN_EXTRA = SERVING | CONVERTING | RUNNING
 PACKAGE_IMPORTS = third_party_imports(
     (p for p in PACKAGE.rglob("*.py") if PACKAGE / "spark" not in p.parents and p not in _OWN_EXTRA), local={"registry"}
@@ -141,7 +141,8 @@ def test_the_server_imports_only_core_spark_and_serve_dependencies() -> None:
 def test_the_twin_is_converted_with_spark_and_onnx_and_run_with_onnx_or_serve() -> None:
     assert _undeclared(CONVERTING_IMPORTS, PROJECT["dependencies"] + EXTRAS["spark"] + EXTRAS["onnx"]) == {}
     assert _undeclared(RUNNING_IMPORTS, PROJECT["dependencies"] + EXTRAS["onnx"]) == {}
-    assert _undeclared(RUNNING_IMPORTS, PROJECT["dependencies"] + EXTRAS["serve"]) == {}  # the server runs twins
+    served = third_party_imports([PACKAGE / "portable" / "run.py"], local={"registry"})
+    assert _undeclared(served, PROJECT["dependencies"] + EXTRAS["serve"]) == {}  # the server runs twins
 
 
 def test_every_declared_dependency_is_imported() -> None:

@@ -77,6 +77,13 @@ def _parse_conf(values: tuple[str, ...]) -> dict[str, str]:
 @repository_option
 @_conf_option
 @_mismatch_option
+@click.option(
+    "--engine",
+    type=click.Choice(["spark", "onnx"]),
+    default="spark",
+    show_default=True,
+    help="onnx: the release's ONNX twin, read and written with pyarrow in bounded batches, no JVM (one machine).",
+)
 def score(
     spec: str,
     input_path: str,
@@ -88,6 +95,7 @@ def score(
     repository: str | None,
     conf: tuple[str, ...],
     allow_spark_mismatch: bool,
+    engine: str,
 ) -> None:
     """Score a dataset with a model and write the result, watermark column included.
 
@@ -95,12 +103,30 @@ def score(
     Spark session, or in the one spark-submit started (see the README). The last line printed is the coordinate
     used and the rows written: com.acme:churn:1.0.3 1000000
     """
+    wanted = [c.strip() for c in columns.split(",") if c.strip()] if columns else None
+    if engine == "onnx":
+        _require("onnxruntime", "pyarrow", extra="onnx")
+        from registry.portable.score import score_twin
+
+        scored = score_twin(
+            spec,
+            input_path,
+            output_path,
+            repository=repository,
+            settings=load_settings(),
+            output_format=output_format,
+            input_format=input_format,
+            mode=mode,
+            columns=wanted,
+        )
+        click.echo(f"Scored {scored.rows} rows with the twin of {scored.coordinate} into {scored.output}", err=True)
+        click.echo(f"{scored.coordinate} {scored.rows}")
+        return
     _require("pyspark", extra="spark")
     from registry.spark.score import local_session
     from registry.spark.score import score as score_data
 
     conf_map = _parse_conf(conf)
-    wanted = [c.strip() for c in columns.split(",") if c.strip()] if columns else None
     spark, started = local_session("registry score", conf_map)
     try:
         done = score_data(
