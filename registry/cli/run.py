@@ -182,6 +182,13 @@ def score(
     help="onnx: the release's ONNX twin on onnxruntime, no JVM; spark: the model in a Spark session; auto: the "
     "twin where the release has one.",
 )
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="On the twin: server processes on the one port, each with its own onnxruntime session.",
+)
 def serve(
     spec: str,
     host: str,
@@ -196,6 +203,7 @@ def serve(
     batch_wait: float | None,
     access_log: bool,
     engine: str,
+    workers: int,
 ) -> None:
     """Serve a model over HTTP: POST /predict (also /invocations, as MLflow), GET /health, GET /model.
 
@@ -236,8 +244,11 @@ def serve(
             settings=settings,
             limits=limits,
             access_log=access_log,
+            workers=workers,
         )
         return
+    if workers > 1:
+        raise InvalidInput("--workers serves a twin (--engine onnx); a Spark model is served by one process.")
     _require("pyspark", extra="spark")
     from registry.spark.serve import serve as serve_model
 

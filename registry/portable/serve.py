@@ -17,8 +17,11 @@ old one keeps serving (start ``--engine spark`` to serve such builds).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import json
 import logging
+import os
 import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -210,6 +213,28 @@ class OnnxEngine:
             self._poller.join(timeout=30)
 
 
+#: How ``--workers`` hands each uvicorn worker process what to serve (:func:`app_from_environment` reads it).
+WORKER_CONFIG = "REGISTRY_TWIN_SERVER"
+
+
+def _app(engine: OnnxEngine, limits: Limits) -> Any:
+    """The ASGI app over ``engine``; its batcher's and reload thread's are daemon threads, ended with the process."""
+    batcher: MicroBatcher[Mapping[str, Any], Answer] = MicroBatcher(
+        engine.score, max_rows=limits.max_rows, max_wait=limits.max_wait, max_queue=limits.max_queue
+    )
+    return create_app(engine, batcher, limits)
+
+
+def app_from_environment() -> Any:
+    """The app of one ``--workers`` process: its own verified twin, onnxruntime session, batcher and reload thread
+    (uvicorn's factory, in each worker it starts)."""
+    config = json.loads(os.environ[WORKER_CONFIG])
+    engine = OnnxEngine(
+        config["spec"], repository=config["repository"], settings=Settings.load(), reload=config["reload"]
+    )
+    return _app(engine, Limits(**config["limits"]))
+
+
 def serve(
     spec: str,
     *,
@@ -220,9 +245,12 @@ def serve(
     settings: Settings | None = None,
     limits: Limits | None = None,
     access_log: bool = False,
+    workers: int = 1,
 ) -> None:
     """Serve ``spec`` on its twin over HTTP until interrupted (the routes of :mod:`registry.serving`).
 
+    :param workers: server processes on the one port (uvicorn's workers), each loading the twin itself (and
+        reloading newer builds itself); with no JVM to share, they scale with the cores.
     :raises ArtifactNotFound: the release has no twin. :raises IntegrityError, SignatureError: the twin fails its
         verification.
     """
@@ -231,17 +259,30 @@ def serve(
     if reload is not None and reload <= 0:
         raise InvalidInput(f"--reload must be a positive number of seconds, not {reload}.")
     limits = limits or Limits()
+    if workers > 1:
+        fetch_twin(spec, repository=repository, settings=settings)  # a twin that fails fails here, once, clearly
+        os.environ[WORKER_CONFIG] = json.dumps(
+            {"spec": spec, "repository": repository, "reload": reload, "limits": dataclasses.asdict(limits)}
+        )
+        log.info("Serving %s on its ONNX twin on http://%s:%d with %d workers", spec, host, port, workers)
+        uvicorn.run(
+            f"{__name__}:app_from_environment",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            access_log=access_log,
+            log_level="info",
+            timeout_graceful_shutdown=10,
+        )
+        return
     engine = OnnxEngine(spec, repository=repository, settings=settings, reload=reload)
-    batcher: MicroBatcher[Mapping[str, Any], Answer] = MicroBatcher(
-        engine.score, max_rows=limits.max_rows, max_wait=limits.max_wait, max_queue=limits.max_queue
+    app = _app(engine, limits)
+    log.info("Serving %s on its ONNX twin on http://%s:%d", engine.current.coordinate, host, port)
+    config = uvicorn.Config(
+        app, host=host, port=port, access_log=access_log, log_level="info", timeout_graceful_shutdown=10
     )
     try:
-        app = create_app(engine, batcher, limits)
-        log.info("Serving %s on its ONNX twin on http://%s:%d", engine.current.coordinate, host, port)
-        config = uvicorn.Config(
-            app, host=host, port=port, access_log=access_log, log_level="info", timeout_graceful_shutdown=10
-        )
         uvicorn.Server(config).run()
     finally:
-        batcher.close()
         engine.close()

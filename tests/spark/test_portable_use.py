@@ -204,3 +204,32 @@ def test_a_tampered_twin_is_refused_before_it_is_loaded(
     _require_signatures(isolated_env, local.root, gpg_keys.signer)
     with pytest.raises(SignatureError, match=r"churn-1\.0\.0-onnx\.onnx"):
         portable.resolve(str(coordinate), repository="models", cache_dir=tmp_path / "c2")
+
+
+def test_score_on_the_twin_writes_what_spark_predicts(
+    logistic: PipelineModel, data: DataFrame, spark: SparkSession, tmp_path: Path
+) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    local = LocalRepository(tmp_path / "m2")
+    coordinate = deploy(logistic, "com.acme:churn:1.0", repository=local, code=None, parity_data=data, portable="onnx")
+    rows = [r.asDict() for r in data.select("x", "y", "c").limit(300).collect()]
+    source = tmp_path / "in.parquet"
+    pq.write_table(pa.Table.from_pylist(rows), source)
+    out = tmp_path / "scored"
+    command = [sys.executable, "-m", "registry", "score", "com.acme:churn:latest.release", "--input", str(source)]
+    command += ["--output", str(out), "--engine", "onnx", "-r", str(local.root)]
+    done = subprocess.run(command, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == f"{coordinate} 300"
+    assert (out / "_SUCCESS").exists()
+    scored = pq.read_table(out).to_pylist()
+    assert [r["x"] for r in scored] == [r["x"] for r in rows]  # in order, the input's columns kept
+    expected = logistic.transform(spark.createDataFrame(rows, "x double, y double, c string")).collect()
+    assert [r["prediction"] for r in scored] == [r["prediction"] for r in expected]
+    for mine, theirs in zip(scored, expected, strict=True):
+        assert mine["probability"] == pytest.approx(list(theirs["probability"]), abs=1e-5)
+        assert mine["pipeline"] == str(coordinate)
+    again = subprocess.run(command, capture_output=True, text=True)  # the output exists: refused, one line
+    assert again.returncode == 2 and "exists" in again.stderr and len(again.stderr.splitlines()) == 1

@@ -173,6 +173,38 @@ def test_shapes_and_errors_as_on_spark(server: Server) -> None:
     assert server.post(RECORDS).status_code == 200  # the next request is served
 
 
+def test_workers_are_processes_each_with_its_own_twin(server: Server, tmp_path: Path) -> None:
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": str(Path(registry.__file__).resolve().parents[1])}
+    env["REGISTRY_CACHE"] = str(tmp_path / "cache")
+    command = [sys.executable, "-m", "registry", "serve", "com.acme:churn:1.0.0", "-r", str(server.repo.root)]
+    command += ["--port", str(port), "--workers", "2", "--engine", "onnx"]
+    log = tmp_path / "workers.log"
+    with open(log, "wb") as sink:
+        process = subprocess.Popen(command, env=env, stdout=sink, stderr=subprocess.STDOUT)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + STARTUP
+        while True:
+            assert process.poll() is None, log.read_text()[-3000:]
+            try:
+                if httpx.get(url + "/health", timeout=5).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, log.read_text()[-3000:]
+            time.sleep(0.2)
+        answers = [httpx.post(url + "/predict", json=RECORDS, timeout=30).json() for _ in range(20)]
+        assert {a["model"] for a in answers} == {"com.acme:churn:1.0.0"}
+        assert all(a["predictions"] == answers[0]["predictions"] for a in answers)
+        below = _descendants(process.pid)
+        assert len([c for c in below if "multiprocessing" in c or "registry" in c]) >= 2, below
+        assert not [c for c in below if "java" in c]
+    finally:
+        process.terminate()
+        process.wait(30)
+
+
 def test_hot_reload_between_twin_builds_without_a_failed_request(server: Server, data: DataFrame) -> None:
     before = server.post(RECORDS[:1]).json()["model"]
     failures: list[str] = []
