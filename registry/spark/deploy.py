@@ -150,7 +150,8 @@ def deploy(
     card = model_card(model, target, session, facts)
     attachments: list[Attachment] = []
     if portable is not None:
-        twin = _twin(model, card, session, portable, parity_data or evaluation_data or training_data)
+        sample = next((d for d in (parity_data, evaluation_data, training_data) if d is not None), None)
+        twin = _twin(model, card, session, portable, sample)
         if twin is not None:
             card = dataclasses.replace(card, portable=twin.section)
             attachments.append(Attachment(CLASSIFIER, EXTENSION, twin.data))
