@@ -36,7 +36,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import BooleanType, NumericType, StringType
 
-from registry.exceptions import NotPortable
+from registry.exceptions import NotPortable, RegistryError
 from registry.modelcard import ModelCard
 from registry.portable.run import CATEGORIES_KEY, INPUTS_KEY, WATERMARK_KEY, InputColumn, Twin
 from registry.spark.onnx_stages import CONVERTERS, SHAPES, indexer_categories
@@ -206,8 +206,13 @@ def make_twin(model: PipelineModel, card: ModelCard, spark: SparkSession, data: 
     converted.doc_string = ""
     converted.graph.name = "registry-twin"  # not the converter's random name: the same model gives the same bytes
     data_bytes: bytes = converted.SerializeToString()
-    twin = Twin(data_bytes, name="the converted twin")
-    figures = parity(model, twin, data, inputs)
+    try:
+        twin = Twin(data_bytes, name="the converted twin")
+        figures = parity(model, twin, data, inputs)
+    except NotPortable:
+        raise
+    except RegistryError as exc:  # a twin onnxruntime cannot load, or that refuses the sample: not portable
+        raise NotPortable(str(exc)) from exc
     section = {
         "format": "onnx",
         "opsets": {(o.domain or "ai.onnx"): int(o.version) for o in converted.opset_import},

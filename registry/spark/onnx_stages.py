@@ -7,8 +7,9 @@ per-conversion registration (``custom_conversion_functions`` and ``custom_shape_
   of width ``n - 1`` (``dropLast``) or ``n``, plus one under ``keep``; the last category (``dropLast``) and an
   invalid one under ``keep, dropLast`` are all zeros. ONNX's ``OneHotEncoder`` gives all zeros for a value
   outside its categories (``zeros=1``), so the width decides the categories listed.
-- ``StringIndexerModel``: ``LabelEncoder`` from the labels in Spark's order; an unseen string (or a null) gets
-  index ``n`` under ``handleInvalid='keep'`` as in Spark; under ``'error'`` the runner refuses it before scoring
+- ``StringIndexerModel``: ``LabelEncoder`` from the labels in Spark's order, to a float index (a double in Spark,
+  so that it feeds an encoder or an assembler alike); an unseen string (or a null) gets index ``n`` under
+  ``handleInvalid='keep'`` as in Spark; under ``'error'`` the runner refuses it before scoring
   (:mod:`registry.portable.run`: the labels go into the twin's metadata); ``'skip'`` drops rows, which a twin
   cannot do, so it is not converted.
 """
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from onnxmltools.convert.common.data_types import FloatTensorType, Int64TensorType
+from onnxmltools.convert.common.data_types import FloatTensorType
 from pyspark.ml.feature import OneHotEncoderModel, StringIndexerModel
 
 from registry.exceptions import NotPortable
@@ -78,14 +79,14 @@ def _convert_indexer(scope: Any, operator: Any, container: Any) -> None:
             op_version=2,
             name=scope.get_unique_operator_name("StringIndexer"),
             keys_strings=labels,
-            values_int64s=list(range(len(labels))),
-            default_int64=len(labels) if mode == "keep" else -1,
+            values_floats=[float(i) for i in range(len(labels))],
+            default_float=float(len(labels)) if mode == "keep" else -1.0,
         )
 
 
 def _shape_indexer(operator: Any) -> None:
     for source, output in zip(operator.inputs, operator.outputs, strict=True):
-        output.type = Int64TensorType(list(source.type.shape))
+        output.type = FloatTensorType(list(source.type.shape))  # an index is a double in Spark: it feeds anything
 
 
 def indexer_categories(model: StringIndexerModel, inputs: list[str]) -> dict[str, dict[str, Any]]:

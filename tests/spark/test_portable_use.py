@@ -38,10 +38,15 @@ def data(spark: SparkSession) -> DataFrame:
     return frame.withColumn("label", ((F.col("x") + F.col("y") > 1) != (F.col("c") == "c")).cast("double")).cache()
 
 
-def _encoded(indexer_invalid: str, drop_last: bool, encoder_invalid: str) -> VersionedPipeline:
+def _encoded(indexer_invalid: str, drop_last: bool | None, encoder_invalid: str) -> VersionedPipeline:
+    """Indexer, encoder (``drop_last=None``: none, the index itself is a feature), assembler, regression."""
+    indexer = StringIndexer(inputCol="c", outputCol="ci", handleInvalid=indexer_invalid)
+    if drop_last is None:
+        assembler = VectorAssembler(inputCols=["x", "y", "ci"], outputCol="features")
+        return VersionedPipeline(stages=[indexer, assembler, LogisticRegression(maxIter=10)])
     return VersionedPipeline(
         stages=[
-            StringIndexer(inputCol="c", outputCol="ci", handleInvalid=indexer_invalid),
+            indexer,
             OneHotEncoder(inputCol="ci", outputCol="co", dropLast=drop_last, handleInvalid=encoder_invalid),
             VectorAssembler(inputCols=["x", "y", "co"], outputCol="features"),
             LogisticRegression(maxIter=10),
@@ -62,11 +67,17 @@ UNSEEN = [{"x": 0.9, "y": 0.8, "c": "zebra"}, {"x": 0.1, "y": 0.2, "c": None}]
 
 @pytest.mark.parametrize(
     ("indexer_invalid", "drop_last", "encoder_invalid"),
-    [("keep", True, "keep"), ("keep", False, "keep"), ("error", False, "error"), ("keep", True, "error")],
+    [
+        ("keep", True, "keep"),
+        ("keep", False, "keep"),
+        ("error", False, "error"),
+        ("keep", True, "error"),
+        ("keep", None, ""),  # the index as a feature: an unseen category's own index (3) weighs in the prediction
+    ],
 )
 def test_encoder_variants_convert_and_agree(
     indexer_invalid: str,
-    drop_last: bool,
+    drop_last: bool | None,
     encoder_invalid: str,
     data: DataFrame,
     spark: SparkSession,
