@@ -148,6 +148,7 @@ def test_predictions_on_the_twin_equal_spark_and_no_jvm_runs(
 ) -> None:
     answer = server.post(RECORDS)
     assert answer.status_code == 200, answer.text
+    assert not [c for c in _descendants(server.process.pid) if "java" in c]
     body = answer.json()
     assert body["model"] == "com.acme:churn:1.0.0"
     expected = model.transform(spark.createDataFrame(RECORDS, "x double, y double, c string")).collect()
@@ -157,7 +158,6 @@ def test_predictions_on_the_twin_equal_spark_and_no_jvm_runs(
     card = httpx.get(server.url + "/model").json()
     assert card["engine"] == "onnx" and card["portable"]["parity"]["label_agreement"] == 1.0
     assert sorted(c["name"] for c in card["inputs"]) == ["c", "x", "y"]
-    assert not [c for c in _descendants(server.process.pid) if "java" in c]
     assert "SparkContext" not in server.output() and "on its ONNX twin" in server.output()
 
 
