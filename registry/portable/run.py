@@ -70,18 +70,23 @@ class Twin:
         meta = self._session.get_modelmeta().custom_metadata_map
         self.coordinate = coordinate
         graph_inputs = {i.name: i.type for i in self._session.get_inputs()}
-        declared = json.loads(meta.get(INPUTS_KEY, "[]"))
-        if declared:
+        try:
+            declared = json.loads(meta.get(INPUTS_KEY, "[]"))
+            categories = json.loads(meta.get(CATEGORIES_KEY, "{}"))
             self.inputs = tuple(InputColumn(str(c["name"]), str(c["type"])) for c in declared)
-        else:  # an ONNX file from elsewhere: read its graph
+            self._categories = {
+                str(column): _Categories(frozenset(map(str, spec["labels"])), str(spec["handle_invalid"]))
+                for column, spec in categories.items()
+            }
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            raise InvalidModel(
+                f"{name} has metadata this runner cannot read ({INPUTS_KEY}, {CATEGORIES_KEY})."
+            ) from exc
+        if not self.inputs:  # an ONNX file from elsewhere: read its graph
             self.inputs = tuple(
                 InputColumn(n, "string" if t == "tensor(string)" else "float") for n, t in graph_inputs.items()
             )
         self.outputs = tuple(o.name for o in self._session.get_outputs())
-        self._categories = {
-            column: _Categories(frozenset(spec["labels"]), str(spec["handle_invalid"]))
-            for column, spec in json.loads(meta.get(CATEGORIES_KEY, "{}")).items()
-        }
         self.watermark_col: str | None = meta.get(WATERMARK_KEY) or None
 
     def run(self, columns: Mapping[str, Sequence[Any] | np.ndarray[Any, Any]]) -> dict[str, np.ndarray[Any, Any]]:
