@@ -240,7 +240,11 @@ def parity(model: PipelineModel, twin: Twin, data: DataFrame, inputs: list[Input
     wanted = [*names, "prediction", *(["probability"] if probability else [])]
     if probability:
         scored = scored.withColumn("probability", _as_array(F.col("probability")))
-    rows = scored.select(*wanted).collect()
+    try:
+        rows = scored.select(*wanted).collect()
+    except Exception as exc:  # Spark's own errors (analysis, the JVM's), whatever their type
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise NotPortable(f"Spark could not score the parity sample: {first}") from exc
     if len(rows) < MIN_PARITY_ROWS:
         raise NotPortable(
             f"The parity check needs at least {MIN_PARITY_ROWS} rows without nulls in the columns the model reads; "
