@@ -9,7 +9,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from registry.archive import check_model_dir, model_digests, pack, saved_spark_version
 from registry.checksums import Digests, digest_bytes
@@ -34,12 +34,22 @@ from registry.store import Cache, fetch_card, publish, read_metadata, upload_ver
 from registry.trust import config_of, signature_path, signer_for
 from registry.versions import Version
 
-__all__ = ["RUNTIME_PRESENT", "deploy", "release_jar"]
+__all__ = ["RUNTIME_PRESENT", "Attachment", "deploy", "release_jar"]
 
 log = logging.getLogger("registry.deploy")
 
 #: How many taken builds a deploy steps over before it gives up (each is one create-only request).
 MAX_CLAIM_ATTEMPTS = 64
+
+
+class Attachment(NamedTuple):
+    """One more file of the release, made before the build is claimed: ``ARTIFACT-VERSION-CLASSIFIER.EXTENSION``
+    (e.g. the portable twin, ``onnx``/``onnx``), uploaded with its checksums and, where the deploy signs, its
+    ``.asc``, before the metadata lists the version."""
+
+    classifier: str
+    extension: str
+    content: bytes
 
 
 def _next_build(metadata: Metadata | None, target: DeployTarget) -> int:
@@ -237,6 +247,7 @@ def deploy(
     prepare: Callable[[Path, Coordinate], None] | None = None,
     allow_change: bool = False,
     sign: str | bool | None = None,
+    attachments: Sequence[Attachment] = (),
 ) -> Coordinate:
     """Deploy the model saved in ``model_dir`` as a new release.
 
@@ -260,6 +271,7 @@ def deploy(
     :param sign: sign the jar, the POM and the card (detached ``.asc`` files, see :mod:`registry.signing`) with
         this gpg key; ``True``: the repository's ``sign_with`` key, else gpg's default key; ``False``: do not sign.
         Default: sign when the repository sets ``sign_with``.
+    :param attachments: more files of the release (:class:`Attachment`), uploaded and signed like the card.
     :returns: the coordinate the model was released as.
     :raises VersionExists: an explicit version is already released.
     :raises InvalidInput: a metric is not a finite number, or ``card`` was given with ``metrics``, ``labels``,
@@ -313,6 +325,9 @@ def deploy(
         files: list[tuple[str, Source]] = [] if pom_written else [(coordinate.path("pom"), pom)]
         files += _with_sidecars(coordinate.path("pom"), digest_bytes(pom), ())
         files += _with_sidecars(card_path, card_digests, final_card)
+        attached = {coordinate.path(a.extension, a.classifier): a.content for a in attachments}
+        for path, content in attached.items():
+            files += _with_sidecars(path, digest_bytes(content), content)
         with tempfile.TemporaryDirectory(prefix="registry-deploy-") as scratch:
             jar = Path(scratch) / coordinate.file_name("jar")
 
@@ -324,6 +339,7 @@ def deploy(
                         coordinate.path("pom"): pom,
                         card_path: final_card,
                         coordinate.path("jar"): jar,
+                        **attached,
                     }
                     for path, signature in signer.sign(signed).items():
                         extra += _with_sidecars(signature_path(path), digest_bytes(signature), signature)

@@ -25,6 +25,9 @@ Schema (``"schema": 1``), every key always present so that readers need no guess
     signed          true: the deploy signed its files (an ``.asc`` beside each); false: it did not (the catalog
                     then shows the version unsigned without asking for an ``.asc``, unless a signature policy
                     is set); absent from cards written before it was recorded
+    portable        the release's portable twin (``ARTIFACT-VERSION-onnx.onnx``): {"format", "opsets", "converter",
+                    "runtime", "inputs", "outputs", "watermark", "parity": {"rows", "measure", "max_difference",
+                    "label_agreement", "tolerance"}}; absent where the release has none
 
 No credential ever appears in a card: URLs are masked before they are recorded.
 
@@ -63,7 +66,7 @@ __all__ = [
 
 SCHEMA_VERSION = 1
 #: Keys added to schema 1 after its first release (readers of older cards see them absent, as ``None``).
-_ADDED_KEYS = ("profile", "evaluation_data", "signed", "files")
+_ADDED_KEYS = ("profile", "evaluation_data", "signed", "files", "portable")
 #: The card sidecar's classifier: ``ARTIFACT-VERSION-model.json``.
 CLASSIFIER = "model"
 
@@ -240,6 +243,7 @@ class ModelCard:
     evaluation_data: Mapping[str, Any] | None = None
     signed: bool | None = None
     files: Mapping[str, str] | None = None
+    portable: Mapping[str, Any] | None = None
     schema: int = SCHEMA_VERSION
 
     @classmethod

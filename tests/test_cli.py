@@ -136,7 +136,7 @@ def test_help_lists_commands() -> None:
         assert command in result.output
 
 
-def test_cli_never_imports_pyspark_requests_or_boto3_for_local_work(
+def test_cli_never_imports_pyspark_requests_boto3_or_onnx_for_local_work(
     make_model: Callable[..., Path], tmp_path: Path
 ) -> None:
     script = (
@@ -150,7 +150,7 @@ def test_cli_never_imports_pyspark_requests_or_boto3_for_local_work(
         "    main(['--help'])\n"
         "except SystemExit:\n"
         "    pass\n"
-        "heavy = ('pyspark', 'py4j', 'requests', 'rich', 'boto3', 'botocore')\n"
+        "heavy = ('pyspark', 'py4j', 'requests', 'rich', 'boto3', 'botocore', 'onnx', 'onnxruntime', 'onnxmltools')\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in heavy))\n"
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)

@@ -23,14 +23,14 @@ from collections.abc import Callable, Iterator
 
 import click
 
-from registry.cli import admin, artifacts, cards, jvm, monitor, run, signatures
+from registry.cli import admin, artifacts, cards, jvm, monitor, run, signatures, twin
 from registry.cli.shared import EXIT_BAD_INPUT, EXIT_FAILURE, group_repository_option, refuse_unused_repository
 from registry.exceptions import InvalidInput, RegistryError
 
 __all__ = ["COMMAND_MODULES", "cli", "main"]
 
 #: Every module of commands; each lists its own in ``COMMANDS``.
-COMMAND_MODULES = (artifacts, cards, run, monitor, signatures, admin, jvm)
+COMMAND_MODULES = (artifacts, cards, run, monitor, signatures, admin, jvm, twin)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
