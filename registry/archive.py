@@ -22,7 +22,7 @@ import stat
 import tempfile
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
@@ -180,9 +180,17 @@ class _Digesting:
         """The file is closed by its owner."""
 
 
-def pack(model_dir: Path, target: Path, coordinate: Coordinate, pom: bytes, card: bytes) -> Digests:
+def pack(
+    model_dir: Path,
+    target: Path,
+    coordinate: Coordinate,
+    pom: bytes,
+    card: bytes,
+    replaced: Mapping[Path, bytes] | None = None,
+) -> Digests:
     """Write the jar for ``coordinate`` to the file ``target``; returns its digests, computed as it is written (on
-    threads, one per digest: never a second read of the jar).
+    threads, one per digest: never a second read of the jar). ``replaced`` gives new contents for files of
+    ``model_dir`` (the stamped watermark), packed in their place while the directory is left as it is.
 
     The file must be seekable: on a stream, zipfile writes data descriptors, which Java's ``JarInputStream``
     refuses on stored entries ("only DEFLATED entries can have EXT descriptor").
@@ -195,6 +203,11 @@ def pack(model_dir: Path, target: Path, coordinate: Coordinate, pom: bytes, card
         CARD_ENTRY: card,
     }
     names: dict[str, Path | bytes | None] = dict(sources)
+    for path, data in (replaced or {}).items():
+        name = f"{MODEL_DIR}/{path.relative_to(model_dir).as_posix()}"
+        if name not in names:
+            raise InvalidModel(f"{path} is not a file of the model directory {model_dir}; nothing to replace.")
+        names[name] = data
     names.update(generated)
     for directory in (
         "META-INF/maven/",

@@ -27,6 +27,7 @@ from registry.metadata import Metadata
 from registry.modelcard import ModelCard
 from registry.pom import render_pom
 from registry.repository.base import PathExists, Repository, Source
+from registry.savedmodel import SavedModel, output_columns, read_saved_model, watermark_rewrites
 from registry.settings import Settings, using_repository
 from registry.store import Cache, fetch_card, publish, read_metadata, upload_version
 from registry.trust import config_of, signature_path, signer_for
@@ -96,8 +97,10 @@ def _draft(
     description: str,
     labels: Sequence[str],
     code: Mapping[str, Any] | Literal["git"] | None,
+    saved: SavedModel | None = None,
 ) -> ModelCard:
-    """The card to deploy: ``card``, or one made from the keywords; both at once is refused, not merged."""
+    """The card to deploy: ``card``, or one made from the keywords (and the stages of a ``saved`` Spark model,
+    as :func:`registry.spark.deploy` records them); both at once is refused, not merged."""
     given = [name for name, value in [("metrics", metrics), ("description", description), ("labels", labels)] if value]
     given += ["code"] if code is not None else []
     if card is None:
@@ -107,6 +110,9 @@ def _draft(
             labels=list(labels),
             metrics=metrics,
             code=code_lineage() if code == "git" else code,
+            model=saved.model if saved else None,
+            output_columns=output_columns(saved.model) if saved else None,
+            spark_version=saved.spark_version if saved else None,
         )
     if given:
         raise InvalidInput(
@@ -226,7 +232,10 @@ def deploy(
     :param allow_change: deploy even if the model's stages, features or params differ from the newest build of
         the series (normally refused with :class:`ModelChanged` and a suggested next minor or major version).
     :param prepare: called with ``model_dir`` and the claimed coordinate just before packing, to stamp the
-        coordinate into the saved model (the Spark watermark); it may modify ``model_dir`` in place.
+        coordinate into the saved model (the Spark watermark); it may modify ``model_dir`` in place. Without it,
+        a saved Spark pipeline (``model.write().save(dir)``, read without Spark: :mod:`registry.savedmodel`) has
+        its watermark stamped in the jar, never in ``model_dir``, and, without a ``card``, its stages and params
+        recorded as :func:`registry.spark.deploy` records them.
     :param sign: sign the jar, the POM and the card (detached ``.asc`` files, see :mod:`registry.signing`) with
         this gpg key; ``True``: the repository's ``sign_with`` key, else gpg's default key; ``False``: do not sign.
         Default: sign when the repository sets ``sign_with``.
@@ -248,7 +257,8 @@ def deploy(
     target = target if isinstance(target, DeployTarget) else DeployTarget.parse(target)
     model_dir = Path(model_dir)
     check_model_dir(model_dir)
-    draft = _draft(target, card, metrics, description, labels, code)
+    saved = read_saved_model(model_dir) if card is None or prepare is None else None
+    draft = _draft(target, card, metrics, description, labels, code, saved)
     with using_repository(repository, settings) as (repo, active):
         signer = signer_for(sign, config_of(repository, repo, active), active)
         if signer is not None:
@@ -279,7 +289,9 @@ def deploy(
             def make_jar() -> tuple[Source, list[tuple[str, Source]]]:
                 if prepare is not None:
                     prepare(model_dir, coordinate)
-                digests = pack(model_dir, jar, coordinate, pom, final_card)
+                # A saved Spark pipeline's watermark says the new coordinate in the jar, not in model_dir.
+                stamped = watermark_rewrites(model_dir, coordinate) if saved is not None else None
+                digests = pack(model_dir, jar, coordinate, pom, final_card, stamped)
                 extra = _with_sidecars(coordinate.path("jar"), digests, ())
                 if signer is not None:  # in place before the jar's end, whose presence means "complete"
                     signed: dict[str, Path | bytes] = {
