@@ -21,10 +21,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from registry.coordinates import Module
-from registry.exceptions import ArtifactNotFound, InvalidInput
+from registry.exceptions import InvalidInput
 from registry.gates import Gate, parse_gate
 from registry.modelcard import ModelCard, TrainingData
 from registry.repository.base import Repository
+from registry.repository.names import never_released
 from registry.settings import Settings, using_repository
 from registry.store import Cache, VersionCard, read_history
 
@@ -145,8 +146,5 @@ def search(
     with using_repository(repository, settings) as (repo, active):
         history = read_history(module, repo, cache=Cache(active.cache_dir))
         if not history.cards and not history.without_card:
-            raise ArtifactNotFound(
-                f"{module} has no released versions in {repo.display}. Check the group and artifact, or the "
-                "repository (--repository / REGISTRY_REPOSITORY)."
-            )
+            raise never_released(repo, module)
     return [record for record in history.cards if query.matches(record.card)]

@@ -48,6 +48,7 @@ from registry.modelcard import ModelCard
 from registry.promotion import CLASSIFIER as PROMOTION_CLASSIFIER
 from registry.promotion import PromotionRecord
 from registry.repository.base import Repository, Source
+from registry.repository.names import never_released, require_present
 from registry.versions import Selector, Version
 
 _T = TypeVar("_T")
@@ -133,10 +134,7 @@ def select_version(module: Module, selector: Selector, repository: Repository) -
         return module.at(exact)
     metadata = read_metadata(repository, module)
     if metadata is None or not metadata.releases:
-        raise ArtifactNotFound(
-            f"{module} has no released versions in {repository.display}. Check the group and artifact, or "
-            "the repository (--repository / REGISTRY_REPOSITORY)."
-        )
+        raise never_released(repository, module)
     chosen = selector.select(metadata.releases)
     if chosen is None:
         available = ", ".join(map(str, metadata.releases[-5:]))
@@ -798,6 +796,7 @@ def fetch_card(repository: Repository, coordinate: Coordinate, *, cache: Cache |
     """
     data = _sidecar(repository, coordinate, CARD_CLASSIFIER, cache, often_absent=False)
     if data is None:
+        require_present(repository)  # a mistyped repository path, not a version without a card
         raise ArtifactNotFound(
             f"{coordinate} has no model card ({coordinate.file_name('json', CARD_CLASSIFIER)}) in "
             f"{repository.display}. Check the version with 'registry versions {coordinate.module}'."

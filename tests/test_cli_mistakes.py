@@ -1,0 +1,32 @@
+"""The mistakes a newcomer makes on the command line, each answered by one line that says what to do."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from cardhelpers import run_cli
+
+
+def test_a_repository_path_that_does_not_exist_is_named_not_read_as_empty(tmp_path: Path) -> None:
+    nope = tmp_path / "nope"
+    for args in (["versions", "com.acme:churn"], ["show", "com.acme:churn:1.0.0"], ["resolve", "com.acme:churn:1.0"]):
+        code, out, err = run_cli("-r", str(nope), *args)
+        assert (code, out) == (2, ""), err
+        assert err.count("\n") == 1 and err.startswith(f"registry: error: The repository {nope} ("), err
+        assert "does not exist. Check the path or URL given with --repository" in err
+    assert not nope.exists()
+
+
+def test_an_artifact_never_released_suggests_the_nearest_names(make_model: Callable[..., Path], tmp_path: Path) -> None:
+    repo = str(tmp_path / "repo")
+    for module in ("com.acme:churn", "com.acme:fraud", "org.other:churn"):
+        assert run_cli("deploy", str(make_model()), f"{module}:1.0", "-r", repo)[0] == 0
+    code, _, err = run_cli("versions", "com.acme:chrun", "-r", repo)
+    assert code == 1
+    assert err.strip().endswith("it was never released there. Did you mean com.acme:churn?"), err
+    assert "Did you mean com.acme:churn?" in run_cli("resolve", "com.acme:chrun:1.0", "-r", repo)[2]
+    assert "Did you mean com.acme:churn?" in run_cli("versions", "com.acme:churm", "-r", repo)[2]
+    assert "Did you mean com.acme:churn?" in run_cli("versions", "com.acne:churn", "-r", repo)[2]  # the group
+    far = run_cli("versions", "com.acme:zzzzzz", "-r", repo)[2]
+    assert "Did you mean" not in far and "Check the group and artifact" in far
