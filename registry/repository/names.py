@@ -69,4 +69,6 @@ def never_released(repository: Repository, module: Module) -> RegistryError:
         if nearest
         else " Check the group and artifact, or the repository (--repository / REGISTRY_REPOSITORY)."
     )
-    return ArtifactNotFound(f"{module} has no released versions in {repository.display}: it was never released there.{hint}")
+    return ArtifactNotFound(
+        f"{module} has no released versions in {repository.display}: it was never released there.{hint}"
+    )
