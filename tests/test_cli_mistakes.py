@@ -30,3 +30,19 @@ def test_an_artifact_never_released_suggests_the_nearest_names(make_model: Calla
     assert "Did you mean com.acme:churn?" in run_cli("versions", "com.acne:churn", "-r", repo)[2]  # the group
     far = run_cli("versions", "com.acme:zzzzzz", "-r", repo)[2]
     assert "Did you mean" not in far and "Check the group and artifact" in far
+
+
+def test_a_search_on_a_metric_no_version_records_names_those_they_do(
+    make_model: Callable[..., Path], tmp_path: Path
+) -> None:
+    repo = str(tmp_path / "repo")
+    for metrics in (["areaUnderROC=0.9", "f1=0.7"], ["areaUnderROC=0.8"]):
+        args = [a for m in metrics for a in ("--metric", m)]
+        assert run_cli("deploy", str(make_model()), "com.acme:churn:1.0", "-r", repo, *args)[0] == 0
+    code, out, err = run_cli("search", "com.acme:churn", "-r", repo, "--metric", "auc>0.8")
+    assert (code, out) == (0, "")
+    assert err == (
+        "No version matches. No version records a metric named 'auc': the metrics recorded are areaUnderROC, f1.\n"
+    )
+    # a metric that is recorded but not high enough is just no match
+    assert run_cli("search", "com.acme:churn", "-r", repo, "--metric", "f1>0.9")[2] == "No version matches.\n"
