@@ -171,6 +171,7 @@ def serve(
 
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("py4j").setLevel(logging.WARNING)  # its "Closing down clientserver connection" is noise
     limits = Limits(
         max_body=max_body,
         max_records=max_records,

@@ -165,8 +165,11 @@ def test_bad_input_says_what_is_missing(deployed: Deployed, spark: SparkSession,
     with pytest.raises(InvalidInput, match=r"no column 'y', which com\.acme:churn:1\.0\.0 reads"):
         monitor(scored.drop("y"), repository=deployed.repo)
     bare = deploy(deployed.model, "com.acme:churn:1.0", repository=deployed.repo, code=None)
-    with pytest.raises(InvalidInput, match=r"1\.0\.2 has no training profile .* training_data"):
+    with pytest.raises(InvalidInput, match=r"1\.0\.2 has no training profile .* training_data") as refused:
         monitor(_scored(deployed, bare, data, tmp_path), repository=deployed.repo)
+    # no stale words: no release "before 0.2" (this is 0.1), no "leave its rows out" the command line cannot do
+    assert "before 0.2" not in str(refused.value) and "leave its rows out" not in str(refused.value)
+    assert str(refused.value).endswith(f"or monitor only the rows whose watermark is not {bare}.")
     with pytest.raises(InvalidInput, match="never deployed"):
         monitor(deployed.model.transform(data), repository=deployed.repo)
 
@@ -187,9 +190,18 @@ def test_cli_fails_only_when_drifted(deployed: Deployed, spark: SparkSession, tm
     report = DriftReport.from_json(done.stdout)
     assert report.verdict == "stable" and report.versions[0].rows == 1000
 
-    done = runner.invoke(cli, ["monitor", str(shifted), "-r", repo])  # no --fail-on: report only
+    done = runner.invoke(cli, ["monitor", str(shifted), "-r", repo], env={"COLUMNS": "40"})  # no --fail-on
     assert done.exit_code == 0, done.output
+    # into a pipe, whatever the width claimed, each row stays on one line (as show, diff and search do)
+    rows = [line.split() for line in done.stdout.splitlines()]
+    assert [str(deployed.first), "1000", "drifted"] == [w for w in rows[_row_of(rows, str(deployed.first))] if w in (
+        str(deployed.first), "1000", "drifted")]  # fmt: skip
+    assert any(row[:1] == ["x"] and "drifted" in row for row in rows), done.stdout
     json.dumps(report.to_dict())
+
+
+def _row_of(rows: list[list[str]], word: str) -> int:
+    return next(i for i, row in enumerate(rows) if word in row)
 
 
 def test_deploy_refuses_data_it_cannot_profile_or_evaluate(deployed: Deployed) -> None:
