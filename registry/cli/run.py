@@ -77,6 +77,7 @@ def _parse_conf(values: tuple[str, ...]) -> dict[str, str]:
 @repository_option
 @_conf_option
 @_mismatch_option
+@click.option("--verbose", is_flag=True, help="Show Spark's own log (warnings, and the JVM's stack traces).")
 def score(
     spec: str,
     input_path: str,
@@ -88,6 +89,7 @@ def score(
     repository: str | None,
     conf: tuple[str, ...],
     allow_spark_mismatch: bool,
+    verbose: bool,
 ) -> None:
     """Score a dataset with a model and write the result, watermark column included.
 
@@ -100,6 +102,8 @@ def score(
     from registry.spark.score import score as score_data
 
     conf_map = _parse_conf(conf)
+    if not verbose:  # an error is one line of ours; the JVM's stack traces behind it are for --verbose
+        conf_map.setdefault("spark.log.level", "OFF")
     wanted = [c.strip() for c in columns.split(",") if c.strip()] if columns else None
     spark, started = local_session("registry score", conf_map)
     try:
