@@ -215,7 +215,9 @@ def _summary(record: VersionCard, signature: str = "", monitored: DriftReport | 
         metrics=tuple(present.metrics(card.metrics)),
         code=present.commit(card.code),
         training_data=tuple(present.training_data(card.training_data)),
-        stages=tuple((stage.label, stage.uid or "", tuple(present.params(stage))) for stage in stages(card)),
+        stages=tuple(
+            (stage.label, stage.uid or "", tuple(present.params(stage, card.coordinate))) for stage in stages(card)
+        ),
         previous=card.previous,
         promotion=record.promotion,
         signature=signature,

@@ -22,6 +22,7 @@ from typing import Any
 
 from registry.modelcard import Stage
 from registry.promotion import GateRecord
+from registry.watermark import NOT_DEPLOYED, Watermark
 
 __all__ = [
     "runtime",
@@ -187,9 +188,20 @@ def training_data(data: Any) -> list[tuple[str, str]]:
     ]
 
 
-def params(stage: Stage) -> list[tuple[str, str, bool]]:
-    """A stage's params as ``(name, value, is a default)``, by name."""
-    return [(name, value(item), name in stage.defaults) for name, item in sorted(stage.params.items())]
+def params(stage: Stage, coordinate: str | None = None) -> list[tuple[str, str, bool]]:
+    """A stage's params as ``(name, value, is a default)``, by name. The watermark's statement, recorded with the
+    ``<not deployed>`` placeholder, is shown as the jar holds it: with the version's ``coordinate``."""
+    return [
+        (name, value(_stamped(item, coordinate) if name == "statement" else item), name in stage.defaults)
+        for name, item in sorted(stage.params.items())
+    ]
+
+
+def _stamped(statement: Any, coordinate: str | None) -> Any:
+    watermark = Watermark.parse(statement) if isinstance(statement, str) and coordinate else None
+    if watermark is None or watermark.value != NOT_DEPLOYED or coordinate is None:
+        return statement
+    return Watermark(watermark.column, coordinate).statement
 
 
 def verdict(passed: bool) -> str:

@@ -18,7 +18,6 @@ The watermark is a ``SQLTransformer`` whose statement is::
 from __future__ import annotations
 
 import json
-import re
 import struct
 import zlib
 from collections.abc import Mapping, Sequence
@@ -28,6 +27,7 @@ from typing import Any
 
 from registry.coordinates import Coordinate
 from registry.exceptions import InvalidInput
+from registry.watermark import NOT_DEPLOYED, Watermark
 
 __all__ = [
     "NOT_DEPLOYED",
@@ -41,20 +41,12 @@ __all__ = [
     "watermark_rewrites",
 ]
 
-#: What the watermark column says before the model is deployed.
-NOT_DEPLOYED = "<not deployed>"
 PIPELINE_MODEL_CLASS = "org.apache.spark.ml.PipelineModel"
 # pyspark saves a pipeline holding a Python-only stage under its own class name, "language": "Python" beside
 # the stage uids; it is the same PipelineModel once loaded.
 _PIPELINE_CLASSES = (PIPELINE_MODEL_CLASS, "pyspark.ml.pipeline.PipelineModel")
 _PIPELINE_ONLY_PARAMS = ("stageUids", "language")
 SQL_TRANSFORMER_CLASS = "org.apache.spark.ml.feature.SQLTransformer"
-# SQLTransformer replaces this token textually, so it must not appear in a column name or a value.
-_THIS = "__THIS__"
-_STATEMENT = re.compile(
-    r"SELECT \* FROM \(SELECT \*, '((?:[^'\\]|\\.)*)' AS (`(?:[^`]|``)+`) FROM __THIS__\) WHERE \2 IS NOT NULL",
-    re.DOTALL,
-)
 # The columns a stage reads and writes, by param. labelCol and weightCol are not read by a fitted model: its
 # estimator read them at fit time (a LogisticRegressionModel keeps the param, but transform never reads it).
 _INPUT_PARAMS = ("inputCol", "inputCols", "featuresCol")
@@ -64,42 +56,6 @@ _CRC_MAGIC = b"crc\x00"
 _BYTES_PER_CRC = 512
 # How the JVM writes non-finite doubles in a param (DoubleParam.jsonEncode), and how a card writes them.
 _NON_FINITE = {"NaN": "NaN", "Inf": "Infinity", "-Inf": "-Infinity"}
-
-
-def _check_text(value: str, what: str) -> None:
-    if not isinstance(value, str) or not value:
-        raise InvalidInput(f"The watermark {what} must be a non-empty string, not {value!r}.")
-    if _THIS in value or any(not c.isprintable() for c in value):
-        raise InvalidInput(f"The watermark {what} {value!r} must not contain {_THIS} or control characters.")
-
-
-@dataclass(frozen=True)
-class Watermark:
-    """A watermark column and the value it adds to every row."""
-
-    column: str
-    value: str
-
-    def __post_init__(self) -> None:
-        _check_text(self.column, "column")
-        _check_text(self.value, "value")
-
-    @property
-    def statement(self) -> str:
-        """The ``SQLTransformer`` statement (column backquoted, value escaped as a Spark SQL string literal)."""
-        column = "`" + self.column.replace("`", "``") + "`"
-        literal = "'" + self.value.replace("\\", "\\\\").replace("'", "\\'") + "'"
-        # Both parts are quoted just above: the column backquoted, the value escaped as a string literal.
-        return f"SELECT * FROM (SELECT *, {literal} AS {column} FROM {_THIS}) WHERE {column} IS NOT NULL"  # noqa: S608
-
-    @classmethod
-    def parse(cls, statement: str) -> Watermark | None:
-        """The watermark a statement adds, or ``None`` if it is not a watermark statement."""
-        match = _STATEMENT.fullmatch(statement)
-        if match is None:
-            return None
-        value = re.sub(r"\\(.)", r"\1", match.group(1), flags=re.DOTALL)
-        return cls(match.group(2)[1:-1].replace("``", "`"), value)
 
 
 # --- describing stages (shared with registry.spark.card) ----------------------------------------------------

@@ -167,3 +167,15 @@ def test_a_stamped_jar_is_reproducible(tmp_path: Path, monkeypatch: pytest.Monke
     assert jars[0] == jars[1]
     with zipfile.ZipFile(tmp_path / "one" / Coordinate.parse("com.acme:churn:1.0.0").path("jar")) as archive:
         assert json.loads(archive.read(CARD_ENTRY))["model"]["stages"]
+
+
+def test_show_and_the_catalog_print_the_watermark_the_jar_holds(tmp_path: Path) -> None:
+    repo = str(tmp_path / "repo")
+    assert _run("deploy", str(saved_pipeline(tmp_path / "here")), "com.acme:churn:1.0", "-r", repo)[0] == 0
+    code, shown = _run("show", "com.acme:churn:1.0.0", "-r", repo)
+    assert code == 0, shown
+    assert Watermark("pipeline", "com.acme:churn:1.0.0").statement in shown
+    assert NOT_DEPLOYED not in shown
+    assert _run("catalog", "--out", str(tmp_path / "site"), "-r", repo)[0] == 0
+    page = "".join(p.read_text() for p in (tmp_path / "site").rglob("*.html"))
+    assert "com.acme:churn:1.0.0&#39; AS `pipeline`" in page and "not deployed" not in page

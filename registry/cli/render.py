@@ -110,7 +110,7 @@ def card_view(record: VersionCard) -> RenderableType:
     for stage in stages(card):
         title = Text.assemble(f"Stage {stage.label}", (f"  {stage.uid}" if stage.uid else "", "dim"))
         table = _table(title, "param", "value", "")
-        for name, value, default in present.params(stage):
+        for name, value, default in present.params(stage, card.coordinate):
             table.add_row(Text(name), Text(value), "default" if default else "")
         parts.append(table)
     profile = profile_view(card.profile if isinstance(card.profile, Mapping) else None)

@@ -32,7 +32,8 @@ from pyspark.sql import DataFrame
 
 from registry.coordinates import Coordinate
 from registry.exceptions import InvalidInput, InvalidModel
-from registry.savedmodel import NOT_DEPLOYED, Watermark, watermark_rewrites
+from registry.savedmodel import watermark_rewrites
+from registry.watermark import NOT_DEPLOYED, Watermark
 
 if TYPE_CHECKING:
     from pyspark.ml._typing import PipelineStage
