@@ -28,6 +28,7 @@ __all__ = [
     "runtime",
     "MAX_TEXT",
     "MISSING",
+    "NO_STAGES",
     "SHORT_FINGERPRINT",
     "TRAINING_KEYS",
     "clip",
@@ -51,6 +52,11 @@ __all__ = [
 
 #: What stands for a value that is absent (``None``, a key the card does not have).
 MISSING = "-"
+#: Said of a version whose card records no stages, where its stages and params would be.
+NO_STAGES = (
+    "none recorded: deployed as files, not as a saved Spark pipeline, so its params are unknown (and the "
+    "versioning guard cannot compare them)"
+)
 #: Longer text is cut: a table row, or a catalog cell, stays readable.
 MAX_TEXT = 160
 #: Characters of a fingerprint in lists: enough to tell datasets apart and to pass to ``search --dataset``.

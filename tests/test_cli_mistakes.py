@@ -46,3 +46,18 @@ def test_a_search_on_a_metric_no_version_records_names_those_they_do(
     )
     # a metric that is recorded but not high enough is just no match
     assert run_cli("search", "com.acme:churn", "-r", repo, "--metric", "f1>0.9")[2] == "No version matches.\n"
+
+
+def test_the_catalog_says_which_versions_a_chart_leaves_out_and_which_have_no_stages(
+    make_model: Callable[..., Path], tmp_path: Path
+) -> None:
+    repo = str(tmp_path / "repo")
+    for metrics in (["auc=0.9"], [], ["auc=0.8"]):
+        args = [a for m in metrics for a in ("--metric", m)]
+        assert run_cli("deploy", str(make_model()), "com.acme:churn:1.0", "-r", repo, *args)[0] == 0
+    assert run_cli("catalog", "--out", str(tmp_path / "site"), "-r", repo)[0] == 0
+    page = next(p for p in (tmp_path / "site").rglob("*.html") if p.name != "index.html").read_text()
+    assert '<p class="muted chart-missing">Not recorded by 1.0.1</p>' in page
+    assert page.count("none recorded: deployed as files, not as a saved Spark pipeline") == 3
+    code, shown, _ = run_cli("show", "com.acme:churn:1.0.1", "-r", repo)
+    assert code == 0 and "Stages  none recorded: deployed as files, not as a saved Spark pipeline" in shown
