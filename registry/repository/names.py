@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 
 from registry.coordinates import Module
-from registry.exceptions import ArtifactNotFound, InvalidInput, RegistryError
+from registry.exceptions import ArtifactNotFound, RegistryError, RepositoryNotFound
 from registry.repository.base import Repository
 
 __all__ = ["never_released", "require_present"]
@@ -47,21 +47,21 @@ def nearest_modules(repository: Repository, module: Module) -> list[Module]:
 def require_present(repository: Repository) -> None:
     """Refuse a repository that does not exist at all (a mistyped path), before it reads as one with nothing in it.
 
-    :raises InvalidInput: it names the repository.
+    :raises RepositoryNotFound: it names the repository (an :class:`ArtifactNotFound` and an ``InvalidInput``).
     """
     if repository.missing():
-        raise InvalidInput(
+        raise RepositoryNotFound(
             f"The repository {repository.display} does not exist. Check the path or URL given with --repository "
             "(or REGISTRY_REPOSITORY); 'registry repos' lists the configured ones."
         )
 
 
 def never_released(repository: Repository, module: Module) -> RegistryError:
-    """The error for ``module`` having no released version: the repository is missing (:class:`InvalidInput`),
-    or :class:`ArtifactNotFound` saying so, with the nearest names the repository has."""
+    """The error for ``module`` having no released version: the repository is missing
+    (:class:`RepositoryNotFound`), or :class:`ArtifactNotFound` saying so, with the nearest names it has."""
     try:
         require_present(repository)
-    except InvalidInput as missing:
+    except RepositoryNotFound as missing:
         return missing
     nearest = nearest_modules(repository, module)
     hint = (
