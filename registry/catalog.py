@@ -34,7 +34,7 @@ from registry.monitor_view import ProfileRow, drift_line, profile_rows
 from registry.promotion import PromotionRecord
 from registry.repository.base import Repository
 from registry.settings import Settings, using_repository
-from registry.store import CONCURRENCY, READ_WIDTH, ArtifactHistory, Cache, VersionCard, read_history
+from registry.store import ArtifactHistory, Cache, VersionCard, read_history
 from registry.trust import (
     UNREAD,
     card_signature_to_read,
@@ -58,6 +58,9 @@ __all__ = [
     "metric_chart",
     "render_catalog",
 ]
+
+#: How many card signatures gpg checks at once (a process each).
+SIGNATURE_CHECKS = 16
 
 #: How deep below the root ``discover_artifacts`` looks for ``maven-metadata.xml`` (a group of 7 segments).
 MAX_DEPTH = 8
@@ -388,8 +391,7 @@ def _card_signatures(
         elif (read := card_signature_to_read(repo, record.coordinate, policy, cache, settings)) is not None:
             reads[record.coordinate] = read
     if reads:
-        with ThreadPoolExecutor(min(READ_WIDTH, len(reads))) as pool:
-            known.update(zip(reads, pool.map(lambda read: read(), reads.values()), strict=True))
+        known.update(zip(reads, repo.read_many(lambda read: read(), list(reads.values())), strict=True))
     return known
 
 
@@ -445,7 +447,7 @@ def build_catalog(
         signed = [c for c in cards if asc.get(c) is not None]  # gpg checks these: at once
         signatures = {str(c): describe(c) for c in cards if asc.get(c) is None}  # remembered, or unsigned
         if signed:
-            with ThreadPoolExecutor(CONCURRENCY) as pool:
+            with ThreadPoolExecutor(SIGNATURE_CHECKS) as pool:
                 signatures.update(zip(map(str, signed), pool.map(describe, signed), strict=True))
         pages = render_catalog(
             histories,

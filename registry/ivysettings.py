@@ -29,10 +29,7 @@ server once, with a timeout, and says what is wrong before Spark is started. Not
 
 from __future__ import annotations
 
-import http.client
 import os
-import ssl
-import time
 from pathlib import Path
 from urllib.parse import unquote, urlsplit, urlunsplit
 from xml.sax.saxutils import escape, quoteattr
@@ -40,6 +37,7 @@ from xml.sax.saxutils import escape, quoteattr
 from registry._util import mask_url
 from registry.exceptions import ConfigError, RepositoryUnavailable
 from registry.repository.config import RepositoryConfig
+from registry.repository.http.reachability import head_answered
 
 __all__ = [
     "NEXUS_REALM",
@@ -164,32 +162,15 @@ def check_reachable(url: str, timeout: float = 5.0) -> None:
         return
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(f"Cannot check {shown!r}: use a file:// or http(s):// URL.")
-    deadline = time.monotonic() + timeout
-    connection: http.client.HTTPConnection
-    if parts.scheme == "https":
-        # Only whether the server answers is checked here, with no credential sent: trust is Java's business
-        # (its own trust store), so a certificate Python does not know must not fail the check.
-        context = ssl.create_default_context()
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-        connection = http.client.HTTPSConnection(parts.hostname, parts.port, timeout=timeout, context=context)
-    else:
-        connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
     try:
-        connection.connect()
-        if connection.sock is not None:  # the whole check, not each step, is bounded by the timeout
-            connection.sock.settimeout(max(deadline - time.monotonic(), 0.01))
-        connection.request("HEAD", parts.path or "/", headers={"User-Agent": "registry-reachability"})
-        connection.getresponse().close()
+        head_answered(url, timeout)
     except TimeoutError as exc:
         raise RepositoryUnavailable(
             f"Repository {shown} accepted no request within {timeout:g} s. Spark's Ivy would wait for it for ever; "
             "check that the server is up and not overloaded, and the proxy and firewall settings."
         ) from exc
-    except (OSError, http.client.HTTPException) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc) or type(exc).__name__
+    except OSError as exc:
+        reason = exc.strerror or str(exc) or type(exc).__name__
         raise RepositoryUnavailable(
             f"Repository {shown} cannot be reached ({reason}). Check the URL, and that the server is running."
         ) from exc
-    finally:
-        connection.close()

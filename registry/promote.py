@@ -22,12 +22,13 @@ from registry._util import actor, utc_stamp
 from registry.checksums import SIDECAR_SUFFIXES, Digests, digest_bytes
 from registry.coordinates import Coordinate
 from registry.exceptions import ArtifactNotFound, GateFailed, IntegrityError, VersionExists
+from registry.fingerprint import normalize_fingerprint
 from registry.gates import Gate, GateResult, evaluate
 from registry.modelcard import ModelCard
 from registry.promotion import PromotionRecord
 from registry.repository.base import PathExists, Repository
 from registry.settings import Settings, using_repository
-from registry.signing import Signer, normalize_fingerprint
+from registry.signing import Signer
 from registry.store import fetch_card, fetch_promotion, fetch_verified, is_listed, publish, remote_checksum, select
 from registry.trust import check_copies, config_of, policy_for, publish_signatures, signer_for
 

@@ -224,7 +224,7 @@ def _check_types(name: str, entry: Mapping[str, Any], path: Path) -> None:
 def _trusted_keys(entry: Mapping[str, Any], where: str) -> tuple[str, ...]:
     """The ``trusted_keys`` of a repository, as full upper-case fingerprints."""
     from registry.exceptions import InvalidInput
-    from registry.signing import normalize_fingerprint
+    from registry.fingerprint import normalize_fingerprint
 
     keys = []
     for key in entry.get("trusted_keys", []):
@@ -250,9 +250,9 @@ def _secret(entry: Mapping[str, Any], key: str, env: Mapping[str, str], where: s
         variable = entry[f"{key}_env"]
         if variable not in env:
             raise ConfigError(f"{where}: {key}_env names {variable}, but {variable} is not set in the environment.")
-        return env[variable]
+        return env[variable].strip()
     value = entry.get(key)
-    return str(value) if value is not None else None
+    return str(value).strip() if value is not None else None
 
 
 @dataclass(frozen=True)
@@ -298,7 +298,7 @@ class Settings:
             repositories[name] = RepositoryConfig(
                 name=name,
                 url=entry["url"],
-                username=entry.get("username"),
+                username=entry["username"].strip() if "username" in entry else None,
                 password=_secret(entry, "password", env, where),
                 token=_secret(entry, "token", env, where),
                 maven_id=entry.get("maven_id"),
@@ -350,13 +350,14 @@ class Settings:
         parts = urlsplit(config.url)
         if parts.username:
             return Credentials("the URL", unquote(parts.username), unquote(parts.password or ""))
-        if self.env.get("REGISTRY_TOKEN"):
-            return Credentials("REGISTRY_TOKEN", token=self.env["REGISTRY_TOKEN"])
-        if self.env.get("REGISTRY_USERNAME"):
+        # Surrounding white space is no part of a value read from the environment: TOKEN=$(cat file) keeps the
+        # file's last newline, which would end the header line.
+        token, user = self.env.get("REGISTRY_TOKEN", "").strip(), self.env.get("REGISTRY_USERNAME", "").strip()
+        if token:
+            return Credentials("REGISTRY_TOKEN", token=token)
+        if user:
             return Credentials(
-                "REGISTRY_USERNAME/REGISTRY_PASSWORD",
-                self.env["REGISTRY_USERNAME"],
-                self.env.get("REGISTRY_PASSWORD", ""),
+                "REGISTRY_USERNAME/REGISTRY_PASSWORD", user, self.env.get("REGISTRY_PASSWORD", "").strip()
             )
         if config.token:
             return Credentials(f"repository {config.name!r} in the configuration file", token=config.token)

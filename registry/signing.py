@@ -38,7 +38,7 @@ from pathlib import Path
 from types import TracebackType
 
 from registry._util import utc_stamp
-from registry.exceptions import ConfigError, InvalidInput, SignatureError
+from registry.exceptions import ConfigError, SignatureError
 
 __all__ = [
     "EXTENSION",
@@ -48,7 +48,6 @@ __all__ = [
     "Verifier",
     "gpg_available",
     "keyring_state",
-    "normalize_fingerprint",
 ]
 
 #: A detached signature is the signed file's name plus this (Maven's convention).
@@ -56,7 +55,6 @@ EXTENSION = "asc"
 #: Seconds gpg may take to verify, or to sign (which may wait for a pinentry the user answers).
 VERIFY_TIMEOUT = 60.0
 SIGN_TIMEOUT = 300.0
-_FINGERPRINT = re.compile(r"[0-9A-F]{40}|[0-9A-F]{64}")
 _COMMON = ("--batch", "--no-tty", "--no-greeting", "--disable-dirmngr", "--no-auto-key-retrieve", "--status-fd", "1")
 #: The files of a gpg home that hold its public keys, and so their revocations and expiry dates: the keybox
 #: (GnuPG 2.1+), the old keyring, keyboxd's database (2.4). Not trustdb.gpg: it holds owner trust, which
@@ -97,20 +95,6 @@ def keyring_state(home: Path | None) -> str:
         else:
             parts.append(f"{name}={found.st_ino}:{found.st_size}:{found.st_mtime_ns}")
     return ";".join(parts)
-
-
-def normalize_fingerprint(text: str, where: str) -> str:
-    """A full OpenPGP fingerprint in upper case without spaces (``gpg --fingerprint`` prints it in groups).
-
-    :raises InvalidInput: anything else, in particular a short or long key ID, which can be forged.
-    """
-    candidate = re.sub(r"\s+", "", text).upper().removeprefix("0X")
-    if not _FINGERPRINT.fullmatch(candidate):
-        raise InvalidInput(
-            f"{where}: {text!r} is not a full key fingerprint (40 hex digits, as 'gpg --fingerprint KEY' prints "
-            "it). Key IDs are too short to name a key safely."
-        )
-    return candidate
 
 
 @dataclass(frozen=True)

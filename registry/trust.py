@@ -35,7 +35,7 @@ from registry.repository.base import PathExists, Repository, Source
 from registry.repository.config import RepositoryConfig
 from registry.settings import Settings
 from registry.signing import EXTENSION, SignatureCheck, Signer, TrustPolicy, Verifier, gpg_available
-from registry.store import ABSENT, Cache, Note, fill_model, remote_checksum
+from registry.store import ABSENT, Cache, CacheNote, fill_model, remote_checksum
 
 __all__ = [
     "MARK",
@@ -69,9 +69,8 @@ def signature_path(path: str) -> str:
 
 def config_of(spec: Repository | str | None, repo: Repository, settings: Settings) -> RepositoryConfig | None:
     """The configuration of the repository ``spec`` names (as given to a use case) and ``repo`` is."""
-    opened = getattr(repo, "config", None)  # local and HTTP repositories keep what they were opened from
-    if isinstance(opened, RepositoryConfig):
-        return opened
+    if repo.config is not None:
+        return repo.config
     return None if isinstance(spec, Repository) else settings.repository(spec)
 
 
@@ -198,7 +197,7 @@ def _mark(policy: TrustPolicy, keys: str, check: SignatureCheck | None) -> bytes
     return (json.dumps(record, indent=2, sort_keys=True) + "\n").encode()
 
 
-def _read_mark(mark: Path | Note, policy: TrustPolicy, keys: str) -> dict[str, Any] | None:
+def _read_mark(mark: Path | CacheNote, policy: TrustPolicy, keys: str) -> dict[str, Any] | None:
     """The recorded check, if it was made under ``policy`` with the keys in the state ``keys``."""
     try:
         record = json.loads(mark.read_bytes())
@@ -219,7 +218,7 @@ class Signed:
     path: str
     what: str
     load: Callable[[], Path | bytes]
-    mark: Path | Note
+    mark: Path | CacheNote
 
 
 def check_cached(
@@ -291,7 +290,7 @@ def check_card(
     return check_cached(signed, policy, settings, refused=refused, signature=signature)
 
 
-def _card_mark(cache: Cache, coordinate: Coordinate, name: str, algorithm: str, digest: str) -> Note:
+def _card_mark(cache: Cache, coordinate: Coordinate, name: str, algorithm: str, digest: str) -> CacheNote:
     return cache.note(coordinate, name, algorithm, digest)  # one file of notes for all the artifact's cards
 
 

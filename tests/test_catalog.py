@@ -23,6 +23,7 @@ from cardhelpers import (
     run_cli,
     write_promotion,
 )
+from realtools import require_tool
 
 from registry.catalog import MARKER, build_catalog, discover_artifacts, metric_chart
 from registry.coordinates import Coordinate, Module
@@ -216,10 +217,10 @@ def test_a_warm_catalog_reads_the_metadata_only_and_starts_no_thread(
     assert (out / "com.acme.churn.html").read_text() == page
 
 
-@pytest.mark.skipif(not gpg_available(), reason="without gpg and a policy, nothing is checked, so nothing is noted")
 def test_damaged_notes_of_signature_checks_are_checked_again(
     local_repo: LocalRepository, history: list[Coordinate], tmp_path: Path
 ) -> None:
+    require_tool(gpg_available(), "gpg (without it and a policy nothing is checked, so nothing is noted)")
     out = tmp_path / "site"
     build_catalog(out, repository=local_repo, artifacts=["com.acme:churn"], now=NOW)
     page = (out / "com.acme.churn.html").read_text()

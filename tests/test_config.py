@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -126,3 +129,19 @@ def test_bad_config_files_are_clear_errors(isolated_env: Path, content: str, mes
         Settings.load()
     assert message in str(err.value)
     assert str(isolated_env / "config.toml") in str(err.value)
+
+
+def test_trusted_keys_are_read_as_fingerprints_without_loading_the_gpg_code(isolated_env: Path, tmp_path: Path) -> None:
+    """A key's fingerprint is a value: reading the configuration needs no signing code (nor gpg)."""
+    (isolated_env / "config.toml").write_text(
+        f'[repositories.releases]\nurl = "{tmp_path.as_uri()}"\nrequire_signatures = true\n'
+        'trusted_keys = ["3be7 063b 118b 13ca 38df  772e fae8 d262 ddd1 99fb"]\n'
+    )
+    script = (
+        "import sys; from registry.settings import Settings; "
+        "print(Settings.load().repository('releases').trusted_keys, 'registry.signing' in sys.modules)"
+    )
+    shown = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, env=dict(os.environ)
+    ).stdout
+    assert shown.strip() == "('3BE7063B118B13CA38DF772EFAE8D262DDD199FB',) False"

@@ -44,6 +44,13 @@ def test_an_empty_bin_counts_as_epsilon_not_infinity() -> None:
     assert value == pytest.approx((1 - 0.5) * math.log(1 / 0.5) + (EPSILON - 0.5) * math.log(EPSILON / 0.5))
 
 
+def test_an_empty_training_bin_counts_as_epsilon_not_infinity() -> None:
+    # the scored data fills a bin the training data left empty: finite, and exactly the floor's figure
+    value = psi([1.0, 0.0], [0.5, 0.5])
+    assert math.isfinite(value)
+    assert value == pytest.approx((0.5 - 1.0) * math.log(0.5 / 1.0) + (0.5 - EPSILON) * math.log(0.5 / EPSILON))
+
+
 def test_psi_refuses_different_bins() -> None:
     with pytest.raises(ValueError, match="same bins"):
         psi([1.0], [0.5, 0.5])

@@ -66,3 +66,21 @@ def test_evaluate_reports_actual_values() -> None:
     assert [r.actual for r in results] == [0.91, 12000.0, 1.5, None]
     assert str(results[2]) == "rmse<1 (FAILED: rmse is 1.5)"
     assert "not recorded in the model card" in str(results[3])
+
+
+@pytest.mark.parametrize(
+    ("gate", "passed"),
+    [
+        ("areaUnderROC>=0.91", True),  # a metric exactly on its threshold passes >=
+        ("areaUnderROC>0.91", False),  # and fails >
+        ("areaUnderROC<=0.91", True),
+        ("areaUnderROC<0.91", False),
+        ("areaUnderROC==0.91", True),
+        ("areaUnderROC!=0.91", False),
+        ("rows>=12000", True),
+        ("rows>12000", False),
+    ],
+)
+def test_a_value_on_its_threshold(gate: str, passed: bool) -> None:
+    (result,) = evaluate([gate], CARD)
+    assert result.passed is passed

@@ -1,15 +1,20 @@
-"""The HTTP repository under faults a real server will not produce on demand, and Nexus's own behaviour.
+"""The HTTP repository against Nexus's own behaviour, and under faults a real server will not produce on demand.
 
-Nexus 3 cannot run on this machine, so :class:`FakeNexus` emulates what matters of a hosted release repository
-(ALLOW_ONCE "Disable redeploy", strict maven2 layout, ETags) at the transport with ``responses``. The happy
-paths on real servers are in tests/integration/test_http_repositories.py.
+Nexus 3 cannot run on this machine, so :class:`FakeNexus` is a real HTTP server on 127.0.0.1 that behaves as a
+hosted release repository does where it matters (ALLOW_ONCE "Disable redeploy", strict maven2 layout, ETags):
+the happy paths go through the repository's real transport, small-file reader included. The faults a real
+server cannot produce on demand (a connect timeout raised by ``requests``, a lying ``Content-Length``) are
+faked at the transport with ``responses``; such a repository sends every request through the ``requests``
+session (``session_only``). More happy paths on real servers are in tests/integration/test_http_repositories.py.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+import threading
 from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -29,40 +34,70 @@ from registry.repository.config import Credentials, RepositoryConfig
 from registry.repository.http import HttpRepository
 from registry.resolve import resolve
 
-BASE = "https://nexus.example/repository/models/"
+BASE = "https://nexus.example/repository/models/"  # faked by responses: no such server is ever reached
 PASSWORD = "pa55-w0rd-secret"
 
 
 class FakeNexus:
-    """A Nexus 3 hosted maven2 release repository with "Disable redeploy" and a strict layout policy."""
+    """A Nexus 3 hosted maven2 release repository with "Disable redeploy" and a strict layout policy, served on
+    127.0.0.1 (HTTP/1.1, kept-alive connections). ``faults[path]``: statuses answered to the next GETs of it."""
 
-    def __init__(self, mock: responses.RequestsMock) -> None:
+    def __init__(self) -> None:
         self.files: dict[str, bytes] = {}
         self.requests: list[tuple[str, str]] = []
-        pattern = re.compile(re.escape(BASE) + r".*")
-        for method in ("GET", "HEAD", "PUT", "DELETE", "MKCOL", "LOCK"):
-            mock.add_callback(method, pattern, callback=self.handle)
+        self.headers: list[dict[str, str]] = []  # of each request, in order
+        self.faults: dict[str, list[int]] = {}
+        self.lock = threading.Lock()
+        nexus = self
 
-    def handle(self, request: requests.PreparedRequest) -> tuple[int, dict[str, str], bytes]:
-        assert request.url is not None and request.method is not None
-        path = request.url[len(BASE) :]
-        self.requests.append((request.method, path))
-        if request.headers.get("Authorization") is None:
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _any(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                path = self.path.removeprefix("/repository/models/")
+                with nexus.lock:
+                    status, headers, content = nexus.handle(self.command, path, dict(self.headers), body)
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                if "Content-Length" not in headers:
+                    self.send_header("Content-Length", str(len(content)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(content)
+
+            do_GET = do_HEAD = do_PUT = do_DELETE = do_MKCOL = do_LOCK = _any
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/repository/models/"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def handle(self, method: str, path: str, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, str], bytes]:
+        self.requests.append((method, path))
+        self.headers.append(headers)
+        if headers.get("Authorization") is None:
             return 401, {"WWW-Authenticate": 'BASIC realm="Sonatype Nexus Repository Manager"'}, b""
-        if request.method in ("MKCOL", "LOCK"):
+        if method in ("MKCOL", "LOCK"):
             return 405, {}, b""  # Nexus is no WebDAV server
-        if request.method in ("GET", "HEAD"):
+        if method in ("GET", "HEAD"):
+            if self.faults.get(path):
+                return self.faults[path].pop(0), {}, b""
             if path not in self.files:
                 return 404, {}, b""
-            body = self.files[path]
-            etag = '"' + hashlib.sha1(body).hexdigest() + '"'
-            return 200, {"ETag": etag, "Content-Length": str(len(body))}, body if request.method == "GET" else b""
-        if request.method == "PUT":
+            content = self.files[path]
+            etag = '"' + hashlib.sha1(content).hexdigest() + '"'
+            return 200, {"ETag": etag, "Content-Length": str(len(content))}, content if method == "GET" else b""
+        if method == "PUT":
             if path.startswith(".registry/"):
                 return 400, {}, b"Invalid path for a Maven 2 repository"
             if path in self.files and "maven-metadata.xml" not in path:
                 return 400, {}, b"Repository does not allow updating assets: models"
-            body = request.body if isinstance(request.body, bytes) else b"".join(_chunks(request.body))
             self.files[path] = body
             return 201, {}, b""
         self.files.pop(path, None)
@@ -71,23 +106,27 @@ class FakeNexus:
     def puts(self) -> list[str]:
         return [path for method, path in self.requests if method == "PUT"]
 
+    def quick_gets(self) -> int:
+        """GETs sent by the small-file reader (it leaves out the ``Connection`` header ``requests`` sends)."""
+        return sum(
+            1
+            for (method, _), h in zip(self.requests, self.headers, strict=True)
+            if method == "GET" and "Connection" not in h
+        )
 
-def _chunks(body: Any) -> Iterator[bytes]:
-    if body is None:
-        return
-    if isinstance(body, str):
-        yield body.encode()
-        return
-    while chunk := body.read(1 << 16):
-        yield chunk
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
 
 
-def make_repo(**config: Any) -> HttpRepository:
+def make_repo(url: str = BASE, **config: Any) -> HttpRepository:
+    """The repository at ``url`` (``BASE``: faked by ``responses``, so every request goes through its session)."""
     settings = {"timeout": 2.0, **config}
     return HttpRepository(
-        RepositoryConfig("nexus", BASE, **settings),
+        RepositoryConfig("nexus", url, **settings),
         Credentials("a test", "deployer", PASSWORD),
         "credentials came from a test.",
+        session_only=url == BASE,
     )
 
 
@@ -98,12 +137,14 @@ def mock() -> Iterator[responses.RequestsMock]:
 
 
 @pytest.fixture
-def nexus(mock: responses.RequestsMock) -> FakeNexus:
-    return FakeNexus(mock)
+def nexus() -> Iterator[FakeNexus]:
+    server = FakeNexus()
+    yield server
+    server.close()
 
 
 def test_deploy_and_resolve_round_trip_on_nexus(nexus: FakeNexus, make_model: Callable[..., Path]) -> None:
-    repo = make_repo()
+    repo = make_repo(nexus.url)
     assert str(deploy(make_model("a"), "com.acme:churn:1.0", repository=repo)) == "com.acme:churn:1.0.0"
     assert str(deploy(make_model("b"), "com.acme:churn:1.0", repository=repo)) == "com.acme:churn:1.0.1"
     resolved = resolve("com.acme:churn:latest.release", repository=repo)
@@ -117,10 +158,11 @@ def test_deploy_and_resolve_round_trip_on_nexus(nexus: FakeNexus, make_model: Ca
     assert puts.index("com/acme/churn/maven-metadata.xml", len(puts) - 6) > puts.index(
         "com/acme/churn/1.0.1/churn-1.0.1.jar"
     )
+    assert nexus.quick_gets() > 0  # small files were read on the small-file reader
 
 
 def test_nexus_400_on_redeploy_means_version_taken(nexus: FakeNexus, make_model: Callable[..., Path]) -> None:
-    repo = make_repo()
+    repo = make_repo(nexus.url)
     deploy(make_model(), "com.acme:churn:1.0.3", repository=repo)
     jar_before = nexus.files["com/acme/churn/1.0.3/churn-1.0.3.jar"]
     # Metadata that lags behind (as after a crashed deploy), so only the server can say the version exists.
@@ -135,7 +177,7 @@ def test_nexus_400_on_redeploy_means_version_taken(nexus: FakeNexus, make_model:
 def test_a_build_claimed_by_a_concurrent_deploy_is_stepped_over(
     nexus: FakeNexus, make_model: Callable[..., Path]
 ) -> None:
-    repo = make_repo()
+    repo = make_repo(nexus.url)
     deploy(make_model(), "com.acme:churn:1.0", repository=repo)
     nexus.files["com/acme/churn/1.0.1/churn-1.0.1.pom"] = b"<project/>"  # claimed, not yet listed
     assert str(deploy(make_model(), "com.acme:churn:1.0", repository=repo)) == "com.acme:churn:1.0.2"
@@ -146,9 +188,9 @@ def test_missing_trailing_slash_is_added() -> None:
     assert repo.base == BASE
 
 
-def test_user_info_goes_to_headers_and_never_into_messages(mock: responses.RequestsMock) -> None:
-    url = f"https://deployer:{PASSWORD}@nexus.example/repository/models/"
-    mock.add(responses.GET, BASE + "com/acme/churn/maven-metadata.xml", status=500)
+def test_user_info_goes_to_headers_and_never_into_messages(nexus: FakeNexus) -> None:
+    url = nexus.url.replace("http://", f"http://deployer:{PASSWORD}@")
+    nexus.faults["com/acme/churn/maven-metadata.xml"] = [500] * 10
     from registry.settings import Settings
 
     settings = Settings.load()
@@ -157,17 +199,17 @@ def test_user_info_goes_to_headers_and_never_into_messages(mock: responses.Reque
     with pytest.raises(RepositoryUnavailable) as err:
         resolve("com.acme:churn:latest.release", repository=repo)
     assert PASSWORD not in str(err.value) and "deployer" not in str(err.value)
-    assert "https://***@nexus.example/repository/models/" in str(err.value)
-    assert mock.calls[0].request.headers["Authorization"].startswith("Basic ")
-    assert PASSWORD not in (mock.calls[0].request.url or "")
+    assert nexus.url.replace("http://", "http://***@") in str(err.value)
+    assert nexus.headers[0]["Authorization"].startswith("Basic ")
+    assert all(PASSWORD not in path for _, path in nexus.requests)
 
 
-def test_bearer_token(mock: responses.RequestsMock) -> None:
-    mock.add(responses.GET, BASE + "com/acme/churn/maven-metadata.xml", status=404)
-    repo = HttpRepository(RepositoryConfig("n", BASE), Credentials("t", token="tok-123"))
+def test_bearer_token(nexus: FakeNexus) -> None:
+    repo = HttpRepository(RepositoryConfig("n", nexus.url), Credentials("t", token="tok-123"))
     with pytest.raises(ArtifactNotFound, match="has no released versions"):
         resolve("com.acme:churn:latest.release", repository=repo)
-    assert mock.calls[0].request.headers["Authorization"] == "Bearer tok-123"
+    assert nexus.headers[0]["Authorization"] == "Bearer tok-123"
+    assert nexus.quick_gets() == 1  # the 404 was taken on the small-file reader
 
 
 @pytest.mark.parametrize(
@@ -199,34 +241,27 @@ def test_any_failure_reading_metadata_aborts_the_deploy(
     assert PASSWORD not in str(err.value)
 
 
-def test_authentication_error_says_how_credentials_are_looked_up(mock: responses.RequestsMock) -> None:
+def test_authentication_error_says_how_credentials_are_looked_up(nexus: FakeNexus) -> None:
     from registry.settings import Settings
 
-    mock.add(responses.GET, BASE + "com/acme/churn/maven-metadata.xml", status=401)
     settings = Settings.load()
-    config = RepositoryConfig("staging", BASE)
-    repo = HttpRepository(config, None, settings.explain_credentials(config))
+    config = RepositoryConfig("staging", nexus.url)
+    repo = HttpRepository(config, None, settings.explain_credentials(config))  # Nexus answers 401 without any
     with pytest.raises(AuthenticationFailed) as err:
         resolve("com.acme:churn:latest.release", repository=repo)
     text = str(err.value)
     assert "staging" in text and "no credentials were found" in text and "REGISTRY_USERNAME" in text
 
 
-def _serve_version(mock: responses.RequestsMock, jar: bytes, sidecars: dict[str, bytes]) -> None:
-    mock.add(
-        responses.GET,
-        BASE + "com/acme/churn/maven-metadata.xml",
-        body=b"<metadata><groupId>com.acme</groupId><artifactId>churn</artifactId><versioning><versions>"
-        b"<version>1.0.0</version></versions></versioning></metadata>",
+def _serve_version(nexus: FakeNexus, jar: bytes, sidecars: dict[str, bytes]) -> None:
+    nexus.files["com/acme/churn/maven-metadata.xml"] = (
+        b"<metadata><groupId>com.acme</groupId><artifactId>churn</artifactId><versioning><versions>"
+        b"<version>1.0.0</version></versions></versioning></metadata>"
     )
-    path = BASE + "com/acme/churn/1.0.0/churn-1.0.0.jar"
-    for algorithm in ("sha512", "sha256", "sha1", "md5"):
-        if algorithm in sidecars:
-            mock.add(responses.GET, f"{path}.{algorithm}", body=sidecars[algorithm])
-        else:
-            mock.add(responses.GET, f"{path}.{algorithm}", status=404)
-    mock.add(responses.GET, path, body=jar)
-    mock.add(responses.GET, f"{path}.asc", status=404)  # unsigned: resolve looks for a signature all the same
+    path = "com/acme/churn/1.0.0/churn-1.0.0.jar"
+    for algorithm, sidecar in sidecars.items():
+        nexus.files[f"{path}.{algorithm}"] = sidecar
+    nexus.files[path] = jar
 
 
 def _jar(make_model: Callable[..., Path], tmp_path: Path) -> bytes:
@@ -238,34 +273,31 @@ def _jar(make_model: Callable[..., Path], tmp_path: Path) -> bytes:
 
 
 def test_the_strongest_checksum_offered_is_verified(
-    mock: responses.RequestsMock, make_model: Callable[..., Path], tmp_path: Path
+    nexus: FakeNexus, make_model: Callable[..., Path], tmp_path: Path
 ) -> None:
     jar = _jar(make_model, tmp_path)
-    _serve_version(mock, jar, {"sha1": hashlib.sha1(jar).hexdigest().encode(), "md5": b"0" * 32})
+    _serve_version(nexus, jar, {"sha1": hashlib.sha1(jar).hexdigest().encode(), "md5": b"0" * 32})
     # md5 is wrong, but sha1 is stronger and right: sha1 is what counts.
-    assert str(resolve("com.acme:churn:1.0", repository=make_repo()).coordinate) == "com.acme:churn:1.0.0"
+    assert str(resolve("com.acme:churn:1.0", repository=make_repo(nexus.url)).coordinate) == "com.acme:churn:1.0.0"
 
 
-def test_get_is_retried_on_5xx_then_succeeds(
-    mock: responses.RequestsMock, make_model: Callable[..., Path], tmp_path: Path
-) -> None:
-    metadata_url = BASE + "com/acme/churn/maven-metadata.xml"
-    for status in (503, 502):
-        mock.add(responses.GET, metadata_url, status=status)
+def test_get_is_retried_on_5xx_then_succeeds(nexus: FakeNexus, make_model: Callable[..., Path], tmp_path: Path) -> None:
+    metadata = "com/acme/churn/maven-metadata.xml"
+    nexus.faults[metadata] = [503, 502]
     jar = _jar(make_model, tmp_path)
-    _serve_version(mock, jar, {"sha512": hashlib.sha512(jar).hexdigest().encode()})
-    assert str(resolve("com.acme:churn:latest.release", repository=make_repo()).coordinate) == "com.acme:churn:1.0.0"
-    statuses = [c.response.status_code for c in mock.calls if c.request.url == metadata_url]
-    assert statuses == [503, 502, 200]
+    _serve_version(nexus, jar, {"sha512": hashlib.sha512(jar).hexdigest().encode()})
+    repo = make_repo(nexus.url)
+    assert str(resolve("com.acme:churn:latest.release", repository=repo).coordinate) == "com.acme:churn:1.0.0"
+    assert [path for method, path in nexus.requests if method == "GET"].count(metadata) == 3
 
 
 def test_wrong_checksum_is_refused_and_nothing_cached(
-    mock: responses.RequestsMock, make_model: Callable[..., Path], tmp_path: Path, settings: Any
+    nexus: FakeNexus, make_model: Callable[..., Path], tmp_path: Path, settings: Any
 ) -> None:
     jar = _jar(make_model, tmp_path)
-    _serve_version(mock, jar, {"sha512": hashlib.sha512(b"something else").hexdigest().encode()})
+    _serve_version(nexus, jar, {"sha512": hashlib.sha512(b"something else").hexdigest().encode()})
     with pytest.raises(IntegrityError, match="Checksum mismatch"):
-        resolve("com.acme:churn:1.0", repository=make_repo(), settings=settings)
+        resolve("com.acme:churn:1.0", repository=make_repo(nexus.url), settings=settings)
     leftovers = [p for p in settings.cache_dir.rglob("*") if p.is_file()] if settings.cache_dir.exists() else []
     assert leftovers == []
 

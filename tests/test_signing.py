@@ -10,7 +10,8 @@ import pytest
 from gpgtools import Keys
 
 from registry.exceptions import ConfigError, InvalidInput, SignatureError
-from registry.signing import Signer, TrustPolicy, Verifier, normalize_fingerprint
+from registry.fingerprint import normalize_fingerprint
+from registry.signing import Signer, TrustPolicy, Verifier
 
 pytestmark = pytest.mark.integration
 

@@ -18,10 +18,10 @@ from rich.table import Table
 from rich.text import Text
 
 from registry import present
+from registry.cards import VersionCard
 from registry.diff import SECTIONS, CardDiff
 from registry.modelcard import stages
 from registry.monitor_view import profile_view
-from registry.store import VersionCard
 
 __all__ = ["aligned", "card_view", "diff_view", "print_search", "print_view", "search_rows", "search_view"]
 

@@ -7,9 +7,10 @@ WebDAV server behave alike. Paths are relative, ``/``-separated, and come from :
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from registry.exceptions import VersionExists
 
@@ -20,6 +21,9 @@ __all__ = ["PathExists", "Repository", "Source"]
 
 #: What ``create`` uploads: bytes in memory, or a file streamed from disk.
 Source = bytes | Path
+
+_Item = TypeVar("_Item")
+_Result = TypeVar("_Result")
 
 
 class PathExists(VersionExists):
@@ -38,6 +42,13 @@ class Repository(ABC):
     #: Where the repository is, without credentials (its base URL, or its folder as a ``file:`` URL): what caches
     #: key what it served by. ``None``: it cannot be told apart from others, so nothing it serves is indexed.
     origin: str | None = None
+    #: The configuration it was opened from (:meth:`from_config`), if any: its signature policy and signing key.
+    config: RepositoryConfig | None = None
+    #: How many reads :meth:`read_many` runs at once: what the repository serves best (an HTTP repository: the
+    #: connections it keeps open).
+    read_width: int = 16
+    #: How many files a deploy writes at once.
+    write_width: int = 16
 
     @classmethod
     def from_config(
@@ -50,6 +61,19 @@ class Repository(ABC):
     @abstractmethod
     def read(self, path: str) -> bytes:
         """The content of a small file; :class:`~registry.exceptions.ArtifactNotFound` when absent."""
+
+    def read_many(self, read: Callable[[_Item], _Result], items: Sequence[_Item]) -> list[_Result]:
+        """``read(item)`` of every item (paths, or reads of this repository to make), :attr:`read_width` at a time
+        on threads, the results in the order of ``items``. Every read that started is waited for; the first failure
+        (in that order) is then raised, and the reads not yet started are dropped. No thread starts for no item."""
+        if not items:
+            return []
+        pool = ThreadPoolExecutor(min(self.read_width, len(items)))
+        try:
+            futures = [pool.submit(read, item) for item in items]
+            return [future.result() for future in futures]
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
 
     @abstractmethod
     def fetch(self, path: str, destination: Path) -> None:

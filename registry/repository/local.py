@@ -28,8 +28,9 @@ __all__ = ["LocalRepository"]
 class LocalRepository(Repository):
     """A maven2 tree on a local (or mounted) file system."""
 
-    #: The configuration it was opened from, if any (the signature policy and signing key live there).
-    config: RepositoryConfig | None = None
+    #: Small files come from the page cache, mostly: beyond a few threads, reads wait for the interpreter, not
+    #: the disk.
+    read_width = 8
 
     @classmethod
     def from_config(

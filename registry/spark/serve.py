@@ -45,6 +45,7 @@ from registry.exceptions import AuthenticationFailed, InvalidInput, RegistryErro
 from registry.modelcard import ModelCard
 from registry.payload import BadRequest, InputColumn, Signature
 from registry.resolve import resolve as resolve_dir
+from registry.resolve import select_version
 from registry.serving import Answer, Limits, MicroBatcher, Served, create_app
 from registry.settings import Settings, using_repository
 from registry.spark.card import describe_model
@@ -52,7 +53,6 @@ from registry.spark.resolve import load_model
 from registry.spark.runtime import check_spark_version
 from registry.spark.score import local_session
 from registry.spark.watermark import Watermark, find_watermark
-from registry.store import select_version
 
 __all__ = ["LATENCY_CONF", "SparkEngine", "serve"]
 

@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 
 from registry.coordinates import Coordinate, DeployTarget, Module, parse_request
 from registry.exceptions import ConfigError, InvalidGate, InvalidInput, RegistryError
+from registry.gates import parse_gate
 from registry.repository.base import Repository
 from registry.settings import Settings, open_repository
 from registry.versions import Selector, Version
@@ -321,12 +322,11 @@ _GATE_ATTACKS = [
 
 @pytest.mark.parametrize("attack", _GATE_ATTACKS)
 def test_quality_gates_are_parsed_never_executed(attack: str, tmp_path: Path, figures: Counter[str]) -> None:
-    gates = pytest.importorskip("registry.gates", reason="registry/gates.py (parse_gate) is not written yet")
     canary = tmp_path / "pwned"
     text = attack.format(canary=canary)
     started = time.monotonic()
     with pytest.raises(InvalidGate) as caught:
-        gates.parse_gate(text)
+        parse_gate(text)
     assert time.monotonic() - started < 1
     assert not canary.exists()
     assert "\n" not in str(caught.value) and "\r" not in str(caught.value)
@@ -341,12 +341,11 @@ def test_quality_gates_are_parsed_never_executed(attack: str, tmp_path: Path, fi
 @settings(max_examples=300, deadline=None)
 @given(text=hostile_text)
 def test_gate_parsing_raises_nothing_but_invalid_gate(text: str) -> None:
-    gates = pytest.importorskip("registry.gates", reason="registry/gates.py (parse_gate) is not written yet")
-    gate, error = _outcome(gates.parse_gate, text)
+    gate, error = _outcome(parse_gate, text)
     if error is not None:
         assert isinstance(error, InvalidGate) and "\n" not in str(error)
         return
-    assert math.isfinite(gate.threshold) and gates.parse_gate(str(gate)).name == gate.name
+    assert math.isfinite(gate.threshold) and parse_gate(str(gate)).name == gate.name
 
 
 # -- the real command, as a shell runs it ------------------------------------------------------------------

@@ -35,7 +35,7 @@ from registry.coordinates import Module
 from registry.deploy import deploy
 from registry.exceptions import RegistryError, RepositoryUnavailable
 from registry.fsck import check
-from registry.repository.http.quick import QuickReader, tls_context
+from registry.repository.http.small_reads import SmallFileReader, tls_context
 from registry.repository.local import LocalRepository
 from registry.resolve import list_versions, resolve
 from registry.settings import Settings, open_repository
@@ -294,11 +294,11 @@ def test_tls_is_verified_and_cannot_be_silently_disabled(
 def test_the_small_file_reader_verifies_tls_as_the_session_does(https_server: tuple[str, Path]) -> None:
     url, cert = https_server
     path = "com/acme/churn/maven-metadata.xml"
-    trusting = QuickReader(url, {}, timeout=(5, 5), limit=1 << 20, keep=1, tls=tls_context(str(cert), ""))
+    trusting = SmallFileReader(url, {}, timeout=(5, 5), limit=1 << 20, keep=1, tls=tls_context(str(cert), ""))
     answer = trusting.get(path)
     assert answer is not None and answer[0] == 200 and b"<metadata" in answer[1]
     bundled = tls_context(True, requests.utils.DEFAULT_CA_BUNDLE_PATH)  # what requests trusts by default
-    untrusting = QuickReader(url, {}, timeout=(5, 5), limit=1 << 20, keep=1, tls=bundled)
+    untrusting = SmallFileReader(url, {}, timeout=(5, 5), limit=1 << 20, keep=1, tls=bundled)
     assert untrusting.get(path) is None  # a certificate no CA of the bundle signed: the session says so (above)
 
 

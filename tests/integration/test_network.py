@@ -4,6 +4,7 @@ No timings are asserted; benchmarks/network.py measures them."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import os
@@ -11,6 +12,8 @@ import shutil
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -57,11 +60,26 @@ class Log:
     def __init__(self, server: DavServer, repo: DavRepo) -> None:
         self.file = server.workdir / "access.log"
         self.prefix = " " + repo.url.split(f":{server.port}", 1)[1]
+        self.base = f"http://127.0.0.1:{server.port}{self.prefix.strip()}"
         self.start = 0
+        self.marks = 0
 
     def lines(self) -> list[str]:
-        time.sleep(0.1)  # nginx logs a request after answering it
-        return [line for line in self.file.read_text().splitlines() if self.prefix in line]
+        """The repository's lines, once nginx has logged every request answered so far.
+
+        nginx writes a line after answering its request: a marker request sent now is logged after all of them,
+        so its line appearing means theirs are there."""
+        self.marks += 1
+        marker = f"__logged_{os.getpid()}_{self.marks}__"
+        with contextlib.suppress(urllib.error.HTTPError):
+            urllib.request.urlopen(self.base + marker, timeout=10)  # a 404, logged like any request
+        deadline = time.monotonic() + 10
+        while True:
+            lines = [line for line in self.file.read_text().splitlines() if self.prefix in line]
+            if any(marker in line for line in lines):
+                return [line for line in lines if "__logged_" not in line]
+            assert time.monotonic() < deadline, f"nginx never logged {marker}"
+            time.sleep(0.01)
 
     def mark(self) -> None:
         self.start = len(self.lines())

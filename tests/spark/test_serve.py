@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -28,6 +29,7 @@ from sparktools import NO_INTERNET, QUICK_JVM, make_pipeline
 import registry
 from registry.repository.local import LocalRepository
 from registry.spark import deploy, resolve
+from registry.store import publish
 
 pytestmark = pytest.mark.spark
 
@@ -222,11 +224,20 @@ def test_a_new_build_is_picked_up_without_a_failed_request(server: Server, train
     assert httpx.get(server.url + "/model", timeout=60).json()["coordinate"] == by_cli
 
 
-def test_a_build_that_fails_to_load_is_logged_and_the_old_one_keeps_serving(server: Server, train: DataFrame) -> None:
+def test_a_build_that_fails_to_load_is_logged_and_the_old_one_keeps_serving(
+    server: Server, train: DataFrame, tmp_path: Path
+) -> None:
     serving = server.post([{"x": 0.5, "y": 0.5}]).json()["model"]
-    broken = deploy(make_pipeline().fit(train), "com.acme:churn:1.0", repository=server.repo, code=None)
-    jar = server.repo.root / broken.path("jar")
+    # Deployed into a copy of the repository and damaged there, then listed in the served one: the server never
+    # sees the version before its jar is broken (damaging it after the deploy would race the reload).
+    side = LocalRepository(tmp_path / "side")
+    shutil.copytree(server.repo.root, side.root)
+    broken = deploy(make_pipeline().fit(train), "com.acme:churn:1.0", repository=side, code=None)
+    jar = side.root / broken.path("jar")
     jar.write_bytes(jar.read_bytes()[:-100] + b"\0" * 100)  # its checksums no longer match
+    folder = jar.parent.relative_to(side.root)
+    shutil.copytree(side.root / folder, server.repo.root / folder)
+    publish(server.repo, broken.module, [broken.version])
     deadline = time.monotonic() + 60
     while f"{broken} failed to load or to answer" not in server.output():
         assert time.monotonic() < deadline, server.output()[-3000:]

@@ -1,7 +1,9 @@
 """maven2 repositories over HTTP: the repository (``repository``), its transport (``transport``: the reader of
-small files, ``quick``, plain GETs on kept-alive sockets, tried first; and ``session``, the only code that knows
-``requests``, imported only when needed; ``shared``: what both use), what WebDAV servers can do (``webdav``) and
-how folder listings are read (``listing``)."""
+small files, ``small_reads``, plain GETs on kept-alive sockets, tried first; and ``session``, the only code that
+knows ``requests``, imported only when needed; ``request_settings``: what both send and expect), what WebDAV
+servers can do (``webdav``), how folder listings are read (``listing``), and whether a server answers at all
+(``reachability``). Every HTTP client of registry lives here (checked by import-linter and
+tests/test_http_clients.py)."""
 
 from registry.repository.http.repository import HttpRepository
 

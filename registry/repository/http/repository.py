@@ -1,6 +1,6 @@
 """A maven2 repository over HTTP: Nexus 3 and 2, Artifactory, nginx or Apache WebDAV.
 
-It speaks through a :class:`~registry.repository.http.session.Transport` (retries, timeouts, error mapping),
+It speaks through a :class:`~registry.repository.http.session.RequestsTransport` (retries, timeouts, error mapping),
 learns what the server can do with :mod:`~registry.repository.http.webdav`, and reads folder listings with
 :mod:`~registry.repository.http.listing`. A create that finds its path taken (412 to ``If-None-Match: *``,
 Nexus's 400 "does not allow updating assets", 409) is :class:`~registry.repository.base.PathExists`.
@@ -33,8 +33,8 @@ from registry.exceptions import ArtifactNotFound, RepositoryUnavailable
 from registry.repository.base import PathExists, Repository, Source
 from registry.repository.config import Credentials, RepositoryConfig
 from registry.repository.http.listing import names_in_index
-from registry.repository.http.shared import MAX_SMALL_FILE, UPLOAD_CONNECTIONS
-from registry.repository.http.transport import Transport, replayed
+from registry.repository.http.request_settings import MAX_SMALL_FILE, POOL_SIZE, UPLOAD_CONNECTIONS
+from registry.repository.http.transport import RoutingTransport, replayed
 from registry.repository.http.webdav import Locks, ServerTraits, folder_lock, mkcol_parents, probe
 
 if TYPE_CHECKING:
@@ -57,6 +57,11 @@ _TAKEN = (400, 409, 412)
 class HttpRepository(Repository):
     """A maven2 repository served over HTTP(S)."""
 
+    #: As many reads at once as the transport keeps connections open, and uploads as it opens ahead of a deploy.
+    read_width = POOL_SIZE
+    write_width = UPLOAD_CONNECTIONS
+    config: RepositoryConfig  # always opened from one
+
     def __init__(
         self,
         config: RepositoryConfig,
@@ -64,9 +69,10 @@ class HttpRepository(Repository):
         credential_help: str = "",
         *,
         retries: int = 3,
+        session_only: bool = False,
     ) -> None:
         self.config = config
-        self.transport = Transport(config, credentials, credential_help, retries)
+        self.transport = RoutingTransport(config, credentials, credential_help, retries, session_only=session_only)
         self.base = self.transport.base
         self.origin = self.base  # without user-info
         self.display = config.display
@@ -179,7 +185,7 @@ class HttpRepository(Repository):
                 self.traits()
 
         self.transport.start_helper(prepare)
-        self.transport.preconnect(UPLOAD_CONNECTIONS)
+        self.transport.preconnect(self.write_width)
 
     def claims_folders(self) -> bool:
         return self.traits().mkcol_claims

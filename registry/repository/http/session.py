@@ -19,7 +19,7 @@ error within the timeout, never a hang. A plain GET or HEAD (the small files a s
 straight to the connection pool ``requests`` holds, skipping the per-request work of its session (environment,
 cookies, hooks, redirects) that costs more CPU than the request itself: the same pool, headers, TLS settings,
 timeouts and retries, and urllib3's failures translated as ``requests`` translates them, so one mapping serves
-both. (A small file is first asked for on the small-file reader, :mod:`registry.repository.http.quick`, a third
+both. (A small file is first asked for on the small-file reader, :mod:`registry.repository.http.small_reads`, a third
 of that CPU again; only the answers it does not take come here.) Uploads and downloads are streamed from and to
 disk, and reported to :mod:`registry.repository.progress`.
 """
@@ -54,9 +54,16 @@ from registry.exceptions import (
 from registry.repository import progress
 from registry.repository.base import Source
 from registry.repository.config import Credentials, RepositoryConfig
-from registry.repository.http.shared import MAX_SMALL_FILE, POOL_SIZE, USER_AGENT, base_url, not_found
+from registry.repository.http.request_settings import (
+    MAX_SMALL_FILE,
+    POOL_SIZE,
+    USER_AGENT,
+    authorization,
+    base_url,
+    not_found,
+)
 
-__all__ = ["REPLAYS", "Transport", "reason"]
+__all__ = ["REPLAYS", "RequestsTransport", "reason"]
 
 log = logging.getLogger("registry.repository.http")
 
@@ -67,12 +74,15 @@ REPLAYS = 2
 _CHUNK = 1 << 20
 
 
-class _BearerAuth(requests.auth.AuthBase):
-    def __init__(self, token: str) -> None:
-        self._token = token
+class _Authorization(requests.auth.AuthBase):
+    """The credentials' ``Authorization`` header, as
+    :func:`~registry.repository.http.request_settings.authorization` makes it (and checks it), on every request."""
+
+    def __init__(self, value: str) -> None:
+        self._value = value
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
-        request.headers["Authorization"] = f"Bearer {self._token}"
+        request.headers["Authorization"] = self._value
         return request
 
 
@@ -125,8 +135,8 @@ class _Direct:
         if requests.utils.select_proxy(base, merged["proxies"]):
             raise LookupError("through a proxy: requests builds those requests")
         adapter = session.get_adapter(base)
-        if not isinstance(adapter, HTTPAdapter) or type(adapter).send.__module__ != "requests.adapters":
-            raise LookupError("the adapter's send was replaced (a mock, a recorder): every request goes through it")
+        if not isinstance(adapter, HTTPAdapter):
+            raise LookupError("another kind of adapter: every request goes through it")
         self.adapter: HTTPAdapter = adapter
         self.template = session.prepare_request(requests.Request("GET", base))
         self.verify: bool | str = merged["verify"] if merged["verify"] is not None else True
@@ -208,7 +218,7 @@ def _retrying_session(attempts: int) -> requests.Session:
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     session.headers["User-Agent"] = USER_AGENT
-    # The bytes as stored, which the checksums are of; see Transport.refuse_encoded for why.
+    # The bytes as stored, which the checksums are of; see RequestsTransport.refuse_encoded for why.
     session.headers["Accept-Encoding"] = "identity"
     return session
 
@@ -280,28 +290,37 @@ class _Counting:
         return end - position
 
 
-class Transport:
+class RequestsTransport:
     """Requests to one repository's base URL through ``requests``, with credentials, timeouts, retries of reads
     and error mapping.
 
     Thread-safe for concurrent requests: the connection pool holds up to :data:`POOL_SIZE` kept-alive connections.
     """
 
-    def __init__(self, config: RepositoryConfig, credentials: Credentials | None, help_text: str, retries: int) -> None:
+    def __init__(
+        self,
+        config: RepositoryConfig,
+        credentials: Credentials | None,
+        help_text: str,
+        retries: int,
+        *,
+        direct: bool = True,
+    ) -> None:
+        """``direct``: plain GETs and HEADs may go straight to the session's pool (see the module's notes);
+        ``False`` sends every request through the session's adapter."""
         self.config = config
         self.base = base_url(config.url)
         self.display = config.display
         self._credential_help = help_text
         self._timeout = (min(10.0, config.timeout), config.timeout)
         self._session = _retrying_session(retries)
-        if credentials is not None and credentials.token:
-            self._session.auth = _BearerAuth(credentials.token)
-        elif credentials is not None and credentials.username:
-            self._session.auth = (credentials.username, credentials.password or "")
+        header = authorization(credentials)
+        if header:
+            self._session.auth = _Authorization(header["Authorization"])
         self._session.verify = str(Path(config.ca_bundle).expanduser()) if config.ca_bundle else config.verify_tls
         self._helpers: list[threading.Thread] = []
         self._helpers_lock = threading.Lock()
-        self._direct: _Direct | bool | None = False  # False: not looked at yet; None: not possible
+        self._direct: _Direct | bool | None = False if direct else None  # False: not looked at yet; None: not possible
         self._direct_lock = threading.Lock()
 
     def close(self) -> None:
@@ -372,14 +391,14 @@ class Transport:
             if self._direct is False:
                 try:
                     self._direct = _Direct(self._session, self.base)
-                except Exception:  # a proxy, a replaced adapter, or a setting requests refuses: it goes that way
+                except Exception:  # a proxy, another kind of adapter, or a setting requests refuses: it goes that way
                     self._direct = None
             return self._direct  # type: ignore[return-value]
 
     def prepared(self) -> tuple[dict[str, str] | None, bool | str]:
         """The headers a plain GET is sent with (credentials included, as the session prepares them) and its TLS
         verification, for the small-file reader; ``(None, False)`` where the reader must not be used: through a
-        proxy, with a replaced adapter, without TLS verification (urllib3 warns on every such request), with a
+        proxy, with another kind of adapter, without TLS verification (urllib3 warns on every such request), with a
         client certificate."""
         direct = self._direct_route()
         if direct is None or direct.verify is False or direct.cert is not None:

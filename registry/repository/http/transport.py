@@ -1,17 +1,18 @@
-"""The transport an HTTP repository talks through: small files first on :mod:`registry.repository.http.quick`,
-everything else through the ``requests`` session of :mod:`registry.repository.http.session`, made (and
-``requests`` imported, about 70 ms of a command's start) only when something needs it.
+"""The transport an HTTP repository talks through (:class:`RoutingTransport`): small files first on
+:mod:`registry.repository.http.small_reads`, everything else through the ``requests`` session of
+:mod:`registry.repository.http.session`, made (and ``requests`` imported, about 70 ms of a command's start) only
+when something needs it.
 
 A warm search or catalog reads one file (the metadata): where the small-file reader can be set up from the
 configuration alone, exactly as the session would send its requests, such a command never imports ``requests``.
 That is where nothing in the environment needs ``requests``' own reading of it: no proxy variable, no ``.netrc``
-where no credentials are configured, TLS verified (with the CA bundle ``requests`` would use), and no mock in
-place of ``requests``' adapter. Elsewhere the session builds the reader from the request it prepares.
+where no credentials are configured, and TLS verified (with the CA bundle ``requests`` would use). Elsewhere the
+session builds the reader from the request it prepares. Whether the reader is used at all is decided by the
+configuration alone (a caller that fakes ``requests``' adapter says so: ``session_only``).
 """
 
 from __future__ import annotations
 
-import base64
 import logging
 import os
 import sys
@@ -26,20 +27,27 @@ from registry._util import mask_url
 from registry.exceptions import ConfigError, RegistryError
 from registry.repository.base import Source
 from registry.repository.config import Credentials, RepositoryConfig
-from registry.repository.http.quick import QuickReader, tls_context
-from registry.repository.http.shared import MAX_SMALL_FILE, POOL_SIZE, USER_AGENT, base_url, not_found
+from registry.repository.http.request_settings import (
+    MAX_SMALL_FILE,
+    POOL_SIZE,
+    USER_AGENT,
+    authorization,
+    base_url,
+    not_found,
+)
+from registry.repository.http.small_reads import SmallFileReader, tls_context
 
 if TYPE_CHECKING:
     import requests
 
     from registry.repository.http import session
 
-__all__ = ["Transport", "replayed"]
+__all__ = ["RoutingTransport", "replayed"]
 
 log = logging.getLogger("registry.repository.http")
 
 #: Connections for small reads a deploy opens ahead of use: the previous build's card and its checksum, at once.
-_QUICK_AHEAD = 2
+_SMALL_READS_AHEAD = 2
 
 
 def replayed(response: requests.Response) -> bool:
@@ -51,7 +59,7 @@ def replayed(response: requests.Response) -> bool:
 def _needs_requests(environ: os._Environ[str] | dict[str, str], credentials: Credentials | None) -> bool:
     """Whether ``requests`` would read something of the environment into a plain GET that is not read here: a
     proxy (or, on Windows and macOS, the system's proxy settings), a ``.netrc`` where no credentials are
-    configured; or whether a test replaced its adapter. (Its CA bundle variables are read here: :func:`_verify`.)"""
+    configured. (Its CA bundle variables are read here: :func:`_verify`.)"""
     if sys.platform in ("win32", "darwin"):
         return True
     if any(value and name.lower().endswith("_proxy") and name.lower() != "no_proxy" for name, value in environ.items()):
@@ -60,8 +68,7 @@ def _needs_requests(environ: os._Environ[str] | dict[str, str], credentials: Cre
         home = Path(environ.get("HOME") or "~").expanduser()
         if environ.get("NETRC") or (home / ".netrc").exists() or (home / "_netrc").exists():
             return True
-    adapters = sys.modules.get("requests.adapters")
-    return adapters is not None and getattr(adapters.HTTPAdapter.send, "__module__", "") != "requests.adapters"
+    return False
 
 
 def _verify(config: RepositoryConfig, environ: os._Environ[str] | dict[str, str]) -> bool | str:
@@ -72,84 +79,86 @@ def _verify(config: RepositoryConfig, environ: os._Environ[str] | dict[str, str]
     return environ.get("REQUESTS_CA_BUNDLE") or environ.get("CURL_CA_BUNDLE") or True
 
 
-def _authorization(credentials: Credentials | None) -> dict[str, str]:
-    """The header ``requests`` sends for the configured credentials (basic: ``user:password`` in Latin-1)."""
-    if credentials is not None and credentials.token:
-        return {"Authorization": f"Bearer {credentials.token}"}
-    if credentials is not None and credentials.username:
-        pair = f"{credentials.username}:{credentials.password or ''}".encode("latin-1")
-        return {"Authorization": "Basic " + base64.b64encode(pair).decode("ascii")}
-    return {}
-
-
-class Transport:
+class RoutingTransport:
     """Requests to one repository's base URL, with credentials, timeouts, retries of reads and error mapping.
 
     Thread-safe for concurrent requests: up to :data:`POOL_SIZE` kept-alive connections each for small reads and
     for everything else.
     """
 
-    def __init__(self, config: RepositoryConfig, credentials: Credentials | None, help_text: str, retries: int) -> None:
+    def __init__(
+        self,
+        config: RepositoryConfig,
+        credentials: Credentials | None,
+        help_text: str,
+        retries: int,
+        *,
+        session_only: bool = False,
+    ) -> None:
+        """``session_only``: every request goes through the ``requests`` session's own ``send`` (no small-file
+        reader, no route straight to its pool), for a caller that replaces its adapter (a test faking faults)."""
         self.config = config
+        self._session_only = session_only
         self.base = base_url(config.url)
         self.display = config.display
         if config.ca_bundle and not Path(config.ca_bundle).expanduser().exists():
             raise ConfigError(f"The ca_bundle {config.ca_bundle!r} of {self.display} does not exist.")
         self._credentials = credentials
+        self._authorization = authorization(credentials)  # refuses a value that cannot be a header, at once
         self._help_text = help_text
         self._retries = retries
         self._timeout = (min(10.0, config.timeout), config.timeout)
-        self._full: session.Transport | None = None
-        self._quick: QuickReader | bool | None = False  # False: not set up yet; None: not possible
+        self._full: session.RequestsTransport | None = None
+        self._small_reads: SmallFileReader | bool | None = False  # False: not set up yet; None: not possible
         self._lock = threading.Lock()  # the session's making
         self._reader_lock = threading.Lock()  # the reader's
 
-    def full(self) -> session.Transport:
+    def full(self) -> session.RequestsTransport:
         """The ``requests`` transport, made on first use."""
         with self._lock:
             if self._full is None:
                 from registry.repository.http import session
 
-                self._full = session.Transport(self.config, self._credentials, self._help_text, self._retries)
+                self._full = session.RequestsTransport(
+                    self.config, self._credentials, self._help_text, self._retries, direct=not self._session_only
+                )
             return self._full
 
-    def _reader(self) -> QuickReader | None:
+    def _reader(self) -> SmallFileReader | None:
         """The small-file reader, set up on first use (the first of 64 concurrent reads sets it up; the others
         wait for it rather than go the slow way); ``None`` where it must not be used."""
         with self._reader_lock:
-            if self._quick is False:
-                self._quick = self._new_reader()
-            return self._quick  # type: ignore[return-value]
+            if self._small_reads is False:
+                self._small_reads = None if self._session_only else self._new_reader()
+            return self._small_reads  # type: ignore[return-value]
 
-    def _new_reader(self) -> QuickReader | None:
+    def _new_reader(self) -> SmallFileReader | None:
         https = self.base.startswith("https:")
         headers: dict[str, str] | None = None
         verify = _verify(self.config, os.environ)
         if https and not self.config.verify_tls:
             return None  # urllib3 warns on every such request: they go its way
         if not _needs_requests(os.environ, self._credentials):
-            try:
-                headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "identity", "Accept": "*/*"}
-                headers.update(_authorization(self._credentials))
-            except UnicodeEncodeError:  # a password beyond Latin-1: requests says what it makes of it
-                headers = None
+            headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "identity", "Accept": "*/*", **self._authorization}
         if headers is None:
             headers, verify = self.full().prepared()
             if headers is None:
                 return None
         try:
             tls = tls_context(verify, _default_bundle()) if https else None
-            return QuickReader(self.base, headers, timeout=self._timeout, limit=MAX_SMALL_FILE, keep=POOL_SIZE, tls=tls)
+            return SmallFileReader(
+                self.base, headers, timeout=self._timeout, limit=MAX_SMALL_FILE, keep=POOL_SIZE, tls=tls
+            )
         except (OSError, ValueError):  # an unreadable CA bundle: the session reports it
             return None
 
     def close(self) -> None:
         with self._lock, self._reader_lock:
-            full, quick = self._full, self._quick
+            full, reader = self._full, self._small_reads
         if full is not None:
             full.close()
-        if isinstance(quick, QuickReader):
-            quick.close()
+        if isinstance(reader, SmallFileReader):
+            reader.close()
 
     def url(self, path: str) -> str:
         return self.base + quote(path, safe="/")
@@ -172,7 +181,7 @@ class Transport:
         return content, etag
 
     def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
-        """See :meth:`registry.repository.http.session.Transport.request`."""
+        """See :meth:`registry.repository.http.session.RequestsTransport.request`."""
         return self.full().request(method, path, **kwargs)
 
     def download(self, path: str, destination: Path) -> None:
@@ -181,7 +190,7 @@ class Transport:
     def put(
         self, path: str, source: Source, headers: dict[str, str], ready: Callable[[], None] | None = None
     ) -> requests.Response:
-        """See :meth:`registry.repository.http.session.Transport.put`."""
+        """See :meth:`registry.repository.http.session.RequestsTransport.put`."""
         return self.full().put(path, source, headers, ready)
 
     def fail(self, response: requests.Response, action: str, path: str) -> RegistryError:
@@ -196,11 +205,11 @@ class Transport:
         full.preconnect(count)
         reader = self._reader()
         if reader is not None:
-            for _ in range(_QUICK_AHEAD):
+            for _ in range(_SMALL_READS_AHEAD):
                 full.start_helper(reader.preconnect)
 
     def start_helper(self, target: Callable[..., object], *args: object) -> None:
-        """See :meth:`registry.repository.http.session.Transport.start_helper`."""
+        """See :meth:`registry.repository.http.session.RequestsTransport.start_helper`."""
         self.full().start_helper(target, *args)
 
 

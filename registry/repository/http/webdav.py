@@ -23,7 +23,7 @@ from typing import Literal
 
 from registry._util import backoff
 from registry.exceptions import RegistryError, RepositoryUnavailable
-from registry.repository.http.transport import Transport
+from registry.repository.http.transport import RoutingTransport
 
 __all__ = ["STALE_FOLDER_LOCK", "Behaviour", "Locks", "ServerTraits", "folder_lock", "mkcol_parents", "probe"]
 
@@ -52,7 +52,7 @@ class ServerTraits:
     locks: bool | None = None
 
 
-def mkcol_parents(transport: Transport, path: str) -> None:
+def mkcol_parents(transport: RoutingTransport, path: str) -> None:
     """Create the collections above ``path`` (Apache's mod_dav does not create parents on PUT)."""
     parts = path.split("/")[:-1]
     for depth in range(1, len(parts) + 1):
@@ -64,7 +64,7 @@ def mkcol_parents(transport: Transport, path: str) -> None:
             raise transport.fail(response, "creating the folder", collection)
 
 
-def probe(transport: Transport) -> ServerTraits:
+def probe(transport: RoutingTransport) -> ServerTraits:
     """Find out how the server treats create-only writes, MKCOL and LOCK, with a throw-away folder."""
     folder = f".registry/probe-{secrets.token_hex(8)}"
     path = f"{folder}/file"
@@ -89,7 +89,7 @@ def probe(transport: Transport) -> ServerTraits:
 
 
 @contextlib.contextmanager
-def folder_lock(transport: Transport, path: str, patience: float) -> Iterator[None]:
+def folder_lock(transport: RoutingTransport, path: str, patience: float) -> Iterator[None]:
     """Hold ``.NAME.lock/`` beside ``path``, made with ``MKCOL`` (a mkdir: only one writer creates it) and removed
     afterwards; one seen held for :data:`STALE_FOLDER_LOCK` seconds without a break is removed as a crashed
     writer's."""
@@ -125,7 +125,7 @@ def folder_lock(transport: Transport, path: str, patience: float) -> Iterator[No
             transport.request("DELETE", lock)
 
 
-def _locks(transport: Transport, path: str) -> bool | None:
+def _locks(transport: RoutingTransport, path: str) -> bool | None:
     """Whether ``LOCK`` works on ``path`` (``None``: it could not be told; the first lock taken will tell)."""
     try:
         locked = transport.request("LOCK", path, data=_LOCK_BODY, headers=_LOCK_HEADERS)
@@ -141,7 +141,7 @@ def _locks(transport: Transport, path: str) -> bool | None:
 class Locks:
     """Exclusive WebDAV write locks, where the server has them (learnt from the first ``LOCK``)."""
 
-    def __init__(self, transport: Transport, patience: float, available: bool | None = None) -> None:
+    def __init__(self, transport: RoutingTransport, patience: float, available: bool | None = None) -> None:
         self._transport = transport
         self._patience = patience
         self.available = available  # None: unknown until the first LOCK

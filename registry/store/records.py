@@ -1,0 +1,166 @@
+"""What a repository records about a version: its model card (:func:`fetch_card`) and its promotion record
+(:func:`fetch_promotion`), each verified and checked to be about the coordinate asked for; :func:`read_history`
+reads them for every version of an artifact at once."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from registry.coordinates import Coordinate, Module
+from registry.exceptions import ArtifactNotFound, IntegrityError, InvalidInput
+from registry.modelcard import CLASSIFIER as CARD_CLASSIFIER
+from registry.modelcard import ModelCard
+from registry.promotion import CLASSIFIER as PROMOTION_CLASSIFIER
+from registry.promotion import PromotionRecord
+from registry.repository.base import Repository
+from registry.repository.names import require_present
+from registry.store.cache import Cache
+from registry.store.metadata import list_versions
+from registry.store.verified import read_many_verified, read_version_json
+from registry.versions import Version
+
+__all__ = [
+    "ArtifactHistory",
+    "VersionCard",
+    "card_of",
+    "fetch_card",
+    "fetch_promotion",
+    "promotion_of",
+    "read_history",
+]
+
+
+def fetch_card(repository: Repository, coordinate: Coordinate, *, cache: Cache | None = None) -> ModelCard:
+    """The verified card of one version.
+
+    :raises ArtifactNotFound: the version has no card sidecar. :raises IntegrityError: the card does not match its
+        checksum, has none, is not readable, or is not a card of ``coordinate``.
+    """
+    data = read_version_json(repository, coordinate, CARD_CLASSIFIER, cache, often_absent=False)
+    if data is None:
+        require_present(repository)  # a mistyped repository path, not a version without a card
+        raise ArtifactNotFound(
+            f"{coordinate} has no model card ({coordinate.file_name('json', CARD_CLASSIFIER)}) in "
+            f"{repository.display}. Check the version with 'registry versions {coordinate.module}'."
+        )
+    return card_of(data, coordinate, f"The model card of {coordinate} in {repository.display}")
+
+
+def card_of(data: bytes, coordinate: Coordinate, what: str) -> ModelCard:
+    """Parse a card that must describe ``coordinate``; :class:`IntegrityError` (naming ``what``) otherwise."""
+    try:
+        card = ModelCard.from_json(data)
+    except (ValueError, TypeError, RecursionError) as exc:
+        raise IntegrityError(f"{what} is not readable ({exc}). Ask the repository owner to check it.") from None
+    if card.coordinate != str(coordinate):
+        raise IntegrityError(
+            f"{what} describes {card.coordinate!r}; refusing it. Ask the repository owner to check it."
+        )
+    return card
+
+
+def fetch_promotion(
+    repository: Repository, coordinate: Coordinate, *, cache: Cache | None = None, listed: bool = False
+) -> PromotionRecord | None:
+    """The verified record of the version's promotion into ``repository``, or ``None`` if it was never promoted
+    there. ``listed``: the version is known to be listed in the repository's metadata (then an absent record is
+    remembered in the cache: a promotion writes its record before it lists the version).
+
+    :raises IntegrityError: the record does not match its checksum, or is not a record of ``coordinate``.
+    """
+    data = read_version_json(repository, coordinate, PROMOTION_CLASSIFIER, cache, often_absent=True, listed=listed)
+    if data is None:
+        return None
+    return promotion_of(data, repository, coordinate)
+
+
+def promotion_of(data: bytes, repository: Repository, coordinate: Coordinate) -> PromotionRecord:
+    """Parse a promotion record that must be about ``coordinate``; :class:`IntegrityError` otherwise."""
+    try:
+        record = PromotionRecord.from_json(data)
+    except InvalidInput as exc:
+        raise IntegrityError(f"The promotion record of {coordinate} in {repository.display}: {exc}") from None
+    if record.coordinate != str(coordinate):
+        raise IntegrityError(
+            f"The promotion record of {coordinate} in {repository.display} describes {record.coordinate!r}; "
+            "refusing it. Ask the repository owner to check it."
+        )
+    return record
+
+
+@dataclass(frozen=True)
+class VersionCard:
+    """A version, its card, and its promotion into the repository it was read from (if any)."""
+
+    coordinate: Coordinate
+    card: ModelCard
+    promotion: PromotionRecord | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The card as JSON data, plus ``"promotion"`` (the record, or null)."""
+        data = self.card.to_dict()
+        data["promotion"] = self.promotion.to_dict() if self.promotion else None
+        return data
+
+
+@dataclass(frozen=True)
+class ArtifactHistory:
+    """Every released version of an artifact: those with a card (newest first) and those without."""
+
+    module: Module
+    cards: tuple[VersionCard, ...]
+    without_card: tuple[Version, ...] = ()
+
+
+def read_history(
+    module: Module,
+    repository: Repository,
+    *,
+    cache: Cache | None = None,
+    promotions: bool = False,
+    versions: Iterable[Version] | None = None,
+) -> ArtifactHistory:
+    """The cards of every released version of ``module`` (or of ``versions``), newest first, read via the cache
+    and all at once on the repository's threads (:func:`~registry.store.verified.read_many_verified`); with
+    ``promotions``, each version's promotion record too, looked for on the same threads. What the cache already
+    knows is answered on the calling thread: a warm read starts no thread at all."""
+    listed = list_versions(module, repository) if versions is None else list(versions)
+    coordinates = [module.at(version) for version in sorted(listed, reverse=True)]
+    files = [(c, c.path("json", CARD_CLASSIFIER), c.file_name("json", CARD_CLASSIFIER)) for c in coordinates]
+    known: list[tuple[int, Callable[[], PromotionRecord | None]]] = []
+    asked: list[tuple[int, Callable[[], PromotionRecord | None]]] = []
+    for index, coordinate in enumerate(coordinates if promotions else ()):
+        ask = functools.partial(fetch_promotion, repository, coordinate, cache=cache, listed=versions is None)
+        name = coordinate.file_name("json", PROMOTION_CLASSIFIER)
+        cached = cache is not None and cache.served(repository.origin, coordinate, name)
+        (known if cached else asked).append((index, ask))  # known: absent for good, or in the cache
+    beside = [functools.partial(_outcome, ask) for _, ask in asked]
+    cards, answers = read_many_verified(repository, files, cache=cache, beside=beside)
+    records: list[PromotionRecord | None] = [None] * len(coordinates)
+    for (index, _), outcome in zip(asked, answers, strict=True):
+        if cards[index] is not None:  # the record of a version without a card is not asked for
+            if isinstance(outcome, Exception):
+                raise outcome
+            records[index] = outcome
+    for index, answer in known:  # on this thread: a damaged cached copy is read again here
+        records[index] = answer() if cards[index] is not None else None
+    history: list[VersionCard] = []
+    without: list[Version] = []
+    for coordinate, data, record in zip(coordinates, cards, records, strict=True):
+        if data is None:
+            without.append(coordinate.version)  # deployed by another tool: listed, but without a card
+            continue
+        card = card_of(data, coordinate, f"The model card of {coordinate} in {repository.display}")
+        history.append(VersionCard(coordinate, card, record))
+    return ArtifactHistory(module, tuple(history), tuple(without))
+
+
+def _outcome(ask: Callable[[], PromotionRecord | None]) -> PromotionRecord | Exception | None:
+    """What ``ask()`` returns or raises."""
+    try:
+        return ask()
+    except Exception as exc:
+        return exc

@@ -1,0 +1,56 @@
+"""What a repository records about versions, read for a whole artifact at once (:mod:`registry.store.records`):
+cards and promotion records on the same threads, at a known cost, and a damaged record refused where it counts."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from cardhelpers import CountingRepository, deploy_history, promotion_record, write_promotion
+
+from registry.checksums import digest_bytes
+from registry.coordinates import Coordinate, Module
+from registry.exceptions import IntegrityError
+from registry.repository.local import LocalRepository
+from registry.store import Cache, publish, read_history
+from registry.versions import Version
+
+CHURN = Module("com.acme", "churn")
+
+
+@pytest.fixture
+def history(local_repo: LocalRepository, make_model: Callable[..., Path]) -> list[Coordinate]:
+    return deploy_history(local_repo, make_model)
+
+
+def test_a_cold_history_costs_a_card_and_its_checksum_per_version_and_one_read_per_absent_record(
+    local_repo: LocalRepository, history: list[Coordinate], tmp_path: Path
+) -> None:
+    write_promotion(local_repo, history[1], promotion_record(history[1]))
+    counting = CountingRepository(local_repo)
+    read = read_history(CHURN, counting, cache=Cache(tmp_path / "cold"), promotions=True)
+    assert [str(r.coordinate.version) for r in read.cards] == ["2.0.0", "1.1.1", "1.1.0", "1.0.1", "1.0.0"]
+    assert [r.promotion is not None for r in read.cards] == [False, False, False, True, False]
+    assert len(counting.reads("-model.json")) + len(counting.reads("-model.json.sha512")) == 10
+    assert len(counting.reads("-promotion.json")) == 5 and len(counting.reads("-promotion.json.sha512")) == 1
+    counting.calls.clear()
+    again = read_history(CHURN, counting, cache=Cache(tmp_path / "cold"), promotions=True)
+    assert again == read and counting.calls == [("read", CHURN.metadata_path)]
+
+
+def test_a_damaged_record_is_refused_where_the_version_has_a_card_and_ignored_where_it_has_none(
+    local_repo: LocalRepository, history: list[Coordinate], tmp_path: Path
+) -> None:
+    without_card = CHURN.at(Version.parse("3.0.0"))  # deployed by another tool: listed, no card
+    publish(local_repo, CHURN, [without_card.version])
+    damaged = json.dumps(promotion_record(without_card)).encode()
+    local_repo.create(f"{without_card.path('json', 'promotion')}.sha512", digest_bytes(b"other").sha512.encode())
+    local_repo.create(without_card.path("json", "promotion"), damaged)
+    read = read_history(CHURN, local_repo, cache=Cache(tmp_path / "a"), promotions=True)
+    assert read.without_card == (without_card.version,)
+    write_promotion(local_repo, history[0], b'{"coordinate": "com.acme:churn:1.0.0", "schema": 1}')  # no record
+    with pytest.raises(IntegrityError, match=re.escape("The promotion record of com.acme:churn:1.0.0")):
+        read_history(CHURN, local_repo, cache=Cache(tmp_path / "b"), promotions=True)
