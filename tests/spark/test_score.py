@@ -111,7 +111,7 @@ def test_columns_formats_and_bad_arguments(
         "-r",
         str(repo.root),
     )
-    assert code == 2 and "Cannot read the input" in stderr
+    assert code == 2 and f"The input '{tmp_path / 'absent'}' does not exist. Check --input." in stderr
     code, _, _ = run(*base, "--output", str(tmp_path / "j"), "--format", "json")
     assert code == 0 and spark.read.json(str(tmp_path / "j")).count() == 60
 
