@@ -16,6 +16,7 @@ into a temporary sibling directory and renames it into place, so a failure leave
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -23,7 +24,7 @@ import stat
 import tempfile
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
@@ -113,15 +114,19 @@ def saved_spark_version(model_dir: Path) -> str | None:
     return version if isinstance(version, str) and version else None
 
 
-def model_digests(model_dir: Path) -> dict[str, str]:
-    """The SHA-256 of every file :func:`pack` puts under ``model/``, keyed by its path relative to ``model/``: the
-    card's ``files``, which the JVM runtime checks the jar's entries against before it loads a model."""
+def model_digests(model_dir: Path, replaced: Mapping[Path, bytes] | None = None) -> dict[str, str]:
+    """The SHA-256 of every file :func:`pack` puts under ``model/`` (with the same ``replaced`` contents), keyed by
+    its path relative to ``model/``: the card's ``files``, which the JVM runtime checks the jar's entries against
+    before it loads a model."""
     prefix = f"{MODEL_DIR}/"
-    return {
+    digests = {
         name.removeprefix(prefix): file_digest(path, "sha256")
         for name, path in _model_files(model_dir)
         if path is not None
     }
+    for path, data in (replaced or {}).items():
+        digests[path.relative_to(model_dir).as_posix()] = hashlib.sha256(data).hexdigest()
+    return digests
 
 
 def _manifest() -> bytes:
@@ -206,9 +211,17 @@ class _Digesting:
         """The file is closed by its owner."""
 
 
-def pack(model_dir: Path, target: Path, coordinate: Coordinate, pom: bytes, card: bytes) -> Digests:
+def pack(
+    model_dir: Path,
+    target: Path,
+    coordinate: Coordinate,
+    pom: bytes,
+    card: bytes,
+    replaced: Mapping[Path, bytes] | None = None,
+) -> Digests:
     """Write the jar for ``coordinate`` to the file ``target``; returns its digests, computed as it is written (on
-    threads, one per digest: never a second read of the jar).
+    threads, one per digest: never a second read of the jar). ``replaced`` gives new contents for files of
+    ``model_dir`` (the stamped watermark), packed in their place while the directory is left as it is.
 
     The file must be seekable: on a stream, zipfile writes data descriptors, which Java's ``JarInputStream``
     refuses on stored entries ("only DEFLATED entries can have EXT descriptor").
@@ -221,6 +234,11 @@ def pack(model_dir: Path, target: Path, coordinate: Coordinate, pom: bytes, card
         CARD_ENTRY: card,
     }
     names: dict[str, Path | bytes | None] = dict(sources)
+    for path, data in (replaced or {}).items():
+        name = f"{MODEL_DIR}/{path.relative_to(model_dir).as_posix()}"
+        if name not in names:
+            raise InvalidModel(f"{path} is not a file of the model directory {model_dir}; nothing to replace.")
+        names[name] = data
     names.update(generated)
     for directory in (
         "META-INF/maven/",

@@ -106,6 +106,7 @@ class MetricChart:
     bottom: int
     points: tuple[ChartPoint, ...]
     ticks: tuple[Tick, ...]
+    missing: tuple[str, ...] = ()  #: the versions that record no value of this metric (not drawn)
 
     @property
     def polyline(self) -> str:
@@ -125,8 +126,9 @@ def _nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
     return [round(start + i * step, 12) for i in range(round((end - start) / step) + 1)]
 
 
-def metric_chart(metric: str, values: Sequence[tuple[str, float]]) -> MetricChart:
-    """The chart of ``values``: ``(version, value)`` pairs, oldest first."""
+def metric_chart(metric: str, values: Sequence[tuple[str, float]], missing: Sequence[str] = ()) -> MetricChart:
+    """The chart of ``values``: ``(version, value)`` pairs, oldest first; ``missing`` names the versions without
+    the metric, which the page lists under the chart."""
     n = len(values)
     plot_width = min(_MAX_PLOT_WIDTH, max(_MIN_PLOT_WIDTH, _WIDTH_PER_POINT * (n - 1)))
     ticks = _nice_ticks(min(v for _, v in values), max(v for _, v in values))
@@ -159,6 +161,7 @@ def metric_chart(metric: str, values: Sequence[tuple[str, float]]) -> MetricChar
         bottom=bottom,
         points=points,
         ticks=tuple(Tick(height(t), f"{t:.6g}") for t in ticks),
+        missing=tuple(missing),
     )
 
 
@@ -218,7 +221,9 @@ def _summary(record: VersionCard, signature: str = "", monitored: DriftReport | 
         metrics=tuple(present.metrics(card.metrics)),
         code=present.commit(card.code),
         training_data=tuple(present.training_data(card.training_data)),
-        stages=tuple((stage.label, stage.uid or "", tuple(present.params(stage))) for stage in stages(card)),
+        stages=tuple(
+            (stage.label, stage.uid or "", tuple(present.params(stage, card.coordinate))) for stage in stages(card)
+        ),
         previous=card.previous,
         promotion=record.promotion,
         signature=signature,
@@ -244,7 +249,8 @@ def _artifact_page(
             for r in oldest_first
             if name in _numbers(r.card.metrics)
         ]
-        charts.append(metric_chart(name, values))
+        missing = [str(r.coordinate.version) for r in oldest_first if name not in _numbers(r.card.metrics)]
+        charts.append(metric_chart(name, values, missing))
     promotions = sorted(
         (
             (str(r.coordinate.version), hop)
@@ -308,7 +314,7 @@ def render_catalog(
     }
     template = environment.get_template("catalog_artifact.html.j2")
     for page in pages:
-        rendered[page.file_name] = template.render(page=page, **common)
+        rendered[page.file_name] = template.render(page=page, no_stages=present.NO_STAGES, **common)
     return rendered
 
 

@@ -2,7 +2,8 @@
 
 ``major`` = technique and features: the stage classes and their order (anything in the ``stages`` section of
 ``registry diff``), the columns the model reads, or their types. ``minor`` = configuration: the params of the
-stages (the ``params`` section). ``build`` = the same configuration retrained.
+stages (the ``params`` section). ``build`` = the same configuration retrained. Stages one of the cards does not
+record (a model deployed as plain files) are unknown: no verdict is read from them.
 
 The verdict is read off :func:`registry.compare.diff_cards`, so stages pair exactly as ``registry diff`` pairs
 them (by uid, then by position and class), and values that embed a stage's uid (Spark's default output columns
@@ -68,8 +69,11 @@ def _columns(previous: ModelCard, new: ModelCard, found: CardDiff) -> list[str]:
 def compare_models(previous: ModelCard, new: ModelCard) -> Verdict:
     """Compare the models two cards describe (stages, features, input schema, params)."""
     found = diff_cards(previous, new)
-    major = _stages(previous, new, found)
-    if previous.features != new.features:
+    # A card that recorded no stages (a directory deployed as plain files) says nothing about them: unknown, not
+    # "changed from []"; the input schema, where both record one, is still compared.
+    known = bool(previous.stages) and bool(new.stages)
+    major = _stages(previous, new, found) if known else []
+    if known and previous.features != new.features:
         major.append(f"input features changed from {list(previous.features)} to {list(new.features)}")
     major += _columns(previous, new, found)
     if major:

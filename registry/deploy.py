@@ -28,6 +28,7 @@ from registry.metadata import Metadata
 from registry.modelcard import ModelCard
 from registry.pom import jvm_runtime, render_pom
 from registry.repository.base import PathExists, Repository, Source
+from registry.savedmodel import SavedModel, output_columns, read_saved_model, watermark_rewrites
 from registry.settings import Settings, using_repository
 from registry.signing import Signer
 from registry.store import Cache, fetch_card, publish, read_metadata, upload_version
@@ -108,8 +109,10 @@ def _draft(
     description: str,
     labels: Sequence[str],
     code: Mapping[str, Any] | Literal["git"] | None,
+    saved: SavedModel | None = None,
 ) -> ModelCard:
-    """The card to deploy: ``card``, or one made from the keywords; both at once is refused, not merged."""
+    """The card to deploy: ``card``, or one made from the keywords (and the stages of a ``saved`` Spark model,
+    as :func:`registry.spark.deploy` records them); both at once is refused, not merged."""
     given = [name for name, value in [("metrics", metrics), ("description", description), ("labels", labels)] if value]
     given += ["code"] if code is not None else []
     if card is None:
@@ -119,6 +122,9 @@ def _draft(
             labels=list(labels),
             metrics=metrics,
             code=code_lineage() if code == "git" else code,
+            model=saved.model if saved else None,
+            output_columns=output_columns(saved.model) if saved else None,
+            spark_version=saved.spark_version if saved else None,
         )
     if given:
         raise InvalidInput(
@@ -267,7 +273,10 @@ def deploy(
         the series (normally refused with :class:`ModelChanged` and a suggested next minor or major version).
     :param prepare: called with ``model_dir`` and the claimed coordinate once the build is claimed, before the
         card records the SHA-256 of every file (``files``), to stamp the coordinate into the saved model (the
-        Spark watermark); it may modify ``model_dir`` in place.
+        Spark watermark); it may modify ``model_dir`` in place. Without it, a saved Spark pipeline
+        (``model.write().save(dir)``, read without Spark: :mod:`registry.savedmodel`) has its watermark stamped in
+        the jar, never in ``model_dir``, and, without a ``card``, its stages and params recorded as
+        :func:`registry.spark.deploy` records them.
     :param sign: sign the jar, the POM and the card (detached ``.asc`` files, see :mod:`registry.signing`) with
         this gpg key; ``True``: the repository's ``sign_with`` key, else gpg's default key; ``False``: do not sign.
         Default: sign when the repository sets ``sign_with``.
@@ -293,7 +302,8 @@ def deploy(
     target = target if isinstance(target, DeployTarget) else DeployTarget.parse(target)
     model_dir = Path(model_dir)
     check_model_dir(model_dir)
-    draft = _draft(target, card, metrics, description, labels, code)
+    saved = read_saved_model(model_dir) if card is None or prepare is None else None
+    draft = _draft(target, card, metrics, description, labels, code, saved)
     if draft.tools.get("spark") is None and (saved_by := saved_spark_version(model_dir)) is not None:
         draft = dataclasses.replace(draft, tools={**draft.tools, "spark": saved_by})  # the runtime contract's Spark
     with using_repository(repository, settings) as (repo, active):
@@ -317,8 +327,12 @@ def deploy(
         coordinate, pom, pom_written = _claim_checked(repo, target, draft, first, check, runtime)
         if prepare is not None:  # before the card, which records the SHA-256 of every file as it is released
             prepare(model_dir, coordinate)
+        # Without a prepare hook, a saved Spark pipeline's watermark says the new coordinate in the jar (and so in
+        # the card's digests of its files), never in model_dir.
+        stamped = watermark_rewrites(model_dir, coordinate) if prepare is None and saved is not None else None
+        files_sha256 = model_digests(model_dir, stamped)
         final_card = draft.for_coordinate(
-            str(coordinate), _previous(metadata, coordinate), signed=signer is not None, files=model_digests(model_dir)
+            str(coordinate), _previous(metadata, coordinate), signed=signer is not None, files=files_sha256
         ).to_json()
         card_path = coordinate.path("json", "model")
         card_digests = digest_bytes(final_card)
@@ -332,7 +346,7 @@ def deploy(
             jar = Path(scratch) / coordinate.file_name("jar")
 
             def make_jar() -> tuple[Source, list[tuple[str, Source]]]:
-                digests = pack(model_dir, jar, coordinate, pom, final_card)
+                digests = pack(model_dir, jar, coordinate, pom, final_card, stamped)
                 extra = _with_sidecars(coordinate.path("jar"), digests, ())
                 if signer is not None:  # in place before the jar's end, whose presence means "complete"
                     signed: dict[str, Path | bytes] = {

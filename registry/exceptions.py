@@ -9,6 +9,7 @@
     │   └── InvalidModel           a model directory or archive we cannot pack or unpack safely
     ├── ConfigError                configuration file, environment or settings.xml problems
     ├── ArtifactNotFound           no such artifact, version, or no version matching a selector
+    │   └── RepositoryNotFound     the repository itself does not exist (also an InvalidInput: a mistyped path)
     ├── VersionExists              the release already exists (releases are immutable)
     ├── AuthenticationFailed       401/403 from a repository
     ├── RepositoryUnavailable      unreachable, timed out, 5xx, or a server answer we cannot use
@@ -36,6 +37,7 @@ __all__ = [
     "ModelChanged",
     "NotPortable",
     "RegistryError",
+    "RepositoryNotFound",
     "RepositoryUnavailable",
     "SignatureError",
     "VersionExists",
@@ -80,6 +82,10 @@ class ConfigError(RegistryError):
 
 class ArtifactNotFound(RegistryError):
     """The artifact, the version, or any version matching a selector does not exist."""
+
+
+class RepositoryNotFound(ArtifactNotFound, InvalidInput):
+    """The repository given (a local path) does not exist: nothing in it can be found, and the input is wrong."""
 
 
 class VersionExists(RegistryError):

@@ -44,11 +44,13 @@ class Gate:
         return f"{self.name}{self.op}{self.threshold:g}"
 
     def actual(self, card: ModelCard) -> float | None:
-        """The card's value for this gate's name, or ``None`` when the card does not record it."""
+        """The card's value for this gate's name, as the card holds it (``rows`` a whole number), or ``None`` when
+        the card does not record it."""
         if self.name in card.metrics:
-            return float(card.metrics[self.name])
+            value = card.metrics[self.name]
+            return value if isinstance(value, (int, float)) and not isinstance(value, bool) else float(value)
         if self.name == "rows" and card.training and card.training.rows is not None:
-            return float(card.training.rows)
+            return card.training.rows
         return None
 
     def check(self, card: ModelCard) -> GateResult:

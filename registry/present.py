@@ -22,11 +22,13 @@ from typing import Any
 
 from registry.modelcard import Stage
 from registry.promotion import GateRecord
+from registry.watermark import NOT_DEPLOYED, Watermark
 
 __all__ = [
     "runtime",
     "MAX_TEXT",
     "MISSING",
+    "NO_STAGES",
     "SHORT_FINGERPRINT",
     "TRAINING_KEYS",
     "clip",
@@ -50,6 +52,11 @@ __all__ = [
 
 #: What stands for a value that is absent (``None``, a key the card does not have).
 MISSING = "-"
+#: Said of a version whose card records no stages, where its stages and params would be.
+NO_STAGES = (
+    "none recorded: deployed as files, not as a saved Spark pipeline, so its params are unknown (and the "
+    "versioning guard cannot compare them)"
+)
 #: Longer text is cut: a table row, or a catalog cell, stays readable.
 MAX_TEXT = 160
 #: Characters of a fingerprint in lists: enough to tell datasets apart and to pass to ``search --dataset``.
@@ -187,9 +194,20 @@ def training_data(data: Any) -> list[tuple[str, str]]:
     ]
 
 
-def params(stage: Stage) -> list[tuple[str, str, bool]]:
-    """A stage's params as ``(name, value, is a default)``, by name."""
-    return [(name, value(item), name in stage.defaults) for name, item in sorted(stage.params.items())]
+def params(stage: Stage, coordinate: str | None = None) -> list[tuple[str, str, bool]]:
+    """A stage's params as ``(name, value, is a default)``, by name. The watermark's statement, recorded with the
+    ``<not deployed>`` placeholder, is shown as the jar holds it: with the version's ``coordinate``."""
+    return [
+        (name, value(_stamped(item, coordinate) if name == "statement" else item), name in stage.defaults)
+        for name, item in sorted(stage.params.items())
+    ]
+
+
+def _stamped(statement: Any, coordinate: str | None) -> Any:
+    watermark = Watermark.parse(statement) if isinstance(statement, str) and coordinate else None
+    if watermark is None or watermark.value != NOT_DEPLOYED or coordinate is None:
+        return statement
+    return Watermark(watermark.column, coordinate).statement
 
 
 def verdict(passed: bool) -> str:

@@ -140,6 +140,6 @@ def _gate(raw: object) -> GateRecord:
     return GateRecord(
         expression=str(raw.get("expression", "")),
         metric=str(raw.get("metric", "")),
-        actual=float(actual) if isinstance(actual, (int, float)) and not isinstance(actual, bool) else None,
+        actual=actual if isinstance(actual, (int, float)) and not isinstance(actual, bool) else None,
         passed=raw.get("passed") is True,
     )

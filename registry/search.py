@@ -21,14 +21,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from registry.coordinates import Module
-from registry.exceptions import ArtifactNotFound, InvalidInput
+from registry.exceptions import InvalidInput
 from registry.gates import Gate, parse_gate
 from registry.modelcard import ModelCard, TrainingData
 from registry.repository.base import Repository
+from registry.repository.names import never_released
 from registry.settings import Settings, using_repository
 from registry.store import Cache, VersionCard, read_history
 
-__all__ = ["ParamCondition", "Query", "search"]
+__all__ = ["ParamCondition", "Query", "search", "search_explained"]
 
 _PARAM = re.compile(r"\s*([^\s=]+)\s*=(.*)\Z", re.DOTALL)
 _NOT_JSON = object()
@@ -141,12 +142,33 @@ def search(
         versions at all. :raises IntegrityError: a card does not match its
         checksum. :raises RepositoryUnavailable, AuthenticationFailed: the repository cannot be used.
     """
+    return search_explained(module, query, repository=repository, settings=settings)[0]
+
+
+def search_explained(
+    module: Module | str,
+    query: Query,
+    *,
+    repository: Repository | str | None = None,
+    settings: Settings | None = None,
+) -> tuple[list[VersionCard], str | None]:
+    """:func:`search`, and when nothing matches because no version records a metric the query names, a note
+    saying so and which metrics the versions do record (``None`` otherwise)."""
     module = module if isinstance(module, Module) else Module.parse(module)
     with using_repository(repository, settings) as (repo, active):
         history = read_history(module, repo, cache=Cache(active.cache_dir))
         if not history.cards and not history.without_card:
-            raise ArtifactNotFound(
-                f"{module} has no released versions in {repo.display}. Check the group and artifact, or the "
-                "repository (--repository / REGISTRY_REPOSITORY)."
-            )
-    return [record for record in history.cards if query.matches(record.card)]
+            raise never_released(repo, module)
+    found = [record for record in history.cards if query.matches(record.card)]
+    return found, None if found else _unrecorded(query, [record.card for record in history.cards])
+
+
+def _unrecorded(query: Query, cards: list[ModelCard]) -> str | None:
+    """Which metrics of ``query`` no card records, and the names the cards do record."""
+    recorded = sorted({name for card in cards for name in card.metrics})
+    missing = [g.name for g in query.metrics if all(g.actual(card) is None for card in cards)]
+    if not missing:
+        return None
+    names = ", ".join(repr(name) for name in missing)
+    known = f"the metrics recorded are {', '.join(recorded)}" if recorded else "no version records any metric"
+    return f"No version records a metric named {names}: {known}."

@@ -66,6 +66,8 @@ def make_model(tmp_path: Path) -> Callable[..., Path]:
 
 @pytest.fixture
 def local_repo(tmp_path: Path) -> LocalRepository:
+    """An empty local repository (its folder exists: a folder that does not is a mistyped path)."""
+    (tmp_path / "repo").mkdir()
     return LocalRepository(tmp_path / "repo")
 
 

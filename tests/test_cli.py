@@ -62,7 +62,8 @@ def test_repository_before_or_after_the_command(
     monkeypatch.setenv("REGISTRY_REPOSITORY", other)
     assert run("versions", "com.acme:churn", "-r", repo)[1] == "1.0.0\n1.0.1\n"  # the command line wins
     assert run("-r", repo, "versions", "com.acme:churn")[1] == "1.0.0\n1.0.1\n"
-    assert run("versions", "com.acme:churn")[2].startswith(f"com.acme:churn has no released versions in {other} ")
+    code, _, err = run("versions", "com.acme:churn")
+    assert code == 2 and err.startswith(f"registry: error: The repository {other} (") and "does not exist" in err
 
 
 @pytest.mark.parametrize(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -39,3 +41,23 @@ def test_bad_conf_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
     assert capsys.readouterr().err.strip() == (
         "registry: error: Invalid --conf 'nonsense': expected KEY=VALUE, e.g. --conf spark.driver.memory=2g"
     )
+
+
+def test_serving_a_version_that_does_not_exist_says_so_before_spark_starts(
+    make_model: Callable[..., Path], tmp_path: Path
+) -> None:
+    repo = str(tmp_path / "repo")
+    main_ = [sys.executable, "-m", "registry"]
+    root = str(Path(registry.__file__).resolve().parents[1])
+    for _ in range(2):
+        subprocess.run([*main_, "deploy", str(make_model()), "com.acme:churn:1.0", "-r", repo], cwd=root, check=True,
+                       capture_output=True)  # fmt: skip
+    started = time.monotonic()
+    done = subprocess.run([*main_, "serve", "com.acme:churn:2.0", "-r", repo], cwd=root, capture_output=True, text=True)
+    took = time.monotonic() - started
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr == (
+        f"registry: error: No version of com.acme:churn matches '2.0' in {repo} ({Path(repo).as_uri()}); the "
+        "newest are: 1.0.0, 1.0.1.\n"
+    )
+    assert took < 10, took  # no JVM was started (it takes ~8 s on this machine), and nothing of it printed

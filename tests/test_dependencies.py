@@ -183,3 +183,10 @@ def test_checkers_target_the_oldest_supported_python() -> None:
 def test_imports_inside_import_error_guards_are_optional() -> None:
     source = "try:\n import a.b\nexcept (ImportError, OSError):\n import c\nimport d\ndef f():\n from e import g\n"
     assert sorted(_imports([ast.parse(source)])) == [("a", True), ("c", False), ("d", False), ("e", False)]
+
+
+def test_the_spark_extras_keep_pandas_below_3_while_pyspark_warns_about_it() -> None:
+    """pyspark warns on every command that it does not yet fully support pandas 3: no extra installs it."""
+    for extra in ("spark", "connect"):
+        pandas = [r for r in EXTRAS[extra] if r.startswith("pandas")]
+        assert pandas and all("<3" in r for r in pandas), (extra, EXTRAS[extra])

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from cardhelpers import run_cli
 from click.testing import CliRunner
 
 from registry.checksums import digest_bytes
@@ -52,6 +53,11 @@ def test_promotion_copies_every_file_byte_for_byte(
     assert {k: v for k, v in target.items() if not k.startswith(record)} == source
     promotion = json.loads(target[record])
     assert promotion["coordinate"] == coordinate and promotion["gates"][0]["actual"] == 0.91
+    # rows are a whole number: recorded as the card holds them, shown as the gate's message said them
+    assert promotion["gates"][1]["actual"] == 20000 and isinstance(promotion["gates"][1]["actual"], int)
+    assert str(done.gates[1]) == "rows>=10000 (passed: rows is 20000)"
+    code, shown, _ = run_cli("show", coordinate, "-r", str(releases.root))
+    assert code == 0 and "rows>=10000 (actual 20000)" in shown and "20000.0" not in shown, shown
     assert promotion["files"]["churn-1.0.0.jar"] == digest_bytes(source["churn-1.0.0.jar"]).sha512
     assert promotion["source"] == staging.display and promotion["target"] == releases.display
     assert str(resolve("com.acme:churn:latest.release", repository=releases).coordinate) == coordinate

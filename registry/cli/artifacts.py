@@ -79,15 +79,15 @@ def deploy(
 def versions(artifact: str, repository: str | None) -> None:
     """List the released versions of GROUP:ARTIFACT, oldest first, one per line."""
     from registry.coordinates import Module
+    from registry.repository.names import never_released
     from registry.settings import open_repository
     from registry.store import read_metadata
 
     module = Module.parse(artifact)
     with open_repository(repository, load_settings()) as repo:
         metadata = read_metadata(repo, module)
-    if metadata is None:
-        click.echo(f"{module} has no released versions in {repo.display}.", err=True)
-        return
+        if metadata is None:
+            raise never_released(repo, module)
     for version in metadata.releases:
         click.echo(str(version))
     if metadata.foreign:

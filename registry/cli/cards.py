@@ -78,16 +78,15 @@ def search(
     """
     import json
 
-    from registry.search import Query
-    from registry.search import search as search_cards
+    from registry.search import Query, search_explained
 
     query = Query.parse(params, metrics, dataset, labels)  # bad criteria are refused before anything is read
-    found = search_cards(artifact, query, repository=repository, settings=load_settings())
+    found, note = search_explained(artifact, query, repository=repository, settings=load_settings())
     if as_json:
         click.echo(json.dumps([record.to_dict() for record in found], indent=2, sort_keys=True))
         return
     if not found:
-        click.echo("No version matches.", err=True)
+        click.echo(f"No version matches.{f' {note}' if note else ''}", err=True)
         return
     from registry.cli.render import print_search
 

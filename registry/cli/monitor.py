@@ -66,11 +66,10 @@ def monitor(
     if as_json:
         click.echo(result.report.to_json())
     else:
-        from rich.console import Console
-
+        from registry.cli.render import print_view
         from registry.monitor_view import report_view
 
-        Console(soft_wrap=False).print(report_view(result.report))
+        print_view(report_view(result.report))  # like show/diff/search: one line per row into a pipe
     if fail_on is not None and result.report.fails(fail_on):  # type: ignore[arg-type]  # click.Choice checked it
         drifted = [
             f"{v.version}: {', '.join(c.name for c in v.columns if c.verdict != 'stable')}"

@@ -107,10 +107,12 @@ def card_view(record: VersionCard) -> RenderableType:
         parts.append(_pairs("Metrics", present.metrics(card.metrics)))
     if present.mapping(card.training_data):
         parts.append(_pairs("Training data", present.training_data(card.training_data)))
+    if not stages(card):
+        parts.append(Text.assemble(("Stages", "bold"), f"  {present.NO_STAGES}"))
     for stage in stages(card):
         title = Text.assemble(f"Stage {stage.label}", (f"  {stage.uid}" if stage.uid else "", "dim"))
         table = _table(title, "param", "value", "")
-        for name, value, default in present.params(stage):
+        for name, value, default in present.params(stage, card.coordinate):
             table.add_row(Text(name), Text(value), "default" if default else "")
         parts.append(table)
     profile = profile_view(card.profile if isinstance(card.profile, Mapping) else None)

@@ -84,6 +84,7 @@ def _parse_conf(values: tuple[str, ...]) -> dict[str, str]:
     show_default=True,
     help="onnx: the release's ONNX twin, read and written with pyarrow in bounded batches, no JVM (one machine).",
 )
+@click.option("--verbose", is_flag=True, help="Show Spark's own log (warnings, and the JVM's stack traces).")
 def score(
     spec: str,
     input_path: str,
@@ -96,6 +97,7 @@ def score(
     conf: tuple[str, ...],
     allow_spark_mismatch: bool,
     engine: str,
+    verbose: bool,
 ) -> None:
     """Score a dataset with a model and write the result, watermark column included.
 
@@ -127,6 +129,8 @@ def score(
     from registry.spark.score import score as score_data
 
     conf_map = _parse_conf(conf)
+    if not verbose:  # an error is one line of ours; the JVM's stack traces behind it are for --verbose
+        conf_map.setdefault("spark.log.level", "OFF")
     spark, started = local_session("registry score", conf_map)
     try:
         done = score_data(
@@ -225,6 +229,7 @@ def serve(
         engine = "onnx" if has_twin(spec, repository, settings) else "spark"
     if batch_wait is None:
         batch_wait = 0.0 if engine == "onnx" else 2.0
+    logging.getLogger("py4j").setLevel(logging.WARNING)  # its "Closing down clientserver connection" is noise
     limits = Limits(
         max_body=max_body,
         max_records=max_records,

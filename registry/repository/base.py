@@ -135,6 +135,11 @@ class Repository(ABC):
     def delete(self, path: str) -> None:
         """Remove a file if it exists (used only to clean up after crashed deploys)."""
 
+    def missing(self) -> bool:
+        """Whether the repository itself does not exist (a local root that is no directory); ``False`` where that
+        cannot be told apart from an empty repository (over HTTP)."""
+        return False
+
     def modified(self, path: str) -> float | None:
         """When ``path`` was last written (seconds since the epoch), or ``None`` when the repository cannot say."""
         return None

@@ -172,6 +172,9 @@ class LocalRepository(Repository):
             e.name + "/" if e.is_dir(follow_symlinks=False) else e.name for e in entries if not e.name.startswith(".")
         )
 
+    def missing(self) -> bool:
+        return not self.root.is_dir()
+
     def delete(self, path: str) -> None:
         self._file(path).unlink(missing_ok=True)
 

@@ -7,7 +7,7 @@ The card's ``model`` field (see :mod:`registry.modelcard` for the rest)::
                  "class": "org.apache.spark.ml.classification.LogisticRegressionModel",
                  "params": {"maxIter": 10, "regParam": 0.01, "featuresCol": "features", ...},
                  "defaults": ["featuresCol", ...],
-                 "input_cols": ["features", "label"],
+                 "input_cols": ["features"],
                  "output_cols": ["prediction", "probability", "rawPrediction"]}, ...]}
 
 - ``params`` holds every param that is set or has a default; ``defaults`` names those that were not set
@@ -44,8 +44,8 @@ from pyspark.sql.utils import is_remote
 
 from registry._util import mask_url
 from registry.exceptions import InvalidInput
+from registry.savedmodel import PIPELINE_MODEL_CLASS, output_columns, stage_entry
 from registry.spark.session import is_connect
-from registry.spark.watermark import NOT_DEPLOYED, Watermark
 
 __all__ = [
     "data_record",
@@ -62,9 +62,6 @@ __all__ = [
     "training_data_summary",
 ]
 
-PIPELINE_MODEL_CLASS = "org.apache.spark.ml.PipelineModel"
-_INPUT_PARAMS = ("inputCol", "inputCols", "featuresCol", "labelCol")
-_OUTPUT_PARAMS = ("outputCol", "outputCols", "predictionCol", "probabilityCol", "rawPredictionCol")
 _SHOWN_DIRECTORIES = 3
 
 
@@ -105,18 +102,8 @@ def _class_name(stage: Params) -> str:
     return f"{type(stage).__module__}.{type(stage).__qualname__}"
 
 
-def _columns(params: Mapping[str, Any], names: Sequence[str]) -> list[str]:
-    found: list[str] = []
-    for name in names:
-        value = params.get(name)
-        for column in value if isinstance(value, list) else [value]:
-            if isinstance(column, str) and column and column not in found:
-                found.append(column)
-    return found
-
-
 def describe_stage(stage: Params) -> dict[str, Any]:
-    """One stage's entry in the card's ``model`` field."""
+    """One stage's entry in the card's ``model`` field (:func:`registry.savedmodel.stage_entry`)."""
     params: dict[str, Any] = {}
     defaults: list[str] = []
     for param in sorted(stage.params, key=lambda p: p.name):
@@ -125,42 +112,13 @@ def describe_stage(stage: Params) -> dict[str, Any]:
         elif stage.hasDefault(param):
             params[param.name] = json_value(stage.getOrDefault(param))
             defaults.append(param.name)
-    entry: dict[str, Any] = {
-        "uid": stage.uid,
-        "class": _class_name(stage),
-        "params": params,
-        "defaults": defaults,
-        "input_cols": _columns(params, _INPUT_PARAMS),
-        "output_cols": _columns(params, _OUTPUT_PARAMS),
-    }
-    statement = params.get("statement")
-    watermark = Watermark.parse(statement) if isinstance(statement, str) else None
-    if watermark is not None:
-        params["statement"] = Watermark(watermark.column, NOT_DEPLOYED).statement
-        entry["output_cols"] = [watermark.column]
-    if isinstance(stage, PipelineModel):
-        entry["stages"] = [describe_stage(s) for s in stage.stages]
-    return entry
+    stages = [describe_stage(s) for s in stage.stages] if isinstance(stage, PipelineModel) else None
+    return stage_entry(stage.uid, _class_name(stage), params, defaults, stages)
 
 
 def describe_model(model: PipelineModel) -> dict[str, Any]:
     """The card's ``model`` field for a fitted pipeline."""
     return {"class": PIPELINE_MODEL_CLASS, "uid": model.uid, "stages": [describe_stage(s) for s in model.stages]}
-
-
-def output_columns(model: Mapping[str, Any]) -> list[str]:
-    """The columns the stages of a described model declare as outputs, in order, nested pipelines included."""
-    found: list[str] = []
-
-    def walk(stages: Sequence[Mapping[str, Any]]) -> None:
-        for stage in stages:
-            for column in stage.get("output_cols", []):
-                if column not in found:
-                    found.append(column)
-            walk(stage.get("stages", []))
-
-    walk(model.get("stages", []))
-    return found
 
 
 def input_schema(data: DataFrame) -> list[dict[str, Any]]:

@@ -12,6 +12,7 @@ from registry.settings import Settings
 from registry.spark.card import sql_name
 from registry.spark.resolve import resolve
 from registry.spark.session import active_session
+from registry.spark.watermark import check_column_absent, find_watermark
 
 __all__ = ["side_by_side"]
 
@@ -21,6 +22,9 @@ ModelSpec = PipelineModel | Coordinate | str
 
 def _added(model: PipelineModel, data: DataFrame, prefix: str) -> DataFrame:
     """``data`` transformed by ``model``, with every column the model added renamed ``PREFIX + name``."""
+    watermark = find_watermark(model)
+    if watermark is not None:  # our message, not Spark's [AMBIGUOUS_REFERENCE] from the transform
+        check_column_absent(data, watermark.column)
     before = set(data.columns)
     scored = model.transform(data)
     return scored.withColumnsRenamed({c: f"{prefix}{c}" for c in scored.columns if c not in before})

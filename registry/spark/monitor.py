@@ -136,9 +136,9 @@ def _card(version: str, repository: Repository | str | None, settings: Settings 
 def _profile(version: str, card: ModelCard) -> Profile:
     if not card.profile:
         raise InvalidInput(
-            f"{version} has no training profile in its model card: it was deployed without training_data (or by a "
-            "release of registry before 0.2). Redeploy it with registry.spark.deploy(model, ..., training_data=...) "
-            "to monitor it, or leave its rows out."
+            f"{version} has no training profile in its model card: it was deployed without training_data (as "
+            "'registry deploy DIR' deploys). Redeploy it with registry.spark.deploy(model, ..., training_data=...) "
+            f"to monitor it, or monitor only the rows whose watermark is not {version}."
         )
     return Profile.from_dict(card.profile)
 

@@ -17,6 +17,7 @@ It takes the arguments of ``registry score`` and uses the session ``spark-submit
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
@@ -110,16 +111,29 @@ def _first_line(exc: Exception) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def _read(spark: SparkSession, location: str, data_format: str) -> DataFrame:
+def _jvm_reason(exc: Exception) -> str:
+    """The first line of what the JVM said, without py4j's "An error occurred while calling o37.load." and the
+    exception's class name."""
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    if len(lines) > 1 and lines[0].startswith("An error occurred while calling"):
+        lines = lines[1:]
+    first = lines[0].lstrip(": ") if lines else type(exc).__name__
+    return re.sub(r"^[\w.$]+(Exception|Error): ", "", first).rstrip(".")
+
+
+def _read(spark: SparkSession, location: str, data_format: str, *, given: bool) -> DataFrame:
+    if not any(c in location for c in "*?[{") and not _exists(spark, location):
+        raise InvalidInput(f"The input {mask_url(location)!r} does not exist. Check --input.")
     reader = spark.read.format(data_format)
     if data_format == "csv":
         reader = reader.option("header", "true").option("inferSchema", "true")
     try:
         return reader.load(location)
-    except AnalysisException as exc:
+    except Exception as exc:  # AnalysisException, or a failed job (a folder of CSV read as parquet)
+        how = data_format if given else f"{data_format} (the default for a path without a known extension)"
         raise InvalidInput(
-            f"Cannot read the input {mask_url(location)!r} as {data_format}: {_first_line(exc)}. Check the path, "
-            "or pass --input-format."
+            f"Cannot read the input {mask_url(location)!r} as {how}: {_jvm_reason(exc)}. Check the path, or pass "
+            f"--input-format ({', '.join(f for f in FORMATS if f != data_format)})."
         ) from exc
 
 
@@ -230,7 +244,7 @@ def score(
     model, coordinate, data = _load(
         spec,
         session,
-        lambda: _read(session, input_path, reads),
+        lambda: _read(session, input_path, reads, given=input_format is not None),
         input_path,
         repository=repository,
         settings=settings,

@@ -352,6 +352,8 @@ def serve(
     if reload is not None and reload <= 0:
         raise InvalidInput(f"--reload must be a positive number of seconds, not {reload}.")
     limits = limits or Limits()
+    # Resolved (and cached) before a JVM starts: a version that does not exist is said at once, as resolve says it.
+    resolve_dir(spec, repository=repository, settings=settings)
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     spark, started = local_session("registry serve", {**LATENCY_CONF, **(conf or {})})
     engine: SparkEngine | None = None

@@ -20,11 +20,6 @@ checked by tests/spark/test_watermark.py. :class:`VersionedPipeline` also refuse
 
 from __future__ import annotations
 
-import json
-import re
-import struct
-import zlib
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +32,8 @@ from pyspark.sql import DataFrame
 
 from registry.coordinates import Coordinate
 from registry.exceptions import InvalidInput, InvalidModel
+from registry.savedmodel import watermark_rewrites
+from registry.watermark import NOT_DEPLOYED, Watermark
 
 if TYPE_CHECKING:
     from pyspark.ml._typing import PipelineStage
@@ -49,61 +46,15 @@ __all__ = [
     "check_column_absent",
     "find_watermark",
     "stamp_watermark",
+    "watermark_stage",
 ]
 
-#: What the watermark column says before the model is deployed.
-NOT_DEPLOYED = "<not deployed>"
 DEFAULT_WATERMARK_COL = "pipeline"
-_SQL_TRANSFORMER = "org.apache.spark.ml.feature.SQLTransformer"
-# SQLTransformer replaces this token textually, so it must not appear in a column name or a value.
-_THIS = "__THIS__"
-_STATEMENT = re.compile(
-    r"SELECT \* FROM \(SELECT \*, '((?:[^'\\]|\\.)*)' AS (`(?:[^`]|``)+`) FROM __THIS__\) WHERE \2 IS NOT NULL",
-    re.DOTALL,
-)
-# Hadoop's ChecksumFileSystem sidecar: b"crc\0", bytes per checksum, then one CRC-32 per chunk (big-endian).
-_CRC_MAGIC = b"crc\x00"
-_BYTES_PER_CRC = 512
 
 
-def _check_text(value: str, what: str) -> None:
-    if not isinstance(value, str) or not value:
-        raise InvalidInput(f"The watermark {what} must be a non-empty string, not {value!r}.")
-    if _THIS in value or any(not c.isprintable() for c in value):
-        raise InvalidInput(f"The watermark {what} {value!r} must not contain {_THIS} or control characters.")
-
-
-@dataclass(frozen=True)
-class Watermark:
-    """A watermark column and the value it adds to every row."""
-
-    column: str
-    value: str
-
-    def __post_init__(self) -> None:
-        _check_text(self.column, "column")
-        _check_text(self.value, "value")
-
-    @property
-    def statement(self) -> str:
-        """The ``SQLTransformer`` statement (column backquoted, value escaped as a Spark SQL string literal)."""
-        column = "`" + self.column.replace("`", "``") + "`"
-        literal = "'" + self.value.replace("\\", "\\\\").replace("'", "\\'") + "'"
-        # Both parts are quoted just above: the column backquoted, the value escaped as a string literal.
-        return f"SELECT * FROM (SELECT *, {literal} AS {column} FROM {_THIS}) WHERE {column} IS NOT NULL"  # noqa: S608
-
-    @classmethod
-    def parse(cls, statement: str) -> Watermark | None:
-        """The watermark a statement adds, or ``None`` if it is not a watermark statement."""
-        match = _STATEMENT.fullmatch(statement)
-        if match is None:
-            return None
-        value = re.sub(r"\\(.)", r"\1", match.group(1), flags=re.DOTALL)
-        return cls(match.group(2)[1:-1].replace("``", "`"), value)
-
-    def stage(self) -> SQLTransformer:
-        """A new ``SQLTransformer`` that adds this watermark."""
-        return SQLTransformer(statement=self.statement)
+def watermark_stage(watermark: Watermark) -> SQLTransformer:
+    """A new ``SQLTransformer`` that adds ``watermark``."""
+    return SQLTransformer(statement=watermark.statement)
 
 
 def find_watermark(model: PipelineModel) -> Watermark | None:
@@ -173,14 +124,14 @@ class VersionedPipeline(Pipeline):
 
     def _expanded(self) -> Pipeline:
         """The plain Pipeline this one stands for: the stages, then the watermark stage."""
-        pipeline = Pipeline(stages=[*self.getStages(), self._watermark().stage()])
+        pipeline = Pipeline(stages=[*self.getStages(), watermark_stage(self._watermark())])
         pipeline._resetUid(self.uid)
         return pipeline
 
     def _fit(self, dataset: DataFrame) -> PipelineModel:
         watermark = self._watermark()
         check_column_absent(dataset, watermark.column)
-        return Pipeline(stages=[*self.getStages(), watermark.stage()]).fit(dataset)
+        return Pipeline(stages=[*self.getStages(), watermark_stage(watermark)]).fit(dataset)
 
     def write(self) -> MLWriter:
         """A writer that saves this as a plain ``Pipeline`` (with the watermark stage), loadable without us."""
@@ -193,50 +144,15 @@ class VersionedPipeline(Pipeline):
 # --- stamping the saved copy -----------------------------------------------------------------------------
 
 
-def _metadata_file(directory: Path) -> Path | None:
-    parts = sorted(p for p in (directory / "metadata").glob("part-*") if p.is_file())
-    return parts[0] if len(parts) == 1 else None
-
-
-def _crc_sidecar(data: bytes) -> bytes:
-    chunks = (data[i : i + _BYTES_PER_CRC] for i in range(0, len(data), _BYTES_PER_CRC))
-    return _CRC_MAGIC + struct.pack(">i", _BYTES_PER_CRC) + b"".join(struct.pack(">I", zlib.crc32(c)) for c in chunks)
-
-
-def _stamp_stage(directory: Path, value: str) -> bool:
-    """Rewrite the statement of a saved watermark stage; False if ``directory`` is not one."""
-    part = _metadata_file(directory)
-    if part is None:
-        return False
-    try:
-        metadata = json.loads(part.read_bytes())
-    except ValueError:
-        return False
-    if not isinstance(metadata, dict) or metadata.get("class") != _SQL_TRANSFORMER:
-        return False
-    params = metadata.get("paramMap") or {}
-    watermark = Watermark.parse(params.get("statement", "")) if isinstance(params, dict) else None
-    if watermark is None:
-        return False
-    params["statement"] = Watermark(watermark.column, value).statement
-    data = json.dumps(metadata, separators=(",", ":")).encode("utf-8") + b"\n"
-    part.write_bytes(data)
-    # Hadoop's local file system verifies this sidecar on read and refuses a file that no longer matches it.
-    crc = part.with_name(f".{part.name}.crc")
-    if crc.exists():
-        crc.write_bytes(_crc_sidecar(data))
-    return True
-
-
 def stamp_watermark(model_dir: Path, coordinate: Coordinate | str) -> int:
     """Write ``coordinate`` into every watermark stage saved under ``model_dir``; returns how many were stamped.
 
-    This is the deploy's ``prepare`` hook: it changes the saved files only, never a model object.
+    This is the deploy's ``prepare`` hook: it changes the saved files only, never a model object. The new bytes
+    are :func:`registry.savedmodel.watermark_rewrites`', as ``registry deploy DIR`` packs them.
     """
     if not (model_dir / "metadata").is_dir():
         raise InvalidModel(f"{model_dir} is not a saved Spark model (it has no metadata/ directory).")
-    stamped = 0
-    for metadata_dir in sorted(model_dir.rglob("metadata")):
-        if metadata_dir.is_dir() and _stamp_stage(metadata_dir.parent, str(coordinate)):
-            stamped += 1
-    return stamped
+    rewritten = watermark_rewrites(model_dir, coordinate)
+    for path, data in rewritten.items():
+        path.write_bytes(data)
+    return sum(1 for path in rewritten if not path.name.endswith(".crc"))

@@ -11,6 +11,7 @@ from registry.coordinates import Coordinate, Module, parse_request
 from registry.exceptions import ArtifactNotFound, IntegrityError, RepositoryUnavailable
 from registry.metadata import Metadata
 from registry.repository.base import Repository
+from registry.repository.names import never_released
 from registry.versions import Selector, Version
 
 __all__ = ["PUBLISH_DEADLINE", "is_listed", "list_versions", "publish", "read_metadata", "select", "select_version"]
@@ -60,10 +61,7 @@ def select_version(module: Module, selector: Selector, repository: Repository) -
         return module.at(exact)
     metadata = read_metadata(repository, module)
     if metadata is None or not metadata.releases:
-        raise ArtifactNotFound(
-            f"{module} has no released versions in {repository.display}. Check the group and artifact, or "
-            "the repository (--repository / REGISTRY_REPOSITORY)."
-        )
+        raise never_released(repository, module)
     chosen = selector.select(metadata.releases)
     if chosen is None:
         available = ", ".join(map(str, metadata.releases[-5:]))

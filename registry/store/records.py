@@ -16,6 +16,7 @@ from registry.modelcard import ModelCard
 from registry.promotion import CLASSIFIER as PROMOTION_CLASSIFIER
 from registry.promotion import PromotionRecord
 from registry.repository.base import Repository
+from registry.repository.names import require_present
 from registry.store.cache import Cache
 from registry.store.metadata import list_versions
 from registry.store.verified import read_many_verified, read_version_json
@@ -40,6 +41,7 @@ def fetch_card(repository: Repository, coordinate: Coordinate, *, cache: Cache |
     """
     data = read_version_json(repository, coordinate, CARD_CLASSIFIER, cache, often_absent=False)
     if data is None:
+        require_present(repository)  # a mistyped repository path, not a version without a card
         raise ArtifactNotFound(
             f"{coordinate} has no model card ({coordinate.file_name('json', CARD_CLASSIFIER)}) in "
             f"{repository.display}. Check the version with 'registry versions {coordinate.module}'."

@@ -8,6 +8,7 @@ import pytest
 from pyspark.ml import PipelineModel
 from pyspark.sql import DataFrame
 
+from registry.exceptions import InvalidInput
 from registry.repository.local import LocalRepository
 from registry.spark import deploy, resolve, side_by_side
 
@@ -32,3 +33,12 @@ def test_two_builds_side_by_side(
     assert [tuple(row) for row in marks] == [(str(champion), str(challenger))]
     disagreements = both.filter("champion_prediction != challenger_prediction").count()
     assert disagreements == 0  # the same fitted model, deployed twice
+
+
+def test_input_that_already_has_the_watermark_column_is_refused_by_name(
+    fitted: PipelineModel, train: DataFrame
+) -> None:
+    scored_before = fitted.transform(train).select("x", "y", "pipeline")  # an earlier scoring's output
+    with pytest.raises(InvalidInput, match=r"already has a column 'pipeline', the watermark column") as refused:
+        side_by_side(scored_before, fitted, fitted)
+    assert "AMBIGUOUS_REFERENCE" not in str(refused.value)

@@ -252,10 +252,8 @@ def test_scala_and_java_jobs_resolve_check_and_deploy(
     assert f"{jvm_runtime().group}_{jvm_runtime().artifact}-{jvm_runtime().version}.jar" in job.result("JARS")
     assert job.result("ROWS") == "2"
 
-    # The deployed model's watermark is its coordinate: `registry deploy DIR` stamps a saved pipeline's watermark
-    # in another branch; until it is merged this last check is expected to fail.
+    # The deployed model's watermark is its coordinate (`registry deploy DIR` stamps a saved pipeline's watermark).
     loaded = resolve(str(deployed), spark=spark, repository=str(local.root))
     watermark = loaded.transform(spark.createDataFrame([(0.2, 0.9)], ["x", "y"])).select("pipeline").first()[0]
-    if watermark != str(deployed) or job.result("WATERMARK") != str(deployed):
-        pytest.xfail(f"the JVM deploy's watermark says {watermark!r}: `registry deploy DIR` does not stamp it yet")
+    assert watermark == str(deployed)
     assert job.result("WATERMARK") == str(deployed)

@@ -165,8 +165,11 @@ def test_bad_input_says_what_is_missing(deployed: Deployed, spark: SparkSession,
     with pytest.raises(InvalidInput, match=r"no column 'y', which com\.acme:churn:1\.0\.0 reads"):
         monitor(scored.drop("y"), repository=deployed.repo)
     bare = deploy(deployed.model, "com.acme:churn:1.0", repository=deployed.repo, code=None)
-    with pytest.raises(InvalidInput, match=r"1\.0\.2 has no training profile .* training_data"):
+    with pytest.raises(InvalidInput, match=r"1\.0\.2 has no training profile .* training_data") as refused:
         monitor(_scored(deployed, bare, data, tmp_path), repository=deployed.repo)
+    # no stale words: no release "before 0.2" (this is 0.1), no "leave its rows out" the command line cannot do
+    assert "before 0.2" not in str(refused.value) and "leave its rows out" not in str(refused.value)
+    assert str(refused.value).endswith(f"or monitor only the rows whose watermark is not {bare}.")
     with pytest.raises(InvalidInput, match="never deployed"):
         monitor(deployed.model.transform(data), repository=deployed.repo)
 
@@ -187,8 +190,15 @@ def test_cli_fails_only_when_drifted(deployed: Deployed, spark: SparkSession, tm
     report = DriftReport.from_json(done.stdout)
     assert report.verdict == "stable" and report.versions[0].rows == 1000
 
-    done = runner.invoke(cli, ["monitor", str(shifted), "-r", repo])  # no --fail-on: report only
+    done = runner.invoke(cli, ["monitor", str(shifted), "-r", repo], env={"COLUMNS": "40"})  # no --fail-on
     assert done.exit_code == 0, done.output
+    # into a pipe, whatever the width claimed, each row stays on one line (as show, diff and search do)
+    lines = [line.strip() for line in done.stdout.splitlines()]
+    assert f"{deployed.first}: 1,000 rows, drifted" in lines, done.stdout
+    assert lines[lines.index(f"{deployed.first}: 1,000 rows, drifted") + 1].split() == [
+        "column", "role", "PSI", "nulls", "trained", "nulls", "now", "outside", "verdict"
+    ], done.stdout  # fmt: skip
+    assert any(row.split()[:2] == ["x", "feature"] and row.split()[-1] == "drifted" for row in lines), done.stdout
     json.dumps(report.to_dict())
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -108,7 +111,7 @@ def test_columns_formats_and_bad_arguments(
         "-r",
         str(repo.root),
     )
-    assert code == 2 and "Cannot read the input" in stderr
+    assert code == 2 and f"The input '{tmp_path / 'absent'}' does not exist. Check --input." in stderr
     code, _, _ = run(*base, "--output", str(tmp_path / "j"), "--format", "json")
     assert code == 0 and spark.read.json(str(tmp_path / "j")).count() == 60
 
@@ -128,3 +131,28 @@ def test_spark_submit_runs_the_module_as_the_application(
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.splitlines()[-1] == f"{released} 60"
     assert (out / "_SUCCESS").is_file()
+
+
+def test_unreadable_or_missing_input_is_one_line_without_the_jvm_trace(
+    released: Coordinate, repo: LocalRepository, train: DataFrame, tmp_path: Path
+) -> None:
+    written_as_csv = tmp_path / "scored-by-someone"  # a folder Spark wrote as CSV: no extension says so
+    train.drop("label").write.option("header", "true").csv(str(written_as_csv))
+    root = str(Path(registry.__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": root, "PYSPARK_PYTHON": sys.executable}
+    for given, expected in (
+        (written_as_csv, f"registry: error: Cannot read the input '{written_as_csv}' as parquet (the default for a "
+                         "path without a known extension): [FAILED_READ_FILE.CANNOT_READ_FILE_FOOTER]"),
+        (tmp_path / "nope", f"registry: error: The input '{tmp_path / 'nope'}' does not exist. Check --input."),
+    ):  # fmt: skip
+        done = subprocess.run(
+            [sys.executable, "-m", "registry", "score", str(released), "--input", str(given), "--output",
+             str(tmp_path / "out"), "-r", str(repo.root), "--conf", "spark.master=local[1]"],
+            capture_output=True, text=True, env=env, cwd=root, timeout=300,
+        )  # fmt: skip
+        assert done.returncode == 2, done.stderr[-3000:]
+        last = done.stderr.strip().splitlines()[-1]
+        assert last.startswith(expected), done.stderr[-3000:]
+        if given == written_as_csv:
+            assert last.endswith("Check the path, or pass --input-format (csv, json, orc).")
+        assert "\tat " not in done.stderr and "Traceback" not in done.stderr, done.stderr[-3000:]

@@ -20,6 +20,7 @@ from typing import Any
 
 import httpx
 import pytest
+from cardhelpers import run_cli
 from pyspark.ml import PipelineModel
 from pyspark.sql import DataFrame, SparkSession
 from realtools import free_port
@@ -168,7 +169,7 @@ def test_concurrent_clients_get_their_own_answers(server: Server) -> None:
     assert [p for _, _, p in answered] == alone
 
 
-def test_a_new_build_is_picked_up_without_a_failed_request(server: Server, train: DataFrame) -> None:
+def test_a_new_build_is_picked_up_without_a_failed_request(server: Server, train: DataFrame, tmp_path: Path) -> None:
     before = server.post([{"x": 0.5, "y": 0.5}]).json()["model"]
     failures: list[str] = []
     answered_by: list[str] = []
@@ -208,6 +209,19 @@ def test_a_new_build_is_picked_up_without_a_failed_request(server: Server, train
     assert set(answered_by[switch:]) == {str(newer)}  # no going back
     assert f"Now serving {newer} (was {before})" in server.output()
     print(f"new build served {took:.1f} s after its deploy (reload interval 1 s); {len(answered_by)} requests")
+
+    # The same build resolved and deployed again from the command line (no Spark): served, it says its own build.
+    here = tmp_path / "here"
+    assert run_cli("resolve", str(newer), "-r", str(server.repo.root), "--to", str(here))[0] == 0
+    code, out, err = run_cli("deploy", str(here), "com.acme:churn:1.0", "-r", str(server.repo.root))
+    assert code == 0, err
+    by_cli = out.strip().splitlines()[-1]
+    deadline = time.monotonic() + 120
+    while f"Now serving {by_cli}" not in server.output():
+        assert time.monotonic() < deadline, server.output()[-3000:]
+        time.sleep(0.5)
+    assert server.post([{"x": 0.25, "y": 0.75}]).json()["model"] == by_cli
+    assert httpx.get(server.url + "/model", timeout=60).json()["coordinate"] == by_cli
 
 
 def test_a_build_that_fails_to_load_is_logged_and_the_old_one_keeps_serving(

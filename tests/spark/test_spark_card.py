@@ -60,7 +60,7 @@ def test_stage_params_are_typed(fitted: PipelineModel) -> None:
     assert lr["params"]["fitIntercept"] is True
     assert "maxIter" not in lr["defaults"] and "tol" in lr["defaults"]
     assert "thresholds" not in lr["params"]  # neither set nor defaulted
-    assert lr["input_cols"] == ["features", "label"]
+    assert lr["input_cols"] == ["features"]  # the label is read at fit time, not by the fitted model
     assert lr["output_cols"] == ["prediction", "probability", "rawPrediction"]
     assert watermark["output_cols"] == ["pipeline"]
     assert output_columns(described) == ["features", "prediction", "probability", "rawPrediction", "pipeline"]

@@ -14,8 +14,9 @@ from pyspark.sql import functions as F
 from sparktools import make_pipeline
 
 from registry.exceptions import InvalidInput
+from registry.savedmodel import _crc_sidecar
 from registry.spark import NOT_DEPLOYED, VersionedPipeline, Watermark, find_watermark
-from registry.spark.watermark import _crc_sidecar, stamp_watermark
+from registry.spark.watermark import stamp_watermark, watermark_stage
 
 pytestmark = pytest.mark.spark
 
@@ -54,7 +55,7 @@ def test_bad_watermarks_are_refused(column: str, value: str) -> None:
 
 def test_escaped_values_come_back_verbatim(spark: SparkSession, train: DataFrame) -> None:
     watermark = Watermark("model version", "it's a \\ test")
-    out = watermark.stage().transform(train)
+    out = watermark_stage(watermark).transform(train)
     assert out.select(F.col("`model version`")).first()[0] == "it's a \\ test"
 
 
