@@ -61,7 +61,7 @@ attempt("FUTURE_ALLOWED")(ModelRegistry.resolve(spark, "future").transform(input
 
 val train = Seq((0.1, 0.2, 0.0), (0.9, 0.8, 1.0), (0.2, 0.1, 0.0), (0.8, 0.9, 1.0)).toDF("x", "y", "label")
 val assembler = new VectorAssembler().setInputCols(Array("x", "y")).setOutputCol("features")
-val lr = new LogisticRegression().setMaxIter(5)
+val lr = new LogisticRegression().setMaxIter(5).setRegParam(0.01)  // the series's params: a retrain, not a new minor
 val pipeline = new Pipeline().setStages(Array(assembler, lr, ModelRegistry.watermark()))
 val fitted = pipeline.fit(train)
 println("BEFORE=" + fitted.transform(input).select("pipeline").first().getString(0))
