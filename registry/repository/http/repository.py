@@ -33,7 +33,13 @@ from registry.exceptions import ArtifactNotFound, RepositoryUnavailable
 from registry.repository.base import PathExists, Repository, Source
 from registry.repository.config import Credentials, RepositoryConfig
 from registry.repository.http.listing import names_in_index
-from registry.repository.http.request_settings import MAX_SMALL_FILE, POOL_SIZE, UPLOAD_CONNECTIONS
+from registry.repository.http.request_settings import (
+    MAX_SMALL_FILE,
+    MULTIPLEXED_READS,
+    POOL_SIZE,
+    UPLOAD_CONNECTIONS,
+    Endpoint,
+)
 from registry.repository.http.transport import RoutingTransport, replayed
 from registry.repository.http.webdav import Locks, ServerTraits, folder_lock, mkcol_parents, probe
 
@@ -57,8 +63,7 @@ _TAKEN = (400, 409, 412)
 class HttpRepository(Repository):
     """A maven2 repository served over HTTP(S)."""
 
-    #: As many reads at once as the transport keeps connections open, and uploads as it opens ahead of a deploy.
-    read_width = POOL_SIZE
+    #: Uploads at once: as many as the transport opens connections ahead of a deploy.
     write_width = UPLOAD_CONNECTIONS
     config: RepositoryConfig  # always opened from one
 
@@ -72,7 +77,8 @@ class HttpRepository(Repository):
         session_only: bool = False,
     ) -> None:
         self.config = config
-        self.transport = RoutingTransport(config, credentials, credential_help, retries, session_only=session_only)
+        endpoint = Endpoint(config, credentials, credential_help, retries)
+        self.transport = RoutingTransport(endpoint, session_only=session_only)
         self.base = self.transport.base
         self.origin = self.base  # without user-info
         self.display = config.display
@@ -91,6 +97,12 @@ class HttpRepository(Repository):
 
     def close(self) -> None:
         self.transport.close()
+
+    @property
+    def read_width(self) -> int:  # type: ignore[override]
+        """As many reads at once as the transport keeps connections open, or (once the server has answered over
+        HTTP/2, where every read is a stream of one connection) :data:`MULTIPLEXED_READS`."""
+        return MULTIPLEXED_READS if self.transport.multiplexed() else POOL_SIZE
 
     # -- reading ------------------------------------------------------------------------------------------
 

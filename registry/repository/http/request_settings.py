@@ -5,20 +5,26 @@ the base URL, the credentials' ``Authorization`` header, the user agent and the 
 from __future__ import annotations
 
 import base64
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from registry._util import mask_url
 from registry.exceptions import ArtifactNotFound, ConfigError
-from registry.repository.config import Credentials
+from registry.repository.config import Credentials, RepositoryConfig
 
 __all__ = [
+    "Endpoint",
     "MAX_SMALL_FILE",
+    "MULTIPLEXED_READS",
     "POOL_SIZE",
     "UPLOAD_CONNECTIONS",
     "USER_AGENT",
     "authorization",
     "base_url",
     "not_found",
+    "plain_get_headers",
     "unsendable",
 ]
 
@@ -27,6 +33,9 @@ MAX_SMALL_FILE = 32 << 20
 #: Connections kept open to one server, and so the reads of one command at once (cards, checksums and promotion
 #: records: HttpRepository.read_width).
 POOL_SIZE = 64
+#: Reads of one command at once where they go as streams of one HTTP/2 connection (each waits on a thread of
+#: HttpRepository.read_many; the connection carries up to 1,000 at once).
+MULTIPLEXED_READS = 256
 #: Connections a deploy opens ahead of use, and so its uploads at once (HttpRepository.write_width).
 UPLOAD_CONNECTIONS = 16
 USER_AGENT = "registry (maven2 client)"
@@ -89,3 +98,38 @@ def authorization(credentials: Credentials | None) -> dict[str, str]:
             "cannot carry; set them again without those characters."
         ) from None
     return {"Authorization": "Basic " + base64.b64encode(pair).decode("ascii")}
+
+
+def plain_get_headers(credentials: Credentials | None) -> dict[str, str]:
+    """The header fields of a plain GET of a small file, as the ``requests`` session sends it: the file's bytes as
+    stored (the checksums are of those), and the credentials (:func:`authorization`, which refuses a value that
+    cannot be a header)."""
+    return {"User-Agent": USER_AGENT, "Accept-Encoding": "identity", "Accept": "*/*", **authorization(credentials)}
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One repository as both routes send requests to it: its configuration, the credentials (checked once, here,
+    by :func:`plain_get_headers`), where they came from (for an authentication error), the retries of a read."""
+
+    config: RepositoryConfig
+    credentials: Credentials | None
+    credential_help: str
+    retries: int
+    base: str = dataclasses.field(init=False)
+    headers: dict[str, str] = dataclasses.field(init=False)  # of a plain GET: plain_get_headers
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "base", base_url(self.config.url))
+        if self.config.ca_bundle and not Path(self.config.ca_bundle).expanduser().exists():
+            raise ConfigError(f"The ca_bundle {self.config.ca_bundle!r} of {self.display} does not exist.")
+        object.__setattr__(self, "headers", plain_get_headers(self.credentials))
+
+    @property
+    def display(self) -> str:
+        return self.config.display
+
+    @property
+    def timeout(self) -> tuple[float, float]:
+        """The connect and read timeouts of a request (seconds)."""
+        return min(10.0, self.config.timeout), self.config.timeout

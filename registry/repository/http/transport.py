@@ -20,21 +20,14 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import quote
 
 from registry._util import mask_url
-from registry.exceptions import ConfigError, RegistryError
+from registry.exceptions import RegistryError
 from registry.repository.base import Source
 from registry.repository.config import Credentials, RepositoryConfig
-from registry.repository.http.request_settings import (
-    MAX_SMALL_FILE,
-    POOL_SIZE,
-    USER_AGENT,
-    authorization,
-    base_url,
-    not_found,
-)
+from registry.repository.http.request_settings import MAX_SMALL_FILE, POOL_SIZE, Endpoint, not_found
 from registry.repository.http.small_reads import SmallFileReader, tls_context
 
 if TYPE_CHECKING:
@@ -45,6 +38,18 @@ if TYPE_CHECKING:
 __all__ = ["RoutingTransport", "replayed"]
 
 log = logging.getLogger("registry.repository.http")
+
+
+class _SmallReads(Protocol):
+    """The small-read route: :class:`~registry.repository.http.multiplexed_reads.MultiplexedReader`, or
+    :class:`~registry.repository.http.small_reads.SmallFileReader` where pycurl is not installed."""
+
+    def get(self, path: str) -> tuple[int, bytes, str | None] | None: ...
+
+    def preconnect(self) -> None: ...
+
+    def close(self) -> None: ...
+
 
 #: Connections for small reads a deploy opens ahead of use: the previous build's card and its checksum, at once.
 _SMALL_READS_AHEAD = 2
@@ -86,30 +91,17 @@ class RoutingTransport:
     for everything else.
     """
 
-    def __init__(
-        self,
-        config: RepositoryConfig,
-        credentials: Credentials | None,
-        help_text: str,
-        retries: int,
-        *,
-        session_only: bool = False,
-    ) -> None:
-        """``session_only``: every request goes through the ``requests`` session's own ``send`` (no small-file
-        reader, no route straight to its pool), for a caller that replaces its adapter (a test faking faults)."""
-        self.config = config
+    def __init__(self, endpoint: Endpoint, *, session_only: bool = False) -> None:
+        """``session_only``: every request goes through the ``requests`` session (no small-read route), for a
+        caller that replaces its adapter (a test faking faults)."""
+        self.endpoint = endpoint
+        self.config = endpoint.config
         self._session_only = session_only
-        self.base = base_url(config.url)
-        self.display = config.display
-        if config.ca_bundle and not Path(config.ca_bundle).expanduser().exists():
-            raise ConfigError(f"The ca_bundle {config.ca_bundle!r} of {self.display} does not exist.")
-        self._credentials = credentials
-        self._authorization = authorization(credentials)  # refuses a value that cannot be a header, at once
-        self._help_text = help_text
-        self._retries = retries
-        self._timeout = (min(10.0, config.timeout), config.timeout)
+        self.base = endpoint.base
+        self.display = endpoint.display
+        self._timeout = endpoint.timeout
         self._full: session.RequestsTransport | None = None
-        self._small_reads: SmallFileReader | bool | None = False  # False: not set up yet; None: not possible
+        self._small_reads: _SmallReads | bool | None = False  # False: not set up yet; None: not possible
         self._lock = threading.Lock()  # the session's making
         self._reader_lock = threading.Lock()  # the reader's
 
@@ -119,12 +111,10 @@ class RoutingTransport:
             if self._full is None:
                 from registry.repository.http import session
 
-                self._full = session.RequestsTransport(
-                    self.config, self._credentials, self._help_text, self._retries, direct=not self._session_only
-                )
+                self._full = session.RequestsTransport(self.endpoint)
             return self._full
 
-    def _reader(self) -> SmallFileReader | None:
+    def _reader(self) -> _SmallReads | None:
         """The small-file reader, set up on first use (the first of 64 concurrent reads sets it up; the others
         wait for it rather than go the slow way); ``None`` where it must not be used."""
         with self._reader_lock:
@@ -132,36 +122,36 @@ class RoutingTransport:
                 self._small_reads = None if self._session_only else self._new_reader()
             return self._small_reads  # type: ignore[return-value]
 
-    def _new_reader(self) -> SmallFileReader | None:
+    def _new_reader(self) -> _SmallReads | None:
         https = self.base.startswith("https:")
         headers: dict[str, str] | None = None
         verify = _verify(self.config, os.environ)
         if https and not self.config.verify_tls:
             return None  # urllib3 warns on every such request: they go its way
-        if not _needs_requests(os.environ, self._credentials):
-            headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "identity", "Accept": "*/*", **self._authorization}
+        if not _needs_requests(os.environ, self.endpoint.credentials):
+            headers = self.endpoint.headers
         if headers is None:
             headers, verify = self.full().prepared()
             if headers is None:
                 return None
-        try:
-            tls = tls_context(verify, _default_bundle()) if https else None
-            return SmallFileReader(
-                self.base, headers, timeout=self._timeout, limit=MAX_SMALL_FILE, keep=POOL_SIZE, tls=tls
-            )
-        except (OSError, ValueError):  # an unreadable CA bundle: the session reports it
-            return None
+        return _small_reader(self.base, headers, verify, self.endpoint)
 
     def close(self) -> None:
         with self._lock, self._reader_lock:
             full, reader = self._full, self._small_reads
         if full is not None:
             full.close()
-        if isinstance(reader, SmallFileReader):
+        if not isinstance(reader, bool | None):
             reader.close()
 
     def url(self, path: str) -> str:
         return self.base + quote(path, safe="/")
+
+    def multiplexed(self) -> bool:
+        """Whether small reads have gone as HTTP/2 streams of one connection (so many more can go at once)."""
+        with self._reader_lock:
+            reader = self._small_reads
+        return bool(getattr(reader, "multiplexed", False))
 
     def get_small(self, path: str) -> tuple[bytes, str | None]:
         """GET a small file and its ETag: first on a kept-alive connection of the small-file reader, and any
@@ -211,6 +201,40 @@ class RoutingTransport:
     def start_helper(self, target: Callable[..., object], *args: object) -> None:
         """See :meth:`registry.repository.http.session.RequestsTransport.start_helper`."""
         self.full().start_helper(target, *args)
+
+
+def _small_reader(base: str, headers: dict[str, str], verify: bool | str, endpoint: Endpoint) -> _SmallReads | None:
+    """The small-read route: libcurl's (:mod:`~registry.repository.http.multiplexed_reads`), or where pycurl is not
+    installed (no wheel for this platform) the reader of our own (HTTP/1.1 only); ``None`` where neither can be set
+    up (an unreadable CA bundle: the session reports it)."""
+    https = base.startswith("https:")
+    config = endpoint.config
+    try:
+        from registry.repository.http.multiplexed_reads import MultiplexedReader, speaks_http2
+    except ImportError:
+        pass
+    else:
+        if speaks_http2() or config.http2 != "prior-knowledge":
+            try:
+                return MultiplexedReader(
+                    base,
+                    headers,
+                    timeout=endpoint.timeout,
+                    limit=MAX_SMALL_FILE,
+                    keep=POOL_SIZE,
+                    verify=verify,
+                    default_bundle=_default_bundle() if https else "",
+                    http2=config.http2,
+                )
+            except (OSError, ValueError):
+                return None
+    if config.http2 == "prior-knowledge":
+        return None  # a server that speaks only HTTP/2: the session is told so by its answers
+    try:
+        tls = tls_context(verify, _default_bundle()) if https else None
+        return SmallFileReader(base, headers, timeout=endpoint.timeout, limit=MAX_SMALL_FILE, keep=POOL_SIZE, tls=tls)
+    except (OSError, ValueError):  # an unreadable CA bundle: the session reports it
+        return None
 
 
 def _default_bundle() -> str:

@@ -1,0 +1,274 @@
+"""Plain GETs of small files through libcurl (pycurl's multi interface), all on one thread: HTTP/2 streams on one
+connection where the server speaks it, HTTP/1.1 on a bounded pool of kept-alive connections otherwise.
+
+A search or a catalog reads small files by the thousand, from up to :attr:`HttpRepository.read_width
+<registry.repository.http.repository.HttpRepository.read_width>` threads at once. Each thread hands its GET to
+the one thread that drives a ``CurlMulti`` and waits for the answer; that thread follows libcurl's own timeout
+(``CurlMulti.timeout()``) and the sockets it names, never a fixed poll. Over HTTP/2 every request of a command
+goes on one connection (libcurl's cap of 100 streams on it is raised to the server's own), so a thousand reads
+take a few round trips instead of a thousand over sixty-four connections (see ARCHITECTURE.md, "Small reads").
+
+HTTP/2 is asked for over TLS through ALPN, as Nexus and Artifactory offer it (the server may answer HTTP/1.1),
+and without TLS only where the repository says the server speaks it (``http2 = "prior-knowledge"``): an
+``http://`` server that does not would answer nothing a reader can use.
+
+The same contract as :class:`~registry.repository.http.small_reads.SmallFileReader`: only a ``200`` within the
+size limit and not compressed, and a ``404``, are taken; for anything else (another status, a redirect, a
+connection refused, dropped or timed out, a malformed answer, which libcurl refuses) :meth:`MultiplexedReader.get`
+returns ``None`` and the caller sends the request through its full transport. No proxy (the transport does not
+use this route where one is configured), no ``.netrc`` (the credentials are in the headers given), no redirects.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import select
+import threading
+from collections import deque
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import quote
+
+import pycurl
+
+__all__ = ["HTTP2_MODES", "MultiplexedReader", "speaks_http2"]
+
+#: The values of a repository's ``http2`` setting: ``"alpn"`` (over TLS where the server offers it, the default)
+#: and ``"prior-knowledge"`` (h2c: the server speaks HTTP/2 without TLS, or with TLS without offering it).
+HTTP2_MODES = ("alpn", "prior-knowledge")
+#: Streams at once on one HTTP/2 connection (libcurl allows 100 unless told; the server may allow fewer).
+_STREAMS = 1000
+#: The longest 404 page read (a server's page is a few hundred bytes).
+_SHORT_BODY = 64 << 10
+_Answer = tuple[int, bytes, str | None]
+
+
+def speaks_http2() -> bool:
+    """Whether this libcurl can speak HTTP/2 (the pycurl wheels bundle nghttp2)."""
+    return bool(pycurl.version_info()[4] & pycurl.VERSION_HTTP2)
+
+
+class _Read:
+    """One GET on its way: its handle, what arrived, and the event its caller waits on."""
+
+    __slots__ = ("body", "done", "encoding", "etag", "handle", "path", "result", "status", "too_large")
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.body = bytearray()
+        self.etag: str | None = None
+        self.encoding = b""
+        self.status = 0
+        self.too_large = False
+        self.result: _Answer | None = None
+        self.done = threading.Event()
+        self.handle: Any = None
+
+
+class MultiplexedReader:
+    """GETs of small files under ``base`` with ``headers`` (the credentials among them), sent by one thread
+    through one ``CurlMulti``: up to ``keep`` connections (HTTP/1.1), or one carrying every request (HTTP/2).
+    Thread-safe: :meth:`get` may be called from any number of threads.
+
+    ``verify``: ``True`` (``default_bundle``), or the path of a CA bundle file or folder, as ``requests`` takes it.
+    """
+
+    def __init__(
+        self,
+        base: str,
+        headers: Mapping[str, str],
+        *,
+        timeout: tuple[float, float],
+        limit: int,
+        keep: int,
+        verify: bool | str = True,
+        default_bundle: str = "",
+        http2: str = "alpn",
+    ) -> None:
+        if not base.startswith(("http://", "https://")):
+            raise ValueError("an http or https URL")
+        if http2 not in HTTP2_MODES:
+            raise ValueError(f"http2 is one of {HTTP2_MODES}")
+        for name, value in headers.items():
+            if any(c in f"{name}{value}" for c in "\r\n\0"):
+                raise ValueError(f"header {name[:40]!r} cannot be sent: a line break or NUL")
+        self._base = base
+        self._headers = [f"{name}: {value}" for name, value in headers.items()]
+        self._connect_timeout, self._read_timeout = timeout
+        self._limit = limit
+        https = base.startswith("https://")
+        if http2 == "prior-knowledge":
+            self._version = pycurl.CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE
+        else:
+            self._version = pycurl.CURL_HTTP_VERSION_2TLS if https else pycurl.CURL_HTTP_VERSION_1_1
+        self._tls: dict[int, Any] = {}
+        if https:
+            location = default_bundle if verify is True else str(verify)
+            if not location or not os.path.exists(location):
+                raise ValueError("no CA bundle to verify the server with")
+            self._tls[pycurl.CAPATH if os.path.isdir(location) else pycurl.CAINFO] = location
+        self._multi = pycurl.CurlMulti()
+        self._multi.setopt(pycurl.M_PIPELINING, pycurl.PIPE_MULTIPLEX)
+        self._multi.setopt(pycurl.M_MAX_HOST_CONNECTIONS, keep)
+        self._multi.setopt(pycurl.M_MAXCONNECTS, keep)
+        self._multi.setopt(pycurl.M_MAX_CONCURRENT_STREAMS, _STREAMS)
+        self._queue: deque[_Read] = deque()
+        self._handles: list[Any] = []  # idle easy handles, reused (each keeps its settings)
+        self._lock = threading.Lock()  # the driver's start and close
+        self._closed = False
+        self._driver: threading.Thread | None = None
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_r, False)
+        self.multiplexed = False  # an answer came over HTTP/2: a read needs no connection of its own
+
+    def get(self, path: str) -> _Answer | None:
+        """``(200, content, ETag)``, ``(404, b"", None)``, or ``None``: send it through the full transport."""
+        read = _Read(path)
+        with self._lock:
+            if self._closed:
+                return None
+            if self._driver is None:
+                self._driver = threading.Thread(target=self._drive, name="small-reads", daemon=True)
+                self._driver.start()
+            self._queue.append(read)
+        with contextlib.suppress(BlockingIOError):
+            os.write(self._wake_w, b"\0")
+        # libcurl ends a read within its timeouts; this only guards against a driver that died
+        if not read.done.wait(self._connect_timeout + 2 * self._read_timeout + 5):
+            return None
+        return read.result
+
+    def preconnect(self) -> None:
+        """Nothing to do: libcurl opens its connection on the first read (one, over HTTP/2)."""
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            driver = self._driver
+        with contextlib.suppress(OSError):
+            os.write(self._wake_w, b"\0")
+        if driver is not None:
+            driver.join(self._connect_timeout + self._read_timeout)
+        if driver is None or not driver.is_alive():
+            self._multi.close()
+            for handle in self._handles:
+                handle.close()
+            self._handles.clear()
+            for fd in (self._wake_r, self._wake_w):
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+
+    # -- the driving thread -------------------------------------------------------------------------------
+
+    def _drive(self) -> None:
+        running: dict[Any, _Read] = {}
+        try:
+            while not self._closed:
+                while self._queue:
+                    read = self._queue.popleft()
+                    read.handle = self._handle(read)
+                    running[read.handle] = read
+                    self._multi.add_handle(read.handle)
+                while self._multi.perform()[0] == pycurl.E_CALL_MULTI_PERFORM:
+                    pass
+                self._finish(running)
+                self._wait(bool(running))
+        finally:
+            for read in list(running.values()) + list(self._queue):
+                read.done.set()  # result None: the full transport
+
+    def _wait(self, busy: bool) -> None:
+        """Until a socket of libcurl's or the wake-up pipe is ready, or libcurl's timeout is due."""
+        timeout_ms = self._multi.timeout() if busy else -1
+        readable, writable, failed = self._multi.fdset()
+        wait = None if timeout_ms < 0 else timeout_ms / 1000
+        if timeout_ms < 0 and busy and not (readable or writable):
+            wait = 0.05  # libcurl is resolving a name on its own thread and names nothing to wait on
+        try:
+            select.select([self._wake_r, *readable], writable, failed, wait)
+        except (OSError, ValueError):  # a descriptor beyond select()'s range: wait a little instead
+            select.select([self._wake_r], [], [], 0.001)
+        with contextlib.suppress(BlockingIOError, OSError):
+            os.read(self._wake_r, 4096)
+
+    def _finish(self, running: dict[Any, _Read]) -> None:
+        while True:
+            queued, ended, failed = self._multi.info_read()
+            for handle in ended:
+                self._end(running.pop(handle), ok=True)
+            for handle, _code, _message in failed:
+                self._end(running.pop(handle), ok=False)
+            if not queued:
+                return
+
+    def _end(self, read: _Read, *, ok: bool) -> None:
+        handle = read.handle
+        self._multi.remove_handle(handle)
+        if ok and not read.too_large:
+            status = handle.getinfo(pycurl.RESPONSE_CODE)
+            if handle.getinfo(pycurl.INFO_HTTP_VERSION) == pycurl.CURL_HTTP_VERSION_2_0:
+                self.multiplexed = True
+            plain = read.encoding in (b"", b"identity")
+            if status == 200 and plain:
+                read.result = (200, bytes(read.body), read.etag)
+            elif status == 404:
+                read.result = (404, b"", None)
+        read.body = bytearray()
+        handle.setopt(pycurl.WRITEFUNCTION, _discard)
+        handle.setopt(pycurl.HEADERFUNCTION, _discard)
+        self._handles.append(handle)
+        read.done.set()
+
+    def _handle(self, read: _Read) -> Any:
+        handle = self._handles.pop() if self._handles else self._new_handle()
+        handle.setopt(pycurl.URL, self._base + quote(read.path, safe="/"))
+
+        def header(line: bytes) -> None:
+            name, colon, value = line.partition(b":")
+            if line.startswith(b"HTTP/"):  # a new answer (after a 100 Continue, say): start again
+                code = line.split(b" ", 2)[1:2]
+                read.status = int(code[0]) if code and code[0].isdigit() else 0
+                read.etag, read.encoding = None, b""
+            elif colon:
+                name = name.strip().lower()
+                if name == b"etag":
+                    read.etag = value.strip().decode("latin-1")
+                elif name == b"content-encoding":
+                    read.encoding = value.strip().lower()
+
+        def body(data: bytes) -> int | None:
+            read.body += data
+            if len(read.body) > (self._limit if read.status == 200 else _SHORT_BODY):
+                read.too_large = True
+                return 0  # libcurl ends the transfer: the full transport reads it (and says it is too large)
+            return None
+
+        handle.setopt(pycurl.HEADERFUNCTION, header)
+        handle.setopt(pycurl.WRITEFUNCTION, body)
+        return handle
+
+    def _new_handle(self) -> Any:
+        handle = pycurl.Curl()
+        handle.setopt(pycurl.PROTOCOLS, pycurl.PROTO_HTTP | pycurl.PROTO_HTTPS)
+        handle.setopt(pycurl.FOLLOWLOCATION, 0)
+        handle.setopt(pycurl.NOSIGNAL, 1)
+        handle.setopt(pycurl.PROXY, "")  # none (not even from the environment): the transport decided
+        handle.setopt(pycurl.NOPROXY, "*")
+        handle.setopt(pycurl.NETRC, pycurl.NETRC_IGNORED)
+        handle.setopt(pycurl.HTTPHEADER, self._headers)
+        handle.setopt(pycurl.HTTP_VERSION, self._version)
+        handle.setopt(pycurl.PIPEWAIT, 1)  # wait to share the HTTP/2 connection rather than open another
+        handle.setopt(pycurl.CONNECTTIMEOUT_MS, int(self._connect_timeout * 1000))
+        # no byte for the read timeout: given up, as a socket read times out
+        handle.setopt(pycurl.LOW_SPEED_LIMIT, 1)
+        handle.setopt(pycurl.LOW_SPEED_TIME, max(1, int(self._read_timeout)))
+        handle.setopt(pycurl.SSL_VERIFYPEER, 1)
+        handle.setopt(pycurl.SSL_VERIFYHOST, 2)
+        for option, value in self._tls.items():
+            handle.setopt(option, value)
+        return handle
+
+
+def _discard(data: bytes) -> None:
+    """A finished handle's callbacks: they no longer hold its read."""
