@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import select
 import threading
 from collections import deque
@@ -42,6 +43,10 @@ _STREAMS = 1000
 #: The longest 404 page read (a server's page is a few hundred bytes).
 _SHORT_BODY = 64 << 10
 _Answer = tuple[int, bytes, str | None]
+#: The status line of an answer as HTTP spells it (libcurl also takes other spellings, and reads some wrong).
+_STATUS = re.compile(rb"HTTP/(?:1\.[01]|2) ([0-9]{3})(?: [^\r\n]*)?\r\n\Z")
+_BROKEN = -1  # a read's status: the status line was not one
+_NEXT = -2  # a read's status: an interim answer (1xx) ended, the next answer's status line comes
 
 
 def speaks_http2() -> bool:
@@ -49,17 +54,32 @@ def speaks_http2() -> bool:
     return bool(pycurl.version_info()[4] & pycurl.VERSION_HTTP2)
 
 
+class _Batch:
+    """Reads asked for together: one event for their caller, set when the last has ended (counted on the driving
+    thread alone)."""
+
+    __slots__ = ("done", "remaining")
+
+    def __init__(self, count: int) -> None:
+        self.remaining = count
+        self.done = threading.Event()
+
+
 class _Read:
     """One GET on its way: its handle, what arrived, and the event its caller waits on."""
 
-    __slots__ = ("body", "done", "encoding", "etag", "handle", "path", "result", "status", "too_large")
+    __slots__ = (
+        "batch", "body", "done", "encoding", "etag", "handle", "head_ended", "path", "result", "status", "too_large",
+    )  # fmt: skip
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, batch: _Batch | None = None) -> None:
+        self.batch = batch
         self.path = path
         self.body = bytearray()
         self.etag: str | None = None
         self.encoding = b""
         self.status = 0
+        self.head_ended = False  # the empty line that ends the final answer's header fields came
         self.too_large = False
         self.result: _Answer | None = None
         self.done = threading.Event()
@@ -120,24 +140,40 @@ class MultiplexedReader:
         self._driver: threading.Thread | None = None
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
-        self.multiplexed = False  # an answer came over HTTP/2: a read needs no connection of its own
 
     def get(self, path: str) -> _Answer | None:
         """``(200, content, ETag)``, ``(404, b"", None)``, or ``None``: send it through the full transport."""
         read = _Read(path)
+        if not self._send([read]) or not read.done.wait(self._patience()):
+            return None
+        return read.result
+
+    def get_many(self, paths: list[str]) -> list[_Answer | None]:
+        """:meth:`get` of each path, all at once (the caller waits on one event, not a thread per read)."""
+        if not paths:
+            return []
+        batch = _Batch(len(paths))
+        reads = [_Read(path, batch) for path in paths]
+        if not self._send(reads) or not batch.done.wait(self._patience() * (1 + len(paths) // _STREAMS)):
+            return [read.result if read.done.is_set() else None for read in reads]
+        return [read.result for read in reads]
+
+    def _patience(self) -> float:
+        """How long a read is waited for: libcurl ends one within its timeouts; this guards against a driver that
+        died."""
+        return self._connect_timeout + 2 * self._read_timeout + 5
+
+    def _send(self, reads: list[_Read]) -> bool:
         with self._lock:
             if self._closed:
-                return None
+                return False
             if self._driver is None:
                 self._driver = threading.Thread(target=self._drive, name="small-reads", daemon=True)
                 self._driver.start()
-            self._queue.append(read)
+            self._queue.extend(reads)
         with contextlib.suppress(BlockingIOError):
             os.write(self._wake_w, b"\0")
-        # libcurl ends a read within its timeouts; this only guards against a driver that died
-        if not read.done.wait(self._connect_timeout + 2 * self._read_timeout + 5):
-            return None
-        return read.result
+        return True
 
     def preconnect(self) -> None:
         """Nothing to do: libcurl opens its connection on the first read (one, over HTTP/2)."""
@@ -176,7 +212,7 @@ class MultiplexedReader:
                 self._wait(bool(running))
         finally:
             for read in list(running.values()) + list(self._queue):
-                read.done.set()  # result None: the full transport
+                self._done(read)  # result None: the full transport
 
     def _wait(self, busy: bool) -> None:
         """Until a socket of libcurl's or the wake-up pipe is ready, or libcurl's timeout is due."""
@@ -207,8 +243,8 @@ class MultiplexedReader:
         self._multi.remove_handle(handle)
         if ok and not read.too_large:
             status = handle.getinfo(pycurl.RESPONSE_CODE)
-            if handle.getinfo(pycurl.INFO_HTTP_VERSION) == pycurl.CURL_HTTP_VERSION_2_0:
-                self.multiplexed = True
+            if status != read.status or not read.head_ended:
+                status = 0  # not the answer we read (a status line libcurl reads otherwise, header fields cut off)
             plain = read.encoding in (b"", b"identity")
             if status == 200 and plain:
                 read.result = (200, bytes(read.body), read.etag)
@@ -218,19 +254,32 @@ class MultiplexedReader:
         handle.setopt(pycurl.WRITEFUNCTION, _discard)
         handle.setopt(pycurl.HEADERFUNCTION, _discard)
         self._handles.append(handle)
+        self._done(read)
+
+    @staticmethod
+    def _done(read: _Read) -> None:
         read.done.set()
+        if read.batch is not None:
+            read.batch.remaining -= 1
+            if read.batch.remaining <= 0:
+                read.batch.done.set()
 
     def _handle(self, read: _Read) -> Any:
         handle = self._handles.pop() if self._handles else self._new_handle()
         handle.setopt(pycurl.URL, self._base + quote(read.path, safe="/"))
 
         def header(line: bytes) -> None:
-            name, colon, value = line.partition(b":")
-            if line.startswith(b"HTTP/"):  # a new answer (after a 100 Continue, say): start again
-                code = line.split(b" ", 2)[1:2]
-                read.status = int(code[0]) if code and code[0].isdigit() else 0
+            if read.status in (0, _NEXT):  # an answer's first line (after a 100 Continue, say: another answer)
+                status = _STATUS.match(line)
+                read.status = int(status.group(1)) if status else _BROKEN  # libcurl reads "http/1.1 404" as 200
                 read.etag, read.encoding = None, b""
-            elif colon:
+                return
+            if line == b"\r\n":
+                read.head_ended = read.status >= 200
+                read.status = _NEXT if read.status < 200 else read.status
+                return
+            name, colon, value = line.partition(b":")
+            if colon:
                 name = name.strip().lower()
                 if name == b"etag":
                     read.etag = value.strip().decode("latin-1")

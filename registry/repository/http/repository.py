@@ -21,7 +21,7 @@ import logging
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -35,7 +35,6 @@ from registry.repository.config import Credentials, RepositoryConfig
 from registry.repository.http.listing import names_in_index
 from registry.repository.http.request_settings import (
     MAX_SMALL_FILE,
-    MULTIPLEXED_READS,
     POOL_SIZE,
     UPLOAD_CONNECTIONS,
     Endpoint,
@@ -63,7 +62,9 @@ _TAKEN = (400, 409, 412)
 class HttpRepository(Repository):
     """A maven2 repository served over HTTP(S)."""
 
-    #: Uploads at once: as many as the transport opens connections ahead of a deploy.
+    #: As many reads at once as the transport keeps connections open (many more go at once through
+    #: :meth:`read_files`), and uploads as it opens ahead of a deploy.
+    read_width = POOL_SIZE
     write_width = UPLOAD_CONNECTIONS
     config: RepositoryConfig  # always opened from one
 
@@ -98,12 +99,6 @@ class HttpRepository(Repository):
     def close(self) -> None:
         self.transport.close()
 
-    @property
-    def read_width(self) -> int:  # type: ignore[override]
-        """As many reads at once as the transport keeps connections open, or (once the server has answered over
-        HTTP/2, where every read is a stream of one connection) :data:`MULTIPLEXED_READS`."""
-        return MULTIPLEXED_READS if self.transport.multiplexed() else POOL_SIZE
-
     # -- reading ------------------------------------------------------------------------------------------
 
     def read(self, path: str) -> bytes:
@@ -112,6 +107,24 @@ class HttpRepository(Repository):
         if kept is not None and time.monotonic() - kept[0] < _READ_BACK_SECONDS:
             return kept[1]
         return self.transport.get_small(path)[0]
+
+    def read_files(self, paths: Sequence[str]) -> list[bytes | None]:
+        """All at once on the small-read route where it can (HTTP/2: streams of one connection); the answers it
+        does not take, and every read where it cannot, on the threads of :meth:`read_many`."""
+        answers = self.transport.get_many(list(paths))
+        if answers is None:
+            return super().read_files(paths)
+        again = [at for at, answer in enumerate(answers) if answer is None]
+        contents = [None if answer is None or answer[0] == 404 else answer[1] for answer in answers]
+        for at, content in zip(again, self.read_many(self._read_again, [paths[at] for at in again]), strict=True):
+            contents[at] = content
+        return contents
+
+    def _read_again(self, path: str) -> bytes | None:
+        try:
+            return self.transport.full().get_small(path, spent=1)[0]  # the small-read route made one attempt
+        except ArtifactNotFound:
+            return None
 
     def fetch(self, path: str, destination: Path) -> None:
         self.transport.download(path, destination)

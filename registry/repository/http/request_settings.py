@@ -17,7 +17,6 @@ from registry.repository.config import Credentials, RepositoryConfig
 __all__ = [
     "Endpoint",
     "MAX_SMALL_FILE",
-    "MULTIPLEXED_READS",
     "POOL_SIZE",
     "UPLOAD_CONNECTIONS",
     "USER_AGENT",
@@ -33,9 +32,6 @@ MAX_SMALL_FILE = 32 << 20
 #: Connections kept open to one server, and so the reads of one command at once (cards, checksums and promotion
 #: records: HttpRepository.read_width).
 POOL_SIZE = 64
-#: Reads of one command at once where they go as streams of one HTTP/2 connection (each waits on a thread of
-#: HttpRepository.read_many; the connection carries up to 1,000 at once).
-MULTIPLEXED_READS = 256
 #: Connections a deploy opens ahead of use, and so its uploads at once (HttpRepository.write_width).
 UPLOAD_CONNECTIONS = 16
 USER_AGENT = "registry (maven2 client)"

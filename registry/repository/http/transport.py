@@ -147,12 +147,6 @@ class RoutingTransport:
     def url(self, path: str) -> str:
         return self.base + quote(path, safe="/")
 
-    def multiplexed(self) -> bool:
-        """Whether small reads have gone as HTTP/2 streams of one connection (so many more can go at once)."""
-        with self._reader_lock:
-            reader = self._small_reads
-        return bool(getattr(reader, "multiplexed", False))
-
     def get_small(self, path: str) -> tuple[bytes, str | None]:
         """GET a small file and its ETag: first on a kept-alive connection of the small-file reader, and any
         answer but the file or its absence again through the session (with one retry fewer: a server failing for
@@ -169,6 +163,14 @@ class RoutingTransport:
         if status == 404:
             raise not_found(path, self.display)
         return content, etag
+
+    def get_many(self, paths: list[str]) -> list[tuple[int, bytes, str | None] | None] | None:
+        """The answers of the small-read route to GETs of every path at once, where it can send them so (libcurl;
+        ``None`` elsewhere): ``(200, content, ETag)``, ``(404, b"", None)``, or ``None`` for a path to read again
+        with :meth:`get_small`."""
+        reader = self._reader()
+        get_many = getattr(reader, "get_many", None)
+        return None if get_many is None else list(get_many(paths))
 
     def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         """See :meth:`registry.repository.http.session.RequestsTransport.request`."""

@@ -1,0 +1,46 @@
+"""The libcurl small-read route (registry.repository.http.multiplexed_reads) against the scripted socket server of
+test_small_reads_fuzz, serving the same hypothesis-generated answers: a plain answer with one hostile change at most.
+
+libcurl parses HTTP itself, more leniently than our own reader (a bare LF, a continuation line, a chunked body
+are read as HTTP allows them), so the contract checked is the one that matters: :meth:`MultiplexedReader.get`
+never raises, never returns another body than the one served (a stray second answer is never taken for the next
+request's), takes a status other than 200 or 404 never, and the next request is answered right.
+"""
+
+from __future__ import annotations
+
+import pytest
+from harness import FIGURES
+from hypothesis import HealthCheck, given, settings
+from test_small_reads_fuzz import LIMIT, Answer, Scripted, answers, scripted
+
+pytest.importorskip("pycurl", reason="pycurl is a dependency: without its wheel, small reads use SmallFileReader")
+from registry.repository.http.multiplexed_reads import MultiplexedReader
+
+__all__ = ["scripted"]  # the fixture, shared with test_small_reads_fuzz
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(example=answers())
+def test_libcurl_takes_only_the_body_served_and_never_a_stray_one(
+    scripted: Scripted, example: tuple[str, Answer]
+) -> None:
+    name, answer = example
+    scripted.script[:] = [(answer.wire(), answer.close)]
+    reader = MultiplexedReader(
+        f"http://127.0.0.1:{scripted.port}/repo/", {"User-Agent": "fuzz"}, timeout=(2, 1), limit=LIMIT, keep=2
+    )
+    try:
+        first = reader.get("file")  # never raises
+        assert reader.get("next") == (200, b"next", None), name  # never the stray bytes of the answer before
+    finally:
+        reader.close()
+    served = (answer.status, answer.body if answer.status == 200 else b"", answer.etag)
+    assert first is None or first[:2] == served[:2], name  # never another status or body
+    if first is not None and name != "truncated-headers":  # its wire is a plain answer without the ETag
+        assert first == served, name
+    if answer.status not in (200, 404):
+        assert first is None, name
+    if answer.plain and answer.exact:
+        assert first == served, name
+    FIGURES["hostile answers served to the libcurl reader"] += 1
