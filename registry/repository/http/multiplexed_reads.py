@@ -25,6 +25,7 @@ import contextlib
 import os
 import re
 import select
+import socket
 import threading
 from collections import deque
 from collections.abc import Mapping
@@ -44,7 +45,7 @@ _STREAMS = 1000
 _SHORT_BODY = 64 << 10
 _Answer = tuple[int, bytes, str | None]
 #: The status line of an answer as HTTP spells it (libcurl also takes other spellings, and reads some wrong).
-_STATUS = re.compile(rb"HTTP/(?:1\.[01]|2) ([0-9]{3})(?: [^\r\n]*)?\r\n\Z")
+_STATUS = re.compile(rb"HTTP/(1\.[01]|2) ([0-9]{3})(?: [^\r\n]*)?\r\n\Z")
 _BROKEN = -1  # a read's status: the status line was not one
 _NEXT = -2  # a read's status: an interim answer (1xx) ended, the next answer's status line comes
 
@@ -52,6 +53,47 @@ _NEXT = -2  # a read's status: an interim answer (1xx) ended, the next answer's 
 def speaks_http2() -> bool:
     """Whether this libcurl can speak HTTP/2 (the pycurl wheels bundle nghttp2)."""
     return bool(pycurl.version_info()[4] & pycurl.VERSION_HTTP2)
+
+
+class _Sockets:
+    """The sockets libcurl connects through, so that an idle HTTP/1.1 connection is looked at before it carries
+    another request: one that is readable (bytes nobody asked for arrived since, such as a second answer to the last
+    request, or the server closed it) is not used, as urllib3 judges the connections of its pool; libcurl 8 would
+    take those bytes for the next request's answer. (HTTP/2 frames name their stream: nothing is taken for another
+    answer there.) Used on the driving thread only."""
+
+    def __init__(self) -> None:
+        self._fds: set[int] = set()  # libcurl's sockets (some may have been closed since)
+        self._by_port: dict[int, int] = {}
+        self.http1: set[int] = set()  # local ports of connections an answer came on over HTTP/1.x
+
+    def opened(self, fd: int, _purpose: int) -> int:
+        self._fds.add(fd)
+        return int(pycurl.SOCKOPT_OK)
+
+    def fit(self, local_port: int, server_port: int) -> bool:
+        """Whether the connection from ``local_port`` may carry a request: new, HTTP/2, or idle with nothing to
+        read."""
+        if local_port not in self.http1:
+            return True
+        fd = self._by_port.get(local_port)
+        if fd is None or self._ports(fd) != (local_port, server_port):
+            fd = next((fd for fd in list(self._fds) if self._ports(fd) == (local_port, server_port)), None)
+            if fd is None:
+                return False  # not a socket libcurl opened here: not to be trusted
+            self._by_port[local_port] = fd
+        try:
+            return not select.select([fd], [], [], 0)[0]
+        except (OSError, ValueError):  # beyond select()'s range
+            return False
+
+    def _ports(self, fd: int) -> tuple[int, int] | None:
+        try:
+            with socket.socket(fileno=os.dup(fd)) as sock:
+                return sock.getsockname()[1], sock.getpeername()[1]
+        except (OSError, IndexError, TypeError):
+            self._fds.discard(fd)  # closed since, or no longer a connected socket
+            return None
 
 
 class _Batch:
@@ -69,7 +111,8 @@ class _Read:
     """One GET on its way: its handle, what arrived, and the event its caller waits on."""
 
     __slots__ = (
-        "batch", "body", "done", "encoding", "etag", "handle", "head_ended", "path", "result", "status", "too_large",
+        "batch", "body", "done", "encoding", "etag", "handle", "head_ended", "local_port", "path", "result", "status",
+        "too_large",
     )  # fmt: skip
 
     def __init__(self, path: str, batch: _Batch | None = None) -> None:
@@ -80,6 +123,7 @@ class _Read:
         self.encoding = b""
         self.status = 0
         self.head_ended = False  # the empty line that ends the final answer's header fields came
+        self.local_port = 0  # of the connection it went on
         self.too_large = False
         self.result: _Answer | None = None
         self.done = threading.Event()
@@ -133,6 +177,7 @@ class MultiplexedReader:
         self._multi.setopt(pycurl.M_MAX_HOST_CONNECTIONS, keep)
         self._multi.setopt(pycurl.M_MAXCONNECTS, keep)
         self._multi.setopt(pycurl.M_MAX_CONCURRENT_STREAMS, _STREAMS)
+        self._sockets = _Sockets()
         self._queue: deque[_Read] = deque()
         self._handles: list[Any] = []  # idle easy handles, reused (each keeps its settings)
         self._lock = threading.Lock()  # the driver's start and close
@@ -253,6 +298,7 @@ class MultiplexedReader:
         read.body = bytearray()
         handle.setopt(pycurl.WRITEFUNCTION, _discard)
         handle.setopt(pycurl.HEADERFUNCTION, _discard)
+        handle.setopt(pycurl.PREREQFUNCTION, _fit)
         self._handles.append(handle)
         self._done(read)
 
@@ -271,7 +317,9 @@ class MultiplexedReader:
         def header(line: bytes) -> None:
             if read.status in (0, _NEXT):  # an answer's first line (after a 100 Continue, say: another answer)
                 status = _STATUS.match(line)
-                read.status = int(status.group(1)) if status else _BROKEN  # libcurl reads "http/1.1 404" as 200
+                read.status = int(status.group(2)) if status else _BROKEN  # libcurl reads "http/1.1 404" as 200
+                if status is None or status.group(1) != b"2":
+                    self._sockets.http1.add(read.local_port)
                 read.etag, read.encoding = None, b""
                 return
             if line == b"\r\n":
@@ -293,13 +341,19 @@ class MultiplexedReader:
                 return 0  # libcurl ends the transfer: the full transport reads it (and says it is too large)
             return None
 
+        def prerequest(_server: str, _local: str, server_port: int, local_port: int) -> int:
+            read.local_port = local_port
+            return pycurl.PREREQFUNC_OK if self._sockets.fit(local_port, server_port) else pycurl.PREREQFUNC_ABORT
+
         handle.setopt(pycurl.HEADERFUNCTION, header)
         handle.setopt(pycurl.WRITEFUNCTION, body)
+        handle.setopt(pycurl.PREREQFUNCTION, prerequest)
         return handle
 
     def _new_handle(self) -> Any:
         handle = pycurl.Curl()
         handle.setopt(pycurl.PROTOCOLS, pycurl.PROTO_HTTP | pycurl.PROTO_HTTPS)
+        handle.setopt(pycurl.SOCKOPTFUNCTION, self._sockets.opened)
         handle.setopt(pycurl.FOLLOWLOCATION, 0)
         handle.setopt(pycurl.NOSIGNAL, 1)
         handle.setopt(pycurl.PROXY, "")  # none (not even from the environment): the transport decided
@@ -317,6 +371,10 @@ class MultiplexedReader:
         for option, value in self._tls.items():
             handle.setopt(option, value)
         return handle
+
+
+def _fit(*_: object) -> int:
+    return int(pycurl.PREREQFUNC_OK)
 
 
 def _discard(data: bytes) -> None:
