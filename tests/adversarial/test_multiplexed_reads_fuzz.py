@@ -9,6 +9,8 @@ request's), takes a status other than 200 or 404 never, and the next request is 
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from harness import FIGURES
 from hypothesis import HealthCheck, given, settings
@@ -44,3 +46,23 @@ def test_libcurl_takes_only_the_body_served_and_never_a_stray_one(
     if answer.plain and answer.exact:
         assert first == served, name
     FIGURES["hostile answers served to the libcurl reader"] += 1
+
+
+def test_a_connection_opened_ahead_of_use_carries_the_next_read(scripted: Scripted) -> None:
+    reader = MultiplexedReader(
+        f"http://127.0.0.1:{scripted.port}/repo/", {"User-Agent": "ahead"}, timeout=(2, 1), limit=LIMIT, keep=2
+    )
+    try:
+        with scripted.lock:
+            before = scripted.connections
+        reader.preconnect()
+        deadline = time.monotonic() + 5
+        while scripted.connections == before:  # accepted before the read is asked for
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        scripted.script[:] = []
+        assert reader.get("next") == (200, b"next", None)
+        with scripted.lock:
+            assert scripted.connections == before + 1 and scripted.arrivals[-1] == before + 1
+    finally:
+        reader.close()

@@ -30,7 +30,7 @@ import threading
 from collections import deque
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import pycurl
 
@@ -60,16 +60,48 @@ class _Sockets:
     another request: one that is readable (bytes nobody asked for arrived since, such as a second answer to the last
     request, or the server closed it) is not used, as urllib3 judges the connections of its pool; libcurl 8 would
     take those bytes for the next request's answer. (HTTP/2 frames name their stream: nothing is taken for another
-    answer there.) Used on the driving thread only."""
+    answer there.) Also where connections opened ahead of use (:meth:`MultiplexedReader.preconnect`) wait for
+    libcurl to take them. Used on the driving thread, but for :attr:`ready`."""
 
     def __init__(self) -> None:
         self._fds: set[int] = set()  # libcurl's sockets (some may have been closed since)
         self._by_port: dict[int, int] = {}
         self.http1: set[int] = set()  # local ports of connections an answer came on over HTTP/1.x
+        self.ready: deque[socket.socket] = deque()  # connected ahead of use (appended on any thread)
+        self._given: list[socket.socket] = []  # handed to libcurl, which holds a duplicate of each
+        self._connected = False  # the socket being handed over is connected already
+
+    def open(self, _purpose: int, address: Any) -> socket.socket:
+        """A socket for libcurl to connect to ``address``: one connected ahead of use to it, else a new one."""
+        for sock in self._given:
+            sock.close()
+        self._given.clear()
+        while self.ready:
+            sock = self.ready.popleft()
+            try:
+                fit = sock.family == address.family and sock.getpeername() == address.addr
+                fit = fit and not select.select([sock], [], [], 0)[0]  # not closed by the server meanwhile
+            except (OSError, ValueError):
+                fit = False
+            if fit:
+                self._connected = True
+                self._given.append(sock)
+                return sock
+            sock.close()
+        sock = socket.socket(address.family, address.socktype, address.protocol)
+        self._given.append(sock)
+        return sock
 
     def opened(self, fd: int, _purpose: int) -> int:
         self._fds.add(fd)
-        return int(pycurl.SOCKOPT_OK)
+        connected, self._connected = self._connected, False
+        return int(pycurl.SOCKOPT_ALREADY_CONNECTED if connected else pycurl.SOCKOPT_OK)
+
+    def close(self) -> None:
+        for sock in [*self._given, *self.ready]:
+            sock.close()
+        self._given.clear()
+        self.ready.clear()
 
     def fit(self, local_port: int, server_port: int) -> bool:
         """Whether the connection from ``local_port`` may carry a request: new, HTTP/2, or idle with nothing to
@@ -221,7 +253,22 @@ class MultiplexedReader:
         return True
 
     def preconnect(self) -> None:
-        """Nothing to do: libcurl opens its connection on the first read (one, over HTTP/2)."""
+        """Open a connection now, for a read to come (call it on a thread of its own); best effort. libcurl takes
+        it for its next connection to the server (TLS, if any, is set up then)."""
+        parts = urlsplit(self._base)
+        try:
+            sock = socket.create_connection(
+                (parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)), self._connect_timeout
+            )
+        except OSError:
+            return
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.setblocking(False)
+        with self._lock:
+            if not self._closed:
+                self._sockets.ready.append(sock)
+                return
+        sock.close()
 
     def close(self) -> None:
         with self._lock:
@@ -236,6 +283,7 @@ class MultiplexedReader:
             for handle in self._handles:
                 handle.close()
             self._handles.clear()
+            self._sockets.close()
             for fd in (self._wake_r, self._wake_w):
                 with contextlib.suppress(OSError):
                     os.close(fd)
@@ -353,6 +401,7 @@ class MultiplexedReader:
     def _new_handle(self) -> Any:
         handle = pycurl.Curl()
         handle.setopt(pycurl.PROTOCOLS, pycurl.PROTO_HTTP | pycurl.PROTO_HTTPS)
+        handle.setopt(pycurl.OPENSOCKETFUNCTION, self._sockets.open)
         handle.setopt(pycurl.SOCKOPTFUNCTION, self._sockets.opened)
         handle.setopt(pycurl.FOLLOWLOCATION, 0)
         handle.setopt(pycurl.NOSIGNAL, 1)
