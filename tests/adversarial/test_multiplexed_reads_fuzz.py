@@ -11,15 +11,19 @@ from __future__ import annotations
 
 import time
 
-import pytest
 from harness import FIGURES
 from hypothesis import HealthCheck, given, settings
 from test_small_reads_fuzz import LIMIT, Answer, Scripted, answers, scripted
 
-pytest.importorskip("pycurl", reason="pycurl is a dependency: without its wheel, small reads use SmallFileReader")
+from registry.repository.config import RepositoryConfig
 from registry.repository.http.multiplexed_reads import MultiplexedReader
+from registry.repository.http.request_settings import Endpoint
 
 __all__ = ["scripted"]  # the fixture, shared with test_small_reads_fuzz
+
+
+def _endpoint(server: Scripted) -> Endpoint:
+    return Endpoint(RepositoryConfig("scripted", f"http://127.0.0.1:{server.port}/repo/", timeout=1), None, "", 0)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -29,9 +33,7 @@ def test_libcurl_takes_only_the_body_served_and_never_a_stray_one(
 ) -> None:
     name, answer = example
     scripted.script[:] = [(answer.wire(), answer.close)]
-    reader = MultiplexedReader(
-        f"http://127.0.0.1:{scripted.port}/repo/", {"User-Agent": "fuzz"}, timeout=(2, 1), limit=LIMIT, keep=2
-    )
+    reader = MultiplexedReader(_endpoint(scripted), {"User-Agent": "fuzz"}, limit=LIMIT, keep=2)
     try:
         first = reader.get("file")  # never raises
         assert reader.get("next") == (200, b"next", None), name  # never the stray bytes of the answer before
@@ -49,9 +51,7 @@ def test_libcurl_takes_only_the_body_served_and_never_a_stray_one(
 
 
 def test_a_connection_opened_ahead_of_use_carries_the_next_read(scripted: Scripted) -> None:
-    reader = MultiplexedReader(
-        f"http://127.0.0.1:{scripted.port}/repo/", {"User-Agent": "ahead"}, timeout=(2, 1), limit=LIMIT, keep=2
-    )
+    reader = MultiplexedReader(_endpoint(scripted), {"User-Agent": "ahead"}, limit=LIMIT, keep=2)
     try:
         with scripted.lock:
             before = scripted.connections

@@ -20,7 +20,7 @@ from registry.exceptions import ArtifactNotFound, AuthenticationFailed
 from registry.repository.config import Credentials, RepositoryConfig
 from registry.repository.http.multiplexed_reads import MultiplexedReader
 from registry.repository.http.repository import HttpRepository
-from registry.repository.http.request_settings import Endpoint, plain_get_headers
+from registry.repository.http.request_settings import Endpoint
 from registry.repository.http.session import RequestsTransport
 from registry.search import Query, search
 from registry.settings import Settings
@@ -45,17 +45,16 @@ def _url(repo: DavRepo, server: DavServer, http2: bool) -> str:
 @pytest.fixture(params=["http/1.1", "http/2"])
 def reader(request: pytest.FixtureRequest, nginx_server: DavServer, repo: DavRepo) -> Iterator[MultiplexedReader]:
     http2 = request.param == "http/2"
-    credentials = Credentials(username=repo.username, password=repo.password, source="the test")
-    reader = MultiplexedReader(
-        _url(repo, nginx_server, http2),
-        plain_get_headers(credentials),
-        timeout=(5, 10),
-        limit=LIMIT,
-        keep=4,
-        http2="prior-knowledge" if http2 else "alpn",
-    )
+    reader = MultiplexedReader(_endpoint(repo, nginx_server, http2, repo.password), limit=LIMIT, keep=4)
     yield reader
     reader.close()
+
+
+def _endpoint(repo: DavRepo, server: DavServer, http2: bool, password: str) -> Endpoint:
+    config = RepositoryConfig(
+        name="r", url=_url(repo, server, http2), timeout=10, http2="prior-knowledge" if http2 else "alpn"
+    )
+    return Endpoint(config, Credentials("the test", repo.username, password), "", 0)
 
 
 def _requests_route(repo: DavRepo, password: str | None = None) -> RequestsTransport:
@@ -87,16 +86,8 @@ def test_the_same_answers_as_the_requests_route(
 
 
 def test_rejected_credentials_are_left_to_the_requests_route(nginx_server: DavServer, repo: DavRepo) -> None:
-    wrong = Credentials(username=repo.username, password="not-" + repo.password, source="the test")
     for http2 in (False, True):
-        reader = MultiplexedReader(
-            _url(repo, nginx_server, http2),
-            plain_get_headers(wrong),
-            timeout=(5, 10),
-            limit=LIMIT,
-            keep=4,
-            http2="prior-knowledge" if http2 else "alpn",
-        )
+        reader = MultiplexedReader(_endpoint(repo, nginx_server, http2, "not-" + repo.password), limit=LIMIT, keep=4)
         try:
             assert reader.get("card.json") is None  # a 401: not an answer this route takes
             assert reader.get_many(["card.json"]) == [None]
@@ -113,7 +104,9 @@ def test_rejected_credentials_are_left_to_the_requests_route(nginx_server: DavSe
 def test_a_header_value_with_a_line_break_is_refused_before_anything_is_sent() -> None:
     for value in ("Bearer abc\r\nX-Injected: 1", "Bearer abc\nX: 1", "Bearer a\0b"):
         with pytest.raises(ValueError, match="Authorization"):
-            MultiplexedReader("http://127.0.0.1:9/", {"Authorization": value}, timeout=(1, 1), limit=1, keep=1)
+            MultiplexedReader(
+                Endpoint(RepositoryConfig("r", "http://127.0.0.1:9/"), None, "", 0), {"Authorization": value}
+            )
 
 
 def test_search_and_catalog_make_the_same_requests_over_http2_as_over_http11(

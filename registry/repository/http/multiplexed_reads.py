@@ -34,6 +34,8 @@ from urllib.parse import quote, urlsplit
 
 import pycurl
 
+from registry.repository.http.request_settings import MAX_SMALL_FILE, POOL_SIZE, Endpoint
+
 __all__ = ["HTTP2_MODES", "MultiplexedReader", "speaks_http2"]
 
 #: The values of a repository's ``http2`` setting: ``"alpn"`` (over TLS where the server offers it, the default)
@@ -163,25 +165,26 @@ class _Read:
 
 
 class MultiplexedReader:
-    """GETs of small files under ``base`` with ``headers`` (the credentials among them), sent by one thread
-    through one ``CurlMulti``: up to ``keep`` connections (HTTP/1.1), or one carrying every request (HTTP/2).
-    Thread-safe: :meth:`get` may be called from any number of threads.
+    """GETs of small files of the repository ``endpoint`` names, sent by one thread through one ``CurlMulti``: up
+    to ``keep`` connections (HTTP/1.1), or one carrying every request (HTTP/2). Thread-safe: :meth:`get` may be
+    called from any number of threads.
 
-    ``verify``: ``True`` (``default_bundle``), or the path of a CA bundle file or folder, as ``requests`` takes it.
+    ``headers``: those of a plain GET (the endpoint's, or as the ``requests`` session prepares them); ``verify``:
+    ``True`` (``default_bundle``), or the path of a CA bundle file or folder, as ``requests`` takes it.
     """
 
     def __init__(
         self,
-        base: str,
-        headers: Mapping[str, str],
+        endpoint: Endpoint,
+        headers: Mapping[str, str] | None = None,
         *,
-        timeout: tuple[float, float],
-        limit: int,
-        keep: int,
         verify: bool | str = True,
         default_bundle: str = "",
-        http2: str = "alpn",
+        limit: int = MAX_SMALL_FILE,
+        keep: int = POOL_SIZE,
     ) -> None:
+        base, http2 = endpoint.base, endpoint.config.http2
+        headers = endpoint.headers if headers is None else headers
         if not base.startswith(("http://", "https://")):
             raise ValueError("an http or https URL")
         if http2 not in HTTP2_MODES:
@@ -191,7 +194,7 @@ class MultiplexedReader:
                 raise ValueError(f"header {name[:40]!r} cannot be sent: a line break or NUL")
         self._base = base
         self._headers = [f"{name}: {value}" for name, value in headers.items()]
-        self._connect_timeout, self._read_timeout = timeout
+        self._connect_timeout, self._read_timeout = endpoint.timeout
         self._limit = limit
         https = base.startswith("https://")
         if http2 == "prior-knowledge":

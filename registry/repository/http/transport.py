@@ -134,7 +134,7 @@ class RoutingTransport:
             headers, verify = self.full().prepared()
             if headers is None:
                 return None
-        return _small_reader(self.base, headers, verify, self.endpoint)
+        return _small_reader(self.endpoint, headers, verify)
 
     def close(self) -> None:
         with self._lock, self._reader_lock:
@@ -205,12 +205,12 @@ class RoutingTransport:
         self.full().start_helper(target, *args)
 
 
-def _small_reader(base: str, headers: dict[str, str], verify: bool | str, endpoint: Endpoint) -> _SmallReads | None:
+def _small_reader(endpoint: Endpoint, headers: dict[str, str], verify: bool | str) -> _SmallReads | None:
     """The small-read route: libcurl's (:mod:`~registry.repository.http.multiplexed_reads`), or where pycurl is not
     installed (no wheel for this platform) the reader of our own (HTTP/1.1 only); ``None`` where neither can be set
     up (an unreadable CA bundle: the session reports it)."""
+    base, config = endpoint.base, endpoint.config
     https = base.startswith("https:")
-    config = endpoint.config
     try:
         from registry.repository.http.multiplexed_reads import MultiplexedReader, speaks_http2
     except ImportError:
@@ -219,14 +219,7 @@ def _small_reader(base: str, headers: dict[str, str], verify: bool | str, endpoi
         if speaks_http2() or config.http2 != "prior-knowledge":
             try:
                 return MultiplexedReader(
-                    base,
-                    headers,
-                    timeout=endpoint.timeout,
-                    limit=MAX_SMALL_FILE,
-                    keep=POOL_SIZE,
-                    verify=verify,
-                    default_bundle=_default_bundle() if https else "",
-                    http2=config.http2,
+                    endpoint, headers, verify=verify, default_bundle=_default_bundle() if https else ""
                 )
             except (OSError, ValueError):
                 return None
