@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -148,3 +150,26 @@ def test_search_and_catalog_make_the_same_requests_over_http2_as_over_http11(
         assert all(("HTTP/2.0" if http2 else "HTTP/1.1") in line for line in lines), lines
     assert len(seen[False][0]) == 1 + 3 * 2  # the metadata, and each card with its checksum
     assert seen[True] == seen[False]
+
+
+_WITHOUT_PYCURL = (
+    "import sys\n"
+    "sys.modules['pycurl'] = None  # as where no wheel could be installed: importing it raises ImportError\n"
+    "from registry.repository.config import Credentials, RepositoryConfig\n"
+    "from registry.repository.http.repository import HttpRepository\n"
+    "repository = HttpRepository(RepositoryConfig('r', sys.argv[1]), Credentials('t', sys.argv[2], sys.argv[3]))\n"
+    "print(repository.read_files(['card.json', 'missing.json'])[1], len(repository.read('card.json')))\n"
+    "print(type(repository.transport._reader()).__name__)\n"
+)
+
+
+def test_without_pycurl_small_reads_fall_back_to_our_own_reader(nginx_server: DavServer, repo: DavRepo) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", _WITHOUT_PYCURL, repo.url, repo.username, repo.password],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[:2] == ["None 1100", "SmallFileReader"]
