@@ -220,6 +220,7 @@ class MultiplexedReader:
         self._driver: threading.Thread | None = None
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
+        os.set_blocking(self._wake_w, False)  # a full pipe wakes the driver already
 
     def get(self, path: str) -> _Answer | None:
         """``(200, content, ETag)``, ``(404, b"", None)``, or ``None``: send it through the full transport."""
@@ -307,6 +308,8 @@ class MultiplexedReader:
                 self._finish(running)
                 self._wait(bool(running))
         finally:
+            with self._lock:
+                self._closed = True  # ended (or failed): reads from now on go to the full transport at once
             for read in list(running.values()) + list(self._queue):
                 self._done(read)  # result None: the full transport
 
