@@ -1,4 +1,4 @@
-"""What every request to an HTTP repository is made with, on either route (the small-file reader of
+"""What every request to an HTTP repository is made with, on either route (the small reads of
 :mod:`~registry.repository.http.transport`, and the ``requests`` session of :mod:`~registry.repository.http.session`):
 the base URL, the credentials' ``Authorization`` header, the user agent and the limits; and what a ``404`` means."""
 

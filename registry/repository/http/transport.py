@@ -1,13 +1,14 @@
-"""The transport an HTTP repository talks through (:class:`RoutingTransport`): small files first on
-:mod:`registry.repository.http.small_reads`, everything else through the ``requests`` session of
+"""The transport an HTTP repository talks through (:class:`RoutingTransport`), on two routes: small reads first
+through libcurl (:mod:`registry.repository.http.multiplexed_reads`; where pycurl cannot be imported, our own
+HTTP/1.1 reader, :mod:`registry.repository.http.small_reads`), everything else through the ``requests`` session of
 :mod:`registry.repository.http.session`, made (and ``requests`` imported, about 70 ms of a command's start) only
 when something needs it.
 
-A warm search or catalog reads one file (the metadata): where the small-file reader can be set up from the
+A warm search or catalog reads one file (the metadata): where the small-read route can be set up from the
 configuration alone, exactly as the session would send its requests, such a command never imports ``requests``.
 That is where nothing in the environment needs ``requests``' own reading of it: no proxy variable, no ``.netrc``
 where no credentials are configured, and TLS verified (with the CA bundle ``requests`` would use). Elsewhere the
-session builds the reader from the request it prepares. Whether the reader is used at all is decided by the
+session builds the route from the request it prepares. Whether the route is used at all is decided by the
 configuration alone (a caller that fakes ``requests``' adapter says so: ``session_only``).
 """
 
@@ -115,7 +116,7 @@ class RoutingTransport:
             return self._full
 
     def _reader(self) -> _SmallReads | None:
-        """The small-file reader, set up on first use (the first of 64 concurrent reads sets it up; the others
+        """The small-read route, set up on first use (the first of 64 concurrent reads sets it up; the others
         wait for it rather than go the slow way); ``None`` where it must not be used."""
         with self._reader_lock:
             if self._small_reads is False:
@@ -148,7 +149,7 @@ class RoutingTransport:
         return self.base + quote(path, safe="/")
 
     def get_small(self, path: str) -> tuple[bytes, str | None]:
-        """GET a small file and its ETag: first on a kept-alive connection of the small-file reader, and any
+        """GET a small file and its ETag: first on the small-read route, and any
         answer but the file or its absence again through the session (with one retry fewer: a server failing for
         good is asked no more often than without the reader)."""
         reader = self._reader()
