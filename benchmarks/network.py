@@ -13,8 +13,11 @@ Requests are counted in nginx's access log. Every measured command runs in its o
 - **search** and **catalog** over 10, 100 and 1,000 versions, seeded by writing cards (as an unsigned deploy
   writes them) and metadata straight into nginx's root: the CLI (start included), cold (empty cache) and warm.
 
+With ``--http2`` the proxy sits in front of nginx's HTTP/2 listener (h2c: nginx 1.22 speaks only HTTP/2 there,
+so only search and catalog run, against a repository configured with ``http2 = "prior-knowledge"``).
+
 Run: .venv/bin/python benchmarks/network.py [--rtt 0,20,80] [--repeat 3] [--versions 10,100,1000] [--size KB]
-     [--code DIR] [--skip deploy,resolve,look,maven]
+     [--code DIR] [--skip deploy,resolve,look,maven] [--http2]
      (DIR holds another checkout's ``registry`` package: measure it instead, e.g. the code before)
 """
 
@@ -98,6 +101,17 @@ class Bench:
             return self.repo.url
         return self.repo.url.replace(f":{self.server.port}/", f":{port}/")  # type: ignore[attr-defined]
 
+    def configured(self, url: str) -> str:
+        """The name of a repository at ``url`` whose server speaks HTTP/2 without TLS (``http2 =
+        "prior-knowledge"``), written into the commands' configuration file."""
+        config = self.scratch / "http2.toml"
+        config.write_text(
+            f'[repositories.bench]\nurl = "{url}"\nusername = "{self.repo.username}"\n'
+            'password_env = "REGISTRY_PASSWORD"\nhttp2 = "prior-knowledge"\n'
+        )
+        self.env["REGISTRY_CONFIG"] = str(config)
+        return "bench"
+
     def fresh_cache(self) -> Path:
         self.serial += 1
         return self.scratch / f"cache-{self.serial}"
@@ -171,12 +185,15 @@ def counts(values: list[int]) -> str:
 
 
 @contextmanager
-def delayed(bench: Bench, rtt: float) -> Iterator[str]:
+def delayed(bench: Bench, rtt: float, http2: bool = False) -> Iterator[str]:
+    """The repository's URL across ``rtt``; with ``http2``, the name of a repository configured for nginx's
+    HTTP/2 listener (prior knowledge) at that URL."""
+    upstream = bench.server.http2_port if http2 else bench.server.port  # type: ignore[attr-defined]
     if rtt == 0:
-        yield bench.url(None)
+        yield bench.configured(bench.url(upstream)) if http2 else bench.url(None)
         return
-    with LatencyProxy(bench.server.port, rtt / 2) as proxy:  # type: ignore[attr-defined]
-        yield bench.url(proxy.port)
+    with LatencyProxy(upstream, rtt / 2) as proxy:
+        yield bench.configured(bench.url(proxy.port)) if http2 else bench.url(proxy.port)
 
 
 def deploys(bench: Bench, url: str, rtt: float, repeat: int, size_kb: int, skip_maven: bool = False) -> None:
@@ -309,9 +326,10 @@ def main() -> None:
         help="the measured commands on the first core, nginx and the proxy on the others: as if the server and "
         "the link were on other machines (they are, for a real repository)",
     )
+    parser.add_argument("--http2", action="store_true", help="search and catalog over HTTP/2 (h2c) only")
     args = parser.parse_args()
     print(machine(), flush=True)
-    skip = set(args.skip.split(","))
+    skip = set(args.skip.split(",")) | ({"deploy", "resolve"} if args.http2 else set())
     cores = sorted(os.sched_getaffinity(0))
     if args.pin and len(cores) > 1:
         os.sched_setaffinity(0, cores[1:])  # nginx and the proxy, started below, inherit it
@@ -321,7 +339,7 @@ def main() -> None:
             bench.pinned = ["taskset", "-c", str(cores[0])]
             print(f"commands pinned to core {cores[0]}; nginx and the proxy to {cores[1:]}", flush=True)
         for rtt in (float(r) for r in args.rtt.split(",")):
-            with delayed(bench, rtt) as url:
+            with delayed(bench, rtt, args.http2) as url:
                 if "deploy" not in skip:
                     deploys(bench, url, rtt, args.repeat, args.size, "maven" in skip)
                 if "resolve" not in skip:

@@ -26,8 +26,9 @@
 
 Keys of a repository: ``url`` (required), ``username``, ``password``, ``password_env``, ``token``,
 ``token_env`` (bearer token), ``maven_id``, ``ca_bundle``, ``verify_tls`` (``false`` is allowed only with a
-warning), ``timeout`` (seconds), ``unsafe_overwrite`` (``"refuse"`` or ``"warn"``: what to do on a server that
-cannot refuse overwrites atomically); for ``s3://bucket/prefix`` repositories ``profile`` (a profile of the AWS
+warning), ``timeout`` (seconds), ``http2`` (``"alpn"``, the default, or ``"prior-knowledge"`` for a server that
+speaks HTTP/2 without TLS), ``unsafe_overwrite`` (``"refuse"`` or ``"warn"``: what to do on a server that cannot
+refuse overwrites atomically); for ``s3://bucket/prefix`` repositories ``profile`` (a profile of the AWS
 configuration) and ``endpoint_url`` (an S3-compatible server). Unknown keys and wrong types are errors.
 
 OpenPGP signatures (see :mod:`registry.signing` for how gpg is run and the trust model)::
@@ -101,6 +102,7 @@ _REPO_KEYS: dict[str, type | tuple[type, ...]] = {
     "verify_tls": bool,
     "timeout": (int, float),
     "unsafe_overwrite": str,
+    "http2": str,
     "sign_with": str,
     "passphrase_env": str,
     "require_signatures": bool,
@@ -216,6 +218,8 @@ def _check_types(name: str, entry: Mapping[str, Any], path: Path) -> None:
     _check_url(entry["url"], f"{path}: repositories.{name}.url")
     if entry.get("unsafe_overwrite", "refuse") not in ("refuse", "warn"):
         raise ConfigError(f'{path}: repositories.{name}.unsafe_overwrite must be "refuse" or "warn".')
+    if entry.get("http2", "alpn") not in ("alpn", "prior-knowledge"):
+        raise ConfigError(f'{path}: repositories.{name}.http2 must be "alpn" or "prior-knowledge".')
     if "timeout" in entry and not 0 < entry["timeout"] <= 3600:  # no float(): a huge TOML integer overflows it
         raise ConfigError(f"{path}: repositories.{name}.timeout must be between 0 and 3600 seconds.")
     if entry.get("require_signatures") and not (entry.get("trusted_keys") or entry.get("trusted_keyring")):
@@ -310,6 +314,7 @@ class Settings:
                 verify_tls=entry.get("verify_tls", True),
                 timeout=float(entry.get("timeout", 30.0)),
                 unsafe_overwrite=entry.get("unsafe_overwrite", "refuse"),
+                http2=entry.get("http2", "alpn"),
                 sign_with=entry.get("sign_with"),
                 passphrase_env=entry.get("passphrase_env"),
                 require_signatures=entry.get("require_signatures", False),

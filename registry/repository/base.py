@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from registry.exceptions import VersionExists
+from registry.exceptions import ArtifactNotFound, VersionExists
 
 if TYPE_CHECKING:
     from registry.repository.config import Credentials, RepositoryConfig
@@ -74,6 +74,17 @@ class Repository(ABC):
             return [future.result() for future in futures]
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
+
+    def read_files(self, paths: Sequence[str]) -> list[bytes | None]:
+        """:meth:`read` of every path, all at once; ``None`` for a file that does not exist. By default on the
+        threads of :meth:`read_many`; a repository that can ask for many files at once (HTTP/2) overrides it."""
+        return self.read_many(self._read_or_none, paths)
+
+    def _read_or_none(self, path: str) -> bytes | None:
+        try:
+            return self.read(path)
+        except ArtifactNotFound:
+            return None
 
     @abstractmethod
     def fetch(self, path: str, destination: Path) -> None:

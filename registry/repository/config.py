@@ -38,6 +38,9 @@ class RepositoryConfig:
     verify_tls: bool = True
     timeout: float = 30.0
     unsafe_overwrite: str = "refuse"
+    #: How small reads ask for HTTP/2: ``"alpn"`` (over TLS, where the server offers it) or ``"prior-knowledge"``
+    #: (the server speaks it without being asked: h2c on an ``http://`` URL).
+    http2: str = "alpn"
     #: OpenPGP: the key that signs what is published here (``None``: sign only when asked), and the environment
     #: variable holding its passphrase (``None``: gpg-agent unlocks it).
     sign_with: str | None = None

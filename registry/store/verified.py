@@ -228,9 +228,11 @@ def read_many_verified(
     if not missing and not beside:
         return results, []
     paths = [each for index in missing for each in (files[index][1], f"{files[index][1]}.sha512")]
-    reads: list[Callable[[], Any]] = [*beside, *(functools.partial(_read_or_none, repository, p) for p in paths)]
-    answers = repository.read_many(_call, reads)
-    contents = answers[len(beside) :]
+    # the files at once (Repository.read_files), beside the other reads on the repository's threads
+    reads: list[Callable[[], Any]] = [*beside, functools.partial(repository.read_files, paths)]
+    answers: list[Any] = repository.read_many(_call, reads) if beside else [repository.read_files(paths)]
+    contents: list[bytes | None] = answers[-1]
+    others: list[_T] = answers[:-1]
     verified: list[tuple[Coordinate, str, str, str, bytes]] = []
     try:
         for at, index in enumerate(missing):
@@ -244,7 +246,7 @@ def read_many_verified(
         if cache is not None:
             cache.keep_packed(verified)
             cache.remember_all(repository.origin, [entry[:4] for entry in verified])
-    return results, answers[: len(beside)]
+    return results, others
 
 
 def _call(read: Callable[[], _T]) -> _T:

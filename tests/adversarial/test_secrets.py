@@ -35,6 +35,9 @@ from registry.coordinates import Module
 from registry.deploy import deploy
 from registry.exceptions import RegistryError, RepositoryUnavailable
 from registry.fsck import check
+from registry.repository.config import RepositoryConfig
+from registry.repository.http.multiplexed_reads import MultiplexedReader
+from registry.repository.http.request_settings import Endpoint
 from registry.repository.http.small_reads import SmallFileReader, tls_context
 from registry.repository.local import LocalRepository
 from registry.resolve import list_versions, resolve
@@ -300,6 +303,21 @@ def test_the_small_file_reader_verifies_tls_as_the_session_does(https_server: tu
     bundled = tls_context(True, requests.utils.DEFAULT_CA_BUNDLE_PATH)  # what requests trusts by default
     untrusting = SmallFileReader(url, {}, timeout=(5, 5), limit=1 << 20, keep=1, tls=bundled)
     assert untrusting.get(path) is None  # a certificate no CA of the bundle signed: the session says so (above)
+
+
+def test_libcurl_small_reads_verify_tls_as_the_session_does(https_server: tuple[str, Path]) -> None:
+    url, cert = https_server
+    path = "com/acme/churn/maven-metadata.xml"
+    endpoint = Endpoint(RepositoryConfig("secure", url, timeout=5), None, "", 0)
+    trusting = MultiplexedReader(endpoint, verify=str(cert))
+    untrusting = MultiplexedReader(endpoint, verify=True, default_bundle=requests.utils.DEFAULT_CA_BUNDLE_PATH)
+    try:
+        answer = trusting.get(path)
+        assert answer is not None and answer[0] == 200 and b"<metadata" in answer[1]
+        assert untrusting.get(path) is None  # a certificate no CA of the bundle signed: the session says so
+    finally:
+        trusting.close()
+        untrusting.close()
 
 
 # -- OpenPGP keys and passphrases ----------------------------------------------------------------------------

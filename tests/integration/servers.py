@@ -145,6 +145,8 @@ class DavServer:
     credentials: Credentials
     locations: dict[str, _Location]
     owner: tuple[int, int] | None
+    #: nginx also listens here for HTTP/2 without TLS (h2c, prior knowledge only); 0: no such listener.
+    http2_port: int = 0
     _serial: Iterator[int] = field(default_factory=lambda: count(1), repr=False)
 
     @property
@@ -199,11 +201,15 @@ def nginx(binary: str, credentials: Credentials, *, realm: str = NGINX_REALM) ->
         "nginx-immutable": _Location("nginx-immutable", "immutable", refuses_overwrite=True),
     }
 
+    http2_port = [0]
+
     def command(workdir: Path, port: int, account: _Account | None) -> list[str]:
-        (workdir / "nginx.conf").write_text(_nginx_conf(workdir, port, realm, account))
+        http2_port[0] = free_port()
+        (workdir / "nginx.conf").write_text(_nginx_conf(workdir, port, realm, account, http2_port[0]))
         return [binary, "-p", str(workdir), "-c", str(workdir / "nginx.conf"), "-e", str(workdir / "error.log")]
 
     with _serve("nginx", "nginx", command, credentials, realm, locations) as server:
+        server.http2_port = http2_port[0]
         yield server
 
 
@@ -394,7 +400,7 @@ def _htpasswd_line(credentials: Credentials) -> str:
 # --- configuration --------------------------------------------------------------------------------------
 
 
-def _nginx_conf(workdir: Path, port: int, realm: str, account: _Account | None) -> str:
+def _nginx_conf(workdir: Path, port: int, realm: str, account: _Account | None, http2_port: int) -> str:
     user = f"user {account.user} {account.group};" if account else ""
     # /immutable/ refuses to overwrite a file with 409. The check runs in an auth_request subrequest so that
     # it comes after basic authentication (an anonymous client gets 401, never a hint that a file exists);
@@ -416,8 +422,12 @@ http {{
     uwsgi_temp_path {workdir}/tmp/uwsgi;
     scgi_temp_path {workdir}/tmp/scgi;
     client_max_body_size 2g;
+    # HTTP/2 on its own port (nginx 1.22 speaks only h2c there), with as many streams at once as a client asks
+    http2_max_concurrent_streams 1000;
+    keepalive_requests 100000;
     server {{
         listen {_HOST}:{port};
+        listen {_HOST}:{http2_port} http2;
         server_name {_HOST};
         root {workdir}/data;
         auth_basic "{realm}";

@@ -21,7 +21,7 @@ import logging
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -33,7 +33,12 @@ from registry.exceptions import ArtifactNotFound, RepositoryUnavailable
 from registry.repository.base import PathExists, Source, StreamingRepository
 from registry.repository.config import Credentials, RepositoryConfig
 from registry.repository.http.listing import names_in_index
-from registry.repository.http.request_settings import MAX_SMALL_FILE, POOL_SIZE, UPLOAD_CONNECTIONS
+from registry.repository.http.request_settings import (
+    MAX_SMALL_FILE,
+    POOL_SIZE,
+    UPLOAD_CONNECTIONS,
+    Endpoint,
+)
 from registry.repository.http.transport import RoutingTransport, replayed
 from registry.repository.http.webdav import Locks, ServerTraits, folder_lock, mkcol_parents, probe
 
@@ -57,7 +62,8 @@ _TAKEN = (400, 409, 412)
 class HttpRepository(StreamingRepository):
     """A maven2 repository served over HTTP(S)."""
 
-    #: As many reads at once as the transport keeps connections open, and uploads as it opens ahead of a deploy.
+    #: As many reads at once as the transport keeps connections open (many more go at once through
+    #: :meth:`read_files`), and uploads as it opens ahead of a deploy.
     read_width = POOL_SIZE
     write_width = UPLOAD_CONNECTIONS
     config: RepositoryConfig  # always opened from one
@@ -72,7 +78,8 @@ class HttpRepository(StreamingRepository):
         session_only: bool = False,
     ) -> None:
         self.config = config
-        self.transport = RoutingTransport(config, credentials, credential_help, retries, session_only=session_only)
+        endpoint = Endpoint(config, credentials, credential_help, retries)
+        self.transport = RoutingTransport(endpoint, session_only=session_only)
         self.base = self.transport.base
         self.origin = self.base  # without user-info
         self.display = config.display
@@ -100,6 +107,24 @@ class HttpRepository(StreamingRepository):
         if kept is not None and time.monotonic() - kept[0] < _READ_BACK_SECONDS:
             return kept[1]
         return self.transport.get_small(path)[0]
+
+    def read_files(self, paths: Sequence[str]) -> list[bytes | None]:
+        """All at once on the small-read route where it can (HTTP/2: streams of one connection); the answers it
+        does not take, and every read where it cannot, on the threads of :meth:`read_many`."""
+        answers = self.transport.get_many(list(paths))
+        if answers is None:
+            return super().read_files(paths)
+        again = [at for at, answer in enumerate(answers) if answer is None]
+        contents = [None if answer is None or answer[0] == 404 else answer[1] for answer in answers]
+        for at, content in zip(again, self.read_many(self._read_again, [paths[at] for at in again]), strict=True):
+            contents[at] = content
+        return contents
+
+    def _read_again(self, path: str) -> bytes | None:
+        try:
+            return self.transport.full().get_small(path, spent=1)[0]  # the small-read route made one attempt
+        except ArtifactNotFound:
+            return None
 
     def fetch(self, path: str, destination: Path) -> None:
         self.transport.download(path, destination)

@@ -1,17 +1,21 @@
-"""What every request to an HTTP repository is made with, on either route (the small-file reader of
+"""What every request to an HTTP repository is made with, on either route (the small reads of
 :mod:`~registry.repository.http.transport`, and the ``requests`` session of :mod:`~registry.repository.http.session`):
 the base URL, the credentials' ``Authorization`` header, the user agent and the limits; and what a ``404`` means."""
 
 from __future__ import annotations
 
 import base64
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from registry._util import mask_url
 from registry.exceptions import ArtifactNotFound, ConfigError
-from registry.repository.config import Credentials
+from registry.repository.config import Credentials, RepositoryConfig
 
 __all__ = [
+    "Endpoint",
     "MAX_SMALL_FILE",
     "POOL_SIZE",
     "UPLOAD_CONNECTIONS",
@@ -19,6 +23,7 @@ __all__ = [
     "authorization",
     "base_url",
     "not_found",
+    "plain_get_headers",
     "unsendable",
 ]
 
@@ -89,3 +94,38 @@ def authorization(credentials: Credentials | None) -> dict[str, str]:
             "cannot carry; set them again without those characters."
         ) from None
     return {"Authorization": "Basic " + base64.b64encode(pair).decode("ascii")}
+
+
+def plain_get_headers(credentials: Credentials | None) -> dict[str, str]:
+    """The header fields of a plain GET of a small file, as the ``requests`` session sends it: the file's bytes as
+    stored (the checksums are of those), and the credentials (:func:`authorization`, which refuses a value that
+    cannot be a header)."""
+    return {"User-Agent": USER_AGENT, "Accept-Encoding": "identity", "Accept": "*/*", **authorization(credentials)}
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One repository as both routes send requests to it: its configuration, the credentials (checked once, here,
+    by :func:`plain_get_headers`), where they came from (for an authentication error), the retries of a read."""
+
+    config: RepositoryConfig
+    credentials: Credentials | None
+    credential_help: str
+    retries: int
+    base: str = dataclasses.field(init=False)
+    headers: dict[str, str] = dataclasses.field(init=False)  # of a plain GET: plain_get_headers
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "base", base_url(self.config.url))
+        if self.config.ca_bundle and not Path(self.config.ca_bundle).expanduser().exists():
+            raise ConfigError(f"The ca_bundle {self.config.ca_bundle!r} of {self.display} does not exist.")
+        object.__setattr__(self, "headers", plain_get_headers(self.credentials))
+
+    @property
+    def display(self) -> str:
+        return self.config.display
+
+    @property
+    def timeout(self) -> tuple[float, float]:
+        """The connect and read timeouts of a request (seconds)."""
+        return min(10.0, self.config.timeout), self.config.timeout

@@ -15,24 +15,22 @@ taken, and :func:`~registry.repository.http.transport.replayed` tells the caller
 before calling it a conflict.
 
 Every request has a connect and a read timeout, so a server that accepts connections and never answers is an
-error within the timeout, never a hang. A plain GET or HEAD (the small files a search reads by the thousand) goes
-straight to the connection pool ``requests`` holds, skipping the per-request work of its session (environment,
-cookies, hooks, redirects) that costs more CPU than the request itself: the same pool, headers, TLS settings,
-timeouts and retries, and urllib3's failures translated as ``requests`` translates them, so one mapping serves
-both. (A small file is first asked for on the small-file reader, :mod:`registry.repository.http.small_reads`, a third
-of that CPU again; only the answers it does not take come here.) Uploads and downloads are streamed from and to
+error within the timeout, never a hang. Small files are first asked for on the small-read route
+(:mod:`registry.repository.http.transport`); only the answers it does not take come here, with the retries that
+route spent already counted (:meth:`_Adapter.spending`). Uploads and downloads are streamed from and to
 disk, and reported to :mod:`registry.repository.progress`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import io
 import logging
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, MutableMapping
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import quote
@@ -40,9 +38,7 @@ from urllib.parse import quote
 import requests
 from requests.adapters import HTTPAdapter
 from urllib3 import HTTPConnectionPool
-from urllib3 import exceptions as urllib3_errors
 from urllib3.exceptions import ProtocolError, ReadTimeoutError
-from urllib3.util import Timeout
 from urllib3.util.retry import Retry
 
 from registry._util import backoff, mask_url
@@ -53,15 +49,7 @@ from registry.exceptions import (
 )
 from registry.repository import progress
 from registry.repository.base import Source
-from registry.repository.config import Credentials, RepositoryConfig
-from registry.repository.http.request_settings import (
-    MAX_SMALL_FILE,
-    POOL_SIZE,
-    USER_AGENT,
-    authorization,
-    base_url,
-    not_found,
-)
+from registry.repository.http.request_settings import MAX_SMALL_FILE, POOL_SIZE, USER_AGENT, Endpoint, not_found
 
 __all__ = ["REPLAYS", "RequestsTransport", "reason"]
 
@@ -87,83 +75,53 @@ class _Authorization(requests.auth.AuthBase):
 
 
 class _Adapter(HTTPAdapter):
-    """urllib3 sends file bodies in 16 KiB blocks by default; 1 MiB blocks upload about a third faster."""
+    """urllib3 sends file bodies in 16 KiB blocks by default; 1 MiB blocks upload about a third faster.
+
+    A request may have spent some of its retries already (on the small-read route): :meth:`spending` lowers the
+    retries of the requests its thread sends meanwhile (``requests`` reads ``max_retries`` on each send)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        self._spent = threading.local()
+        super().__init__(**kwargs)
+
+    @property
+    def max_retries(self) -> Retry:
+        retries: Retry = self._retries
+        spent = getattr(self._spent, "count", 0)
+        if not spent or not isinstance(retries.total, int):
+            return retries
+        return retries.new(total=max(0, retries.total - spent))
+
+    @max_retries.setter
+    def max_retries(self, value: Retry) -> None:
+        self._retries = value
+
+    @contextlib.contextmanager
+    def spending(self, spent: int) -> Iterator[None]:
+        """Requests sent on this thread within have ``spent`` retries fewer."""
+        self._spent.count = spent
+        try:
+            yield
+        finally:
+            self._spent.count = 0
 
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("blocksize", _CHUNK)
         super().init_poolmanager(*args, **kwargs)
 
 
-def _as_requests_error(error: Exception, request: requests.PreparedRequest) -> Exception:
-    """The exception ``requests``' ``HTTPAdapter.send`` raises for urllib3's ``error`` (the same translation, in
-    the same order), so that a request sent straight to the pool fails exactly as one sent through the session."""
-    errors = requests.exceptions
-    if isinstance(error, ProtocolError | OSError | urllib3_errors.ClosedPoolError):
-        return errors.ConnectionError(error, request=request)
-    if isinstance(error, urllib3_errors.MaxRetryError):
-        cause = error.reason
-        if isinstance(cause, urllib3_errors.ConnectTimeoutError) and not isinstance(
-            cause, urllib3_errors.NewConnectionError
-        ):
-            return errors.ConnectTimeout(error, request=request)
-        if isinstance(cause, urllib3_errors.ResponseError):
-            return errors.RetryError(error, request=request)
-        if isinstance(cause, urllib3_errors.ProxyError):
-            return errors.ProxyError(error, request=request)
-        if isinstance(cause, urllib3_errors.SSLError):
-            return errors.SSLError(error, request=request)
-        return errors.ConnectionError(error, request=request)
-    if isinstance(error, urllib3_errors.ProxyError):
-        return errors.ProxyError(error)
-    if isinstance(error, urllib3_errors.SSLError):
-        return errors.SSLError(error, request=request)
-    if isinstance(error, ReadTimeoutError):
-        return errors.ReadTimeout(error, request=request)
-    if isinstance(error, urllib3_errors.InvalidHeader):
-        return errors.InvalidHeader(error, request=request)
-    if isinstance(error, urllib3_errors.LocationValueError):
-        return errors.InvalidURL(error, request=request)
-    return error
-
-
-class _Direct:
-    """What a plain GET or HEAD needs to go straight to urllib3's pool, as the session would send it: the request
-    as the session prepares it for the base URL (its headers carry the credentials), and the pool's key."""
+class _Plain:
+    """How the session sends a plain GET to the base URL: the request as it prepares it (its headers carry the
+    credentials, from the configuration or ``.netrc``), the TLS verification and client certificate it gives it,
+    and the proxies the environment names."""
 
     def __init__(self, session: requests.Session, base: str) -> None:
         merged = session.merge_environment_settings(base, {}, None, session.verify, None)
-        if requests.utils.select_proxy(base, merged["proxies"]):
-            raise LookupError("through a proxy: requests builds those requests")
-        adapter = session.get_adapter(base)
-        if not isinstance(adapter, HTTPAdapter):
-            raise LookupError("another kind of adapter: every request goes through it")
-        self.adapter: HTTPAdapter = adapter
         self.template = session.prepare_request(requests.Request("GET", base))
         self.verify: bool | str = merged["verify"] if merged["verify"] is not None else True
         self.cert = merged["cert"]
-        self.host, self.pool_kwargs = self.adapter.build_connection_pool_key_attributes(
-            self.template, self.verify, self.cert
-        )
-        self.prefix = self.template.path_url
-        self._pool: HTTPConnectionPool | None = None
-
-    def pool(self) -> HTTPConnectionPool:
-        """The pool the session itself uses; looked up again only once the pool manager has closed it (a lookup
-        takes the manager's lock, which 48 threads would queue on)."""
-        pool = self._pool
-        if pool is None or pool.pool is None:
-            pool = self.adapter.poolmanager.connection_from_host(**self.host, pool_kwargs=self.pool_kwargs)
-            # requests sets the TLS verification of the pool on each request
-            self.adapter.cert_verify(pool, self.template.url or "", self.verify, self.cert)  # type: ignore[no-untyped-call]
-            self._pool = pool
-        return pool
-
-
-def _less(retries: Retry, spent: int) -> Retry:
-    """``retries`` less ``spent`` attempts already made."""
-    if not spent or not isinstance(retries.total, int):
-        return retries
-    return retries.new(total=max(0, retries.total - spent))
+        self.proxies: MutableMapping[str, str] = merged["proxies"]
+        self.proxied = bool(requests.utils.select_proxy(base, self.proxies))
 
 
 class BrokenOff(RepositoryUnavailable):
@@ -198,7 +156,7 @@ class _Retry(Retry):
         return min(super().parse_retry_after(retry_after), MAX_RETRY_AFTER)
 
 
-def _retrying_session(attempts: int) -> requests.Session:
+def _retrying_session(attempts: int) -> tuple[requests.Session, _Adapter]:
     retry = _Retry(
         total=attempts,
         connect=attempts,  # the request was never sent: safe for every method
@@ -220,7 +178,7 @@ def _retrying_session(attempts: int) -> requests.Session:
     session.headers["User-Agent"] = USER_AGENT
     # The bytes as stored, which the checksums are of; see RequestsTransport.refuse_encoded for why.
     session.headers["Accept-Encoding"] = "identity"
-    return session
+    return session, adapter
 
 
 #: How long the end of an upload body is held back waiting for the files it must follow before the upload is
@@ -297,31 +255,20 @@ class RequestsTransport:
     Thread-safe for concurrent requests: the connection pool holds up to :data:`POOL_SIZE` kept-alive connections.
     """
 
-    def __init__(
-        self,
-        config: RepositoryConfig,
-        credentials: Credentials | None,
-        help_text: str,
-        retries: int,
-        *,
-        direct: bool = True,
-    ) -> None:
-        """``direct``: plain GETs and HEADs may go straight to the session's pool (see the module's notes);
-        ``False`` sends every request through the session's adapter."""
-        self.config = config
-        self.base = base_url(config.url)
-        self.display = config.display
-        self._credential_help = help_text
-        self._timeout = (min(10.0, config.timeout), config.timeout)
-        self._session = _retrying_session(retries)
-        header = authorization(credentials)
-        if header:
-            self._session.auth = _Authorization(header["Authorization"])
+    def __init__(self, endpoint: Endpoint) -> None:
+        config = self.config = endpoint.config
+        self.base: str = endpoint.base
+        self.display: str = endpoint.display
+        self._credential_help = endpoint.credential_help
+        self._timeout = endpoint.timeout
+        self._session, self._adapter = _retrying_session(endpoint.retries)
+        if "Authorization" in endpoint.headers:
+            self._session.auth = _Authorization(endpoint.headers["Authorization"])
         self._session.verify = str(Path(config.ca_bundle).expanduser()) if config.ca_bundle else config.verify_tls
         self._helpers: list[threading.Thread] = []
         self._helpers_lock = threading.Lock()
-        self._direct: _Direct | bool | None = False if direct else None  # False: not looked at yet; None: not possible
-        self._direct_lock = threading.Lock()
+        self._plain: _Plain | None = None
+        self._plain_lock = threading.Lock()
 
     def close(self) -> None:
         with self._helpers_lock:
@@ -361,10 +308,7 @@ class RequestsTransport:
         kwargs.setdefault("timeout", self._timeout)
         started = time.monotonic()
         try:
-            response = None
-            if method in ("GET", "HEAD") and kwargs.keys() <= {"stream", "timeout"}:
-                response = self._send_direct(method, path, spent=spent, **kwargs)
-            if response is None:
+            with self._adapter.spending(spent):
                 response = self._session.request(method, self.url(path), **kwargs)
         except requests.exceptions.Timeout as exc:
             raise self._no_answer(method, path) from exc
@@ -386,60 +330,24 @@ class RequestsTransport:
         )
         return response
 
-    def _direct_route(self) -> _Direct | None:
-        with self._direct_lock:
-            if self._direct is False:
+    def _plain_get(self) -> _Plain | None:
+        """How the session sends a plain GET; ``None`` where that cannot be told (a setting requests refuses)."""
+        with self._plain_lock:
+            if self._plain is None:
                 try:
-                    self._direct = _Direct(self._session, self.base)
-                except Exception:  # a proxy, another kind of adapter, or a setting requests refuses: it goes that way
-                    self._direct = None
-            return self._direct  # type: ignore[return-value]
+                    self._plain = _Plain(self._session, self.base)
+                except Exception:  # requests reports it on the first request
+                    return None
+            return self._plain
 
     def prepared(self) -> tuple[dict[str, str] | None, bool | str]:
         """The headers a plain GET is sent with (credentials included, as the session prepares them) and its TLS
-        verification, for the small-file reader; ``(None, False)`` where the reader must not be used: through a
-        proxy, with another kind of adapter, without TLS verification (urllib3 warns on every such request), with a
-        client certificate."""
-        direct = self._direct_route()
-        if direct is None or direct.verify is False or direct.cert is not None:
+        verification, for the small-read route; ``(None, False)`` where that route must not be used: through a
+        proxy, without TLS verification (urllib3 warns on every such request), with a client certificate."""
+        plain = self._plain_get()
+        if plain is None or plain.proxied or plain.verify is False or plain.cert is not None:
             return None, False
-        return dict(direct.template.headers), direct.verify
-
-    def _send_direct(
-        self, method: str, path: str, *, timeout: tuple[float, float], stream: bool = False, spent: int = 0
-    ) -> requests.Response | None:
-        """Send a plain GET or HEAD straight to the session's connection pool; ``None`` where it must go through
-        the session instead (a proxy; a redirect, which the session follows)."""
-        direct = self._direct_route()
-        if direct is None:
-            return None
-        try:
-            raw = direct.pool().urlopen(
-                method,
-                direct.prefix + quote(path, safe="/"),
-                body=None,
-                headers=direct.template.headers,
-                redirect=False,
-                assert_same_host=False,
-                preload_content=False,
-                decode_content=False,
-                retries=_less(direct.adapter.max_retries, spent),
-                timeout=Timeout(connect=timeout[0], read=timeout[1]),
-                chunked=False,
-            )
-        except Exception as error:
-            mapped = _as_requests_error(error, direct.template)
-            if mapped is error:
-                raise
-            raise mapped  # noqa: B904 - as requests raises it: the cause is args[0], which the caller inspects
-        response = direct.adapter.build_response(direct.template, raw)
-        response.url = self.url(path)
-        if response.is_redirect:
-            response.close()
-            return None
-        if not stream:
-            response.content  # noqa: B018 - read it all and give the connection back, as requests does
-        return response
+        return dict(plain.template.headers), plain.verify
 
     def _no_answer(self, method: str, path: str) -> RepositoryUnavailable:
         return RepositoryUnavailable(
@@ -564,11 +472,13 @@ class RequestsTransport:
         """Open up to ``count`` kept-alive connections to the server now (in parallel, without a request), so that
         concurrent requests that follow do not each wait for a connection to be set up. Best effort: nothing is
         raised, and nothing is done through a proxy."""
-        direct = self._direct_route()  # the pool a request would use, with the same TLS settings
-        if direct is None:
+        plain = self._plain_get()
+        if plain is None or plain.proxied:
             return
-        try:
-            pool = direct.pool()
+        try:  # the pool a GET would use, with the same TLS settings
+            pool = self._adapter.get_connection_with_tls_context(plain.template, plain.verify, None, plain.cert)
+            if not isinstance(pool, HTTPConnectionPool):
+                return
         except Exception:  # an optimisation only: any failure leaves the pool as it was
             return
         connections = []

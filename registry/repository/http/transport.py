@@ -1,13 +1,14 @@
-"""The transport an HTTP repository talks through (:class:`RoutingTransport`): small files first on
-:mod:`registry.repository.http.small_reads`, everything else through the ``requests`` session of
+"""The transport an HTTP repository talks through (:class:`RoutingTransport`), on two routes: small reads first
+through libcurl (:mod:`registry.repository.http.multiplexed_reads`; where pycurl cannot be imported, our own
+HTTP/1.1 reader, :mod:`registry.repository.http.small_reads`), everything else through the ``requests`` session of
 :mod:`registry.repository.http.session`, made (and ``requests`` imported, about 70 ms of a command's start) only
 when something needs it.
 
-A warm search or catalog reads one file (the metadata): where the small-file reader can be set up from the
+A warm search or catalog reads one file (the metadata): where the small-read route can be set up from the
 configuration alone, exactly as the session would send its requests, such a command never imports ``requests``.
 That is where nothing in the environment needs ``requests``' own reading of it: no proxy variable, no ``.netrc``
 where no credentials are configured, and TLS verified (with the CA bundle ``requests`` would use). Elsewhere the
-session builds the reader from the request it prepares. Whether the reader is used at all is decided by the
+session builds the route from the request it prepares. Whether the route is used at all is decided by the
 configuration alone (a caller that fakes ``requests``' adapter says so: ``session_only``).
 """
 
@@ -20,21 +21,14 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import quote
 
 from registry._util import mask_url
-from registry.exceptions import ConfigError, RegistryError
+from registry.exceptions import RegistryError
 from registry.repository.base import Source
 from registry.repository.config import Credentials, RepositoryConfig
-from registry.repository.http.request_settings import (
-    MAX_SMALL_FILE,
-    POOL_SIZE,
-    USER_AGENT,
-    authorization,
-    base_url,
-    not_found,
-)
+from registry.repository.http.request_settings import MAX_SMALL_FILE, POOL_SIZE, Endpoint, not_found
 from registry.repository.http.small_reads import SmallFileReader, tls_context
 
 if TYPE_CHECKING:
@@ -45,6 +39,18 @@ if TYPE_CHECKING:
 __all__ = ["RoutingTransport", "replayed"]
 
 log = logging.getLogger("registry.repository.http")
+
+
+class _SmallReads(Protocol):
+    """The small-read route: :class:`~registry.repository.http.multiplexed_reads.MultiplexedReader`, or
+    :class:`~registry.repository.http.small_reads.SmallFileReader` where pycurl is not installed."""
+
+    def get(self, path: str) -> tuple[int, bytes, str | None] | None: ...
+
+    def preconnect(self) -> None: ...
+
+    def close(self) -> None: ...
+
 
 #: Connections for small reads a deploy opens ahead of use: the previous build's card and its checksum, at once.
 _SMALL_READS_AHEAD = 2
@@ -86,30 +92,17 @@ class RoutingTransport:
     for everything else.
     """
 
-    def __init__(
-        self,
-        config: RepositoryConfig,
-        credentials: Credentials | None,
-        help_text: str,
-        retries: int,
-        *,
-        session_only: bool = False,
-    ) -> None:
-        """``session_only``: every request goes through the ``requests`` session's own ``send`` (no small-file
-        reader, no route straight to its pool), for a caller that replaces its adapter (a test faking faults)."""
-        self.config = config
+    def __init__(self, endpoint: Endpoint, *, session_only: bool = False) -> None:
+        """``session_only``: every request goes through the ``requests`` session (no small-read route), for a
+        caller that replaces its adapter (a test faking faults)."""
+        self.endpoint = endpoint
+        self.config = endpoint.config
         self._session_only = session_only
-        self.base = base_url(config.url)
-        self.display = config.display
-        if config.ca_bundle and not Path(config.ca_bundle).expanduser().exists():
-            raise ConfigError(f"The ca_bundle {config.ca_bundle!r} of {self.display} does not exist.")
-        self._credentials = credentials
-        self._authorization = authorization(credentials)  # refuses a value that cannot be a header, at once
-        self._help_text = help_text
-        self._retries = retries
-        self._timeout = (min(10.0, config.timeout), config.timeout)
+        self.base = endpoint.base
+        self.display = endpoint.display
+        self._timeout = endpoint.timeout
         self._full: session.RequestsTransport | None = None
-        self._small_reads: SmallFileReader | bool | None = False  # False: not set up yet; None: not possible
+        self._small_reads: _SmallReads | bool | None = False  # False: not set up yet; None: not possible
         self._lock = threading.Lock()  # the session's making
         self._reader_lock = threading.Lock()  # the reader's
 
@@ -119,52 +112,44 @@ class RoutingTransport:
             if self._full is None:
                 from registry.repository.http import session
 
-                self._full = session.RequestsTransport(
-                    self.config, self._credentials, self._help_text, self._retries, direct=not self._session_only
-                )
+                self._full = session.RequestsTransport(self.endpoint)
             return self._full
 
-    def _reader(self) -> SmallFileReader | None:
-        """The small-file reader, set up on first use (the first of 64 concurrent reads sets it up; the others
+    def _reader(self) -> _SmallReads | None:
+        """The small-read route, set up on first use (the first of 64 concurrent reads sets it up; the others
         wait for it rather than go the slow way); ``None`` where it must not be used."""
         with self._reader_lock:
             if self._small_reads is False:
                 self._small_reads = None if self._session_only else self._new_reader()
             return self._small_reads  # type: ignore[return-value]
 
-    def _new_reader(self) -> SmallFileReader | None:
+    def _new_reader(self) -> _SmallReads | None:
         https = self.base.startswith("https:")
         headers: dict[str, str] | None = None
         verify = _verify(self.config, os.environ)
         if https and not self.config.verify_tls:
             return None  # urllib3 warns on every such request: they go its way
-        if not _needs_requests(os.environ, self._credentials):
-            headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "identity", "Accept": "*/*", **self._authorization}
+        if not _needs_requests(os.environ, self.endpoint.credentials):
+            headers = self.endpoint.headers
         if headers is None:
             headers, verify = self.full().prepared()
             if headers is None:
                 return None
-        try:
-            tls = tls_context(verify, _default_bundle()) if https else None
-            return SmallFileReader(
-                self.base, headers, timeout=self._timeout, limit=MAX_SMALL_FILE, keep=POOL_SIZE, tls=tls
-            )
-        except (OSError, ValueError):  # an unreadable CA bundle: the session reports it
-            return None
+        return _small_reader(self.endpoint, headers, verify)
 
     def close(self) -> None:
         with self._lock, self._reader_lock:
             full, reader = self._full, self._small_reads
         if full is not None:
             full.close()
-        if isinstance(reader, SmallFileReader):
+        if not isinstance(reader, bool | None):
             reader.close()
 
     def url(self, path: str) -> str:
         return self.base + quote(path, safe="/")
 
     def get_small(self, path: str) -> tuple[bytes, str | None]:
-        """GET a small file and its ETag: first on a kept-alive connection of the small-file reader, and any
+        """GET a small file and its ETag: first on the small-read route, and any
         answer but the file or its absence again through the session (with one retry fewer: a server failing for
         good is asked no more often than without the reader)."""
         reader = self._reader()
@@ -179,6 +164,14 @@ class RoutingTransport:
         if status == 404:
             raise not_found(path, self.display)
         return content, etag
+
+    def get_many(self, paths: list[str]) -> list[tuple[int, bytes, str | None] | None] | None:
+        """The answers of the small-read route to GETs of every path at once, where it can send them so (libcurl;
+        ``None`` elsewhere): ``(200, content, ETag)``, ``(404, b"", None)``, or ``None`` for a path to read again
+        with :meth:`get_small`."""
+        reader = self._reader()
+        get_many = getattr(reader, "get_many", None)
+        return None if get_many is None else list(get_many(paths))
 
     def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         """See :meth:`registry.repository.http.session.RequestsTransport.request`."""
@@ -211,6 +204,33 @@ class RoutingTransport:
     def start_helper(self, target: Callable[..., object], *args: object) -> None:
         """See :meth:`registry.repository.http.session.RequestsTransport.start_helper`."""
         self.full().start_helper(target, *args)
+
+
+def _small_reader(endpoint: Endpoint, headers: dict[str, str], verify: bool | str) -> _SmallReads | None:
+    """The small-read route: libcurl's (:mod:`~registry.repository.http.multiplexed_reads`), or where pycurl is not
+    installed (no wheel for this platform) the reader of our own (HTTP/1.1 only); ``None`` where neither can be set
+    up (an unreadable CA bundle: the session reports it)."""
+    base, config = endpoint.base, endpoint.config
+    https = base.startswith("https:")
+    try:
+        from registry.repository.http.multiplexed_reads import MultiplexedReader, speaks_http2
+    except ImportError:
+        pass
+    else:
+        if speaks_http2() or config.http2 != "prior-knowledge":
+            try:
+                return MultiplexedReader(
+                    endpoint, headers, verify=verify, default_bundle=_default_bundle() if https else ""
+                )
+            except (OSError, ValueError):
+                return None
+    if config.http2 == "prior-knowledge":
+        return None  # a server that speaks only HTTP/2: the session is told so by its answers
+    try:
+        tls = tls_context(verify, _default_bundle()) if https else None
+        return SmallFileReader(base, headers, timeout=endpoint.timeout, limit=MAX_SMALL_FILE, keep=POOL_SIZE, tls=tls)
+    except (OSError, ValueError):  # an unreadable CA bundle: the session reports it
+        return None
 
 
 def _default_bundle() -> str:

@@ -430,7 +430,7 @@ class S3Repository(StreamingRepository):
                 "ignores If-Match (compare-and-swap): maven-metadata.xml is updated by reading it back and merging "
                 "again until the version stays listed."
             )
-            content = change(self._read_or_none(path, fresh=True))
+            content = change(self._read_fresh_or_none(path))
             self._put(path, content, {})
             self._write_sidecars(path, content)
             return content
@@ -441,7 +441,7 @@ class S3Repository(StreamingRepository):
             with self._lock:
                 seen = self._seen.pop(path, None)
             if seen is None:
-                self._read_or_none(path, fresh=True)
+                self._read_fresh_or_none(path)
                 with self._lock:
                     seen = self._seen.pop(path, None)
             if isinstance(seen, tuple):
@@ -470,14 +470,11 @@ class S3Repository(StreamingRepository):
             f"{MAX_UPDATE_SECONDS} s. Try again."
         )
 
-    def _read_or_none(self, path: str, *, fresh: bool) -> bytes | None:
-        if fresh:
-            with self._lock:
-                self._read_back.pop(path, None)
-        try:
-            return self.read(path)
-        except ArtifactNotFound:
-            return None
+    def _read_fresh_or_none(self, path: str) -> bytes | None:
+        """The server's ``path`` now (not what this process read back before), or ``None``."""
+        with self._lock:
+            self._read_back.pop(path, None)
+        return self._read_or_none(path)
 
     def _put(self, path: str, content: bytes, condition: dict[str, str]) -> str:
         """PutObject; returns the new ETag. A ClientError is raised as it is when there is a ``condition``."""

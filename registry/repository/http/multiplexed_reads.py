@@ -1,0 +1,436 @@
+"""Plain GETs of small files through libcurl (pycurl's multi interface), all on one thread: HTTP/2 streams on one
+connection where the server speaks it, HTTP/1.1 on a bounded pool of kept-alive connections otherwise.
+
+A search or a catalog reads small files by the thousand, from up to :attr:`HttpRepository.read_width
+<registry.repository.http.repository.HttpRepository.read_width>` threads at once. Each thread hands its GET to
+the one thread that drives a ``CurlMulti`` and waits for the answer; that thread follows libcurl's own timeout
+(``CurlMulti.timeout()``) and the sockets it names, never a fixed poll. Over HTTP/2 every request of a command
+goes on one connection (libcurl's cap of 100 streams on it is raised to the server's own), so a thousand reads
+take a few round trips instead of a thousand over sixty-four connections (see ARCHITECTURE.md, "Small reads").
+
+HTTP/2 is asked for over TLS through ALPN, as Nexus and Artifactory offer it (the server may answer HTTP/1.1),
+and without TLS only where the repository says the server speaks it (``http2 = "prior-knowledge"``): an
+``http://`` server that does not would answer nothing a reader can use.
+
+The same contract as :class:`~registry.repository.http.small_reads.SmallFileReader`: only a ``200`` within the
+size limit and not compressed, and a ``404``, are taken; for anything else (another status, a redirect, a
+connection refused, dropped or timed out, a malformed answer, which libcurl refuses) :meth:`MultiplexedReader.get`
+returns ``None`` and the caller sends the request through its full transport. No proxy (the transport does not
+use this route where one is configured), no ``.netrc`` (the credentials are in the headers given), no redirects.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import select
+import socket
+import threading
+from collections import deque
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import pycurl
+
+from registry.repository.http.request_settings import MAX_SMALL_FILE, POOL_SIZE, Endpoint
+
+__all__ = ["HTTP2_MODES", "MultiplexedReader", "speaks_http2"]
+
+#: The values of a repository's ``http2`` setting: ``"alpn"`` (over TLS where the server offers it, the default)
+#: and ``"prior-knowledge"`` (h2c: the server speaks HTTP/2 without TLS, or with TLS without offering it).
+HTTP2_MODES = ("alpn", "prior-knowledge")
+#: Streams at once on one HTTP/2 connection (libcurl allows 100 unless told; the server may allow fewer).
+_STREAMS = 1000
+#: The longest 404 page read (a server's page is a few hundred bytes).
+_SHORT_BODY = 64 << 10
+_Answer = tuple[int, bytes, str | None]
+#: The status line of an answer as HTTP spells it (libcurl also takes other spellings, and reads some wrong).
+_STATUS = re.compile(rb"HTTP/(1\.[01]|2) ([0-9]{3})(?: [^\r\n]*)?\r\n\Z")
+_BROKEN = -1  # a read's status: the status line was not one
+_NEXT = -2  # a read's status: an interim answer (1xx) ended, the next answer's status line comes
+
+
+def speaks_http2() -> bool:
+    """Whether this libcurl can speak HTTP/2 (the pycurl wheels bundle nghttp2)."""
+    return bool(pycurl.version_info()[4] & pycurl.VERSION_HTTP2)
+
+
+class _Sockets:
+    """The sockets libcurl connects through, so that an idle HTTP/1.1 connection is looked at before it carries
+    another request: one that is readable (bytes nobody asked for arrived since, such as a second answer to the last
+    request, or the server closed it) is not used, as urllib3 judges the connections of its pool; libcurl 8 would
+    take those bytes for the next request's answer. (HTTP/2 frames name their stream: nothing is taken for another
+    answer there.) Also where connections opened ahead of use (:meth:`MultiplexedReader.preconnect`) wait for
+    libcurl to take them. Used on the driving thread, but for :attr:`ready`."""
+
+    def __init__(self) -> None:
+        self._fds: set[int] = set()  # libcurl's sockets (some may have been closed since)
+        self._by_port: dict[int, int] = {}
+        self.http1: set[int] = set()  # local ports of connections an answer came on over HTTP/1.x
+        self.ready: deque[socket.socket] = deque()  # connected ahead of use (appended on any thread)
+        self._given: list[socket.socket] = []  # handed to libcurl, which holds a duplicate of each
+        self._connected = False  # the socket being handed over is connected already
+
+    def open(self, _purpose: int, address: Any) -> socket.socket:
+        """A socket for libcurl to connect to ``address``: one connected ahead of use to it, else a new one."""
+        for sock in self._given:
+            sock.close()
+        self._given.clear()
+        while self.ready:
+            sock = self.ready.popleft()
+            try:
+                fit = sock.family == address.family and sock.getpeername() == address.addr
+                fit = fit and not select.select([sock], [], [], 0)[0]  # not closed by the server meanwhile
+            except (OSError, ValueError):
+                fit = False
+            if fit:
+                self._connected = True
+                self._given.append(sock)
+                return sock
+            sock.close()
+        sock = socket.socket(address.family, address.socktype, address.protocol)
+        self._given.append(sock)
+        return sock
+
+    def opened(self, fd: int, _purpose: int) -> int:
+        self._fds.add(fd)
+        connected, self._connected = self._connected, False
+        return int(pycurl.SOCKOPT_ALREADY_CONNECTED if connected else pycurl.SOCKOPT_OK)
+
+    def close(self) -> None:
+        for sock in [*self._given, *self.ready]:
+            sock.close()
+        self._given.clear()
+        self.ready.clear()
+
+    def fit(self, local_port: int, server_port: int) -> bool:
+        """Whether the connection from ``local_port`` may carry a request: new, HTTP/2, or idle with nothing to
+        read."""
+        if local_port not in self.http1:
+            return True
+        fd = self._by_port.get(local_port)
+        if fd is None or self._ports(fd) != (local_port, server_port):
+            fd = next((fd for fd in list(self._fds) if self._ports(fd) == (local_port, server_port)), None)
+            if fd is None:
+                return False  # not a socket libcurl opened here: not to be trusted
+            self._by_port[local_port] = fd
+        try:
+            return not select.select([fd], [], [], 0)[0]
+        except (OSError, ValueError):  # beyond select()'s range
+            return False
+
+    def _ports(self, fd: int) -> tuple[int, int] | None:
+        try:
+            with socket.socket(fileno=os.dup(fd)) as sock:
+                return sock.getsockname()[1], sock.getpeername()[1]
+        except (OSError, IndexError, TypeError):
+            self._fds.discard(fd)  # closed since, or no longer a connected socket
+            return None
+
+
+class _Batch:
+    """Reads asked for together: one event for their caller, set when the last has ended (counted on the driving
+    thread alone)."""
+
+    __slots__ = ("done", "remaining")
+
+    def __init__(self, count: int) -> None:
+        self.remaining = count
+        self.done = threading.Event()
+
+
+class _Read:
+    """One GET on its way: its handle, what arrived, and the event its caller waits on."""
+
+    __slots__ = (
+        "batch", "body", "done", "encoding", "etag", "handle", "head_ended", "local_port", "path", "result", "status",
+        "too_large",
+    )  # fmt: skip
+
+    def __init__(self, path: str, batch: _Batch | None = None) -> None:
+        self.batch = batch
+        self.path = path
+        self.body = bytearray()
+        self.etag: str | None = None
+        self.encoding = b""
+        self.status = 0
+        self.head_ended = False  # the empty line that ends the final answer's header fields came
+        self.local_port = 0  # of the connection it went on
+        self.too_large = False
+        self.result: _Answer | None = None
+        self.done = threading.Event()
+        self.handle: Any = None
+
+
+class MultiplexedReader:
+    """GETs of small files of the repository ``endpoint`` names, sent by one thread through one ``CurlMulti``: up
+    to ``keep`` connections (HTTP/1.1), or one carrying every request (HTTP/2). Thread-safe: :meth:`get` may be
+    called from any number of threads.
+
+    ``headers``: those of a plain GET (the endpoint's, or as the ``requests`` session prepares them); ``verify``:
+    ``True`` (``default_bundle``), or the path of a CA bundle file or folder, as ``requests`` takes it.
+    """
+
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        headers: Mapping[str, str] | None = None,
+        *,
+        verify: bool | str = True,
+        default_bundle: str = "",
+        limit: int = MAX_SMALL_FILE,
+        keep: int = POOL_SIZE,
+    ) -> None:
+        base, http2 = endpoint.base, endpoint.config.http2
+        headers = endpoint.headers if headers is None else headers
+        if not base.startswith(("http://", "https://")):
+            raise ValueError("an http or https URL")
+        if http2 not in HTTP2_MODES:
+            raise ValueError(f"http2 is one of {HTTP2_MODES}")
+        for name, value in headers.items():
+            if any(c in f"{name}{value}" for c in "\r\n\0"):
+                raise ValueError(f"header {name[:40]!r} cannot be sent: a line break or NUL")
+        self._base = base
+        self._headers = [f"{name}: {value}" for name, value in headers.items()]
+        self._connect_timeout, self._read_timeout = endpoint.timeout
+        self._limit = limit
+        https = base.startswith("https://")
+        if http2 == "prior-knowledge":
+            self._version = pycurl.CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE
+        else:
+            self._version = pycurl.CURL_HTTP_VERSION_2TLS if https else pycurl.CURL_HTTP_VERSION_1_1
+        self._tls: dict[int, Any] = {}
+        if https:
+            location = default_bundle if verify is True else str(verify)
+            if not location or not os.path.exists(location):
+                raise ValueError("no CA bundle to verify the server with")
+            self._tls[pycurl.CAPATH if os.path.isdir(location) else pycurl.CAINFO] = location
+        self._multi = pycurl.CurlMulti()
+        self._multi.setopt(pycurl.M_PIPELINING, pycurl.PIPE_MULTIPLEX)
+        self._multi.setopt(pycurl.M_MAX_HOST_CONNECTIONS, keep)
+        self._multi.setopt(pycurl.M_MAXCONNECTS, keep)
+        self._multi.setopt(pycurl.M_MAX_CONCURRENT_STREAMS, _STREAMS)
+        self._sockets = _Sockets()
+        self._queue: deque[_Read] = deque()
+        self._handles: list[Any] = []  # idle easy handles, reused (each keeps its settings)
+        self._lock = threading.Lock()  # the driver's start and close
+        self._closed = False
+        self._driver: threading.Thread | None = None
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_r, False)
+        os.set_blocking(self._wake_w, False)  # a full pipe wakes the driver already
+
+    def get(self, path: str) -> _Answer | None:
+        """``(200, content, ETag)``, ``(404, b"", None)``, or ``None``: send it through the full transport."""
+        read = _Read(path)
+        if not self._send([read]) or not read.done.wait(self._patience()):
+            return None
+        return read.result
+
+    def get_many(self, paths: list[str]) -> list[_Answer | None]:
+        """:meth:`get` of each path, all at once (the caller waits on one event, not a thread per read)."""
+        if not paths:
+            return []
+        batch = _Batch(len(paths))
+        reads = [_Read(path, batch) for path in paths]
+        if not self._send(reads) or not batch.done.wait(self._patience() * (1 + len(paths) // _STREAMS)):
+            return [read.result if read.done.is_set() else None for read in reads]
+        return [read.result for read in reads]
+
+    def _patience(self) -> float:
+        """How long a read is waited for: libcurl ends one within its timeouts; this guards against a driver that
+        died."""
+        return self._connect_timeout + 2 * self._read_timeout + 5
+
+    def _send(self, reads: list[_Read]) -> bool:
+        with self._lock:
+            if self._closed:
+                return False
+            if self._driver is None:
+                self._driver = threading.Thread(target=self._drive, name="small-reads", daemon=True)
+                self._driver.start()
+            self._queue.extend(reads)
+        with contextlib.suppress(BlockingIOError):
+            os.write(self._wake_w, b"\0")
+        return True
+
+    def preconnect(self) -> None:
+        """Open a connection now, for a read to come (call it on a thread of its own); best effort. libcurl takes
+        it for its next connection to the server (TLS, if any, is set up then)."""
+        parts = urlsplit(self._base)
+        try:
+            sock = socket.create_connection(
+                (parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)), self._connect_timeout
+            )
+        except OSError:
+            return
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.setblocking(False)
+        with self._lock:
+            if not self._closed:
+                self._sockets.ready.append(sock)
+                return
+        sock.close()
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            driver = self._driver
+        with contextlib.suppress(OSError):
+            os.write(self._wake_w, b"\0")
+        if driver is not None:
+            driver.join(self._connect_timeout + self._read_timeout)
+        if driver is None or not driver.is_alive():
+            self._multi.close()
+            for handle in self._handles:
+                handle.close()
+            self._handles.clear()
+            self._sockets.close()
+            for fd in (self._wake_r, self._wake_w):
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+
+    # -- the driving thread -------------------------------------------------------------------------------
+
+    def _drive(self) -> None:
+        running: dict[Any, _Read] = {}
+        try:
+            while not self._closed:
+                while self._queue:
+                    read = self._queue.popleft()
+                    read.handle = self._handle(read)
+                    running[read.handle] = read
+                    self._multi.add_handle(read.handle)
+                while self._multi.perform()[0] == pycurl.E_CALL_MULTI_PERFORM:
+                    pass
+                self._finish(running)
+                self._wait(bool(running))
+        finally:
+            with self._lock:
+                self._closed = True  # ended (or failed): reads from now on go to the full transport at once
+            for read in list(running.values()) + list(self._queue):
+                self._done(read)  # result None: the full transport
+
+    def _wait(self, busy: bool) -> None:
+        """Until a socket of libcurl's or the wake-up pipe is ready, or libcurl's timeout is due."""
+        timeout_ms = self._multi.timeout() if busy else -1
+        readable, writable, failed = self._multi.fdset()
+        wait = None if timeout_ms < 0 else timeout_ms / 1000
+        if timeout_ms < 0 and busy and not (readable or writable):
+            wait = 0.05  # libcurl is resolving a name on its own thread and names nothing to wait on
+        try:
+            select.select([self._wake_r, *readable], writable, failed, wait)
+        except (OSError, ValueError):  # a descriptor beyond select()'s range: wait a little instead
+            select.select([self._wake_r], [], [], 0.001)
+        with contextlib.suppress(BlockingIOError, OSError):
+            os.read(self._wake_r, 4096)
+
+    def _finish(self, running: dict[Any, _Read]) -> None:
+        while True:
+            queued, ended, failed = self._multi.info_read()
+            for handle in ended:
+                self._end(running.pop(handle), ok=True)
+            for handle, _code, _message in failed:
+                self._end(running.pop(handle), ok=False)
+            if not queued:
+                return
+
+    def _end(self, read: _Read, *, ok: bool) -> None:
+        handle = read.handle
+        self._multi.remove_handle(handle)
+        if ok and not read.too_large:
+            status = handle.getinfo(pycurl.RESPONSE_CODE)
+            if status != read.status or not read.head_ended:
+                status = 0  # not the answer we read (a status line libcurl reads otherwise, header fields cut off)
+            plain = read.encoding in (b"", b"identity")
+            if status == 200 and plain:
+                read.result = (200, bytes(read.body), read.etag)
+            elif status == 404:
+                read.result = (404, b"", None)
+        read.body = bytearray()
+        handle.setopt(pycurl.WRITEFUNCTION, _discard)
+        handle.setopt(pycurl.HEADERFUNCTION, _discard)
+        handle.setopt(pycurl.PREREQFUNCTION, _fit)
+        self._handles.append(handle)
+        self._done(read)
+
+    @staticmethod
+    def _done(read: _Read) -> None:
+        read.done.set()
+        if read.batch is not None:
+            read.batch.remaining -= 1
+            if read.batch.remaining <= 0:
+                read.batch.done.set()
+
+    def _handle(self, read: _Read) -> Any:
+        handle = self._handles.pop() if self._handles else self._new_handle()
+        handle.setopt(pycurl.URL, self._base + quote(read.path, safe="/"))
+
+        def header(line: bytes) -> None:
+            if read.status in (0, _NEXT):  # an answer's first line (after a 100 Continue, say: another answer)
+                status = _STATUS.match(line)
+                read.status = int(status.group(2)) if status else _BROKEN  # libcurl reads "http/1.1 404" as 200
+                if status is None or status.group(1) != b"2":
+                    self._sockets.http1.add(read.local_port)
+                read.etag, read.encoding = None, b""
+                return
+            if line == b"\r\n":
+                read.head_ended = read.status >= 200
+                read.status = _NEXT if read.status < 200 else read.status
+                return
+            name, colon, value = line.partition(b":")
+            if colon:
+                name = name.strip().lower()
+                if name == b"etag":
+                    read.etag = value.strip().decode("latin-1")
+                elif name == b"content-encoding":
+                    read.encoding = value.strip().lower()
+
+        def body(data: bytes) -> int | None:
+            read.body += data
+            if len(read.body) > (self._limit if read.status == 200 else _SHORT_BODY):
+                read.too_large = True
+                return 0  # libcurl ends the transfer: the full transport reads it (and says it is too large)
+            return None
+
+        def prerequest(_server: str, _local: str, server_port: int, local_port: int) -> int:
+            read.local_port = local_port
+            return pycurl.PREREQFUNC_OK if self._sockets.fit(local_port, server_port) else pycurl.PREREQFUNC_ABORT
+
+        handle.setopt(pycurl.HEADERFUNCTION, header)
+        handle.setopt(pycurl.WRITEFUNCTION, body)
+        handle.setopt(pycurl.PREREQFUNCTION, prerequest)
+        return handle
+
+    def _new_handle(self) -> Any:
+        handle = pycurl.Curl()
+        handle.setopt(pycurl.PROTOCOLS, pycurl.PROTO_HTTP | pycurl.PROTO_HTTPS)
+        handle.setopt(pycurl.OPENSOCKETFUNCTION, self._sockets.open)
+        handle.setopt(pycurl.SOCKOPTFUNCTION, self._sockets.opened)
+        handle.setopt(pycurl.FOLLOWLOCATION, 0)
+        handle.setopt(pycurl.NOSIGNAL, 1)
+        handle.setopt(pycurl.PROXY, "")  # none (not even from the environment): the transport decided
+        handle.setopt(pycurl.NOPROXY, "*")
+        handle.setopt(pycurl.NETRC, pycurl.NETRC_IGNORED)
+        handle.setopt(pycurl.HTTPHEADER, self._headers)
+        handle.setopt(pycurl.HTTP_VERSION, self._version)
+        handle.setopt(pycurl.PIPEWAIT, 1)  # wait to share the HTTP/2 connection rather than open another
+        handle.setopt(pycurl.CONNECTTIMEOUT_MS, int(self._connect_timeout * 1000))
+        # no byte for the read timeout: given up, as a socket read times out
+        handle.setopt(pycurl.LOW_SPEED_LIMIT, 1)
+        handle.setopt(pycurl.LOW_SPEED_TIME, max(1, int(self._read_timeout)))
+        handle.setopt(pycurl.SSL_VERIFYPEER, 1)
+        handle.setopt(pycurl.SSL_VERIFYHOST, 2)
+        for option, value in self._tls.items():
+            handle.setopt(option, value)
+        return handle
+
+
+def _fit(*_: object) -> int:
+    return int(pycurl.PREREQFUNC_OK)
+
+
+def _discard(data: bytes) -> None:
+    """A finished handle's callbacks: they no longer hold its read."""

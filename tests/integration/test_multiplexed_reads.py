@@ -1,0 +1,175 @@
+"""The libcurl small-read route (registry.repository.http.multiplexed_reads) against a real nginx: over HTTP/1.1,
+and over HTTP/2 on nginx's h2c listener (prior knowledge). The same answers as the ``requests`` route for a file,
+a missing file, a file over the size limit and rejected credentials; a search and a catalog make the same requests
+over either protocol (counted in nginx's access log)."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from servers import DavRepo, DavServer
+from test_network import Log
+
+from registry.catalog import build_catalog
+from registry.deploy import deploy
+from registry.exceptions import ArtifactNotFound, AuthenticationFailed
+from registry.repository.config import Credentials, RepositoryConfig
+from registry.repository.http.multiplexed_reads import MultiplexedReader
+from registry.repository.http.repository import HttpRepository
+from registry.repository.http.request_settings import Endpoint
+from registry.repository.http.session import RequestsTransport
+from registry.search import Query, search
+from registry.settings import Settings
+
+LIMIT = 4096
+NOW = dt.datetime(2026, 12, 3, 12, 0, tzinfo=dt.timezone.utc)
+
+
+@pytest.fixture
+def repo(nginx_server: DavServer, dav_repo_factory: Callable[[str, str], DavRepo]) -> DavRepo:
+    repo = dav_repo_factory("nginx", "multiplexed")
+    repo.root.mkdir(parents=True, exist_ok=True)
+    (repo.root / "card.json").write_bytes(b'{"card": 1}' * 100)
+    (repo.root / "large.bin").write_bytes(b"x" * (LIMIT + 1))
+    return repo
+
+
+def _url(repo: DavRepo, server: DavServer, http2: bool) -> str:
+    return repo.url.replace(f":{server.port}/", f":{server.http2_port}/") if http2 else repo.url
+
+
+@pytest.fixture(params=["http/1.1", "http/2"])
+def reader(request: pytest.FixtureRequest, nginx_server: DavServer, repo: DavRepo) -> Iterator[MultiplexedReader]:
+    http2 = request.param == "http/2"
+    reader = MultiplexedReader(_endpoint(repo, nginx_server, http2, repo.password), limit=LIMIT, keep=4)
+    yield reader
+    reader.close()
+
+
+def _endpoint(repo: DavRepo, server: DavServer, http2: bool, password: str) -> Endpoint:
+    config = RepositoryConfig(
+        name="r", url=_url(repo, server, http2), timeout=10, http2="prior-knowledge" if http2 else "alpn"
+    )
+    return Endpoint(config, Credentials("the test", repo.username, password), "", 0)
+
+
+def _requests_route(repo: DavRepo, password: str | None = None) -> RequestsTransport:
+    config = RepositoryConfig(name="r", url=repo.url)
+    credentials = Credentials(username=repo.username, password=password or repo.password, source="the test")
+    return RequestsTransport(Endpoint(config, credentials, "check the password", retries=0))
+
+
+def test_the_same_answers_as_the_requests_route(
+    reader: MultiplexedReader, repo: DavRepo, nginx_server: DavServer
+) -> None:
+    session = _requests_route(repo)
+    try:
+        content, etag = session.get_small("card.json")
+        assert reader.get("card.json") == (200, content, etag)
+        assert reader.get_many(["card.json", "missing.json", "card.json"]) == [
+            (200, content, etag), (404, b"", None), (200, content, etag),
+        ]  # fmt: skip
+        with pytest.raises(ArtifactNotFound):
+            session.get_small("missing.json")
+        assert reader.get("missing.json") == (404, b"", None)
+        assert reader.get("large.bin") is None  # over the limit: the full transport reads it, or refuses it
+    finally:
+        session.close()
+    lines = Log(nginx_server, repo).lines()
+    protocol = "HTTP/2.0" if f":{nginx_server.http2_port}/" in reader._base else "HTTP/1.1"
+    cards = [line for line in lines if "card.json" in line]
+    assert len(cards) == 4 and sum(protocol in line for line in cards[1:]) == 3  # 1 by requests, 3 by libcurl
+
+
+def test_rejected_credentials_are_left_to_the_requests_route(nginx_server: DavServer, repo: DavRepo) -> None:
+    for http2 in (False, True):
+        reader = MultiplexedReader(_endpoint(repo, nginx_server, http2, "not-" + repo.password), limit=LIMIT, keep=4)
+        try:
+            assert reader.get("card.json") is None  # a 401: not an answer this route takes
+            assert reader.get_many(["card.json"]) == [None]
+        finally:
+            reader.close()
+    session = _requests_route(repo, password="not-" + repo.password)
+    try:
+        with pytest.raises(AuthenticationFailed, match="check the password"):
+            session.get_small("card.json")
+    finally:
+        session.close()
+
+
+def test_a_header_value_with_a_line_break_is_refused_before_anything_is_sent() -> None:
+    for value in ("Bearer abc\r\nX-Injected: 1", "Bearer abc\nX: 1", "Bearer a\0b"):
+        with pytest.raises(ValueError, match="Authorization"):
+            MultiplexedReader(
+                Endpoint(RepositoryConfig("r", "http://127.0.0.1:9/"), None, "", 0), {"Authorization": value}
+            )
+
+
+def test_search_and_catalog_make_the_same_requests_over_http2_as_over_http11(
+    nginx_server: DavServer,
+    dav_repo_factory: Callable[[str, str], DavRepo],
+    make_model: Callable[..., Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    repo = dav_repo_factory("nginx-immutable", "searched")
+    monkeypatch.setenv("REGISTRY_USERNAME", repo.username)
+    monkeypatch.setenv("REGISTRY_PASSWORD", repo.password)
+    settings = Settings.load()
+    for _ in range(3):
+        deploy(make_model("zero"), "com.acme:churn:1.0", repository=repo.url, settings=settings)
+    log = Log(nginx_server, repo)
+    seen: dict[bool, tuple[list[str], list[str]]] = {}
+    for http2 in (False, True):
+        config = RepositoryConfig(
+            name="h2" if http2 else "h1",
+            url=_url(repo, nginx_server, http2),
+            http2="prior-knowledge" if http2 else "alpn",
+        )
+        cold = dataclasses.replace(settings, cache_dir=tmp_path / f"cold-{http2}")
+        repository = HttpRepository(config, Credentials("the test", repo.username, repo.password))
+        try:
+            log.mark()
+            assert len(search("com.acme:churn", Query(), repository=repository, settings=cold)) == 3
+            searched = log.since()
+            cold = dataclasses.replace(settings, cache_dir=tmp_path / f"catalog-{http2}")
+            log.mark()
+            build_catalog(
+                tmp_path / f"site-{http2}", repository=repository, settings=cold, artifacts=["com.acme:churn"], now=NOW
+            )
+            seen[http2] = (sorted(searched), sorted(log.since()))
+        finally:
+            repository.close()
+        lines = Log(nginx_server, repo).lines()[-5:]
+        assert all(("HTTP/2.0" if http2 else "HTTP/1.1") in line for line in lines), lines
+    assert len(seen[False][0]) == 1 + 3 * 2  # the metadata, and each card with its checksum
+    assert seen[True] == seen[False]
+
+
+_WITHOUT_PYCURL = (
+    "import sys\n"
+    "sys.modules['pycurl'] = None  # as where no wheel could be installed: importing it raises ImportError\n"
+    "from registry.repository.config import Credentials, RepositoryConfig\n"
+    "from registry.repository.http.repository import HttpRepository\n"
+    "repository = HttpRepository(RepositoryConfig('r', sys.argv[1]), Credentials('t', sys.argv[2], sys.argv[3]))\n"
+    "print(repository.read_files(['card.json', 'missing.json'])[1], len(repository.read('card.json')))\n"
+    "print(type(repository.transport._reader()).__name__)\n"
+)
+
+
+def test_without_pycurl_small_reads_fall_back_to_our_own_reader(nginx_server: DavServer, repo: DavRepo) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", _WITHOUT_PYCURL, repo.url, repo.username, repo.password],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[:2] == ["None 1100", "SmallFileReader"]
