@@ -21,7 +21,7 @@ from pathlib import Path
 from registry._util import actor, utc_stamp
 from registry.checksums import SIDECAR_SUFFIXES, Digests, digest_bytes
 from registry.coordinates import Coordinate
-from registry.exceptions import ArtifactNotFound, GateFailed, IntegrityError, VersionExists
+from registry.exceptions import ArtifactNotFound, GateFailed, IntegrityError, InvalidInput, VersionExists
 from registry.fingerprint import normalize_fingerprint
 from registry.gates import Gate, GateResult, evaluate
 from registry.modelcard import ModelCard
@@ -29,8 +29,18 @@ from registry.promotion import PromotionRecord
 from registry.repository.base import PathExists, Repository
 from registry.settings import Settings, using_repository
 from registry.signing import Signer
-from registry.store import fetch_card, fetch_promotion, fetch_verified, is_listed, publish, remote_checksum, select
+from registry.store import (
+    fetch_card,
+    fetch_promotion,
+    fetch_verified,
+    is_listed,
+    publish,
+    read_yanks,
+    remote_checksum,
+    select,
+)
 from registry.trust import check_copies, config_of, policy_for, publish_signatures, signer_for
+from registry.withdrawal import is_record_name
 
 __all__ = ["Promotion", "promote"]
 
@@ -53,7 +63,10 @@ def _version_files(repository: Repository, coordinate: Coordinate) -> list[str]:
     listed = [
         name
         for name in repository.list(coordinate.directory)
-        if not name.endswith("/") and not name.endswith(SIDECAR_SUFFIXES) and not name.startswith(record)
+        if not name.endswith("/")
+        and not name.endswith(SIDECAR_SUFFIXES)
+        and not name.startswith(record)
+        and not is_record_name(name, coordinate.artifact, str(coordinate.version))  # a yank is the source's own
     ]
     names = set(listed) | {coordinate.file_name("pom"), coordinate.file_name("jar")}
     if not repository.exists(coordinate.path("jar")):
@@ -115,6 +128,13 @@ def promote(
     signed_by = normalize_fingerprint(require_signed_by, "--require-signed-by") if require_signed_by else None
     with using_repository(source, settings) as (src, active), using_repository(target, active) as (dst, _):
         coordinate = select(spec, src)
+        yanked = read_yanks(dst, coordinate.module).yanked().get(str(coordinate.version))
+        if yanked is not None:
+            raise InvalidInput(
+                f"{coordinate} is yanked in {dst.display} ({yanked.reason}); promoting it again would list it. "
+                f"Run 'registry unyank {coordinate} -r {dst.display}' first if it should be selected again. "
+                "Nothing was copied."
+            )
         results = tuple(evaluate(gates, _card(src, coordinate))) if gates else ()
         failed = [r for r in results if not r.passed]
         if failed:

@@ -9,6 +9,7 @@ per concern:
 * :mod:`~registry.store.model`: a release's jar verified, judged and extracted into the cache.
 * :mod:`~registry.store.upload`: a version's files into a repository, its main file last.
 * :mod:`~registry.store.records`: model cards, promotion records, and the history of an artifact.
+* :mod:`~registry.store.yanks`: the yank log of an artifact, yank records, and :func:`unpublish`.
 
 How many reads or writes run at once is the repository's to say (:meth:`Repository.read_many
 <registry.repository.base.Repository.read_many>`, :attr:`~registry.repository.base.Repository.write_width`).
@@ -28,6 +29,7 @@ from registry.store.records import (
 )
 from registry.store.upload import upload_version
 from registry.store.verified import fetch_verified, read_many_verified, read_verified, remote_checksum
+from registry.store.yanks import log_path, read_yanks, record_yank, unpublish
 
 __all__ = [
     "ABSENT",
@@ -51,5 +53,9 @@ __all__ = [
     "remote_checksum",
     "select",
     "select_version",
+    "unpublish",
     "upload_version",
+    "log_path",
+    "read_yanks",
+    "record_yank",
 ]

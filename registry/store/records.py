@@ -20,6 +20,7 @@ from registry.store.cache import Cache
 from registry.store.metadata import list_versions
 from registry.store.verified import read_many_verified, read_version_json
 from registry.versions import Version
+from registry.withdrawal import YankEvent
 
 __all__ = [
     "ArtifactHistory",
@@ -96,11 +97,15 @@ class VersionCard:
     coordinate: Coordinate
     card: ModelCard
     promotion: PromotionRecord | None = None
+    yanked: YankEvent | None = None  # the yank, where the version is yanked in that repository
 
     def to_dict(self) -> dict[str, Any]:
-        """The card as JSON data, plus ``"promotion"`` (the record, or null)."""
+        """The card as JSON data, plus ``"promotion"`` (the record, or null) and, for a yanked version,
+        ``"yanked"`` (the yank record)."""
         data = self.card.to_dict()
         data["promotion"] = self.promotion.to_dict() if self.promotion else None
+        if self.yanked is not None:
+            data["yanked"] = self.yanked.to_dict()
         return data
 
 
