@@ -9,9 +9,11 @@ A yank (and an unyank, which restores the version) leaves two things in the repo
     {"schema": 1, "coordinate": "com.acme:churn:1.0.3", "action": "yank", "sequence": 1,
      "at": "2026-12-07T01:00:00Z", "by": {"user": ..., "host": ...}, "reason": "leaks the label"}
 
-* the same event in the artifact's yank log, ``com/acme/churn/registry-yanks.json`` beside ``maven-metadata.xml``
-  (:data:`LOG_NAME`), updated by read-modify-write like the metadata: a set of events, merged by union, so that
-  concurrent writers converge. The log answers "which versions are yanked, by whom, why" in one small read.
+* the same event in the artifact's yank log, ``com/acme/churn/maven-metadata.xml.yanks.json`` beside
+  ``maven-metadata.xml`` (:data:`LOG_NAME`), updated by read-modify-write like the metadata: a set of events,
+  merged by union, so that concurrent writers converge. The log answers "which versions are yanked, by whom, why"
+  in one small read. Its name starts with ``maven-metadata.xml`` because repositories that refuse overwrites
+  (redeploy disabled) commonly still let the metadata files be rewritten, and this is metadata of the artifact.
 
 A yanked version leaves ``<versions>`` of ``maven-metadata.xml`` (so ``latest.release``, series, ranges and Ivy's
 dynamic revisions skip it) while every file stays, so an exact coordinate still resolves.
@@ -29,7 +31,7 @@ from registry.exceptions import InvalidInput
 __all__ = ["LOG_NAME", "SCHEMA", "YankEvent", "YankLog", "is_record_name", "record_classifier"]
 
 #: The artifact-level yank log, beside ``maven-metadata.xml``.
-LOG_NAME = "registry-yanks.json"
+LOG_NAME = "maven-metadata.xml.yanks.json"
 SCHEMA = 1
 _ACTIONS = ("yank", "unyank")
 
