@@ -1,6 +1,8 @@
-"""The commands that govern releases over time: ``yank`` and ``unyank``."""
+"""The commands that govern releases over time: ``yank``, ``unyank`` and ``history``."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import click
 
@@ -39,5 +41,63 @@ def unyank(spec: str, repository: str | None) -> None:
     click.echo(str(done.coordinate))
 
 
+@click.command()
+@click.argument("artifact", metavar="GROUP:ARTIFACT")
+@repository_option
+@click.option(
+    "--at",
+    "at",
+    metavar="DATE",
+    help="Also print (last) what latest.release resolved to at this instant in the repository (-r, else the "
+    "default), and only the events until then. ISO 8601: a date (2026-03-03 = the end of that day, UTC) or a "
+    "time with a zone (2026-03-03T12:00:00Z).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the timeline as one JSON object.")
+def history(artifact: str, repository: str | None, at: str | None, as_json: bool) -> None:
+    """The timeline of GROUP:ARTIFACT, oldest first: deployed, promoted, yanked, unyanked.
+
+    Across every configured repository (and the default), or only -r. With --at, the last line is the coordinate
+    latest.release resolved to at that instant, or 'none' before the first release.
+    """
+    import json
+
+    from registry.history import history as read_timeline
+    from registry.timeline import parse_instant
+
+    moment = parse_instant(at) if at is not None else None  # a bad date is refused before anything is read
+    timeline = read_timeline(artifact, repository=repository, settings=load_settings(), at=moment)
+    if as_json:
+        click.echo(json.dumps(timeline.to_dict(), indent=2, sort_keys=True))
+        return
+    from registry import present
+
+    for event in timeline.events:
+        click.echo(f"{event.at}  {event.repository}  {event.kind:<9} {event.coordinate}  {_details(event, present)}")
+    if timeline.at is not None:
+        click.echo(f"latest.release in {timeline.repository} at {timeline.to_dict()['at']}:", err=True)
+        click.echo(str(timeline.latest) if timeline.latest else "none")
+
+
+def _details(event: Any, present: Any) -> str:
+    """What the event's line says after its coordinate."""
+    who = f"by {present.who(event.by)}" if event.by else ""
+    details = event.details
+    if event.kind == "promoted":
+        gates = ", ".join(f"{g['expression']} ({g['actual']})" for g in details.get("gates", []))
+        return f"{who} from {details['from']} to {details['to']}" + (f"; gates {gates}" if gates else "")
+    if event.kind == "yanked":
+        return f"{who}: {details.get('reason', '')}"
+    if event.kind == "deployed":
+        code = details.get("code") or {}
+        data = details.get("training_data") or {}
+        parts = [who]
+        if code.get("commit"):
+            parts.append(f"commit {str(code['commit'])[:12]}")
+        if data.get("fingerprint") or data.get("source"):
+            parts.append(f"data {data.get('source') or ''} {str(data.get('fingerprint') or '')[:12]}".rstrip())
+        return ", ".join(p for p in parts if p)
+    return who
+
+
 #: Registered by :mod:`registry.cli`.
-COMMANDS = (yank, unyank)
+COMMANDS = (yank, unyank, history)
