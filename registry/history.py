@@ -1,7 +1,8 @@
 """History: an artifact's timeline across repositories, and what ``latest.release`` answered at any instant.
 
 Read from what the repository already keeps, nothing else: each version's card (deployed: who, when, commit,
-training data), its promotion record in each repository (promoted: from, to, who, gates, signatures), and the
+training data), its promotion record in each repository (promoted: from, to, who, gates, signatures, approver),
+and the
 artifact's yank log (yanked and unyanked: who, why). Yanked versions are read too, though not listed.
 """
 
@@ -141,4 +142,6 @@ def _version_events(repository: Repository, record: VersionCard) -> list[Event]:
     }
     if promotion.signatures:
         promoted["signatures"] = dict(promotion.signatures)
+    if promotion.approval:
+        promoted["approval"] = dict(promotion.approval)
     return [Event(promotion.promoted_at, repository.display, "promoted", coordinate, promotion.promoted_by, promoted)]

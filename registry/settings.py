@@ -26,7 +26,8 @@
 Keys of a repository: ``url`` (required), ``username``, ``password``, ``password_env``, ``token``,
 ``token_env`` (bearer token), ``maven_id``, ``ca_bundle``, ``verify_tls`` (``false`` is allowed only with a
 warning), ``timeout`` (seconds), ``unsafe_overwrite`` (``"refuse"`` or ``"warn"``: what to do on a server that
-cannot refuse overwrites atomically). Unknown keys and wrong types are errors.
+cannot refuse overwrites atomically), ``require_approval`` (``true``: a promotion into this repository needs a
+``registry approve`` by someone other than the deployer). Unknown keys and wrong types are errors.
 
 OpenPGP signatures (see :mod:`registry.signing` for how gpg is run and the trust model)::
 
@@ -102,6 +103,7 @@ _REPO_KEYS: dict[str, type | tuple[type, ...]] = {
     "sign_with": str,
     "passphrase_env": str,
     "require_signatures": bool,
+    "require_approval": bool,
     "trusted_keys": list,
     "trusted_keyring": str,
 }
@@ -309,6 +311,7 @@ class Settings:
                 sign_with=entry.get("sign_with"),
                 passphrase_env=entry.get("passphrase_env"),
                 require_signatures=entry.get("require_signatures", False),
+                require_approval=entry.get("require_approval", False),
                 trusted_keys=_trusted_keys(entry, where),
                 trusted_keyring=_keyring(entry, path, where),
             )

@@ -5,15 +5,15 @@ scripts parse (the coordinate for ``deploy``, the path for ``resolve``). Every :
 line on stderr and a non-zero exit code in :func:`main`; a traceback is a bug. Nothing here imports pyspark, and
 a command imports what it uses when it runs, so that ``registry --help`` stays fast.
 
-The commands live in one module per area, each listing them in ``COMMANDS``: :mod:`~registry.cli.artifacts`
-(deploy, versions, resolve, promote), :mod:`~registry.cli.cards` (show, diff, search, catalog) and
-:mod:`~registry.cli.admin` (fsck, repos, ivysettings),
-:mod:`~registry.cli.governance` (yank, unyank, history). To add commands, write a module beside them and name it
-in :data:`COMMAND_MODULES` below: that one name registers them. A command that works on one repository takes
-``@repository_option`` from :mod:`registry.cli.shared` and a ``repository: str | None`` parameter; the option is
-defined there once, for the group (``registry -r staging versions ...``) and after the command (``registry
-versions ... -r staging``). Terminal output goes through :mod:`registry.cli.render`, whose values and people are
-formatted by :mod:`registry.present` like the HTML catalog's.
+The commands live in one module per area, each listing them in ``COMMANDS``: :mod:`~registry.cli.artifacts` (deploy,
+versions, resolve, promote), :mod:`~registry.cli.cards` (show, diff, search, catalog),
+:mod:`~registry.cli.governance` (yank, unyank, history, approve) and :mod:`~registry.cli.admin` (fsck, repos,
+ivysettings). To add commands, write a module beside them and name it in :data:`COMMAND_MODULES` below: that one
+name registers them. A command that works on one repository takes ``@repository_option`` from
+:mod:`registry.cli.shared` and a ``repository: str | None`` parameter; the option is defined there once, for the
+group (``registry -r staging versions ...``) and after the command (``registry versions ... -r staging``). Terminal
+output goes through :mod:`registry.cli.render`, whose values and people are formatted by :mod:`registry.present`
+like the HTML catalog's.
 """
 
 from __future__ import annotations

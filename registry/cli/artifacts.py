@@ -149,13 +149,15 @@ def promote(
 ) -> None:
     """Copy a released version byte for byte from one repository to another, verified on both sides.
 
-    SPEC may be a selector (com.acme:churn:latest.release), resolved in the source. The last line printed is
-    the coordinate promoted.
+    SPEC may be a selector (com.acme:churn:latest.release), resolved in the source. '--require approved' (or
+    require_approval = true on the target) needs a 'registry approve' by someone other than the deployer. The
+    last line printed is the coordinate promoted.
     """
+    from registry.approval import APPROVED_GATE
     from registry.gates import parse_gate
     from registry.promote import promote as promote_version
 
-    parsed = [parse_gate(g) for g in gates]  # bad gates are refused before anything is read
+    parsed = [parse_gate(g) for g in gates if g != APPROVED_GATE]  # bad gates are refused before anything is read
     done = promote_version(
         spec,
         source=source,
@@ -164,6 +166,7 @@ def promote(
         settings=load_settings(),
         require_signed_by=require_signed_by,
         sign=signing_key(sign),
+        require_approval=APPROVED_GATE in gates,
     )
     for result in done.gates:
         click.echo(f"gate {result}", err=True)

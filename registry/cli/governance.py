@@ -1,4 +1,4 @@
-"""The commands that govern releases over time: ``yank``, ``unyank`` and ``history``."""
+"""The commands that govern releases over time: ``yank``, ``unyank``, ``history`` and ``approve``."""
 
 from __future__ import annotations
 
@@ -84,7 +84,9 @@ def _details(event: Any, present: Any) -> str:
     details = event.details
     if event.kind == "promoted":
         gates = ", ".join(f"{g['expression']} ({g['actual']})" for g in details.get("gates", []))
-        return f"{who} from {details['from']} to {details['to']}" + (f"; gates {gates}" if gates else "")
+        approval = details.get("approval") or {}
+        approved = f"; approved by {present.who(approval.get('approved_by'))}" if approval else ""
+        return f"{who} from {details['from']} to {details['to']}" + (f"; gates {gates}" if gates else "") + approved
     if event.kind == "yanked":
         return f"{who}: {details.get('reason', '')}"
     if event.kind == "deployed":
@@ -99,5 +101,23 @@ def _details(event: Any, present: Any) -> str:
     return who
 
 
+@click.command()
+@click.argument("spec", metavar="GROUP:ARTIFACT:VERSION")
+@click.option("--to", "target", required=True, metavar="NAME|URL|PATH", help="The repository it may be promoted to.")
+@repository_option
+@click.option("--comment", default="", metavar="TEXT", help="What the approver says (recorded).")
+def approve(spec: str, target: str, repository: str | None, comment: str) -> None:
+    """Approve promoting a version from the repository (-r, the source) into --to (four eyes).
+
+    The identity that deployed the version cannot approve it. A promotion into a repository with
+    require_approval = true, or with '--require approved', needs this approval and names the approver.
+    """
+    from registry.approve import approve as approve_version
+
+    record = approve_version(spec, to=target, repository=repository, settings=load_settings(), comment=comment)
+    click.echo(f"Approved {record.coordinate} for {record.target}", err=True)
+    click.echo(record.coordinate)
+
+
 #: Registered by :mod:`registry.cli`.
-COMMANDS = (yank, unyank, history)
+COMMANDS = (yank, unyank, history, approve)

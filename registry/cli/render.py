@@ -147,6 +147,10 @@ def _promotion(record: VersionCard) -> RenderableType:
         ("from", promotion.source),
         ("to", promotion.target),
     ]
+    if promotion.approval:
+        approval = promotion.approval
+        approved = present.when_by(approval.get("approved_at"), approval.get("approved_by"))
+        rows.append(("approved", approved + (f": {approval['comment']}" if approval.get("comment") else "")))
     for gate in promotion.gates:
         verdict = Text(present.verdict(gate.passed), style="green" if gate.passed else "red")
         rows.append(("gate", Text.assemble(f"{present.gate(gate)} ", verdict)))

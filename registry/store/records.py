@@ -4,18 +4,21 @@ reads them for every version of an artifact at once."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from registry.approval import ApprovalRecord, approval_classifier
+from registry.checksums import digest_bytes
 from registry.coordinates import Coordinate, Module
 from registry.exceptions import ArtifactNotFound, IntegrityError, InvalidInput
 from registry.modelcard import CLASSIFIER as CARD_CLASSIFIER
 from registry.modelcard import ModelCard
 from registry.promotion import CLASSIFIER as PROMOTION_CLASSIFIER
 from registry.promotion import PromotionRecord
-from registry.repository.base import Repository
+from registry.repository.base import PathExists, Repository
 from registry.store.cache import Cache
 from registry.store.metadata import list_versions
 from registry.store.verified import read_many_verified, read_version_json
@@ -26,6 +29,8 @@ __all__ = [
     "ArtifactHistory",
     "VersionCard",
     "card_of",
+    "create_record",
+    "fetch_approval",
     "fetch_card",
     "fetch_promotion",
     "promotion_of",
@@ -74,6 +79,39 @@ def fetch_promotion(
     if data is None:
         return None
     return promotion_of(data, repository, coordinate)
+
+
+def fetch_approval(repository: Repository, coordinate: Coordinate, target: str) -> ApprovalRecord | None:
+    """The verified approval to promote the version from ``repository`` into ``target`` (its origin, else its
+    display name), or ``None``.
+
+    :raises IntegrityError: the record does not match its checksum, or is not about ``coordinate``.
+    """
+    data = read_version_json(repository, coordinate, approval_classifier(target), None, often_absent=True)
+    if data is None:
+        return None
+    try:
+        record = ApprovalRecord.from_json(data)
+    except InvalidInput as exc:
+        raise IntegrityError(f"The approval of {coordinate} in {repository.display}: {exc}") from None
+    if record.coordinate != str(coordinate):
+        raise IntegrityError(
+            f"The approval of {coordinate} in {repository.display} is about {record.coordinate!r}; refusing it."
+        )
+    return record
+
+
+def create_record(repository: Repository, path: str, data: bytes) -> bool:
+    """Write a record create-only, its checksum sidecars first; ``False`` when ``path`` exists already (then
+    nothing is overwritten)."""
+    for extension, content in digest_bytes(data).sidecars():
+        with contextlib.suppress(PathExists):
+            repository.create(f"{path}.{extension}", content)
+    try:
+        repository.create(path, data)
+    except PathExists:
+        return False
+    return True
 
 
 def promotion_of(data: bytes, repository: Repository, coordinate: Coordinate) -> PromotionRecord:
