@@ -205,3 +205,17 @@ def test_a_yank_stays_in_its_repository(tmp_path: Path, make_model: Callable[...
         promote("com.acme:churn:1.0.1", source=staging, target=releases)
     metadata = read_metadata(releases, CHURN)
     assert metadata is not None and metadata.versions == ()
+
+
+def test_the_catalog_shows_a_yanked_version_and_does_not_call_it_latest(
+    local_repo: LocalRepository, make_model: Callable[..., Path], tmp_path: Path
+) -> None:
+    from registry.catalog import build_catalog
+
+    _release(local_repo, make_model)
+    yank("com.acme:churn:1.0.2", reason="leaks the label", repository=local_repo)
+    index = build_catalog(tmp_path / "site", repository=local_repo)
+    page = (index.parent / next(p.name for p in index.parent.glob("*churn*.html"))).read_text()
+    assert 'id="v1.0.2"' in page and "yanked" in page and "leaks the label" in page
+    listing = index.read_text()
+    assert "1.0.1" in listing and "1.0.2" not in listing  # the index names latest.release: 1.0.1
