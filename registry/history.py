@@ -99,7 +99,11 @@ def _read(repository: Repository, module: Module, cache: Cache) -> tuple[list[Ev
     if metadata is None and not yanks.events:
         return [], [], False
     listed = set(metadata.releases) if metadata else set()
-    records = list(read_history(module, repository, cache=cache, promotions=True).cards) if metadata else []
+    records = []
+    if metadata is not None:  # the metadata just read names the versions: it is not read again
+        records = list(
+            read_history(module, repository, cache=cache, promotions=True, versions=listed, listed=True).cards
+        )
     withdrawn = [v for v in (Version.try_parse(e.version) for e in yanks.events) if v is not None and v not in listed]
     if withdrawn:
         unlisted = read_history(module, repository, cache=cache, promotions=True, versions=sorted(set(withdrawn)))

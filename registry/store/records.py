@@ -163,18 +163,21 @@ def read_history(
     cache: Cache | None = None,
     promotions: bool = False,
     versions: Iterable[Version] | None = None,
+    listed: bool = False,
 ) -> ArtifactHistory:
     """The cards of every released version of ``module`` (or of ``versions``), newest first, read via the cache
     and all at once on the repository's threads (:func:`~registry.store.verified.read_many_verified`); with
     ``promotions``, each version's promotion record too, looked for on the same threads. What the cache already
-    knows is answered on the calling thread: a warm read starts no thread at all."""
-    listed = list_versions(module, repository) if versions is None else list(versions)
-    coordinates = [module.at(version) for version in sorted(listed, reverse=True)]
+    knows is answered on the calling thread: a warm read starts no thread at all. ``listed``: ``versions`` are those
+    the metadata lists (as read by the caller), so a promotion record found absent stays absent."""
+    wanted = list_versions(module, repository) if versions is None else list(versions)
+    listed = listed or versions is None
+    coordinates = [module.at(version) for version in sorted(wanted, reverse=True)]
     files = [(c, c.path("json", CARD_CLASSIFIER), c.file_name("json", CARD_CLASSIFIER)) for c in coordinates]
     known: list[tuple[int, Callable[[], PromotionRecord | None]]] = []
     asked: list[tuple[int, Callable[[], PromotionRecord | None]]] = []
     for index, coordinate in enumerate(coordinates if promotions else ()):
-        ask = functools.partial(fetch_promotion, repository, coordinate, cache=cache, listed=versions is None)
+        ask = functools.partial(fetch_promotion, repository, coordinate, cache=cache, listed=listed)
         name = coordinate.file_name("json", PROMOTION_CLASSIFIER)
         cached = cache is not None and cache.served(repository.origin, coordinate, name)
         (known if cached else asked).append((index, ask))  # known: absent for good, or in the cache
