@@ -11,6 +11,7 @@ from __future__ import annotations
 from registry._util import actor, utc_stamp
 from registry.approval import ApprovalRecord, approval_classifier
 from registry.coordinates import Coordinate
+from registry.events import emit
 from registry.exceptions import InvalidInput
 from registry.repository.base import Repository
 from registry.settings import Settings, using_repository
@@ -46,6 +47,7 @@ def approve(
         if existing is None:
             record = ApprovalRecord(str(coordinate), dst.display, utc_stamp(), me, comment)
             if create_record(src, coordinate.path("json", approval_classifier(target)), record.to_json()):
+                emit("approve", coordinate, src.display, card=card, by=me, details={"target": dst.display})
                 return record
             existing = fetch_approval(src, coordinate, target)
         who = existing.approved_by.get("user", "unknown") if existing else "someone"

@@ -22,6 +22,7 @@ from registry._util import actor, utc_stamp
 from registry.approval import ApprovalRecord, is_approval_name
 from registry.checksums import SIDECAR_SUFFIXES, Digests, digest_bytes
 from registry.coordinates import Coordinate
+from registry.events import emit
 from registry.exceptions import ArtifactNotFound, GateFailed, IntegrityError, InvalidInput, VersionExists
 from registry.fingerprint import normalize_fingerprint
 from registry.gates import Gate, GateResult, evaluate
@@ -173,7 +174,13 @@ def promote(
             # Recorded: signatures gpg checked and found good (not those whose key is unknown here).
             return {name: found.signer for name, found in accepted.items() if found is not None and found.accepted}
 
-        return _copy(coordinate, src, dst, results, check, signer, approval)
+        done = _copy(coordinate, src, dst, results, check, signer, approval)
+        if not done.already_present:
+            details: dict[str, object] = {"from": src.display, "gates": [r.record().to_dict() for r in results]}
+            if approval is not None:
+                details["approved_by"] = dict(approval.approved_by)
+            emit("promote", coordinate, dst.display, card=card if card is not _NO_CARD else None, details=details)
+        return done
 
 
 _NO_CARD = ModelCard("", "", {}, {})  # every gate fails against it: "not recorded in the model card"

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from registry._util import actor, utc_stamp
 from registry.coordinates import Coordinate, parse_request
+from registry.events import emit
 from registry.exceptions import ArtifactNotFound, InvalidInput
 from registry.repository.base import Repository
 from registry.settings import Settings, using_repository
@@ -82,6 +83,7 @@ def yank(
         event = YankEvent(str(coordinate), "yank", sequence, utc_stamp(), actor(), reason.strip())
         event = record_yank(repo, coordinate, event)
         unpublish(repo, coordinate.module, [coordinate.version])
+        emit("yank", coordinate, repo.display, by=event.by, details={"reason": event.reason})
         return Yanked(coordinate, event, repo.display)
 
 
@@ -106,6 +108,7 @@ def unyank(
         event = YankEvent(str(coordinate), "unyank", last.sequence, utc_stamp(), actor(), "")
         event = record_yank(repo, coordinate, event)
         publish(repo, coordinate.module, [coordinate.version])
+        emit("unyank", coordinate, repo.display, by=event.by)
         return Yanked(coordinate, event, repo.display)
 
 
