@@ -138,6 +138,7 @@ def _version_events(repository: Repository, record: VersionCard) -> list[Event]:
     if promotion is None:
         details: dict[str, Any] = {"code": dict(card.code) if card.code else None}
         details["training_data"] = dict(card.training_data) if card.training_data else None
+        details["signed"] = card.signed  # whether the deploy signed its files (the signer: 'registry verify')
         return [Event(card.created, repository.display, "deployed", coordinate, card.deployed_by, details)]
     promoted: dict[str, Any] = {
         "from": promotion.source,
