@@ -26,6 +26,10 @@ kind           what was found                                           what ``r
                yank`` (its yank log says so), rightly not listed        a yank is never undone by a repair
 ``yank-        a version the yank log says is yanked but the metadata   takes it out of the metadata, finishing
 unfinished``   still lists (the yank died before its last step)         the yank
+``pruned``     a version deleted by ``registry prune``: its POM and     nothing (a note, not a problem)
+               its tombstone are left
+``prune-       a pruned version with files left, or still listed (the   unlists it and deletes the rest, jar first
+unfinished``   prune died part-way)
 =============  =======================================================  ==========================================
 
 **Build numbers are never reused**, even those of versions that were never listed: repairing an
@@ -55,7 +59,7 @@ from registry.checksums import ALGORITHMS
 from registry.coordinates import Coordinate, Module
 from registry.exceptions import ArtifactNotFound, IntegrityError, InvalidCoordinate, InvalidInput, RegistryError
 from registry.repository.base import Repository
-from registry.store import fetch_verified, publish, read_metadata, read_yanks, unpublish
+from registry.store import fetch_verified, pruned_leftovers, publish, read_metadata, read_yanks, unpublish
 from registry.versions import Version
 from registry.withdrawal import YankEvent
 
@@ -80,11 +84,13 @@ class Kind(enum.Enum):
     ABANDONED = "abandoned"
     YANKED = "yanked"
     YANK_UNFINISHED = "yank-unfinished"
+    PRUNED = "pruned"
+    PRUNE_UNFINISHED = "prune-unfinished"
 
     @property
     def is_problem(self) -> bool:
         """Whether the finding makes the repository unclean until it is repaired."""
-        return self not in (Kind.IN_FLIGHT, Kind.ABANDONED, Kind.YANKED)
+        return self not in (Kind.IN_FLIGHT, Kind.ABANDONED, Kind.YANKED, Kind.PRUNED)
 
 
 @dataclass(frozen=True)
@@ -260,7 +266,8 @@ def _check_module(
     except IntegrityError as exc:
         return 0, [Finding(module, None, Kind.UNREADABLE, f"{exc} Its versions were not checked.")]
     try:
-        yanked = read_yanks(repository, module).yanked()
+        log = read_yanks(repository, module)
+        yanked, pruned = log.yanked(), log.pruned()
     except IntegrityError as exc:
         return 0, [Finding(module, None, Kind.UNREADABLE, f"{exc} Its versions were not checked.")]
     listed = set(metadata.releases) if metadata else set()
@@ -270,6 +277,9 @@ def _check_module(
     for version in sorted(listed | folders):
         coordinate = module.at(version)
         files = contents.get(version) or _Files(coordinate, frozenset(), ())
+        if str(version) in pruned:
+            findings.append(_check_pruned(repository, coordinate, version in listed, repair, pruned[str(version)]))
+            continue
         if version in listed:
             finding = _check_listed(repository, files, scratch)
             if finding is None and str(version) in yanked:
@@ -296,6 +306,27 @@ def _check_module(
             old = findings[index]
             findings[index] = Finding(old.module, old.version, old.kind, old.detail, done)
     return len(listed | folders), findings
+
+
+def _check_pruned(
+    repository: Repository, coordinate: Coordinate, listed: bool, repair: bool, tombstone: YankEvent
+) -> Finding:
+    """A pruned version: whole in its tombstone, or left half-deleted by a crash (then ``repair`` finishes)."""
+    version = str(coordinate.version)
+    when = f"pruned at {tombstone.at} ({tombstone.reason})"
+    left = pruned_leftovers(repository, coordinate)
+    if not left and not listed:
+        return Finding(coordinate.module, version, Kind.PRUNED, f"{when}; its POM and tombstone remain")
+    detail = f"{when}, but {'still listed' if listed else ''}{' and ' if listed and left else ''}"
+    detail += f"{len(left)} file(s) left ({', '.join(left[:3])})" if left else ""
+    repaired = None
+    if repair:
+        if listed:
+            unpublish(repository, coordinate.module, [coordinate.version])
+        for name in left:
+            repository.delete(f"{coordinate.directory}/{name}")
+        repaired = "finished the prune"
+    return Finding(coordinate.module, version, Kind.PRUNE_UNFINISHED, detail, repaired)
 
 
 def _yank_detail(event: YankEvent, state: str) -> str:

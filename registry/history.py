@@ -20,7 +20,7 @@ from registry.settings import Settings, using_repository
 from registry.store import Cache, VersionCard, read_history, read_metadata, read_yanks
 from registry.timeline import Event, Listing, latest_at, parse_stamp
 from registry.versions import Version
-from registry.withdrawal import YankLog
+from registry.withdrawal import PAST, YankLog
 
 __all__ = ["Timeline", "history"]
 
@@ -104,7 +104,7 @@ def _read(repository: Repository, module: Module, cache: Cache) -> tuple[list[Ev
         records = list(
             read_history(module, repository, cache=cache, promotions=True, versions=listed, listed=True).cards
         )
-    withdrawn = [v for v in (Version.try_parse(e.version) for e in yanks.events) if v is not None and v not in listed]
+    withdrawn = [v for v in map(Version.try_parse, yanks.yanked()) if v is not None and v not in listed]
     if withdrawn:
         unlisted = read_history(module, repository, cache=cache, promotions=True, versions=sorted(set(withdrawn)))
         records += unlisted.cards
@@ -117,9 +117,14 @@ def _read(repository: Repository, module: Module, cache: Cache) -> tuple[list[Ev
         if moment is not None:
             changes = _changes(yanks, str(record.coordinate.version))
             listings.append(Listing(record.coordinate.version, moment, changes))
+    known = {r.coordinate.version for r in records}
+    for version, tombstone in yanks.pruned().items():  # its card is gone: the tombstone says when it was listed
+        parsed, moment = Version.try_parse(version), parse_stamp(tombstone.listed_at)
+        if parsed is not None and parsed not in known and moment is not None:
+            listings.append(Listing(parsed, moment, _changes(yanks, version)))
     for event in yanks.events:
-        details = {"reason": event.reason} if event.action == "yank" else {}
-        events.append(Event(event.at, repository.display, f"{event.action}ed", event.coordinate, event.by, details))
+        details = {"reason": event.reason} if event.action != "unyank" else {}
+        events.append(Event(event.at, repository.display, PAST[event.action], event.coordinate, event.by, details))
     return events, listings, True
 
 
@@ -128,7 +133,7 @@ def _changes(yanks: YankLog, version: str) -> tuple[tuple[dt.datetime, bool], ..
     for event in yanks.events:
         moment = parse_stamp(event.at)
         if event.version == version and moment is not None:
-            changes.append((moment, event.action == "yank"))
+            changes.append((moment, event.action != "unyank"))  # a yank, or a prune (for good)
     return tuple(changes)
 
 

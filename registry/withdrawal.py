@@ -15,6 +15,9 @@ A yank (and an unyank, which restores the version) leaves two things in the repo
   in one small read. Its name starts with ``maven-metadata.xml`` because repositories that refuse overwrites
   (redeploy disabled) commonly still let the metadata files be rewritten, and this is metadata of the artifact.
 
+A prune (:mod:`registry.prune`) leaves the same kind of record, ``churn-1.0.3-prune-1.json``, as the tombstone of
+a version whose files are deleted (its POM stays: the build number is never reused), with ``listed_at``.
+
 A yanked version leaves ``<versions>`` of ``maven-metadata.xml`` (so ``latest.release``, series, ranges and Ivy's
 dynamic revisions skip it) while every file stays, so an exact coordinate still resolves.
 """
@@ -28,12 +31,14 @@ from typing import Any
 
 from registry.exceptions import InvalidInput
 
-__all__ = ["LOG_NAME", "SCHEMA", "YankEvent", "YankLog", "is_record_name", "record_classifier"]
+__all__ = ["LOG_NAME", "PAST", "SCHEMA", "YankEvent", "YankLog", "is_record_name", "record_classifier"]
 
 #: The artifact-level yank log, beside ``maven-metadata.xml``.
 LOG_NAME = "maven-metadata.xml.yanks.json"
 SCHEMA = 1
-_ACTIONS = ("yank", "unyank")
+_ACTIONS = ("yank", "unyank", "prune")
+#: What history calls each action.
+PAST = {"yank": "yanked", "unyank": "unyanked", "prune": "pruned"}
 
 
 def record_classifier(action: str, sequence: int) -> str:
@@ -64,6 +69,8 @@ class YankEvent:
     at: str
     by: Mapping[str, str] = field(default_factory=dict)
     reason: str = ""
+    #: A prune's tombstone keeps when the version was listed (its card is gone), so history stays true.
+    listed_at: str = ""
 
     @property
     def version(self) -> str:
@@ -100,6 +107,7 @@ class YankEvent:
             at=str(text["at"]),
             by={str(k): str(v) for k, v in by.items()},
             reason=reason,
+            listed_at=str(raw.get("listed_at") or ""),
         )
 
     @classmethod
@@ -111,7 +119,9 @@ class YankEvent:
         return cls.from_dict(raw)
 
     def to_dict(self) -> dict[str, Any]:
+        listed = {"listed_at": self.listed_at} if self.listed_at else {}
         return {
+            **listed,
             "schema": SCHEMA,
             "coordinate": self.coordinate,
             "action": self.action,
@@ -161,11 +171,15 @@ class YankLog:
         return mine[-1] if mine else None
 
     def yanked(self) -> dict[str, YankEvent]:
-        """The versions yanked now, each with its yank."""
+        """The versions yanked now (and not pruned), each with its yank."""
         latest: dict[str, YankEvent] = {}
         for event in self.events:
             latest[event.version] = event
         return {v: e for v, e in latest.items() if e.action == "yank"}
+
+    def pruned(self) -> dict[str, YankEvent]:
+        """The versions pruned, each with its tombstone."""
+        return {e.version: e for e in self.events if e.action == "prune"}
 
     def render(self) -> bytes:
         data = {"schema": SCHEMA, "events": [e.to_dict() for e in self.events]}

@@ -7,7 +7,7 @@ a command imports what it uses when it runs, so that ``registry --help`` stays f
 
 The commands live in one module per area, each listing them in ``COMMANDS``: :mod:`~registry.cli.artifacts` (deploy,
 versions, resolve, promote), :mod:`~registry.cli.cards` (show, diff, search, catalog),
-:mod:`~registry.cli.governance` (yank, unyank, history, approve) and :mod:`~registry.cli.admin` (fsck, repos,
+:mod:`~registry.cli.governance` (yank, unyank, history, approve, prune) and :mod:`~registry.cli.admin` (fsck, repos,
 ivysettings). To add commands, write a module beside them and name it in :data:`COMMAND_MODULES` below: that one
 name registers them. A command that works on one repository takes ``@repository_option`` from
 :mod:`registry.cli.shared` and a ``repository: str | None`` parameter; the option is defined there once, for the

@@ -1,4 +1,4 @@
-"""The commands that govern releases over time: ``yank``, ``unyank``, ``history`` and ``approve``."""
+"""The commands that govern releases over time: ``yank``, ``unyank``, ``history``, ``approve`` and ``prune``."""
 
 from __future__ import annotations
 
@@ -119,5 +119,54 @@ def approve(spec: str, target: str, repository: str | None, comment: str) -> Non
     click.echo(record.coordinate)
 
 
+@click.command()
+@click.argument("artifact", metavar="GROUP:ARTIFACT")
+@repository_option
+@click.option("--keep-last", default=10, show_default=True, type=int, metavar="N", help="Keep the newest N versions.")
+@click.option("--older-than", metavar="DAYS", help="Delete only versions listed more than this long ago, e.g. 90d.")
+@click.option(
+    "--keep-series/--no-keep-series",
+    default=True,
+    show_default=True,
+    help="Keep the newest version of each MAJOR.MINOR.",
+)
+@click.option("--apply", is_flag=True, help="Delete; without it, only say what would be deleted and why.")
+def prune(
+    artifact: str, repository: str | None, keep_last: int, older_than: str | None, keep_series: bool, apply: bool
+) -> None:
+    """Delete old versions of GROUP:ARTIFACT from one repository: a dry run unless --apply.
+
+    Never deleted: latest.release, versions promoted onward from this repository (to another configured one),
+    the newest --keep-last, those listed within --older-than, and (unless --no-keep-series) the newest of each
+    MAJOR.MINOR. A deleted version leaves its POM and a tombstone, so history stays true and fsck sees no damage.
+    One line per version: 'keep VERSION: why' or 'delete VERSION: why'.
+    """
+    import datetime as dt
+    import re
+
+    from registry.exceptions import InvalidInput
+    from registry.prune import prune as prune_versions
+
+    age = None
+    if older_than is not None:
+        match = re.fullmatch(r"([0-9]{1,5})d", older_than.strip())
+        if match is None:
+            raise InvalidInput(f"Invalid --older-than {older_than!r}: give a number of days such as 90d.")
+        age = dt.timedelta(days=int(match[1]))
+    decisions = prune_versions(
+        artifact,
+        repository=repository,
+        settings=load_settings(),
+        keep_last=keep_last,
+        older_than=age,
+        keep_series=keep_series,
+        apply=apply,
+    )
+    for decision in decisions:
+        click.echo(str(decision))
+    deleted = sum(d.delete for d in decisions)
+    click.echo(f"{'Deleted' if apply else 'Would delete'} {deleted} of {len(decisions)} version(s).", err=True)
+
+
 #: Registered by :mod:`registry.cli`.
-COMMANDS = (yank, unyank, history, approve)
+COMMANDS = (yank, unyank, history, approve, prune)

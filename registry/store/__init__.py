@@ -31,7 +31,7 @@ from registry.store.records import (
 )
 from registry.store.upload import upload_version
 from registry.store.verified import fetch_verified, read_many_verified, read_verified, remote_checksum
-from registry.store.yanks import log_path, read_yanks, record_yank, unpublish
+from registry.store.yanks import log_path, pruned_leftovers, read_yanks, record_yank, unpublish
 
 __all__ = [
     "ABSENT",
@@ -49,6 +49,7 @@ __all__ = [
     "is_listed",
     "list_versions",
     "promotion_of",
+    "pruned_leftovers",
     "publish",
     "read_history",
     "read_many_verified",

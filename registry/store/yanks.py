@@ -13,16 +13,16 @@ import time
 from collections.abc import Callable
 
 from registry._util import backoff
-from registry.checksums import digest_bytes
+from registry.checksums import SIDECAR_SUFFIXES, digest_bytes
 from registry.coordinates import Coordinate, Module
 from registry.exceptions import ArtifactNotFound, IntegrityError, InvalidInput, RepositoryUnavailable
 from registry.metadata import Metadata
 from registry.repository.base import PathExists, Repository
 from registry.store.metadata import PUBLISH_DEADLINE, read_metadata
 from registry.versions import Version
-from registry.withdrawal import LOG_NAME, YankEvent, YankLog
+from registry.withdrawal import LOG_NAME, YankEvent, YankLog, record_classifier
 
-__all__ = ["log_path", "read_yanks", "record_yank", "unpublish"]
+__all__ = ["log_path", "pruned_leftovers", "read_yanks", "record_yank", "unpublish"]
 
 
 def log_path(module: Module) -> str:
@@ -118,3 +118,14 @@ def _until(
                 f"command again, or 'registry fsck {module} --repair'."
             )
         backoff(attempt)
+
+
+def pruned_leftovers(repository: Repository, coordinate: Coordinate) -> list[str]:
+    """The files of a pruned version still to delete, its jar (and the jar's sidecars) first: all but the POM
+    (the claim), the tombstone and their sidecars."""
+    pom = coordinate.file_name("pom")
+    tombstone = coordinate.file_name("json", record_classifier("prune", 1))
+    kept = {pom, tombstone, *(f"{n}{s}" for n in (pom, tombstone) for s in SIDECAR_SUFFIXES)}
+    names = [n for n in repository.list(coordinate.directory) if not n.endswith("/") and n not in kept]
+    jar = coordinate.file_name("jar")
+    return sorted(names, key=lambda n: (not n.startswith(jar), n))
