@@ -73,3 +73,19 @@ def test_ivy_latest_release_skips_a_yanked_version(make_model: Callable[..., Pat
     assert _ivy_latest(repository, tmp_path / "before") == "churn-1.0.1.jar"
     yank("com.acme:churn:1.0.1", reason="bad", repository=repository)
     assert _ivy_latest(repository, tmp_path / "after") == "churn-1.0.0.jar"
+
+
+def test_prune_over_webdav(http_repo: DavRepo, make_model: Callable[..., Path]) -> None:
+    from registry.prune import prune
+
+    repository = open_dav(http_repo)
+    for content in ("a", "b", "c"):
+        deploy(make_model(content), "com.acme:churn:1.0", repository=repository)
+    plan = prune(CHURN, repository=repository, keep_last=1, keep_series=False, apply=True)
+    assert [(str(d.coordinate.version), d.delete) for d in plan] == [("1.0.0", True), ("1.0.1", True), ("1.0.2", False)]
+    metadata = read_metadata(repository, CHURN)
+    assert metadata is not None and metadata.versions == ("1.0.2",)
+    assert not (http_repo.root / "com/acme/churn/1.0.0/churn-1.0.0.jar").exists()
+    assert (http_repo.root / "com/acme/churn/1.0.0/churn-1.0.0-prune-1.json").is_file()
+    report = check(repository, ["com.acme:churn"])
+    assert report.clean and [f.kind for f in report.findings] == [Kind.PRUNED, Kind.PRUNED]
