@@ -1,4 +1,4 @@
-"""Lineage events: each deploy, promotion, approval, yank and unyank as an OpenLineage ``RunEvent``.
+"""Lineage events: each deploy, promotion, approval, yank, unyank and prune as an OpenLineage ``RunEvent``.
 
 Emitted through the ``openlineage-python`` client (the ``openlineage`` extra), configured the standard way
 (``OPENLINEAGE_URL``, ``openlineage.yml`` where ``OPENLINEAGE_CONFIG`` points, in the working directory or in
