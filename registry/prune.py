@@ -26,6 +26,7 @@ from registry.repository.base import Repository
 from registry.settings import Settings, using_repository
 from registry.store import Cache, pruned_leftovers, read_history, read_metadata, read_yanks, record_yank, unpublish
 from registry.timeline import parse_stamp
+from registry.trust import config_of
 from registry.versions import Version
 from registry.withdrawal import YankEvent
 
@@ -51,22 +52,32 @@ def prune(
     *,
     repository: Repository | str | None = None,
     settings: Settings | None = None,
-    keep_last: int = 10,
+    keep_last: int | None = None,
     older_than: dt.timedelta | None = None,
-    keep_series: bool = True,
+    keep_series: bool | None = None,
     apply: bool = False,
     now: dt.datetime | None = None,
 ) -> list[Decision]:
     """Decide, oldest first, which versions of ``module`` to delete from ``repository``; delete them with ``apply``.
 
+    ``keep_last``, ``older_than`` and ``keep_series`` not given (``None``) come from the repository's configuration
+    (``prune_keep_last``, ``prune_older_than_days``, ``prune_keep_series``), else 10, no age limit and ``True``.
+
     :raises InvalidInput: ``keep_last`` below 1. :raises ArtifactNotFound: the artifact has no released version.
     """
-    if keep_last < 1:
+    if keep_last is not None and keep_last < 1:
         raise InvalidInput(f"--keep-last {keep_last}: keep at least 1 version (latest.release is always kept).")
     module = module if isinstance(module, Module) else Module.parse(module)
     settings = settings or Settings.load()
     now = now or dt.datetime.now(dt.timezone.utc)
     with using_repository(repository, settings) as (repo, active):
+        config = config_of(repository, repo, active)
+        if keep_last is None:
+            keep_last = (config.prune_keep_last if config else None) or 10
+        if older_than is None and config is not None and config.prune_older_than_days:
+            older_than = dt.timedelta(days=config.prune_older_than_days)
+        if keep_series is None:
+            keep_series = config.prune_keep_series if config and config.prune_keep_series is not None else True
         metadata = read_metadata(repo, module)
         if metadata is None or not metadata.releases:
             raise ArtifactNotFound(f"{module} has no released versions in {repo.display}; nothing to prune.")

@@ -27,7 +27,9 @@ Keys of a repository: ``url`` (required), ``username``, ``password``, ``password
 ``token_env`` (bearer token), ``maven_id``, ``ca_bundle``, ``verify_tls`` (``false`` is allowed only with a
 warning), ``timeout`` (seconds), ``unsafe_overwrite`` (``"refuse"`` or ``"warn"``: what to do on a server that
 cannot refuse overwrites atomically), ``require_approval`` (``true``: a promotion into this repository needs a
-``registry approve`` by someone other than the deployer). Unknown keys and wrong types are errors.
+``registry approve`` by someone other than the deployer), ``prune_keep_last``, ``prune_older_than_days`` and
+``prune_keep_series`` (what ``registry prune`` keeps there when not told otherwise). Unknown keys and wrong types
+are errors.
 
 OpenPGP signatures (see :mod:`registry.signing` for how gpg is run and the trust model)::
 
@@ -104,6 +106,9 @@ _REPO_KEYS: dict[str, type | tuple[type, ...]] = {
     "passphrase_env": str,
     "require_signatures": bool,
     "require_approval": bool,
+    "prune_keep_last": int,
+    "prune_older_than_days": int,
+    "prune_keep_series": bool,
     "trusted_keys": list,
     "trusted_keyring": str,
 }
@@ -216,6 +221,9 @@ def _check_types(name: str, entry: Mapping[str, Any], path: Path) -> None:
         raise ConfigError(f'{path}: repositories.{name}.unsafe_overwrite must be "refuse" or "warn".')
     if "timeout" in entry and not 0 < entry["timeout"] <= 3600:  # no float(): a huge TOML integer overflows it
         raise ConfigError(f"{path}: repositories.{name}.timeout must be between 0 and 3600 seconds.")
+    for key in ("prune_keep_last", "prune_older_than_days"):
+        if key in entry and not 1 <= entry[key] <= 1_000_000:
+            raise ConfigError(f"{path}: repositories.{name}.{key} must be from 1 to 1000000.")
     if entry.get("require_signatures") and not (entry.get("trusted_keys") or entry.get("trusted_keyring")):
         raise ConfigError(
             f"{path}: repositories.{name}.require_signatures needs the keys to trust: trusted_keys = "
@@ -312,6 +320,9 @@ class Settings:
                 passphrase_env=entry.get("passphrase_env"),
                 require_signatures=entry.get("require_signatures", False),
                 require_approval=entry.get("require_approval", False),
+                prune_keep_last=entry.get("prune_keep_last"),
+                prune_older_than_days=entry.get("prune_older_than_days"),
+                prune_keep_series=entry.get("prune_keep_series"),
                 trusted_keys=_trusted_keys(entry, where),
                 trusted_keyring=_keyring(entry, path, where),
             )

@@ -135,3 +135,27 @@ def test_bad_input_is_one_clear_error(local_repo: LocalRepository, make_model: C
     code, out, _ = run("prune", "com.acme:churn", "-r", repo, "--keep-last", "1", "--older-than", "90d", "--apply")
     assert code == 0 and "listed less than 90 days ago" in out.splitlines()[0]
     assert _tree(local_repo.root) == before
+
+
+def test_retention_is_configured_per_repository(
+    tmp_path: Path, make_model: Callable[..., Path], isolated_env: Path
+) -> None:
+    staging = tmp_path / "staging"
+    config = isolated_env / "config.toml"
+    config.write_text(
+        f'default = "staging"\n[repositories.staging]\nurl = "{staging.as_uri()}"\n'
+        "prune_keep_last = 1\nprune_keep_series = false\n"
+    )
+    for content in ("a", "b", "c"):
+        deploy(make_model(content), "com.acme:churn:1.0", repository="staging")
+    code, out, _ = run("prune", "com.acme:churn")
+    assert code == 0 and [line.split(":")[0] for line in out.splitlines()] == [
+        "delete 1.0.0",
+        "delete 1.0.1",
+        "keep 1.0.2",
+    ]
+    code, out, _ = run("prune", "com.acme:churn", "--keep-last", "2")  # the command line wins
+    assert [line.split(":")[0] for line in out.splitlines()] == ["delete 1.0.0", "keep 1.0.1", "keep 1.0.2"]
+    config.write_text(f'[repositories.staging]\nurl = "{staging.as_uri()}"\nprune_keep_last = 0\n')
+    code, _, err = run("prune", "com.acme:churn", "-r", "staging")
+    assert code == 1 and "prune_keep_last must be from 1" in err

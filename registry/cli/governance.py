@@ -122,24 +122,35 @@ def approve(spec: str, target: str, repository: str | None, comment: str) -> Non
 @click.command()
 @click.argument("artifact", metavar="GROUP:ARTIFACT")
 @repository_option
-@click.option("--keep-last", default=10, show_default=True, type=int, metavar="N", help="Keep the newest N versions.")
-@click.option("--older-than", metavar="DAYS", help="Delete only versions listed more than this long ago, e.g. 90d.")
+@click.option(
+    "--keep-last", type=int, metavar="N", help="Keep the newest N versions. [default: prune_keep_last, else 10]"
+)
+@click.option(
+    "--older-than",
+    metavar="DAYS",
+    help="Delete only versions listed more than this long ago, e.g. 90d. [default: prune_older_than_days, else any]",
+)
 @click.option(
     "--keep-series/--no-keep-series",
-    default=True,
-    show_default=True,
-    help="Keep the newest version of each MAJOR.MINOR.",
+    default=None,
+    help="Keep the newest version of each MAJOR.MINOR. [default: prune_keep_series, else keep]",
 )
 @click.option("--apply", is_flag=True, help="Delete; without it, only say what would be deleted and why.")
 def prune(
-    artifact: str, repository: str | None, keep_last: int, older_than: str | None, keep_series: bool, apply: bool
+    artifact: str,
+    repository: str | None,
+    keep_last: int | None,
+    older_than: str | None,
+    keep_series: bool | None,
+    apply: bool,
 ) -> None:
     """Delete old versions of GROUP:ARTIFACT from one repository: a dry run unless --apply.
 
     Never deleted: latest.release, versions promoted onward from this repository (to another configured one),
     the newest --keep-last, those listed within --older-than, and (unless --no-keep-series) the newest of each
     MAJOR.MINOR. A deleted version leaves its POM and a tombstone, so history stays true and fsck sees no damage.
-    One line per version: 'keep VERSION: why' or 'delete VERSION: why'.
+    One line per version: 'keep VERSION: why' or 'delete VERSION: why'. The repository's prune_* keys set the
+    defaults, so a schedule can run 'registry prune GROUP:ARTIFACT -r REPO --apply'.
     """
     import datetime as dt
     import re
