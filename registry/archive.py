@@ -16,6 +16,7 @@ into a temporary sibling directory and renames it into place, so a failure leave
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import stat
@@ -27,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
-from registry.checksums import ConcurrentDigester, Digests
+from registry.checksums import ConcurrentDigester, Digests, file_digest
 from registry.coordinates import Coordinate
 from registry.exceptions import IntegrityError, InvalidModel
 
@@ -37,6 +38,8 @@ __all__ = [
     "ExtractLimits",
     "check_embedded_pom",
     "check_model_dir",
+    "model_digests",
+    "saved_spark_version",
     "extract_model",
     "pack",
     "read_entry",
@@ -96,6 +99,29 @@ def _model_files(model_dir: Path) -> list[tuple[str, Path | None]]:
 def check_model_dir(model_dir: Path) -> None:
     """Refuse, before anything is claimed or uploaded, a model directory that cannot be packed."""
     _model_files(model_dir)
+
+
+def saved_spark_version(model_dir: Path) -> str | None:
+    """The ``sparkVersion`` a Spark ML writer recorded in ``model_dir/metadata/part-*``; ``None`` for a directory
+    that is not a saved Spark model (or whose metadata cannot be read)."""
+    parts = sorted((model_dir / "metadata").glob("part-*"))
+    try:
+        metadata = json.loads(parts[0].read_bytes()) if len(parts) == 1 and parts[0].stat().st_size < 1 << 20 else None
+    except (OSError, ValueError):
+        return None
+    version = metadata.get("sparkVersion") if isinstance(metadata, dict) else None
+    return version if isinstance(version, str) and version else None
+
+
+def model_digests(model_dir: Path) -> dict[str, str]:
+    """The SHA-256 of every file :func:`pack` puts under ``model/``, keyed by its path relative to ``model/``: the
+    card's ``files``, which the JVM runtime checks the jar's entries against before it loads a model."""
+    prefix = f"{MODEL_DIR}/"
+    return {
+        name.removeprefix(prefix): file_digest(path, "sha256")
+        for name, path in _model_files(model_dir)
+        if path is not None
+    }
 
 
 def _manifest() -> bytes:

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import tempfile
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
-from registry.archive import check_model_dir, pack
+from registry.archive import check_model_dir, model_digests, pack, saved_spark_version
 from registry.checksums import Digests, digest_bytes
 from registry.compatibility import compare_models
 from registry.coordinates import Coordinate, DeployTarget
@@ -26,19 +27,30 @@ from registry.exceptions import (
 from registry.lineage import code_lineage
 from registry.metadata import Metadata
 from registry.modelcard import ModelCard
-from registry.pom import render_pom
+from registry.pom import jvm_runtime, render_pom
 from registry.repository.base import PathExists, Repository, Source
 from registry.settings import Settings, using_repository
+from registry.signing import Signer
 from registry.store import Cache, fetch_card, publish, read_metadata, upload_version
 from registry.trust import config_of, signature_path, signer_for
 from registry.versions import Version
 
-__all__ = ["deploy"]
+__all__ = ["RUNTIME_PRESENT", "Attachment", "deploy", "release_jar"]
 
 log = logging.getLogger("registry.deploy")
 
 #: How many taken builds a deploy steps over before it gives up (each is one create-only request).
 MAX_CLAIM_ATTEMPTS = 64
+
+
+class Attachment(NamedTuple):
+    """One more file of the release, made before the build is claimed: ``ARTIFACT-VERSION-CLASSIFIER.EXTENSION``
+    (e.g. the portable twin, ``onnx``/``onnx``), uploaded with its checksums and, where the deploy signs, its
+    ``.asc``, before the metadata lists the version."""
+
+    classifier: str
+    extension: str
+    content: bytes
 
 
 def _next_build(metadata: Metadata | None, target: DeployTarget) -> int:
@@ -117,7 +129,7 @@ def _draft(
     return card
 
 
-def _pom(coordinate: Coordinate, card: ModelCard) -> bytes:
+def _pom(coordinate: Coordinate, card: ModelCard, runtime: Coordinate | None = None) -> bytes:
     properties = {f"model.metric.{name}": str(value) for name, value in card.metrics.items()}
     top = [stage.short_class for stage in card.stages if "." not in stage.path]
     if top:
@@ -125,7 +137,31 @@ def _pom(coordinate: Coordinate, card: ModelCard) -> bytes:
     if card.lineage:
         properties["model.code.commit"] = card.lineage.commit
     properties["model.created"] = card.created
-    return render_pom(coordinate, card.description, properties)
+    return render_pom(coordinate, card.description, properties, [runtime] if runtime is not None else [])
+
+
+#: Whether a repository (by origin) holds this registry's JVM runtime, as first asked in this process: one request
+#: per repository and process, made while the metadata is read (``registry jvm publish`` records its own).
+RUNTIME_PRESENT: dict[str, bool] = {}
+
+
+def _runtime_in(repository: Repository) -> Coordinate | None:
+    """The JVM runtime release the model's POM depends on, when ``repository`` holds it; else ``None``, noted once
+    (a POM dependency that Spark's Ivy cannot fetch would fail every ``--packages`` of the model)."""
+    runtime = jvm_runtime()
+    key = repository.origin or repository.display
+    present = RUNTIME_PRESENT.get(key)
+    if present is None:
+        present = RUNTIME_PRESENT[key] = repository.exists(runtime.path("jar"))
+        if not present:
+            log.warning(
+                "Note: %s does not hold the registry's JVM runtime %s, so the POMs of the models deployed now do not "
+                "depend on it, and Scala and Java jobs add it to --packages themselves. Publish it once with "
+                "`registry jvm publish -r REPOSITORY`: models deployed afterwards bring it along.",
+                repository.display,
+                runtime,
+            )
+    return runtime if present else None
 
 
 def _claim_checked(
@@ -134,16 +170,17 @@ def _claim_checked(
     card: ModelCard,
     first: int,
     check: Callable[[], None] | None,
+    runtime: Coordinate | None = None,
 ) -> tuple[Coordinate, bytes, bool]:
     """:func:`_claim`, while ``check()`` runs on a thread (the series check, which may read the previous card:
     a round trip it no longer adds). If the check refuses the model, the claim is given back (nothing was
     written under it yet), so that no build number is retired for nothing, and the refusal raised."""
     if check is None:
-        return _claim(repository, target, card, first)
+        return _claim(repository, target, card, first, runtime)
     with ThreadPoolExecutor(1) as pool:
         checked = pool.submit(check)
         try:
-            claimed = _claim(repository, target, card, first)
+            claimed = _claim(repository, target, card, first, runtime)
         except BaseException:
             checked.exception()  # ended either way; the claim's failure is the one to report
             raise
@@ -166,14 +203,16 @@ def _give_back(repository: Repository, coordinate: Coordinate, pom: bytes, pom_w
         log.warning("Could not give back the claim of %s (%s); its build number stays unused.", coordinate, exc)
 
 
-def _claim(repository: Repository, target: DeployTarget, card: ModelCard, first: int) -> tuple[Coordinate, bytes, bool]:
+def _claim(
+    repository: Repository, target: DeployTarget, card: ModelCard, first: int, runtime: Coordinate | None = None
+) -> tuple[Coordinate, bytes, bool]:
     """Claim the first free build from ``first`` on: its directory where the repository can create one
     atomically, else its POM, created only if absent. Returns the coordinate, its POM, and whether the POM is
     written (else it is still to be uploaded, create-only, with the other files)."""
     build = first
     for _ in range(MAX_CLAIM_ATTEMPTS if target.build is None else 1):
         coordinate = target.module.at(Version(target.major, target.minor, build))
-        pom = _pom(coordinate, card)
+        pom = _pom(coordinate, card, runtime)
         try:
             if not repository.claim(coordinate.directory):
                 raise PathExists(coordinate.directory, repository.display)
@@ -209,6 +248,7 @@ def deploy(
     prepare: Callable[[Path, Coordinate], None] | None = None,
     allow_change: bool = False,
     sign: str | bool | None = None,
+    attachments: Sequence[Attachment] = (),
 ) -> Coordinate:
     """Deploy the model saved in ``model_dir`` as a new release.
 
@@ -226,11 +266,13 @@ def deploy(
         ``None`` (default) records none.
     :param allow_change: deploy even if the model's stages, features or params differ from the newest build of
         the series (normally refused with :class:`ModelChanged` and a suggested next minor or major version).
-    :param prepare: called with ``model_dir`` and the claimed coordinate just before packing, to stamp the
-        coordinate into the saved model (the Spark watermark); it may modify ``model_dir`` in place.
+    :param prepare: called with ``model_dir`` and the claimed coordinate once the build is claimed, before the
+        card records the SHA-256 of every file (``files``), to stamp the coordinate into the saved model (the
+        Spark watermark); it may modify ``model_dir`` in place.
     :param sign: sign the jar, the POM and the card (detached ``.asc`` files, see :mod:`registry.signing`) with
         this gpg key; ``True``: the repository's ``sign_with`` key, else gpg's default key; ``False``: do not sign.
         Default: sign when the repository sets ``sign_with``.
+    :param attachments: more files of the release (:class:`Attachment`), uploaded and signed like the card.
     :returns: the coordinate the model was released as.
     :raises VersionExists: an explicit version is already released.
     :raises InvalidInput: a metric is not a finite number, or ``card`` was given with ``metrics``, ``labels``,
@@ -245,18 +287,26 @@ def deploy(
     ``maven-metadata.xml`` only when all of them are in place, so a failed deploy leaves no version that
     resolves. A build number, once claimed, is never reused; but a claim refused by the series check (made while
     the previous build's card was read, before anything was written or stamped) is given back.
+
+    The POM depends on the registry's JVM runtime when the repository holds it (asked once per repository and
+    process, while the metadata is read; otherwise a note says how to publish it).
     """
     target = target if isinstance(target, DeployTarget) else DeployTarget.parse(target)
     model_dir = Path(model_dir)
     check_model_dir(model_dir)
     draft = _draft(target, card, metrics, description, labels, code)
+    if draft.tools.get("spark") is None and (saved_by := saved_spark_version(model_dir)) is not None:
+        draft = dataclasses.replace(draft, tools={**draft.tools, "spark": saved_by})  # the runtime contract's Spark
     with using_repository(repository, settings) as (repo, active):
         signer = signer_for(sign, config_of(repository, repo, active), active)
         if signer is not None:
             signer.check()  # a key that cannot sign fails now, before a build number is spent
         cache = Cache(active.cache_dir)
         repo.prepare_writes()  # e.g. learn what the server can do while the metadata is read
-        metadata = read_metadata(repo, target.module)
+        with ThreadPoolExecutor(1) as pool:  # asked while the metadata is read: no round trip added
+            asking = pool.submit(_runtime_in, repo)
+            metadata = read_metadata(repo, target.module)
+            runtime = asking.result()
         exact = target.exact
         if exact is not None and metadata and str(exact.version) in metadata.versions:
             raise VersionExists(
@@ -265,21 +315,24 @@ def deploy(
             )
         first = target.build if target.build is not None else _next_build(metadata, target)
         check = None if allow_change else lambda: _check_series(repo, metadata, target, draft, cache)
-        coordinate, pom, pom_written = _claim_checked(repo, target, draft, first, check)
+        coordinate, pom, pom_written = _claim_checked(repo, target, draft, first, check, runtime)
+        if prepare is not None:  # before the card, which records the SHA-256 of every file as it is released
+            prepare(model_dir, coordinate)
         final_card = draft.for_coordinate(
-            str(coordinate), _previous(metadata, coordinate), signed=signer is not None
+            str(coordinate), _previous(metadata, coordinate), signed=signer is not None, files=model_digests(model_dir)
         ).to_json()
         card_path = coordinate.path("json", "model")
         card_digests = digest_bytes(final_card)
         files: list[tuple[str, Source]] = [] if pom_written else [(coordinate.path("pom"), pom)]
         files += _with_sidecars(coordinate.path("pom"), digest_bytes(pom), ())
         files += _with_sidecars(card_path, card_digests, final_card)
+        attached = {coordinate.path(a.extension, a.classifier): a.content for a in attachments}
+        for path, content in attached.items():
+            files += _with_sidecars(path, digest_bytes(content), content)
         with tempfile.TemporaryDirectory(prefix="registry-deploy-") as scratch:
             jar = Path(scratch) / coordinate.file_name("jar")
 
             def make_jar() -> tuple[Source, list[tuple[str, Source]]]:
-                if prepare is not None:
-                    prepare(model_dir, coordinate)
                 digests = pack(model_dir, jar, coordinate, pom, final_card)
                 extra = _with_sidecars(coordinate.path("jar"), digests, ())
                 if signer is not None:  # in place before the jar's end, whose presence means "complete"
@@ -287,6 +340,7 @@ def deploy(
                         coordinate.path("pom"): pom,
                         card_path: final_card,
                         coordinate.path("jar"): jar,
+                        **attached,
                     }
                     for path, signature in signer.sign(signed).items():
                         extra += _with_sidecars(signature_path(path), digest_bytes(signature), signature)
@@ -300,6 +354,29 @@ def deploy(
         cache.remember(repo.origin, coordinate, coordinate.file_name("json", "model"), "sha512", card_digests.sha512)
         emit("deploy", coordinate, repo.display, card=draft, by=draft.deployed_by)
         return coordinate
+
+
+def release_jar(
+    repository: Repository, coordinate: Coordinate, pom: bytes, jar: bytes, signer: Signer | None = None
+) -> None:
+    """Release a ready-made ``jar`` and its ``pom`` as ``coordinate`` (the JVM runtime) the way a model's files
+    are released: every file created only if absent (a release already there is :class:`VersionExists`), with its
+    checksums and, with a ``signer``, its signature; the jar last, then the version listed in the metadata."""
+    files: list[tuple[str, Source]] = [(coordinate.path("pom"), pom)]
+    files += _with_sidecars(coordinate.path("pom"), digest_bytes(pom), ())
+
+    def make_jar() -> tuple[Source, list[tuple[str, Source]]]:
+        extra = _with_sidecars(coordinate.path("jar"), digest_bytes(jar), ())
+        if signer is not None:
+            signed: dict[str, Path | bytes] = {coordinate.path("pom"): pom, coordinate.path("jar"): jar}
+            for path, signature in signer.sign(signed).items():
+                extra += _with_sidecars(signature_path(path), digest_bytes(signature), signature)
+        return jar, extra
+
+    try:
+        _upload_and_publish(repository, coordinate, files, make_jar)
+    except PathExists:
+        raise VersionExists(f"{coordinate} already exists in {repository.display}; releases are immutable.") from None
 
 
 def _upload_and_publish(

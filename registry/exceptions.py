@@ -34,6 +34,7 @@ __all__ = [
     "InvalidModel",
     "InvalidSelector",
     "ModelChanged",
+    "NotPortable",
     "RegistryError",
     "RepositoryUnavailable",
     "SignatureError",
@@ -63,6 +64,10 @@ class InvalidGate(InvalidInput):
 
 class InvalidModel(InvalidInput):
     """A model directory or model archive that cannot be packed or unpacked safely."""
+
+
+class NotPortable(InvalidModel):
+    """A model that has no portable twin: a stage without a converter, or a twin that disagrees with Spark."""
 
 
 class ModelChanged(InvalidInput):

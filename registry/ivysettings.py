@@ -99,6 +99,12 @@ def render_ivysettings(config: RepositoryConfig, *, realm: str = NEXUS_REALM) ->
     :returns: the XML text; it holds no credential, only references to environment variables.
     :raises ConfigError: the URL is neither ``file:`` nor ``http(s):``, or has no host.
     """
+    if config.scheme == "s3":
+        raise ConfigError(
+            f"Cannot write Ivy settings for {mask_url(config.url)!r}: Spark's Ivy (--packages) has no S3 resolver. "
+            "Promote the model to an HTTP repository (registry promote SPEC --from S3 --to https://...) and use "
+            "that one's Ivy settings, or resolve from Python (registry.spark.resolve / registry resolve)."
+        )
     if not config.url.startswith(("file:", "http://", "https://")):
         raise ConfigError(f"Cannot write Ivy settings for {mask_url(config.url)!r}: use a file:// or http(s):// URL.")
     if config.is_http and not _host(config.url):

@@ -19,9 +19,15 @@ Schema (``"schema": 1``), every key always present so that readers need no guess
     previous        the coordinate this build replaces, or null
     profile         the training profile (see registry.profile) or null
     evaluation_data {"rows", "schema", "fingerprint", "source", "table_version", "metrics"} or null
+    files           {"metadata/part-00000": "<sha256>", ...}: the SHA-256 of every file of the saved model (paths
+                    relative to the jar's ``model/``), checked by the JVM runtime before it loads the model;
+                    absent from cards written before it was recorded
     signed          true: the deploy signed its files (an ``.asc`` beside each); false: it did not (the catalog
                     then shows the version unsigned without asking for an ``.asc``, unless a signature policy
                     is set); absent from cards written before it was recorded
+    portable        the release's portable twin (``ARTIFACT-VERSION-onnx.onnx``): {"format", "opsets", "converter",
+                    "runtime", "inputs", "outputs", "watermark", "parity": {"rows", "measure", "max_difference",
+                    "label_agreement", "tolerance"}}; absent where the release has none
 
 No credential ever appears in a card: URLs are masked before they are recorded.
 
@@ -60,7 +66,7 @@ __all__ = [
 
 SCHEMA_VERSION = 1
 #: Keys added to schema 1 after its first release (readers of older cards see them absent, as ``None``).
-_ADDED_KEYS = ("profile", "evaluation_data", "signed")
+_ADDED_KEYS = ("profile", "evaluation_data", "signed", "files", "portable")
 #: The card sidecar's classifier: ``ARTIFACT-VERSION-model.json``.
 CLASSIFIER = "model"
 
@@ -236,6 +242,8 @@ class ModelCard:
     profile: Mapping[str, Any] | None = None
     evaluation_data: Mapping[str, Any] | None = None
     signed: bool | None = None
+    files: Mapping[str, str] | None = None
+    portable: Mapping[str, Any] | None = None
     schema: int = SCHEMA_VERSION
 
     @classmethod
@@ -271,9 +279,20 @@ class ModelCard:
             code=code,
         )
 
-    def for_coordinate(self, coordinate: str, previous: str | None, *, signed: bool | None = None) -> ModelCard:
-        """This card, stamped with the coordinate the deploy was assigned, and whether it signs the files."""
-        return ModelCard(**{**asdict(self), "coordinate": coordinate, "previous": previous, "signed": signed})
+    def for_coordinate(
+        self,
+        coordinate: str,
+        previous: str | None,
+        *,
+        signed: bool | None = None,
+        files: Mapping[str, str] | None = None,
+    ) -> ModelCard:
+        """This card, stamped with the coordinate the deploy was assigned, whether it signs the files, and the
+        SHA-256 of each file of the saved model (``files``; kept from this card when not given)."""
+        files = dict(files) if files is not None else self.files
+        return ModelCard(
+            **{**asdict(self), "coordinate": coordinate, "previous": previous, "signed": signed, "files": files}
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """The card as JSON data, in the schema's form (the keys added since schema 1 only when they hold a value,

@@ -2,7 +2,8 @@
 
 **Which repository** a command uses, first match wins:
 
-1. ``--repository`` / ``repository=`` — a configured name, an ``http(s)://`` URL, a ``file://`` URL or a path;
+1. ``--repository`` / ``repository=`` — a configured name, an ``http(s)://``, ``s3://`` or ``file://`` URL, or a
+   path;
 2. the ``REGISTRY_REPOSITORY`` environment variable (same forms);
 3. ``default`` in the configuration file;
 4. the embedded default: Maven's local repository (``<localRepository>`` of ``~/.m2/settings.xml``, else
@@ -26,10 +27,11 @@
 Keys of a repository: ``url`` (required), ``username``, ``password``, ``password_env``, ``token``,
 ``token_env`` (bearer token), ``maven_id``, ``ca_bundle``, ``verify_tls`` (``false`` is allowed only with a
 warning), ``timeout`` (seconds), ``unsafe_overwrite`` (``"refuse"`` or ``"warn"``: what to do on a server that
-cannot refuse overwrites atomically), ``require_approval`` (``true``: a promotion into this repository needs a
-``registry approve`` by someone other than the deployer), ``prune_keep_last``, ``prune_older_than_days`` and
-``prune_keep_series`` (what ``registry prune`` keeps there when not told otherwise). Unknown keys and wrong types
-are errors.
+cannot refuse overwrites atomically); for ``s3://bucket/prefix`` repositories ``profile`` (a profile of the AWS
+configuration) and ``endpoint_url`` (an S3-compatible server); ``require_approval`` (``true``: a promotion into
+this repository needs a ``registry approve`` by someone other than the deployer), ``prune_keep_last``,
+``prune_older_than_days`` and ``prune_keep_series`` (what ``registry prune`` keeps there when not told otherwise).
+Unknown keys and wrong types are errors.
 
 OpenPGP signatures (see :mod:`registry.signing` for how gpg is run and the trust model)::
 
@@ -111,6 +113,8 @@ _REPO_KEYS: dict[str, type | tuple[type, ...]] = {
     "prune_keep_series": bool,
     "trusted_keys": list,
     "trusted_keyring": str,
+    "profile": str,
+    "endpoint_url": str,
 }
 
 
@@ -325,6 +329,8 @@ class Settings:
                 prune_keep_series=entry.get("prune_keep_series"),
                 trusted_keys=_trusted_keys(entry, where),
                 trusted_keyring=_keyring(entry, path, where),
+                profile=entry.get("profile"),
+                endpoint_url=entry.get("endpoint_url"),
             )
         cache = env.get("REGISTRY_CACHE") or data.get("cache")
         cache_dir = (
@@ -421,6 +427,7 @@ BACKENDS: Mapping[str, str] = {
     "http": "registry.repository.http:HttpRepository",
     "https": "registry.repository.http:HttpRepository",
     "file": "registry.repository.local:LocalRepository",
+    "s3": "registry.repository.s3:S3Repository",
 }
 
 
@@ -460,6 +467,7 @@ def open_repository(spec: str | None = None, settings: Settings | None = None) -
     kind: type[Repository] = getattr(importlib.import_module(module_name), class_name)
     if config.is_http and not config.verify_tls:
         warnings.warn(f"TLS verification is disabled for {config.display} by verify_tls = false.", stacklevel=2)
-    credentials = settings.credentials(config) if config.scheme != "file" else None
-    help_text = settings.explain_credentials(config) if config.scheme != "file" else ""
+    # The credential chain above is HTTP's; other kinds find their own (boto3 for s3://)
+    credentials = settings.credentials(config) if config.is_http else None
+    help_text = settings.explain_credentials(config) if config.is_http else ""
     return kind.from_config(config, credentials, help_text)

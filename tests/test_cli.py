@@ -136,7 +136,9 @@ def test_help_lists_commands() -> None:
         assert command in result.output
 
 
-def test_cli_never_imports_pyspark_or_requests_for_local_work(make_model: Callable[..., Path], tmp_path: Path) -> None:
+def test_cli_never_imports_pyspark_requests_boto3_or_onnx_for_local_work(
+    make_model: Callable[..., Path], tmp_path: Path
+) -> None:
     script = (
         "import sys\n"
         "from registry.cli import main\n"
@@ -148,7 +150,8 @@ def test_cli_never_imports_pyspark_or_requests_for_local_work(make_model: Callab
         "    main(['--help'])\n"
         "except SystemExit:\n"
         "    pass\n"
-        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('pyspark', 'py4j', 'requests', 'rich')))\n"
+        "heavy = ('pyspark', 'py4j', 'requests', 'rich', 'boto3', 'botocore', 'onnx', 'onnxruntime', 'onnxmltools')\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in heavy))\n"
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert done.stdout.splitlines()[-1] == "[]"

@@ -35,6 +35,7 @@ USED_WITHOUT_IMPORT = {
     "httptools": "uvicorn's HTTP parser",
     "uvloop": "uvicorn's event loop",
     "pyarrow": "pyspark 4's DataFrame.toArrow, which the training profile uses, imports it",
+    "onnx": "the ModelProto onnxmltools builds the twin as (its version decides the opsets)",
 }
 #: The standard library of the newest Python, whatever Python runs this (tomllib is imported only on 3.11+).
 STDLIB = sys.stdlib_module_names | {"tomllib"}
@@ -107,14 +108,20 @@ def _undeclared(imports: dict[str, list[str]], requirements: Iterable[str]) -> d
 
 
 #: Modules of the online-scoring server: they need the ``serve`` extra, and are imported only by ``registry serve``.
-SERVING = {PACKAGE / "serving.py", PACKAGE / "spark" / "serve.py"}
+SERVING = {PACKAGE / "serving.py", PACKAGE / "spark" / "serve.py", PACKAGE / "portable" / "serve.py"}
+#: Modules of the portable twin: converting (``onnx`` extra, with ``spark``) and running it (``onnx`` or ``serve``).
+CONVERTING = {PACKAGE / "spark" / "onnx.py", PACKAGE / "spark" / "onnx_stages.py"}
+RUNNING = {PACKAGE / "portable" / "run.py", PACKAGE / "portable" / "score.py"}
+_OWN_EXTRA = SERVING | CONVERTING | RUNNING
 PACKAGE_IMPORTS = third_party_imports(
-    (p for p in PACKAGE.rglob("*.py") if PACKAGE / "spark" not in p.parents and p not in SERVING), local={"registry"}
+    (p for p in PACKAGE.rglob("*.py") if PACKAGE / "spark" not in p.parents and p not in _OWN_EXTRA), local={"registry"}
 )
 SPARK_IMPORTS = third_party_imports(
-    (p for p in (PACKAGE / "spark").rglob("*.py") if p not in SERVING), local={"registry"}
+    (p for p in (PACKAGE / "spark").rglob("*.py") if p not in _OWN_EXTRA), local={"registry"}
 )
 SERVING_IMPORTS = third_party_imports(SERVING, local={"registry"})
+CONVERTING_IMPORTS = third_party_imports(CONVERTING, local={"registry"})
+RUNNING_IMPORTS = third_party_imports(RUNNING, local={"registry"})
 
 
 def test_the_cli_and_library_import_only_core_dependencies() -> None:
@@ -131,9 +138,17 @@ def test_the_server_imports_only_core_spark_and_serve_dependencies() -> None:
     assert _undeclared(SERVING_IMPORTS, PROJECT["dependencies"] + EXTRAS["spark"] + EXTRAS["serve"]) == {}
 
 
+def test_the_twin_is_converted_with_spark_and_onnx_and_run_with_onnx_or_serve() -> None:
+    assert _undeclared(CONVERTING_IMPORTS, PROJECT["dependencies"] + EXTRAS["spark"] + EXTRAS["onnx"]) == {}
+    assert _undeclared(RUNNING_IMPORTS, PROJECT["dependencies"] + EXTRAS["onnx"]) == {}
+    served = third_party_imports([PACKAGE / "portable" / "run.py"], local={"registry"})
+    assert _undeclared(served, PROJECT["dependencies"] + EXTRAS["serve"]) == {}  # the server runs twins
+
+
 def test_every_declared_dependency_is_imported() -> None:
     imported = set(PACKAGE_IMPORTS) | set(SPARK_IMPORTS) | set(SERVING_IMPORTS)
-    declared = modules_of(PROJECT["dependencies"] + EXTRAS["spark"] + EXTRAS["serve"])
+    imported |= set(CONVERTING_IMPORTS) | set(RUNNING_IMPORTS)
+    declared = modules_of(PROJECT["dependencies"] + EXTRAS["spark"] + EXTRAS["serve"] + EXTRAS["onnx"])
     unused = [
         requirement
         for requirement, modules in declared.items()

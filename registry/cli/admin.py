@@ -51,8 +51,10 @@ def repos() -> None:
     default = settings.repository(None)
     click.echo(f"default: {default.display}")
     for name, config in sorted(settings.repositories.items()):
-        found = settings.credentials(config)
+        found = settings.credentials(config) if config.scheme != "s3" else None
         auth = f"credentials from {found.source}" if found else "no credentials"
+        if config.scheme == "s3":  # boto3's own chain; asking it here would import boto3
+            auth = f"AWS credentials from profile {config.profile!r}" if config.profile else "AWS credential chain"
         click.echo(f"{name}\t{mask_url(config.url)}\t{auth}")
 
 

@@ -77,6 +77,13 @@ def _parse_conf(values: tuple[str, ...]) -> dict[str, str]:
 @repository_option
 @_conf_option
 @_mismatch_option
+@click.option(
+    "--engine",
+    type=click.Choice(["spark", "onnx"]),
+    default="spark",
+    show_default=True,
+    help="onnx: the release's ONNX twin, read and written with pyarrow in bounded batches, no JVM (one machine).",
+)
 def score(
     spec: str,
     input_path: str,
@@ -88,6 +95,7 @@ def score(
     repository: str | None,
     conf: tuple[str, ...],
     allow_spark_mismatch: bool,
+    engine: str,
 ) -> None:
     """Score a dataset with a model and write the result, watermark column included.
 
@@ -95,12 +103,30 @@ def score(
     Spark session, or in the one spark-submit started (see the README). The last line printed is the coordinate
     used and the rows written: com.acme:churn:1.0.3 1000000
     """
+    wanted = [c.strip() for c in columns.split(",") if c.strip()] if columns else None
+    if engine == "onnx":
+        _require("onnxruntime", "pyarrow", extra="onnx")
+        from registry.portable.score import score_twin
+
+        scored = score_twin(
+            spec,
+            input_path,
+            output_path,
+            repository=repository,
+            settings=load_settings(),
+            output_format=output_format,
+            input_format=input_format,
+            mode=mode,
+            columns=wanted,
+        )
+        click.echo(f"Scored {scored.rows} rows with the twin of {scored.coordinate} into {scored.output}", err=True)
+        click.echo(f"{scored.coordinate} {scored.rows}")
+        return
     _require("pyspark", extra="spark")
     from registry.spark.score import local_session
     from registry.spark.score import score as score_data
 
     conf_map = _parse_conf(conf)
-    wanted = [c.strip() for c in columns.split(",") if c.strip()] if columns else None
     spark, started = local_session("registry score", conf_map)
     try:
         done = score_data(
@@ -142,9 +168,27 @@ def score(
     "--max-batch", type=click.IntRange(min=1), default=1000, show_default=True, help="Records per Spark transform."
 )
 @duration_option(
-    "--batch-wait", default=2.0, unit="MS", what="How long a batch waits for more requests once it has one."
+    "--batch-wait",
+    default=None,
+    unit="MS",
+    what="How long a batch waits for more requests once it has one (default: 2 on Spark, 0 on the twin).",
 )
 @click.option("--access-log", is_flag=True, help="Log every request.")
+@click.option(
+    "--engine",
+    type=click.Choice(["auto", "onnx", "spark"]),
+    default="auto",
+    show_default=True,
+    help="onnx: the release's ONNX twin on onnxruntime, no JVM; spark: the model in a Spark session; auto: the "
+    "twin where the release has one.",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="On the twin: server processes on the one port, each with its own onnxruntime session.",
+)
 def serve(
     spec: str,
     host: str,
@@ -156,34 +200,65 @@ def serve(
     max_records: int,
     max_body: int,
     max_batch: int,
-    batch_wait: float,
+    batch_wait: float | None,
     access_log: bool,
+    engine: str,
+    workers: int,
 ) -> None:
     """Serve a model over HTTP: POST /predict (also /invocations, as MLflow), GET /health, GET /model.
 
     COORDINATE|SELECTOR is GROUP:ARTIFACT:VERSION or a selector; with a selector and --reload, a newer build
     replaces the one serving once it is loaded and has answered, without failing a request.
+
+    On the twin (--engine onnx, or auto when the release has one) no JVM is started; with --reload, a newer build
+    without a twin is logged and the serving one kept.
     """
-    _require("pyspark", extra="spark")
     _require("uvicorn", "starlette", extra="serve")
     from registry.serving import Limits
-    from registry.spark.serve import serve as serve_model
 
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = load_settings()
+    if engine == "auto":
+        from registry.portable.serve import has_twin
+
+        engine = "onnx" if has_twin(spec, repository, settings) else "spark"
+    if batch_wait is None:
+        batch_wait = 0.0 if engine == "onnx" else 2.0
     limits = Limits(
         max_body=max_body,
         max_records=max_records,
         max_rows=max(max_batch, max_records),
         max_wait=batch_wait / 1000,
     )
+    if engine == "onnx":
+        _require("onnxruntime", extra="serve")
+        from registry.portable.serve import serve as serve_twin
+
+        serve_twin(
+            spec,
+            host=host,
+            port=port,
+            reload=reload,
+            repository=repository,
+            settings=settings,
+            limits=limits,
+            access_log=access_log,
+            workers=workers,
+        )
+        return
+    if workers > 1:
+        raise InvalidInput("--workers serves a twin (--engine onnx); a Spark model is served by one process.")
+    _require("pyspark", extra="spark")
+    from registry.spark.serve import serve as serve_model
+
     serve_model(
         spec,
         host=host,
         port=port,
         reload=reload,
         repository=repository,
-        settings=load_settings(),
+        settings=settings,
         conf=_parse_conf(conf),
         allow_spark_mismatch=allow_spark_mismatch,
         limits=limits,

@@ -95,7 +95,7 @@ def gate_option(flag: str, name: str, what: str, metavar: str) -> Callable[[_F],
     )
 
 
-def duration_option(flag: str, *, default: float, unit: str, what: str) -> Callable[[_F], _F]:
+def duration_option(flag: str, *, default: float | None, unit: str, what: str) -> Callable[[_F], _F]:
     """An option for a length of time in ``unit`` (its metavar: ``SECONDS``, ``MS``), zero or more; default shown."""
     return click.option(flag, type=click.FloatRange(min=0), default=default, show_default=True, metavar=unit, help=what)
 

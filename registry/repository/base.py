@@ -155,3 +155,15 @@ class Repository(ABC):
 
     def __str__(self) -> str:
         return self.display
+
+
+class StreamingRepository(Repository):
+    """A repository whose writes stream the body while ``ready`` is pending (HTTP, S3): :meth:`create` is
+    :meth:`create_after` with nothing to wait for."""
+
+    def create(self, path: str, source: Source) -> None:
+        self.create_after(path, source, None)
+
+    @abstractmethod
+    def create_after(self, path: str, source: Source, ready: Callable[[], None] | None) -> None:
+        """:meth:`Repository.create_after`; ``ready`` ``None``: a plain :meth:`Repository.create`."""

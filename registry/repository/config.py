@@ -55,10 +55,14 @@ class RepositoryConfig:
     #: Where the repository may keep what it learnt about its server between runs (the settings' cache folder);
     #: ``None``: nothing is kept beyond the process.
     state_dir: str | None = None
+    #: Object stores (``s3://``): the named profile of the AWS configuration to use (``None``: boto3's default
+    #: chain), and the endpoint of an S3-compatible server (``None``: boto3's, e.g. ``AWS_ENDPOINT_URL_S3``).
+    profile: str | None = None
+    endpoint_url: str | None = None
 
     @property
     def scheme(self) -> str:
-        """``http``, ``https`` or ``file``: which kind of repository opens this URL."""
+        """``http``, ``https``, ``file`` or ``s3``: which kind of repository opens this URL."""
         return self.url.split("://", 1)[0].lower() if "://" in self.url else "file"
 
     @property

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import shutil
 import tempfile
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -13,20 +14,29 @@ from pyspark.ml import PipelineModel
 from pyspark.sql import DataFrame, SparkSession
 
 from registry.coordinates import Coordinate, DeployTarget
+from registry.deploy import Attachment
 from registry.deploy import deploy as deploy_dir
-from registry.exceptions import InvalidModel
+from registry.exceptions import InvalidInput, InvalidModel, NotPortable
 from registry.lineage import code_lineage
 from registry.modelcard import ModelCard
+from registry.portable.layout import CLASSIFIER, EXTENSION
 from registry.repository.base import Repository
 from registry.settings import Settings
 from registry.spark import hadoop
-from registry.spark.card import describe_model, input_schema, output_columns
+from registry.spark.card import describe_model, input_schema, output_columns, training_data_source
 from registry.spark.profile import profiled_card
 from registry.spark.runtime import session_runtime
 from registry.spark.session import activated, active_session, require_ml_on_connect
 from registry.spark.watermark import stamp_watermark
 
-__all__ = ["CardFacts", "deploy", "model_card"]
+__all__ = ["CardFacts", "NotPortableWarning", "deploy", "model_card"]
+
+#: The values of ``portable=``.
+PORTABLE_FORMATS = ("onnx", "auto")
+
+
+class NotPortableWarning(UserWarning):
+    """``portable="auto"``: the model was released without a twin (the message says which stage stopped it)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -79,6 +89,8 @@ def deploy(
     spark: SparkSession | None = None,
     sign: str | bool | None = None,
     evaluation_data: DataFrame | None = None,
+    portable: Literal["onnx", "auto"] | None = None,
+    parity_data: DataFrame | None = None,
 ) -> Coordinate:
     """Save a fitted pipeline and deploy it as a new release; the model object is not changed.
 
@@ -108,6 +120,13 @@ def deploy(
     :param evaluation_data: held-out data with the label: its fingerprint and the metrics of the matching Spark
         evaluator (binary: areaUnderROC, areaUnderPR; multiclass: f1, accuracy; regression: rmse, r2, mae) are
         recorded; ``metrics`` given explicitly win over computed ones of the same name.
+    :param portable: ``"onnx"``: convert the pipeline (without its watermark stage) to ONNX, prove it equal to
+        Spark on at least 1,000 rows, and attach it as ``ARTIFACT-VERSION-onnx.onnx`` (see :mod:`registry.spark.onnx`
+        and :mod:`registry.portable`); a stage that does not convert, or a twin that disagrees, fails the deploy
+        with :class:`~registry.exceptions.NotPortable` before anything is released. ``"auto"``: the same, but where
+        it fails the model is released without a twin and one :class:`NotPortableWarning` says why. ``None``
+        (default): no twin, and onnx is not imported.
+    :param parity_data: the rows the parity check scores (default: ``evaluation_data``, else ``training_data``).
     :returns: the full coordinate released, e.g. ``com.acme:churn:1.0.3``.
     :raises InvalidModel: ``model`` is not a ``PipelineModel``.
     :raises VersionExists: an exact version that is already released.
@@ -129,6 +148,13 @@ def deploy(
     staging_root = hadoop.model_dir(session, model_dir, why="write the model")
     facts = CardFacts(metrics, description, labels, training_data, code, evaluation_data)
     card = model_card(model, target, session, facts)
+    attachments: list[Attachment] = []
+    if portable is not None:
+        sample = next((d for d in (parity_data, evaluation_data, training_data) if d is not None), None)
+        twin = _twin(model, card, session, portable, sample)
+        if twin is not None:
+            card = dataclasses.replace(card, portable=twin.section)
+            attachments.append(Attachment(CLASSIFIER, EXTENSION, twin.data))
     scratch = Path(tempfile.mkdtemp(prefix="registry-spark-deploy-"))
     local = scratch / "model"
     try:
@@ -151,9 +177,38 @@ def deploy(
             prepare=_stamp,
             allow_change=allow_change,
             sign=sign,
+            attachments=attachments,
         )
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _twin(
+    model: PipelineModel, card: ModelCard, spark: SparkSession, portable: str, data: DataFrame | str | None
+) -> Any:
+    """The converted, checked twin (:class:`registry.spark.onnx.Converted`); ``None`` under ``"auto"`` where there
+    is none, with one warning."""
+    if portable not in PORTABLE_FORMATS:
+        raise InvalidInput(f"portable={portable!r}: use 'onnx', 'auto' or None.")
+    try:
+        if data is None:
+            raise NotPortable(
+                "A twin is proven equal to Spark on data: pass parity_data= (or training_data= or evaluation_data=)."
+            )
+        frame = training_data_source(data, spark)[0] if isinstance(data, str) else data
+        try:
+            from registry.spark.onnx import make_twin
+        except ImportError as exc:
+            raise NotPortable(
+                f"portable={portable!r} needs onnxmltools and onnxruntime ({exc}): pip install "
+                "'spark-model-registry[onnx]'."
+            ) from None
+        return make_twin(model, card, spark, frame)
+    except NotPortable as exc:
+        if portable == "onnx":
+            raise NotPortable(f"No ONNX twin, nothing released: {exc}") from None
+        warnings.warn(f"Released without an ONNX twin: {exc}", NotPortableWarning, stacklevel=3)
+        return None
 
 
 def _stamp(directory: Path, coordinate: Coordinate) -> None:

@@ -94,13 +94,15 @@ class Answer:
     before: bytes = b""  # sent before the status line
     after: bytes = b""  # sent after the body
     close: bool = False  # the server closes the connection after it (a truncated answer)
+    ended: bool = True  # the head ends with its empty line (a head cut short has none)
     plain: bool = True  # taken by the reader: the file or its absence
     exact: bool = True  # taken only as served; an irregular answer may still be taken where a reader cannot tell
     keeps: bool = True  # the connection may serve another request
 
     def wire(self) -> bytes:
         head = self.before + self.version + b" " + b"%d" % self.status + (b" " + self.reason if self.reason else b"")
-        return head + self.eol + b"".join(line + self.eol for line in self.headers) + self.eol + self.body + self.after
+        fields = b"".join(line + self.eol for line in self.headers) + (self.eol if self.ended else b"")
+        return head + self.eol + fields + self.body + self.after
 
 
 def _irregular(answer: Answer) -> None:
@@ -167,8 +169,9 @@ def _truncate(answer: Answer) -> None:
 
 
 def _cut_in_headers(answer: Answer) -> None:
-    answer.headers = answer.headers[:1]
+    answer.headers = answer.headers[:1]  # and no empty line: the connection closes inside the head
     answer.eol = b"\r\n"
+    answer.ended = False
     answer.body = b""
     answer.close = True
     _irregular(answer)

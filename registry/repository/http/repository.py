@@ -30,7 +30,7 @@ from urllib.parse import urlsplit
 from registry._util import atomic_write, backoff
 from registry.checksums import digest_bytes, file_digest
 from registry.exceptions import ArtifactNotFound, RepositoryUnavailable
-from registry.repository.base import PathExists, Repository, Source
+from registry.repository.base import PathExists, Source, StreamingRepository
 from registry.repository.config import Credentials, RepositoryConfig
 from registry.repository.http.listing import names_in_index
 from registry.repository.http.request_settings import MAX_SMALL_FILE, POOL_SIZE, UPLOAD_CONNECTIONS
@@ -54,7 +54,7 @@ TRAITS_TTL = 3600.0
 _TAKEN = (400, 409, 412)
 
 
-class HttpRepository(Repository):
+class HttpRepository(StreamingRepository):
     """A maven2 repository served over HTTP(S)."""
 
     #: As many reads at once as the transport keeps connections open, and uploads as it opens ahead of a deploy.
@@ -233,13 +233,7 @@ class HttpRepository(Repository):
         if response.status_code not in (200, 202, 204, 404):
             raise self.transport.fail(response, "removing", collection)
 
-    def create(self, path: str, source: Source) -> None:
-        self._create(path, source, None)
-
-    def create_after(self, path: str, source: Source, ready: Callable[[], None]) -> None:
-        self._create(path, source, ready)
-
-    def _create(self, path: str, source: Source, ready: Callable[[], None] | None) -> None:
+    def create_after(self, path: str, source: Source, ready: Callable[[], None] | None) -> None:
         if self._overwrites() and self.exists(path):
             raise PathExists(path, self.display)
         response = self.transport.put(path, source, {"If-None-Match": "*"}, ready)

@@ -1,0 +1,158 @@
+"""Issue 23: an s3:// repository against raw boto3 on the same S3 API server (moto's standalone server, loopback).
+
+* deploy: ``registry.deploy.deploy()`` of a saved model whose jar is SIZE, against ``upload_file`` of that jar;
+* resolve: ``registry.resolve.resolve("...:latest.release")`` into an empty cache (metadata, jar, checksum,
+  verification, extraction), and an exact version (no metadata), against ``download_file`` of the jar;
+* the storage layer alone: ``S3Repository.create`` and ``fetch`` of the jar against ``upload_file`` and
+  ``download_file``;
+* requests per deploy (cache warm: the server's probe and the previous card are cached), counted at a loopback
+  proxy (tests/s3tools.py) put in front of the server for that run only.
+
+Both sides open their client once, outside the timings, and run alternately round by round.
+
+    PYTHONPATH=. python benchmarks/s3.py [--size-mib 64] [--repeat 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import tempfile
+from collections import Counter
+from pathlib import Path
+
+import boto3
+from common import ROOT, alternating, figure, machine, ratio, summary
+from s3tools import S3Proxy, moto_server, new_bucket, use_aws
+
+from registry.archive import pack
+from registry.coordinates import Coordinate
+from registry.deploy import deploy
+from registry.repository.s3 import S3Repository
+from registry.resolve import resolve
+from registry.settings import open_repository
+
+
+class _Env:
+    """``use_aws`` wants a monkeypatch; a plain one here."""
+
+    def setenv(self, name: str, value: str) -> None:
+        os.environ[name] = value
+
+    def delenv(self, name: str) -> None:
+        os.environ.pop(name, None)
+
+
+def _model(root: Path, size: int) -> Path:
+    (root / "metadata").mkdir(parents=True)
+    (root / "metadata" / "part-00000").write_text('{"class":"org.apache.spark.ml.PipelineModel"}\n')
+    (root / "stages" / "0_lr" / "data").mkdir(parents=True)
+    (root / "stages" / "0_lr" / "data" / "part-00000.snappy.parquet").write_bytes(os.urandom(size))
+    return root
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--size-mib", type=float, default=64)
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+    scratch = Path(tempfile.mkdtemp(prefix="bench-s3-"))
+    os.environ["REGISTRY_CACHE"] = str(scratch / "cache")
+    os.environ["REGISTRY_CONFIG"] = str(scratch / "none.toml")
+    print(machine(), flush=True)
+    try:
+        with moto_server() as endpoint:
+            use_aws(_Env(), scratch, endpoint)
+            bucket = new_bucket(endpoint, "bench")
+            url = f"s3://{bucket}/maven"
+            model = _model(scratch / "model", int(args.size_mib * (1 << 20)))
+            repository = open_repository(url)
+            assert isinstance(repository, S3Repository)
+            client = boto3.client("s3")
+            deploy(model, "com.acme:churn:1.0", repository=repository)  # the probe, the first metadata
+            jar = _pack(repository, scratch)
+            coordinate = Coordinate.parse("com.acme:churn:1.0.0")
+            figure("jar size", f"{jar.stat().st_size / (1 << 20):.1f} MiB")
+            raw = iter(range(1_000_000))
+            times = alternating(
+                {
+                    "deploy": lambda: deploy(model, "com.acme:churn:1.0", repository=repository),
+                    "upload_file": lambda: client.upload_file(str(jar), bucket, f"raw/{next(raw)}.jar"),
+                    "pack": lambda: pack(model, scratch / "packed.jar", coordinate, b"<project/>", b"{}"),
+                },
+                args.repeat,
+            )
+            figure("deploy()", summary(times["deploy"]))
+            figure("of which packing the jar (archive.pack alone)", summary(times["pack"]))
+            figure("boto3 upload_file of the same jar", summary(times["upload_file"]))
+            figure("deploy / upload_file (target <= 1.10x)", ratio(times["deploy"], times["upload_file"]))
+
+            # The storage layer alone: the same jar through S3Repository.create / fetch (multipart above 8 MiB,
+            # conditional completion; one streamed GetObject) against boto3's managed transfers.
+            created = iter(range(1_000_000))
+            times = alternating(
+                {
+                    "create": lambda: repository.create(f"plain/{next(created)}.jar", jar),
+                    "upload_file": lambda: client.upload_file(str(jar), bucket, f"raw/{next(raw)}.jar"),
+                    "fetch": lambda: repository.fetch("plain/0.jar", scratch / "fetched.jar"),
+                    "download_file": lambda: client.download_file(bucket, "raw/0.jar", str(scratch / "down.jar")),
+                },
+                args.repeat,
+            )
+            figure("S3Repository.create / upload_file", ratio(times["create"], times["upload_file"]))
+            figure("S3Repository.fetch / download_file", ratio(times["fetch"], times["download_file"]))
+
+            counter = iter(range(1_000_000))
+
+            def cold(spec: str) -> None:
+                resolve(spec, repository=repository, cache_dir=scratch / f"resolve-{next(counter)}")
+
+            times = alternating(
+                {
+                    "resolve latest": lambda: cold("com.acme:churn:latest.release"),
+                    "resolve exact": lambda: cold("com.acme:churn:1.0.0"),
+                    "download_file": lambda: client.download_file(bucket, "raw/0.jar", str(scratch / "down.jar")),
+                },
+                args.repeat,
+            )
+            figure("resolve latest.release, cold cache", summary(times["resolve latest"]))
+            figure("resolve exact version, cold cache", summary(times["resolve exact"]))
+            figure("boto3 download_file of the jar", summary(times["download_file"]))
+            figure(
+                "resolve latest / download_file (target <= 1.05x)",
+                ratio(times["resolve latest"], times["download_file"]),
+            )
+            figure("resolve exact / download_file", ratio(times["resolve exact"], times["download_file"]))
+
+            proxy = S3Proxy(endpoint)
+            try:
+                os.environ["AWS_ENDPOINT_URL"] = proxy.url
+                counted = open_repository(url)
+                small = _model(scratch / "small", 300_000)
+                deploy(small, "com.acme:counted:1.0", repository=counted)
+                proxy.reset()
+                deploy(small, "com.acme:counted:1.0", repository=counted)
+                methods = Counter(method for method, _ in proxy.requests)
+                figure(
+                    "requests per deploy, warm (files: 20; target files + 3)", f"{len(proxy.requests)} {dict(methods)}"
+                )
+                proxy.reset()
+                resolve("com.acme:counted:latest.release", repository=counted, cache_dir=scratch / "counted")
+                figure("requests per cold resolve of latest.release", str(len(proxy.requests)))
+            finally:
+                proxy.close()
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _pack(repository: S3Repository, scratch: Path) -> Path:
+    """The jar of build 0, as the repository holds it."""
+    jar = scratch / "churn-1.0.0.jar"
+    repository.fetch("com/acme/churn/1.0.0/churn-1.0.0.jar", jar)
+    return jar
+
+
+if __name__ == "__main__":
+    assert ROOT.is_dir()
+    main()

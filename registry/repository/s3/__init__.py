@@ -1,0 +1,22 @@
+"""A maven2 repository in an object store: ``s3://bucket/prefix`` on AWS S3 or an S3-compatible server (MinIO,
+Ceph, R2), through boto3 (the ``s3`` extra). Only this module imports boto3 and botocore.
+
+Credentials, region and endpoint come from boto3's own chain (environment, shared configuration and profiles,
+instance metadata; ``AWS_ENDPOINT_URL`` / ``AWS_ENDPOINT_URL_S3``), overridden by the repository's ``profile``
+and ``endpoint_url``. Nothing secret is ever put into a message.
+
+The guarantees are the HTTP repositories': a create is a conditional write (``If-None-Match: *``; a 412 means the
+path is taken), so the POM's create claims a build; ``maven-metadata.xml`` is rewritten with compare-and-swap
+(``If-Match`` on its ETag), starting over when another writer got there first; a large file is a multipart upload
+whose parts travel while the small files are written and whose completion is itself conditional, so a release
+never overwrites one and a file becomes visible whole or not at all. Some S3-compatible servers ignore conditions;
+a probe object (created twice, then replaced under a wrong ETag; the verdict kept in the cache folder like the
+HTTP probe's) finds out once. Where ``If-Match`` is ignored, metadata falls back to the read-back and merge of
+:func:`registry.store.publish`; where ``If-None-Match`` is, creates are refused unless ``unsafe_overwrite =
+"warn"`` (then each path is checked before it is written, which catches everything but a true race). Each with a
+warning.
+"""
+
+from registry.repository.s3.repository import S3Repository, parse_s3_url
+
+__all__ = ["S3Repository", "parse_s3_url"]

@@ -1,0 +1,519 @@
+"""The :class:`S3Repository` (see the package's docstring for what it guarantees)."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from registry._util import atomic_write, backoff
+from registry.checksums import digest_bytes, file_digest
+from registry.exceptions import ArtifactNotFound, ConfigError, RegistryError, RepositoryUnavailable
+from registry.repository import progress
+from registry.repository.base import PathExists, Source, StreamingRepository
+from registry.repository.config import Credentials, RepositoryConfig
+from registry.repository.s3.errors import MAX_ATTEMPTS, Where, code_of, failure, retried
+from registry.repository.s3.streams import Reporting, as_bytes, md5_etag, multipart_etag, opened
+
+try:
+    import boto3
+    import botocore.config
+    import botocore.exceptions
+except ImportError:  # pragma: no cover - the s3 extra is not installed
+    raise ConfigError("s3:// repositories need boto3: pip install 'spark-model-registry[s3]'.") from None
+
+__all__ = ["S3Repository", "parse_s3_url"]
+
+log = logging.getLogger("registry.repository.s3")
+
+#: Files up to this size are one PutObject; larger ones a multipart upload of parts this size (boto3's defaults).
+MULTIPART_THRESHOLD = 8 << 20
+PART_SIZE = 8 << 20
+#: Parts in flight at once, per file.
+PART_CONCURRENCY = 8
+#: How long a metadata update keeps trying while other writers change the file.
+MAX_UPDATE_SECONDS = 90
+#: How long what the probe found about a server is trusted, kept in the cache folder (in seconds).
+TRAITS_TTL = 3600.0
+#: The largest file ``read`` holds in memory.
+MAX_SMALL_FILE = 32 << 20
+#: How long a copy written by a compare-and-swap answers the next read of the file.
+_READ_BACK_SECONDS = 5.0
+_ABSENT = object()
+
+
+def parse_s3_url(url: str) -> tuple[str, str]:
+    """``s3://bucket/some/prefix`` as ``("bucket", "some/prefix/")`` (``""``: the bucket's root)."""
+    rest = url.split("://", 1)[1] if "://" in url else ""
+    bucket, _, prefix = rest.partition("/")
+    if not bucket or "@" in bucket or ":" in bucket:
+        raise ConfigError(
+            f"{url!r} is not an s3:// repository URL: write s3://BUCKET or s3://BUCKET/PREFIX (credentials come from "
+            "the AWS configuration, never from the URL)."
+        )
+    prefix = "/".join(part for part in prefix.split("/") if part)
+    return bucket, prefix + "/" if prefix else ""
+
+
+class S3Repository(StreamingRepository):
+    """A maven2 repository under a prefix of an S3 bucket."""
+
+    config: RepositoryConfig  # always opened from one
+    #: Reads and writes at once (each one request on a connection of the client's pool).
+    read_width = 32
+    write_width = 16
+
+    def __init__(self, config: RepositoryConfig) -> None:
+        self.config = config
+        self.bucket, self.prefix = parse_s3_url(config.url)
+        self.display = config.display
+        try:
+            self._session = boto3.session.Session(profile_name=config.profile)
+        except botocore.exceptions.ProfileNotFound:
+            raise ConfigError(
+                f"{self.display}: the AWS profile {config.profile!r} is not in the AWS configuration "
+                "(~/.aws/config, ~/.aws/credentials, or AWS_CONFIG_FILE / AWS_SHARED_CREDENTIALS_FILE)."
+            ) from None
+        client_config = botocore.config.Config(
+            retries={"mode": "standard", "total_max_attempts": MAX_ATTEMPTS},
+            connect_timeout=config.timeout,
+            read_timeout=config.timeout,
+            max_pool_connections=S3Repository.read_width + PART_CONCURRENCY,
+            # Our own sidecars verify every file; CRC trailers in aws-chunked bodies break many S3-compatibles.
+            request_checksum_calculation="when_required",
+            response_checksum_validation="when_required",
+        )
+        # TLS as for HTTP repositories: ca_bundle, or verify_tls = false (warned); else boto3's own (AWS_CA_BUNDLE)
+        verify: str | bool | None = config.ca_bundle or (None if config.verify_tls else False)
+        if verify is False:
+            log.warning("TLS verification is disabled for %s by verify_tls = false.", self.display)
+        try:
+            self.client: Any = self._session.client(
+                "s3", endpoint_url=config.endpoint_url, config=client_config, verify=verify
+            )
+        except ValueError as exc:  # a malformed endpoint_url
+            raise ConfigError(f"{self.display}: cannot use endpoint_url {config.endpoint_url!r}: {exc}.") from None
+        self.endpoint = str(self.client.meta.endpoint_url)
+        self.origin = f"s3://{self.bucket}/{self.prefix} at {self.endpoint}"
+        self._where = Where(
+            self.display,
+            self.bucket,
+            self.prefix,
+            self.endpoint,
+            self.client.meta.region_name,
+            self._session,
+            config.profile,
+        )
+        self._traits: tuple[bool, bool] | None = None
+        self._probe_lock = threading.Lock()
+        self._warned: set[str] = set()
+        # What the last read of a mutable file found: (ETag, content), or _ABSENT; a compare-and-swap starts there.
+        self._seen: dict[str, tuple[str, bytes] | object] = {}
+        self._read_back: dict[str, tuple[float, bytes]] = {}
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_config(
+        cls, config: RepositoryConfig, credentials: Credentials | None = None, credential_help: str = ""
+    ) -> S3Repository:
+        # The HTTP credential chain does not apply: boto3 finds AWS credentials itself.
+        return cls(config)
+
+    def close(self) -> None:
+        self.client.close()
+
+    def _key(self, path: str) -> str:
+        if path.startswith("/") or ".." in path.split("/"):
+            raise ValueError(f"repository path {path!r} escapes the repository")
+        return self.prefix + path
+
+    # -- errors -------------------------------------------------------------------------------------------
+
+    def _fail(self, exc: Exception, action: str, path: str) -> RegistryError:
+        """The one clear error for what boto3 raised while ``action`` (reading, writing...) ``path``."""
+        return failure(exc, self._where, action, path)
+
+    # -- reading ------------------------------------------------------------------------------------------
+
+    def read(self, path: str) -> bytes:
+        with self._lock:
+            kept = self._read_back.pop(path, None)
+        if kept is not None and time.monotonic() - kept[0] < _READ_BACK_SECONDS:
+            return kept[1]
+        try:
+            response = self.client.get_object(Bucket=self.bucket, Key=self._key(path))
+            if response.get("ContentLength", 0) > MAX_SMALL_FILE:
+                response["Body"].close()
+                raise RepositoryUnavailable(f"{path} in {self.display} is too large to read into memory.")
+            data: bytes = response["Body"].read()
+        except botocore.exceptions.ClientError as exc:
+            if code_of(exc)[0] == "NoSuchKey":
+                self._remember(path, _ABSENT)
+                raise ArtifactNotFound(f"{path} does not exist in {self.display}.") from None
+            raise self._fail(exc, "reading", path) from exc
+        except (botocore.exceptions.BotoCoreError, OSError) as exc:
+            raise self._fail(exc, "reading", path) from exc
+        self._remember(path, (response.get("ETag", ""), data))
+        return data
+
+    def _remember(self, path: str, seen: tuple[str, bytes] | object) -> None:
+        if path.endswith("maven-metadata.xml"):  # the only files rewritten
+            with self._lock:
+                self._seen[path] = seen
+
+    def fetch(self, path: str, destination: Path) -> None:
+        try:
+            response = self.client.get_object(Bucket=self.bucket, Key=self._key(path))
+            total = response.get("ContentLength")
+            with destination.open("wb") as out, progress.report(f"GET {Path(path).name}", total) as advance:
+                for block in response["Body"].iter_chunks(1 << 20):
+                    out.write(block)
+                    advance(len(block))
+        except botocore.exceptions.ClientError as exc:
+            if code_of(exc)[0] == "NoSuchKey":
+                raise ArtifactNotFound(f"{path} does not exist in {self.display}.") from None
+            raise self._fail(exc, "reading", path) from exc
+        except (botocore.exceptions.BotoCoreError, OSError) as exc:
+            destination.unlink(missing_ok=True)
+            raise self._fail(exc, "reading", path) from exc
+
+    def _head(self, path: str) -> dict[str, Any] | None:
+        try:
+            head: dict[str, Any] = self.client.head_object(Bucket=self.bucket, Key=self._key(path))
+        except botocore.exceptions.ClientError as exc:
+            if code_of(exc)[1] == 404:
+                return None
+            raise self._fail(exc, "checking", path) from exc
+        except botocore.exceptions.BotoCoreError as exc:
+            raise self._fail(exc, "checking", path) from exc
+        return head
+
+    def exists(self, path: str) -> bool:
+        return self._head(path) is not None
+
+    def modified(self, path: str) -> float | None:
+        head = self._head(path)
+        return head["LastModified"].timestamp() if head and head.get("LastModified") else None
+
+    def list(self, directory: str) -> list[str]:
+        folder = self._key(directory.strip("/") + "/") if directory.strip("/") else self.prefix
+        names: set[str] = set()
+        try:
+            for page in self.client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=folder, Delimiter="/"
+            ):
+                names.update(entry["Key"][len(folder) :] for entry in page.get("Contents", ()))
+                names.update(entry["Prefix"][len(folder) :] for entry in page.get("CommonPrefixes", ()))
+        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+            raise self._fail(exc, "listing", directory or "/") from exc
+        return sorted(name for name in names if name and not name.startswith("."))
+
+    # -- what the server does with conditional writes -----------------------------------------------------
+
+    def conditional_writes(self) -> bool:
+        """Whether the server honours ``If-None-Match: *`` on PutObject (see :meth:`traits`)."""
+        return self.traits()[0]
+
+    def compare_and_swap(self) -> bool:
+        """Whether the server honours ``If-Match`` on PutObject (see :meth:`traits`)."""
+        return self.traits()[1]
+
+    def traits(self) -> tuple[bool, bool]:
+        """Whether the server honours ``If-None-Match: *`` and ``If-Match``: found by a probe object created twice
+        and then replaced under a wrong ETag, once per :data:`TRAITS_TTL`, kept in the cache folder."""
+        with self._probe_lock:
+            if self._traits is None:
+                known = self._known()
+                if known is None:
+                    known = self._probe()
+                    self._keep(known)
+                self._traits = known
+            return self._traits
+
+    def _probe(self) -> tuple[bool, bool]:
+        key = self._key(f".registry-probe-{uuid.uuid4().hex}")
+
+        def refused(**condition: str) -> bool:
+            try:
+                self.client.put_object(Bucket=self.bucket, Key=key, Body=b"2", **condition)
+            except botocore.exceptions.ClientError as exc:
+                if code_of(exc)[1] in (409, 412):
+                    return True
+                raise
+            return False
+
+        try:
+            self.client.put_object(Bucket=self.bucket, Key=key, Body=b"1", IfNoneMatch="*")
+            return refused(IfNoneMatch="*"), refused(IfMatch='"00000000000000000000000000000000"')
+        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+            raise self._fail(exc, "writing", key[len(self.prefix) :]) from exc
+        finally:
+            with contextlib.suppress(Exception):
+                self.client.delete_object(Bucket=self.bucket, Key=key)
+
+    def _traits_file(self) -> Path | None:
+        if not self.config.state_dir:
+            return None
+        name = hashlib.sha256(str(self.origin).encode()).hexdigest()[:32]
+        return Path(self.config.state_dir) / "servers" / f"{name}.json"
+
+    def _known(self) -> tuple[bool, bool] | None:
+        file = self._traits_file()
+        if file is None:
+            return None
+        try:
+            data = json.loads(file.read_bytes())
+            if data["origin"] != self.origin or not 0 <= time.time() - float(data["probed"]) < TRAITS_TTL:
+                return None
+            creates, swaps = data["creates"], data["swaps"]
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        return (creates, swaps) if isinstance(creates, bool) and isinstance(swaps, bool) else None
+
+    def _keep(self, traits: tuple[bool, bool]) -> None:
+        file = self._traits_file()
+        if file is None:
+            return
+        with contextlib.suppress(OSError):
+            file.parent.mkdir(parents=True, exist_ok=True)
+            data = {"origin": self.origin, "probed": time.time(), "creates": traits[0], "swaps": traits[1]}
+            atomic_write(file, json.dumps(data).encode())
+
+    def prepare_writes(self) -> None:
+        def prepare() -> None:
+            with contextlib.suppress(Exception):  # the write that needs it probes again, and raises
+                self.traits()
+
+        threading.Thread(target=prepare, name="registry-s3-probe", daemon=True).start()
+
+    def _overwrites(self) -> bool:
+        """Whether creates must check first (the server ignores If-None-Match); raises unless ``unsafe_overwrite =
+        "warn"``."""
+        if self.conditional_writes():
+            return False
+        if self.config.unsafe_overwrite != "warn":
+            raise RepositoryUnavailable(
+                f"{self.display} ignores conditional writes (If-None-Match: * overwrote a probe object), so a deploy "
+                "could replace a release. Use a server that honours them (AWS S3, recent MinIO or Ceph), or set "
+                'unsafe_overwrite = "warn" for this repository to deploy anyway with a check before each write.'
+            )
+        self._warn("ignores conditional creates (If-None-Match: *): each file is checked before it is written.")
+        return True
+
+    def _warn(self, message: str) -> None:
+        with self._probe_lock:
+            if message in self._warned:
+                return
+            self._warned.add(message)
+        log.warning("%s %s", self.display, message)
+
+    # -- writing ------------------------------------------------------------------------------------------
+
+    def claim(self, directory: str) -> bool:
+        self._overwrites()
+        return True  # no folders in an object store: the create-only write of the POM is the claim
+
+    def create_after(self, path: str, source: Source, ready: Callable[[], None] | None) -> None:
+        if self._overwrites() and self.exists(path):
+            raise PathExists(path, self.display)
+        size = len(source) if isinstance(source, bytes) else source.stat().st_size
+        if size > MULTIPART_THRESHOLD and isinstance(source, Path):
+            self._multipart(path, source, size, ready)
+            return
+        if ready is not None:
+            ready()
+        for attempt in (1, 2, 3, 4, 5):
+            try:
+                with opened(source) as body, progress.report(f"PUT {Path(path).name}", size) as advance:
+                    self.client.put_object(
+                        Bucket=self.bucket, Key=self._key(path), Body=Reporting(body, advance), IfNoneMatch="*"
+                    )
+                return
+            except botocore.exceptions.ClientError as exc:
+                code, status = code_of(exc)
+                if status == 409 and code == "ConditionalRequestConflict":  # a concurrent write to it is under way
+                    backoff(attempt)
+                    continue
+                if status == 412:
+                    if retried(exc) and self._holds(path, source, lambda: md5_etag(as_bytes(source))):
+                        return  # the attempt whose answer was lost had written it
+                    raise PathExists(path, self.display) from None
+                raise self._fail(exc, "writing", path) from exc
+            except (botocore.exceptions.BotoCoreError, OSError) as exc:
+                raise self._fail(exc, "writing", path) from exc
+        raise RepositoryUnavailable(f"Writing {path} in {self.display} kept conflicting with another write. Try again.")
+
+    def _holds(self, path: str, source: Source, etag: Callable[[], str]) -> bool:
+        """Whether ``path`` holds ``source``: its ETag is the one S3 computes for it, or (where the ETag is not an
+        MD5: encrypted with KMS, or another server's) its bytes are the same."""
+        head = self._head(path)
+        if head is None:
+            return False
+        if str(head.get("ETag", "")).strip('"') == etag():
+            return True
+        if head.get("ContentLength") != (len(source) if isinstance(source, bytes) else source.stat().st_size):
+            return False
+        with tempfile.TemporaryDirectory() as scratch:
+            copy = Path(scratch) / "copy"
+            self.fetch(path, copy)
+            return file_digest(copy, "sha256") == (
+                hashlib.sha256(source).hexdigest() if isinstance(source, bytes) else file_digest(source, "sha256")
+            )
+
+    def _multipart(self, path: str, source: Path, size: int, ready: Callable[[], None] | None) -> None:
+        """Upload ``source`` in parts, :data:`PART_CONCURRENCY` at a time, wait for ``ready()``, then complete the
+        upload only if ``path`` does not exist; any failure aborts the upload (nothing becomes visible)."""
+        key = self._key(path)
+        try:
+            upload_id = self.client.create_multipart_upload(Bucket=self.bucket, Key=key)["UploadId"]
+        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+            raise self._fail(exc, "writing", path) from exc
+        offsets = range(0, size, PART_SIZE)
+        try:
+            with progress.report(f"PUT {Path(path).name}", size) as advance:
+
+                def part(number: int, offset: int) -> dict[str, Any]:
+                    with source.open("rb") as file:
+                        file.seek(offset)
+                        data = file.read(PART_SIZE)
+                    answer = self.client.upload_part(
+                        Bucket=self.bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=data
+                    )
+                    advance(len(data))
+                    return {"ETag": answer["ETag"], "PartNumber": number}
+
+                with ThreadPoolExecutor(min(PART_CONCURRENCY, len(offsets))) as pool:
+                    parts = list(pool.map(lambda item: part(item[0] + 1, item[1]), enumerate(offsets)))
+            if ready is not None:
+                ready()
+            self.client.complete_multipart_upload(
+                Bucket=self.bucket,
+                Key=key,
+                UploadId=upload_id,
+                MultipartUpload={"Parts": parts},
+                IfNoneMatch="*",
+            )
+        except botocore.exceptions.ClientError as exc:
+            self._abort(key, upload_id)
+            if code_of(exc)[1] == 412:
+                if retried(exc) and self._holds(path, source, lambda: multipart_etag(source, PART_SIZE)):
+                    return
+                raise PathExists(path, self.display) from None
+            raise self._fail(exc, "writing", path) from exc
+        except (botocore.exceptions.BotoCoreError, OSError) as exc:
+            self._abort(key, upload_id)
+            raise self._fail(exc, "writing", path) from exc
+        except BaseException:
+            self._abort(key, upload_id)
+            raise
+
+    def _abort(self, key: str, upload_id: str) -> None:
+        with contextlib.suppress(Exception):
+            self.client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
+
+    def update(self, path: str, change: Callable[[bytes | None], bytes]) -> bytes:
+        # Compare-and-swap: start from what the last read of the file found (a deploy read the metadata at its
+        # start), write with If-Match on its ETag (If-None-Match where it was absent), and on 412 read it again
+        # and start over. A server ignoring conditions is written plainly: registry.store.publish reads back and
+        # merges again until the versions stay listed.
+        if not self.compare_and_swap():
+            self._warn(
+                "ignores If-Match (compare-and-swap): maven-metadata.xml is updated by reading it back and merging "
+                "again until the version stays listed."
+            )
+            content = change(self._read_or_none(path, fresh=True))
+            self._put(path, content, {})
+            self._write_sidecars(path, content)
+            return content
+        deadline = time.monotonic() + MAX_UPDATE_SECONDS
+        attempt = 0
+        while time.monotonic() < deadline:
+            attempt += 1
+            with self._lock:
+                seen = self._seen.pop(path, None)
+            if seen is None:
+                self._read_or_none(path, fresh=True)
+                with self._lock:
+                    seen = self._seen.pop(path, None)
+            if isinstance(seen, tuple):
+                etag, current = seen
+                content = change(current)
+                condition = {"IfMatch": etag}
+            else:
+                content = change(None)
+                condition = {"IfNoneMatch": "*"}
+            try:
+                etag = self._put(path, content, condition)
+            except botocore.exceptions.ClientError as exc:
+                code, status = code_of(exc)
+                if status in (412, 404) or (status == 409 and code == "ConditionalRequestConflict"):
+                    if attempt > 1:
+                        backoff(attempt)
+                    continue
+                raise self._fail(exc, "updating", path) from exc
+            with self._lock:
+                self._seen[path] = (etag, content)
+                self._read_back[path] = (time.monotonic(), content)
+            self._write_sidecars(path, content, etag)
+            return content
+        raise RepositoryUnavailable(
+            f"Could not update {path} in {self.display}: other writers kept changing it for "
+            f"{MAX_UPDATE_SECONDS} s. Try again."
+        )
+
+    def _read_or_none(self, path: str, *, fresh: bool) -> bytes | None:
+        if fresh:
+            with self._lock:
+                self._read_back.pop(path, None)
+        try:
+            return self.read(path)
+        except ArtifactNotFound:
+            return None
+
+    def _put(self, path: str, content: bytes, condition: dict[str, str]) -> str:
+        """PutObject; returns the new ETag. A ClientError is raised as it is when there is a ``condition``."""
+        try:
+            answer = self.client.put_object(Bucket=self.bucket, Key=self._key(path), Body=content, **condition)
+        except botocore.exceptions.ClientError as exc:
+            if condition:
+                raise
+            raise self._fail(exc, "writing", path) from exc
+        except botocore.exceptions.BotoCoreError as exc:
+            raise self._fail(exc, "writing", path) from exc
+        return str(answer.get("ETag", ""))
+
+    def _write_sidecars(self, path: str, content: bytes, etag: str | None = None) -> None:
+        """Write the checksum files of ``path``'s ``content``. Given its ``etag``, then check that ``path`` was not
+        rewritten meanwhile: a writer whose sidecars land after a later writer's would leave them wrong, so while
+        the file changed, the sidecars of what it now holds are written again."""
+        for _ in range(10):
+            sidecars = list(digest_bytes(content).sidecars())
+            with ThreadPoolExecutor(len(sidecars)) as pool:
+                writes = [pool.submit(self._put, f"{path}.{ext}", digest, {}) for ext, digest in sidecars]
+                for write in writes:
+                    write.result()
+            if etag is None:
+                return
+            head = self._head(path)
+            if head is None or head.get("ETag") == etag:
+                return
+            try:
+                answer = self.client.get_object(Bucket=self.bucket, Key=self._key(path))
+                content, etag = answer["Body"].read(), answer.get("ETag")
+            except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+                raise self._fail(exc, "reading", path) from exc
+
+    def delete(self, path: str) -> None:
+        try:
+            self.client.delete_object(Bucket=self.bucket, Key=self._key(path))
+        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+            raise self._fail(exc, "deleting", path) from exc

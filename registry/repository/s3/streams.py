@@ -1,0 +1,73 @@
+"""What an upload to an object store reads: sources as files, with progress reported, and the ETag S3 computes."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import IO
+
+from registry.repository.base import Source
+
+__all__ = ["Reporting", "as_bytes", "md5_etag", "multipart_etag", "opened"]
+
+
+def md5_etag(data: bytes) -> str:
+    """The ETag S3 gives ``data`` written in one PutObject (unencrypted or SSE-S3): its MD5."""
+    return hashlib.md5(data).hexdigest()  # noqa: S324 - S3's ETag, not a security digest
+
+
+def multipart_etag(source: Path, part_size: int) -> str:
+    """The ETag S3 gives ``source`` uploaded in parts of ``part_size``: the MD5 of the parts' MD5s, and their
+    number."""
+    digests = []
+    with source.open("rb") as file:
+        while block := file.read(part_size):
+            digests.append(hashlib.md5(block).digest())  # noqa: S324 - S3's ETag, not a security digest
+    return f"{hashlib.md5(b''.join(digests)).hexdigest()}-{len(digests)}"  # noqa: S324
+
+
+def as_bytes(source: Source) -> bytes:
+    return source if isinstance(source, bytes) else source.read_bytes()
+
+
+@contextlib.contextmanager
+def opened(source: Source) -> Iterator[IO[bytes]]:
+    """``source`` as an open binary file."""
+    if isinstance(source, bytes):
+        yield io.BytesIO(source)
+    else:
+        with source.open("rb") as file:
+            yield file
+
+
+class Reporting:
+    """A file wrapper that reports each block read the first time (botocore may read a body twice: once to sign
+    it, once to send it)."""
+
+    def __init__(self, file: IO[bytes], advance: Callable[[int], None]) -> None:
+        self._file = file
+        self._advance = advance
+        self._high = 0
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._file.read(size)
+        position = self._file.tell()
+        if position > self._high:
+            self._advance(position - self._high)
+            self._high = position
+        return data
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self._file.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._file.tell()
+
+    def __len__(self) -> int:  # botocore asks for the length of what it sends
+        position = self._file.tell()
+        end = self._file.seek(0, 2)
+        self._file.seek(position)
+        return end - position
