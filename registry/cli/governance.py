@@ -54,7 +54,7 @@ def unyank(spec: str, repository: str | None) -> None:
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the timeline as one JSON object.")
 def history(artifact: str, repository: str | None, at: str | None, as_json: bool) -> None:
-    """The timeline of GROUP:ARTIFACT, oldest first: deployed, promoted, yanked, unyanked.
+    """The timeline of GROUP:ARTIFACT, oldest first: deployed, promoted (with its approver), yanked, unyanked, pruned.
 
     Across every configured repository (and the default), or only -r. With --at, the last line is the coordinate
     latest.release resolved to at that instant, or 'none' before the first release.
