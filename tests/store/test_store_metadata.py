@@ -103,7 +103,8 @@ def test_a_selector_picks_the_newest_version_it_accepts(local_repo: LocalReposit
 
 
 def test_an_exact_version_is_chosen_without_reading_anything(tmp_path: Path) -> None:
-    nowhere = LocalRepository(tmp_path / "absent")  # no metadata at all
+    (tmp_path / "empty").mkdir()
+    nowhere = LocalRepository(tmp_path / "empty")  # a repository with no metadata at all
     assert str(select("com.acme:churn:1.2.3", nowhere)) == "com.acme:churn:1.2.3"
     with pytest.raises(ArtifactNotFound, match="has no released versions"):
         select("com.acme:churn:latest.release", nowhere)
