@@ -127,7 +127,8 @@ class Answer:
 
 
 class Engine(Protocol):
-    """Scores batches; the Spark side implements it (:mod:`registry.spark.serve`)."""
+    """Scores batches: a :class:`ReloadingEngine`, for Spark (:mod:`registry.spark.serve`) and for the twin
+    (:mod:`registry.portable.serve`)."""
 
     @property
     def current(self) -> Served:
