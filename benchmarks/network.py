@@ -10,14 +10,15 @@ Requests are counted in nginx's access log. Every measured command runs in its o
   the server's probe but not the card, and from a warm one; the CLI; ``curl -T`` of the same jar (the transfer
   floor) and Maven's ``deploy:deploy-file`` of it (jar + POM), alternated round by round.
 - **resolve**: cold (empty cache), warm (``latest.release``, filled cache), exact (``1.0.0``, filled cache).
-- **search** and **catalog** over 10, 100 and 1,000 versions, seeded by writing cards (as an unsigned deploy
-  writes them) and metadata straight into nginx's root: the CLI (start included), cold (empty cache) and warm.
+- **search**, **catalog** and **history --at** over 10, 100 and 1,000 versions, seeded by writing cards (as an
+  unsigned deploy writes them) and metadata straight into nginx's root: the CLI (start included), cold (empty
+  cache) and warm.
 
 With ``--http2`` the proxy sits in front of nginx's HTTP/2 listener (h2c: nginx 1.22 speaks only HTTP/2 there,
 so only search and catalog run, against a repository configured with ``http2 = "prior-knowledge"``).
 
 Run: .venv/bin/python benchmarks/network.py [--rtt 0,20,80] [--repeat 3] [--versions 10,100,1000] [--size KB]
-     [--code DIR] [--skip deploy,resolve,look,maven] [--http2]
+     [--code DIR] [--skip deploy,resolve,look,maven] [--look search,catalog,history] [--http2]
      (DIR holds another checkout's ``registry`` package: measure it instead, e.g. the code before)
 """
 
@@ -68,6 +69,10 @@ started = time.perf_counter()
 resolved = resolve(sys.argv[1], repository=sys.argv[2])
 print(time.perf_counter() - started, resolved.coordinate)
 """
+
+
+#: What ``looking`` measures, by default all of it (``--look``).
+LOOKS = ("search", "catalog", "history")
 
 
 class Bench:
@@ -275,13 +280,15 @@ def resolves(bench: Bench, url: str, rtt: float, repeat: int) -> None:
         figure(f"{rtt:g} ms  resolve() {name}", f"{summary(values)}, {counts(requests[name])} requests")
 
 
-def looking(bench: Bench, url: str, rtt: float, repeat: int, versions: list[int]) -> None:
+def looking(
+    bench: Bench, url: str, rtt: float, repeat: int, versions: list[int], commands: tuple[str, ...] = LOOKS
+) -> None:
     registry = str(Path(sys.executable).with_name("registry"))
     for count in versions:
         module = Module("com.acme", f"seed{count}")
         if not (bench.repo.root / module.metadata_path).exists():
             seed(bench, module, count)
-        for command in ("search", "catalog"):
+        for command in commands:
             cold: list[float] = []
             warm: list[float] = []
             cold_requests: list[int] = []
@@ -292,6 +299,8 @@ def looking(bench: Bench, url: str, rtt: float, repeat: int, versions: list[int]
                 cache = bench.fresh_cache()
                 if command == "search":
                     argv = [registry, "search", str(module), "--metric", "auc>0.5", "-r", url]
+                elif command == "history":  # every version's card and promotion record, the yank log, and --at
+                    argv = [registry, "history", str(module), "-r", url, "--at", "2999-01-01"]
                 else:
                     site = bench.scratch / f"site-{bench.serial}"
                     argv = [registry, "catalog", "--out", str(site), "--artifact", str(module), "-r", url]
@@ -320,6 +329,7 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=300, help="KB of model data")
     parser.add_argument("--code", type=Path, help="a folder holding the registry package to measure")
     parser.add_argument("--skip", default="", help="comma-separated: deploy, resolve, look, maven")
+    parser.add_argument("--look", default=",".join(LOOKS), help="comma-separated: what 'look' runs")
     parser.add_argument(
         "--pin",
         action="store_true",
@@ -345,7 +355,8 @@ def main() -> None:
                 if "resolve" not in skip:
                     resolves(bench, url, rtt, args.repeat)
                 if "look" not in skip:
-                    looking(bench, url, rtt, args.repeat, [int(v) for v in args.versions.split(",")])
+                    versions = [int(v) for v in args.versions.split(",")]
+                    looking(bench, url, rtt, args.repeat, versions, tuple(args.look.split(",")))
             shutil.rmtree(Path(scratch) / "none", ignore_errors=True)
 
 

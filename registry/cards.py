@@ -15,7 +15,7 @@ from __future__ import annotations
 from registry.coordinates import Coordinate, Module
 from registry.repository.base import Repository
 from registry.settings import Settings, using_repository
-from registry.store import Cache, VersionCard, fetch_card, fetch_promotion, select
+from registry.store import Cache, VersionCard, fetch_card, fetch_promotion, read_yanks, select
 from registry.trust import UNREAD, check_card, checked_model, policy_for, recorded_unsigned
 
 __all__ = ["VersionCard", "read_card"]
@@ -34,7 +34,7 @@ def read_card(
     :param spec: ``GROUP:ARTIFACT:SELECTOR`` (``com.acme:churn:1.0.3``, ``com.acme:churn:latest.release``), or
         with ``module`` given, a bare selector (``1.0.3``) of that artifact.
     :param repository: an open repository, or a name/URL/path; ``None`` uses the configured default.
-    :param promotion: also read the promotion record (one or two more small requests).
+    :param promotion: also read the promotion record and the yank log (two or three more small requests).
     :raises InvalidCoordinate, InvalidSelector: ``spec`` does not parse. :raises ArtifactNotFound: no such version,
         or it has no card. :raises IntegrityError: the card or record does not match its checksum.
         :raises SignatureError: the card's signature, or where the repository has a signature policy (or the jar is
@@ -51,4 +51,5 @@ def read_card(
         if policy.active or cache.model(repo.origin, coordinate) is not None:
             checked_model(repo, coordinate, cache, policy, active, refused="It is not shown.")
         record = fetch_promotion(repo, coordinate, cache=cache) if promotion else None
-    return VersionCard(coordinate, card, record)
+        yanked = read_yanks(repo, coordinate.module).yanked().get(str(coordinate.version)) if promotion else None
+    return VersionCard(coordinate, card, record, yanked)

@@ -20,7 +20,7 @@ import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,7 +34,7 @@ from registry.monitor_view import ProfileRow, drift_line, profile_rows
 from registry.promotion import PromotionRecord
 from registry.repository.base import Repository
 from registry.settings import Settings, using_repository
-from registry.store import ArtifactHistory, Cache, VersionCard, read_history
+from registry.store import ArtifactHistory, Cache, VersionCard, read_history, read_yanks
 from registry.trust import (
     UNREAD,
     card_signature_to_read,
@@ -43,6 +43,7 @@ from registry.trust import (
     policy_for,
     recorded_unsigned,
 )
+from registry.versions import Version
 
 if TYPE_CHECKING:
     import jinja2
@@ -183,6 +184,7 @@ class VersionSummary:
     signature: str = ""  # who signed it, "unsigned", or why its signature is refused
     profile: tuple[ProfileRow, ...] = ()
     drift: str | None = None
+    yanked: str | None = None  # "when by whom: why", for a version yanked in the repository
 
 
 @dataclass(frozen=True)
@@ -198,7 +200,8 @@ class ArtifactPage:
 
     @property
     def latest(self) -> VersionSummary | None:
-        return self.versions[0] if self.versions else None
+        """The version ``latest.release`` picks: the newest one not yanked."""
+        return next((v for v in self.versions if v.yanked is None), None)
 
 
 def _numbers(metrics: Any) -> dict[str, float]:
@@ -229,7 +232,13 @@ def _summary(record: VersionCard, signature: str = "", monitored: DriftReport | 
         signature=signature,
         profile=profile_rows(card.profile, drift),
         drift=drift_line(drift),
+        yanked=_yanked(record),
     )
+
+
+def _yanked(record: VersionCard) -> str | None:
+    yank = record.yanked
+    return None if yank is None else f"{present.when_by(yank.at, yank.by)}: {yank.reason}"
 
 
 def _page_name(module: Module) -> str:
@@ -378,6 +387,19 @@ def _write_site(out: Path, pages: Mapping[str, str]) -> None:
         shutil.rmtree(staging, ignore_errors=True)
 
 
+def _with_yanked(history: ArtifactHistory, repository: Repository, cache: Cache) -> ArtifactHistory:
+    """``history`` with the versions yanked in ``repository`` (not listed, so not in it), each marked."""
+    yanked = read_yanks(repository, history.module).yanked()
+    listed = {str(r.coordinate.version) for r in history.cards} | {str(v) for v in history.without_card}
+    versions = [v for v in map(Version.try_parse, yanked) if v is not None and str(v) not in listed]
+    if not versions:
+        return history
+    extra = read_history(history.module, repository, cache=cache, promotions=True, versions=versions)
+    marked = [replace(r, yanked=yanked[str(r.coordinate.version)]) for r in extra.cards]
+    cards = sorted([*history.cards, *marked], key=lambda r: r.coordinate.version, reverse=True)
+    return replace(history, cards=tuple(cards))
+
+
 def _card_signatures(
     cards: Sequence[VersionCard], repo: Repository, policy: TrustPolicy, cache: Cache, settings: Settings
 ) -> dict[Coordinate, bytes | None]:
@@ -432,6 +454,7 @@ def build_catalog(
                     raise
                 skipped.append((module.path + "/", str(exc)))  # e.g. a group's plugin metadata, not an artifact's
                 continue
+            history = _with_yanked(history, repo, cache)
             if artifacts and not history.cards and not history.without_card:
                 raise ArtifactNotFound(f"{module} has no released versions in {repo.display}.")
             histories.append(history)

@@ -15,6 +15,7 @@ from registry.archive import check_model_dir, model_digests, pack, saved_spark_v
 from registry.checksums import Digests, digest_bytes
 from registry.compatibility import compare_models
 from registry.coordinates import Coordinate, DeployTarget
+from registry.events import emit
 from registry.exceptions import (
     ArtifactNotFound,
     InvalidInput,
@@ -365,6 +366,7 @@ def deploy(
         # Uploaded create-only and accepted: the next deploy's series check reads this card from the cache.
         cache.keep(coordinate, coordinate.file_name("json", "model"), "sha512", card_digests.sha512, final_card)
         cache.remember(repo.origin, coordinate, coordinate.file_name("json", "model"), "sha512", card_digests.sha512)
+        emit("deploy", coordinate, repo.display, card=draft, by=draft.deployed_by)
         return coordinate
 
 

@@ -22,6 +22,14 @@ kind           what was found                                           what ``r
                a deploy still running
 ``abandoned``  a claim with nothing behind it (an empty folder, or      nothing (a note, not a problem)
                only the POM): the build number is retired
+``yanked``     a complete, verified version withdrawn by ``registry     nothing, ever (a note, not a problem):
+               yank`` (its yank log says so), rightly not listed        a yank is never undone by a repair
+``yank-        a version the yank log says is yanked but the metadata   takes it out of the metadata, finishing
+unfinished``   still lists (the yank died before its last step)         the yank
+``pruned``     a version deleted by ``registry prune``: its POM and     nothing (a note, not a problem)
+               its tombstone are left
+``prune-       a pruned version with files left, or still listed (the   unlists it and deletes the rest, jar first
+unfinished``   prune died part-way)
 =============  =======================================================  ==========================================
 
 **Build numbers are never reused**, even those of versions that were never listed: repairing an
@@ -51,8 +59,9 @@ from registry.checksums import ALGORITHMS
 from registry.coordinates import Coordinate, Module
 from registry.exceptions import ArtifactNotFound, IntegrityError, InvalidCoordinate, InvalidInput, RegistryError
 from registry.repository.base import Repository
-from registry.store import fetch_verified, publish, read_metadata
+from registry.store import fetch_verified, pruned_leftovers, publish, read_metadata, read_yanks, unpublish
 from registry.versions import Version
+from registry.withdrawal import YankEvent
 
 __all__ = ["DEFAULT_MIN_AGE", "Finding", "Kind", "Report", "check", "discover"]
 
@@ -73,11 +82,15 @@ class Kind(enum.Enum):
     INCOMPLETE = "incomplete"
     IN_FLIGHT = "in-flight"
     ABANDONED = "abandoned"
+    YANKED = "yanked"
+    YANK_UNFINISHED = "yank-unfinished"
+    PRUNED = "pruned"
+    PRUNE_UNFINISHED = "prune-unfinished"
 
     @property
     def is_problem(self) -> bool:
         """Whether the finding makes the repository unclean until it is repaired."""
-        return self not in (Kind.IN_FLIGHT, Kind.ABANDONED)
+        return self not in (Kind.IN_FLIGHT, Kind.ABANDONED, Kind.YANKED, Kind.PRUNED)
 
 
 @dataclass(frozen=True)
@@ -252,26 +265,73 @@ def _check_module(
         metadata = read_metadata(repository, module)
     except IntegrityError as exc:
         return 0, [Finding(module, None, Kind.UNREADABLE, f"{exc} Its versions were not checked.")]
+    try:
+        log = read_yanks(repository, module)
+        yanked, pruned = log.yanked(), log.pruned()
+    except IntegrityError as exc:
+        return 0, [Finding(module, None, Kind.UNREADABLE, f"{exc} Its versions were not checked.")]
     listed = set(metadata.releases) if metadata else set()
     findings: list[Finding] = []
     to_list: list[tuple[Version, int]] = []
+    to_unlist: list[tuple[Version, int]] = []
     for version in sorted(listed | folders):
         coordinate = module.at(version)
         files = contents.get(version) or _Files(coordinate, frozenset(), ())
+        if str(version) in pruned:
+            findings.append(_check_pruned(repository, coordinate, version in listed, repair, pruned[str(version)]))
+            continue
         if version in listed:
             finding = _check_listed(repository, files, scratch)
+            if finding is None and str(version) in yanked:
+                detail = _yank_detail(yanked[str(version)], "but still listed in maven-metadata.xml")
+                finding = Finding(module, str(version), Kind.YANK_UNFINISHED, detail)
+                if repair:
+                    to_unlist.append((version, len(findings)))
         else:
-            finding = _check_unlisted(repository, files, scratch, repair, min_age)
+            finding = _check_unlisted(repository, files, scratch, repair and str(version) not in yanked, min_age)
+            if finding is not None and finding.kind is Kind.UNLISTED and str(version) in yanked:
+                detail = _yank_detail(yanked[str(version)], "complete, and rightly not listed")
+                finding = Finding(module, str(version), Kind.YANKED, detail)
             if finding is not None and finding.kind is Kind.UNLISTED and repair:
                 to_list.append((version, len(findings)))
         if finding is not None:
             findings.append(finding)
-    if to_list:
-        publish(repository, module, [v for v, _ in to_list])
-        for _, index in to_list:
+    for versions, change, done in (
+        (to_list, publish, "listed in maven-metadata.xml"),
+        (to_unlist, unpublish, "taken out of maven-metadata.xml"),
+    ):
+        if versions:
+            change(repository, module, [v for v, _ in versions])
+        for _, index in versions:
             old = findings[index]
-            findings[index] = Finding(old.module, old.version, old.kind, old.detail, "listed in maven-metadata.xml")
+            findings[index] = Finding(old.module, old.version, old.kind, old.detail, done)
     return len(listed | folders), findings
+
+
+def _check_pruned(
+    repository: Repository, coordinate: Coordinate, listed: bool, repair: bool, tombstone: YankEvent
+) -> Finding:
+    """A pruned version: whole in its tombstone, or left half-deleted by a crash (then ``repair`` finishes)."""
+    version = str(coordinate.version)
+    when = f"pruned at {tombstone.at} ({tombstone.reason})"
+    left = pruned_leftovers(repository, coordinate)
+    if not left and not listed:
+        return Finding(coordinate.module, version, Kind.PRUNED, f"{when}; its POM and tombstone remain")
+    detail = f"{when}, but {'still listed' if listed else ''}{' and ' if listed and left else ''}"
+    detail += f"{len(left)} file(s) left ({', '.join(left[:3])})" if left else ""
+    repaired = None
+    if repair:
+        if listed:
+            unpublish(repository, coordinate.module, [coordinate.version])
+        for name in left:
+            repository.delete(f"{coordinate.directory}/{name}")
+        repaired = "finished the prune"
+    return Finding(coordinate.module, version, Kind.PRUNE_UNFINISHED, detail, repaired)
+
+
+def _yank_detail(event: YankEvent, state: str) -> str:
+    who = event.by.get("user", "unknown")
+    return f"yanked by {who} at {event.at} ({event.reason}); {state}"
 
 
 def _files(repository: Repository, coordinate: Coordinate) -> _Files:

@@ -111,6 +111,16 @@ class Metadata:
         stamp = (now or dt.datetime.now(dt.timezone.utc)).strftime("%Y%m%d%H%M%S")
         return Metadata(self.module, tuple(ordered), latest=newest, release=newest, last_updated=stamp)
 
+    def without_versions(self, removed: Iterable[Version], now: dt.datetime | None = None) -> Metadata:
+        """This metadata with ``removed`` no longer listed (a yank); ``latest``/``release`` point at the newest
+        release left."""
+        gone = {str(v) for v in removed}
+        mine = [v for v in self.releases if str(v) not in gone]
+        newest = str(max(mine)) if mine else None
+        stamp = (now or dt.datetime.now(dt.timezone.utc)).strftime("%Y%m%d%H%M%S")
+        ordered = tuple(str(v) for v in mine) + tuple(self.foreign)
+        return Metadata(self.module, ordered, latest=newest, release=newest, last_updated=stamp)
+
     def render(self) -> bytes:
         """The file as Maven's strict reader accepts it."""
         lines = [

@@ -19,9 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from registry._util import actor, utc_stamp
+from registry.approval import ApprovalRecord, is_approval_name
 from registry.checksums import SIDECAR_SUFFIXES, Digests, digest_bytes
 from registry.coordinates import Coordinate
-from registry.exceptions import ArtifactNotFound, GateFailed, IntegrityError, VersionExists
+from registry.events import emit
+from registry.exceptions import ArtifactNotFound, GateFailed, IntegrityError, InvalidInput, VersionExists
 from registry.fingerprint import normalize_fingerprint
 from registry.gates import Gate, GateResult, evaluate
 from registry.modelcard import ModelCard
@@ -29,8 +31,19 @@ from registry.promotion import PromotionRecord
 from registry.repository.base import PathExists, Repository
 from registry.settings import Settings, using_repository
 from registry.signing import Signer
-from registry.store import fetch_card, fetch_promotion, fetch_verified, is_listed, publish, remote_checksum, select
+from registry.store import (
+    fetch_approval,
+    fetch_card,
+    fetch_promotion,
+    fetch_verified,
+    is_listed,
+    publish,
+    read_yanks,
+    remote_checksum,
+    select,
+)
 from registry.trust import check_copies, config_of, policy_for, publish_signatures, signer_for
+from registry.withdrawal import is_record_name
 
 __all__ = ["Promotion", "promote"]
 
@@ -53,7 +66,11 @@ def _version_files(repository: Repository, coordinate: Coordinate) -> list[str]:
     listed = [
         name
         for name in repository.list(coordinate.directory)
-        if not name.endswith("/") and not name.endswith(SIDECAR_SUFFIXES) and not name.startswith(record)
+        if not name.endswith("/")
+        and not name.endswith(SIDECAR_SUFFIXES)
+        and not name.startswith(record)
+        and not is_record_name(name, coordinate.artifact, str(coordinate.version))  # a yank is the source's own
+        and not is_approval_name(name, coordinate.artifact, str(coordinate.version))  # so is an approval
     ]
     names = set(listed) | {coordinate.file_name("pom"), coordinate.file_name("jar")}
     if not repository.exists(coordinate.path("jar")):
@@ -70,7 +87,12 @@ def _record(
     results: Iterable[GateResult],
     previous: PromotionRecord | None,
     signatures: Mapping[str, str],
+    approval: ApprovalRecord | None,
 ) -> bytes:
+    approved = None
+    if approval is not None:
+        approved = {"approved_by": dict(approval.approved_by), "approved_at": approval.approved_at}
+        approved["comment"] = approval.comment
     return PromotionRecord(
         coordinate=str(coordinate),
         promoted_at=utc_stamp(),
@@ -81,6 +103,7 @@ def _record(
         gates=tuple(result.record() for result in results),
         previous=previous,
         signatures=signatures,
+        approval=approved,
     ).to_json()
 
 
@@ -93,6 +116,7 @@ def promote(
     settings: Settings | None = None,
     require_signed_by: str | None = None,
     sign: str | bool | None = None,
+    require_approval: bool = False,
 ) -> Promotion:
     """Copy a released version from ``source`` to ``target``, byte for byte.
 
@@ -105,8 +129,11 @@ def promote(
         that key (checked with the other signatures, before anything is written).
     :param sign: sign the promotion record with this gpg key (``True``: the target's ``sign_with``, else gpg's
         default key; ``False``: never); default: when the target sets ``sign_with``.
+    :param require_approval: refuse unless someone other than the deployer approved this promotion
+        (``registry approve``); also required where the target sets ``require_approval = true``.
     :returns: what was copied; ``already_present`` when the target held identical bytes (nothing to do).
-    :raises GateFailed: a gate did not pass (the message names each failure and the actual value).
+    :raises GateFailed: a gate did not pass (the message names each failure and the actual value), or an approval
+        is required and there is none.
     :raises VersionExists: the target holds this version with different bytes.
     :raises IntegrityError: a file does not match its checksum, in the source or after upload.
     :raises SignatureError: a signature is bad, missing where the source or the target requires one, by a key
@@ -115,8 +142,20 @@ def promote(
     signed_by = normalize_fingerprint(require_signed_by, "--require-signed-by") if require_signed_by else None
     with using_repository(source, settings) as (src, active), using_repository(target, active) as (dst, _):
         coordinate = select(spec, src)
-        results = tuple(evaluate(gates, _card(src, coordinate))) if gates else ()
+        yanked = read_yanks(dst, coordinate.module).yanked().get(str(coordinate.version))
+        if yanked is not None:
+            raise InvalidInput(
+                f"{coordinate} is yanked in {dst.display} ({yanked.reason}); promoting it again would list it. "
+                f"Run 'registry unyank {coordinate} -r {dst.display}' first if it should be selected again. "
+                "Nothing was copied."
+            )
+        card = _card(src, coordinate)
+        results = tuple(evaluate(gates, card)) if gates else ()
         failed = [r for r in results if not r.passed]
+        approval = None
+        target_config = config_of(target, dst, active)
+        if require_approval or (target_config is not None and target_config.require_approval):
+            approval = _approval(src, dst, coordinate, card)
         if failed:
             raise GateFailed(
                 f"Promotion of {coordinate} refused by {len(failed)} gate(s): "
@@ -135,10 +174,27 @@ def promote(
             # Recorded: signatures gpg checked and found good (not those whose key is unknown here).
             return {name: found.signer for name, found in accepted.items() if found is not None and found.accepted}
 
-        return _copy(coordinate, src, dst, results, check, signer)
+        done = _copy(coordinate, src, dst, results, check, signer, approval)
+        if not done.already_present:
+            details: dict[str, object] = {"from": src.display, "gates": [r.record().to_dict() for r in results]}
+            if approval is not None:
+                details["approved_by"] = dict(approval.approved_by)
+            emit("promote", coordinate, dst.display, card=card if card is not _NO_CARD else None, details=details)
+        return done
 
 
 _NO_CARD = ModelCard("", "", {}, {})  # every gate fails against it: "not recorded in the model card"
+
+
+def _approval(src: Repository, dst: Repository, coordinate: Coordinate, card: ModelCard) -> ApprovalRecord:
+    """The approval this promotion requires; :class:`GateFailed` without one by someone other than the deployer."""
+    approval = fetch_approval(src, coordinate, dst.origin or dst.display)
+    if approval is None or approval.approved_by.get("user") == card.deployed_by.get("user"):
+        raise GateFailed(
+            f"Promoting {coordinate} into {dst.display} needs an approval by someone other than its deployer "
+            f"(four eyes): 'registry approve {coordinate} --to TARGET -r SOURCE'. Nothing was copied."
+        )
+    return approval
 
 
 def _card(repository: Repository, coordinate: Coordinate) -> ModelCard:
@@ -155,6 +211,7 @@ def _copy(
     results: tuple[GateResult, ...],
     check_signatures: Callable[[dict[str, Path]], dict[str, str]],
     signer: Signer | None,
+    approval: ApprovalRecord | None = None,
 ) -> Promotion:
     names = _version_files(src, coordinate)
     with tempfile.TemporaryDirectory(prefix="registry-promote-") as scratch:
@@ -189,7 +246,7 @@ def _copy(
         record_path = coordinate.path("json", "promotion")
         if not dst.exists(record_path):
             previous = fetch_promotion(src, coordinate)
-            record = _record(coordinate, src, dst, digests, results, previous, signatures)
+            record = _record(coordinate, src, dst, digests, results, previous, signatures, approval)
             if signer is not None:
                 publish_signatures(dst, signer, {record_path: record}, exist_ok=True)
             for extension, content in digest_bytes(record).sidecars():

@@ -8,9 +8,11 @@ and read by ``show``, ``catalog`` and the next promotion (which nests it as ``pr
      "files": {"churn-1.0.3.jar": "<sha512>", ...},
      "gates": [{"expression": "auc>0.8", "metric": "auc", "actual": 0.91, "passed": true}],
      "signatures": {"churn-1.0.3.jar": "<fingerprint of the key whose signature was accepted>", ...},
-     "previous_promotion": the record the source repository held for the version, or null}
+     "previous_promotion": the record the source repository held for the version, or null,
+     "approval": {"approved_by": ..., "approved_at": ..., "comment": ...}}
 
-``signatures`` is written only when a signature was checked (absent in records of unsigned versions).
+``signatures`` is written only when a signature was checked (absent in records of unsigned versions), ``approval``
+only when the promotion required one (:mod:`registry.approval`).
 """
 
 from __future__ import annotations
@@ -57,6 +59,7 @@ class PromotionRecord:
     gates: tuple[GateRecord, ...] = ()
     previous: PromotionRecord | None = None
     signatures: Mapping[str, str] = field(default_factory=dict)
+    approval: Mapping[str, Any] | None = None
     schema: int = SCHEMA
 
     @classmethod
@@ -93,6 +96,7 @@ class PromotionRecord:
             previous=_earlier(earlier, hops - 1) if earlier is not None and hops > 1 else None,
             schema=raw["schema"] if isinstance(raw.get("schema"), int) else SCHEMA,
             signatures={str(k): str(v) for k, v in signatures.items()} if isinstance(signatures, dict) else {},
+            approval=dict(raw["approval"]) if isinstance(raw.get("approval"), dict) else None,
         )
 
     @property
@@ -108,8 +112,10 @@ class PromotionRecord:
     def to_dict(self) -> dict[str, Any]:
         """The record as JSON data, in the schema's form."""
         signed = {"signatures": dict(self.signatures)} if self.signatures else {}
+        approved = {"approval": dict(self.approval)} if self.approval else {}
         return {
             **signed,
+            **approved,
             "schema": self.schema,
             "coordinate": self.coordinate,
             "promoted_at": self.promoted_at,

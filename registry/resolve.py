@@ -14,6 +14,7 @@ policy or the keyring changed.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,10 +23,15 @@ from registry.coordinates import Coordinate, request_of
 from registry.modelcard import ModelCard
 from registry.repository.base import Repository
 from registry.settings import Settings, using_repository
-from registry.store import Cache, list_versions, select_version
+from registry.store import Cache, list_versions, read_yanks, select_version
 from registry.trust import checked_model, policy_for
+from registry.withdrawal import YankEvent
 
-__all__ = ["Resolved", "list_versions", "resolve", "select_version"]
+__all__ = ["Resolved", "YankedWarning", "list_versions", "resolve", "select_version"]
+
+
+class YankedWarning(UserWarning):
+    """An exact coordinate resolved to a version that is yanked in the repository (its files are all there)."""
 
 
 @dataclass(frozen=True)
@@ -36,6 +42,7 @@ class Resolved:
     path: Path
     jar: Path
     card: ModelCard | None
+    yanked: YankEvent | None = None  # the yank, when an exact coordinate named a yanked version
 
 
 def _card(entry: Path) -> ModelCard | None:
@@ -70,9 +77,21 @@ def resolve(
     with using_repository(repository, settings) as (repo, active):
         cache = Cache(cache_dir or active.cache_dir)
         coordinate = select_version(module, selector, repo)  # an exact version: no request
+        yanked = None
+        if selector.exact is not None and cache.model(repo.origin, coordinate) is None:
+            # A cold exact resolve asks whether the version is yanked (one small read); a warm one makes no request.
+            yanked = read_yanks(repo, module).yanked().get(str(coordinate.version))
         entry = checked_model(repo, coordinate, cache, policy_for(repository, repo, active), active)
+    if yanked is not None:
+        who = yanked.by.get("user", "unknown")
+        warnings.warn(
+            f"{coordinate} is yanked in {repo.display} (by {who} at {yanked.at}: {yanked.reason}); resolved "
+            "because it was asked for exactly. Selectors such as latest.release skip it.",
+            YankedWarning,
+            stacklevel=2,
+        )
     jar = entry / coordinate.file_name("jar")
     path = entry / "model"
     if to is not None:
         path = extract_model(jar, Path(to).expanduser().absolute())
-    return Resolved(coordinate, path, jar, _card(entry))
+    return Resolved(coordinate, path, jar, _card(entry), yanked)

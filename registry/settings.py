@@ -29,7 +29,10 @@ Keys of a repository: ``url`` (required), ``username``, ``password``, ``password
 warning), ``timeout`` (seconds), ``http2`` (``"alpn"``, the default, or ``"prior-knowledge"`` for a server that
 speaks HTTP/2 without TLS), ``unsafe_overwrite`` (``"refuse"`` or ``"warn"``: what to do on a server that cannot
 refuse overwrites atomically); for ``s3://bucket/prefix`` repositories ``profile`` (a profile of the AWS
-configuration) and ``endpoint_url`` (an S3-compatible server). Unknown keys and wrong types are errors.
+configuration) and ``endpoint_url`` (an S3-compatible server); ``require_approval`` (``true``: a promotion into
+this repository needs a ``registry approve`` by someone other than the deployer), ``prune_keep_last``,
+``prune_older_than_days`` and ``prune_keep_series`` (what ``registry prune`` keeps there when not told otherwise).
+Unknown keys and wrong types are errors.
 
 OpenPGP signatures (see :mod:`registry.signing` for how gpg is run and the trust model)::
 
@@ -106,6 +109,10 @@ _REPO_KEYS: dict[str, type | tuple[type, ...]] = {
     "sign_with": str,
     "passphrase_env": str,
     "require_signatures": bool,
+    "require_approval": bool,
+    "prune_keep_last": int,
+    "prune_older_than_days": int,
+    "prune_keep_series": bool,
     "trusted_keys": list,
     "trusted_keyring": str,
     "profile": str,
@@ -222,6 +229,9 @@ def _check_types(name: str, entry: Mapping[str, Any], path: Path) -> None:
         raise ConfigError(f'{path}: repositories.{name}.http2 must be "alpn" or "prior-knowledge".')
     if "timeout" in entry and not 0 < entry["timeout"] <= 3600:  # no float(): a huge TOML integer overflows it
         raise ConfigError(f"{path}: repositories.{name}.timeout must be between 0 and 3600 seconds.")
+    for key in ("prune_keep_last", "prune_older_than_days"):
+        if key in entry and not 1 <= entry[key] <= 1_000_000:
+            raise ConfigError(f"{path}: repositories.{name}.{key} must be from 1 to 1000000.")
     if entry.get("require_signatures") and not (entry.get("trusted_keys") or entry.get("trusted_keyring")):
         raise ConfigError(
             f"{path}: repositories.{name}.require_signatures needs the keys to trust: trusted_keys = "
@@ -318,6 +328,10 @@ class Settings:
                 sign_with=entry.get("sign_with"),
                 passphrase_env=entry.get("passphrase_env"),
                 require_signatures=entry.get("require_signatures", False),
+                require_approval=entry.get("require_approval", False),
+                prune_keep_last=entry.get("prune_keep_last"),
+                prune_older_than_days=entry.get("prune_older_than_days"),
+                prune_keep_series=entry.get("prune_keep_series"),
                 trusted_keys=_trusted_keys(entry, where),
                 trusted_keyring=_keyring(entry, path, where),
                 profile=entry.get("profile"),

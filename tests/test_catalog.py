@@ -202,7 +202,7 @@ def _no_threads(*args: object, **kwargs: object) -> None:
     raise AssertionError("a thread pool was asked to run something")
 
 
-def test_a_warm_catalog_reads_the_metadata_only_and_starts_no_thread(
+def test_a_warm_catalog_reads_the_metadata_and_the_yank_log_only_and_starts_no_thread(
     local_repo: LocalRepository, history: list[Coordinate], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     out = tmp_path / "site"
@@ -212,8 +212,12 @@ def test_a_warm_catalog_reads_the_metadata_only_and_starts_no_thread(
     counting.calls.clear()
     monkeypatch.setattr(ThreadPoolExecutor, "submit", _no_threads)
     build_catalog(out, repository=counting, artifacts=["com.acme:churn"], now=NOW)
-    # Cards, promotion records (or their absence) and signature checks of releases are all known to the cache.
-    assert counting.calls == [("read", "com/acme/churn/maven-metadata.xml")]
+    # Cards, promotion records (or their absence) and signature checks of releases are all known to the cache; the
+    # yank log (which versions are yanked, so not listed but shown) is one small read beside the metadata.
+    assert counting.calls == [
+        ("read", "com/acme/churn/maven-metadata.xml"),
+        ("read", "com/acme/churn/maven-metadata.xml.yanks.json"),
+    ]
     assert (out / "com.acme.churn.html").read_text() == page
 
 

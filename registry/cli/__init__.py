@@ -5,12 +5,13 @@ scripts parse (the coordinate for ``deploy``, the path for ``resolve``). Every :
 line on stderr and a non-zero exit code in :func:`main`; a traceback is a bug. Nothing here imports pyspark, and
 a command imports what it uses when it runs, so that ``registry --help`` stays fast.
 
-The commands live in one module per area, each listing them in ``COMMANDS``: :mod:`~registry.cli.artifacts`
-(deploy, versions, resolve, promote), :mod:`~registry.cli.cards` (show, diff, search, catalog) and
-:mod:`~registry.cli.admin` (fsck, repos, ivysettings). To add commands, write a module beside them and name it
-in :data:`COMMAND_MODULES` below: that one name registers them. A command that works on one repository takes
-``@repository_option`` from :mod:`registry.cli.shared` and a ``repository: str | None`` parameter; the option is
-defined there once, for the group (``registry -r staging versions ...``) and after the command (``registry
+The commands live in one module per area, each listing them in ``COMMANDS``: :mod:`~registry.cli.artifacts` (deploy,
+versions, resolve, promote), :mod:`~registry.cli.cards` (show, diff, search, catalog),
+:mod:`~registry.cli.governance` (yank, unyank, history, approve, prune), :mod:`~registry.cli.admin` (fsck, repos,
+ivysettings), :mod:`~registry.cli.jvm` and :mod:`~registry.cli.twin`. To add commands, write a module beside them
+and name it in :data:`COMMAND_MODULES` below: that one name registers them. A command that works on one repository
+takes ``@repository_option`` from :mod:`registry.cli.shared` and a ``repository: str | None`` parameter; the option
+is defined there once, for the group (``registry -r staging versions ...``) and after the command (``registry
 versions ... -r staging``). Terminal output goes through :mod:`registry.cli.render`, whose values and people are
 formatted by :mod:`registry.present` like the HTML catalog's.
 """
@@ -23,14 +24,14 @@ from collections.abc import Callable, Iterator
 
 import click
 
-from registry.cli import admin, artifacts, cards, jvm, monitor, run, signatures, twin
+from registry.cli import admin, artifacts, cards, governance, jvm, monitor, run, signatures, twin
 from registry.cli.shared import EXIT_BAD_INPUT, EXIT_FAILURE, group_repository_option, refuse_unused_repository
 from registry.exceptions import InvalidInput, RegistryError
 
 __all__ = ["COMMAND_MODULES", "cli", "main"]
 
 #: Every module of commands; each lists its own in ``COMMANDS``.
-COMMAND_MODULES = (artifacts, cards, run, monitor, signatures, admin, jvm, twin)
+COMMAND_MODULES = (artifacts, cards, governance, run, monitor, signatures, admin, jvm, twin)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

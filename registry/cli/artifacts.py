@@ -77,19 +77,25 @@ def deploy(
 @click.argument("artifact", metavar="GROUP:ARTIFACT")
 @repository_option
 def versions(artifact: str, repository: str | None) -> None:
-    """List the released versions of GROUP:ARTIFACT, oldest first, one per line."""
+    """List the released versions of GROUP:ARTIFACT, oldest first, one per line.
+
+    A yanked version is listed as 'VERSION (yanked: REASON)': selectors skip it, its exact coordinate resolves.
+    """
     from registry.coordinates import Module
     from registry.repository.names import never_released
     from registry.settings import open_repository
-    from registry.store import read_metadata
+    from registry.store import read_metadata, read_yanks
+    from registry.versions import Version
 
     module = Module.parse(artifact)
     with open_repository(repository, load_settings()) as repo:
         metadata = read_metadata(repo, module)
         if metadata is None:
             raise never_released(repo, module)
-    for version in metadata.releases:
-        click.echo(str(version))
+        yanked = read_yanks(repo, module).yanked()
+    marked = {Version.parse(v): f"{v} (yanked: {e.reason})" for v, e in yanked.items() if Version.try_parse(v)}
+    for version in sorted({*metadata.releases, *marked}):
+        click.echo(marked.get(version, str(version)))
     if metadata.foreign:
         click.echo(f"(not listed: {', '.join(metadata.foreign)}, not of the form MAJOR.MINOR.BUILD)", err=True)
 
@@ -108,9 +114,21 @@ def resolve(spec: str, repository: str | None, to: Path | None) -> None:
     SELECTOR is an exact version (1.0.3), a series (1.0 = newest 1.0.x), an Ivy sub-revision (1.0.+, 1.+),
     latest.release, or a range ([1.0,2.0), [1.0,)).
     """
+    import warnings
+
+    from registry.resolve import YankedWarning
     from registry.resolve import resolve as resolve_model
 
-    resolved = resolve_model(spec, repository=repository, settings=load_settings(), to=to)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", YankedWarning)  # said once, below, as one line
+        resolved = resolve_model(spec, repository=repository, settings=load_settings(), to=to)
+    if resolved.yanked is not None:
+        event = resolved.yanked
+        click.echo(
+            f"warning: {resolved.coordinate} is yanked (by {event.by.get('user', 'unknown')} at {event.at}: "
+            f"{event.reason}); resolved because it was asked for exactly.",
+            err=True,
+        )
     click.echo(f"Resolved {resolved.coordinate}", err=True)
     click.echo(str(resolved.path))
 
@@ -131,13 +149,15 @@ def promote(
 ) -> None:
     """Copy a released version byte for byte from one repository to another, verified on both sides.
 
-    SPEC may be a selector (com.acme:churn:latest.release), resolved in the source. The last line printed is
-    the coordinate promoted.
+    SPEC may be a selector (com.acme:churn:latest.release), resolved in the source. '--require approved' (or
+    require_approval = true on the target) needs a 'registry approve' by someone other than the deployer. The
+    last line printed is the coordinate promoted.
     """
+    from registry.approval import APPROVED_GATE
     from registry.gates import parse_gate
     from registry.promote import promote as promote_version
 
-    parsed = [parse_gate(g) for g in gates]  # bad gates are refused before anything is read
+    parsed = [parse_gate(g) for g in gates if g != APPROVED_GATE]  # bad gates are refused before anything is read
     done = promote_version(
         spec,
         source=source,
@@ -146,6 +166,7 @@ def promote(
         settings=load_settings(),
         require_signed_by=require_signed_by,
         sign=signing_key(sign),
+        require_approval=APPROVED_GATE in gates,
     )
     for result in done.gates:
         click.echo(f"gate {result}", err=True)

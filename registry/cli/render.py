@@ -73,7 +73,7 @@ def _table(title: str | Text | None, *columns: str, whole: Iterable[str] = ()) -
     return table
 
 
-def _pairs(title: str | None, rows: Iterable[tuple[str, Any]]) -> Table:
+def _pairs(title: str | Text | None, rows: Iterable[tuple[str, Any]]) -> Table:
     table = _table(title)
     table.add_column(style="bold", no_wrap=True)
     table.add_column(overflow="fold")
@@ -125,6 +125,10 @@ def card_view(record: VersionCard) -> RenderableType:
             table.add_row(_text(entry.get("name")), _text(entry.get("type")), _text(entry.get("nullable")))
         parts.append(table)
     parts.append(_promotion(record))
+    if record.yanked is not None:
+        yanked = record.yanked
+        rows = [("yanked", present.when_by(yanked.at, yanked.by)), ("reason", yanked.reason)]
+        parts.append(_pairs(Text("Yanked", style="red"), rows))
     return Group(*_spaced(parts))
 
 
@@ -145,6 +149,10 @@ def _promotion(record: VersionCard) -> RenderableType:
         ("from", promotion.source),
         ("to", promotion.target),
     ]
+    if promotion.approval:
+        approval = promotion.approval
+        approved = present.when_by(approval.get("approved_at"), approval.get("approved_by"))
+        rows.append(("approved", approved + (f": {approval['comment']}" if approval.get("comment") else "")))
     for gate in promotion.gates:
         verdict = Text(present.verdict(gate.passed), style="green" if gate.passed else "red")
         rows.append(("gate", Text.assemble(f"{present.gate(gate)} ", verdict)))

@@ -49,6 +49,12 @@ class RepositoryConfig:
     require_signatures: bool = False
     trusted_keys: tuple[str, ...] = ()
     trusted_keyring: str | None = None
+    #: Four eyes: a promotion into this repository needs an approval by someone other than the deployer.
+    require_approval: bool = False
+    #: Retention (``registry prune``) here, where not given on the command line; ``None``: its defaults.
+    prune_keep_last: int | None = None
+    prune_older_than_days: int | None = None
+    prune_keep_series: bool | None = None
     #: Where the repository may keep what it learnt about its server between runs (the settings' cache folder);
     #: ``None``: nothing is kept beyond the process.
     state_dir: str | None = None

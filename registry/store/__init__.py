@@ -9,6 +9,7 @@ per concern:
 * :mod:`~registry.store.model`: a release's jar verified, judged and extracted into the cache.
 * :mod:`~registry.store.upload`: a version's files into a repository, its main file last.
 * :mod:`~registry.store.records`: model cards, promotion records, and the history of an artifact.
+* :mod:`~registry.store.yanks`: the yank log of an artifact, yank records, and :func:`unpublish`.
 
 How many reads or writes run at once is the repository's to say (:meth:`Repository.read_many
 <registry.repository.base.Repository.read_many>`, :attr:`~registry.repository.base.Repository.write_width`).
@@ -21,6 +22,8 @@ from registry.store.records import (
     ArtifactHistory,
     VersionCard,
     card_of,
+    create_record,
+    fetch_approval,
     fetch_card,
     fetch_promotion,
     promotion_of,
@@ -28,6 +31,7 @@ from registry.store.records import (
 )
 from registry.store.upload import upload_version
 from registry.store.verified import fetch_verified, read_many_verified, read_verified, remote_checksum
+from registry.store.yanks import log_path, pruned_leftovers, read_yanks, record_yank, unpublish
 
 __all__ = [
     "ABSENT",
@@ -36,6 +40,8 @@ __all__ = [
     "CacheNote",
     "VersionCard",
     "card_of",
+    "create_record",
+    "fetch_approval",
     "fetch_card",
     "fetch_promotion",
     "fetch_verified",
@@ -43,6 +49,7 @@ __all__ = [
     "is_listed",
     "list_versions",
     "promotion_of",
+    "pruned_leftovers",
     "publish",
     "read_history",
     "read_many_verified",
@@ -51,5 +58,9 @@ __all__ = [
     "remote_checksum",
     "select",
     "select_version",
+    "unpublish",
     "upload_version",
+    "log_path",
+    "read_yanks",
+    "record_yank",
 ]

@@ -4,28 +4,34 @@ reads them for every version of an artifact at once."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from registry.approval import ApprovalRecord, approval_classifier
+from registry.checksums import digest_bytes
 from registry.coordinates import Coordinate, Module
 from registry.exceptions import ArtifactNotFound, IntegrityError, InvalidInput
 from registry.modelcard import CLASSIFIER as CARD_CLASSIFIER
 from registry.modelcard import ModelCard
 from registry.promotion import CLASSIFIER as PROMOTION_CLASSIFIER
 from registry.promotion import PromotionRecord
-from registry.repository.base import Repository
+from registry.repository.base import PathExists, Repository
 from registry.repository.names import require_present
 from registry.store.cache import Cache
 from registry.store.metadata import list_versions
 from registry.store.verified import read_many_verified, read_version_json
 from registry.versions import Version
+from registry.withdrawal import YankEvent
 
 __all__ = [
     "ArtifactHistory",
     "VersionCard",
     "card_of",
+    "create_record",
+    "fetch_approval",
     "fetch_card",
     "fetch_promotion",
     "promotion_of",
@@ -77,6 +83,39 @@ def fetch_promotion(
     return promotion_of(data, repository, coordinate)
 
 
+def fetch_approval(repository: Repository, coordinate: Coordinate, target: str) -> ApprovalRecord | None:
+    """The verified approval to promote the version from ``repository`` into ``target`` (its origin, else its
+    display name), or ``None``.
+
+    :raises IntegrityError: the record does not match its checksum, or is not about ``coordinate``.
+    """
+    data = read_version_json(repository, coordinate, approval_classifier(target), None, often_absent=True)
+    if data is None:
+        return None
+    try:
+        record = ApprovalRecord.from_json(data)
+    except InvalidInput as exc:
+        raise IntegrityError(f"The approval of {coordinate} in {repository.display}: {exc}") from None
+    if record.coordinate != str(coordinate):
+        raise IntegrityError(
+            f"The approval of {coordinate} in {repository.display} is about {record.coordinate!r}; refusing it."
+        )
+    return record
+
+
+def create_record(repository: Repository, path: str, data: bytes) -> bool:
+    """Write a record create-only, its checksum sidecars first; ``False`` when ``path`` exists already (then
+    nothing is overwritten)."""
+    for extension, content in digest_bytes(data).sidecars():
+        with contextlib.suppress(PathExists):
+            repository.create(f"{path}.{extension}", content)
+    try:
+        repository.create(path, data)
+    except PathExists:
+        return False
+    return True
+
+
 def promotion_of(data: bytes, repository: Repository, coordinate: Coordinate) -> PromotionRecord:
     """Parse a promotion record that must be about ``coordinate``; :class:`IntegrityError` otherwise."""
     try:
@@ -98,11 +137,15 @@ class VersionCard:
     coordinate: Coordinate
     card: ModelCard
     promotion: PromotionRecord | None = None
+    yanked: YankEvent | None = None  # the yank, where the version is yanked in that repository
 
     def to_dict(self) -> dict[str, Any]:
-        """The card as JSON data, plus ``"promotion"`` (the record, or null)."""
+        """The card as JSON data, plus ``"promotion"`` (the record, or null) and, for a yanked version,
+        ``"yanked"`` (the yank record)."""
         data = self.card.to_dict()
         data["promotion"] = self.promotion.to_dict() if self.promotion else None
+        if self.yanked is not None:
+            data["yanked"] = self.yanked.to_dict()
         return data
 
 
@@ -122,18 +165,21 @@ def read_history(
     cache: Cache | None = None,
     promotions: bool = False,
     versions: Iterable[Version] | None = None,
+    listed: bool = False,
 ) -> ArtifactHistory:
     """The cards of every released version of ``module`` (or of ``versions``), newest first, read via the cache
     and all at once on the repository's threads (:func:`~registry.store.verified.read_many_verified`); with
     ``promotions``, each version's promotion record too, looked for on the same threads. What the cache already
-    knows is answered on the calling thread: a warm read starts no thread at all."""
-    listed = list_versions(module, repository) if versions is None else list(versions)
-    coordinates = [module.at(version) for version in sorted(listed, reverse=True)]
+    knows is answered on the calling thread: a warm read starts no thread at all. ``listed``: ``versions`` are those
+    the metadata lists (as read by the caller), so a promotion record found absent stays absent."""
+    wanted = list_versions(module, repository) if versions is None else list(versions)
+    listed = listed or versions is None
+    coordinates = [module.at(version) for version in sorted(wanted, reverse=True)]
     files = [(c, c.path("json", CARD_CLASSIFIER), c.file_name("json", CARD_CLASSIFIER)) for c in coordinates]
     known: list[tuple[int, Callable[[], PromotionRecord | None]]] = []
     asked: list[tuple[int, Callable[[], PromotionRecord | None]]] = []
     for index, coordinate in enumerate(coordinates if promotions else ()):
-        ask = functools.partial(fetch_promotion, repository, coordinate, cache=cache, listed=versions is None)
+        ask = functools.partial(fetch_promotion, repository, coordinate, cache=cache, listed=listed)
         name = coordinate.file_name("json", PROMOTION_CLASSIFIER)
         cached = cache is not None and cache.served(repository.origin, coordinate, name)
         (known if cached else asked).append((index, ask))  # known: absent for good, or in the cache

@@ -46,3 +46,15 @@ def test_pom_metadata_and_jar_pass_mavens_strict_readers(
     manifest, entries = _read(java, "jar", root / second.path("jar"))[0].split("\t")
     assert manifest == "true"
     assert int(entries) > 5
+
+
+def test_metadata_after_a_yank_passes_mavens_strict_reader(
+    java: str, local_repo: LocalRepository, make_model: Callable[..., Path]
+) -> None:
+    from registry.yank import yank
+
+    for content in ("a", "b", "c"):
+        deploy(make_model(content), "com.acme:churn:1.0", repository=local_repo)
+    yank("com.acme:churn:1.0.2", reason="bad", repository=local_repo)
+    metadata = local_repo.root / "com/acme/churn/maven-metadata.xml"
+    assert _read(java, "metadata", metadata) == ["com.acme:churn\t1.0.1\t1.0.0,1.0.1"]

@@ -218,7 +218,7 @@ def test_a_file_found_missing_keeps_its_connection(
         assert proxy.connections <= 3  # the card and its checksum at once need two; without reuse, 6 more
 
 
-def test_a_catalog_reads_each_version_once_and_then_asks_only_for_the_metadata(
+def test_a_catalog_reads_each_version_once_and_then_asks_only_for_the_metadata_and_the_yank_log(
     slow: str,
     nginx_server: DavServer,
     repo: DavRepo,
@@ -236,8 +236,9 @@ def test_a_catalog_reads_each_version_once_and_then_asks_only_for_the_metadata(
     log.mark()
     build_catalog(tmp_path / "site", repository=slow, settings=cold, artifacts=["com.acme:churn"], now=NOW)
     per_version = ["-model.json", "-model.json.sha512", "-promotion.json"]  # card, checksum, absent record
+    yank_log = "GET com/acme/churn/maven-metadata.xml.yanks.json"  # which versions are yanked: one small read
     assert sorted(log.since()) == sorted(
-        ["GET com/acme/churn/maven-metadata.xml"]
+        ["GET com/acme/churn/maven-metadata.xml", yank_log]
         + [f"GET com/acme/churn/1.0.{b}/churn-1.0.{b}{name}" for b in range(3) for name in per_version]
         # the signature of the card whose deploy signed it; those recorded unsigned are shown so without asking
         + ["GET com/acme/churn/1.0.2/churn-1.0.2-model.json.asc"]
@@ -247,7 +248,8 @@ def test_a_catalog_reads_each_version_once_and_then_asks_only_for_the_metadata(
     assert page.count("unsigned") >= 2
     log.mark()
     build_catalog(tmp_path / "site", repository=slow, settings=cold, artifacts=["com.acme:churn"], now=NOW)
-    assert log.since() == ["GET com/acme/churn/maven-metadata.xml"]  # cards, checks and absent records: all known
+    # cards, checks and absent records: all known
+    assert log.since() == ["GET com/acme/churn/maven-metadata.xml", yank_log]
     assert (tmp_path / "site" / "com.acme.churn.html").read_text() == page
 
 

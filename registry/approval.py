@@ -1,0 +1,86 @@
+"""The approval record: a second person's consent to promote a version into one target repository.
+
+``churn-1.0.3-approval-<KEY>.json`` beside the release in the repository it is promoted *from*, where ``KEY``
+names the target (:func:`approval_classifier`), create-only with the usual checksum sidecars::
+
+    {"schema": 1, "coordinate": "com.acme:churn:1.0.3", "target": "releases (https://...)",
+     "approved_at": "2026-12-07T01:00:00Z", "approved_by": {"user": ..., "host": ...}, "comment": "..."}
+
+Written by ``registry approve``, required by ``promote`` where the target sets ``require_approval = true`` or the
+promotion asks for the gate ``approved``, and named in the promotion record.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from registry.exceptions import InvalidInput
+
+__all__ = ["APPROVED_GATE", "ApprovalRecord", "approval_classifier", "is_approval_name"]
+
+#: The gate that asks one promotion for an approval: ``promote --require approved``.
+APPROVED_GATE = "approved"
+_PREFIX = "approval-"
+
+
+def approval_classifier(target: str) -> str:
+    """The classifier of the approval to promote into ``target`` (its origin URL, else its display name)."""
+    return _PREFIX + hashlib.sha256(target.encode()).hexdigest()[:16]
+
+
+def is_approval_name(name: str, artifact: str, version: str) -> bool:
+    """Whether ``name`` (sidecars included) is an approval record of the version, which promotions never copy."""
+    return name.startswith(f"{artifact}-{version}-{_PREFIX}")
+
+
+@dataclass(frozen=True)
+class ApprovalRecord:
+    """Who approved promoting a version into one target, when, and what they said."""
+
+    coordinate: str
+    target: str
+    approved_at: str
+    approved_by: Mapping[str, str] = field(default_factory=dict)
+    comment: str = ""
+
+    @classmethod
+    def from_json(cls, data: bytes) -> ApprovalRecord:
+        """Parse a record; :class:`InvalidInput` when it does not have the schema's shape."""
+        try:
+            raw = json.loads(data)
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+            raise InvalidInput(f"Not an approval record: {exc}.") from None
+        return cls.from_dict(raw)
+
+    @classmethod
+    def from_dict(cls, raw: object) -> ApprovalRecord:
+        if not isinstance(raw, dict):
+            raise InvalidInput("Not an approval record: not a JSON object.")
+        text = {k: raw.get(k) for k in ("coordinate", "target", "approved_at")}
+        by, comment = raw.get("approved_by"), raw.get("comment", "")
+        if any(not isinstance(v, str) for v in text.values()) or not isinstance(by, dict):
+            raise InvalidInput("Not an approval record: coordinate, target, approved_at or approved_by is missing.")
+        return cls(
+            coordinate=str(text["coordinate"]),
+            target=str(text["target"]),
+            approved_at=str(text["approved_at"]),
+            approved_by={str(k): str(v) for k, v in by.items()},
+            comment=comment if isinstance(comment, str) else "",
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema": 1,
+            "coordinate": self.coordinate,
+            "target": self.target,
+            "approved_at": self.approved_at,
+            "approved_by": dict(self.approved_by),
+            "comment": self.comment,
+        }
+
+    def to_json(self) -> bytes:
+        return (json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n").encode()

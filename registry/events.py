@@ -1,0 +1,197 @@
+"""Lineage events: each deploy, promotion, approval, yank, unyank and prune as an OpenLineage ``RunEvent``.
+
+Emitted through the ``openlineage-python`` client (the ``openlineage`` extra), configured the standard way
+(``OPENLINEAGE_URL``, ``openlineage.yml`` where ``OPENLINEAGE_CONFIG`` points, in the working directory or in
+``~/.openlineage/``, or ``OPENLINEAGE__...`` variables); nothing is emitted, and the client is not even imported,
+when none is set. The model version is the output dataset: namespace = the repository, name =
+``GROUP:ARTIFACT``, facets ``version`` (the version), ``datasetType`` (``MODEL``) and ``registry`` (ours: the
+coordinate, the action, the card's metrics, who did it and what else the action recorded; schema
+:data:`FACET_SCHEMA_URL`, shipped as ``registry/schemas/RegistryModelDatasetFacet.json``). The training data, where the
+card records it, is an input, versioned by its fingerprint.
+
+An event never fails or holds up the operation: it is sent on a background thread, waited for at most
+:data:`WAIT` seconds, and a failure (an unreachable receiver, a missing client) is logged once per process.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+from registry._util import utc_stamp
+from registry._version import __version__
+from registry.coordinates import Coordinate
+from registry.modelcard import ModelCard
+
+__all__ = ["FACET_SCHEMA_URL", "PRODUCER", "WAIT", "configured", "emit"]
+
+log = logging.getLogger("registry.events")
+
+#: How long an operation waits for its event to be sent, at most (seconds).
+WAIT = 2.0
+PRODUCER = f"https://pypi.org/project/spark-model-registry/{__version__}"
+FACET_SCHEMA_URL = (
+    "https://raw.githubusercontent.com/acme/spark-model-registry/main/registry/schemas/"
+    "RegistryModelDatasetFacet.json#/$defs/RegistryModelDatasetFacet"
+)
+_said: set[str] = set()  # what was logged already: each problem once per process
+
+
+def configured(env: Mapping[str, str] | None = None) -> bool:
+    """Whether an OpenLineage receiver is configured (and not disabled by ``OPENLINEAGE_DISABLED=true``)."""
+    env = os.environ if env is None else env
+    if env.get("OPENLINEAGE_DISABLED", "").strip().lower() == "true":
+        return False
+    if env.get("OPENLINEAGE_URL") or any(name.startswith("OPENLINEAGE__") for name in env):
+        return True
+    files = [env.get("OPENLINEAGE_CONFIG"), "openlineage.yml", str(Path("~/.openlineage/openlineage.yml"))]
+    return any(f and Path(f).expanduser().is_file() for f in files)
+
+
+def emit(
+    action: str,
+    coordinate: Coordinate,
+    repository: str,
+    *,
+    card: ModelCard | None = None,
+    by: Mapping[str, str] | None = None,
+    details: Mapping[str, Any] | None = None,
+) -> None:
+    """Send the event of ``action`` on ``coordinate`` in ``repository`` where a receiver is configured; never
+    raises, and waits at most :data:`WAIT` seconds."""
+    if not configured():
+        return
+    api = _client_api()
+    if api is None:
+        _once("client", "OpenLineage is configured, but its client is not: pip install 'registry[openlineage]'.")
+        return
+    event = _run_event(api, action, coordinate, repository, card, by or {}, details or {})
+
+    def send() -> None:
+        try:
+            client = api.OpenLineageClient()
+            client.emit(event)
+            client.close(WAIT)
+        except Exception as exc:  # an event never fails the operation
+            _once("send", f"An OpenLineage event could not be sent ({type(exc).__name__}: {exc}); continuing.")
+
+    thread = threading.Thread(target=send, name="registry-openlineage", daemon=True)
+    thread.start()
+    thread.join(WAIT)
+    if thread.is_alive():
+        _once("slow", f"The OpenLineage receiver did not answer within {WAIT:g} s; continuing without waiting.")
+
+
+def _client_api() -> Any:
+    """The parts of ``openlineage-python`` used here, or ``None`` when it is not installed."""
+    try:
+        import attr
+        from openlineage.client import OpenLineageClient
+        from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, RunEvent, RunState
+        from openlineage.client.facet_v2 import DatasetFacet, dataset_type_dataset, dataset_version_dataset
+        from openlineage.client.uuid import generate_new_uuid
+    except ImportError:
+        return None
+    return SimpleNamespace(
+        attr=attr,
+        OpenLineageClient=OpenLineageClient,
+        InputDataset=InputDataset,
+        Job=Job,
+        OutputDataset=OutputDataset,
+        Run=Run,
+        RunEvent=RunEvent,
+        RunState=RunState,
+        DatasetFacet=DatasetFacet,
+        type_facet=dataset_type_dataset.DatasetTypeDatasetFacet,
+        version_facet=dataset_version_dataset.DatasetVersionDatasetFacet,
+        uuid=generate_new_uuid,
+    )
+
+
+def _run_event(
+    api: Any,
+    action: str,
+    coordinate: Coordinate,
+    repository: str,
+    card: ModelCard | None,
+    by: Mapping[str, str],
+    details: Mapping[str, Any],
+) -> Any:
+    """The client's ``RunEvent`` of one action on one version."""
+    facet = _facet_class(api)
+    ours = facet(
+        coordinate=str(coordinate),
+        action=action,
+        by=dict(by),
+        metrics=dict(card.metrics) if card else {},
+        details=dict(details),
+        producer=PRODUCER,
+    )
+    output = api.OutputDataset(
+        namespace=repository,
+        name=str(coordinate.module),
+        facets={
+            "version": api.version_facet(datasetVersion=str(coordinate.version), producer=PRODUCER),
+            "datasetType": api.type_facet(datasetType="MODEL", producer=PRODUCER),
+            "registry": ours,
+        },
+    )
+    inputs = []
+    data = card.training if card else None
+    if data is not None and (data.source or data.fingerprint):
+        versioned: dict[str, Any] = (
+            {"version": api.version_facet(datasetVersion=data.fingerprint, producer=PRODUCER)}
+            if data.fingerprint
+            else {}
+        )
+        inputs.append(
+            api.InputDataset(
+                namespace="registry-training-data", name=str(data.source or data.fingerprint), facets=versioned
+            )
+        )
+    return api.RunEvent(
+        eventType=api.RunState.COMPLETE,
+        eventTime=utc_stamp(),
+        run=api.Run(runId=str(api.uuid())),
+        job=api.Job(namespace="registry", name=f"{action} {coordinate.module}"),
+        producer=PRODUCER,
+        inputs=inputs,
+        outputs=[output],
+    )
+
+
+_FACET: list[Any] = []
+
+
+def _facet_class(api: Any) -> Any:
+    """Our dataset facet, defined once the client is there (it builds on the client's base class)."""
+    if _FACET:
+        return _FACET[0]
+
+    @api.attr.define
+    class RegistryModelDatasetFacet(api.DatasetFacet):  # type: ignore[misc]
+        """What the registry did to a model version, and the card's metrics."""
+
+        coordinate: str
+        action: str
+        by: dict[str, str]
+        metrics: dict[str, float]
+        details: dict[str, Any]
+
+        @staticmethod
+        def _get_schema() -> str:
+            return FACET_SCHEMA_URL
+
+    _FACET.append(RegistryModelDatasetFacet)
+    return RegistryModelDatasetFacet
+
+
+def _once(key: str, message: str) -> None:
+    if key not in _said:
+        _said.add(key)
+        log.warning(message)

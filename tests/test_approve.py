@@ -1,0 +1,109 @@
+"""Four-eyes approval: registry approve, and promote refusing without one where the target or the gate asks."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from registry.approve import approve
+from registry.cli import main
+from registry.deploy import deploy
+from registry.exceptions import ConfigError, GateFailed, InvalidInput
+from registry.history import history
+from registry.promote import promote
+from registry.repository.local import LocalRepository
+from registry.settings import Settings
+
+
+@click.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.pass_context
+def _entry(ctx: click.Context) -> None:
+    main(list(ctx.args))
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    """The real entry point with its error handler: exit code, stdout, stderr."""
+    result = CliRunner().invoke(_entry, list(args), catch_exceptions=False)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def _as(monkeypatch: pytest.MonkeyPatch, user: str) -> None:
+    """Act as ``user`` (getpass reads LOGNAME first)."""
+    monkeypatch.setenv("LOGNAME", user)
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()} if root.exists() else {}
+
+
+def test_promotion_needs_an_approval_by_someone_else_and_names_the_approver(
+    tmp_path: Path, make_model: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    staging, releases = LocalRepository(tmp_path / "staging"), LocalRepository(tmp_path / "releases")
+    _as(monkeypatch, "alice")
+    coordinate = str(deploy(make_model(), "com.acme:churn:1.0", repository=staging))
+    with pytest.raises(GateFailed, match="needs an approval by someone other than its deployer"):
+        promote(coordinate, source=staging, target=releases, require_approval=True)
+    assert _tree(releases.root) == {}
+    before = _tree(staging.root)
+    with pytest.raises(InvalidInput, match="deployed by alice, who cannot also approve it"):
+        approve(coordinate, to=releases, repository=staging)
+    assert _tree(staging.root) == before
+    _as(monkeypatch, "bob")
+    record = approve(coordinate, to=releases, repository=staging, comment="looked at the drift report")
+    assert record.approved_by["user"] == "bob"
+    with pytest.raises(InvalidInput, match="already approved"):
+        approve(coordinate, to=releases, repository=staging)
+    other = LocalRepository(tmp_path / "other")  # an approval is for one target
+    with pytest.raises(GateFailed):
+        promote(coordinate, source=staging, target=other, require_approval=True)
+    _as(monkeypatch, "carol")
+    promote(coordinate, source=staging, target=releases, require_approval=True)
+    files = _tree(releases.root)
+    promotion = json.loads(files["com/acme/churn/1.0.0/churn-1.0.0-promotion.json"])
+    assert promotion["approval"]["approved_by"]["user"] == "bob"
+    assert promotion["approval"]["comment"] == "looked at the drift report"
+    assert promotion["promoted_by"]["user"] == "carol"
+    assert not any("approval" in name for name in files)  # the approval stays in the source
+    [event] = history("com.acme:churn", repository=releases).events
+    assert event.to_dict()["approval"]["approved_by"]["user"] == "bob"
+    code, out, _ = run("show", coordinate, "-r", str(releases.root))
+    assert code == 0 and "approved" in out and "bob@" in out and "looked at the drift report" in out
+
+
+def test_require_approval_in_the_targets_configuration_and_the_approved_gate(
+    tmp_path: Path, make_model: Callable[..., Path], monkeypatch: pytest.MonkeyPatch, isolated_env: Path
+) -> None:
+    staging, releases, prod = (tmp_path / name for name in ("staging", "releases", "prod"))
+    (isolated_env / "config.toml").write_text(
+        f'default = "staging"\n[repositories.staging]\nurl = "{staging.as_uri()}"\n'
+        f'[repositories.releases]\nurl = "{releases.as_uri()}"\nrequire_approval = true\n'
+        f'[repositories.prod]\nurl = "{prod.as_uri()}"\n'
+    )
+    _as(monkeypatch, "alice")
+    coordinate = run("deploy", str(make_model()), "com.acme:churn:1.0")[1].splitlines()[-1]
+    code, _, err = run("promote", coordinate, "--from", "staging", "--to", "releases")
+    assert code == 1 and "needs an approval" in err and len(err.strip().splitlines()) == 1
+    code, _, err = run("approve", coordinate, "--to", "releases")
+    assert code == 2 and "cannot also approve" in err
+    _as(monkeypatch, "bob")
+    assert run("approve", coordinate, "--to", "releases", "--comment", "ok")[0] == 0
+    code, out, err = run("promote", coordinate, "--from", "staging", "--to", "releases")
+    assert code == 0, err
+    code, out, _ = run("history", "com.acme:churn", "-r", "releases")
+    assert "approved by bob@" in out
+    # Without require_approval on prod, the gate asks for it on one promotion.
+    code, _, err = run("promote", coordinate, "--from", "staging", "--to", "prod", "--require", "approved")
+    assert code == 1 and "needs an approval" in err
+    assert run("promote", coordinate, "--from", "staging", "--to", "prod")[0] == 0
+
+
+def test_require_approval_must_be_a_boolean(isolated_env: Path) -> None:
+    (isolated_env / "config.toml").write_text('[repositories.releases]\nurl = "file:///x"\nrequire_approval = "yes"\n')
+    with pytest.raises(ConfigError, match="require_approval"):
+        Settings.load()
