@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import getpass
+import json
 import os
 import random
 import re
@@ -15,9 +16,18 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from registry.exceptions import ConfigError
+from registry.exceptions import ConfigError, InvalidInput
 
-__all__ = ["actor", "atomic_write", "backoff", "creation_time", "mask_url", "temporary_beside", "utc_stamp"]
+__all__ = [
+    "actor",
+    "atomic_write",
+    "backoff",
+    "creation_time",
+    "mask_url",
+    "parse_json",
+    "temporary_beside",
+    "utc_stamp",
+]
 
 
 def mask_url(url: str) -> str:
@@ -93,3 +103,12 @@ def actor() -> dict[str, str]:
 def backoff(attempt: int) -> None:
     """Sleep with jitter before trying again; grows with the attempt, at most about a second."""
     time.sleep(min(1.0, 0.02 * 2 ** min(attempt, 6)) * (0.5 + random.random()))  # noqa: S311 - jitter
+
+
+def parse_json(data: bytes, what: str) -> object:
+    """``data`` parsed as JSON, for a record's ``from_json``; :class:`InvalidInput` (``Not a yank record: ...``,
+    with ``what="a yank record"``) when it is not JSON."""
+    try:
+        return json.loads(data)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise InvalidInput(f"Not {what}: {exc}.") from None

@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from registry._util import parse_json
 from registry.exceptions import InvalidInput
 
 __all__ = ["APPROVED_GATE", "ApprovalRecord", "approval_classifier", "is_approval_name"]
@@ -50,10 +51,7 @@ class ApprovalRecord:
     @classmethod
     def from_json(cls, data: bytes) -> ApprovalRecord:
         """Parse a record; :class:`InvalidInput` when it does not have the schema's shape."""
-        try:
-            raw = json.loads(data)
-        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-            raise InvalidInput(f"Not an approval record: {exc}.") from None
+        raw = parse_json(data, "an approval record")
         return cls.from_dict(raw)
 
     @classmethod

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from registry.exceptions import InvalidCoordinate, InvalidSelector
 from registry.versions import Selector, Version
 
-__all__ = ["Coordinate", "DeployTarget", "Module", "parse_request"]
+__all__ = ["Coordinate", "DeployTarget", "Module", "parse_request", "request_of"]
 
 _GROUP = re.compile(r"[a-z][a-z0-9_-]*(?:\.[a-z0-9][a-z0-9_-]*)*\Z")
 _ARTIFACT = re.compile(r"[a-z][a-z0-9]*(?:-[a-z0-9]+)*\Z")
@@ -172,3 +172,10 @@ def parse_request(text: str) -> tuple[Module, Selector]:
         return Module(group, artifact), Selector.parse(selector)
     except InvalidSelector as exc:
         raise InvalidCoordinate(f"Invalid coordinate: {text!r}: {exc}") from None
+
+
+def request_of(spec: str | Coordinate) -> tuple[Module, Selector]:
+    """What ``spec`` asks for: a ``GROUP:ARTIFACT:SELECTOR`` parsed, or a coordinate's own exact version."""
+    if isinstance(spec, Coordinate):
+        return spec.module, Selector.parse(str(spec.version))
+    return parse_request(spec)

@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from registry._util import parse_json
 from registry.exceptions import InvalidInput
 
 __all__ = ["CLASSIFIER", "SCHEMA", "GateRecord", "PromotionRecord"]
@@ -65,10 +66,7 @@ class PromotionRecord:
     @classmethod
     def from_json(cls, data: bytes) -> PromotionRecord:
         """Parse a promotion record; :class:`InvalidInput` when it does not have the schema's shape."""
-        try:
-            raw = json.loads(data)
-        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-            raise InvalidInput(f"Not a promotion record: {exc}.") from None
+        raw = parse_json(data, "a promotion record")
         return cls._from_dict(raw, _MAX_HOPS)
 
     @classmethod

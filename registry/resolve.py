@@ -19,13 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from registry.archive import extract_model
-from registry.coordinates import Coordinate, parse_request
+from registry.coordinates import Coordinate, request_of
 from registry.modelcard import ModelCard
 from registry.repository.base import Repository
 from registry.settings import Settings, using_repository
 from registry.store import Cache, list_versions, read_yanks, select_version
 from registry.trust import checked_model, policy_for
-from registry.versions import Selector
 from registry.withdrawal import YankEvent
 
 __all__ = ["Resolved", "YankedWarning", "list_versions", "resolve", "select_version"]
@@ -74,10 +73,7 @@ def resolve(
         trust, or missing where the repository requires one (nothing is extracted).
     :raises RepositoryUnavailable, AuthenticationFailed: the repository cannot be used.
     """
-    if isinstance(spec, Coordinate):
-        module, selector = spec.module, Selector.parse(str(spec.version))
-    else:
-        module, selector = parse_request(spec)
+    module, selector = request_of(spec)
     with using_repository(repository, settings) as (repo, active):
         cache = Cache(cache_dir or active.cache_dir)
         coordinate = select_version(module, selector, repo)  # an exact version: no request

@@ -29,6 +29,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from registry._util import parse_json
 from registry.exceptions import InvalidInput
 
 __all__ = ["LOG_NAME", "PAST", "SCHEMA", "YankEvent", "YankLog", "is_record_name", "record_classifier"]
@@ -112,10 +113,7 @@ class YankEvent:
 
     @classmethod
     def from_json(cls, data: bytes) -> YankEvent:
-        try:
-            raw = json.loads(data)
-        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-            raise InvalidInput(f"Not a yank record: {exc}.") from None
+        raw = parse_json(data, "a yank record")
         return cls.from_dict(raw)
 
     def to_dict(self) -> dict[str, Any]:

@@ -10,14 +10,16 @@ import click
 import pytest
 from click.testing import CliRunner
 
+from registry.approval import approval_classifier
 from registry.approve import approve
 from registry.cli import main
 from registry.deploy import deploy
-from registry.exceptions import ConfigError, GateFailed, InvalidInput
+from registry.exceptions import ConfigError, GateFailed, IntegrityError, InvalidInput
 from registry.history import history
 from registry.promote import promote
 from registry.repository.local import LocalRepository
 from registry.settings import Settings
+from registry.store import create_record
 
 
 @click.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
@@ -107,3 +109,21 @@ def test_require_approval_must_be_a_boolean(isolated_env: Path) -> None:
     (isolated_env / "config.toml").write_text('[repositories.releases]\nurl = "file:///x"\nrequire_approval = "yes"\n')
     with pytest.raises(ConfigError, match="require_approval"):
         Settings.load()
+
+
+def test_an_approval_of_another_version_is_refused_naming_both(
+    tmp_path: Path, make_model: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    staging, releases = LocalRepository(tmp_path / "staging"), LocalRepository(tmp_path / "releases")
+    _as(monkeypatch, "alice")
+    first = deploy(make_model(), "com.acme:churn:1.0", repository=staging)
+    second = deploy(make_model(), "com.acme:churn:1.0", repository=staging)
+    _as(monkeypatch, "bob")
+    approve(str(first), to=releases, repository=staging)
+    # The approval of 1.0.1, put where 1.0.2's would be (with checksums that match it): not an approval of 1.0.2.
+    classifier = approval_classifier(releases.origin or releases.display)
+    record = staging.read(first.path("json", classifier))
+    assert create_record(staging, second.path("json", classifier), record)
+    with pytest.raises(IntegrityError, match=rf"The approval of {second} in .* describes '{first}'; refusing it"):
+        promote(str(second), source=staging, target=releases, require_approval=True)
+    assert _tree(releases.root) == {}

@@ -8,11 +8,14 @@ when the command runs, so ``registry --help`` stays light.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from typing import TypedDict
 
 import click
 
 from registry.cli.shared import duration_option, load_settings, repository_option
 from registry.exceptions import ConfigError, InvalidInput
+from registry.settings import Settings
 
 __all__ = ["COMMANDS", "score", "serve"]
 
@@ -30,6 +33,17 @@ _mismatch_option = click.option(
     is_flag=True,
     help="Load a model saved by a newer Spark than the session's (normally refused, naming both versions).",
 )
+
+
+class _Job(TypedDict):
+    """What ``registry score`` asks of either engine (the Spark model, or the twin) besides the spec and paths."""
+
+    repository: str | None
+    settings: Settings
+    output_format: str | None
+    input_format: str | None
+    mode: str
+    columns: Sequence[str] | None
 
 
 def _require(*modules: str, extra: str) -> None:
@@ -106,21 +120,19 @@ def score(
     used and the rows written: com.acme:churn:1.0.3 1000000
     """
     wanted = [c.strip() for c in columns.split(",") if c.strip()] if columns else None
+    job = _Job(
+        repository=repository,
+        settings=load_settings(),
+        output_format=output_format,
+        input_format=input_format,
+        mode=mode,
+        columns=wanted,
+    )
     if engine == "onnx":
         _require("onnxruntime", "pyarrow", extra="onnx")
         from registry.portable.score import score_twin
 
-        scored = score_twin(
-            spec,
-            input_path,
-            output_path,
-            repository=repository,
-            settings=load_settings(),
-            output_format=output_format,
-            input_format=input_format,
-            mode=mode,
-            columns=wanted,
-        )
+        scored = score_twin(spec, input_path, output_path, **job)
         click.echo(f"Scored {scored.rows} rows with the twin of {scored.coordinate} into {scored.output}", err=True)
         click.echo(f"{scored.coordinate} {scored.rows}")
         return
@@ -133,19 +145,7 @@ def score(
         conf_map.setdefault("spark.log.level", "OFF")
     spark, started = local_session("registry score", conf_map)
     try:
-        done = score_data(
-            spec,
-            input_path,
-            output_path,
-            spark=spark,
-            repository=repository,
-            settings=load_settings(),
-            output_format=output_format,
-            input_format=input_format,
-            mode=mode,
-            columns=wanted,
-            allow_spark_mismatch=allow_spark_mismatch,
-        )
+        done = score_data(spec, input_path, output_path, spark=spark, allow_spark_mismatch=allow_spark_mismatch, **job)
     finally:
         if started:
             spark.stop()
@@ -218,7 +218,7 @@ def serve(
     without a twin is logged and the serving one kept.
     """
     _require("uvicorn", "starlette", extra="serve")
-    from registry.serving import Limits
+    from registry.serving import Limits, ServeOptions
 
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -236,39 +236,21 @@ def serve(
         max_rows=max(max_batch, max_records),
         max_wait=batch_wait / 1000,
     )
+    options = ServeOptions(
+        spec, repository, settings, reload, host=host, port=port, limits=limits, access_log=access_log
+    )
     if engine == "onnx":
         _require("onnxruntime", extra="serve")
         from registry.portable.serve import serve as serve_twin
 
-        serve_twin(
-            spec,
-            host=host,
-            port=port,
-            reload=reload,
-            repository=repository,
-            settings=settings,
-            limits=limits,
-            access_log=access_log,
-            workers=workers,
-        )
+        serve_twin(options, workers=workers)
         return
     if workers > 1:
         raise InvalidInput("--workers serves a twin (--engine onnx); a Spark model is served by one process.")
     _require("pyspark", extra="spark")
     from registry.spark.serve import serve as serve_model
 
-    serve_model(
-        spec,
-        host=host,
-        port=port,
-        reload=reload,
-        repository=repository,
-        settings=settings,
-        conf=_parse_conf(conf),
-        allow_spark_mismatch=allow_spark_mismatch,
-        limits=limits,
-        access_log=access_log,
-    )
+    serve_model(options, conf=_parse_conf(conf), allow_spark_mismatch=allow_spark_mismatch)
 
 
 #: Registered by :mod:`registry.cli`.

@@ -8,14 +8,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from registry.coordinates import Coordinate, parse_request
+from registry.coordinates import Coordinate, request_of
 from registry.exceptions import ArtifactNotFound
 from registry.portable.layout import CLASSIFIER, EXTENSION, twin_path
 from registry.repository.base import Repository
 from registry.settings import Settings, using_repository
 from registry.store import Cache, read_verified, select_version
 from registry.trust import check_signature, policy_for
-from registry.versions import Selector
 
 if TYPE_CHECKING:
     from registry.portable.run import Twin
@@ -52,10 +51,7 @@ def fetch_twin(
     :raises IntegrityError: the twin does not match its checksum. :raises SignatureError: its signature is bad,
         by a key not trusted, or missing where the policy requires one.
     """
-    if isinstance(spec, Coordinate):
-        module, selector = spec.module, Selector.parse(str(spec.version))
-    else:
-        module, selector = parse_request(spec)
+    module, selector = request_of(spec)
     with using_repository(repository, settings) as (repo, active):
         cache = Cache(cache_dir or active.cache_dir)
         coordinate = select_version(module, selector, repo)

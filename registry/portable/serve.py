@@ -22,25 +22,22 @@ import datetime as dt
 import json
 import logging
 import os
-import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from registry.coordinates import Coordinate, parse_request
 from registry.exceptions import (
     ArtifactNotFound,
-    AuthenticationFailed,
     InvalidInput,
     InvalidModel,
     RegistryError,
-    RepositoryUnavailable,
 )
 from registry.modelcard import ModelCard
-from registry.payload import BadRequest, Signature
+from registry.payload import Signature
 from registry.portable.fetch import fetch_twin
 from registry.portable.layout import twin_path
 from registry.portable.run import Twin
-from registry.serving import Answer, Limits, MicroBatcher, Served, create_app
+from registry.serving import Limits, ReloadingEngine, ServeOptions, batched_app, run_server
 from registry.settings import Settings, using_repository
 from registry.store import Cache, fetch_card, select_version
 
@@ -87,14 +84,15 @@ class _Loaded:
             "previous": card.previous,
         }
 
-    def score(self, rows: Sequence[Mapping[str, Any]]) -> tuple[list[Any], list[list[float]] | None]:
+    def score(self, rows: Sequence[Mapping[str, Any]]) -> tuple[list[Any], list[list[float]] | None, str]:
         columns = {c.name: [row.get(c.name) for row in rows] for c in self.twin.inputs}
         outputs = self.twin.run(columns)
         predictions = [float(v) for v in outputs[self.prediction].reshape(-1).tolist()]
         if not self.has_probability:
-            return predictions, None
+            return predictions, None, self.coordinate
         assert self.signature.probability is not None
-        return predictions, [[float(p) for p in row] for row in outputs[self.signature.probability].tolist()]
+        probabilities = [[float(p) for p in row] for row in outputs[self.signature.probability].tolist()]
+        return predictions, probabilities, self.coordinate
 
     def warm_up(self, rows: Sequence[Mapping[str, Any]] | None) -> None:
         usable = rows if rows and all(c.name in rows[0] for c in self.twin.inputs) else None
@@ -102,8 +100,13 @@ class _Loaded:
         self.score(usable or [made_up])
 
 
-class OnnxEngine:
+class OnnxEngine(ReloadingEngine[_Loaded]):
     """The build serving now on its twin, and the thread that reloads newer builds (see the module docstring)."""
+
+    _REFUSED = (InvalidInput,)
+    _WARM_UP_REFUSED = (RegistryError,)  # made-up values may be refused (an unseen category)
+    _LOADING = "Loading the twin of %s (serving %s)"
+    _SWITCHED = "Now serving %s on its twin (was %s)"
 
     def __init__(
         self,
@@ -113,35 +116,12 @@ class OnnxEngine:
         settings: Settings | None = None,
         reload: float | None = None,
     ) -> None:
-        self._spec, self._repository = spec, repository
-        self._settings = settings or Settings.load()
-        self._module, self._selector = parse_request(spec)
-        self._reload = reload
-        self._loaded = self._load(self._select())
-        self._served = self._serving(self._loaded)
-        self._last_rows: Sequence[Mapping[str, Any]] | None = None
-        self._failed: set[Coordinate] = set()
-        try:
-            self._loaded.warm_up(None)
-        except RegistryError as exc:  # made-up values may be refused (an unseen category); real ones will tell
-            log.warning("%s did not answer a warm-up request with made-up values: %s", self._loaded.coordinate, exc)
-        self._stop = threading.Event()
-        self._poller: threading.Thread | None = None
-        if reload is not None and self._selector.exact is None:
-            self._poller = threading.Thread(target=self._poll, args=(reload,), name="registry-reload", daemon=True)
-            self._poller.start()
+        super().__init__(spec, repository=repository, settings=settings, reload=reload)
 
-    @property
-    def current(self) -> Served:
-        return self._served
-
-    def _serving(self, loaded: _Loaded) -> Served:
-        summary = {**loaded.summary, "selector": self._spec, "reload": self._reload}
-        return Served(loaded.coordinate, loaded.signature, summary)
-
-    def _select(self) -> Coordinate:
-        with using_repository(self._repository, self._settings) as (repo, _):
-            return select_version(self._module, self._selector, repo)
+    def _failure(self, exc: BaseException) -> str:
+        if isinstance(exc, ArtifactNotFound):
+            return "has no twin to serve on onnxruntime"
+        return "failed to load or to answer"
 
     def _load(self, coordinate: Coordinate) -> _Loaded:
         fetched = fetch_twin(coordinate, repository=self._repository, settings=self._settings)
@@ -150,79 +130,9 @@ class OnnxEngine:
         twin = Twin(fetched.data, coordinate=str(coordinate), name=fetched.file_name)
         return _Loaded(coordinate, twin, card)
 
-    def reload_once(self) -> Coordinate | None:
-        """Check for a newer build and switch to it once it answers; the coordinate switched to, else ``None``."""
-        serving = self._loaded.resolved
-        try:
-            newest = self._select()
-        except RegistryError as exc:
-            log.warning("Cannot check for a newer build of %s: %s", self._module, exc)
-            return None
-        if newest.version <= serving.version or newest in self._failed:
-            return None
-        log.info("Loading the twin of %s (serving %s)", newest, serving)
-        try:
-            loaded = self._load(newest)
-            loaded.warm_up(self._last_rows)
-        except (RepositoryUnavailable, AuthenticationFailed) as exc:  # the repository, not the build: try again
-            log.warning("Cannot fetch %s, will try again; still serving %s: %s", newest, serving, exc)
-            return None
-        except ArtifactNotFound as exc:
-            self._failed.add(newest)
-            log.error("%s has no twin to serve on onnxruntime; still serving %s: %s", newest, serving, exc)
-            return None
-        except Exception as exc:
-            self._failed.add(newest)
-            log.error("%s failed to load or to answer; still serving %s: %s", newest, serving, exc)
-            return None
-        self._loaded = loaded
-        self._served = self._serving(loaded)
-        log.info("Now serving %s on its twin (was %s)", newest, serving)
-        return newest
-
-    def _poll(self, interval: float) -> None:
-        while not self._stop.wait(interval):
-            try:
-                self.reload_once()
-            except Exception:  # the poller must outlive any surprise
-                log.exception("Reloading failed; still serving %s", self._served.coordinate)
-
-    def score(self, requests: Sequence[Sequence[Mapping[str, Any]]]) -> list[Answer | BadRequest]:
-        """Score every request's records in one onnxruntime call; if the twin refuses them, each request alone."""
-        loaded = self._loaded  # one build for the whole batch
-        rows = [row for request in requests for row in request]
-        try:
-            predictions, probabilities = loaded.score(rows)
-        except InvalidInput as exc:
-            if len(requests) == 1:
-                return [BadRequest(f"The model cannot score these records: {exc}", status=422)]
-            return [answer for request in requests for answer in self.score([request])]
-        self._last_rows = requests[-1][:1]
-        answers: list[Answer | BadRequest] = []
-        start = 0
-        for request in requests:
-            end = start + len(request)
-            chunk = probabilities[start:end] if probabilities is not None else None
-            answers.append(Answer(loaded.coordinate, predictions[start:end], chunk))
-            start = end
-        return answers
-
-    def close(self) -> None:
-        self._stop.set()
-        if self._poller is not None:
-            self._poller.join(timeout=30)
-
 
 #: How ``--workers`` hands each uvicorn worker process what to serve (:func:`app_from_environment` reads it).
 WORKER_CONFIG = "REGISTRY_TWIN_SERVER"
-
-
-def _app(engine: OnnxEngine, limits: Limits) -> Any:
-    """The ASGI app over ``engine``; its batcher's and reload thread's are daemon threads, ended with the process."""
-    batcher: MicroBatcher[Mapping[str, Any], Answer] = MicroBatcher(
-        engine.score, max_rows=limits.max_rows, max_wait=limits.max_wait, max_queue=limits.max_queue
-    )
-    return create_app(engine, batcher, limits)
 
 
 def app_from_environment() -> Any:
@@ -232,22 +142,12 @@ def app_from_environment() -> Any:
     engine = OnnxEngine(
         config["spec"], repository=config["repository"], settings=Settings.load(), reload=config["reload"]
     )
-    return _app(engine, Limits(**config["limits"]))
+    app, _ = batched_app(engine, Limits(**config["limits"]))  # its threads are daemons, ended with the process
+    return app
 
 
-def serve(
-    spec: str,
-    *,
-    host: str = "127.0.0.1",
-    port: int = 8080,
-    reload: float | None = None,
-    repository: str | None = None,
-    settings: Settings | None = None,
-    limits: Limits | None = None,
-    access_log: bool = False,
-    workers: int = 1,
-) -> None:
-    """Serve ``spec`` on its twin over HTTP until interrupted (the routes of :mod:`registry.serving`).
+def serve(options: ServeOptions, *, workers: int = 1) -> None:
+    """Serve ``options.spec`` on its twin over HTTP until interrupted (the routes of :mod:`registry.serving`).
 
     :param workers: server processes on the one port (uvicorn's workers), each loading the twin itself (and
         reloading newer builds itself); with no JVM to share, they scale with the cores.
@@ -256,33 +156,28 @@ def serve(
     """
     import uvicorn
 
-    if reload is not None and reload <= 0:
-        raise InvalidInput(f"--reload must be a positive number of seconds, not {reload}.")
-    limits = limits or Limits()
+    spec, repository, settings, reload = options.spec, options.repository, options.settings, options.reload
     if workers > 1:
         fetch_twin(spec, repository=repository, settings=settings)  # a twin that fails fails here, once, clearly
         os.environ[WORKER_CONFIG] = json.dumps(
-            {"spec": spec, "repository": repository, "reload": reload, "limits": dataclasses.asdict(limits)}
+            {"spec": spec, "repository": repository, "reload": reload, "limits": dataclasses.asdict(options.limits)}
         )
-        log.info("Serving %s on its ONNX twin on http://%s:%d with %d workers", spec, host, port, workers)
+        log.info(
+            "Serving %s on its ONNX twin on http://%s:%d with %d workers", spec, options.host, options.port, workers
+        )
         uvicorn.run(
             f"{__name__}:app_from_environment",
             factory=True,
-            host=host,
-            port=port,
+            host=options.host,
+            port=options.port,
             workers=workers,
-            access_log=access_log,
+            access_log=options.access_log,
             log_level="info",
             timeout_graceful_shutdown=10,
         )
         return
     engine = OnnxEngine(spec, repository=repository, settings=settings, reload=reload)
-    app = _app(engine, limits)
-    log.info("Serving %s on its ONNX twin on http://%s:%d", engine.current.coordinate, host, port)
-    config = uvicorn.Config(
-        app, host=host, port=port, access_log=access_log, log_level="info", timeout_graceful_shutdown=10
-    )
     try:
-        uvicorn.Server(config).run()
+        run_server(engine, options, on=" on its ONNX twin")
     finally:
         engine.close()

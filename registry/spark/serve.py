@@ -29,9 +29,7 @@ import json
 import logging
 import math
 import os
-import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from pyspark.ml import PipelineModel
@@ -40,14 +38,12 @@ from pyspark.ml.linalg import VectorUDT
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from registry.coordinates import Coordinate, parse_request
-from registry.exceptions import AuthenticationFailed, InvalidInput, RegistryError, RepositoryUnavailable
+from registry.coordinates import Coordinate
 from registry.modelcard import ModelCard
-from registry.payload import BadRequest, InputColumn, Signature
+from registry.payload import InputColumn, Signature
 from registry.resolve import resolve as resolve_dir
-from registry.resolve import select_version
-from registry.serving import Answer, Limits, MicroBatcher, Served, create_app
-from registry.settings import Settings, using_repository
+from registry.serving import ReloadingEngine, ServeOptions, run_server
+from registry.settings import Settings
 from registry.spark.card import describe_model
 from registry.spark.resolve import load_model
 from registry.spark.runtime import check_spark_version
@@ -194,22 +190,18 @@ def _summary(card: ModelCard | None, signature: Signature, described: Mapping[st
     return summary
 
 
-@dataclass(frozen=True)
-class _Source:
-    """Where builds come from: the selector, and the repository (a name, URL or path; opened for each read)."""
-
-    spec: str
-    repository: str | None
-    settings: Settings
-
-
-class SparkEngine:
+class SparkEngine(ReloadingEngine[_Loaded]):
     """The model serving now, the batches it scores, and the thread that reloads newer builds.
 
     :param spec: ``GROUP:ARTIFACT:SELECTOR``; with a dynamic selector and ``reload``, newer builds replace it.
     :param reload: seconds between two reads of the repository's metadata; ``None``: never.
     :param allow_spark_mismatch: serve builds saved by a newer Spark than the session's (normally refused).
     """
+
+    # Any failure of a transform is the records' (a model that refuses a value it was given); a build that does
+    # not answer made-up values at start may still answer real ones.
+    _REFUSED = (Exception,)
+    _WARM_UP_REFUSED = (Exception,)
 
     def __init__(
         self,
@@ -223,162 +215,43 @@ class SparkEngine:
     ) -> None:
         self._spark = spark
         self._allow_spark_mismatch = allow_spark_mismatch
-        self._source = _Source(spec, repository, settings or Settings.load())
-        self._module, self._selector = parse_request(spec)
-        self._reload = reload
-        self._loaded = self._load(self._select())
-        self._served = self._serving(self._loaded)
-        self._last_rows: Sequence[Mapping[str, Any]] | None = None
-        self._failed: set[Coordinate] = set()
-        try:
-            self._loaded.warm_up(None)
-        except Exception as exc:  # made-up values may be refused (an unseen label); real ones will tell
-            log.warning(
-                "%s did not answer a warm-up request with made-up values: %s", self._loaded.coordinate, _first_line(exc)
-            )
-        self._stop = threading.Event()
-        self._poller: threading.Thread | None = None
-        if reload is not None and self._selector.exact is None:
-            self._poller = threading.Thread(target=self._poll, args=(reload,), name="registry-reload", daemon=True)
-            self._poller.start()
-        elif reload is not None:
-            log.info("%s is an exact version: there is nothing newer to reload.", spec)
+        super().__init__(spec, repository=repository, settings=settings, reload=reload)
 
-    @property
-    def current(self) -> Served:
-        return self._served
-
-    def _serving(self, loaded: _Loaded) -> Served:
-        summary = {**loaded.summary, "selector": self._source.spec, "reload": self._reload}
-        return Served(loaded.coordinate, loaded.signature, summary)
-
-    def _select(self) -> Coordinate:
-        with using_repository(self._source.repository, self._source.settings) as (repo, _):
-            return select_version(self._module, self._selector, repo)
+    def _explain(self, exc: BaseException) -> str:
+        return _first_line(exc)
 
     def _load(self, coordinate: Coordinate) -> _Loaded:
         # The spark session is passed on: this runs on the reload thread too, where no session is active.
-        resolved = resolve_dir(coordinate, repository=self._source.repository, settings=self._source.settings)
+        resolved = resolve_dir(coordinate, repository=self._repository, settings=self._settings)
         tools = resolved.card.tools if resolved.card is not None else None
         check_spark_version(tools, self._spark, str(coordinate), allow_spark_mismatch=self._allow_spark_mismatch)
         model = load_model(self._spark, resolved)
         return _Loaded(self._spark, resolved.coordinate, model, resolved.card)
 
-    def reload_once(self) -> Coordinate | None:
-        """Check for a newer build and switch to it once it answers; the coordinate switched to, else ``None``."""
-        serving = self._loaded.resolved
-        try:
-            newest = self._select()
-        except RegistryError as exc:
-            log.warning("Cannot check for a newer build of %s: %s", self._module, exc)
-            return None
-        if newest.version <= serving.version or newest in self._failed:
-            return None
-        log.info("Loading %s (serving %s)", newest, serving)
-        try:
-            loaded = self._load(newest)
-            loaded.warm_up(self._last_rows)
-        except (RepositoryUnavailable, AuthenticationFailed) as exc:  # the repository, not the build: try again
-            log.warning("Cannot fetch %s, will try again; still serving %s: %s", newest, serving, exc)
-            return None
-        except Exception as exc:
-            self._failed.add(newest)
-            log.error(
-                "%s failed to load or to answer, and will not be tried again; still serving %s: %s",
-                newest,
-                serving,
-                _first_line(exc),
-            )
-            return None
-        self._loaded = loaded  # the next batch is scored by the new build; a batch in flight ends on the old one
-        self._served = self._serving(loaded)
-        log.info("Now serving %s (was %s)", newest, serving)
-        return newest
 
-    def _poll(self, interval: float) -> None:
-        while not self._stop.wait(interval):
-            try:
-                self.reload_once()
-            except Exception:  # the poller must outlive any surprise
-                log.exception("Reloading failed; still serving %s", self._served.coordinate)
+def serve(options: ServeOptions, *, conf: Mapping[str, str] | None = None, allow_spark_mismatch: bool = False) -> None:
+    """Serve ``options.spec`` over HTTP until interrupted (see :mod:`registry.serving` for the routes).
 
-    def score(self, requests: Sequence[Sequence[Mapping[str, Any]]]) -> list[Answer | BadRequest]:
-        """Score every request's records in one transform; if that fails, each request alone."""
-        loaded = self._loaded  # one build for the whole batch
-        rows = [row for request in requests for row in request]
-        try:
-            predictions, probabilities, coordinate = loaded.score(rows)
-        except Exception as exc:
-            if len(requests) == 1:
-                return [BadRequest(f"The model cannot score these records: {_first_line(exc)}", status=422)]
-            return [answer for request in requests for answer in self.score([request])]
-        self._last_rows = requests[-1][:1]
-        answers: list[Answer | BadRequest] = []
-        start = 0
-        for request in requests:
-            end = start + len(request)
-            chunk = probabilities[start:end] if probabilities is not None else None
-            answers.append(Answer(coordinate, predictions[start:end], chunk))
-            start = end
-        return answers
-
-    def close(self) -> None:
-        self._stop.set()
-        if self._poller is not None:
-            self._poller.join(timeout=30)
-
-
-def serve(
-    spec: str,
-    *,
-    host: str = "127.0.0.1",
-    port: int = 8080,
-    reload: float | None = None,
-    repository: str | None = None,
-    settings: Settings | None = None,
-    conf: Mapping[str, str] | None = None,
-    limits: Limits | None = None,
-    access_log: bool = False,
-    allow_spark_mismatch: bool = False,
-) -> None:
-    """Serve ``spec`` over HTTP until interrupted (see :mod:`registry.serving` for the routes).
-
-    :param spec: ``GROUP:ARTIFACT:SELECTOR``; with a dynamic selector and ``reload``, newer builds are picked up.
     :param conf: Spark settings on top of :data:`LATENCY_CONF` (``spark.driver.memory``, ...).
+    :param allow_spark_mismatch: serve builds saved by a newer Spark than the session's (normally refused).
     :raises InvalidModel: the model's inputs cannot be sent as JSON, or it predicts nothing.
     """
-    import uvicorn
-
-    if reload is not None and reload <= 0:
-        raise InvalidInput(f"--reload must be a positive number of seconds, not {reload}.")
-    limits = limits or Limits()
     # Resolved (and cached) before a JVM starts: a version that does not exist is said at once, as resolve says it.
-    resolve_dir(spec, repository=repository, settings=settings)
+    resolve_dir(options.spec, repository=options.repository, settings=options.settings)
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     spark, started = local_session("registry serve", {**LATENCY_CONF, **(conf or {})})
     engine: SparkEngine | None = None
-    batcher: MicroBatcher[Mapping[str, Any], Answer] | None = None
     try:
         engine = SparkEngine(
             spark,
-            spec,
-            repository=repository,
-            settings=settings,
-            reload=reload,
+            options.spec,
+            repository=options.repository,
+            settings=options.settings,
+            reload=options.reload,
             allow_spark_mismatch=allow_spark_mismatch,
         )
-        batcher = MicroBatcher(
-            engine.score, max_rows=limits.max_rows, max_wait=limits.max_wait, max_queue=limits.max_queue
-        )
-        app = create_app(engine, batcher, limits)
-        log.info("Serving %s on http://%s:%d", engine.current.coordinate, host, port)
-        config = uvicorn.Config(
-            app, host=host, port=port, access_log=access_log, log_level="info", timeout_graceful_shutdown=10
-        )
-        uvicorn.Server(config).run()
+        run_server(engine, options)
     finally:
-        if batcher is not None:
-            batcher.close()
         if engine is not None:
             engine.close()
         if started:

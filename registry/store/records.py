@@ -8,7 +8,7 @@ import contextlib
 import functools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from registry.approval import ApprovalRecord, approval_classifier
 from registry.checksums import digest_bytes
@@ -92,15 +92,8 @@ def fetch_approval(repository: Repository, coordinate: Coordinate, target: str) 
     data = read_version_json(repository, coordinate, approval_classifier(target), None, often_absent=True)
     if data is None:
         return None
-    try:
-        record = ApprovalRecord.from_json(data)
-    except InvalidInput as exc:
-        raise IntegrityError(f"The approval of {coordinate} in {repository.display}: {exc}") from None
-    if record.coordinate != str(coordinate):
-        raise IntegrityError(
-            f"The approval of {coordinate} in {repository.display} is about {record.coordinate!r}; refusing it."
-        )
-    return record
+    what = f"The approval of {coordinate} in {repository.display}"
+    return _record_about(ApprovalRecord.from_json, data, coordinate, what)
 
 
 def create_record(repository: Repository, path: str, data: bytes) -> bool:
@@ -118,14 +111,28 @@ def create_record(repository: Repository, path: str, data: bytes) -> bool:
 
 def promotion_of(data: bytes, repository: Repository, coordinate: Coordinate) -> PromotionRecord:
     """Parse a promotion record that must be about ``coordinate``; :class:`IntegrityError` otherwise."""
+    what = f"The promotion record of {coordinate} in {repository.display}"
+    return _record_about(PromotionRecord.from_json, data, coordinate, what)
+
+
+class _Record(Protocol):
+    @property
+    def coordinate(self) -> str: ...
+
+
+_R = TypeVar("_R", bound=_Record)
+
+
+def _record_about(parse: Callable[[bytes], _R], data: bytes, coordinate: Coordinate, what: str) -> _R:
+    """A record (promotion, approval) parsed by ``parse`` that must be about ``coordinate``; :class:`IntegrityError`
+    naming ``what`` when it is unreadable or about another version."""
     try:
-        record = PromotionRecord.from_json(data)
+        record = parse(data)
     except InvalidInput as exc:
-        raise IntegrityError(f"The promotion record of {coordinate} in {repository.display}: {exc}") from None
+        raise IntegrityError(f"{what}: {exc}") from None
     if record.coordinate != str(coordinate):
         raise IntegrityError(
-            f"The promotion record of {coordinate} in {repository.display} describes {record.coordinate!r}; "
-            "refusing it. Ask the repository owner to check it."
+            f"{what} describes {record.coordinate!r}; refusing it. Ask the repository owner to check it."
         )
     return record
 
