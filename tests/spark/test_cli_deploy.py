@@ -19,8 +19,9 @@ from registry.spark import deploy, resolve
 
 pytestmark = pytest.mark.spark
 
-#: What differs between two deploys of one model by design: when, by whom, with which runtime.
-_DEPLOY_FIELDS = ("created", "deployed_by", "tools")
+#: What differs between two deploys of one model by design: when, by whom, with which runtime, and the SHA-256 of
+#: each saved file (Spark names its part files anew at every save).
+_DEPLOY_FIELDS = ("created", "deployed_by", "tools", "files")
 
 
 def _cli(*args: str) -> str:
@@ -67,6 +68,7 @@ def test_the_card_of_a_command_line_deploy_is_the_python_deploys(
     python_card, cli_card = _card(python_repo, by_cli), _card(cli_repo, by_cli)
     assert cli_card.stages and _comparable(cli_card) == _comparable(python_card)
     assert cli_card.tools["spark"] == python_card.tools["spark"]
+    assert cli_card.files and python_card.files and len(cli_card.files) == len(python_card.files)
 
 
 def test_a_param_changed_after_a_command_line_deploy_is_a_minor_change(

@@ -17,8 +17,9 @@ pytestmark = pytest.mark.spark
 
 README = (Path(registry.__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
 #: Tour lines run elsewhere, with what they need: a gpg key (tests/test_signing*), Spark data and profiles
-#: (tests/spark/test_monitor.py, test_score.py), a server that runs until stopped (tests/spark/test_serve.py).
-_ELSEWHERE = ("--sign", "registry monitor", "registry score", "registry serve")
+#: (tests/spark/test_monitor.py, test_score.py), a server that runs until stopped (tests/spark/test_serve.py), a
+#: second person to approve (one's own release is refused: tests/test_approve.py).
+_ELSEWHERE = ("--sign", "registry monitor", "registry score", "registry serve", "registry approve")
 
 
 def _block(after: str, language: str) -> str:
@@ -66,7 +67,7 @@ def test_the_command_line_tour_runs_as_written(
         code, out, err = run_cli(*args[1:])
         assert code == 0, f"{command}\n{out}\n{err}"
         ran.append((command, out))
-    assert len(ran) == 14
+    assert len(ran) == 19
     outputs = dict(ran)
     assert outputs["registry versions com.acme:churn"] == "1.0.0\n1.0.1\n1.0.7\n"
     assert (tmp_path / "releases" / "com/acme/churn/1.0.1").is_dir()
