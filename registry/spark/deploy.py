@@ -54,8 +54,8 @@ class CardFacts:
 def model_card(model: PipelineModel, target: DeployTarget, spark: SparkSession, facts: CardFacts) -> ModelCard:
     """The card a deploy records: stages and params, the runtime (Spark, Scala, Java, Python), and the training
     data's schema, fingerprint and profile (:func:`~registry.spark.profile.profiled_card`)."""
-    described = describe_model(model)
     training_data, code = facts.training_data, facts.code
+    described = describe_model(model, training_data if isinstance(training_data, DataFrame) else None)
     schema = input_schema(training_data) if isinstance(training_data, DataFrame) else None
     runtime = session_runtime(spark)
     card = ModelCard.create(
