@@ -255,6 +255,7 @@ def deploy(
     allow_change: bool = False,
     sign: str | bool | None = None,
     attachments: Sequence[Attachment] = (),
+    attach: Callable[[ModelCard], tuple[ModelCard, Sequence[Attachment]]] | None = None,
 ) -> Coordinate:
     """Deploy the model saved in ``model_dir`` as a new release.
 
@@ -282,6 +283,9 @@ def deploy(
         this gpg key; ``True``: the repository's ``sign_with`` key, else gpg's default key; ``False``: do not sign.
         Default: sign when the repository sets ``sign_with``.
     :param attachments: more files of the release (:class:`Attachment`), uploaded and signed like the card.
+    :param attach: called with the card to be released (made from the keywords and the saved model) before
+        anything is claimed; returns the card to release instead and more ``attachments`` (the portable twin of a
+        saved pipeline, :func:`registry.spark.deploy.deploy_saved`). What it raises ends the deploy.
     :returns: the coordinate the model was released as.
     :raises VersionExists: an explicit version is already released.
     :raises InvalidInput: a metric is not a finite number, or ``card`` was given with ``metrics``, ``labels``,
@@ -307,6 +311,9 @@ def deploy(
     draft = _draft(target, card, metrics, description, labels, code, saved)
     if draft.tools.get("spark") is None and (saved_by := saved_spark_version(model_dir)) is not None:
         draft = dataclasses.replace(draft, tools={**draft.tools, "spark": saved_by})  # the runtime contract's Spark
+    if attach is not None:
+        draft, more = attach(draft)
+        attachments = [*attachments, *more]
     with using_repository(repository, settings) as (repo, active):
         signer = signer_for(sign, config_of(repository, repo, active), active)
         if signer is not None:

@@ -51,6 +51,7 @@ from typing import Any
 from registry._util import actor, creation_time, utc_stamp
 from registry._version import __version__
 from registry.exceptions import InvalidInput
+from registry.reads import model_reads
 
 __all__ = [
     "CLASSIFIER",
@@ -69,9 +70,6 @@ SCHEMA_VERSION = 1
 _ADDED_KEYS = ("profile", "evaluation_data", "signed", "files", "portable")
 #: The card sidecar's classifier: ``ARTIFACT-VERSION-model.json``.
 CLASSIFIER = "model"
-#: Params that name columns only an estimator reads, at fit time.
-_FIT_TIME_PARAMS = ("labelCol", "weightCol")
-_READ_PARAMS = ("inputCol", "inputCols", "featuresCol")
 
 
 def _check_metrics(metrics: Mapping[str, Any]) -> dict[str, float]:
@@ -95,12 +93,6 @@ def _whole(value: object) -> int | None:
 
 def _names(value: object) -> tuple[str, ...]:
     return tuple(str(v) for v in value) if isinstance(value, list) else ()
-
-
-def _columns_of(params: Mapping[str, Any], names: tuple[str, ...]) -> set[str]:
-    """The column names the params ``names`` of a stage hold."""
-    values = [params.get(name) for name in names]
-    return {c for value in values for c in (value if isinstance(value, list) else [value]) if isinstance(c, str)}
 
 
 def _without_uid(value: Any, uid: str | None) -> Any:
@@ -335,16 +327,9 @@ class ModelCard:
 
     @cached_property
     def features(self) -> tuple[str, ...]:
-        """The columns the model reads from its input: read by a stage, produced by no earlier one, in order."""
-        produced: set[str] = set()
-        read: dict[str, None] = {}
-        for stage in self.stages:
-            # A fitted model does not read its label or weight (its estimator did, at fit time); cards written
-            # by earlier releases listed labelCol among the inputs, so it is left out here, on reading.
-            fitted_only = _columns_of(stage.params, _FIT_TIME_PARAMS) - _columns_of(stage.params, _READ_PARAMS)
-            read.update((c, None) for c in stage.input_cols if c not in produced and c not in fitted_only)
-            produced.update(stage.output_cols)
-        return tuple(read)
+        """The columns the model reads from its input: read by a stage, produced by no earlier one, in order
+        (:func:`registry.reads.model_reads`)."""
+        return model_reads(self.model if isinstance(self.model, Mapping) else None)
 
     @cached_property
     def input_columns(self) -> tuple[Column, ...] | None:

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from registry.exceptions import InvalidInput, InvalidModel
+from registry.reads import model_reads
 
 __all__ = [
     "BadRequest",
@@ -36,7 +37,6 @@ __all__ = [
     "predictors",
 ]
 
-_READ_PARAMS = ("inputCol", "inputCols", "featuresCol")  # labelCol: read to fit, not to score
 _INTEGERS = {"tinyint": 7, "smallint": 15, "int": 31, "bigint": 63}
 _FLOATS = {"double", "float"}
 _DECIMAL = re.compile(r"decimal\(\d+,\d+\)")
@@ -89,26 +89,10 @@ def _stage_entries(model: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     return found
 
 
-def _names(value: object) -> list[str]:
-    values = value if isinstance(value, list) else [value]
-    return [v for v in values if isinstance(v, str) and v]
-
-
 def model_inputs(model: Mapping[str, Any]) -> list[str]:
-    """The columns a described model (the card's ``model`` field) reads to score, in order.
-
-    A column counts when a stage reads it (``inputCol``, ``inputCols``, ``featuresCol``) and no earlier stage
-    writes it; ``labelCol`` is left out, since a fitted model does not read its label.
-    """
-    produced: set[str] = set()
-    read: dict[str, None] = {}
-    for stage in _stage_entries(model):
-        params = stage.get("params")
-        params = params if isinstance(params, Mapping) else {}
-        for name in _READ_PARAMS:
-            read.update((c, None) for c in _names(params.get(name)) if c not in produced)
-        produced.update(_names(stage.get("output_cols")))
-    return list(read)
+    """The columns a described model (the card's ``model`` field) reads to score, in order
+    (:func:`registry.reads.model_reads`)."""
+    return list(model_reads(model))
 
 
 def predictors(model: Mapping[str, Any]) -> tuple[str | None, str | None]:

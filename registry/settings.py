@@ -31,8 +31,9 @@ speaks HTTP/2 without TLS), ``unsafe_overwrite`` (``"refuse"`` or ``"warn"``: wh
 refuse overwrites atomically); for ``s3://bucket/prefix`` repositories ``profile`` (a profile of the AWS
 configuration) and ``endpoint_url`` (an S3-compatible server); ``require_approval`` (``true``: a promotion into
 this repository needs a ``registry approve`` by someone other than the deployer), ``prune_keep_last``,
-``prune_older_than_days`` and ``prune_keep_series`` (what ``registry prune`` keeps there when not told otherwise).
-Unknown keys and wrong types are errors.
+``prune_older_than_days`` and ``prune_keep_series`` (what ``registry prune`` keeps there when not told otherwise);
+``portable`` (``"onnx"`` or ``"auto"``: a deploy here attaches an ONNX twin when not told otherwise, see
+:func:`registry.spark.deploy`). Unknown keys and wrong types are errors.
 
 OpenPGP signatures (see :mod:`registry.signing` for how gpg is run and the trust model)::
 
@@ -117,6 +118,7 @@ _REPO_KEYS: dict[str, type | tuple[type, ...]] = {
     "trusted_keyring": str,
     "profile": str,
     "endpoint_url": str,
+    "portable": str,
 }
 
 
@@ -227,6 +229,8 @@ def _check_types(name: str, entry: Mapping[str, Any], path: Path) -> None:
         raise ConfigError(f'{path}: repositories.{name}.unsafe_overwrite must be "refuse" or "warn".')
     if entry.get("http2", "alpn") not in ("alpn", "prior-knowledge"):
         raise ConfigError(f'{path}: repositories.{name}.http2 must be "alpn" or "prior-knowledge".')
+    if entry.get("portable", "onnx") not in ("onnx", "auto"):
+        raise ConfigError(f'{path}: repositories.{name}.portable must be "onnx" or "auto" (or left out: no twin).')
     if "timeout" in entry and not 0 < entry["timeout"] <= 3600:  # no float(): a huge TOML integer overflows it
         raise ConfigError(f"{path}: repositories.{name}.timeout must be between 0 and 3600 seconds.")
     for key in ("prune_keep_last", "prune_older_than_days"):
@@ -336,6 +340,7 @@ class Settings:
                 trusted_keyring=_keyring(entry, path, where),
                 profile=entry.get("profile"),
                 endpoint_url=entry.get("endpoint_url"),
+                portable=entry.get("portable"),
             )
         cache = env.get("REGISTRY_CACHE") or data.get("cache")
         cache_dir = (

@@ -120,6 +120,7 @@ def test_secrets_stay_out_of_repr_and_masked_urls(configured: Settings) -> None:
         ("[repositories.x]\nurl = 'https://h/'\npassword_env = 'UNSET_VAR'", "UNSET_VAR is not set"),
         ("[repositories.x]\nurl = 'https://h/'\nunsafe_overwrite = 'yolo'", "unsafe_overwrite"),
         ("[repositories.x]\nurl = 'http://h/'\nhttp2 = 'prior_knowledge'", 'http2 must be "alpn" or "prior-knowledge"'),
+        ("[repositories.x]\nurl = 'http://h/'\nportable = 'mleap'", 'portable must be "onnx" or "auto"'),
         ("repositories = 1", "table"),
         ("this is not toml", "not valid TOML"),
     ],

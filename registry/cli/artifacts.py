@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from registry.cli.shared import gate_option, load_settings, repository_option
 from registry.cli.signatures import sign_option, signing_key
-from registry.exceptions import InvalidInput
+from registry.exceptions import ConfigError, InvalidInput, NotPortable
+
+if TYPE_CHECKING:
+    from registry.coordinates import Coordinate, DeployTarget
 
 __all__ = ["COMMANDS"]
 
@@ -35,6 +39,17 @@ def _parse_metrics(values: tuple[str, ...]) -> dict[str, float]:
 @click.option("--label", "labels", multiple=True, help="A label to record (e.g. prod-candidate); repeatable.")
 @click.option("--allow-change", is_flag=True, help="Deploy into the series even if the model's configuration differs.")
 @sign_option
+@click.option(
+    "--portable",
+    type=click.Choice(["onnx", "auto"]),
+    help="Attach an ONNX twin proven equal to Spark (onnx: or fail; auto: or release without one). "
+    "Default: the repository's `portable` setting, else none.",
+)
+@click.option(
+    "--parity-data",
+    metavar="PATH",
+    help="With --portable: the rows (parquet, CSV or JSON, by extension) the twin is proven equal to Spark on.",
+)
 def deploy(
     path: Path,
     coordinate: str,
@@ -44,12 +59,15 @@ def deploy(
     labels: tuple[str, ...],
     allow_change: bool,
     sign: str | None,
+    portable: str | None,
+    parity_data: str | None,
 ) -> None:
     """Deploy the model saved in PATH as COORDINATE.
 
     COORDINATE is GROUP:ARTIFACT:MAJOR.MINOR to be assigned the next build (com.acme:churn:1.0 gives
     com.acme:churn:1.0.0, then 1.0.1, ...), or an exact new GROUP:ARTIFACT:MAJOR.MINOR.BUILD.
-    The last line printed is the coordinate deployed.
+    The last line printed is the coordinate deployed. With --portable (or the repository's `portable`
+    setting) a local Spark session loads the pipeline to convert it to ONNX and check it on --parity-data.
     """
     from registry.coordinates import DeployTarget
     from registry.deploy import deploy as deploy_model
@@ -57,20 +75,54 @@ def deploy(
     target = DeployTarget.parse(coordinate)
     parsed = _parse_metrics(metrics)
     settings = load_settings()
-    released = deploy_model(
-        path,
-        target,
-        repository=repository,
-        settings=settings,
-        metrics=parsed,
-        description=description,
-        labels=labels,
-        code="git",
-        allow_change=allow_change,
-        sign=signing_key(sign),
-    )
+    options: dict[str, Any] = {
+        "repository": repository,
+        "settings": settings,
+        "metrics": parsed,
+        "description": description,
+        "labels": labels,
+        "code": "git",
+        "allow_change": allow_change,
+        "sign": signing_key(sign),
+    }
+    asked = "--portable" if portable else "The repository's `portable` setting"
+    portable = portable or settings.repository(repository).portable
+    if portable == "onnx" and parity_data is None:
+        raise NotPortable(
+            f"{asked} asks for an ONNX twin, which is proven equal to Spark on data: pass --parity-data PATH "
+            "(parquet, CSV or JSON with the columns the model reads), or --portable auto to release without a twin. "
+            "Nothing was released."
+        )
+    if portable == "auto" and parity_data is None:
+        click.echo("warning: released without an ONNX twin: no --parity-data to prove it equal to Spark.", err=True)
+    if portable is None or parity_data is None:
+        released = deploy_model(path, target, **options)
+    else:
+        released = _deploy_with_twin(path, target, portable, parity_data, options)
     click.echo(f"Deployed {path} to {settings.repository(repository).display}", err=True)
     click.echo(str(released))
+
+
+def _deploy_with_twin(
+    path: Path, target: DeployTarget, portable: str, parity_data: str, options: dict[str, Any]
+) -> Coordinate:
+    """``registry deploy --portable``: in a local Spark session started now (pyspark is not imported before)."""
+    import importlib.util
+    import warnings
+
+    if importlib.util.find_spec("pyspark") is None:
+        raise ConfigError("--portable loads the pipeline in Spark: pip install 'spark-model-registry[spark,onnx]'.")
+    from registry.spark.deploy import NotPortableWarning, deploy_saved
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", NotPortableWarning)
+        released = deploy_saved(path, target, portable=portable, parity_data=parity_data, **options)
+    for warning in caught:
+        if issubclass(warning.category, NotPortableWarning):
+            click.echo(f"warning: {warning.message}", err=True)
+        else:
+            warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
+    return released
 
 
 @click.command()

@@ -62,6 +62,8 @@ class RepositoryConfig:
     #: chain), and the endpoint of an S3-compatible server (``None``: boto3's, e.g. ``AWS_ENDPOINT_URL_S3``).
     profile: str | None = None
     endpoint_url: str | None = None
+    #: The ONNX twin a deploy here attaches when not told otherwise: ``"onnx"``, ``"auto"`` or ``None`` (none).
+    portable: str | None = None
 
     @property
     def scheme(self) -> str:

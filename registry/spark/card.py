@@ -28,6 +28,7 @@ A sum does not depend on row order or partitioning, so the same data read twice 
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -35,6 +36,7 @@ from typing import Any
 import numpy as np
 from pyspark.errors import AnalysisException, PySparkException
 from pyspark.ml import PipelineModel
+from pyspark.ml.feature import SQLTransformer
 from pyspark.ml.linalg import Matrix, Vector
 from pyspark.ml.param import Params
 from pyspark.ml.wrapper import JavaWrapper
@@ -116,9 +118,51 @@ def describe_stage(stage: Params) -> dict[str, Any]:
     return stage_entry(stage.uid, _class_name(stage), params, defaults, stages)
 
 
-def describe_model(model: PipelineModel) -> dict[str, Any]:
-    """The card's ``model`` field for a fitted pipeline."""
-    return {"class": PIPELINE_MODEL_CLASS, "uid": model.uid, "stages": [describe_stage(s) for s in model.stages]}
+def describe_model(model: PipelineModel, data: DataFrame | None = None) -> dict[str, Any]:
+    """The card's ``model`` field for a fitted pipeline.
+
+    With ``data`` (the training data), the columns a ``SQLTransformer`` derives are recorded as its
+    ``output_cols``: its statement is applied by Spark to an empty DataFrame of ``data``'s schema, and the
+    columns it adds are its outputs (so :func:`registry.reads.model_reads` does not take them for inputs); its
+    ``input_cols`` are the columns without which Spark cannot analyse the statement (one analysis per column).
+    Without ``data``, or where the empty frame cannot pass the stages, both stay unknown (``[]``).
+    """
+    stages = [describe_stage(s) for s in model.stages]
+    if data is not None and any(isinstance(s, SQLTransformer) for s in _flat(model)):
+        empty = data.sparkSession.createDataFrame([], data.schema)
+        # Data that lacks a column a stage reads stops here; the profile then names it, with what to pass.
+        with contextlib.suppress(AnalysisException, PySparkException):
+            _derive_outputs(model.stages, stages, empty)
+    return {"class": PIPELINE_MODEL_CLASS, "uid": model.uid, "stages": stages}
+
+
+def _flat(model: PipelineModel) -> list[Params]:
+    return [t for s in model.stages for t in (_flat(s) if isinstance(s, PipelineModel) else [s])]
+
+
+def _derive_outputs(stages: Sequence[Params], entries: Sequence[dict[str, Any]], frame: DataFrame) -> DataFrame:
+    """Pass an empty ``frame`` through ``stages``, recording in ``entries`` the columns each ``SQLTransformer``
+    (without recorded outputs) adds; the frame after the last stage."""
+    for stage, entry in zip(stages, entries, strict=True):
+        if isinstance(stage, PipelineModel):
+            frame = _derive_outputs(stage.stages, entry["stages"], frame)
+            continue
+        after = stage.transform(frame)  # type: ignore[attr-defined]
+        if isinstance(stage, SQLTransformer) and not entry["output_cols"]:
+            before = set(frame.columns)
+            entry["output_cols"] = [c for c in after.columns if c not in before]
+            entry["input_cols"] = [c for c in frame.columns if not _analyses(stage, frame.drop(c))]
+        frame = after
+    return frame
+
+
+def _analyses(stage: SQLTransformer, frame: DataFrame) -> bool:
+    """Whether Spark can analyse ``stage`` over ``frame``: a statement reads a column when it cannot without it."""
+    try:
+        stage.transform(frame).columns  # noqa: B018 (reading the columns is the analysis)
+    except (AnalysisException, PySparkException):
+        return False
+    return True
 
 
 def input_schema(data: DataFrame) -> list[dict[str, Any]]:

@@ -29,7 +29,7 @@ from registry.spark.runtime import session_runtime
 from registry.spark.session import activated, active_session, require_ml_on_connect
 from registry.spark.watermark import stamp_watermark
 
-__all__ = ["CardFacts", "NotPortableWarning", "deploy", "model_card"]
+__all__ = ["CardFacts", "NotPortableWarning", "configured_portable", "deploy", "deploy_saved", "model_card"]
 
 #: The values of ``portable=``.
 PORTABLE_FORMATS = ("onnx", "auto")
@@ -54,8 +54,8 @@ class CardFacts:
 def model_card(model: PipelineModel, target: DeployTarget, spark: SparkSession, facts: CardFacts) -> ModelCard:
     """The card a deploy records: stages and params, the runtime (Spark, Scala, Java, Python), and the training
     data's schema, fingerprint and profile (:func:`~registry.spark.profile.profiled_card`)."""
-    described = describe_model(model)
     training_data, code = facts.training_data, facts.code
+    described = describe_model(model, training_data if isinstance(training_data, DataFrame) else None)
     schema = input_schema(training_data) if isinstance(training_data, DataFrame) else None
     runtime = session_runtime(spark)
     card = ModelCard.create(
@@ -125,7 +125,7 @@ def deploy(
         and :mod:`registry.portable`); a stage that does not convert, or a twin that disagrees, fails the deploy
         with :class:`~registry.exceptions.NotPortable` before anything is released. ``"auto"``: the same, but where
         it fails the model is released without a twin and one :class:`NotPortableWarning` says why. ``None``
-        (default): no twin, and onnx is not imported.
+        (default): the repository's ``portable`` setting, else no twin (and onnx is not imported).
     :param parity_data: the rows the parity check scores (default: ``evaluation_data``, else ``training_data``).
     :returns: the full coordinate released, e.g. ``com.acme:churn:1.0.3``.
     :raises InvalidModel: ``model`` is not a ``PipelineModel``.
@@ -149,6 +149,9 @@ def deploy(
     facts = CardFacts(metrics, description, labels, training_data, code, evaluation_data)
     card = model_card(model, target, session, facts)
     attachments: list[Attachment] = []
+    if portable is None:
+        settings = settings or Settings.load()
+        portable = configured_portable(repository, settings)
     if portable is not None:
         sample = next((d for d in (parity_data, evaluation_data, training_data) if d is not None), None)
         twin = _twin(model, card, session, portable, sample)
@@ -181,6 +184,69 @@ def deploy(
         )
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def configured_portable(repository: Repository | str | None, settings: Settings) -> Literal["onnx", "auto"] | None:
+    """The repository's ``portable`` setting (``None`` for one opened by URL or path, or by hand)."""
+    config = repository.config if isinstance(repository, Repository) else settings.repository(repository)
+    value = config.portable if config is not None else None
+    return "onnx" if value == "onnx" else "auto" if value == "auto" else None
+
+
+def deploy_saved(
+    path: Path,
+    target: str | DeployTarget,
+    *,
+    portable: str,
+    parity_data: str,
+    spark: SparkSession | None = None,
+    **options: Any,
+) -> Coordinate:
+    """Deploy the pipeline saved in ``path`` (``registry deploy DIR COORD --portable ...``) with its ONNX twin:
+    the pipeline is loaded in ``spark`` (default: a local session started here, and stopped), converted and
+    proven equal to Spark on ``parity_data`` (a parquet, CSV or JSON path) as :func:`deploy` does, and released
+    by :func:`registry.deploy.deploy` (``options``: its keywords) with the twin attached.
+
+    :raises NotPortable: under ``"onnx"``, the pipeline does not convert or its twin disagrees (nothing released).
+    :raises InvalidInput: ``parity_data`` cannot be read.
+    """
+    from registry.spark.score import local_session
+
+    session, started = (spark, False) if spark is not None else local_session("registry deploy")
+    try:
+        try:
+            model = PipelineModel.load(Path(path).resolve().as_uri())
+        except Exception as exc:  # the JVM's error, whatever its type
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise InvalidModel(f"{path} does not hold a saved Spark PipelineModel: {first}") from exc
+        frame = _read_parity_data(session, parity_data)
+
+        def attach(card: ModelCard) -> tuple[ModelCard, list[Attachment]]:
+            twin = _twin(model, card, session, portable, frame)
+            if twin is None:
+                return card, []
+            return dataclasses.replace(card, portable=twin.section), [Attachment(CLASSIFIER, EXTENSION, twin.data)]
+
+        return deploy_dir(path, target, attach=attach, **options)
+    finally:
+        if started:
+            session.stop()
+
+
+def _read_parity_data(spark: SparkSession, location: str) -> DataFrame:
+    suffix = Path(location.rstrip("/")).suffix.lstrip(".").lower()
+    data_format = suffix if suffix in ("parquet", "csv", "json", "orc") else "parquet"
+    reader = spark.read.format(data_format)
+    if data_format == "csv":
+        reader = reader.option("header", "true").option("inferSchema", "true")
+    try:
+        return reader.load(location)
+    except Exception as exc:  # AnalysisException (no such path), or a failed job: whatever the JVM raised
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InvalidInput(
+            f"Cannot read the parity data {location!r} as {data_format}: {first}. Pass a parquet, CSV (with a "
+            "header) or JSON file or folder, named with its extension."
+        ) from exc
 
 
 def _twin(

@@ -51,7 +51,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import BooleanType, DataType, DoubleType, FloatType, NumericType, StringType
 
 from registry.exceptions import InvalidInput
-from registry.modelcard import ModelCard, stages
+from registry.modelcard import ModelCard
 from registry.profile import DECILES, TOP_VALUES, ColumnProfile, Kind, Profile, Value
 from registry.spark.card import (
     data_record,
@@ -66,7 +66,6 @@ from registry.spark.card import (
 __all__ = ["evaluation_metrics", "model_reads", "profiled_card", "task", "training_profile"]
 
 Task = Literal["binary", "multiclass", "regression", "clustering"]
-_INPUTS = ("inputCol", "inputCols", "featuresCol")
 #: The quantiles and the shares of bins and values come from a uniform sample of about this many rows.
 SAMPLE_ROWS = 50_000
 _SEED = 20_240_501
@@ -80,20 +79,9 @@ _METRICS: dict[str, tuple[str, ...]] = {
 
 
 def model_reads(card: ModelCard) -> list[str]:
-    """The columns a fitted model reads from its input at transform time: read by a stage (``inputCol(s)``,
-    ``featuresCol``), produced by no earlier stage, and not a label (``labelCol`` of any stage)."""
-    all_stages = stages(card)
-    labels = {s.params.get("labelCol") for s in all_stages}
-    produced: set[str] = set()
-    read: dict[str, None] = {}
-    for stage in all_stages:
-        for param in _INPUTS:
-            value = stage.params.get(param)
-            for column in value if isinstance(value, list) else [value]:
-                if isinstance(column, str) and column not in produced and column not in labels:
-                    read[column] = None
-        produced.update(stage.output_cols)
-    return list(read)
+    """The columns a fitted model reads from its input at transform time (:attr:`ModelCard.features`, that is
+    :func:`registry.reads.model_reads`)."""
+    return list(card.features)
 
 
 def _flat(model: PipelineModel) -> list[Transformer]:
