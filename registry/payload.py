@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from registry.exceptions import InvalidInput, InvalidModel
-from registry.reads import model_reads
+from registry.reads import model_reads, stage_entries
 
 __all__ = [
     "BadRequest",
@@ -73,22 +73,6 @@ def _supported(data_type: str) -> bool:
     )
 
 
-def _stage_entries(model: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    """The stages of a described model, depth first (nested pipelines flattened), malformed entries skipped."""
-    found: list[Mapping[str, Any]] = []
-
-    def walk(entries: object) -> None:
-        if not isinstance(entries, list):
-            return
-        for entry in entries:
-            if isinstance(entry, Mapping):
-                found.append(entry)
-                walk(entry.get("stages"))
-
-    walk(model.get("stages"))
-    return found
-
-
 def model_inputs(model: Mapping[str, Any]) -> list[str]:
     """The columns a described model (the card's ``model`` field) reads to score, in order
     (:func:`registry.reads.model_reads`)."""
@@ -97,7 +81,7 @@ def model_inputs(model: Mapping[str, Any]) -> list[str]:
 
 def predictors(model: Mapping[str, Any]) -> tuple[str | None, str | None]:
     """``(prediction column, probability column)`` of the last stage that predicts; ``None`` where absent."""
-    for stage in reversed(_stage_entries(model)):
+    for stage in reversed(stage_entries(model)):
         params = stage.get("params")
         if not isinstance(params, Mapping):
             continue

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["FIT_TIME_PARAMS", "READ_PARAMS", "model_reads"]
+__all__ = ["FIT_TIME_PARAMS", "READ_PARAMS", "model_reads", "stage_entries"]
 
 #: The params naming the columns a fitted stage reads when it transforms.
 READ_PARAMS = ("inputCol", "inputCols", "featuresCol")
@@ -29,7 +29,7 @@ def _names(value: object) -> list[str]:
     return [v for v in values if isinstance(v, str) and v]
 
 
-def _entries(model: Mapping[str, Any] | None) -> list[Mapping[str, Any]]:
+def stage_entries(model: Mapping[str, Any] | None) -> list[Mapping[str, Any]]:
     """The stage entries of a described model, depth first (nested pipelines flattened), malformed ones skipped."""
     found: list[Mapping[str, Any]] = []
 
@@ -50,7 +50,7 @@ def model_reads(model: Mapping[str, Any] | None) -> tuple[str, ...]:
     read by a stage, produced by no earlier one."""
     produced: set[str] = set()
     read: dict[str, None] = {}
-    for stage in _entries(model):
+    for stage in stage_entries(model):
         params = stage.get("params")
         params = params if isinstance(params, Mapping) else {}
         by_params = [c for name in READ_PARAMS for c in _names(params.get(name))]
