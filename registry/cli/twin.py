@@ -16,7 +16,8 @@ __all__ = ["COMMANDS"]
 @click.option(
     "--classifier",
     type=click.Choice(["onnx"]),
-    required=True,
+    default="onnx",
+    show_default=True,
     help="Which file of the release: onnx, the portable twin (ARTIFACT-VERSION-onnx.onnx).",
 )
 @click.option(
