@@ -36,12 +36,15 @@ def test_libcurl_takes_only_the_body_served_and_never_a_stray_one(
     reader = MultiplexedReader(_endpoint(scripted), {"User-Agent": "fuzz"}, limit=LIMIT, keep=2)
     try:
         first = reader.get("file")  # never raises
-        assert reader.get("next") == (200, b"next", None), name  # never the stray bytes of the answer before
+        after = reader.get("next")
+        # never the stray bytes of the answer before; after a server hung up mid-answer the next read may be left
+        # to the full transport (None), never answered wrong
+        assert after == (200, b"next", None) or (after is None and answer.close), name
     finally:
         reader.close()
     served = (answer.status, answer.body if answer.status == 200 else b"", answer.etag)
     assert first is None or first[:2] == served[:2], name  # never another status or body
-    if first is not None and name != "truncated-headers":  # its wire is a plain answer without the ETag
+    if first is not None:
         assert first == served, name
     if answer.status not in (200, 404):
         assert first is None, name

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -173,3 +174,22 @@ def test_without_pycurl_small_reads_fall_back_to_our_own_reader(nginx_server: Da
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split("\n")[:2] == ["None 1100", "SmallFileReader"]
+
+
+@pytest.mark.parametrize("http2", [False, True], ids=["http/1.1", "http/2"])
+def test_reads_go_on_when_the_process_holds_over_a_thousand_descriptors(
+    nginx_server: DavServer, repo: DavRepo, http2: bool
+) -> None:
+    # select() and curl_multi_fdset() take no descriptor numbered 1024 or more: a server process with many
+    # connections open gives the reader's pipe and sockets such numbers.
+    held = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+    reader = MultiplexedReader(_endpoint(repo, nginx_server, http2, repo.password), limit=LIMIT, keep=4)
+    try:
+        content = (repo.root / "card.json").read_bytes()
+        answers = reader.get_many(["card.json"] * 20 + ["missing.json"])
+        assert [a[:2] if a else a for a in answers] == [(200, content)] * 20 + [(404, b"")]
+        assert reader.get("card.json") is not None  # and the reader still serves
+    finally:
+        reader.close()
+        for fd in held:
+            os.close(fd)

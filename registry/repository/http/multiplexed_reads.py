@@ -41,6 +41,10 @@ __all__ = ["HTTP2_MODES", "MultiplexedReader", "speaks_http2"]
 #: The values of a repository's ``http2`` setting: ``"alpn"`` (over TLS where the server offers it, the default)
 #: and ``"prior-knowledge"`` (h2c: the server speaks HTTP/2 without TLS, or with TLS without offering it).
 HTTP2_MODES = ("alpn", "prior-knowledge")
+#: The longest wait of the driving thread while reads run, in milliseconds (see :meth:`MultiplexedReader._wait`).
+_BUSY_WAIT = 50
+#: poll() where the platform has it (select() is limited to descriptors below 1024).
+_poll = getattr(select, "poll", None)
 #: Streams at once on one HTTP/2 connection (libcurl allows 100 unless told; the server may allow fewer).
 _STREAMS = 1000
 #: The longest 404 page read (a server's page is a few hundred bytes).
@@ -55,6 +59,16 @@ _NEXT = -2  # a read's status: an interim answer (1xx) ended, the next answer's 
 def speaks_http2() -> bool:
     """Whether this libcurl can speak HTTP/2 (the pycurl wheels bundle nghttp2)."""
     return bool(pycurl.version_info()[4] & pycurl.VERSION_HTTP2)
+
+
+def _readable(fd: int) -> bool:
+    """Whether ``fd`` has something to read now, or its peer closed it (``poll`` takes a descriptor of any number;
+    ``select`` none from 1024 on)."""
+    if _poll is None:
+        return bool(select.select([fd], [], [], 0)[0])
+    poller = _poll()
+    poller.register(fd, select.POLLIN)
+    return bool(poller.poll(0))
 
 
 class _Sockets:
@@ -82,7 +96,7 @@ class _Sockets:
             sock = self.ready.popleft()
             try:
                 fit = sock.family == address.family and sock.getpeername() == address.addr
-                fit = fit and not select.select([sock], [], [], 0)[0]  # not closed by the server meanwhile
+                fit = fit and not _readable(sock.fileno())  # not closed by the server meanwhile
             except (OSError, ValueError):
                 fit = False
             if fit:
@@ -117,8 +131,8 @@ class _Sockets:
                 return False  # not a socket libcurl opened here: not to be trusted
             self._by_port[local_port] = fd
         try:
-            return not select.select([fd], [], [], 0)[0]
-        except (OSError, ValueError):  # beyond select()'s range
+            return not _readable(fd)
+        except (OSError, ValueError):
             return False
 
     def _ports(self, fd: int) -> tuple[int, int] | None:
@@ -314,16 +328,30 @@ class MultiplexedReader:
                 self._done(read)  # result None: the full transport
 
     def _wait(self, busy: bool) -> None:
-        """Until a socket of libcurl's or the wake-up pipe is ready, or libcurl's timeout is due."""
+        """Until a socket of libcurl's or the wake-up pipe is ready, or libcurl's timeout is due.
+
+        Waited on with ``poll``, which takes descriptors of any number. While reads run, a wait lasts at most
+        :data:`_BUSY_WAIT`: ``curl_multi_fdset`` leaves out sockets numbered beyond ``FD_SETSIZE`` (1024) and names
+        none while libcurl resolves a name on its own thread, so a socket it does not name is looked at again soon
+        instead of when its (long) timeout is due."""
         timeout_ms = self._multi.timeout() if busy else -1
         readable, writable, failed = self._multi.fdset()
-        wait = None if timeout_ms < 0 else timeout_ms / 1000
-        if timeout_ms < 0 and busy and not (readable or writable):
-            wait = 0.05  # libcurl is resolving a name on its own thread and names nothing to wait on
-        try:
-            select.select([self._wake_r, *readable], writable, failed, wait)
-        except (OSError, ValueError):  # a descriptor beyond select()'s range: wait a little instead
-            select.select([self._wake_r], [], [], 0.001)
+        if busy:
+            timeout_ms = _BUSY_WAIT if timeout_ms < 0 else min(timeout_ms, _BUSY_WAIT)
+        if _poll is None:  # no poll() on this platform: select(), for descriptors below FD_SETSIZE
+            select.select([self._wake_r, *readable], writable, failed, None if timeout_ms < 0 else timeout_ms / 1000)
+        else:
+            poller = _poll()
+            events: dict[int, int] = {self._wake_r: select.POLLIN}
+            for fd in readable:
+                events[fd] = events.get(fd, 0) | select.POLLIN
+            for fd in writable:
+                events[fd] = events.get(fd, 0) | select.POLLOUT
+            for fd in failed:
+                events[fd] = events.get(fd, 0) | select.POLLPRI
+            for fd, mask in events.items():
+                poller.register(fd, mask)
+            poller.poll(None if timeout_ms < 0 else timeout_ms)
         with contextlib.suppress(BlockingIOError, OSError):
             os.read(self._wake_r, 4096)
 
