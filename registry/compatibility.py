@@ -73,7 +73,7 @@ def compare_models(previous: ModelCard, new: ModelCard) -> Verdict:
     # "changed from []"; the input schema, where both record one, is still compared.
     known = bool(previous.stages) and bool(new.stages)
     major = _stages(previous, new, found) if known else []
-    if known and previous.features != new.features:
+    if known and set(previous.features) != set(new.features):  # the columns read; their order is the stages'
         major.append(f"input features changed from {list(previous.features)} to {list(new.features)}")
     major += _columns(previous, new, found)
     if major:
