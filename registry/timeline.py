@@ -24,6 +24,11 @@ KINDS = ("deployed", "promoted", "approved", "unyanked", "yanked", "pruned")
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
+def _from_iso(text: str) -> dt.datetime:
+    """``datetime.fromisoformat``, with the ``Z`` zone that Python 3.10's does not read."""
+    return dt.datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text)
+
+
 def parse_instant(text: str) -> dt.datetime:
     """``--at``: an ISO 8601 date (``2026-03-03``: the end of that day, UTC) or a time with a zone
     (``2026-03-03T12:00:00Z``, ``2026-03-03T13:00+01:00``).
@@ -35,7 +40,7 @@ def parse_instant(text: str) -> dt.datetime:
         if _DATE.fullmatch(text):
             day = dt.date.fromisoformat(text)
             return dt.datetime.combine(day, dt.time.max, dt.timezone.utc)
-        moment = dt.datetime.fromisoformat(text)
+        moment = _from_iso(text)
     except ValueError:
         moment = None
     if moment is None or moment.tzinfo is None:
@@ -50,8 +55,8 @@ def parse_instant(text: str) -> dt.datetime:
 def parse_stamp(text: str) -> dt.datetime | None:
     """A time recorded in a card or record (``2026-12-07T01:00:00Z``), or ``None`` when it does not parse."""
     try:
-        moment = dt.datetime.fromisoformat(text)
-    except (ValueError, TypeError):
+        moment = _from_iso(text)
+    except (ValueError, TypeError, AttributeError):
         return None
     return moment.astimezone(dt.timezone.utc) if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
 

@@ -85,6 +85,12 @@ def _installed() -> dict[str, set[str]]:
     for module, distributions in importlib.metadata.packages_distributions().items():
         for distribution in distributions:
             provided.setdefault(canonicalize_name(distribution), set()).add(module)
+    # Python 3.10 reads top_level.txt only: a distribution without one (openlineage-python) is read from its files
+    for distribution in importlib.metadata.distributions():
+        name = canonicalize_name(distribution.metadata["Name"] or "")
+        if name and name not in provided:
+            tops = {f.parts[0] for f in distribution.files or () if f.suffix == ".py" and len(f.parts) > 1}
+            provided[name] = {t for t in tops if t.isidentifier()}
     return provided
 
 

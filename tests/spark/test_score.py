@@ -142,7 +142,7 @@ def test_unreadable_or_missing_input_is_one_line_without_the_jvm_trace(
     env = {**os.environ, "PYTHONPATH": root, "PYSPARK_PYTHON": sys.executable}
     for given, expected in (
         (written_as_csv, f"registry: error: Cannot read the input '{written_as_csv}' as parquet (the default for a "
-                         "path without a known extension): [FAILED_READ_FILE.CANNOT_READ_FILE_FOOTER]"),
+                         "path without a known extension): "),  # then Spark's own words, which differ by version
         (tmp_path / "nope", f"registry: error: The input '{tmp_path / 'nope'}' does not exist. Check --input."),
     ):  # fmt: skip
         done = subprocess.run(
