@@ -160,6 +160,9 @@ class S3Proxy:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
         self.server.daemon_threads = True
+        # A client that connects and resets before accept() leaves a blocking accept() waiting for the next one, and
+        # shutdown() waiting on it: never blocking, serve_forever sees shutdown within its poll interval.
+        self.server.socket.setblocking(False)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self._thread.start()
