@@ -94,6 +94,11 @@ class S3Proxy:
             def _forward(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
+                if len(body) < length:
+                    # The client went away mid-body (a killed deploy): S3 discards such a request. Forwarding it
+                    # would leave the server waiting for the rest while this thread holds the write lock.
+                    self.close_connection = True
+                    return
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP}
                 headers = {k: v for k, v in headers.items() if k.lower() not in proxy.strip}
                 with proxy._count_lock:
