@@ -9,9 +9,11 @@ from pathlib import Path
 import click
 import pytest
 from click.testing import CliRunner
+from gpgtools import Keys
 
 from registry.approval import approval_classifier
 from registry.approve import approve
+from registry.checksums import ALGORITHMS, digest_file
 from registry.cli import main
 from registry.deploy import deploy
 from registry.exceptions import ConfigError, GateFailed, IntegrityError, InvalidInput
@@ -127,3 +129,96 @@ def test_an_approval_of_another_version_is_refused_naming_both(
     with pytest.raises(IntegrityError, match=rf"The approval of {second} in .* describes '{first}'; refusing it"):
         promote(str(second), source=staging, target=releases, require_approval=True)
     assert _tree(releases.root) == {}
+
+
+def _write_config(home: Path, tmp_path: Path, **repositories: dict[str, object]) -> None:
+    text = 'default = "staging"\n'
+    for name, options in repositories.items():
+        text += f'[repositories.{name}]\nurl = "{(tmp_path / name).as_uri()}"\n'
+        text += "".join(f"{key} = {json.dumps(value)}\n" for key, value in options.items())
+    (home / "config.toml").write_text(text)
+
+
+def _resign(keys: Keys, key: str, record: Path) -> None:
+    """Replace the detached signature of ``record`` with one by ``key`` (as someone with write access could)."""
+    signature = Path(f"{record}.asc")
+    signature.unlink(missing_ok=True)
+    done = keys.gpg("--local-user", key, "--armor", "--detach-sign", "--output", str(signature), str(record))
+    assert done.returncode == 0, done.stderr
+    _sidecars(signature)
+
+
+def _sidecars(path: Path) -> None:
+    digests = digest_file(path)
+    for algorithm in ALGORITHMS:
+        Path(f"{path}.{algorithm}").write_text(digests.get(algorithm))
+
+
+def test_a_signed_approval_names_its_key_and_promote_checks_it_against_self_approval(
+    gpg_keys: Keys,
+    tmp_path: Path,
+    make_model: Callable[..., Path],
+    monkeypatch: pytest.MonkeyPatch,
+    isolated_env: Path,
+) -> None:
+    monkeypatch.setenv("GNUPGHOME", str(gpg_keys.home))
+    releases_policy = {"require_signatures": True, "trusted_keys": [gpg_keys.signer, gpg_keys.other]}
+    _write_config(
+        isolated_env,
+        tmp_path,
+        staging={"sign_with": gpg_keys.signer},
+        releases={**releases_policy, "require_approval": True},
+    )
+    _as(monkeypatch, "alice")
+    coordinate = run("deploy", str(make_model()), "com.acme:churn:1.0", "-r", "staging")[1].splitlines()[-1]
+    folder = tmp_path / "staging" / "com/acme/churn/1.0.0"
+    record = folder / f"churn-1.0.0-{approval_classifier((tmp_path / 'releases').as_uri())}.json"
+    before = _tree(tmp_path / "staging")
+    _as(monkeypatch, "bob")
+    # Bob with the key that signed the release is the same identity: refused, nothing written.
+    code, _, err = run("approve", coordinate, "--to", "releases", "-r", "staging")
+    assert code == 2 and f"signed by key {gpg_keys.signer}, which cannot also approve it" in err
+    assert len(err.strip().splitlines()) == 1 and _tree(tmp_path / "staging") == before
+
+    # An unsigned approval: the target requires signatures, so promote refuses it.
+    approve(coordinate, to="releases", repository="staging", sign=False)
+    assert not Path(f"{record}.asc").exists()
+    _as(monkeypatch, "carol")
+    code, _, err = run("promote", coordinate, "--from", "staging", "--to", "releases")
+    assert code == 1 and "is not signed, but releases (" in err and "requires signatures" in err, err
+    assert not (tmp_path / "releases").exists()
+
+    # The same record signed by the release's own key (written past 'registry approve'): self-approval.
+    _resign(gpg_keys, gpg_keys.signer, record)
+    code, _, err = run("promote", coordinate, "--from", "staging", "--to", "releases")
+    assert code == 1 and "the same identity cannot approve its own release" in err, err
+    assert not (tmp_path / "releases").exists()
+
+    # Approved properly by bob with his own key: the record names it, and the signature is good.
+    for path in folder.glob(f"{record.name}*"):
+        path.unlink()
+    _as(monkeypatch, "bob")
+    code, _, err = run("approve", coordinate, "--to", "releases", "-r", "staging", "--sign", gpg_keys.other)
+    assert code == 0 and f"signed by key {gpg_keys.other}" in err, err
+    assert json.loads(record.read_bytes())["key"] == gpg_keys.other
+    assert gpg_keys.gpg("--verify", f"{record}.asc", str(record)).returncode == 0
+
+    # Altered after signing (checksums recomputed to match): a BAD signature, refused.
+    good = record.read_bytes()
+    record.write_bytes(good.replace(b'"comment": ""', b'"comment": "fine by me"'))
+    _sidecars(record)
+    _as(monkeypatch, "carol")
+    code, _, err = run("promote", coordinate, "--from", "staging", "--to", "releases")
+    assert code == 1 and "has a BAD signature" in err and "Nothing was copied" in err, err
+    assert not (tmp_path / "releases").exists()
+    record.write_bytes(good)
+    _sidecars(record)
+
+    code, _, err = run("promote", coordinate, "--from", "staging", "--to", "releases")
+    assert code == 0, err
+    promotion = json.loads((tmp_path / "releases/com/acme/churn/1.0.0/churn-1.0.0-promotion.json").read_bytes())
+    assert promotion["approval"]["key"] == gpg_keys.other
+    code, out, _ = run("history", "com.acme:churn", "-r", "releases")
+    assert code == 0 and "approved by bob@" in out and f"(key {gpg_keys.other})" in out
+    code, out, _ = run("show", coordinate, "-r", "releases")
+    assert code == 0 and gpg_keys.other[:20] in out.replace("\n", "").replace(" ", "").replace("│", "")
