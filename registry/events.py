@@ -24,6 +24,7 @@ import logging
 import os
 import threading
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -86,7 +87,19 @@ def emit(
     if api is None:
         _once("client", "OpenLineage is configured, but its client is not: pip install 'registry[openlineage]'.")
         return
-    _send(api, _run_event(api, action, coordinate, repository, card, by or {}, details or {}))
+    _send(api, _run_event(api, Change(action, coordinate, repository, card, by or {}, details or {})))
+
+
+@dataclass(frozen=True)
+class Change:
+    """One action on one model version, as its event tells it: the arguments of :func:`emit`."""
+
+    action: str
+    coordinate: Coordinate
+    repository: str
+    card: ModelCard | None = None
+    by: Mapping[str, str] = field(default_factory=dict)
+    details: Mapping[str, Any] = field(default_factory=dict)
 
 
 def _send(api: Any, event: Any) -> None:
@@ -244,27 +257,20 @@ def _client_api() -> Any:
     )
 
 
-def _run_event(
-    api: Any,
-    action: str,
-    coordinate: Coordinate,
-    repository: str,
-    card: ModelCard | None,
-    by: Mapping[str, str],
-    details: Mapping[str, Any],
-) -> Any:
+def _run_event(api: Any, change: Change) -> Any:
     """The client's ``RunEvent`` of one action on one version."""
+    coordinate, card = change.coordinate, change.card
     facet = _facet_class(api)
     ours = facet(
         coordinate=str(coordinate),
-        action=action,
-        by=dict(by),
+        action=change.action,
+        by=dict(change.by),
         metrics=dict(card.metrics) if card else {},
-        details=dict(details),
+        details=dict(change.details),
         producer=PRODUCER,
     )
     output = api.OutputDataset(
-        namespace=repository,
+        namespace=change.repository,
         name=str(coordinate.module),
         facets={**_model_facets(api, coordinate), "registry": ours},
     )
@@ -285,7 +291,7 @@ def _run_event(
         eventType=api.RunState.COMPLETE,
         eventTime=utc_stamp(),
         run=api.Run(runId=str(api.uuid())),
-        job=api.Job(namespace="registry", name=f"{action} {coordinate.module}"),
+        job=api.Job(namespace="registry", name=f"{change.action} {coordinate.module}"),
         producer=PRODUCER,
         inputs=inputs,
         outputs=[output],
