@@ -6,15 +6,13 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-import click
 import pytest
-from click.testing import CliRunner
+from governance import configure, run, tree
 from gpgtools import Keys
 
 from registry.approval import approval_classifier
 from registry.approve import approve
 from registry.checksums import ALGORITHMS, digest_file
-from registry.cli import main
 from registry.deploy import deploy
 from registry.exceptions import ConfigError, GateFailed, IntegrityError, InvalidInput
 from registry.history import history
@@ -24,25 +22,9 @@ from registry.settings import Settings
 from registry.store import create_record
 
 
-@click.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
-@click.pass_context
-def _entry(ctx: click.Context) -> None:
-    main(list(ctx.args))
-
-
-def run(*args: str) -> tuple[int, str, str]:
-    """The real entry point with its error handler: exit code, stdout, stderr."""
-    result = CliRunner().invoke(_entry, list(args), catch_exceptions=False)
-    return result.exit_code, result.stdout, result.stderr
-
-
 def _as(monkeypatch: pytest.MonkeyPatch, user: str) -> None:
     """Act as ``user`` (getpass reads LOGNAME first)."""
     monkeypatch.setenv("LOGNAME", user)
-
-
-def _tree(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()} if root.exists() else {}
 
 
 def test_promotion_needs_an_approval_by_someone_else_and_names_the_approver(
@@ -53,11 +35,11 @@ def test_promotion_needs_an_approval_by_someone_else_and_names_the_approver(
     coordinate = str(deploy(make_model(), "com.acme:churn:1.0", repository=staging))
     with pytest.raises(GateFailed, match="needs an approval by someone other than its deployer"):
         promote(coordinate, source=staging, target=releases, require_approval=True)
-    assert _tree(releases.root) == {}
-    before = _tree(staging.root)
+    assert tree(releases.root) == {}
+    before = tree(staging.root)
     with pytest.raises(InvalidInput, match="deployed by alice, who cannot also approve it"):
         approve(coordinate, to=releases, repository=staging)
-    assert _tree(staging.root) == before
+    assert tree(staging.root) == before
     _as(monkeypatch, "bob")
     record = approve(coordinate, to=releases, repository=staging, comment="looked at the drift report")
     assert record.approved_by["user"] == "bob"
@@ -68,7 +50,7 @@ def test_promotion_needs_an_approval_by_someone_else_and_names_the_approver(
         promote(coordinate, source=staging, target=other, require_approval=True)
     _as(monkeypatch, "carol")
     promote(coordinate, source=staging, target=releases, require_approval=True)
-    files = _tree(releases.root)
+    files = tree(releases.root)
     promotion = json.loads(files["com/acme/churn/1.0.0/churn-1.0.0-promotion.json"])
     assert promotion["approval"]["approved_by"]["user"] == "bob"
     assert promotion["approval"]["comment"] == "looked at the drift report"
@@ -83,12 +65,7 @@ def test_promotion_needs_an_approval_by_someone_else_and_names_the_approver(
 def test_require_approval_in_the_targets_configuration_and_the_approved_gate(
     tmp_path: Path, make_model: Callable[..., Path], monkeypatch: pytest.MonkeyPatch, isolated_env: Path
 ) -> None:
-    staging, releases, prod = (tmp_path / name for name in ("staging", "releases", "prod"))
-    (isolated_env / "config.toml").write_text(
-        f'default = "staging"\n[repositories.staging]\nurl = "{staging.as_uri()}"\n'
-        f'[repositories.releases]\nurl = "{releases.as_uri()}"\nrequire_approval = true\n'
-        f'[repositories.prod]\nurl = "{prod.as_uri()}"\n'
-    )
+    configure(isolated_env, tmp_path, staging={}, releases={"require_approval": True}, prod={})
     _as(monkeypatch, "alice")
     coordinate = run("deploy", str(make_model()), "com.acme:churn:1.0")[1].splitlines()[-1]
     code, _, err = run("promote", coordinate, "--from", "staging", "--to", "releases")
@@ -128,15 +105,7 @@ def test_an_approval_of_another_version_is_refused_naming_both(
     assert create_record(staging, second.path("json", classifier), record)
     with pytest.raises(IntegrityError, match=rf"The approval of {second} in .* describes '{first}'; refusing it"):
         promote(str(second), source=staging, target=releases, require_approval=True)
-    assert _tree(releases.root) == {}
-
-
-def _write_config(home: Path, tmp_path: Path, **repositories: dict[str, object]) -> None:
-    text = 'default = "staging"\n'
-    for name, options in repositories.items():
-        text += f'[repositories.{name}]\nurl = "{(tmp_path / name).as_uri()}"\n'
-        text += "".join(f"{key} = {json.dumps(value)}\n" for key, value in options.items())
-    (home / "config.toml").write_text(text)
+    assert tree(releases.root) == {}
 
 
 def _resign(keys: Keys, key: str, record: Path) -> None:
@@ -163,7 +132,7 @@ def test_a_signed_approval_names_its_key_and_promote_checks_it_against_self_appr
 ) -> None:
     monkeypatch.setenv("GNUPGHOME", str(gpg_keys.home))
     releases_policy = {"require_signatures": True, "trusted_keys": [gpg_keys.signer, gpg_keys.other]}
-    _write_config(
+    configure(
         isolated_env,
         tmp_path,
         staging={"sign_with": gpg_keys.signer},
@@ -173,12 +142,12 @@ def test_a_signed_approval_names_its_key_and_promote_checks_it_against_self_appr
     coordinate = run("deploy", str(make_model()), "com.acme:churn:1.0", "-r", "staging")[1].splitlines()[-1]
     folder = tmp_path / "staging" / "com/acme/churn/1.0.0"
     record = folder / f"churn-1.0.0-{approval_classifier((tmp_path / 'releases').as_uri())}.json"
-    before = _tree(tmp_path / "staging")
+    before = tree(tmp_path / "staging")
     _as(monkeypatch, "bob")
     # Bob with the key that signed the release is the same identity: refused, nothing written.
     code, _, err = run("approve", coordinate, "--to", "releases", "-r", "staging")
     assert code == 2 and f"signed by key {gpg_keys.signer}, which cannot also approve it" in err
-    assert len(err.strip().splitlines()) == 1 and _tree(tmp_path / "staging") == before
+    assert len(err.strip().splitlines()) == 1 and tree(tmp_path / "staging") == before
 
     # An unsigned approval: the target requires signatures, so promote refuses it.
     approve(coordinate, to="releases", repository="staging", sign=False)
