@@ -102,8 +102,8 @@ def nexus() -> Iterator[ComponentsNexus]:
     server.close()
 
 
-def _deploy_three(nexus: ComponentsNexus, make_model: Callable[..., Path]) -> None:
-    repo = make_repo(nexus.url)
+def _deploy_three(nexus: FakeNexus, make_model: Callable[..., Path], url: str | None = None) -> None:
+    repo = make_repo(url or nexus.url)
     for content in ("a", "b", "c"):
         deploy(make_model(content), "com.acme:churn:1.0", repository=repo)
 
@@ -172,3 +172,31 @@ def test_a_component_the_search_does_not_find_is_refused(
     with pytest.raises(ArtifactNotFound, match=r"search does not find the component of com\.acme:churn:1\.0\.0"):
         prune(CHURN, repository=make_repo(nexus.url), keep_last=1, keep_series=False, apply=True)
     assert nexus.files == before
+
+
+class NoDeleteServer(FakeNexus):
+    """A plain maven2 server (no ``/repository/NAME/`` URL, so not taken for Nexus) that answers 405 to DELETE."""
+
+    def handle(self, method: str, path: str, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, str], bytes]:
+        if method == "DELETE" and not path.startswith("/maven/.registry/"):
+            self.requests.append((method, path))
+            return 405, {"Allow": "GET, HEAD, PUT"}, b""
+        return super().handle(method, path.removeprefix("/maven/"), headers, body)
+
+
+def test_a_server_that_refuses_delete_is_one_clear_error_before_anything_is_written(
+    make_model: Callable[..., Path],
+) -> None:
+    server = NoDeleteServer()
+    try:
+        url = server.url.replace("/repository/models/", "/maven/")
+        repo = make_repo(url)
+        _deploy_three(server, make_model, url)
+        before = dict(server.files)
+        with pytest.raises(RepositoryUnavailable, match=r"does not allow deleting files \(HTTP 405") as raised:
+            prune(CHURN, repository=make_repo(url), keep_last=1, keep_series=False, apply=True)
+        assert str(raised.value).endswith("Nothing was changed.")
+        assert server.files == before
+        assert read_metadata(repo, CHURN) is not None
+    finally:
+        server.close()
