@@ -15,6 +15,7 @@ from registry.approve import approve
 from registry.checksums import ALGORITHMS, digest_file
 from registry.deploy import deploy
 from registry.exceptions import ConfigError, GateFailed, IntegrityError, InvalidInput
+from registry.fsck import check
 from registry.history import history
 from registry.promote import promote
 from registry.repository.local import LocalRepository
@@ -187,6 +188,7 @@ def test_a_signed_approval_names_its_key_and_promote_checks_it_against_self_appr
     assert code == 0, err
     promotion = json.loads((tmp_path / "releases/com/acme/churn/1.0.0/churn-1.0.0-promotion.json").read_bytes())
     assert promotion["approval"]["key"] == gpg_keys.other
+    assert check(LocalRepository(tmp_path / "staging"), ["com.acme:churn"]).clean  # the signed approval is no damage
     code, out, _ = run("history", "com.acme:churn", "-r", "releases")
     assert code == 0 and "approved by bob@" in out and f"(key {gpg_keys.other})" in out
     code, out, _ = run("show", coordinate, "-r", "releases")
