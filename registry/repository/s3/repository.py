@@ -22,6 +22,7 @@ from registry.repository import progress
 from registry.repository.base import PathExists, Source, StreamingRepository
 from registry.repository.config import Credentials, RepositoryConfig
 from registry.repository.s3.errors import MAX_ATTEMPTS, Where, code_of, failure, retried
+from registry.repository.s3.lock import lock_path, locked
 from registry.repository.s3.streams import Reporting, as_bytes, md5_etag, multipart_etag, opened
 
 try:
@@ -116,6 +117,7 @@ class S3Repository(StreamingRepository):
         self._traits: tuple[bool, bool] | None = None
         self._probe_lock = threading.Lock()
         self._warned: set[str] = set()
+        self._announced: set[str] = set()
         # What the last read of a mutable file found: (ETag, content), or _ABSENT; a compare-and-swap starts there.
         self._seen: dict[str, tuple[str, bytes] | object] = {}
         self._read_back: dict[str, tuple[float, bytes]] = {}
@@ -423,17 +425,11 @@ class S3Repository(StreamingRepository):
     def update(self, path: str, change: Callable[[bytes | None], bytes]) -> bytes:
         # Compare-and-swap: start from what the last read of the file found (a deploy read the metadata at its
         # start), write with If-Match on its ETag (If-None-Match where it was absent), and on 412 read it again
-        # and start over. A server ignoring conditions is written plainly: registry.store.publish reads back and
-        # merges again until the versions stay listed.
+        # and start over. A server ignoring If-Match but honouring If-None-Match is written under a lock object
+        # (see lock.py); one ignoring both is written plainly: registry.store.publish reads back and merges again
+        # until the versions stay listed.
         if not self.compare_and_swap():
-            self._warn(
-                "ignores If-Match (compare-and-swap): maven-metadata.xml is updated by reading it back and merging "
-                "again until the version stays listed."
-            )
-            content = change(self._read_fresh_or_none(path))
-            self._put(path, content, {})
-            self._write_sidecars(path, content)
-            return content
+            return self._update_without_swap(path, change)
         deadline = time.monotonic() + MAX_UPDATE_SECONDS
         attempt = 0
         while time.monotonic() < deadline:
@@ -469,6 +465,38 @@ class S3Repository(StreamingRepository):
             f"Could not update {path} in {self.display}: other writers kept changing it for "
             f"{MAX_UPDATE_SECONDS} s. Try again."
         )
+
+    def _update_without_swap(self, path: str, change: Callable[[bytes | None], bytes]) -> bytes:
+        """:meth:`update` on a server that ignores If-Match: under a lock object where it honours If-None-Match,
+        else plainly (the caller reads back and merges again)."""
+        if not self.conditional_writes():
+            self._warn(
+                "ignores If-Match (compare-and-swap): maven-metadata.xml is updated by reading it back and merging "
+                "again until the version stays listed."
+            )
+            content = change(self._read_fresh_or_none(path))
+            self._put(path, content, {})
+            self._write_sidecars(path, content)
+            return content
+        if path not in self._announced:
+            self._announced.add(path)
+            log.info(
+                "%s ignores If-Match: %s is updated under the lock object %s.", self.display, path, lock_path(path)
+            )
+        # A first change of what was last read (a deploy read the metadata at its start) waits, outside the lock, for
+        # what the change waits for (the version's files in place): the lock is held for one read and the writes.
+        with self._lock:
+            seen = self._seen.get(path)
+        change(seen[1] if isinstance(seen, tuple) else None if seen is _ABSENT else self._read_fresh_or_none(path))
+        lock = lock_path(path)
+        with locked(self.client, self.bucket, self._key(lock), self.display, self._failing(path), path=lock):
+            content = change(self._read_fresh_or_none(path))
+            self._put(path, content, {})
+            self._write_sidecars(path, content)
+        return content
+
+    def _failing(self, path: str) -> Callable[[Exception, str], RegistryError]:
+        return lambda exc, action: self._fail(exc, action, lock_path(path))
 
     def _read_fresh_or_none(self, path: str) -> bytes | None:
         """The server's ``path`` now (not what this process read back before), or ``None``."""
