@@ -12,6 +12,7 @@ import pytest
 from cardhelpers import run_cli
 from deployers import deploy_concurrently
 from s3tools import S3Proxy, moto_server, new_bucket, use_aws
+from scenarios import deploy_and_resolve_every_selector
 
 from registry.coordinates import Module
 from registry.deploy import deploy
@@ -73,20 +74,7 @@ def _card(auc: float) -> ModelCard:
 
 
 def test_deploy_and_resolve_every_selector(s3_url: str, make_model: Callable[..., Path], moto: str) -> None:
-    for content, target in [("a", "1.0"), ("b", "1.0"), ("c", "1.1"), ("d", "2.0")]:
-        deploy(make_model(content), f"com.acme:churn:{target}", repository=s3_url)
-    expected = {
-        "latest.release": ("2.0.0", "d"),
-        "1.0": ("1.0.1", "b"),
-        "1.0.+": ("1.0.1", "b"),
-        "1.+": ("1.1.0", "c"),
-        "[1.0,2.0)": ("1.1.0", "c"),
-        "1.0.0": ("1.0.0", "a"),
-    }
-    for selector, (version, content) in expected.items():
-        resolved = resolve(f"com.acme:churn:{selector}", repository=s3_url)
-        assert str(resolved.coordinate.version) == version, selector
-        assert (resolved.path / "stages/0_lr/data/part-00000.snappy.parquet").read_text() == content * 100
+    deploy_and_resolve_every_selector(s3_url, make_model)
     assert [str(v) for v in list_versions(CHURN, open_repository(s3_url))] == ["1.0.0", "1.0.1", "1.1.0", "2.0.0"]
     stored = _objects(moto, s3_url)
     assert "com/acme/churn/maven-metadata.xml.sha512" in stored
