@@ -91,7 +91,9 @@ def locked(
                 raise fail(exc, "locking") from exc
         except botocore.exceptions.BotoCoreError as exc:
             raise fail(exc, "locking") from exc
-        holder = _break_if_stale(client, bucket, key, display, fail)
+        holder = _break_if_stale(client, bucket, key, display, fail, owner)
+        if holder == owner:  # an earlier attempt of ours, whose answer was lost, created it
+            break
         if time.monotonic() > deadline:
             raise RepositoryUnavailable(
                 f"{path or key} in {display} is held by another writer ({holder or 'unknown'}) for more than "
@@ -105,9 +107,10 @@ def locked(
 
 
 def _break_if_stale(
-    client: Any, bucket: str, key: str, display: str, fail: Callable[[Exception, str], RegistryError]
+    client: Any, bucket: str, key: str, display: str, fail: Callable[[Exception, str], RegistryError], ours: str
 ) -> str:
-    """Delete the lock ``key`` if it is stale (see the module's docstring); returns its owner as recorded."""
+    """Delete the lock ``key`` if it is stale (see the module's docstring) and not ``ours``; returns its owner as
+    recorded."""
     try:
         answer = client.get_object(Bucket=bucket, Key=key)
         data = answer["Body"].read()
@@ -118,6 +121,8 @@ def _break_if_stale(
     except botocore.exceptions.BotoCoreError as exc:
         raise fail(exc, "reading the lock") from exc
     owner, expires_after = _recorded(data)
+    if owner == ours:
+        return owner
     written = answer.get("LastModified")
     now = answer.get("ResponseMetadata", {}).get("HTTPHeaders", {}).get("date")
     if written is None or now is None:
