@@ -7,6 +7,9 @@ the one thread that drives a ``CurlMulti`` and waits for the answer; that thread
 (``CurlMulti.timeout()``) and the sockets it names, never a fixed poll. Over HTTP/2 every request of a command
 goes on one connection (libcurl's cap of 100 streams on it is raised to the server's own), so a thousand reads
 take a few round trips instead of a thousand over sixty-four connections (see ARCHITECTURE.md, "Small reads").
+The driving thread ends after :data:`IDLE_EXIT` seconds without reads (its connections stay open) and the next read
+starts another, so a repository that is never closed keeps no thread of ours alive; the decision to end is taken
+under the lock reads are queued with, so a read is run by the ending thread or by the next one, never dropped.
 
 HTTP/2 is asked for over TLS through ALPN, as Nexus and Artifactory offer it (the server may answer HTTP/1.1),
 and without TLS only where the repository says the server speaks it (``http2 = "prior-knowledge"``): an
@@ -27,6 +30,7 @@ import re
 import select
 import socket
 import threading
+import time
 from collections import deque
 from collections.abc import Mapping
 from typing import Any
@@ -36,11 +40,14 @@ import pycurl
 
 from registry.repository.http.request_settings import MAX_SMALL_FILE, POOL_SIZE, Endpoint
 
-__all__ = ["HTTP2_MODES", "MultiplexedReader", "speaks_http2"]
+__all__ = ["HTTP2_MODES", "IDLE_EXIT", "MultiplexedReader", "speaks_http2"]
 
 #: The values of a repository's ``http2`` setting: ``"alpn"`` (over TLS where the server offers it, the default)
 #: and ``"prior-knowledge"`` (h2c: the server speaks HTTP/2 without TLS, or with TLS without offering it).
 HTTP2_MODES = ("alpn", "prior-knowledge")
+#: How long the driving thread waits without reads before it ends (seconds); the next read starts another. A
+#: repository that is never closed then keeps no thread of ours past its last reads.
+IDLE_EXIT = 5.0
 #: The longest wait of the driving thread while reads run, in milliseconds (see :meth:`MultiplexedReader._wait`).
 _BUSY_WAIT = 50
 #: poll() where the platform has it (select() is limited to descriptors below 1024).
@@ -310,6 +317,8 @@ class MultiplexedReader:
 
     def _drive(self) -> None:
         running: dict[Any, _Read] = {}
+        idle_since = time.monotonic()
+        idled = False  # ended after IDLE_EXIT without reads: nothing to fail, the next read starts another
         try:
             while not self._closed:
                 while self._queue:
@@ -320,21 +329,35 @@ class MultiplexedReader:
                 while self._multi.perform()[0] == pycurl.E_CALL_MULTI_PERFORM:
                     pass
                 self._finish(running)
-                self._wait(bool(running))
+                if running:
+                    self._wait(busy=True)
+                    idle_since = time.monotonic()
+                    continue
+                left = IDLE_EXIT - (time.monotonic() - idle_since)
+                if left <= 0:
+                    with self._lock:  # against _send: a read queued from here on starts another driver
+                        if not self._queue and not self._closed:
+                            self._driver = None
+                            idled = True
+                            return
+                    continue
+                self._wait(busy=False, limit=left)
         finally:
-            with self._lock:
-                self._closed = True  # ended (or failed): reads from now on go to the full transport at once
-            for read in list(running.values()) + list(self._queue):
-                self._done(read)  # result None: the full transport
+            if not idled:
+                with self._lock:
+                    self._closed = True  # ended (or failed): reads from now on go to the full transport at once
+                for read in list(running.values()) + list(self._queue):
+                    self._done(read)  # result None: the full transport
 
-    def _wait(self, busy: bool) -> None:
-        """Until a socket of libcurl's or the wake-up pipe is ready, or libcurl's timeout is due.
+    def _wait(self, *, busy: bool, limit: float = -1) -> None:
+        """Until a socket of libcurl's or the wake-up pipe is ready, or libcurl's timeout is due (while reads run),
+        or ``limit`` seconds have passed (while none do; ``-1``: no limit).
 
         Waited on with ``poll``, which takes descriptors of any number. While reads run, a wait lasts at most
         :data:`_BUSY_WAIT`: ``curl_multi_fdset`` leaves out sockets numbered beyond ``FD_SETSIZE`` (1024) and names
         none while libcurl resolves a name on its own thread, so a socket it does not name is looked at again soon
         instead of when its (long) timeout is due."""
-        timeout_ms = self._multi.timeout() if busy else -1
+        timeout_ms = self._multi.timeout() if busy else (-1 if limit < 0 else max(1, int(limit * 1000)))
         readable, writable, failed = self._multi.fdset()
         if busy:
             timeout_ms = _BUSY_WAIT if timeout_ms < 0 else min(timeout_ms, _BUSY_WAIT)
