@@ -34,9 +34,16 @@ def dropped(exc: requests.exceptions.ConnectionError) -> bool:
     return isinstance(error, ProtocolError) and any(isinstance(arg, _DROPS) for arg in error.args)
 
 
+#: OpenSSL's words for a certificate it did not accept.
+_VERIFICATION = re.compile(r"certificate verify failed: [^(\'\"]*|Hostname mismatch[^(\'\"]*")
+
+
 def reason(exc: BaseException) -> str:
     """A short cause without URLs (which might carry user-info) or nested tracebacks."""
     text = str(exc.__cause__ or exc) if not isinstance(exc, requests.exceptions.Timeout) else "timed out"
+    verification = _VERIFICATION.search(text)
+    if verification:  # what OpenSSL said, without the nested exception reprs around it
+        return verification.group(0).rstrip()
     for marker in ("Caused by ", "(Caused by "):
         if marker in text:
             text = text.split(marker, 1)[1]

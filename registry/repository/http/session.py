@@ -46,6 +46,7 @@ from registry.exceptions import (
     AuthenticationFailed,
     RegistryError,
     RepositoryUnavailable,
+    UntrustedCertificate,
 )
 from registry.repository import progress
 from registry.repository.base import Source
@@ -86,6 +87,8 @@ class RequestsTransport:
         if "Authorization" in endpoint.headers:
             self._session.auth = Authorization(endpoint.headers["Authorization"])
         self._session.verify = str(Path(config.ca_bundle).expanduser()) if config.ca_bundle else config.verify_tls
+        # Given on each request: requests lets REQUESTS_CA_BUNDLE or CURL_CA_BUNDLE override the session's own.
+        self._verify = None if self._session.verify is True else self._session.verify
         self._helpers: list[threading.Thread] = []
         self._helpers_lock = threading.Lock()
         self._plain: PlainGet | None = None
@@ -127,6 +130,8 @@ class RequestsTransport:
     def _send(self, method: str, path: str, *, spent: int = 0, **kwargs: Any) -> requests.Response:
         """One request (``spent``: how many of its retries an earlier attempt used up)."""
         kwargs.setdefault("timeout", self._timeout)
+        if self._verify is not None:
+            kwargs.setdefault("verify", self._verify)
         started = time.monotonic()
         try:
             with self._adapter.spending(spent):
@@ -134,10 +139,7 @@ class RequestsTransport:
         except requests.exceptions.Timeout as exc:
             raise self._no_answer(method, path) from exc
         except requests.exceptions.SSLError as exc:
-            raise RepositoryUnavailable(
-                f"TLS verification failed for {self.display}: {reason(exc)}. If the server uses a private CA, set "
-                "ca_bundle for the repository in the configuration file."
-            ) from exc
+            raise self._untrusted(exc) from exc
         except requests.exceptions.ConnectionError as exc:
             if isinstance(getattr(exc.args[0] if exc.args else None, "reason", None), ReadTimeoutError):
                 raise self._no_answer(method, path) from exc  # every retry timed out: it arrives as "max retries"
@@ -169,6 +171,18 @@ class RequestsTransport:
         if plain is None or plain.proxied or plain.verify is False or plain.cert is not None:
             return None, False
         return dict(plain.template.headers), plain.verify
+
+    def _untrusted(self, exc: requests.exceptions.SSLError) -> RepositoryUnavailable:
+        cause = reason(exc)
+        if "certificate verify failed" not in cause and "hostname mismatch" not in cause.lower():
+            return RepositoryUnavailable(f"The TLS connection to {self.display} failed: {cause}.")
+        bundle = self.config.ca_bundle
+        advice = (
+            f"check that the ca_bundle {bundle} holds the CA that signed the server's certificate"
+            if bundle
+            else "if the server uses a private CA, set ca_bundle for the repository in the configuration file"
+        )
+        return UntrustedCertificate(f"TLS verification failed for {self.display}: {cause}; {advice}.")
 
     def _no_answer(self, method: str, path: str) -> RepositoryUnavailable:
         return RepositoryUnavailable(
