@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import logging
 import tempfile
 import threading
@@ -15,12 +14,14 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from registry._util import atomic_write, backoff
+from registry._util import backoff
 from registry.checksums import digest_bytes, file_digest
 from registry.exceptions import ArtifactNotFound, ConfigError, RegistryError, RepositoryUnavailable
 from registry.repository import progress
 from registry.repository.base import PathExists, Source, StreamingRepository
 from registry.repository.config import Credentials, RepositoryConfig
+from registry.repository.probe_record import ProbeRecord
+from registry.repository.read_back import ReadBackCopies
 from registry.repository.s3.errors import MAX_ATTEMPTS, Where, code_of, failure, retried
 from registry.repository.s3.streams import Reporting, as_bytes, md5_etag, multipart_etag, opened
 
@@ -42,12 +43,8 @@ PART_SIZE = 8 << 20
 PART_CONCURRENCY = 8
 #: How long a metadata update keeps trying while other writers change the file.
 MAX_UPDATE_SECONDS = 90
-#: How long what the probe found about a server is trusted, kept in the cache folder (in seconds).
-TRAITS_TTL = 3600.0
 #: The largest file ``read`` holds in memory.
 MAX_SMALL_FILE = 32 << 20
-#: How long a copy written by a compare-and-swap answers the next read of the file.
-_READ_BACK_SECONDS = 5.0
 _ABSENT = object()
 
 
@@ -118,7 +115,7 @@ class S3Repository(StreamingRepository):
         self._warned: set[str] = set()
         # What the last read of a mutable file found: (ETag, content), or _ABSENT; a compare-and-swap starts there.
         self._seen: dict[str, tuple[str, bytes] | object] = {}
-        self._read_back: dict[str, tuple[float, bytes]] = {}
+        self._read_back = ReadBackCopies()  # what a compare-and-swap wrote answers the next read
         self._lock = threading.Lock()
 
     @classmethod
@@ -145,10 +142,9 @@ class S3Repository(StreamingRepository):
     # -- reading ------------------------------------------------------------------------------------------
 
     def read(self, path: str) -> bytes:
-        with self._lock:
-            kept = self._read_back.pop(path, None)
-        if kept is not None and time.monotonic() - kept[0] < _READ_BACK_SECONDS:
-            return kept[1]
+        kept = self._read_back.take(path)
+        if kept is not None:
+            return kept
         try:
             response = self.client.get_object(Bucket=self.bucket, Key=self._key(path))
             if response.get("ContentLength", 0) > MAX_SMALL_FILE:
@@ -229,7 +225,8 @@ class S3Repository(StreamingRepository):
 
     def traits(self) -> tuple[bool, bool]:
         """Whether the server honours ``If-None-Match: *`` and ``If-Match``: found by a probe object created twice
-        and then replaced under a wrong ETag, once per :data:`TRAITS_TTL`, kept in the cache folder."""
+        and then replaced under a wrong ETag, once per :data:`~registry.repository.probe_record.TRAITS_TTL`, kept in
+        the cache folder (:class:`~registry.repository.probe_record.ProbeRecord`)."""
         with self._probe_lock:
             if self._traits is None:
                 known = self._known()
@@ -260,33 +257,13 @@ class S3Repository(StreamingRepository):
             with contextlib.suppress(Exception):
                 self.client.delete_object(Bucket=self.bucket, Key=key)
 
-    def _traits_file(self) -> Path | None:
-        if not self.config.state_dir:
-            return None
-        name = hashlib.sha256(str(self.origin).encode()).hexdigest()[:32]
-        return Path(self.config.state_dir) / "servers" / f"{name}.json"
-
     def _known(self) -> tuple[bool, bool] | None:
-        file = self._traits_file()
-        if file is None:
-            return None
-        try:
-            data = json.loads(file.read_bytes())
-            if data["origin"] != self.origin or not 0 <= time.time() - float(data["probed"]) < TRAITS_TTL:
-                return None
-            creates, swaps = data["creates"], data["swaps"]
-        except (OSError, ValueError, KeyError, TypeError):
-            return None
+        data = ProbeRecord(self.config.state_dir, str(self.origin)).load() or {}
+        creates, swaps = data.get("creates"), data.get("swaps")
         return (creates, swaps) if isinstance(creates, bool) and isinstance(swaps, bool) else None
 
     def _keep(self, traits: tuple[bool, bool]) -> None:
-        file = self._traits_file()
-        if file is None:
-            return
-        with contextlib.suppress(OSError):
-            file.parent.mkdir(parents=True, exist_ok=True)
-            data = {"origin": self.origin, "probed": time.time(), "creates": traits[0], "swaps": traits[1]}
-            atomic_write(file, json.dumps(data).encode())
+        ProbeRecord(self.config.state_dir, str(self.origin)).save({"creates": traits[0], "swaps": traits[1]})
 
     def prepare_writes(self) -> None:
         def prepare() -> None:
@@ -462,7 +439,7 @@ class S3Repository(StreamingRepository):
                 raise self._fail(exc, "updating", path) from exc
             with self._lock:
                 self._seen[path] = (etag, content)
-                self._read_back[path] = (time.monotonic(), content)
+            self._read_back.keep(path, content)
             self._write_sidecars(path, content, etag)
             return content
         raise RepositoryUnavailable(
@@ -472,8 +449,7 @@ class S3Repository(StreamingRepository):
 
     def _read_fresh_or_none(self, path: str) -> bytes | None:
         """The server's ``path`` now (not what this process read back before), or ``None``."""
-        with self._lock:
-            self._read_back.pop(path, None)
+        self._read_back.forget(path)
         return self._read_or_none(path)
 
     def _put(self, path: str, content: bytes, condition: dict[str, str]) -> str:
