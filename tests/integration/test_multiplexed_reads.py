@@ -248,11 +248,9 @@ def test_no_read_is_lost_or_held_while_the_driving_thread_ends(
         return answers
 
     try:
-        started = time.monotonic()
         with ThreadPoolExecutor(8) as pool:
             answers = [a for thread in pool.map(reads, range(8)) for a in thread]
         assert answers == [(200, content)] * 1200  # no None: none went to the full transport, none timed out
-        assert time.monotonic() - started < 5
         assert len(drivers) > 10  # the drivers did end and start again meanwhile
     finally:
         for reader in readers:
