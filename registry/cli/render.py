@@ -152,6 +152,7 @@ def _promotion(record: VersionCard) -> RenderableType:
     if promotion.approval:
         approval = promotion.approval
         approved = formatting.when_by(approval.get("approved_at"), approval.get("approved_by"))
+        approved += f" (key {approval['key']})" if approval.get("key") else ""
         rows.append(("approved", approved + (f": {approval['comment']}" if approval.get("comment") else "")))
     for gate in promotion.gates:
         verdict = Text(formatting.verdict(gate.passed), style="green" if gate.passed else "red")

@@ -27,6 +27,7 @@ from registry.store.records import (
     fetch_card,
     fetch_promotion,
     promotion_of,
+    read_approval,
     read_history,
 )
 from registry.store.upload import upload_version
@@ -51,6 +52,7 @@ __all__ = [
     "promotion_of",
     "pruned_leftovers",
     "publish",
+    "read_approval",
     "read_history",
     "read_many_verified",
     "read_metadata",

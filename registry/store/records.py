@@ -32,6 +32,7 @@ __all__ = [
     "card_of",
     "create_record",
     "fetch_approval",
+    "read_approval",
     "fetch_card",
     "fetch_promotion",
     "promotion_of",
@@ -89,11 +90,17 @@ def fetch_approval(repository: Repository, coordinate: Coordinate, target: str) 
 
     :raises IntegrityError: the record does not match its checksum, or is not about ``coordinate``.
     """
+    found = read_approval(repository, coordinate, target)
+    return found[0] if found is not None else None
+
+
+def read_approval(repository: Repository, coordinate: Coordinate, target: str) -> tuple[ApprovalRecord, bytes] | None:
+    """:func:`fetch_approval`, with the record's verified bytes (what its signature, if any, is over)."""
     data = read_version_json(repository, coordinate, approval_classifier(target), None, often_absent=True)
     if data is None:
         return None
     what = f"The approval of {coordinate} in {repository.display}"
-    return _record_about(ApprovalRecord.from_json, data, coordinate, what)
+    return _record_about(ApprovalRecord.from_json, data, coordinate, what), data
 
 
 def create_record(repository: Repository, path: str, data: bytes) -> bool:

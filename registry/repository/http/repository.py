@@ -355,6 +355,28 @@ class HttpRepository(StreamingRepository):
         if not 200 <= response.status_code < 300:
             raise self.transport.fail(response, "writing", path)
 
+    def removal(self, directory: str) -> Callable[[Sequence[str]], None]:
+        """Nexus 3 (a ``.../repository/NAME/`` URL): through its components REST API
+        (:mod:`~registry.repository.http.nexus`); any other server: each file's ``DELETE``, once a ``DELETE`` of a
+        file that is not there showed the server allows it (404), before anything is written."""
+        from registry.repository.http.nexus import nexus_removal, nexus_repository_name
+
+        name = nexus_repository_name(self.base)
+        if name is not None:
+            return nexus_removal(self, self.transport, name, directory)
+        probe = f"{directory}/.registry-delete-probe"
+        response = self.transport.request("DELETE", probe)
+        if response.status_code in (405, 501):
+            raise RepositoryUnavailable(
+                f"{self.display} does not allow deleting files (HTTP {response.status_code} to DELETE), so prune "
+                "cannot delete versions there: allow DELETE on the server (WebDAV), or delete them on the server "
+                "itself. Nothing was changed."
+            )
+        if response.status_code not in (200, 202, 204, 404):
+            error = self.transport.fail(response, "deleting", probe)
+            raise type(error)(f"{error} Nothing was changed.")
+        return super().removal(directory)
+
     def delete(self, path: str) -> None:
         response = self.transport.request("DELETE", path)
         if response.status_code not in (200, 202, 204, 404):
