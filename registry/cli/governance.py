@@ -70,23 +70,23 @@ def history(artifact: str, repository: str | None, at: str | None, as_json: bool
     if as_json:
         click.echo(json.dumps(timeline.to_dict(), indent=2, sort_keys=True))
         return
-    from registry import present
+    from registry import formatting
 
     for event in timeline.events:
-        click.echo(f"{event.at}  {event.repository}  {event.kind:<9} {event.coordinate}  {_details(event, present)}")
+        click.echo(f"{event.at}  {event.repository}  {event.kind:<9} {event.coordinate}  {_details(event, formatting)}")
     if timeline.at is not None:
         click.echo(f"latest.release in {timeline.repository} at {timeline.to_dict()['at']}:", err=True)
         click.echo(str(timeline.latest) if timeline.latest else "none")
 
 
-def _details(event: Any, present: Any) -> str:
+def _details(event: Any, formatting: Any) -> str:
     """What the event's line says after its coordinate."""
-    who = f"by {present.who(event.by)}" if event.by else ""
+    who = f"by {formatting.who(event.by)}" if event.by else ""
     details = event.details
     if event.kind == "promoted":
         gates = ", ".join(f"{g['expression']} ({g['actual']})" for g in details.get("gates", []))
         approval = details.get("approval") or {}
-        approved = f"; approved by {present.who(approval.get('approved_by'))}" if approval else ""
+        approved = f"; approved by {formatting.who(approval.get('approved_by'))}" if approval else ""
         approved += f" (key {approval['key']})" if approval.get("key") else ""
         return f"{who} from {details['from']} to {details['to']}" + (f"; gates {gates}" if gates else "") + approved
     if event.kind == "yanked":

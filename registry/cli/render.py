@@ -1,6 +1,6 @@
 """How cards, diffs and search results look in a terminal: rich tables for ``show``, ``diff`` and ``search``.
 
-Values and people are formatted by :mod:`registry.present`, as on the HTML catalog. Cards hold user text, so every
+Values and people are formatted by :mod:`registry.formatting`, as on the HTML catalog. Cards hold user text, so every
 value goes into a table as :class:`rich.text.Text`, never as markup: a description of ``[bold red]`` is printed as
 written. :func:`print_view` draws for a terminal's width, and for a pipe or a file one unwrapped line per row.
 """
@@ -17,7 +17,7 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from registry import present
+from registry import formatting
 from registry.cards import VersionCard
 from registry.diff import SECTIONS, CardDiff
 from registry.modelcard import stages
@@ -48,9 +48,9 @@ def print_view(renderable: RenderableType) -> None:
 
 
 def _text(value: Any) -> Text:
-    """A card value as plain text (:func:`registry.present.value`); a missing one dimmed."""
-    shown = present.value(value)
-    return Text(shown, style="dim" if shown == present.MISSING else "")
+    """A card value as plain text (:func:`registry.formatting.value`); a missing one dimmed."""
+    shown = formatting.value(value)
+    return Text(shown, style="dim" if shown == formatting.MISSING else "")
 
 
 def _table(title: str | Text | None, *columns: str, whole: Iterable[str] = ()) -> Table:
@@ -85,8 +85,8 @@ def _pairs(title: str | Text | None, rows: Iterable[tuple[str, Any]]) -> Table:
 def card_view(record: VersionCard) -> RenderableType:
     """The card of one version: summary, metrics, training data, params per stage, schema, promotion."""
     card = record.card
-    tools = present.mapping(card.tools)
-    runtime = present.runtime(card.tools)
+    tools = formatting.mapping(card.tools)
+    runtime = formatting.runtime(card.tools)
     shown = {"spark", "scala", "java", "python"} if runtime else set()  # on the runtime line instead
     parts: list[RenderableType] = [
         Text(str(record.coordinate), style="bold"),
@@ -94,25 +94,25 @@ def card_view(record: VersionCard) -> RenderableType:
             None,
             [
                 ("description", card.description or None),
-                ("deployed", present.when_by(card.created, card.deployed_by)),
+                ("deployed", formatting.when_by(card.created, card.deployed_by)),
                 ("previous build", card.previous),
-                ("labels", present.labels(card.labels)),
-                ("code", present.commit(card.code)),
+                ("labels", formatting.labels(card.labels)),
+                ("code", formatting.commit(card.code)),
                 ("tools", ", ".join(f"{k} {v}" for k, v in sorted(tools.items()) if v and k not in shown) or None),
                 ("runtime", runtime),
             ],
         ),
     ]
-    if present.mapping(card.metrics):
-        parts.append(_pairs("Metrics", present.metrics(card.metrics)))
-    if present.mapping(card.training_data):
-        parts.append(_pairs("Training data", present.training_data(card.training_data)))
+    if formatting.mapping(card.metrics):
+        parts.append(_pairs("Metrics", formatting.metrics(card.metrics)))
+    if formatting.mapping(card.training_data):
+        parts.append(_pairs("Training data", formatting.training_data(card.training_data)))
     if not stages(card):
-        parts.append(Text.assemble(("Stages", "bold"), f"  {present.NO_STAGES}"))
+        parts.append(Text.assemble(("Stages", "bold"), f"  {formatting.NO_STAGES}"))
     for stage in stages(card):
         title = Text.assemble(f"Stage {stage.label}", (f"  {stage.uid}" if stage.uid else "", "dim"))
         table = _table(title, "param", "value", "")
-        for name, value, default in present.params(stage, card.coordinate):
+        for name, value, default in formatting.params(stage, card.coordinate):
             table.add_row(Text(name), Text(value), "default" if default else "")
         parts.append(table)
     profile = profile_view(card.profile if isinstance(card.profile, Mapping) else None)
@@ -121,13 +121,13 @@ def card_view(record: VersionCard) -> RenderableType:
     schema = card.input_schema if isinstance(card.input_schema, list) else []
     if schema:
         table = _table("Input schema", "column", "type", "nullable")
-        for entry in (present.mapping(e) for e in schema):
+        for entry in (formatting.mapping(e) for e in schema):
             table.add_row(_text(entry.get("name")), _text(entry.get("type")), _text(entry.get("nullable")))
         parts.append(table)
     parts.append(_promotion(record))
     if record.yanked is not None:
         yanked = record.yanked
-        rows = [("yanked", present.when_by(yanked.at, yanked.by)), ("reason", yanked.reason)]
+        rows = [("yanked", formatting.when_by(yanked.at, yanked.by)), ("reason", yanked.reason)]
         parts.append(_pairs(Text("Yanked", style="red"), rows))
     return Group(*_spaced(parts))
 
@@ -145,20 +145,20 @@ def _promotion(record: VersionCard) -> RenderableType:
     if promotion is None:
         return _pairs("Promotion", [("promoted", "not promoted into this repository")])
     rows: list[tuple[str, Any]] = [
-        ("promoted", present.when_by(promotion.promoted_at, promotion.promoted_by)),
+        ("promoted", formatting.when_by(promotion.promoted_at, promotion.promoted_by)),
         ("from", promotion.source),
         ("to", promotion.target),
     ]
     if promotion.approval:
         approval = promotion.approval
-        approved = present.when_by(approval.get("approved_at"), approval.get("approved_by"))
+        approved = formatting.when_by(approval.get("approved_at"), approval.get("approved_by"))
         approved += f" (key {approval['key']})" if approval.get("key") else ""
         rows.append(("approved", approved + (f": {approval['comment']}" if approval.get("comment") else "")))
     for gate in promotion.gates:
-        verdict = Text(present.verdict(gate.passed), style="green" if gate.passed else "red")
-        rows.append(("gate", Text.assemble(f"{present.gate(gate)} ", verdict)))
+        verdict = Text(formatting.verdict(gate.passed), style="green" if gate.passed else "red")
+        rows.append(("gate", Text.assemble(f"{formatting.gate(gate)} ", verdict)))
     for earlier in promotion.history[1:]:
-        when = present.when_by(earlier.promoted_at, earlier.promoted_by)
+        when = formatting.when_by(earlier.promoted_at, earlier.promoted_by)
         rows.append(("earlier", f"{when}: {earlier.source} -> {earlier.target}"))
     return _pairs("Promotion", rows)
 
@@ -194,12 +194,12 @@ def _shown(section: str, value: Any) -> Text:
     if section == "stages" and isinstance(value, str):
         return Text(value.rsplit(".", 1)[-1])
     if section == "labels" and isinstance(value, list):
-        return _text(present.labels(value))
+        return _text(formatting.labels(value))
     return _text(value)
 
 
 def _delta(delta: float | None) -> Text:
-    shown = present.delta(delta)
+    shown = formatting.delta(delta)
     if not delta:
         return Text(shown, style="dim")
     return Text(shown, style="green" if delta > 0 else "red")
@@ -217,11 +217,11 @@ def search_rows(records: Sequence[VersionCard]) -> list[tuple[str, ...]]:
         rows.append(
             (
                 str(record.coordinate),
-                present.time(card.created),
-                present.who(card.deployed_by),
-                present.value(present.labels(card.labels)),
-                ", ".join(f"{name}={value}" for name, value in present.metrics(card.metrics)),
-                present.fingerprint(present.mapping(card.training_data).get("fingerprint"), short=True),
+                formatting.time(card.created),
+                formatting.who(card.deployed_by),
+                formatting.value(formatting.labels(card.labels)),
+                ", ".join(f"{name}={value}" for name, value in formatting.metrics(card.metrics)),
+                formatting.fingerprint(formatting.mapping(card.training_data).get("fingerprint"), short=True),
             )
         )
     return rows
@@ -233,7 +233,7 @@ def search_view(records: Sequence[VersionCard]) -> RenderableType:
     labels = SEARCH_COLUMNS.index("labels")
     for row in search_rows(records):
         cells = [Text(cell) for cell in row]
-        cells[labels] = Text(row[labels], style="dim" if row[labels] == present.MISSING else "")
+        cells[labels] = Text(row[labels], style="dim" if row[labels] == formatting.MISSING else "")
         table.add_row(*cells)
     return table
 

@@ -18,9 +18,10 @@ from registry.exceptions import ArtifactNotFound, ConfigError, RegistryError, Re
 from registry.repository import progress
 from registry.repository.base import PathExists, Source, StreamingRepository
 from registry.repository.config import Credentials, RepositoryConfig
+from registry.repository.read_back import ReadBackCopies
 from registry.repository.s3.errors import MAX_ATTEMPTS, Where, code_of, failure, retried
 from registry.repository.s3.lock import lock_path, locked
-from registry.repository.s3.probe import keep, known, probe, traits_file
+from registry.repository.s3.probe import keep, known, probe
 from registry.repository.s3.streams import Reporting, as_bytes, holds, md5_etag, multipart_etag, opened
 from registry.repository.s3.uploads import MULTIPART_THRESHOLD, PART_CONCURRENCY, PART_SIZE, multipart_create
 
@@ -39,8 +40,6 @@ log = logging.getLogger("registry.repository.s3")
 MAX_UPDATE_SECONDS = 90
 #: The largest file ``read`` holds in memory.
 MAX_SMALL_FILE = 32 << 20
-#: How long a copy written by a compare-and-swap answers the next read of the file.
-_READ_BACK_SECONDS = 5.0
 _ABSENT = object()
 
 
@@ -112,7 +111,7 @@ class S3Repository(StreamingRepository):
         self._announced: set[str] = set()
         # What the last read of a mutable file found: (ETag, content), or _ABSENT; a compare-and-swap starts there.
         self._seen: dict[str, tuple[str, bytes] | object] = {}
-        self._read_back: dict[str, tuple[float, bytes]] = {}
+        self._read_back = ReadBackCopies()  # what a compare-and-swap wrote answers the next read
         self._lock = threading.Lock()
 
     @classmethod
@@ -139,10 +138,9 @@ class S3Repository(StreamingRepository):
     # -- reading ------------------------------------------------------------------------------------------
 
     def read(self, path: str) -> bytes:
-        with self._lock:
-            kept = self._read_back.pop(path, None)
-        if kept is not None and time.monotonic() - kept[0] < _READ_BACK_SECONDS:
-            return kept[1]
+        kept = self._read_back.take(path)
+        if kept is not None:
+            return kept
         try:
             response = self.client.get_object(Bucket=self.bucket, Key=self._key(path))
             if response.get("ContentLength", 0) > MAX_SMALL_FILE:
@@ -223,20 +221,19 @@ class S3Repository(StreamingRepository):
 
     def traits(self) -> tuple[bool, bool]:
         """Whether the server honours ``If-None-Match: *`` and ``If-Match``: found by a probe object created twice
-        and then replaced under a wrong ETag, once per :data:`~registry.repository.s3.probe.TRAITS_TTL`, kept in the
-        cache folder."""
+        and then replaced under a wrong ETag, once per :data:`~registry.repository.probe_record.TRAITS_TTL`, kept in
+        the cache folder (:class:`~registry.repository.probe_record.ProbeRecord`)."""
         with self._probe_lock:
             if self._traits is None:
                 origin = str(self.origin)
-                file = traits_file(self.config.state_dir, origin)
-                found = known(file, origin)
+                found = known(self.config.state_dir, origin)
                 if found is None:
                     key = self._key(f".registry-probe-{uuid.uuid4().hex}")
                     try:
                         found = probe(self.client, self.bucket, key)
                     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
                         raise self._fail(exc, "writing", key[len(self.prefix) :]) from exc
-                    keep(file, origin, found)
+                    keep(self.config.state_dir, origin, found)
                 self._traits = found
             return self._traits
 
@@ -358,7 +355,7 @@ class S3Repository(StreamingRepository):
                 raise self._fail(exc, "updating", path) from exc
             with self._lock:
                 self._seen[path] = (etag, content)
-                self._read_back[path] = (time.monotonic(), content)
+            self._read_back.keep(path, content)
             self._write_sidecars(path, content, etag)
             return content
         raise RepositoryUnavailable(
@@ -400,8 +397,7 @@ class S3Repository(StreamingRepository):
 
     def _read_fresh_or_none(self, path: str) -> bytes | None:
         """The server's ``path`` now (not what this process read back before), or ``None``."""
-        with self._lock:
-            self._read_back.pop(path, None)
+        self._read_back.forget(path)
         return self._read_or_none(path)
 
     def _put(self, path: str, content: bytes, condition: dict[str, str]) -> str:
