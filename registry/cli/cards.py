@@ -88,7 +88,7 @@ def search(
     if not found:
         click.echo(f"No version matches.{f' {note}' if note else ''}", err=True)
         return
-    from registry.cli.render import print_search
+    from registry.cli.lines import print_search
 
     print_search(found)
 
