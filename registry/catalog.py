@@ -468,10 +468,11 @@ def build_catalog(
 
         cards = [r.coordinate for history in histories for r in history.cards]
         signed = [c for c in cards if asc.get(c) is not None]  # gpg checks these: at once
-        signatures = {str(c): describe(c) for c in cards if asc.get(c) is None}  # remembered, or unsigned
-        if signed:
-            with ThreadPoolExecutor(SIGNATURE_CHECKS) as pool:
-                signatures.update(zip(map(str, signed), pool.map(describe, signed), strict=True))
+        with cache.notes_together():  # a check noted per card: one append per artifact, not one per card
+            signatures = {str(c): describe(c) for c in cards if asc.get(c) is None}  # remembered, or unsigned
+            if signed:
+                with ThreadPoolExecutor(SIGNATURE_CHECKS) as pool:
+                    signatures.update(zip(map(str, signed), pool.map(describe, signed), strict=True))
         pages = render_catalog(
             histories,
             source=repo.display,

@@ -236,7 +236,7 @@ def check_cached(
         return signature if isinstance(signature, dict) else None
     if not policy.active and not gpg_available():
         return None  # not checked, so not remembered as checked either
-    content = file.load()
+    content = b"" if signature is None else file.load()  # known unsigned: nothing is checked against it
     check = check_signature(
         file.repository, file.path, content, policy, settings, file.what, refused=refused, signature=signature
     )
