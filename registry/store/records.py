@@ -20,7 +20,7 @@ from registry.promotion import CLASSIFIER as PROMOTION_CLASSIFIER
 from registry.promotion import PromotionRecord
 from registry.repository.base import PathExists, Repository
 from registry.repository.names import require_present
-from registry.store.cache import Cache
+from registry.store.cache import ABSENT, Cache
 from registry.store.metadata import list_versions
 from registry.store.verified import read_many_alone, read_many_verified, read_version_json
 from registry.versions import Version
@@ -188,7 +188,10 @@ def read_history(
     asked: list[int] = []
     for index, coordinate in enumerate(coordinates if promotions else ()):
         name = coordinate.file_name("json", PROMOTION_CLASSIFIER)
-        if cache is not None and cache.served(repository.origin, coordinate, name):  # absent for good, or cached
+        served = cache.served(repository.origin, coordinate, name) if cache is not None else None
+        if served == ABSENT:
+            continue  # absent for good: None, asking nothing
+        if served is not None:  # cached
             ask = functools.partial(fetch_promotion, repository, coordinate, cache=cache, listed=listed)
             known.append((index, ask))
         else:
