@@ -1,8 +1,8 @@
 """``registry search`` into a pipe or a file: the lines rich prints for the results table, written without rich.
 
 Rich takes half a second to lay out a thousand rows, and importing it (with :mod:`registry.cli.render`'s views of
-cards, diffs and profiles) is a fifth of a warm search's start; a pipe gets the same bytes from :func:`aligned`.
-A terminal, or a cell rich would change, still goes through :func:`registry.cli.render.print_view`.
+cards, diffs and profiles) was a fifth of a warm search's CPU; a pipe gets the same bytes from :func:`aligned`.
+A terminal, or a cell rich would change, still goes through :func:`registry.cli.render.print_search`.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from registry import present
 from registry.store import VersionCard
 
-__all__ = ["SEARCH_COLUMNS", "UNWRAPPED_WIDTH", "aligned", "print_search", "search_rows"]
+__all__ = ["SEARCH_COLUMNS", "UNWRAPPED_WIDTH", "aligned", "piped_search", "search_rows"]
 
 #: The width drawn for when stdout is not a terminal: wider than any row, so that a row stays one line for
 #: ``grep``/``cut`` (rich would otherwise wrap at 80 columns). Rows are never padded out to it.
@@ -41,19 +41,18 @@ def search_rows(records: Sequence[VersionCard]) -> list[tuple[str, ...]]:
     return rows
 
 
-def print_search(records: Sequence[VersionCard]) -> None:
-    """Print search results: :func:`~registry.cli.render.search_view` on a terminal; into a pipe or a file, the
-    same lines rich would print there (one per row, aligned), written directly. Cells rich would change (control
-    characters, tabs, line breaks), and rows too wide to stay whole, take rich's way."""
+def piped_search(records: Sequence[VersionCard]) -> bool:
+    """Print search results into a pipe or a file as rich would print them there (one line per row, aligned),
+    written directly; ``False`` (nothing printed) on a terminal, and where a cell rich would change (control
+    characters, tabs, line breaks) or a row too wide to stay whole needs rich's own way
+    (:func:`registry.cli.render.print_search` then takes it)."""
     rows = search_rows(records)
     text = aligned(SEARCH_COLUMNS, rows)
     plain = all(cell.isprintable() for row in rows for cell in row) and text.index("\n") < UNWRAPPED_WIDTH
     if _maybe_terminal() or not plain:
-        from registry.cli.render import print_view, search_view
-
-        print_view(search_view(records))
-        return
+        return False
     sys.stdout.write(text)
+    return True
 
 
 def _maybe_terminal() -> bool:

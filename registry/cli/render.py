@@ -16,7 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from registry import present
-from registry.cli.lines import SEARCH_COLUMNS, UNWRAPPED_WIDTH, aligned, print_search, search_rows
+from registry.cli.lines import SEARCH_COLUMNS, UNWRAPPED_WIDTH, aligned, piped_search, search_rows
 from registry.diff import SECTIONS, CardDiff
 from registry.modelcard import stages
 from registry.monitor_view import profile_view
@@ -220,3 +220,11 @@ def search_view(records: Sequence[VersionCard]) -> RenderableType:
         cells[labels] = Text(row[labels], style="dim" if row[labels] == present.MISSING else "")
         table.add_row(*cells)
     return table
+
+
+def print_search(records: Sequence[VersionCard]) -> None:
+    """Print search results: :func:`search_view` on a terminal; into a pipe or a file, the same lines rich would
+    print there, written directly (:func:`~registry.cli.lines.piped_search`: rich takes half a second to lay out a
+    thousand rows)."""
+    if not piped_search(records):
+        print_view(search_view(records))
