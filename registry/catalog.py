@@ -40,6 +40,7 @@ from registry.trust import (
     card_signature_to_read,
     check_card,
     describe_signature,
+    keyring_now,
     policy_for,
     recorded_unsigned,
 )
@@ -401,7 +402,7 @@ def _with_yanked(history: ArtifactHistory, repository: Repository, cache: Cache)
 
 
 def _card_signatures(
-    cards: Sequence[VersionCard], repo: Repository, policy: TrustPolicy, cache: Cache, settings: Settings
+    cards: Sequence[VersionCard], repo: Repository, policy: TrustPolicy, cache: Cache, settings: Settings, keys: str
 ) -> dict[Coordinate, bytes | None]:
     """The ``.asc`` of the cards whose signatures will be checked, read at once (``None``: there is none, or the
     deploy recorded that it signed nothing: :func:`~registry.trust.recorded_unsigned`)."""
@@ -410,7 +411,7 @@ def _card_signatures(
     for record in cards:
         if recorded_unsigned(record.card, policy):
             known[record.coordinate] = None
-        elif (read := card_signature_to_read(repo, record.coordinate, policy, cache, settings)) is not None:
+        elif (read := card_signature_to_read(repo, record.coordinate, policy, cache, settings, keys)) is not None:
             reads[record.coordinate] = read
     if reads:
         known.update(zip(reads, repo.read_many(lambda read: read(), list(reads.values())), strict=True))
@@ -458,20 +459,22 @@ def build_catalog(
             if artifacts and not history.cards and not history.without_card:
                 raise ArtifactNotFound(f"{module} has no released versions in {repo.display}.")
             histories.append(history)
-        asc = _card_signatures([r for history in histories for r in history.cards], repo, policy, cache, active)
+        keys = keyring_now(policy, active)  # once, before every check: a keyring changed since checks again
+        asc = _card_signatures([r for history in histories for r in history.cards], repo, policy, cache, active, keys)
 
         def describe(coordinate: Coordinate) -> str:
             signature = asc.get(coordinate, UNREAD)
             return describe_signature(
-                lambda: check_card(repo, coordinate, policy, active, cache=cache, signature=signature)
+                lambda: check_card(repo, coordinate, policy, active, cache=cache, signature=signature, keys=keys)
             )
 
         cards = [r.coordinate for history in histories for r in history.cards]
         signed = [c for c in cards if asc.get(c) is not None]  # gpg checks these: at once
-        signatures = {str(c): describe(c) for c in cards if asc.get(c) is None}  # remembered, or unsigned
-        if signed:
-            with ThreadPoolExecutor(SIGNATURE_CHECKS) as pool:
-                signatures.update(zip(map(str, signed), pool.map(describe, signed), strict=True))
+        with cache.notes_together():  # a check noted per card: one append per artifact, not one per card
+            signatures = {str(c): describe(c) for c in cards if asc.get(c) is None}  # remembered, or unsigned
+            if signed:
+                with ThreadPoolExecutor(SIGNATURE_CHECKS) as pool:
+                    signatures.update(zip(map(str, signed), pool.map(describe, signed), strict=True))
         pages = render_catalog(
             histories,
             source=repo.display,

@@ -7,27 +7,34 @@ written. :func:`print_view` draws for a terminal's width, and for a pipe or a fi
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from rich import box
-from rich.cells import cell_len
 from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
 from registry import formatting
-from registry.cards import VersionCard
+from registry.cli.lines import SEARCH_COLUMNS, UNWRAPPED_WIDTH, aligned, piped_search, search_rows
 from registry.diff import SECTIONS, CardDiff
 from registry.modelcard import stages
 from registry.monitor_view import profile_view
+from registry.store import VersionCard
 
-__all__ = ["aligned", "card_view", "diff_view", "print_search", "print_view", "search_rows", "search_view"]
+# search's rows and its lines for a pipe live in registry.cli.lines (no rich there); named here as before
+__all__ = [
+    "SEARCH_COLUMNS",
+    "UNWRAPPED_WIDTH",
+    "aligned",
+    "card_view",
+    "diff_view",
+    "print_search",
+    "print_view",
+    "search_rows",
+    "search_view",
+]
 
-#: The width drawn for when stdout is not a terminal: wider than any row, so that a row stays one line for
-#: ``grep``/``cut`` (rich would otherwise wrap at 80 columns). Rows are never padded out to it.
-UNWRAPPED_WIDTH = 10_000
 _TITLES = {
     "metrics": "Metrics",
     "params": "Params",
@@ -205,28 +212,6 @@ def _delta(delta: float | None) -> Text:
     return Text(shown, style="green" if delta > 0 else "red")
 
 
-#: The columns of ``registry search``: coordinate, when, who, labels, metrics, training data fingerprint (short).
-SEARCH_COLUMNS = ("version", "deployed", "by", "labels", "metrics", "data")
-
-
-def search_rows(records: Sequence[VersionCard]) -> list[tuple[str, ...]]:
-    """One row of :data:`SEARCH_COLUMNS` per version."""
-    rows: list[tuple[str, ...]] = []
-    for record in records:
-        card = record.card
-        rows.append(
-            (
-                str(record.coordinate),
-                formatting.time(card.created),
-                formatting.who(card.deployed_by),
-                formatting.value(formatting.labels(card.labels)),
-                ", ".join(f"{name}={value}" for name, value in formatting.metrics(card.metrics)),
-                formatting.fingerprint(formatting.mapping(card.training_data).get("fingerprint"), short=True),
-            )
-        )
-    return rows
-
-
 def search_view(records: Sequence[VersionCard]) -> RenderableType:
     """One row per version: coordinate, when, who, labels, metrics, training data fingerprint (short)."""
     table = _table(None, *SEARCH_COLUMNS, whole=("version", "deployed", "by"))
@@ -240,25 +225,7 @@ def search_view(records: Sequence[VersionCard]) -> RenderableType:
 
 def print_search(records: Sequence[VersionCard]) -> None:
     """Print search results: :func:`search_view` on a terminal; into a pipe or a file, the same lines rich would
-    print there (one per row, aligned), written directly: rich takes half a second to lay out a thousand rows.
-    Cells rich would change (control characters, tabs, line breaks), and rows too wide to stay whole, take rich's
-    way."""
-    rows = search_rows(records)
-    text = aligned(SEARCH_COLUMNS, rows)
-    plain = all(cell.isprintable() for row in rows for cell in row) and text.index("\n") < UNWRAPPED_WIDTH
-    if Console(soft_wrap=False).is_terminal or not plain:
+    print there, written directly (:func:`~registry.cli.lines.piped_search`: rich takes half a second to lay out a
+    thousand rows)."""
+    if not piped_search(records):
         print_view(search_view(records))
-        return
-    sys.stdout.write(text)
-
-
-def aligned(columns: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """Rows of printable text under their headings and a rule, each column as wide as its widest cell, three
-    spaces apart: what :func:`print_view` prints for such a table into a pipe."""
-    widths = [max(cell_len(cell) for cell in column) for column in zip(columns, *rows, strict=True)]
-
-    def line(cells: Sequence[str]) -> str:
-        return "   ".join(cell + " " * (width - cell_len(cell)) for cell, width in zip(cells, widths, strict=True))
-
-    rule = "\u2500" * (sum(widths) + 3 * (len(widths) - 1))
-    return "\n".join([line(columns), rule, *map(line, rows)]) + "\n"
