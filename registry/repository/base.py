@@ -147,8 +147,9 @@ class Repository(ABC):
         """Remove a file if it exists (used only to clean up after crashed deploys)."""
 
     def missing(self) -> bool:
-        """Whether the repository itself does not exist (a local root that is no directory); ``False`` where that
-        cannot be told apart from an empty repository (over HTTP)."""
+        """Whether the repository itself does not exist (a local root that is no directory, a URL the server
+        answers 404 for); ``False`` where that cannot be told apart from an empty repository. May cost a request:
+        ask it only on the error path."""
         return False
 
     def modified(self, path: str) -> float | None:
