@@ -160,8 +160,9 @@ class Repository(ABC):
         return remove
 
     def missing(self) -> bool:
-        """Whether the repository itself does not exist (a local root that is no directory); ``False`` where that
-        cannot be told apart from an empty repository (over HTTP)."""
+        """Whether the repository itself does not exist (a local root that is no directory, a URL the server
+        answers 404 for); ``False`` where that cannot be told apart from an empty repository. May cost a request:
+        ask it only on the error path."""
         return False
 
     def modified(self, path: str) -> float | None:

@@ -150,6 +150,20 @@ class HttpRepository(StreamingRepository):
             raise RepositoryUnavailable(f"The listing of {folder or '/'} in {self.display} is too large.")
         return names_in_index(data.decode("utf-8", errors="replace"), urlsplit(self.transport.url(folder)).path)
 
+    def missing(self) -> bool:
+        """Whether the server says the repository's URL does not exist: a GET of its root answers 404 (or 410).
+
+        Asked only on the error path (a module with no metadata, a version with no card), never on a successful
+        read. A GET, not a HEAD: servers agree on GET of a folder URL, not on HEAD. What they answer, for an
+        existing repository / a missing one: nginx (autoindex) and Apache (mod_dav, ``Options Indexes``) 200 with
+        the listing, or 403 where listings are off / 404; Nexus 3 200 (its "not directly browseable" page, or its
+        HTML index) / 404 "Repository not found" (answered before any authentication); Artifactory 200 (its
+        listing) / 404, though older releases answer 400 for a missing repository, which stays "cannot tell".
+        So only 404 and 410 mean missing; 401, 403, redirects and errors cannot tell (``False``).
+        """
+        with self.transport.request("GET", "", stream=True) as response:
+            return response.status_code in (404, 410)
+
     # -- writing ------------------------------------------------------------------------------------------
 
     def traits(self) -> ServerTraits:
