@@ -5,10 +5,9 @@ model), then queued. One worker thread takes what is queued, waits up to ``max_w
 ``max_rows`` records), and hands the whole batch to the engine as one call: one Spark transform for many
 requests, which is what makes a Spark model fast to serve. A full queue answers 503 at once.
 
-An engine that answers in microseconds (the ONNX twin) is served *inline* instead (``batcher=None``): each request
-is scored on the event loop as soon as it is parsed. Handing it to another thread and back would cost more than
-the model (two thread switches, and the GIL handed over between the loop and the worker, which under load is
-what made the tail), and with one thread there is nothing to contend for.
+An engine that answers in microseconds (the ONNX twin) is served *inline* (``batcher=None``): each request is
+scored on the event loop once parsed; a hop to a worker thread and back (and the GIL passed between them) would
+cost more than the model.
 
 Routes::
 
@@ -480,8 +479,8 @@ def create_app(
 def batched_app(
     engine: Engine, limits: Limits, *, inline: bool = False
 ) -> tuple[Starlette, MicroBatcher[Mapping[str, Any], Answer] | None]:
-    """The ASGI app over ``engine``, and the micro-batcher (its worker thread started) that feeds it; ``inline``:
-    no batcher, each request scored on the event loop (an engine that answers in microseconds)."""
+    """The ASGI app over ``engine``, and the micro-batcher (its worker thread started) that feeds it, or none
+    (``inline``: each request scored on the event loop)."""
     if inline:
         return create_app(engine, None, limits), None
     batcher: MicroBatcher[Mapping[str, Any], Answer] = MicroBatcher(
