@@ -5,6 +5,10 @@ model), then queued. One worker thread takes what is queued, waits up to ``max_w
 ``max_rows`` records), and hands the whole batch to the engine as one call: one Spark transform for many
 requests, which is what makes a Spark model fast to serve. A full queue answers 503 at once.
 
+An engine that answers in microseconds (the ONNX twin) is served *inline* (``batcher=None``): each request is
+scored on the event loop once parsed; a hop to a worker thread and back (and the GIL passed between them) would
+cost more than the model.
+
 Routes::
 
     POST /predict, /invocations   records -> {"predictions": [...], "probabilities": [[...], ...], "model": COORDINATE}
@@ -415,10 +419,18 @@ async def _body(request: Request, limit: int) -> bytes:
 
 
 def create_app(
-    engine: Engine, batcher: MicroBatcher[Mapping[str, Any], Answer], limits: Limits | None = None
+    engine: Engine, batcher: MicroBatcher[Mapping[str, Any], Answer] | None, limits: Limits | None = None
 ) -> Starlette:
-    """The ASGI app serving ``engine`` through ``batcher``."""
+    """The ASGI app serving ``engine`` through ``batcher``, or inline on the event loop (``batcher=None``)."""
     limits = limits or Limits()
+
+    async def answer_of(records: Sequence[Mapping[str, Any]]) -> Answer:
+        if batcher is None:
+            (answer,) = engine.score([records])
+            if isinstance(answer, BaseException):
+                raise answer
+            return answer
+        return await asyncio.wait_for(asyncio.wrap_future(batcher.submit(records)), limits.timeout)
 
     async def predict(request: Request) -> Response:
         content_type = request.headers.get("content-type", "")
@@ -427,7 +439,7 @@ def create_app(
         try:
             body = await _body(request, limits.max_body)
             records = parse_records(body, engine.current.signature, max_records=limits.max_records)
-            answer = await asyncio.wait_for(asyncio.wrap_future(batcher.submit(records)), limits.timeout)
+            answer = await answer_of(records)
         except BadRequest as exc:
             return _error(exc.status, str(exc))
         except Busy as exc:
@@ -445,7 +457,7 @@ def create_app(
 
     async def health(request: Request) -> Response:
         served = engine.current
-        if not batcher.alive:
+        if batcher is not None and not batcher.alive:
             return JSONResponse({"status": "down", "model": served.coordinate}, status_code=503)
         return JSONResponse({"status": "ok", "model": served.coordinate})
 
@@ -464,22 +476,28 @@ def create_app(
     )
 
 
-def batched_app(engine: Engine, limits: Limits) -> tuple[Starlette, MicroBatcher[Mapping[str, Any], Answer]]:
-    """The ASGI app over ``engine``, and the micro-batcher (its worker thread started) that feeds it."""
+def batched_app(
+    engine: Engine, limits: Limits, *, inline: bool = False
+) -> tuple[Starlette, MicroBatcher[Mapping[str, Any], Answer] | None]:
+    """The ASGI app over ``engine``, and the micro-batcher (its worker thread started) that feeds it, or none
+    (``inline``: each request scored on the event loop)."""
+    if inline:
+        return create_app(engine, None, limits), None
     batcher: MicroBatcher[Mapping[str, Any], Answer] = MicroBatcher(
         engine.score, max_rows=limits.max_rows, max_wait=limits.max_wait, max_queue=limits.max_queue
     )
     return create_app(engine, batcher, limits), batcher
 
 
-def run_server(engine: Engine, options: ServeOptions, *, on: str = "") -> None:
+def run_server(engine: Engine, options: ServeOptions, *, on: str = "", inline: bool = False) -> None:
     """Serve ``engine`` as ``options`` say under uvicorn until interrupted, then finish the batches queued.
 
     :param on: what the log line says it is served on, after the coordinate (``" on its ONNX twin"``).
+    :param inline: score each request on the event loop, no batcher (:func:`batched_app`).
     """
     import uvicorn
 
-    app, batcher = batched_app(engine, options.limits)
+    app, batcher = batched_app(engine, options.limits, inline=inline)
     log.info("Serving %s%s on http://%s:%d", engine.current.coordinate, on, options.host, options.port)
     config = uvicorn.Config(
         app,
@@ -492,4 +510,5 @@ def run_server(engine: Engine, options: ServeOptions, *, on: str = "") -> None:
     try:
         uvicorn.Server(config).run()
     finally:
-        batcher.close()
+        if batcher is not None:
+            batcher.close()

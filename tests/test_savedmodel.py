@@ -98,6 +98,26 @@ def test_the_card_records_the_stages_params_and_inputs(tmp_path: Path) -> None:
     assert card.tools["spark"] == "4.0.1"
 
 
+def test_a_column_a_sql_statement_derives_is_not_an_input_without_spark(tmp_path: Path) -> None:
+    root, repo = tmp_path / "here", tmp_path / "repo"
+    stages = [
+        ("org.apache.spark.ml.feature.SQLTransformer", "SQLTransformer_1",
+         {"statement": "SELECT *, x * y AS xy FROM __THIS__ WHERE z IS NOT NULL"}, {}),
+        ("org.apache.spark.ml.feature.VectorAssembler", "VectorAssembler_2", {"inputCols": ["xy", "y"],
+         "outputCol": "features"}, {"handleInvalid": "error"}),
+        ("org.apache.spark.ml.classification.LogisticRegressionModel", "LogisticRegression_3", {}, LR_DEFAULTS),
+    ]  # fmt: skip
+    _write_stage(
+        root, "org.apache.spark.ml.PipelineModel", "PipelineModel_0", {"stageUids": [s[1] for s in stages]}, {}
+    )
+    for index, (cls, uid, params, defaults) in enumerate(stages):
+        _write_stage(root / "stages" / f"{index}_{uid}", cls, uid, params, defaults)
+    code, output = _run("deploy", str(root), "com.acme:derived:1.0", "-r", str(repo))
+    assert code == 0, output
+    card = ModelCard.from_json((repo / Coordinate.parse("com.acme:derived:1.0.0").path("json", "model")).read_bytes())
+    assert card.features == ("x", "y", "z")  # xy is the statement's own; z is read by its WHERE
+
+
 def test_a_param_change_after_a_plain_files_deploy_is_minor_not_major(tmp_path: Path) -> None:
     repo = tmp_path / "repo"
     plain = tmp_path / "plain"

@@ -43,11 +43,12 @@ def engine() -> Doubler:
     return Doubler()
 
 
-@pytest.fixture
-def client(engine: Doubler) -> Iterator[TestClient]:
+@pytest.fixture(params=["batched", "inline"])
+def client(engine: Doubler, request: pytest.FixtureRequest) -> Iterator[TestClient]:
+    """The app through a micro-batcher (Spark), and scoring inline on the event loop (the twin): the same answers."""
     batcher = MicroBatcher(engine.score, max_rows=100, max_wait=0.001, max_queue=16)
     limits = Limits(max_body=2000, max_records=10)
-    with TestClient(create_app(engine, batcher, limits)) as client:
+    with TestClient(create_app(engine, batcher if request.param == "batched" else None, limits)) as client:
         yield client
     batcher.close()
 

@@ -175,7 +175,8 @@ def score(
     "--batch-wait",
     default=None,
     unit="MS",
-    what="How long a batch waits for more requests once it has one (default: 2 on Spark, 0 on the twin).",
+    what="How long a batch waits for more requests once it has one (default: 2 on Spark; 0 on the twin: each "
+    "request scored as it arrives, no batching).",
 )
 @click.option("--access-log", is_flag=True, help="Log every request.")
 @click.option(

@@ -2,9 +2,11 @@
 
 :class:`OnnxEngine` is the engine of :mod:`registry.serving` (same routes, payloads, limits and errors as the Spark
 engine of :mod:`registry.spark.serve`) over :class:`registry.portable.run.Twin`. Requests are type-checked against
-the card's input schema before they are queued, exactly as for Spark; a batch is one onnxruntime call. Records a
-twin refuses (an unseen category under ``handleInvalid='error'``) fail only their own request, with a 422 that
-names the column and the value.
+the card's input schema, exactly as for Spark, then scored at once on the event loop, one onnxruntime call each
+(a twin answers in microseconds: no batcher thread to hand them to, see :mod:`registry.serving`); with a batch wait
+(``--batch-wait``) they are batched as on Spark, a batch one onnxruntime call. Records a twin refuses (an unseen
+category under ``handleInvalid='error'``) fail only their own request, with a 422 that names the column and the
+value.
 
 The twin is verified before it is loaded (checksum, and signature where the repository's policy asks:
 :func:`registry.portable.fetch.fetch_twin`); a twin that fails is an error naming the file, never a fall back to
@@ -142,7 +144,8 @@ def app_from_environment() -> Any:
     engine = OnnxEngine(
         config["spec"], repository=config["repository"], settings=Settings.load(), reload=config["reload"]
     )
-    app, _ = batched_app(engine, Limits(**config["limits"]))  # its threads are daemons, ended with the process
+    limits = Limits(**config["limits"])
+    app, _ = batched_app(engine, limits, inline=limits.max_wait == 0)  # threads are daemons, ended with the process
     return app
 
 
@@ -178,6 +181,6 @@ def serve(options: ServeOptions, *, workers: int = 1) -> None:
         return
     engine = OnnxEngine(spec, repository=repository, settings=settings, reload=reload)
     try:
-        run_server(engine, options, on=" on its ONNX twin")
+        run_server(engine, options, on=" on its ONNX twin", inline=options.limits.max_wait == 0)
     finally:
         engine.close()

@@ -12,6 +12,7 @@ through Spark into ``tempfile.tempdir`` and leave it there), with the converters
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import io
 import json
@@ -43,7 +44,7 @@ from registry.spark.onnx_stages import CONVERTERS, SHAPES, indexer_categories
 from registry.spark.profile import model_reads
 from registry.spark.watermark import find_watermark
 
-__all__ = ["MIN_PARITY_ROWS", "TOLERANCE", "Converted", "make_twin", "parity"]
+__all__ = ["MIN_PARITY_ROWS", "TOLERANCE", "Converted", "SparkScores", "make_twin", "parity", "spark_scores"]
 
 #: The fewest rows a parity check scores; it takes up to :data:`PARITY_ROWS`.
 MIN_PARITY_ROWS = 1000
@@ -186,6 +187,9 @@ def _categories(core: PipelineModel, inputs: list[InputColumn]) -> dict[str, Any
 def make_twin(model: PipelineModel, card: ModelCard, spark: SparkSession, data: DataFrame) -> Converted:
     """Convert ``model`` and check it against Spark on up to :data:`PARITY_ROWS` rows of ``data``.
 
+    Spark scores the sample on another thread while the pipeline converts and onnxruntime loads the twin: the two
+    costs overlap rather than add up.
+
     :raises NotPortable: a stage has no converter or does not convert (named with its position and class), the
         data cannot feed the twin, or the twin disagrees with Spark.
     """
@@ -193,25 +197,20 @@ def make_twin(model: PipelineModel, card: ModelCard, spark: SparkSession, data: 
     core, watermark_col = _without_watermark(model)
     registrations = _registrations(_flat(core))  # an unsupported stage is named before anything else is tried
     inputs = _input_types(model_reads(card), data)
-    converted = _convert(core, inputs, spark, registrations)
-    meta = {
-        INPUTS_KEY: json.dumps([{"name": c.name, "type": c.type} for c in inputs]),
-        CATEGORIES_KEY: json.dumps(_categories(core, inputs)),
-        WATERMARK_KEY: watermark_col or "",
-    }
-    for key, value in meta.items():
-        entry = converted.metadata_props.add()
-        entry.key, entry.value = key, value
-    converted.producer_name, converted.producer_version = "spark-model-registry", card.tools.get("registry") or ""
-    converted.doc_string = ""
-    converted.graph.name = "registry-twin"  # not the converter's random name: the same model gives the same bytes
-    data_bytes: bytes = converted.SerializeToString()
+    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="registry-parity") as pool:
+        # the watermark is a constant the runner adds: Spark scores the pipeline without it, as the twin holds it
+        spark_side = pool.submit(spark_scores, core, data, inputs)
+        data_bytes, converted = _serialized(core, inputs, spark, registrations, watermark_col, card)
+        try:
+            twin = Twin(data_bytes, name="the converted twin")
+        except RegistryError as exc:  # a twin onnxruntime cannot load: not portable
+            raise NotPortable(str(exc)) from exc
+        scored = spark_side.result()
     try:
-        twin = Twin(data_bytes, name="the converted twin")
-        figures = parity(model, twin, data, inputs)
+        figures = parity(twin, scored, inputs)
     except NotPortable:
         raise
-    except RegistryError as exc:  # a twin onnxruntime cannot load, or that refuses the sample: not portable
+    except RegistryError as exc:  # a twin that refuses the sample: not portable
         raise NotPortable(str(exc)) from exc
     section = {
         "format": "onnx",
@@ -228,34 +227,84 @@ def make_twin(model: PipelineModel, card: ModelCard, spark: SparkSession, data: 
     return Converted(data_bytes, section)
 
 
-def parity(model: PipelineModel, twin: Twin, data: DataFrame, inputs: list[InputColumn]) -> dict[str, Any]:
-    """Score a sample of ``data`` with Spark and with the twin; the figures, or :class:`NotPortable`."""
+def _serialized(
+    core: PipelineModel,
+    inputs: list[InputColumn],
+    spark: SparkSession,
+    registrations: tuple[dict[str, Any], ...],
+    watermark_col: str | None,
+    card: ModelCard,
+) -> tuple[bytes, Any]:
+    """The converted model with the runner's metadata, as bytes (the same model gives the same bytes)."""
+    converted = _convert(core, inputs, spark, registrations)
+    meta = {
+        INPUTS_KEY: json.dumps([{"name": c.name, "type": c.type} for c in inputs]),
+        CATEGORIES_KEY: json.dumps(_categories(core, inputs)),
+        WATERMARK_KEY: watermark_col or "",
+    }
+    for key, value in meta.items():
+        entry = converted.metadata_props.add()
+        entry.key, entry.value = key, value
+    converted.producer_name, converted.producer_version = "spark-model-registry", card.tools.get("registry") or ""
+    converted.doc_string = ""
+    converted.graph.name = "registry-twin"  # not the converter's random name
+    return converted.SerializeToString(), converted
+
+
+@dataclass(frozen=True)
+class SparkScores:
+    """What Spark made of the parity sample: the input columns, ``prediction`` and, where the model gives one,
+    ``probability`` (each a list, one value per row)."""
+
+    columns: dict[str, list[Any]]
+
+    @property
+    def rows(self) -> int:
+        return len(self.columns.get("prediction", []))
+
+
+def spark_scores(core: PipelineModel, data: DataFrame, inputs: list[InputColumn]) -> SparkScores:
+    """Score up to :data:`PARITY_ROWS` rows of ``data`` (those without nulls in ``inputs``) with Spark: one job,
+    brought back as Arrow where pyspark can (``toArrow``, pyspark 4), else as rows.
+
+    :raises NotPortable: Spark cannot score them (its first line), or the pipeline gives no ``prediction``.
+    """
     names = [c.name for c in inputs]
-    sample = data.select(*names).dropna().limit(PARITY_ROWS)
-    scored = model.transform(sample)
-    prediction_col = next((o for o in twin.outputs if o == "prediction"), None)
-    if prediction_col is None:
-        raise NotPortable(f"The twin has no prediction output (its outputs: {', '.join(twin.outputs)}).")
-    probability = "probability" in twin.outputs and "probability" in scored.columns
-    wanted = [*names, "prediction", *(["probability"] if probability else [])]
-    if probability:
-        scored = scored.withColumn("probability", _as_array(F.col("probability")))
     try:
-        rows = scored.select(*wanted).collect()
+        scored = core.transform(data.select(*names).dropna().limit(PARITY_ROWS))
+        if "prediction" not in scored.columns:
+            raise NotPortable(f"The pipeline gives no prediction column (its columns: {', '.join(scored.columns)}).")
+        wanted = [F.col(n) for n in (*names, "prediction")]
+        if "probability" in scored.columns:
+            wanted.append(_as_array(F.col("probability")).alias("probability"))
+        result = scored.select(*wanted)
+        to_arrow = getattr(result, "toArrow", None)
+        if to_arrow is not None:
+            return SparkScores(to_arrow().to_pydict())
+        rows = result.collect()
+        return SparkScores({name: [row[name] for row in rows] for name in result.columns})
+    except NotPortable:
+        raise
     except Exception as exc:  # Spark's own errors (analysis, the JVM's), whatever their type
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise NotPortable(f"Spark could not score the parity sample: {first}") from exc
-    if len(rows) < MIN_PARITY_ROWS:
+
+
+def parity(twin: Twin, scored: SparkScores, inputs: list[InputColumn]) -> dict[str, Any]:
+    """Score Spark's sample (:func:`spark_scores`) with the twin and compare; the figures, or :class:`NotPortable`."""
+    if scored.rows < MIN_PARITY_ROWS:
         raise NotPortable(
             f"The parity check needs at least {MIN_PARITY_ROWS} rows without nulls in the columns the model reads; "
-            f"the data has {len(rows)}: pass parity_data= (or training_data=) with more."
+            f"the data has {scored.rows}: pass parity_data= (or training_data=) with more."
         )
-    columns = {name: [row[name] for row in rows] for name in names}
-    outputs = twin.run(columns)
-    spark_prediction = np.array([row["prediction"] for row in rows], dtype=np.float64)
+    if "prediction" not in twin.outputs:
+        raise NotPortable(f"The twin has no prediction output (its outputs: {', '.join(twin.outputs)}).")
+    probability = "probability" in twin.outputs and "probability" in scored.columns
+    outputs = twin.run({c.name: scored.columns[c.name] for c in inputs})
+    spark_prediction = np.asarray(scored.columns["prediction"], dtype=np.float64)
     onnx_prediction = np.asarray(outputs["prediction"], dtype=np.float64).reshape(-1)
     if probability:
-        spark_probability = np.array([row["probability"] for row in rows], dtype=np.float64)
+        spark_probability = np.asarray(scored.columns["probability"], dtype=np.float64)
         onnx_probability = np.asarray(outputs["probability"], dtype=np.float64)
         if spark_probability.shape != onnx_probability.shape:
             raise NotPortable(
@@ -279,7 +328,7 @@ def parity(model: PipelineModel, twin: Twin, data: DataFrame, inputs: list[Input
         )
         measure = "prediction, relative"
     figures = {
-        "rows": len(rows),
+        "rows": scored.rows,
         "measure": measure,
         "max_difference": difference,
         "label_agreement": agreement,
@@ -287,7 +336,7 @@ def parity(model: PipelineModel, twin: Twin, data: DataFrame, inputs: list[Input
     }
     if not difference <= TOLERANCE or agreement < 1.0:
         raise NotPortable(
-            f"The twin disagrees with Spark on {len(rows)} rows: largest difference {difference:.3g} ({measure}; "
+            f"The twin disagrees with Spark on {scored.rows} rows: largest difference {difference:.3g} ({measure}; "
             f"at most {TOLERANCE:g} allowed), {agreement:.2%} of predictions equal (100% required)."
         )
     return figures

@@ -1,18 +1,25 @@
-"""Helpers for the Spark tests: the pipeline they fit, and running ``spark-submit`` with no internet."""
+"""Helpers for the Spark tests: the pipeline they fit, running ``spark-submit`` with no internet, and a
+``registry serve`` process."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import httpx
 from pyspark.ml.classification import LogisticRegression
 from pyspark.ml.feature import VectorAssembler
-from realtools import require_tool
+from realtools import free_port, require_tool
 
 import registry
+from registry.repository.local import LocalRepository
 from registry.spark import VersionedPipeline
 
 #: JVM flags that make any stray download fail at once instead of leaving the machine: the proxy is a closed
@@ -90,3 +97,61 @@ def finish(process: subprocess.Popen[str], timeout: float = 120) -> Submitted:
         process.kill()
         stdout, stderr = process.communicate()
     return Submitted(process.returncode, stdout, stderr)
+
+
+# --- registry serve --------------------------------------------------------------------------------------
+
+
+@dataclass
+class Server:
+    """A ``registry serve`` process answering on ``url``, serving from ``repo``."""
+
+    url: str
+    process: subprocess.Popen[bytes]
+    log: Path
+    repo: LocalRepository
+    cache: Path
+
+    def post(self, body: Any, path: str = "/predict", **kwargs: Any) -> httpx.Response:
+        return httpx.post(self.url + path, json=body, timeout=60, **kwargs)
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+@contextlib.contextmanager
+def serving(repo: LocalRepository, home: Path, args: list[str], *, startup: float) -> Iterator[Server]:
+    """``registry serve ARGS -r REPO`` from this checkout on a free port (its cache, config and home under
+    ``home``), once ``/health`` answers (within ``startup`` seconds); stopped afterwards."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(Path(registry.__file__).resolve().parents[1]),  # this checkout's registry
+        "REGISTRY_CACHE": str(home / "cache"),
+        "REGISTRY_CONFIG": str(home / "config.toml"),
+        "HOME": str(home),
+    }
+    log = home / "server.log"
+    command = [sys.executable, "-m", "registry", "serve", *args, "-r", str(repo.root), "--port", str(port)]
+    with open(log, "wb") as sink:
+        process = subprocess.Popen(command, env=env, stdout=sink, stderr=subprocess.STDOUT)
+    running = Server(f"http://127.0.0.1:{port}", process, log, repo, home / "cache")
+    try:
+        deadline = time.monotonic() + startup
+        while True:
+            assert process.poll() is None, running.output()[-4000:]
+            try:
+                if httpx.get(running.url + "/health", timeout=5).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, running.output()[-4000:]
+            time.sleep(0.2)
+        yield running
+    finally:
+        process.terminate()
+        try:
+            process.wait(60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

@@ -17,7 +17,7 @@ from pyspark.ml.classification import (
     RandomForestClassifier,
 )
 from pyspark.ml.feature import OneHotEncoder, SQLTransformer, StandardScaler, StringIndexer, VectorAssembler
-from pyspark.ml.regression import LinearRegression
+from pyspark.ml.regression import LinearRegression, RandomForestRegressor
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
@@ -50,6 +50,7 @@ PIPELINES: dict[str, Callable[[], list[object]]] = {
     "linear": lambda: [_assembler(), LinearRegression(maxIter=5)],
     "tree": lambda: [_assembler(), DecisionTreeClassifier(maxDepth=3)],
     "forest": lambda: [_assembler(), RandomForestClassifier(numTrees=3, maxDepth=3, seed=1)],
+    "forest regressor": lambda: [_assembler(), RandomForestRegressor(numTrees=3, maxDepth=3, seed=1)],
     "boosted": lambda: [_assembler(), GBTClassifier(maxIter=3, maxDepth=2, seed=1)],
     "encoded": lambda: [
         StringIndexer(inputCol="c", outputCol="ci"),  # Spark's defaults: handleInvalid='error'

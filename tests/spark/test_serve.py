@@ -7,14 +7,10 @@ builds run last, and every comparison is made with the build the server says ans
 from __future__ import annotations
 
 import concurrent.futures
-import os
 import shutil
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +19,8 @@ import pytest
 from cardhelpers import run_cli
 from pyspark.ml import PipelineModel
 from pyspark.sql import DataFrame, SparkSession
-from realtools import free_port
-from sparktools import NO_INTERNET, QUICK_JVM, make_pipeline
+from sparktools import NO_INTERNET, QUICK_JVM, Server, make_pipeline, serving
 
-import registry
 from registry.repository.local import LocalRepository
 from registry.spark import deploy, resolve
 from registry.store import publish
@@ -36,61 +30,18 @@ pytestmark = pytest.mark.spark
 STARTUP = 240.0  # seconds: a JVM, a model load and a warm-up on a busy 2-core machine
 
 
-@dataclass
-class Server:
-    url: str
-    process: subprocess.Popen[bytes]
-    log: Path
-    repo: LocalRepository
-    cache: Path
-
-    def post(self, body: Any, path: str = "/predict", **kwargs: Any) -> httpx.Response:
-        return httpx.post(self.url + path, json=body, timeout=60, **kwargs)
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
-
-
 @pytest.fixture(scope="module")
 def server(fitted: PipelineModel, train: DataFrame, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     home = tmp_path_factory.mktemp("serve")
     repo = LocalRepository(home / "repo")
     deploy(fitted, "com.acme:churn:1.0", repository=repo, training_data=train, code=None)
-    port = free_port()
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(Path(registry.__file__).resolve().parents[1]),  # this checkout's registry
-        "REGISTRY_CACHE": str(home / "cache"),
-        "REGISTRY_CONFIG": str(home / "config.toml"),
-        "HOME": str(home),
-    }
-    log = home / "server.log"
-    command = [
-        sys.executable, "-m", "registry", "serve", "com.acme:churn:1.0", "-r", str(repo.root), "--port", str(port),
-        "--reload", "1", "--max-records", "100", "--max-body", "100000",
+    args = [
+        "com.acme:churn:1.0", "--reload", "1", "--max-records", "100", "--max-body", "100000",
         "--conf", "spark.master=local[1]", "--conf", "spark.driver.memory=512m",
         "--conf", f"spark.driver.extraJavaOptions={NO_INTERNET} {QUICK_JVM}",
     ]  # fmt: skip
-    with open(log, "wb") as sink:
-        process = subprocess.Popen(command, env=env, stdout=sink, stderr=subprocess.STDOUT)
-    running = Server(f"http://127.0.0.1:{port}", process, log, repo, home / "cache")
-    deadline = time.monotonic() + STARTUP
-    while True:
-        assert process.poll() is None, running.output()[-4000:]
-        try:
-            if httpx.get(running.url + "/health", timeout=5).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        assert time.monotonic() < deadline, running.output()[-4000:]
-        time.sleep(0.5)
-    yield running
-    process.terminate()
-    try:
-        process.wait(60)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+    with serving(repo, home, args, startup=STARTUP) as running:
+        yield running
 
 
 def _records(train: DataFrame, rows: int = 20) -> list[dict[str, float]]:

@@ -12,9 +12,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -24,6 +22,7 @@ from pyspark.ml.feature import OneHotEncoder, StringIndexer, VectorAssembler
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from realtools import free_port
+from sparktools import Server, serving
 
 import registry
 from registry.repository.local import LocalRepository
@@ -60,58 +59,15 @@ def model(data: DataFrame) -> PipelineModel:
     return _pipeline().fit(data)
 
 
-@dataclass
-class Server:
-    url: str
-    process: subprocess.Popen[bytes]
-    log: Path
-    repo: LocalRepository
-
-    def post(self, body: Any, path: str = "/predict") -> httpx.Response:
-        return httpx.post(self.url + path, json=body, timeout=60)
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
-
-
 @pytest.fixture(scope="module")
 def server(model: PipelineModel, data: DataFrame, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     home = tmp_path_factory.mktemp("serve-twin")
     repo = LocalRepository(home / "repo")
     deploy(model, "com.acme:churn:1.0", repository=repo, training_data=data, code=None, portable="onnx")
-    port = free_port()
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(Path(registry.__file__).resolve().parents[1]),
-        "REGISTRY_CACHE": str(home / "cache"),
-        "REGISTRY_CONFIG": str(home / "config.toml"),
-        "HOME": str(home),
-    }
-    log = home / "server.log"
-    command = [
-        sys.executable, "-m", "registry", "serve", "com.acme:churn:1.0", "-r", str(repo.root), "--port", str(port),
-        "--reload", "1", "--max-records", "100",
-    ]  # fmt: skip
-    with open(log, "wb") as sink:
-        process = subprocess.Popen(command, env=env, stdout=sink, stderr=subprocess.STDOUT)
-    running = Server(f"http://127.0.0.1:{port}", process, log, repo)
-    deadline = time.monotonic() + STARTUP
-    while True:
-        assert process.poll() is None, running.output()[-4000:]
-        try:
-            if httpx.get(running.url + "/health", timeout=5).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        assert time.monotonic() < deadline, running.output()[-4000:]
-        time.sleep(0.2)
-    yield running
-    process.terminate()
-    try:
-        process.wait(30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+    with serving(
+        repo, home, ["com.acme:churn:1.0", "--reload", "1", "--max-records", "100"], startup=STARTUP
+    ) as running:
+        yield running
 
 
 RECORDS = [
