@@ -4,7 +4,12 @@
 names the target (:func:`approval_classifier`), create-only with the usual checksum sidecars::
 
     {"schema": 1, "coordinate": "com.acme:churn:1.0.3", "target": "releases (https://...)",
-     "approved_at": "2026-12-07T01:00:00Z", "approved_by": {"user": ..., "host": ...}, "comment": "..."}
+     "approved_at": "2026-12-07T01:00:00Z", "approved_by": {"user": ..., "host": ...}, "comment": "...",
+     "key": "3BE7..."}
+
+``key`` (only where the approver signs) is the full fingerprint of the OpenPGP key whose detached signature
+(``...-approval-<KEY>.json.asc``) sits beside the record; ``promote`` judges that signature under the target's
+policy and refuses an approval signed by a key that also signed the release (self-approval).
 
 Written by ``registry approve``, required by ``promote`` where the target sets ``require_approval = true`` or the
 promotion asks for the gate ``approved``, and named in the promotion record.
@@ -47,6 +52,7 @@ class ApprovalRecord:
     approved_at: str
     approved_by: Mapping[str, str] = field(default_factory=dict)
     comment: str = ""
+    key: str | None = None  # the fingerprint of the key that signed the approval, where the approver signs
 
     @classmethod
     def from_json(cls, data: bytes) -> ApprovalRecord:
@@ -59,7 +65,7 @@ class ApprovalRecord:
         if not isinstance(raw, dict):
             raise InvalidInput("Not an approval record: not a JSON object.")
         text = {k: raw.get(k) for k in ("coordinate", "target", "approved_at")}
-        by, comment = raw.get("approved_by"), raw.get("comment", "")
+        by, comment, key = raw.get("approved_by"), raw.get("comment", ""), raw.get("key")
         if any(not isinstance(v, str) for v in text.values()) or not isinstance(by, dict):
             raise InvalidInput("Not an approval record: coordinate, target, approved_at or approved_by is missing.")
         return cls(
@@ -68,10 +74,13 @@ class ApprovalRecord:
             approved_at=str(text["approved_at"]),
             approved_by={str(k): str(v) for k, v in by.items()},
             comment=comment if isinstance(comment, str) else "",
+            key=key if isinstance(key, str) and key else None,
         )
 
     def to_dict(self) -> dict[str, Any]:
+        signed = {"key": self.key} if self.key else {}
         return {
+            **signed,
             "schema": 1,
             "coordinate": self.coordinate,
             "target": self.target,

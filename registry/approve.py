@@ -1,23 +1,30 @@
 """Approve: a second person's consent to promote a version into one target (four eyes).
 
-``registry approve COORDINATE --to TARGET [-r SOURCE] [--comment TEXT]`` records who approved (the user; the
-record sits beside the release in the source, :mod:`registry.approval`). The identity that deployed the version
-cannot approve it. ``promote`` then requires the approval where the target sets ``require_approval = true`` or the
-promotion asks for the gate ``approved``, and names the approver in its promotion record.
+``registry approve COORDINATE --to TARGET [-r SOURCE] [--comment TEXT] [--sign [KEY]]`` records who approved (the
+record sits beside the release in the source, :mod:`registry.approval`): the user, and where the approver signs
+(``--sign``, or the source's ``sign_with``, like every other file written there) the OpenPGP key, whose detached
+signature is written beside the record. The identity that deployed the version cannot approve it: neither the
+same user, nor the key that signed the release. ``promote`` then requires the approval where the target sets
+``require_approval = true`` or the promotion asks for the gate ``approved``, checks its signature under the
+target's policy, and names the approver in its promotion record.
 """
 
 from __future__ import annotations
 
 from registry._util import actor, utc_stamp
 from registry.approval import ApprovalRecord, approval_classifier
+from registry.checksums import digest_bytes
 from registry.coordinates import Coordinate
 from registry.events import emit
-from registry.exceptions import InvalidInput
-from registry.repository.base import Repository
+from registry.exceptions import ArtifactNotFound, InvalidInput
+from registry.modelcard import CLASSIFIER as CARD_CLASSIFIER
+from registry.repository.base import PathExists, Repository
 from registry.settings import Settings, using_repository
+from registry.signing import SignatureCheck, Signer, TrustPolicy
 from registry.store import create_record, fetch_approval, fetch_card, select
+from registry.trust import config_of, read_signature, signature_path, signer_for, verifier_for
 
-__all__ = ["approve"]
+__all__ = ["approve", "release_signers"]
 
 
 def approve(
@@ -27,11 +34,16 @@ def approve(
     repository: Repository | str | None = None,
     settings: Settings | None = None,
     comment: str = "",
+    sign: str | bool | None = None,
 ) -> ApprovalRecord:
     """Approve promoting the version ``spec`` names (in ``repository``, the source) into ``to``.
 
-    :raises InvalidInput: the approver is the identity that deployed the version, or it is approved already.
+    :param sign: sign the approval with this gpg key (``True``: the source's ``sign_with``, else gpg's default
+        key; ``False``: never); default: when the source sets ``sign_with``. The record then names the key.
+    :raises InvalidInput: the approver is the identity that deployed the version (the same user, or the key that
+        signed it), or it is approved already.
     :raises ArtifactNotFound: no such version, or it has no model card (no deployer to tell apart).
+    :raises SignatureError: the key cannot sign.
     """
     with using_repository(repository, settings) as (src, active), using_repository(to, active) as (dst, _):
         coordinate = select(spec, src)
@@ -45,12 +57,61 @@ def approve(
         target = dst.origin or dst.display
         existing = fetch_approval(src, coordinate, target)
         if existing is None:
-            record = ApprovalRecord(str(coordinate), dst.display, utc_stamp(), me, comment)
-            if create_record(src, coordinate.path("json", approval_classifier(target)), record.to_json()):
-                emit("approve", coordinate, src.display, card=card, by=me, details={"target": dst.display})
+            signer = signer_for(sign, config_of(repository, src, active), active)
+            key = signer.check() if signer is not None else None
+            record = ApprovalRecord(str(coordinate), dst.display, utc_stamp(), me, comment, key)
+            path = coordinate.path("json", approval_classifier(target))
+            if _write(src, coordinate, path, record.to_json(), signer, active):
+                by = {**me, "key": key} if key else me
+                emit("approve", coordinate, src.display, card=card, by=by, details={"target": dst.display})
                 return record
             existing = fetch_approval(src, coordinate, target)
         who = existing.approved_by.get("user", "unknown") if existing else "someone"
         raise InvalidInput(
             f"Promoting {coordinate} into {dst.display} is already approved (by {who}). Nothing was recorded."
         )
+
+
+def _write(
+    src: Repository, coordinate: Coordinate, path: str, data: bytes, signer: Signer | None, settings: Settings
+) -> bool:
+    """Sign the record (its ``.asc`` first, refusing a key that signed the release) and create it; ``False`` when
+    another approval got there first."""
+    if signer is not None:
+        signature = signer.sign({path: data})[path]
+        mine = _checked(data, signature, settings, f"the approval of {coordinate}")
+        theirs = release_signers(src, coordinate, settings)
+        if mine is not None and mine.fingerprints & theirs:
+            raise InvalidInput(
+                f"{coordinate} was signed by key {mine.signer}, which cannot also approve it (four eyes: the same "
+                "identity). Ask someone else to approve it with their own key. Nothing was recorded."
+            )
+        try:
+            for extension, content in digest_bytes(signature).sidecars():
+                src.create(f"{signature_path(path)}.{extension}", content)
+            src.create(signature_path(path), signature)
+        except PathExists:
+            return False  # a concurrent approval signed first
+    return create_record(src, path, data)
+
+
+def release_signers(src: Repository, coordinate: Coordinate, settings: Settings) -> frozenset[str]:
+    """The fingerprints (signing key and primary key) of the good signature on the version's model card, the file
+    that says who deployed it; empty when it is unsigned or gpg cannot tell."""
+    path = coordinate.path("json", CARD_CLASSIFIER)
+    signature = read_signature(src, path)
+    if signature is None:
+        return frozenset()
+    try:
+        card = src.read(path)
+    except ArtifactNotFound:
+        return frozenset()
+    check = _checked(card, signature, settings, f"the model card of {coordinate}")
+    return check.fingerprints if check is not None and check.accepted else frozenset()
+
+
+def _checked(data: bytes, signature: bytes, settings: Settings, what: str) -> SignatureCheck | None:
+    """The first signature gpg finds in ``signature`` over ``data``, with the user's keyring."""
+    with verifier_for(TrustPolicy(), settings) as verifier:
+        checks = verifier.verify(data, signature, what)
+    return checks[0] if checks else None

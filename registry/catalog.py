@@ -6,7 +6,7 @@ small SVG line chart per metric across builds. The pages are plain HTML with inl
 and a Content-Security-Policy that would refuse any, so they open from ``file://`` or any static web server.
 
 Cards hold user text, so the templates (``registry/templates/catalog*.html.j2``) autoescape everything. Values and
-people are formatted by :mod:`registry.present`, as in the terminal; the templates have its functions as filters
+people are formatted by :mod:`registry.formatting`, as in the terminal; the templates have its functions as filters
 (``who``, ``time``, ``value``, ``gate``, ``verdict``, ``clip``). This module computes the chart geometry as numbers
 and the templates draw it.
 """
@@ -25,7 +25,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from registry import present, rendering
+from registry import formatting, rendering
 from registry.coordinates import Coordinate, Module
 from registry.drift import DriftReport
 from registry.exceptions import ArtifactNotFound, IntegrityError, InvalidCoordinate, InvalidInput
@@ -40,6 +40,7 @@ from registry.trust import (
     card_signature_to_read,
     check_card,
     describe_signature,
+    keyring_now,
     policy_for,
     recorded_unsigned,
 )
@@ -146,7 +147,7 @@ def metric_chart(metric: str, values: Sequence[tuple[str, float]], missing: Sequ
             x=_LEFT + (slot * i if n > 1 else plot_width / 2),
             y=height(value),
             version=version,
-            value=present.number(value),
+            value=formatting.number(value),
             # The newest build is always labelled; others as often as the spacing allows.
             labelled=(n - 1 - i) % every == 0,
         )
@@ -207,7 +208,7 @@ class ArtifactPage:
 def _numbers(metrics: Any) -> dict[str, float]:
     return {
         str(k): float(v)
-        for k, v in present.mapping(metrics).items()
+        for k, v in formatting.mapping(metrics).items()
         if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
     }
 
@@ -217,15 +218,15 @@ def _summary(record: VersionCard, signature: str = "", monitored: DriftReport | 
     drift = monitored.version(str(record.coordinate)) if monitored is not None else None
     return VersionSummary(
         version=str(record.coordinate.version),
-        created=present.time(card.created),
-        deployed_by=present.who(card.deployed_by),
+        created=formatting.time(card.created),
+        deployed_by=formatting.who(card.deployed_by),
         description=str(card.description or ""),
         labels=tuple(str(label) for label in card.labels),
-        metrics=tuple(present.metrics(card.metrics)),
-        code=present.commit(card.code),
-        training_data=tuple(present.training_data(card.training_data)),
+        metrics=tuple(formatting.metrics(card.metrics)),
+        code=formatting.commit(card.code),
+        training_data=tuple(formatting.training_data(card.training_data)),
         stages=tuple(
-            (stage.label, stage.uid or "", tuple(present.params(stage, card.coordinate))) for stage in stages(card)
+            (stage.label, stage.uid or "", tuple(formatting.params(stage, card.coordinate))) for stage in stages(card)
         ),
         previous=card.previous,
         promotion=record.promotion,
@@ -238,7 +239,7 @@ def _summary(record: VersionCard, signature: str = "", monitored: DriftReport | 
 
 def _yanked(record: VersionCard) -> str | None:
     yank = record.yanked
-    return None if yank is None else f"{present.when_by(yank.at, yank.by)}: {yank.reason}"
+    return None if yank is None else f"{formatting.when_by(yank.at, yank.by)}: {yank.reason}"
 
 
 def _page_name(module: Module) -> str:
@@ -286,12 +287,12 @@ def _artifact_page(
 def _environment(compiled: Path | None) -> jinja2.Environment:
     environment = rendering.environment(compiled=compiled, trim_blocks=True, lstrip_blocks=True)
     environment.filters.update(
-        clip=present.clip,
-        gate=present.gate,
-        time=present.time,
-        value=present.value,
-        verdict=present.verdict,
-        who=present.who,
+        clip=formatting.clip,
+        gate=formatting.gate,
+        time=formatting.time,
+        value=formatting.value,
+        verdict=formatting.verdict,
+        who=formatting.who,
     )
     return environment
 
@@ -314,7 +315,7 @@ def render_catalog(
     :param monitored: a monitor report (``registry monitor --json``): the drift of the versions it covers.
     :param compiled: where compiled templates are kept for the next run (see :func:`registry.rendering.environment`).
     """
-    stamp = present.time(now or dt.datetime.now(dt.timezone.utc))
+    stamp = formatting.time(now or dt.datetime.now(dt.timezone.utc))
     pages = sorted((_artifact_page(h, signatures or {}, monitored) for h in histories), key=lambda page: page.module)
     environment = _environment(compiled)
     common = {"source": source, "generated": stamp}
@@ -323,7 +324,7 @@ def render_catalog(
     }
     template = environment.get_template("catalog_artifact.html.j2")
     for page in pages:
-        rendered[page.file_name] = template.render(page=page, no_stages=present.NO_STAGES, **common)
+        rendered[page.file_name] = template.render(page=page, no_stages=formatting.NO_STAGES, **common)
     return rendered
 
 
@@ -401,7 +402,7 @@ def _with_yanked(history: ArtifactHistory, repository: Repository, cache: Cache)
 
 
 def _card_signatures(
-    cards: Sequence[VersionCard], repo: Repository, policy: TrustPolicy, cache: Cache, settings: Settings
+    cards: Sequence[VersionCard], repo: Repository, policy: TrustPolicy, cache: Cache, settings: Settings, keys: str
 ) -> dict[Coordinate, bytes | None]:
     """The ``.asc`` of the cards whose signatures will be checked, read at once (``None``: there is none, or the
     deploy recorded that it signed nothing: :func:`~registry.trust.recorded_unsigned`)."""
@@ -410,7 +411,7 @@ def _card_signatures(
     for record in cards:
         if recorded_unsigned(record.card, policy):
             known[record.coordinate] = None
-        elif (read := card_signature_to_read(repo, record.coordinate, policy, cache, settings)) is not None:
+        elif (read := card_signature_to_read(repo, record.coordinate, policy, cache, settings, keys)) is not None:
             reads[record.coordinate] = read
     if reads:
         known.update(zip(reads, repo.read_many(lambda read: read(), list(reads.values())), strict=True))
@@ -458,20 +459,22 @@ def build_catalog(
             if artifacts and not history.cards and not history.without_card:
                 raise ArtifactNotFound(f"{module} has no released versions in {repo.display}.")
             histories.append(history)
-        asc = _card_signatures([r for history in histories for r in history.cards], repo, policy, cache, active)
+        keys = keyring_now(policy, active)  # once, before every check: a keyring changed since checks again
+        asc = _card_signatures([r for history in histories for r in history.cards], repo, policy, cache, active, keys)
 
         def describe(coordinate: Coordinate) -> str:
             signature = asc.get(coordinate, UNREAD)
             return describe_signature(
-                lambda: check_card(repo, coordinate, policy, active, cache=cache, signature=signature)
+                lambda: check_card(repo, coordinate, policy, active, cache=cache, signature=signature, keys=keys)
             )
 
         cards = [r.coordinate for history in histories for r in history.cards]
         signed = [c for c in cards if asc.get(c) is not None]  # gpg checks these: at once
-        signatures = {str(c): describe(c) for c in cards if asc.get(c) is None}  # remembered, or unsigned
-        if signed:
-            with ThreadPoolExecutor(SIGNATURE_CHECKS) as pool:
-                signatures.update(zip(map(str, signed), pool.map(describe, signed), strict=True))
+        with cache.notes_together():  # a check noted per card: one append per artifact, not one per card
+            signatures = {str(c): describe(c) for c in cards if asc.get(c) is None}  # remembered, or unsigned
+            if signed:
+                with ThreadPoolExecutor(SIGNATURE_CHECKS) as pool:
+                    signatures.update(zip(map(str, signed), pool.map(describe, signed), strict=True))
         pages = render_catalog(
             histories,
             source=repo.display,

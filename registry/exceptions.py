@@ -13,6 +13,7 @@
     ├── VersionExists              the release already exists (releases are immutable)
     ├── AuthenticationFailed       401/403 from a repository
     ├── RepositoryUnavailable      unreachable, timed out, 5xx, or a server answer we cannot use
+    │   └── UntrustedCertificate   a TLS certificate nothing configured trusts (also an InvalidInput: set ca_bundle)
     ├── IntegrityError             checksum mismatch, missing checksum, or content that is not what it claims
     │   └── SignatureError         an OpenPGP signature that is missing (where required), bad, or not by a trusted key
     └── GateFailed                 a promotion quality gate did not pass
@@ -40,6 +41,7 @@ __all__ = [
     "RepositoryNotFound",
     "RepositoryUnavailable",
     "SignatureError",
+    "UntrustedCertificate",
     "VersionExists",
 ]
 
@@ -98,6 +100,10 @@ class AuthenticationFailed(RegistryError):
 
 class RepositoryUnavailable(RegistryError):
     """The repository could not be reached or gave an answer we cannot use."""
+
+
+class UntrustedCertificate(RepositoryUnavailable, InvalidInput):
+    """The server's TLS certificate is not signed by a CA we trust: the repository's ``ca_bundle`` must name it."""
 
 
 class IntegrityError(RegistryError):

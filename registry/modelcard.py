@@ -315,7 +315,7 @@ class ModelCard:
         raw = json.loads(data)
         if not isinstance(raw, dict) or not isinstance(raw.get("coordinate"), str):
             raise InvalidInput("Not a model card: it has no coordinate.")
-        known = {f for f in cls.__dataclass_fields__}
+        known = cls.__dataclass_fields__  # looked up, not copied: a search parses a thousand cards
         values = {k: v for k, v in raw.items() if k in known}
         values["labels"] = tuple(values.get("labels", ()))
         return cls(**values)

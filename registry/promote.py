@@ -19,30 +19,46 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from registry._util import actor, utc_stamp
-from registry.approval import ApprovalRecord, is_approval_name
+from registry.approval import ApprovalRecord, approval_classifier, is_approval_name
 from registry.checksums import SIDECAR_SUFFIXES, Digests, digest_bytes
 from registry.coordinates import Coordinate
 from registry.events import emit
-from registry.exceptions import ArtifactNotFound, GateFailed, IntegrityError, InvalidInput, VersionExists
+from registry.exceptions import (
+    ArtifactNotFound,
+    GateFailed,
+    IntegrityError,
+    InvalidInput,
+    SignatureError,
+    VersionExists,
+)
 from registry.fingerprint import normalize_fingerprint
 from registry.gates import Gate, GateResult, evaluate
 from registry.modelcard import ModelCard
 from registry.promotion import PromotionRecord
 from registry.repository.base import PathExists, Repository
 from registry.settings import Settings, using_repository
-from registry.signing import Signer
+from registry.signing import SignatureCheck, Signer, TrustPolicy
 from registry.store import (
-    fetch_approval,
     fetch_card,
     fetch_promotion,
     fetch_verified,
     is_listed,
     publish,
+    read_approval,
     read_yanks,
     remote_checksum,
     select,
 )
-from registry.trust import check_copies, config_of, policy_for, publish_signatures, signer_for
+from registry.trust import (
+    check_copies,
+    check_signature,
+    config_of,
+    policy_for,
+    publish_signatures,
+    read_signature,
+    signer_for,
+    wants_signature,
+)
 from registry.withdrawal import is_record_name
 
 __all__ = ["Promotion", "promote"]
@@ -93,6 +109,8 @@ def _record(
     if approval is not None:
         approved = {"approved_by": dict(approval.approved_by), "approved_at": approval.approved_at}
         approved["comment"] = approval.comment
+        if approval.key:
+            approved["key"] = approval.key
     return PromotionRecord(
         coordinate=str(coordinate),
         promoted_at=utc_stamp(),
@@ -154,16 +172,16 @@ def promote(
         failed = [r for r in results if not r.passed]
         approval = None
         target_config = config_of(target, dst, active)
+        # Signatures are judged under the source's policy and the target's (which will serve these files).
+        policies = (policy_for(source, src, active), policy_for(target, dst, active))
         if require_approval or (target_config is not None and target_config.require_approval):
-            approval = _approval(src, dst, coordinate, card)
+            approval = _approval(src, dst, coordinate, card, policies[1], active)
         if failed:
             raise GateFailed(
                 f"Promotion of {coordinate} refused by {len(failed)} gate(s): "
                 + "; ".join(map(str, failed))
                 + ". Nothing was copied."
             )
-        # Signatures are judged under the source's policy and the target's (which will serve these files).
-        policies = (policy_for(source, src, active), policy_for(target, dst, active))
         signer = signer_for(sign, config_of(target, dst, active), active)
         if signer is not None:
             signer.check()
@@ -171,14 +189,18 @@ def promote(
         def check(local: dict[str, Path]) -> dict[str, str]:
             what = f"{coordinate} in {src.display}"
             accepted = check_copies(local, policies, active, what, signed_by=signed_by, refused="Nothing was copied.")
+            _not_self_approved(approval, accepted, what)
             # Recorded: signatures gpg checked and found good (not those whose key is unknown here).
             return {name: found.signer for name, found in accepted.items() if found is not None and found.accepted}
 
-        done = _copy(coordinate, src, dst, results, check, signer, approval)
+        record = approval.record if approval is not None else None
+        done = _copy(coordinate, src, dst, results, check, signer, record)
         if not done.already_present:
             details: dict[str, object] = {"from": src.display, "gates": [r.record().to_dict() for r in results]}
-            if approval is not None:
-                details["approved_by"] = dict(approval.approved_by)
+            if record is not None:
+                details["approved_by"] = dict(record.approved_by)
+                if record.key:
+                    details["approval_key"] = record.key
             emit("promote", coordinate, dst.display, card=card if card is not _NO_CARD else None, details=details)
         return done
 
@@ -186,15 +208,59 @@ def promote(
 _NO_CARD = ModelCard("", "", {}, {})  # every gate fails against it: "not recorded in the model card"
 
 
-def _approval(src: Repository, dst: Repository, coordinate: Coordinate, card: ModelCard) -> ApprovalRecord:
-    """The approval this promotion requires; :class:`GateFailed` without one by someone other than the deployer."""
-    approval = fetch_approval(src, coordinate, dst.origin or dst.display)
-    if approval is None or approval.approved_by.get("user") == card.deployed_by.get("user"):
+@dataclass(frozen=True)
+class _Approval:
+    """The approval a promotion requires, and the signature it carries (``None``: unsigned, or not checked)."""
+
+    record: ApprovalRecord
+    signature: SignatureCheck | None
+
+
+def _approval(
+    src: Repository, dst: Repository, coordinate: Coordinate, card: ModelCard, policy: TrustPolicy, settings: Settings
+) -> _Approval:
+    """The approval this promotion requires, its signature judged under the target's ``policy``.
+
+    :raises GateFailed: there is none by someone other than the deployer.
+    :raises SignatureError: its signature is refused (bad, untrusted, or missing where the target requires
+        signatures), or it is not by the key the record names.
+    """
+    target = dst.origin or dst.display
+    found = read_approval(src, coordinate, target)
+    if found is None or found[0].approved_by.get("user") == card.deployed_by.get("user"):
         raise GateFailed(
             f"Promoting {coordinate} into {dst.display} needs an approval by someone other than its deployer "
             f"(four eyes): 'registry approve {coordinate} --to TARGET -r SOURCE'. Nothing was copied."
         )
-    return approval
+    approval, data = found
+    path = coordinate.path("json", approval_classifier(target))
+    what = f"The approval of {coordinate} for {dst.display} (in {src.display})"
+    signature = read_signature(src, path) if wants_signature(policy) else None
+    if signature is None and policy.require:
+        raise SignatureError(
+            f"{what} is not signed, but {dst.display} requires signatures. Nothing was copied. The approver "
+            "signs with 'registry approve --sign KEY' (or sign_with on the source), once the repository owner "
+            "has removed the unsigned approval."
+        )
+    check = check_signature(src, path, data, policy, settings, what, refused="Nothing was copied.", signature=signature)
+    if approval.key and check is not None and check.accepted and approval.key.upper() not in check.fingerprints:
+        raise SignatureError(
+            f"{what} names key {approval.key} but is signed by {check.describe()}; refusing it. Nothing was copied."
+        )
+    return _Approval(approval, check if check is not None and check.accepted else None)
+
+
+def _not_self_approved(approval: _Approval | None, accepted: Mapping[str, SignatureCheck | None], what: str) -> None:
+    """Refuse an approval signed by a key that signed the version's files (the same identity approving)."""
+    if approval is None or approval.signature is None:
+        return
+    key = approval.signature.fingerprints
+    if any(found is not None and found.accepted and found.fingerprints & key for found in accepted.values()):
+        raise GateFailed(
+            f"The approval of {what} is signed by {approval.signature.describe()}, the key that signed the release "
+            "itself: the same identity cannot approve its own release (four eyes). Ask someone else to approve "
+            "it with their own key. Nothing was copied."
+        )
 
 
 def _card(repository: Repository, coordinate: Coordinate) -> ModelCard:

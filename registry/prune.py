@@ -8,7 +8,10 @@ versions are not listed and so are left alone.
 A pruned version leaves a tombstone (``churn-1.0.3-prune-1.json``, :mod:`registry.withdrawal`: who, when, why, and
 when it was listed) and its POM (the claim: build numbers are never reused). Order, so that a crash leaves every
 version whole or gone with its tombstone: the tombstone and the log first, then the version leaves the metadata,
-then its jar is deleted (after which it is no release), then its other files. ``fsck`` reports a pruned version
+then its jar is deleted (after which it is no release), then its other files. Deletion is what the server
+offers (:meth:`~registry.repository.base.Repository.removal`): each file's ``DELETE`` (local trees, WebDAV, S3),
+or on Nexus 3 its components REST API (the version's component deleted whole, its POM and tombstone written
+back); a server that allows neither is refused before the tombstone is written. ``fsck`` reports a pruned version
 as ``pruned``, and one a crash left half-deleted as ``prune-unfinished`` (``--repair`` deletes the rest); running
 the same prune again finishes it too.
 """
@@ -136,6 +139,7 @@ def _promoted_onward(
 def remove_version(repository: Repository, decision: Decision, now: dt.datetime) -> None:
     """Tombstone, unlist and delete one version (its POM and the tombstone stay); safe to run again."""
     coordinate = decision.coordinate
+    delete = repository.removal(coordinate.directory)  # refused here, before anything is written
     log = read_yanks(repository, coordinate.module)
     tombstone = log.pruned().get(str(coordinate.version))
     if tombstone is None:
@@ -143,6 +147,5 @@ def remove_version(repository: Repository, decision: Decision, now: dt.datetime)
         event = YankEvent(str(coordinate), "prune", 1, utc_stamp(now), actor(), reason, decision.listed_at)
         tombstone = record_yank(repository, coordinate, event)
     unpublish(repository, coordinate.module, [coordinate.version])
-    for name in pruned_leftovers(repository, coordinate):
-        repository.delete(f"{coordinate.directory}/{name}")
+    delete(pruned_leftovers(repository, coordinate))
     emit("prune", coordinate, repository.display, by=tombstone.by, details={"reason": tombstone.reason})

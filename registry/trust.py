@@ -50,6 +50,7 @@ __all__ = [
     "checked_model",
     "config_of",
     "describe_signature",
+    "keyring_now",
     "policy_for",
     "publish_signatures",
     "recorded_unsigned",
@@ -77,6 +78,12 @@ def config_of(spec: Repository | str | None, repo: Repository, settings: Setting
 def _gnupghome(settings: Settings) -> Path | None:
     home = settings.env.get("GNUPGHOME")
     return Path(home) if home else None
+
+
+def keyring_now(policy: TrustPolicy, settings: Settings) -> str:
+    """The state of the keys a check under ``policy`` reads (:meth:`TrustPolicy.keys_state`), now: what a command
+    that checks many files takes once, before its checks (``keys`` of :func:`check_card`)."""
+    return policy.keys_state(_gnupghome(settings))
 
 
 def policy_for(spec: Repository | str | None, repo: Repository, settings: Settings) -> TrustPolicy:
@@ -222,13 +229,21 @@ class Signed:
 
 
 def check_cached(
-    file: Signed, policy: TrustPolicy, settings: Settings, *, refused: str = "", signature: bytes | None = UNREAD
+    file: Signed,
+    policy: TrustPolicy,
+    settings: Settings,
+    *,
+    refused: str = "",
+    signature: bytes | None = UNREAD,
+    keys: str | None = None,
 ) -> dict[str, Any] | None:
     """:func:`check_signature` of ``file``'s verified content, unless its mark records a check of these bytes under
     this very policy and with the keyring unchanged since (:meth:`TrustPolicy.keys_state`: a stat, so a warm read
     still runs no gpg); a new check is recorded in the mark. Returns the signature as recorded (``None``: unsigned,
-    or not checked)."""
-    keys = policy.keys_state(_gnupghome(settings))  # before the check: a keyring changed meanwhile checks again
+    or not checked). ``keys``: :func:`keyring_now`, taken before a command's checks (by default, before this one).
+    """
+    if keys is None:
+        keys = keyring_now(policy, settings)  # before the check: a keyring changed meanwhile checks again
     mark = file.mark
     recorded = _read_mark(mark, policy, keys)
     if recorded is not None:
@@ -236,7 +251,7 @@ def check_cached(
         return signature if isinstance(signature, dict) else None
     if not policy.active and not gpg_available():
         return None  # not checked, so not remembered as checked either
-    content = file.load()
+    content = b"" if signature is None else file.load()  # known unsigned: nothing is checked against it
     check = check_signature(
         file.repository, file.path, content, policy, settings, file.what, refused=refused, signature=signature
     )
@@ -261,11 +276,13 @@ def check_card(
     refused: str = "",
     cache: Cache | None = None,
     signature: bytes | None = UNREAD,
+    keys: str | None = None,
 ) -> dict[str, Any] | None:
     """The signature of a version's card sidecar, checked under ``policy``, or remembered from such a check of the
     same bytes (the mark is a note in the artifact's cache folder); ``None`` when unsigned. The card's checksum is
     asked of the repository only where the cache's index does not know what this repository served. ``signature``:
-    the card's ``.asc`` if already read (``None``: there is none; see :func:`card_signature_to_read`).
+    the card's ``.asc`` if already read (``None``: there is none; see :func:`card_signature_to_read`). ``keys``: see
+    :func:`check_cached`.
 
     :raises SignatureError: refused. :raises ArtifactNotFound: no card. :raises IntegrityError: it does not match
         its checksum.
@@ -287,7 +304,7 @@ def check_card(
         return data
 
     signed = Signed(repository, path, what, load, mark)
-    return check_cached(signed, policy, settings, refused=refused, signature=signature)
+    return check_cached(signed, policy, settings, refused=refused, signature=signature, keys=keys)
 
 
 def _card_mark(cache: Cache, coordinate: Coordinate, name: str, algorithm: str, digest: str) -> CacheNote:
@@ -302,18 +319,23 @@ def recorded_unsigned(card: ModelCard, policy: TrustPolicy) -> bool:
 
 
 def card_signature_to_read(
-    repository: Repository, coordinate: Coordinate, policy: TrustPolicy, cache: Cache, settings: Settings
+    repository: Repository,
+    coordinate: Coordinate,
+    policy: TrustPolicy,
+    cache: Cache,
+    settings: Settings,
+    keys: str | None = None,
 ) -> Callable[[], bytes | None] | None:
     """The read of a version's card ``.asc`` (its content, ``None``: unsigned) where :func:`check_card` will need
     it, to make ahead, e.g. beside the card; ``None`` where it will not: nothing is checked, or this repository's
     card was checked under ``policy``, with the keyring as it is, before (the cache's index and the mark say so).
-    Asks the repository nothing itself."""
+    Asks the repository nothing itself. ``keys``: see :func:`check_cached`."""
     if not wants_signature(policy):
         return None
     name = coordinate.file_name("json", CARD_CLASSIFIER)
     known = cache.served(repository.origin, coordinate, name)
     if known not in (None, ABSENT):
-        keys = policy.keys_state(_gnupghome(settings))
+        keys = keyring_now(policy, settings) if keys is None else keys
         if _read_mark(_card_mark(cache, coordinate, name, *known), policy, keys) is not None:
             return None
     path = coordinate.path("json", CARD_CLASSIFIER)

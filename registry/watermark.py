@@ -3,7 +3,7 @@ statement that adds it::
 
     SELECT * FROM (SELECT *, '<not deployed>' AS `pipeline` FROM __THIS__) WHERE `pipeline` IS NOT NULL
 
-No Spark here: :mod:`registry.savedmodel` stamps it into a saved model without one, :mod:`registry.present`
+No Spark here: :mod:`registry.savedmodel` stamps it into a saved model without one, :mod:`registry.formatting`
 shows it, and :mod:`registry.spark.watermark` builds the stage (and says why the sub-query).
 """
 

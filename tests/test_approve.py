@@ -6,15 +6,16 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-import click
 import pytest
-from click.testing import CliRunner
+from governance import configure, run, tree
+from gpgtools import Keys
 
 from registry.approval import approval_classifier
 from registry.approve import approve
-from registry.cli import main
+from registry.checksums import ALGORITHMS, digest_file
 from registry.deploy import deploy
 from registry.exceptions import ConfigError, GateFailed, IntegrityError, InvalidInput
+from registry.fsck import check
 from registry.history import history
 from registry.promote import promote
 from registry.repository.local import LocalRepository
@@ -22,25 +23,9 @@ from registry.settings import Settings
 from registry.store import create_record
 
 
-@click.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
-@click.pass_context
-def _entry(ctx: click.Context) -> None:
-    main(list(ctx.args))
-
-
-def run(*args: str) -> tuple[int, str, str]:
-    """The real entry point with its error handler: exit code, stdout, stderr."""
-    result = CliRunner().invoke(_entry, list(args), catch_exceptions=False)
-    return result.exit_code, result.stdout, result.stderr
-
-
 def _as(monkeypatch: pytest.MonkeyPatch, user: str) -> None:
     """Act as ``user`` (getpass reads LOGNAME first)."""
     monkeypatch.setenv("LOGNAME", user)
-
-
-def _tree(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()} if root.exists() else {}
 
 
 def test_promotion_needs_an_approval_by_someone_else_and_names_the_approver(
@@ -51,11 +36,11 @@ def test_promotion_needs_an_approval_by_someone_else_and_names_the_approver(
     coordinate = str(deploy(make_model(), "com.acme:churn:1.0", repository=staging))
     with pytest.raises(GateFailed, match="needs an approval by someone other than its deployer"):
         promote(coordinate, source=staging, target=releases, require_approval=True)
-    assert _tree(releases.root) == {}
-    before = _tree(staging.root)
+    assert tree(releases.root) == {}
+    before = tree(staging.root)
     with pytest.raises(InvalidInput, match="deployed by alice, who cannot also approve it"):
         approve(coordinate, to=releases, repository=staging)
-    assert _tree(staging.root) == before
+    assert tree(staging.root) == before
     _as(monkeypatch, "bob")
     record = approve(coordinate, to=releases, repository=staging, comment="looked at the drift report")
     assert record.approved_by["user"] == "bob"
@@ -66,7 +51,7 @@ def test_promotion_needs_an_approval_by_someone_else_and_names_the_approver(
         promote(coordinate, source=staging, target=other, require_approval=True)
     _as(monkeypatch, "carol")
     promote(coordinate, source=staging, target=releases, require_approval=True)
-    files = _tree(releases.root)
+    files = tree(releases.root)
     promotion = json.loads(files["com/acme/churn/1.0.0/churn-1.0.0-promotion.json"])
     assert promotion["approval"]["approved_by"]["user"] == "bob"
     assert promotion["approval"]["comment"] == "looked at the drift report"
@@ -81,12 +66,7 @@ def test_promotion_needs_an_approval_by_someone_else_and_names_the_approver(
 def test_require_approval_in_the_targets_configuration_and_the_approved_gate(
     tmp_path: Path, make_model: Callable[..., Path], monkeypatch: pytest.MonkeyPatch, isolated_env: Path
 ) -> None:
-    staging, releases, prod = (tmp_path / name for name in ("staging", "releases", "prod"))
-    (isolated_env / "config.toml").write_text(
-        f'default = "staging"\n[repositories.staging]\nurl = "{staging.as_uri()}"\n'
-        f'[repositories.releases]\nurl = "{releases.as_uri()}"\nrequire_approval = true\n'
-        f'[repositories.prod]\nurl = "{prod.as_uri()}"\n'
-    )
+    configure(isolated_env, tmp_path, staging={}, releases={"require_approval": True}, prod={})
     _as(monkeypatch, "alice")
     coordinate = run("deploy", str(make_model()), "com.acme:churn:1.0")[1].splitlines()[-1]
     code, _, err = run("promote", coordinate, "--from", "staging", "--to", "releases")
@@ -126,4 +106,90 @@ def test_an_approval_of_another_version_is_refused_naming_both(
     assert create_record(staging, second.path("json", classifier), record)
     with pytest.raises(IntegrityError, match=rf"The approval of {second} in .* describes '{first}'; refusing it"):
         promote(str(second), source=staging, target=releases, require_approval=True)
-    assert _tree(releases.root) == {}
+    assert tree(releases.root) == {}
+
+
+def _resign(keys: Keys, key: str, record: Path) -> None:
+    """Replace the detached signature of ``record`` with one by ``key`` (as someone with write access could)."""
+    signature = Path(f"{record}.asc")
+    signature.unlink(missing_ok=True)
+    done = keys.gpg("--local-user", key, "--armor", "--detach-sign", "--output", str(signature), str(record))
+    assert done.returncode == 0, done.stderr
+    _sidecars(signature)
+
+
+def _sidecars(path: Path) -> None:
+    digests = digest_file(path)
+    for algorithm in ALGORITHMS:
+        Path(f"{path}.{algorithm}").write_text(digests.get(algorithm))
+
+
+def test_a_signed_approval_names_its_key_and_promote_checks_it_against_self_approval(
+    gpg_keys: Keys,
+    tmp_path: Path,
+    make_model: Callable[..., Path],
+    monkeypatch: pytest.MonkeyPatch,
+    isolated_env: Path,
+) -> None:
+    monkeypatch.setenv("GNUPGHOME", str(gpg_keys.home))
+    releases_policy = {"require_signatures": True, "trusted_keys": [gpg_keys.signer, gpg_keys.other]}
+    configure(
+        isolated_env,
+        tmp_path,
+        staging={"sign_with": gpg_keys.signer},
+        releases={**releases_policy, "require_approval": True},
+    )
+    _as(monkeypatch, "alice")
+    coordinate = run("deploy", str(make_model()), "com.acme:churn:1.0", "-r", "staging")[1].splitlines()[-1]
+    folder = tmp_path / "staging" / "com/acme/churn/1.0.0"
+    record = folder / f"churn-1.0.0-{approval_classifier((tmp_path / 'releases').as_uri())}.json"
+    before = tree(tmp_path / "staging")
+    _as(monkeypatch, "bob")
+    # Bob with the key that signed the release is the same identity: refused, nothing written.
+    code, _, err = run("approve", coordinate, "--to", "releases", "-r", "staging")
+    assert code == 2 and f"signed by key {gpg_keys.signer}, which cannot also approve it" in err
+    assert len(err.strip().splitlines()) == 1 and tree(tmp_path / "staging") == before
+
+    # An unsigned approval: the target requires signatures, so promote refuses it.
+    approve(coordinate, to="releases", repository="staging", sign=False)
+    assert not Path(f"{record}.asc").exists()
+    _as(monkeypatch, "carol")
+    code, _, err = run("promote", coordinate, "--from", "staging", "--to", "releases")
+    assert code == 1 and "is not signed, but releases (" in err and "requires signatures" in err, err
+    assert not (tmp_path / "releases").exists()
+
+    # The same record signed by the release's own key (written past 'registry approve'): self-approval.
+    _resign(gpg_keys, gpg_keys.signer, record)
+    code, _, err = run("promote", coordinate, "--from", "staging", "--to", "releases")
+    assert code == 1 and "the same identity cannot approve its own release" in err, err
+    assert not (tmp_path / "releases").exists()
+
+    # Approved properly by bob with his own key: the record names it, and the signature is good.
+    for path in folder.glob(f"{record.name}*"):
+        path.unlink()
+    _as(monkeypatch, "bob")
+    code, _, err = run("approve", coordinate, "--to", "releases", "-r", "staging", "--sign", gpg_keys.other)
+    assert code == 0 and f"signed by key {gpg_keys.other}" in err, err
+    assert json.loads(record.read_bytes())["key"] == gpg_keys.other
+    assert gpg_keys.gpg("--verify", f"{record}.asc", str(record)).returncode == 0
+
+    # Altered after signing (checksums recomputed to match): a BAD signature, refused.
+    good = record.read_bytes()
+    record.write_bytes(good.replace(b'"comment": ""', b'"comment": "fine by me"'))
+    _sidecars(record)
+    _as(monkeypatch, "carol")
+    code, _, err = run("promote", coordinate, "--from", "staging", "--to", "releases")
+    assert code == 1 and "has a BAD signature" in err and "Nothing was copied" in err, err
+    assert not (tmp_path / "releases").exists()
+    record.write_bytes(good)
+    _sidecars(record)
+
+    code, _, err = run("promote", coordinate, "--from", "staging", "--to", "releases")
+    assert code == 0, err
+    promotion = json.loads((tmp_path / "releases/com/acme/churn/1.0.0/churn-1.0.0-promotion.json").read_bytes())
+    assert promotion["approval"]["key"] == gpg_keys.other
+    assert check(LocalRepository(tmp_path / "staging"), ["com.acme:churn"]).clean  # the signed approval is no damage
+    code, out, _ = run("history", "com.acme:churn", "-r", "releases")
+    assert code == 0 and "approved by bob@" in out and f"(key {gpg_keys.other})" in out
+    code, out, _ = run("show", coordinate, "-r", "releases")
+    assert code == 0 and gpg_keys.other[:20] in out.replace("\n", "").replace(" ", "").replace("│", "")

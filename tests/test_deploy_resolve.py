@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from cardhelpers import run_cli
+from scenarios import deploy_and_resolve_every_selector
 
 from registry.checksums import ALGORITHMS, digest_file, parse_sidecar
 from registry.coordinates import Coordinate, Module
@@ -77,22 +78,7 @@ def test_a_claimed_but_unpublished_build_is_skipped_not_reused(
 def test_resolve_selectors_extract_the_right_model(
     local_repo: LocalRepository, make_model: Callable[..., Path], tmp_path: Path
 ) -> None:
-    for content, target in [("a", "1.0"), ("b", "1.0"), ("c", "1.1"), ("d", "2.0")]:
-        deploy(make_model(content), f"com.acme:churn:{target}", repository=local_repo)
-    expected = {
-        "latest.release": ("2.0.0", "d"),
-        "1.0": ("1.0.1", "b"),
-        "1.0.+": ("1.0.1", "b"),
-        "1.+": ("1.1.0", "c"),
-        "[1.0,2.0)": ("1.1.0", "c"),
-        "1.0.0": ("1.0.0", "a"),
-    }
-    for selector, (version, content) in expected.items():
-        resolved = resolve(f"com.acme:churn:{selector}", repository=local_repo)
-        assert str(resolved.coordinate.version) == version, selector
-        data = (resolved.path / "stages/0_lr/data/part-00000.snappy.parquet").read_text()
-        assert data == content * 100
-        assert resolved.card is not None and resolved.card.coordinate == f"com.acme:churn:{version}"
+    deploy_and_resolve_every_selector(local_repo, make_model)
     out = resolve("com.acme:churn:1.0", repository=local_repo, to=tmp_path / "here").path
     assert out == tmp_path / "here"
     assert (out / "metadata" / "part-00000").is_file()

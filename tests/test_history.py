@@ -8,11 +8,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import click
 import pytest
-from click.testing import CliRunner
+from governance import configure, run
 
-from registry.cli import main
 from registry.deploy import deploy
 from registry.exceptions import ArtifactNotFound, InvalidInput
 from registry.history import history
@@ -22,18 +20,6 @@ from registry.repository.local import LocalRepository
 from registry.resolve import resolve
 from registry.timeline import parse_instant
 from registry.yank import unyank, yank
-
-
-@click.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
-@click.pass_context
-def _entry(ctx: click.Context) -> None:
-    main(list(ctx.args))
-
-
-def run(*args: str) -> tuple[int, str, str]:
-    """The real entry point with its error handler: exit code, stdout, stderr."""
-    result = CliRunner().invoke(_entry, list(args), catch_exceptions=False)
-    return result.exit_code, result.stdout, result.stderr
 
 
 def _now() -> dt.datetime:
@@ -115,11 +101,7 @@ def test_history_at_equals_the_resolves_made_during_a_scenario(tmp_path: Path, m
 def test_history_spans_the_configured_repositories(
     tmp_path: Path, make_model: Callable[..., Path], isolated_env: Path
 ) -> None:
-    staging, releases = tmp_path / "staging", tmp_path / "releases"
-    (isolated_env / "config.toml").write_text(
-        f'default = "releases"\n[repositories.staging]\nurl = "{staging.as_uri()}"\n'
-        f'[repositories.releases]\nurl = "{releases.as_uri()}"\n'
-    )
+    configure(isolated_env, tmp_path, default="releases", staging={}, releases={})
     coordinate = deploy(make_model(), "com.acme:churn:1.0", repository="staging")
     promote(str(coordinate), source="staging", target="releases")
     code, out, _ = run("history", "com.acme:churn")

@@ -27,6 +27,7 @@ from registry.exceptions import (
     ArtifactNotFound,
     AuthenticationFailed,
     IntegrityError,
+    RepositoryNotFound,
     RepositoryUnavailable,
     VersionExists,
 )
@@ -88,6 +89,8 @@ class FakeNexus:
         if method in ("GET", "HEAD"):
             if self.faults.get(path):
                 return self.faults[path].pop(0), {}, b""
+            if path == "":  # the repository's root: Nexus's page saying it is not browseable there
+                return 200, {"Content-Type": "text/html"}, _NEXUS_ROOT["existing"]["body"].encode()
             if path not in self.files:
                 return 404, {}, b""
             content = self.files[path]
@@ -328,3 +331,31 @@ def test_unsafe_server_is_refused_by_default(mock: responses.RequestsMock, make_
         deploy(make_model(), "com.acme:churn:1.0", repository=make_repo())
     writes = [c.request.url or "" for c in mock.calls if c.request.method in ("PUT", "MKCOL")]
     assert writes and all("/.registry/" in url for url in writes)  # nothing but the probe was written
+
+
+#: What Nexus 3 answers to a GET of a repository's root: 404 "Repository not found" for a name it has no repository
+#: of (before any authentication), and for an existing maven2 repository its page saying it is not browseable there.
+_NEXUS_ROOT = {
+    "missing": {"status": 404, "body": "Repository not found"},
+    "existing": {
+        "status": 200,
+        "body": "<html><body>This maven2 hosted repository is not directly browseable at this URL.</body></html>",
+        "content_type": "text/html",
+    },
+    "anonymous": {"status": 401, "body": ""},  # an existing repository that needs credentials: cannot tell
+}
+
+
+@pytest.mark.parametrize("root", sorted(_NEXUS_ROOT))
+def test_a_nexus_repository_that_does_not_exist_is_told_from_an_empty_one(
+    mock: responses.RequestsMock, root: str
+) -> None:
+    mock.add(responses.GET, BASE, **_NEXUS_ROOT[root])
+    mock.add(responses.GET, re.compile(re.escape(BASE) + r".+"), status=404)  # nothing in it
+    with pytest.raises(ArtifactNotFound) as raised:
+        resolve("com.acme:churn:latest.release", repository=make_repo())
+    assert isinstance(raised.value, RepositoryNotFound) is (root == "missing")
+    if root == "missing":
+        assert str(raised.value).startswith(f"The repository nexus ({BASE}) does not exist.")
+    else:
+        assert "it was never released there" in str(raised.value)

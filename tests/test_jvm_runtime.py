@@ -137,6 +137,38 @@ def test_the_runtime_builds_reproducibly_with_javac_and_the_command_publishes_it
     assert (repository / RUNTIME.path("pom")).read_bytes() == embedded
 
 
+def test_the_wheel_ships_the_runtime_compiled_and_build_takes_it_without_javac(tmp_path: Path) -> None:
+    import wheel  # noqa: F401 - bdist_wheel, for a setuptools before 70.1 (the build runs in this environment)
+
+    if shutil.which("javac") is None:
+        pytest.skip("javac (a JDK) is not installed")
+    root = Path(__file__).resolve().parents[1]
+    tree = tmp_path / "tree"  # a copy: the build writes build/ and *.egg-info beside the sources
+    shutil.copytree(root / "registry", tree / "registry", ignore=shutil.ignore_patterns("__pycache__", "lib"))
+    shutil.copytree(root / "build_support", tree / "build_support", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "MANIFEST.in", "README.md"):
+        shutil.copy(root / name, tree / name)
+    command = [sys.executable, "-m", "pip", "wheel", "--no-build-isolation", "--no-deps", "-q", str(tree)]
+    env = {**os.environ, "REGISTRY_REQUIRE_JVM_JAR": "1"}  # the pyspark of this environment gives Spark's jars
+    done = subprocess.run([*command, "-w", str(tmp_path / "dist")], capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    [built] = (tmp_path / "dist").glob("*.whl")
+    site = tmp_path / "site"
+    with zipfile.ZipFile(built) as archive:
+        archive.extractall(site)
+    [shipped] = (site / "registry/jvm/lib").glob(f"{RUNTIME.artifact}-{RUNTIME.version}-*.jar")
+    assert shipped.read_bytes() == build(tmp_path / "first-use").read_bytes()  # the same bytes as a first-use build
+    # installed from the wheel, the runtime is there: no javac needed, nothing compiled into the cache
+    script = "import sys; from pathlib import Path; from registry.jvm import build; print(build(Path(sys.argv[1])))"
+    bare = {**os.environ, "PYTHONPATH": str(site), "PATH": str(Path(sys.executable).parent)}
+    bare.pop("JAVA_HOME", None)
+    found = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "c")], capture_output=True, text=True, env=bare, cwd=site
+    )
+    assert found.returncode == 0, found.stderr
+    assert Path(found.stdout.strip()) == shipped and not (tmp_path / "c").exists()
+
+
 def test_a_build_without_javac_says_what_to_install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))
     monkeypatch.delenv("JAVA_HOME", raising=False)

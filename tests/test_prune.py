@@ -7,11 +7,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import click
 import pytest
-from click.testing import CliRunner
+from governance import configure, deploy_series, run, tree
 
-from registry.cli import main
 from registry.coordinates import Module
 from registry.deploy import deploy
 from registry.exceptions import ArtifactNotFound
@@ -26,40 +24,19 @@ from registry.withdrawal import YankEvent
 CHURN = Module.parse("com.acme:churn")
 
 
-@click.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
-@click.pass_context
-def _entry(ctx: click.Context) -> None:
-    main(list(ctx.args))
-
-
-def run(*args: str) -> tuple[int, str, str]:
-    """The real entry point with its error handler: exit code, stdout, stderr."""
-    result = CliRunner().invoke(_entry, list(args), catch_exceptions=False)
-    return result.exit_code, result.stdout, result.stderr
-
-
-def _tree(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()}
-
-
 def test_prune_spares_what_matters_leaves_tombstones_and_history_stays_true(
     tmp_path: Path, make_model: Callable[..., Path], isolated_env: Path
 ) -> None:
-    staging, releases = tmp_path / "staging", tmp_path / "releases"
-    (isolated_env / "config.toml").write_text(
-        f'default = "staging"\n[repositories.staging]\nurl = "{staging.as_uri()}"\n'
-        f'[repositories.releases]\nurl = "{releases.as_uri()}"\n'
-    )
-    for series in ("1.0", "1.0", "1.0", "1.1", "1.1"):
-        deploy(make_model(series), f"com.acme:churn:{series}", repository="staging")
+    staging = configure(isolated_env, tmp_path, staging={}, releases={})["staging"]
+    deploy_series(make_model, "staging", "1.0", "1.0", "1.0", "1.1", "1.1")
     time.sleep(1.05)  # records keep whole seconds
     latest_then = dt.datetime.now(dt.timezone.utc)  # latest.release: 1.1.1, which the prune deletes
     time.sleep(1.05)
     deploy(make_model("new"), "com.acme:churn:1.1", repository="staging")
     assert run("promote", "com.acme:churn:1.0.0", "--from", "staging", "--to", "releases")[0] == 0
-    before = _tree(staging)
+    before = tree(staging)
     code, out, _ = run("prune", "com.acme:churn", "--keep-last", "1")
-    assert code == 0 and _tree(staging) == before  # a dry run
+    assert code == 0 and tree(staging) == before  # a dry run
     plan = out.splitlines()
     assert [line.split(":")[0] for line in plan] == [
         "keep 1.0.0",
@@ -103,8 +80,7 @@ def test_prune_spares_what_matters_leaves_tombstones_and_history_stays_true(
 def test_a_prune_that_died_part_way_is_reported_and_finished_by_fsck(
     local_repo: LocalRepository, make_model: Callable[..., Path]
 ) -> None:
-    for content in ("a", "b", "c"):
-        deploy(make_model(content), "com.acme:churn:1.0", repository=local_repo)
+    deploy_series(make_model, local_repo, "1.0", "1.0", "1.0")
     coordinate = CHURN.at(Version(1, 0, 0))
     tombstone = YankEvent(str(coordinate), "prune", 1, "2026-01-01T00:00:00Z", {}, "old", "2025-01-01T00:00:00Z")
     record_yank(local_repo, coordinate, tombstone)
@@ -120,10 +96,9 @@ def test_a_prune_that_died_part_way_is_reported_and_finished_by_fsck(
 
 
 def test_bad_input_is_one_clear_error(local_repo: LocalRepository, make_model: Callable[..., Path]) -> None:
-    for content in ("a", "b"):
-        deploy(make_model(content), "com.acme:churn:1.0", repository=local_repo)
+    deploy_series(make_model, local_repo, "1.0", "1.0")
     repo = str(local_repo.root)
-    before = _tree(local_repo.root)
+    before = tree(local_repo.root)
     for args, message in (
         (("--keep-last", "0"), "keep at least 1"),
         (("--older-than", "3 months"), "number of days"),
@@ -134,20 +109,16 @@ def test_bad_input_is_one_clear_error(local_repo: LocalRepository, make_model: C
     assert code == 1 and "no released versions" in err
     code, out, _ = run("prune", "com.acme:churn", "-r", repo, "--keep-last", "1", "--older-than", "90d", "--apply")
     assert code == 0 and "listed less than 90 days ago" in out.splitlines()[0]
-    assert _tree(local_repo.root) == before
+    assert tree(local_repo.root) == before
 
 
 def test_retention_is_configured_per_repository(
     tmp_path: Path, make_model: Callable[..., Path], isolated_env: Path
 ) -> None:
-    staging = tmp_path / "staging"
+    retention = {"prune_keep_last": 1, "prune_keep_series": False}
+    staging = configure(isolated_env, tmp_path, staging=retention)["staging"]
     config = isolated_env / "config.toml"
-    config.write_text(
-        f'default = "staging"\n[repositories.staging]\nurl = "{staging.as_uri()}"\n'
-        "prune_keep_last = 1\nprune_keep_series = false\n"
-    )
-    for content in ("a", "b", "c"):
-        deploy(make_model(content), "com.acme:churn:1.0", repository="staging")
+    deploy_series(make_model, "staging", "1.0", "1.0", "1.0")
     code, out, _ = run("prune", "com.acme:churn")
     assert code == 0 and [line.split(":")[0] for line in out.splitlines()] == [
         "delete 1.0.0",

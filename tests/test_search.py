@@ -8,6 +8,8 @@ import json
 import os
 import re
 import shutil
+import subprocess
+import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -234,3 +236,30 @@ def test_a_pipe_gets_exactly_the_lines_rich_prints(labels: list[list[str]]) -> N
     assert printed.getvalue() == through_rich.getvalue()
     if all(cell.isprintable() for row in search_rows(records) for cell in row):
         assert aligned(SEARCH_COLUMNS, search_rows(records)) == through_rich.getvalue()
+
+
+def test_a_search_into_a_pipe_loads_neither_rich_nor_the_card_views(
+    local_repo: LocalRepository, history: list[Coordinate]
+) -> None:
+    # A warm search spent a fifth of its CPU importing what it does not use: rich, the views of cards, diffs and
+    # profiles (with the signature checks they name), the jar's reader. Into a pipe it prints the same lines
+    # without any of them.
+    script = (
+        "import sys\n"
+        "from registry.cli import main\n"
+        "try:\n"
+        f"    main(['search', 'com.acme:churn', '-r', {str(local_repo.root)!r}])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "unused = ('rich', 'registry.cli.render', 'registry.trust', 'registry.signing', 'registry.diff', 'zipfile')\n"
+        "print(sorted(m for m in sys.modules if m in unused or m.split('.')[0] in unused), file=sys.stderr)\n"
+    )
+    environ = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "TTY_COMPATIBLE")}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=environ, check=True)
+    assert done.stderr.splitlines()[-1] == "[]"
+    assert len(done.stdout.splitlines()) == 2 + len(history) and "com.acme:churn:1.1.1" in done.stdout
+    # where rich would draw for a terminal anyway, it still does
+    forced = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env={**environ, "FORCE_COLOR": "1"}
+    )
+    assert "'rich'" in forced.stderr.splitlines()[-1] and "com.acme:churn:1.1.1" in forced.stdout

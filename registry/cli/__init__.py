@@ -13,7 +13,7 @@ and name it in :data:`COMMAND_MODULES` below: that one name registers them. A co
 takes ``@repository_option`` from :mod:`registry.cli.shared` and a ``repository: str | None`` parameter; the option
 is defined there once, for the group (``registry -r staging versions ...``) and after the command (``registry
 versions ... -r staging``). Terminal output goes through :mod:`registry.cli.render`, whose values and people are
-formatted by :mod:`registry.present` like the HTML catalog's.
+formatted by :mod:`registry.formatting` like the HTML catalog's.
 """
 
 from __future__ import annotations

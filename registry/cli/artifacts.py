@@ -133,23 +133,13 @@ def versions(artifact: str, repository: str | None) -> None:
 
     A yanked version is listed as 'VERSION (yanked: REASON)': selectors skip it, its exact coordinate resolves.
     """
-    from registry.coordinates import Module
-    from registry.repository.names import never_released
-    from registry.settings import open_repository
-    from registry.store import read_metadata, read_yanks
-    from registry.versions import Version
+    from registry.releases import list_releases
 
-    module = Module.parse(artifact)
-    with open_repository(repository, load_settings()) as repo:
-        metadata = read_metadata(repo, module)
-        if metadata is None:
-            raise never_released(repo, module)
-        yanked = read_yanks(repo, module).yanked()
-    marked = {Version.parse(v): f"{v} (yanked: {e.reason})" for v, e in yanked.items() if Version.try_parse(v)}
-    for version in sorted({*metadata.releases, *marked}):
-        click.echo(marked.get(version, str(version)))
-    if metadata.foreign:
-        click.echo(f"(not listed: {', '.join(metadata.foreign)}, not of the form MAJOR.MINOR.BUILD)", err=True)
+    found = list_releases(artifact, repository=repository, settings=load_settings())
+    for release in found.releases:
+        click.echo(f"{release.version} (yanked: {release.yanked.reason})" if release.yanked else str(release.version))
+    if found.foreign:
+        click.echo(f"(not listed: {', '.join(found.foreign)}, not of the form MAJOR.MINOR.BUILD)", err=True)
 
 
 @click.command()

@@ -88,9 +88,12 @@ def search(
     if not found:
         click.echo(f"No version matches.{f' {note}' if note else ''}", err=True)
         return
-    from registry.cli.render import print_search
+    from registry.cli.lines import piped_search
 
-    print_search(found)
+    if not piped_search(found):  # a terminal: rich draws the table
+        from registry.cli.render import print_view, search_view
+
+        print_view(search_view(found))
 
 
 @click.command()

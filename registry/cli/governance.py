@@ -7,6 +7,7 @@ from typing import Any
 import click
 
 from registry.cli.shared import load_settings, repository_option
+from registry.cli.signatures import sign_option, signing_key
 
 __all__ = ["COMMANDS"]
 
@@ -69,23 +70,24 @@ def history(artifact: str, repository: str | None, at: str | None, as_json: bool
     if as_json:
         click.echo(json.dumps(timeline.to_dict(), indent=2, sort_keys=True))
         return
-    from registry import present
+    from registry import formatting
 
     for event in timeline.events:
-        click.echo(f"{event.at}  {event.repository}  {event.kind:<9} {event.coordinate}  {_details(event, present)}")
+        click.echo(f"{event.at}  {event.repository}  {event.kind:<9} {event.coordinate}  {_details(event, formatting)}")
     if timeline.at is not None:
         click.echo(f"latest.release in {timeline.repository} at {timeline.to_dict()['at']}:", err=True)
         click.echo(str(timeline.latest) if timeline.latest else "none")
 
 
-def _details(event: Any, present: Any) -> str:
+def _details(event: Any, formatting: Any) -> str:
     """What the event's line says after its coordinate."""
-    who = f"by {present.who(event.by)}" if event.by else ""
+    who = f"by {formatting.who(event.by)}" if event.by else ""
     details = event.details
     if event.kind == "promoted":
         gates = ", ".join(f"{g['expression']} ({g['actual']})" for g in details.get("gates", []))
         approval = details.get("approval") or {}
-        approved = f"; approved by {present.who(approval.get('approved_by'))}" if approval else ""
+        approved = f"; approved by {formatting.who(approval.get('approved_by'))}" if approval else ""
+        approved += f" (key {approval['key']})" if approval.get("key") else ""
         return f"{who} from {details['from']} to {details['to']}" + (f"; gates {gates}" if gates else "") + approved
     if event.kind == "yanked":
         return f"{who}: {details.get('reason', '')}"
@@ -106,16 +108,22 @@ def _details(event: Any, present: Any) -> str:
 @click.option("--to", "target", required=True, metavar="NAME|URL|PATH", help="The repository it may be promoted to.")
 @repository_option
 @click.option("--comment", default="", metavar="TEXT", help="What the approver says (recorded).")
-def approve(spec: str, target: str, repository: str | None, comment: str) -> None:
+@sign_option
+def approve(spec: str, target: str, repository: str | None, comment: str, sign: str | None) -> None:
     """Approve promoting a version from the repository (-r, the source) into --to (four eyes).
 
-    The identity that deployed the version cannot approve it. A promotion into a repository with
+    The identity that deployed the version cannot approve it (the same user, or the key that signed it). Where
+    the approver signs (--sign, or sign_with on the source) the approval is signed and names the key; a target
+    that requires signatures refuses an unsigned or altered approval. A promotion into a repository with
     require_approval = true, or with '--require approved', needs this approval and names the approver.
     """
     from registry.approve import approve as approve_version
 
-    record = approve_version(spec, to=target, repository=repository, settings=load_settings(), comment=comment)
-    click.echo(f"Approved {record.coordinate} for {record.target}", err=True)
+    record = approve_version(
+        spec, to=target, repository=repository, settings=load_settings(), comment=comment, sign=signing_key(sign)
+    )
+    signed = f", signed by key {record.key}" if record.key else ""
+    click.echo(f"Approved {record.coordinate} for {record.target}{signed}", err=True)
     click.echo(record.coordinate)
 
 

@@ -1,33 +1,40 @@
 """How cards, diffs and search results look in a terminal: rich tables for ``show``, ``diff`` and ``search``.
 
-Values and people are formatted by :mod:`registry.present`, as on the HTML catalog. Cards hold user text, so every
+Values and people are formatted by :mod:`registry.formatting`, as on the HTML catalog. Cards hold user text, so every
 value goes into a table as :class:`rich.text.Text`, never as markup: a description of ``[bold red]`` is printed as
 written. :func:`print_view` draws for a terminal's width, and for a pipe or a file one unwrapped line per row.
 """
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from rich import box
-from rich.cells import cell_len
 from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from registry import present
-from registry.cards import VersionCard
+from registry import formatting
+from registry.cli.lines import SEARCH_COLUMNS, UNWRAPPED_WIDTH, aligned, piped_search, search_rows
 from registry.diff import SECTIONS, CardDiff
 from registry.modelcard import stages
 from registry.monitor_view import profile_view
+from registry.store import VersionCard
 
-__all__ = ["aligned", "card_view", "diff_view", "print_search", "print_view", "search_rows", "search_view"]
+# search's rows and its lines for a pipe live in registry.cli.lines (no rich there); named here as before
+__all__ = [
+    "SEARCH_COLUMNS",
+    "UNWRAPPED_WIDTH",
+    "aligned",
+    "card_view",
+    "diff_view",
+    "print_search",
+    "print_view",
+    "search_rows",
+    "search_view",
+]
 
-#: The width drawn for when stdout is not a terminal: wider than any row, so that a row stays one line for
-#: ``grep``/``cut`` (rich would otherwise wrap at 80 columns). Rows are never padded out to it.
-UNWRAPPED_WIDTH = 10_000
 _TITLES = {
     "metrics": "Metrics",
     "params": "Params",
@@ -48,9 +55,9 @@ def print_view(renderable: RenderableType) -> None:
 
 
 def _text(value: Any) -> Text:
-    """A card value as plain text (:func:`registry.present.value`); a missing one dimmed."""
-    shown = present.value(value)
-    return Text(shown, style="dim" if shown == present.MISSING else "")
+    """A card value as plain text (:func:`registry.formatting.value`); a missing one dimmed."""
+    shown = formatting.value(value)
+    return Text(shown, style="dim" if shown == formatting.MISSING else "")
 
 
 def _table(title: str | Text | None, *columns: str, whole: Iterable[str] = ()) -> Table:
@@ -85,8 +92,8 @@ def _pairs(title: str | Text | None, rows: Iterable[tuple[str, Any]]) -> Table:
 def card_view(record: VersionCard) -> RenderableType:
     """The card of one version: summary, metrics, training data, params per stage, schema, promotion."""
     card = record.card
-    tools = present.mapping(card.tools)
-    runtime = present.runtime(card.tools)
+    tools = formatting.mapping(card.tools)
+    runtime = formatting.runtime(card.tools)
     shown = {"spark", "scala", "java", "python"} if runtime else set()  # on the runtime line instead
     parts: list[RenderableType] = [
         Text(str(record.coordinate), style="bold"),
@@ -94,25 +101,25 @@ def card_view(record: VersionCard) -> RenderableType:
             None,
             [
                 ("description", card.description or None),
-                ("deployed", present.when_by(card.created, card.deployed_by)),
+                ("deployed", formatting.when_by(card.created, card.deployed_by)),
                 ("previous build", card.previous),
-                ("labels", present.labels(card.labels)),
-                ("code", present.commit(card.code)),
+                ("labels", formatting.labels(card.labels)),
+                ("code", formatting.commit(card.code)),
                 ("tools", ", ".join(f"{k} {v}" for k, v in sorted(tools.items()) if v and k not in shown) or None),
                 ("runtime", runtime),
             ],
         ),
     ]
-    if present.mapping(card.metrics):
-        parts.append(_pairs("Metrics", present.metrics(card.metrics)))
-    if present.mapping(card.training_data):
-        parts.append(_pairs("Training data", present.training_data(card.training_data)))
+    if formatting.mapping(card.metrics):
+        parts.append(_pairs("Metrics", formatting.metrics(card.metrics)))
+    if formatting.mapping(card.training_data):
+        parts.append(_pairs("Training data", formatting.training_data(card.training_data)))
     if not stages(card):
-        parts.append(Text.assemble(("Stages", "bold"), f"  {present.NO_STAGES}"))
+        parts.append(Text.assemble(("Stages", "bold"), f"  {formatting.NO_STAGES}"))
     for stage in stages(card):
         title = Text.assemble(f"Stage {stage.label}", (f"  {stage.uid}" if stage.uid else "", "dim"))
         table = _table(title, "param", "value", "")
-        for name, value, default in present.params(stage, card.coordinate):
+        for name, value, default in formatting.params(stage, card.coordinate):
             table.add_row(Text(name), Text(value), "default" if default else "")
         parts.append(table)
     profile = profile_view(card.profile if isinstance(card.profile, Mapping) else None)
@@ -121,13 +128,13 @@ def card_view(record: VersionCard) -> RenderableType:
     schema = card.input_schema if isinstance(card.input_schema, list) else []
     if schema:
         table = _table("Input schema", "column", "type", "nullable")
-        for entry in (present.mapping(e) for e in schema):
+        for entry in (formatting.mapping(e) for e in schema):
             table.add_row(_text(entry.get("name")), _text(entry.get("type")), _text(entry.get("nullable")))
         parts.append(table)
     parts.append(_promotion(record))
     if record.yanked is not None:
         yanked = record.yanked
-        rows = [("yanked", present.when_by(yanked.at, yanked.by)), ("reason", yanked.reason)]
+        rows = [("yanked", formatting.when_by(yanked.at, yanked.by)), ("reason", yanked.reason)]
         parts.append(_pairs(Text("Yanked", style="red"), rows))
     return Group(*_spaced(parts))
 
@@ -145,19 +152,20 @@ def _promotion(record: VersionCard) -> RenderableType:
     if promotion is None:
         return _pairs("Promotion", [("promoted", "not promoted into this repository")])
     rows: list[tuple[str, Any]] = [
-        ("promoted", present.when_by(promotion.promoted_at, promotion.promoted_by)),
+        ("promoted", formatting.when_by(promotion.promoted_at, promotion.promoted_by)),
         ("from", promotion.source),
         ("to", promotion.target),
     ]
     if promotion.approval:
         approval = promotion.approval
-        approved = present.when_by(approval.get("approved_at"), approval.get("approved_by"))
+        approved = formatting.when_by(approval.get("approved_at"), approval.get("approved_by"))
+        approved += f" (key {approval['key']})" if approval.get("key") else ""
         rows.append(("approved", approved + (f": {approval['comment']}" if approval.get("comment") else "")))
     for gate in promotion.gates:
-        verdict = Text(present.verdict(gate.passed), style="green" if gate.passed else "red")
-        rows.append(("gate", Text.assemble(f"{present.gate(gate)} ", verdict)))
+        verdict = Text(formatting.verdict(gate.passed), style="green" if gate.passed else "red")
+        rows.append(("gate", Text.assemble(f"{formatting.gate(gate)} ", verdict)))
     for earlier in promotion.history[1:]:
-        when = present.when_by(earlier.promoted_at, earlier.promoted_by)
+        when = formatting.when_by(earlier.promoted_at, earlier.promoted_by)
         rows.append(("earlier", f"{when}: {earlier.source} -> {earlier.target}"))
     return _pairs("Promotion", rows)
 
@@ -193,37 +201,15 @@ def _shown(section: str, value: Any) -> Text:
     if section == "stages" and isinstance(value, str):
         return Text(value.rsplit(".", 1)[-1])
     if section == "labels" and isinstance(value, list):
-        return _text(present.labels(value))
+        return _text(formatting.labels(value))
     return _text(value)
 
 
 def _delta(delta: float | None) -> Text:
-    shown = present.delta(delta)
+    shown = formatting.delta(delta)
     if not delta:
         return Text(shown, style="dim")
     return Text(shown, style="green" if delta > 0 else "red")
-
-
-#: The columns of ``registry search``: coordinate, when, who, labels, metrics, training data fingerprint (short).
-SEARCH_COLUMNS = ("version", "deployed", "by", "labels", "metrics", "data")
-
-
-def search_rows(records: Sequence[VersionCard]) -> list[tuple[str, ...]]:
-    """One row of :data:`SEARCH_COLUMNS` per version."""
-    rows: list[tuple[str, ...]] = []
-    for record in records:
-        card = record.card
-        rows.append(
-            (
-                str(record.coordinate),
-                present.time(card.created),
-                present.who(card.deployed_by),
-                present.value(present.labels(card.labels)),
-                ", ".join(f"{name}={value}" for name, value in present.metrics(card.metrics)),
-                present.fingerprint(present.mapping(card.training_data).get("fingerprint"), short=True),
-            )
-        )
-    return rows
 
 
 def search_view(records: Sequence[VersionCard]) -> RenderableType:
@@ -232,32 +218,14 @@ def search_view(records: Sequence[VersionCard]) -> RenderableType:
     labels = SEARCH_COLUMNS.index("labels")
     for row in search_rows(records):
         cells = [Text(cell) for cell in row]
-        cells[labels] = Text(row[labels], style="dim" if row[labels] == present.MISSING else "")
+        cells[labels] = Text(row[labels], style="dim" if row[labels] == formatting.MISSING else "")
         table.add_row(*cells)
     return table
 
 
 def print_search(records: Sequence[VersionCard]) -> None:
     """Print search results: :func:`search_view` on a terminal; into a pipe or a file, the same lines rich would
-    print there (one per row, aligned), written directly: rich takes half a second to lay out a thousand rows.
-    Cells rich would change (control characters, tabs, line breaks), and rows too wide to stay whole, take rich's
-    way."""
-    rows = search_rows(records)
-    text = aligned(SEARCH_COLUMNS, rows)
-    plain = all(cell.isprintable() for row in rows for cell in row) and text.index("\n") < UNWRAPPED_WIDTH
-    if Console(soft_wrap=False).is_terminal or not plain:
+    print there, written directly (:func:`~registry.cli.lines.piped_search`: rich takes half a second to lay out a
+    thousand rows)."""
+    if not piped_search(records):
         print_view(search_view(records))
-        return
-    sys.stdout.write(text)
-
-
-def aligned(columns: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """Rows of printable text under their headings and a rule, each column as wide as its widest cell, three
-    spaces apart: what :func:`print_view` prints for such a table into a pipe."""
-    widths = [max(cell_len(cell) for cell in column) for column in zip(columns, *rows, strict=True)]
-
-    def line(cells: Sequence[str]) -> str:
-        return "   ".join(cell + " " * (width - cell_len(cell)) for cell, width in zip(cells, widths, strict=True))
-
-    rule = "\u2500" * (sum(widths) + 3 * (len(widths) - 1))
-    return "\n".join([line(columns), rule, *map(line, rows)]) + "\n"

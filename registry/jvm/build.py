@@ -4,7 +4,8 @@ Only Spark's public Java API is used (and Jackson and SLF4J, which every Spark s
 one jar serves Scala 2.12 / Spark 3.5 and Scala 2.13 / Spark 4.x. The jar is packed here, reproducibly (sorted
 entries, fixed timestamps), with the POM it is released with embedded under ``META-INF/maven/`` as Ivy expects;
 the same sources and version always give the same bytes. It is cached under the cache directory by the digest
-of the sources, so it is compiled once per source change.
+of the sources, so it is compiled once per source change. A wheel built where javac and Spark's jars are at hand
+ships it compiled (``lib/``, named by that digest, see ``build_support/jvm_build_py.py``): then nothing is compiled.
 """
 
 from __future__ import annotations
@@ -22,10 +23,12 @@ from registry.coordinates import Coordinate
 from registry.exceptions import ConfigError
 from registry.pom import jvm_runtime, render_pom
 
-__all__ = ["SOURCES", "build", "runtime_pom", "source_digest", "spark_jars"]
+__all__ = ["SHIPPED", "SOURCES", "build", "build_into", "runtime_pom", "source_digest", "spark_jars"]
 
 #: The Java sources (package ``io.github.sparkmodelregistry``).
 SOURCES = Path(__file__).parent / "src"
+#: Where a wheel ships the compiled runtime (absent in a source checkout, and in a wheel built without javac).
+SHIPPED = Path(__file__).parent / "lib"
 _EPOCH = (1980, 1, 1, 0, 0, 0)
 _RELEASE = "17"
 
@@ -114,14 +117,30 @@ def _pack(classes: Path, jar: Path, coordinate: Coordinate) -> None:
             archive.writestr(_entry(name), entries[name])
 
 
-def build(cache_dir: Path, *, jars: Path | None = None) -> Path:
-    """The runtime jar, compiled and packed into ``cache_dir/jvm/`` unless it is there already; its path.
+def _name() -> str:
+    coordinate = jvm_runtime()
+    return f"{coordinate.artifact}-{coordinate.version}-{source_digest()[:16]}.jar"
 
-    :param jars: the Spark ``jars/`` folder to compile against; default :func:`spark_jars`.
+
+def build(cache_dir: Path, *, jars: Path | None = None) -> Path:
+    """The runtime jar: the one the distribution ships for these sources, else compiled and packed into
+    ``cache_dir/jvm/`` unless it is there already; its path.
+
+    :param jars: the Spark ``jars/`` folder to compile against (never the shipped jar then); default
+        :func:`spark_jars`.
     :raises ConfigError: no javac, no Spark jars, or the sources do not compile (javac's errors quoted).
     """
+    shipped = SHIPPED / _name()
+    if jars is None and shipped.is_file():
+        return shipped
+    return build_into(cache_dir / "jvm", jars=jars)
+
+
+def build_into(directory: Path, *, jars: Path | None = None) -> Path:
+    """The runtime jar compiled and packed into ``directory`` (named by the sources' digest) unless it is there
+    already; its path. The distribution's build calls it to ship the jar. :raises ConfigError: as :func:`build`."""
     coordinate = jvm_runtime()
-    target = cache_dir / "jvm" / f"{coordinate.artifact}-{coordinate.version}-{source_digest()[:16]}.jar"
+    target = directory / _name()
     if target.is_file():
         return target
     javac = _javac()

@@ -146,9 +146,23 @@ class Repository(ABC):
     def delete(self, path: str) -> None:
         """Remove a file if it exists (used only to clean up after crashed deploys)."""
 
+    def removal(self, directory: str) -> Callable[[Sequence[str]], None]:
+        """How the files of one version's folder (``directory``: ``GROUP/ARTIFACT/VERSION``) are deleted by a
+        prune, found out before anything is written: the returned function deletes the names it is given (in
+        order) and leaves the folder's other files in place. Default: each file's own delete.
+
+        :raises RegistryError: the server offers no way to delete them (then the prune writes nothing)."""
+
+        def remove(names: Sequence[str]) -> None:
+            for name in names:
+                self.delete(f"{directory}/{name}")
+
+        return remove
+
     def missing(self) -> bool:
-        """Whether the repository itself does not exist (a local root that is no directory); ``False`` where that
-        cannot be told apart from an empty repository (over HTTP)."""
+        """Whether the repository itself does not exist (a local root that is no directory, a URL the server
+        answers 404 for); ``False`` where that cannot be told apart from an empty repository. May cost a request:
+        ask it only on the error path."""
         return False
 
     def modified(self, path: str) -> float | None:

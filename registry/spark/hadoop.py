@@ -45,10 +45,13 @@ MODEL_DIR_CONF = "spark.registry.modelDir"
 
 
 def is_local(spark: SparkSession) -> bool:
-    """Whether the session runs on a local master (driver and executors share one disk); never over Connect."""
+    """Whether the session runs on a local master (driver and executors share one disk and one JVM); never over
+    Connect, nor ``local-cluster[...]``, whose executors are separate JVMs as on a cluster (and which tests the
+    cluster's way)."""
     if is_connect(spark):
         return False  # the server may run on a local master, but not on this process's disk
-    return str(spark.sparkContext.master).startswith("local")
+    master = str(spark.sparkContext.master)
+    return master.startswith("local") and not master.startswith("local-cluster")
 
 
 def local_path(location: str) -> Path | None:

@@ -21,6 +21,7 @@ from registry.spark import hadoop
 from registry.spark.classpath import check_signature, extract_cached, find_on_classpath
 from registry.spark.runtime import check_spark_version
 from registry.spark.session import activated, active_session, is_connect, require_ml_on_connect
+from registry.spark.watermark import ReleasedPipelineModel
 
 __all__ = ["load_model", "resolve"]
 
@@ -29,7 +30,7 @@ def load_model(
     spark: SparkSession, model: Resolved, *, sha256: str | None = None, model_dir: str | None = None
 ) -> PipelineModel:
     """Load ``model.path``, extracted from ``model.jar`` (whose ``sha256`` may be known), where the session's
-    executors can read it.
+    executors can read it, as a :class:`~registry.spark.watermark.ReleasedPipelineModel` (a ``PipelineModel``).
 
     On a local master without ``model_dir``, from ``model.path`` itself. Otherwise the directory is first copied
     to ``MODEL_DIR/com/acme/churn/1.0.3/sha256-DIGEST`` (the repository layout) on the cluster's file system,
@@ -38,15 +39,15 @@ def load_model(
     local_dir, coordinate, jar = model.path, model.coordinate, model.jar
     shared = hadoop.model_dir(spark, model_dir, why="read the model")
     if shared is None:
-        return _load_pipeline(local_dir.absolute().as_uri(), coordinate)
+        return ReleasedPipelineModel.of(_load_pipeline(local_dir.absolute().as_uri(), coordinate), coordinate)
     digest = sha256 or file_digest(jar, "sha256")
     location = f"{shared}/{coordinate.directory}/sha256-{digest[:40]}"
     hadoop.copy_to_cluster(spark, local_dir, location)
     if not is_connect(spark):
-        return _load_pipeline(location, coordinate)
+        return ReleasedPipelineModel.of(_load_pipeline(location, coordinate), coordinate)
     try:
         with activated(spark):  # pyspark.ml over Connect loads with this thread's active session
-            return PipelineModel.load(location)
+            return ReleasedPipelineModel.of(PipelineModel.load(location), coordinate)
     except PySparkException as exc:  # the server cannot read what this process wrote: say so, not gRPC's trace
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise ConfigError(

@@ -29,12 +29,14 @@ from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType, MapType, StructType, UserDefinedType
 
+from registry import events
 from registry._util import mask_url
+from registry.coordinates import Coordinate
 from registry.exceptions import InvalidInput
 from registry.payload import model_inputs
 from registry.repository.base import Repository
 from registry.resolve import resolve as resolve_dir
-from registry.settings import Settings
+from registry.settings import Settings, using_repository
 from registry.spark.card import describe_model
 from registry.spark.resolve import load_model
 from registry.spark.resolve import resolve as resolve_model
@@ -251,6 +253,53 @@ def score(
         model_dir=model_dir,
         allow_spark_mismatch=allow_spark_mismatch,
     )
+    run = _lineage(spec, coordinate, input_path, output_path, repository, settings)
+    try:
+        rows = _score(session, model, coordinate, data, input_path, output_path, writes, mode, columns, options)
+    except BaseException as exc:
+        run.fail(exc)
+        raise
+    run.complete(rows)
+    return Scored(coordinate, rows, output_path, writes)
+
+
+def _lineage(
+    spec: str,
+    coordinate: str,
+    input_path: str,
+    output_path: str,
+    repository: Repository | str | None,
+    settings: Settings | None,
+) -> events.ScoreRun | events.NoRun:
+    """The OpenLineage events of this run (:func:`registry.events.score_run`), its ``START`` sent; nothing is
+    opened or built where no receiver is configured."""
+    if not events.configured():
+        return events.NoRun()
+    try:
+        exact = Coordinate.parse(coordinate)
+    except InvalidInput:  # a model from the classpath without a watermark: no version to name
+        return events.NoRun()
+    if spec.count(":") < 2:
+        namespace = "classpath"  # put there by spark-submit's --packages
+    else:
+        with using_repository(repository, settings) as (repo, _):
+            namespace = repo.display
+    return events.score_run(namespace, exact, [input_path], output_path)
+
+
+def _score(
+    session: SparkSession,
+    model: PipelineModel,
+    coordinate: str,
+    data: DataFrame,
+    input_path: str,
+    output_path: str,
+    writes: str,
+    mode: str,
+    columns: Sequence[str] | None,
+    options: Mapping[str, Any] | None,
+) -> int:
+    """Transform ``data`` and write it; the rows written."""
     case_sensitive = str(session.conf.get("spark.sql.caseSensitive", "false")).lower() == "true"
     watermark = find_watermark(model)
     if watermark is not None:
@@ -281,5 +330,4 @@ def score(
         writer.save(output_path)
     except AnalysisException as exc:
         raise InvalidInput(f"Cannot write {mask_url(output_path)!r}: {_first_line(exc)}") from exc
-    rows = int(counted.get.get("rows", 0))
-    return Scored(coordinate, rows, output_path, writes)
+    return int(counted.get.get("rows", 0))

@@ -15,7 +15,8 @@ already has one. Referring to the new column in an outer ``WHERE`` makes Spark's
 ``[AMBIGUOUS_REFERENCE] Reference `pipeline` is ambiguous`` instead, on transform (and when the JVM checks the
 schema). The predicate is on a non-null literal, so the optimizer removes it (constant folding, then
 ``PruneFilters``): the optimized plan is one projection of a literal, nothing measurable per row. Both facts are
-checked by tests/spark/test_watermark.py. :class:`VersionedPipeline` also refuses such an input at fit time.
+checked by tests/spark/test_watermark.py. :class:`VersionedPipeline` also refuses such an input at fit time, and
+:class:`ReleasedPipelineModel` (what :func:`registry.spark.resolve` returns) before its transform, in our words.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_WATERMARK_COL",
     "NOT_DEPLOYED",
+    "ReleasedPipelineModel",
     "VersionedPipeline",
     "Watermark",
     "check_column_absent",
@@ -68,14 +70,21 @@ def find_watermark(model: PipelineModel) -> Watermark | None:
     return found
 
 
-def check_column_absent(dataset: DataFrame, column: str) -> None:
-    """Refuse an input that already has the watermark column (compared as Spark resolves names)."""
+def check_column_absent(dataset: DataFrame, column: str, *, model: str | None = None) -> None:
+    """Refuse an input that already has the watermark column (compared as Spark resolves names); ``model``: the
+    coordinate of a released model about to transform it (the message then says what to do for a transform)."""
     case_sensitive = str(dataset.sparkSession.conf.get("spark.sql.caseSensitive", "false")).lower() == "true"
 
     def same(name: str) -> bool:
         return name == column if case_sensitive else name.lower() == column.lower()
 
     clashing = [name for name in dataset.columns if same(name)]
+    if clashing and model is not None:
+        raise InvalidInput(
+            f"The input already has a column {clashing[0]!r}, the watermark column of {model} (the model adds it to "
+            f"say which version scored each row). Drop or rename it before the transform, e.g. "
+            f"df.drop({clashing[0]!r})."
+        )
     if clashing:
         raise InvalidInput(
             f"The input already has a column {clashing[0]!r}, the watermark column of this pipeline. Rename or drop "
@@ -139,6 +148,46 @@ class VersionedPipeline(Pipeline):
 
     def _to_java(self) -> Any:
         return self._expanded()._to_java()
+
+
+class ReleasedPipelineModel(PipelineModel):
+    """A released model as :func:`registry.spark.resolve` loads it: the same stages as the plain
+    :class:`~pyspark.ml.PipelineModel`, transforming the same way, except that an input which already has the
+    watermark column is refused with one clear error naming the column and the coordinate (Spark's own is
+    ``[AMBIGUOUS_REFERENCE]``, see the module's notes). It saves as a plain ``PipelineModel``
+    (``org.apache.spark.ml.PipelineModel``, loadable in the JVM and without this library), locally and over
+    Spark Connect.
+    """
+
+    coordinate: str = ""
+    watermark_col: str | None = None
+
+    @classmethod
+    def of(cls, model: PipelineModel, coordinate: Coordinate | str) -> ReleasedPipelineModel:
+        """``model``'s stages and uid as a released model of ``coordinate`` (the stages are shared, not copied)."""
+        released = cls(list(model.stages))
+        released._resetUid(model.uid)
+        released.coordinate = str(coordinate)
+        watermark = find_watermark(model)  # read once: over Connect each param is a round trip
+        released.watermark_col = watermark.column if watermark is not None else None
+        return released
+
+    def _plain(self) -> PipelineModel:
+        plain = PipelineModel(list(self.stages))
+        plain._resetUid(self.uid)
+        return plain
+
+    def _transform(self, dataset: DataFrame) -> DataFrame:
+        if self.watermark_col is not None:
+            check_column_absent(dataset, self.watermark_col, model=self.coordinate)
+        return super()._transform(dataset)
+
+    def copy(self, extra: Any = None) -> ReleasedPipelineModel:
+        return ReleasedPipelineModel.of(super().copy(extra), self.coordinate)
+
+    def write(self) -> MLWriter:
+        """The writer of the plain ``PipelineModel`` of these stages: nothing of this class is saved."""
+        return self._plain().write()
 
 
 # --- stamping the saved copy -----------------------------------------------------------------------------

@@ -15,9 +15,10 @@ How many reads or writes run at once is the repository's to say (:meth:`Reposito
 <registry.repository.base.Repository.read_many>`, :attr:`~registry.repository.base.Repository.write_width`).
 """
 
+from typing import TYPE_CHECKING, Any
+
 from registry.store.cache import ABSENT, Cache, CacheNote
 from registry.store.metadata import is_listed, list_versions, publish, read_metadata, select, select_version
-from registry.store.model import fill_model
 from registry.store.records import (
     ArtifactHistory,
     VersionCard,
@@ -27,11 +28,15 @@ from registry.store.records import (
     fetch_card,
     fetch_promotion,
     promotion_of,
+    read_approval,
     read_history,
 )
 from registry.store.upload import upload_version
 from registry.store.verified import fetch_verified, read_many_verified, read_verified, remote_checksum
 from registry.store.yanks import log_path, pruned_leftovers, read_yanks, record_yank, unpublish
+
+if TYPE_CHECKING:
+    from registry.store.model import fill_model
 
 __all__ = [
     "ABSENT",
@@ -51,6 +56,7 @@ __all__ = [
     "promotion_of",
     "pruned_leftovers",
     "publish",
+    "read_approval",
     "read_history",
     "read_many_verified",
     "read_metadata",
@@ -64,3 +70,12 @@ __all__ = [
     "read_yanks",
     "record_yank",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """``fill_model`` on first use: it brings the jar's reader (``zipfile``), which reading cards never needs."""
+    if name == "fill_model":
+        from registry.store.model import fill_model
+
+        return fill_model
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -9,11 +9,12 @@ complete (models) when used.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import os
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -63,6 +64,11 @@ class Cache:
     )
     _packs: dict[tuple[str, str], _Pack] = field(default_factory=dict, init=False, repr=False, compare=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
+    #: Notes held back by :meth:`notes_together` (how many are open, and the notes by artifact).
+    _holding: list[int] = field(default_factory=lambda: [0], init=False, repr=False, compare=False)
+    _held: dict[Module, list[tuple[tuple[str, str, str], bytes]]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def entry(self, coordinate: Coordinate, algorithm: str, digest: str) -> Path:
         """The folder for one verified jar: its extracted model."""
@@ -104,20 +110,45 @@ class Cache:
 
     def _add(self, module: Module, kind: str, batch: Sequence[tuple[tuple[str, str, str], bytes]]) -> None:
         """Append records to one of an artifact's packs (written again whole where it was damaged); failing to
-        cache never fails the read."""
+        cache never fails the read. Notes written within :meth:`notes_together` are appended when it ends."""
         pack = self._pack(module, kind)
         with self._lock:
             damaged = pack.damaged
             pack.records.update(batch)
             pack.damaged = False
+            if kind == _NOTES and self._holding[0] and not damaged:
+                self._held.setdefault(module, []).extend(batch)
+                return
             records = list(pack.records.items()) if damaged else batch
+        self._write(module, kind, records, whole=damaged)
+
+    @contextlib.contextmanager
+    def notes_together(self) -> Iterator[None]:
+        """Hold back the notes written meanwhile (:meth:`CacheNote.write_bytes`), read back at once as ever, and
+        append them in one ``write`` per artifact at the end: a catalog notes the check of every card."""
+        with self._lock:
+            self._holding[0] += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._holding[0] -= 1
+                held = dict(self._held) if not self._holding[0] else {}
+                if held:
+                    self._held.clear()
+            for module, batch in held.items():
+                self._write(module, _NOTES, batch, whole=False)
+
+    def _write(
+        self, module: Module, kind: str, records: Sequence[tuple[tuple[str, str, str], bytes]], *, whole: bool
+    ) -> None:
         text = b"".join(
             b"%s %s %s %d\n%s\n" % (name.encode(), algorithm.encode(), digest.encode(), len(data), data)
             for (name, algorithm, digest), data in records
         )
         target = self._pack_file(module, kind)
         try:
-            if damaged:
+            if whole:
                 atomic_write(Path(target), text)
             else:
                 _append(target, text)

@@ -20,9 +20,9 @@ from registry.promotion import CLASSIFIER as PROMOTION_CLASSIFIER
 from registry.promotion import PromotionRecord
 from registry.repository.base import PathExists, Repository
 from registry.repository.names import require_present
-from registry.store.cache import Cache
+from registry.store.cache import ABSENT, Cache
 from registry.store.metadata import list_versions
-from registry.store.verified import read_many_verified, read_version_json
+from registry.store.verified import read_many_alone, read_many_verified, read_version_json
 from registry.versions import Version
 from registry.withdrawal import YankEvent
 
@@ -32,6 +32,7 @@ __all__ = [
     "card_of",
     "create_record",
     "fetch_approval",
+    "read_approval",
     "fetch_card",
     "fetch_promotion",
     "promotion_of",
@@ -89,11 +90,17 @@ def fetch_approval(repository: Repository, coordinate: Coordinate, target: str) 
 
     :raises IntegrityError: the record does not match its checksum, or is not about ``coordinate``.
     """
+    found = read_approval(repository, coordinate, target)
+    return found[0] if found is not None else None
+
+
+def read_approval(repository: Repository, coordinate: Coordinate, target: str) -> tuple[ApprovalRecord, bytes] | None:
+    """:func:`fetch_approval`, with the record's verified bytes (what its signature, if any, is over)."""
     data = read_version_json(repository, coordinate, approval_classifier(target), None, often_absent=True)
     if data is None:
         return None
     what = f"The approval of {coordinate} in {repository.display}"
-    return _record_about(ApprovalRecord.from_json, data, coordinate, what)
+    return _record_about(ApprovalRecord.from_json, data, coordinate, what), data
 
 
 def create_record(repository: Repository, path: str, data: bytes) -> bool:
@@ -176,7 +183,8 @@ def read_history(
 ) -> ArtifactHistory:
     """The cards of every released version of ``module`` (or of ``versions``), newest first, read via the cache
     and all at once on the repository's threads (:func:`~registry.store.verified.read_many_verified`); with
-    ``promotions``, each version's promotion record too, looked for on the same threads. What the cache already
+    ``promotions``, each version's promotion record too, all at once beside them
+    (:func:`~registry.store.verified.read_many_alone`). What the cache already
     knows is answered on the calling thread: a warm read starts no thread at all. ``listed``: ``versions`` are those
     the metadata lists (as read by the caller), so a promotion record found absent stays absent."""
     wanted = list_versions(module, repository) if versions is None else list(versions)
@@ -184,20 +192,30 @@ def read_history(
     coordinates = [module.at(version) for version in sorted(wanted, reverse=True)]
     files = [(c, c.path("json", CARD_CLASSIFIER), c.file_name("json", CARD_CLASSIFIER)) for c in coordinates]
     known: list[tuple[int, Callable[[], PromotionRecord | None]]] = []
-    asked: list[tuple[int, Callable[[], PromotionRecord | None]]] = []
+    asked: list[int] = []
     for index, coordinate in enumerate(coordinates if promotions else ()):
-        ask = functools.partial(fetch_promotion, repository, coordinate, cache=cache, listed=listed)
         name = coordinate.file_name("json", PROMOTION_CLASSIFIER)
-        cached = cache is not None and cache.served(repository.origin, coordinate, name)
-        (known if cached else asked).append((index, ask))  # known: absent for good, or in the cache
-    beside = [functools.partial(_outcome, ask) for _, ask in asked]
-    cards, answers = read_many_verified(repository, files, cache=cache, beside=beside)
+        served = cache.served(repository.origin, coordinate, name) if cache is not None else None
+        if served == ABSENT:
+            continue  # absent for good: None, asking nothing
+        if served is not None:  # cached
+            ask = functools.partial(fetch_promotion, repository, coordinate, cache=cache, listed=listed)
+            known.append((index, ask))
+        else:
+            asked.append(index)
+    # the records all at once (each alone: most do not exist), beside the cards: two batches, not a read a thread
+    wanted_records = [
+        (c, c.path("json", PROMOTION_CLASSIFIER), c.file_name("json", PROMOTION_CLASSIFIER))
+        for c in (coordinates[index] for index in asked)
+    ]
+    beside = [functools.partial(read_many_alone, repository, wanted_records, cache=cache, listed=listed)]
+    cards, answers = read_many_verified(repository, files, cache=cache, beside=beside if asked else [])
     records: list[PromotionRecord | None] = [None] * len(coordinates)
-    for (index, _), outcome in zip(asked, answers, strict=True):
-        if cards[index] is not None:  # the record of a version without a card is not asked for
+    for index, outcome in zip(asked, answers[0] if asked else [], strict=True):
+        if cards[index] is not None:  # the record of a version without a card does not matter
             if isinstance(outcome, Exception):
                 raise outcome
-            records[index] = outcome
+            records[index] = None if outcome is None else promotion_of(outcome, repository, coordinates[index])
     for index, answer in known:  # on this thread: a damaged cached copy is read again here
         records[index] = answer() if cards[index] is not None else None
     history: list[VersionCard] = []
@@ -209,11 +227,3 @@ def read_history(
         card = card_of(data, coordinate, f"The model card of {coordinate} in {repository.display}")
         history.append(VersionCard(coordinate, card, record))
     return ArtifactHistory(module, tuple(history), tuple(without))
-
-
-def _outcome(ask: Callable[[], PromotionRecord | None]) -> PromotionRecord | Exception | None:
-    """What ``ask()`` returns or raises."""
-    try:
-        return ask()
-    except Exception as exc:
-        return exc

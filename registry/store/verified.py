@@ -1,7 +1,8 @@
 """Reads checked against the strongest checksum sidecar a repository offers (sha512, sha256, sha1, then md5):
 :func:`remote_checksum`, :func:`fetch_verified` (a file of any size, to disk), :func:`read_verified` (a small file,
-through the cache), :func:`read_version_json` (a card or a promotion record, which may not exist) and
-:func:`read_many_verified` (many small files at once, on the repository's threads)."""
+through the cache), :func:`read_version_json` (a card or a promotion record, which may not exist),
+:func:`read_many_verified` (many small files at once, on the repository's threads) and :func:`read_many_alone`
+(many files that may not exist, such as promotion records, at once)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from typing import Any, TypeVar
 
 from registry.checksums import STRONGEST_FIRST, Digests, digest_file, parse_sidecar, verify_digest
 from registry.coordinates import Coordinate
-from registry.exceptions import ArtifactNotFound, IntegrityError
+from registry.exceptions import ArtifactNotFound, IntegrityError, RegistryError
 from registry.repository.base import Repository
 from registry.store.cache import ABSENT, Cache
 
@@ -23,6 +24,7 @@ _T = TypeVar("_T")
 __all__ = [
     "concurrently",
     "fetch_verified",
+    "read_many_alone",
     "read_many_verified",
     "read_verified",
     "read_version_json",
@@ -199,6 +201,45 @@ def read_version_json(
         return read_verified(repository, coordinate, path, name, cache=cache)
     except ArtifactNotFound:
         return None
+
+
+def read_many_alone(
+    repository: Repository,
+    files: Sequence[tuple[Coordinate, str, str]],
+    *,
+    cache: Cache | None = None,
+    listed: bool = False,
+) -> list[bytes | RegistryError | None]:
+    """:func:`read_version_json` with ``often_absent`` of many files ``(coordinate, path, what)`` of releases, all at
+    once: the files alone first, in one :meth:`Repository.read_files
+    <registry.repository.base.Repository.read_files>` (one request each, there or not), then the ``.sha512`` of
+    those there. For each file its verified content, ``None`` where it does not exist, or the error that refused it
+    (the caller decides whether it matters). ``listed``: as for :func:`read_version_json` (the files found absent
+    are remembered so in the cache, in one append)."""
+    results: list[bytes | RegistryError | None] = [None] * len(files)
+    asked: list[int] = []
+    for index, (coordinate, path, _) in enumerate(files):
+        name = path.rsplit("/", 1)[-1]
+        if cache is not None:
+            if cache.served(repository.origin, coordinate, name) == ABSENT:
+                continue
+            results[index] = _cached(repository, cache, coordinate, name)
+            if results[index] is not None:
+                continue
+        asked.append(index)
+    contents = repository.read_files([files[index][1] for index in asked]) if asked else []
+    there = [(index, data) for index, data in zip(asked, contents, strict=True) if data is not None]
+    sha512s = repository.read_files([f"{files[index][1]}.sha512" for index, _ in there]) if there else []
+    for (index, data), sha512 in zip(there, sha512s, strict=True):
+        coordinate, path, what = files[index]
+        try:
+            results[index] = _verified(repository, path, what, data, sha512, cache, coordinate)
+        except RegistryError as exc:
+            results[index] = exc
+    if listed and cache is not None:
+        absent = [files[index] for index, data in zip(asked, contents, strict=True) if data is None]
+        cache.remember_all(repository.origin, [(c, path.rsplit("/", 1)[-1], *ABSENT) for c, path, _ in absent])
+    return results
 
 
 def read_many_verified(

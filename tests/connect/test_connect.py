@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -10,10 +11,11 @@ from pathlib import Path
 import pytest
 from pyspark.ml import PipelineModel
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
 
 from registry.coordinates import DeployTarget
 from registry.deploy import deploy as deploy_dir
-from registry.exceptions import ConfigError
+from registry.exceptions import ConfigError, InvalidInput
 from registry.repository.local import LocalRepository
 from registry.resolve import resolve as resolve_dir
 from registry.spark import deploy, resolve, side_by_side
@@ -105,6 +107,22 @@ def test_resolve_with_every_selector_and_the_watermark_on_every_row(
         scored = resolve(f"com.acme:churn:{selector}", repository=local_repo).transform(connect_train)
         counts = {row["pipeline"]: row["count"] for row in scored.groupBy("pipeline").count().collect()}
         assert counts == {coordinate: 60}, selector
+
+
+def test_a_released_model_refuses_its_watermark_column_and_saves_as_a_plain_pipeline_model(
+    connect_fitted: PipelineModel, connect_train: DataFrame, local_repo: LocalRepository, tmp_path: Path
+) -> None:
+    coordinate = deploy(connect_fitted, "com.acme:churn:1.0", repository=local_repo, code=None)
+    model = resolve("com.acme:churn:1.0", repository=local_repo)
+    with pytest.raises(InvalidInput, match=rf"a column 'pipeline', the watermark column of {coordinate} "):
+        model.transform(connect_train.withColumn("pipeline", F.lit("mine")))
+    saved = _shared(connect_train.sparkSession) / "released-copy"  # the server writes where both processes read
+    model.write().save(str(saved))
+    [part] = (saved / "metadata").glob("part-*")
+    # what pyspark writes for any PipelineModel over Connect (Python's format), never this library's class name
+    assert json.loads(part.read_text())["class"] == "pyspark.ml.pipeline.PipelineModel"
+    again = PipelineModel.load(str(saved)).transform(connect_train)
+    assert again.select("pipeline").first()[0] == str(coordinate)
 
 
 def test_side_by_side(connect_fitted: PipelineModel, connect_train: DataFrame, local_repo: LocalRepository) -> None:

@@ -147,6 +147,8 @@ class DavServer:
     owner: tuple[int, int] | None
     #: nginx also listens here for HTTP/2 without TLS (h2c, prior knowledge only); 0: no such listener.
     http2_port: int = 0
+    #: nginx also listens here over TLS, HTTP/2 offered by ALPN (``nginx(tls=...)``); 0: no such listener.
+    tls_port: int = 0
     _serial: Iterator[int] = field(default_factory=lambda: count(1), repr=False)
 
     @property
@@ -194,22 +196,36 @@ def find_apache() -> tuple[str, Path]:
 
 
 @contextmanager
-def nginx(binary: str, credentials: Credentials, *, realm: str = NGINX_REALM) -> Iterator[DavServer]:
-    """Run nginx with a plain (``/repo/``) and an immutable (``/immutable/``) WebDAV location."""
+def nginx(
+    binary: str, credentials: Credentials, *, realm: str = NGINX_REALM, tls: tuple[Path, Path] | None = None
+) -> Iterator[DavServer]:
+    """Run nginx with a plain (``/repo/``) and an immutable (``/immutable/``) WebDAV location; given ``tls`` (the
+    certificate chain and key files), also over TLS with HTTP/2 on :attr:`DavServer.tls_port`."""
     locations = {
         "nginx": _Location("nginx", "repo"),
         "nginx-immutable": _Location("nginx-immutable", "immutable", refuses_overwrite=True),
     }
 
     http2_port = [0]
+    tls_port = [0]
 
     def command(workdir: Path, port: int, account: _Account | None) -> list[str]:
         http2_port[0] = free_port()
-        (workdir / "nginx.conf").write_text(_nginx_conf(workdir, port, realm, account, http2_port[0]))
+        tls_port[0] = free_port() if tls else 0
+        conf = _nginx_conf(workdir, port, realm, account, http2_port[0])
+        if tls:
+            listen = f"        listen {_HOST}:{port};\n"
+            conf = conf.replace(
+                listen,
+                listen + f"        listen {_HOST}:{tls_port[0]} ssl http2;\n"
+                f"        ssl_certificate {tls[0]};\n        ssl_certificate_key {tls[1]};\n",
+            )
+        (workdir / "nginx.conf").write_text(conf)
         return [binary, "-p", str(workdir), "-c", str(workdir / "nginx.conf"), "-e", str(workdir / "error.log")]
 
     with _serve("nginx", "nginx", command, credentials, realm, locations) as server:
         server.http2_port = http2_port[0]
+        server.tls_port = tls_port[0]
         yield server
 
 

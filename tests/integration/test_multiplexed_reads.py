@@ -8,10 +8,15 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import os
+import random
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from unittest import mock
 
 import pytest
 from servers import DavRepo, DavServer
@@ -21,6 +26,7 @@ from registry.catalog import build_catalog
 from registry.deploy import deploy
 from registry.exceptions import ArtifactNotFound, AuthenticationFailed
 from registry.repository.config import Credentials, RepositoryConfig
+from registry.repository.http import multiplexed_reads
 from registry.repository.http.multiplexed_reads import MultiplexedReader
 from registry.repository.http.repository import HttpRepository
 from registry.repository.http.request_settings import Endpoint
@@ -193,3 +199,102 @@ def test_reads_go_on_when_the_process_holds_over_a_thousand_descriptors(
         reader.close()
         for fd in held:
             os.close(fd)
+
+
+def _driver_alive(reader: MultiplexedReader) -> threading.Thread | None:
+    driver = reader._driver
+    return driver if driver is not None and driver in threading.enumerate() else None
+
+
+def test_the_driving_thread_ends_when_idle_and_starts_again_on_the_next_read(
+    reader: MultiplexedReader, repo: DavRepo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(multiplexed_reads, "IDLE_EXIT", 0.3)
+    content = (repo.root / "card.json").read_bytes()
+    assert reader.get("card.json") == (200, content, mock.ANY)
+    first = _driver_alive(reader)
+    assert first is not None
+    first.join(5)  # never closed: it ends by itself once no read came for IDLE_EXIT
+    assert first not in threading.enumerate() and reader._driver is None
+    assert reader.get("card.json") == (200, content, mock.ANY)  # a new driver, the same connections
+    assert reader.get_many(["missing.json", "card.json"]) == [(404, b"", None), (200, content, mock.ANY)]
+    second = _driver_alive(reader)
+    assert second is not None and second is not first
+
+
+def test_no_read_is_lost_or_held_while_the_driving_thread_ends(
+    nginx_server: DavServer, repo: DavRepo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The driver ends after 5 ms without reads: readers that come back after 0 to 10 ms hit its end again and
+    # again. A read queued as it decides to end must be run by it or by the next one, never dropped (nor left for
+    # a later read to pick up: four readers have one thread each, four threads share a fifth).
+    monkeypatch.setattr(multiplexed_reads, "IDLE_EXIT", 0.005)
+    endpoint = _endpoint(repo, nginx_server, False, repo.password)
+    endpoint = dataclasses.replace(endpoint, config=dataclasses.replace(endpoint.config, timeout=1))
+    readers = [MultiplexedReader(endpoint) for _ in range(5)]
+    content = (repo.root / "card.json").read_bytes()
+    drivers: set[threading.Thread] = set()
+
+    def reads(seed: int) -> list[object]:
+        reader, pace = readers[min(seed, 4)], random.Random(seed)
+        answers: list[object] = []
+        for _ in range(150):
+            time.sleep(pace.uniform(0.002, 0.008))
+            answer = reader.get("card.json") if pace.random() < 0.7 else reader.get_many(["card.json"])[0]
+            answers.append(answer[:2] if answer else answer)
+            driver = reader._driver
+            if driver is not None:
+                drivers.add(driver)
+        return answers
+
+    try:
+        with ThreadPoolExecutor(8) as pool:
+            answers = [a for thread in pool.map(reads, range(8)) for a in thread]
+        assert answers == [(200, content)] * 1200  # no None: none went to the full transport, none timed out
+        assert len(drivers) > 10  # the drivers did end and start again meanwhile
+    finally:
+        for reader in readers:
+            reader.close()
+
+
+class _ReadAsTheDriverEnds:
+    """The reader's lock, through which a read is sent the moment the driving thread decides to end (it takes the
+    lock for that alone): the read is queued after the driver last looked at its queue, before it ends."""
+
+    def __init__(self, reader: MultiplexedReader, path: str) -> None:
+        self._reader, self._path, self._lock = reader, path, reader._lock
+        self.late: threading.Thread | None = None
+        self.answers: list[object] = []
+
+    def __enter__(self) -> bool:
+        if threading.current_thread().name == "small-reads" and self.late is None:
+            late = threading.Thread(target=lambda: self.answers.append(self._reader.get(self._path)))
+            late.start()
+            self.late = late
+            while not self._reader._queue and late.is_alive():
+                time.sleep(0.001)
+        return self._lock.__enter__()
+
+    def __exit__(self, *exc: object) -> None:
+        self._lock.__exit__(*exc)  # type: ignore[arg-type]
+
+
+def test_a_read_sent_as_the_driving_thread_ends_is_answered(
+    nginx_server: DavServer, repo: DavRepo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(multiplexed_reads, "IDLE_EXIT", 0.05)
+    endpoint = _endpoint(repo, nginx_server, False, repo.password)
+    reader = MultiplexedReader(dataclasses.replace(endpoint, config=dataclasses.replace(endpoint.config, timeout=1)))
+    content = (repo.root / "card.json").read_bytes()
+    try:
+        race = _ReadAsTheDriverEnds(reader, "card.json")
+        monkeypatch.setattr(reader, "_lock", race)
+        assert reader.get("missing.json") == (404, b"", None)  # starts the driver; it ends 50 ms later
+        deadline = time.monotonic() + 5
+        while race.late is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert race.late is not None, "the driver never ended"
+        race.late.join(15)
+        assert race.answers == [(200, content, mock.ANY)]  # answered, not left in the queue until its patience ran out
+    finally:
+        reader.close()

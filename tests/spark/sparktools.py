@@ -52,10 +52,13 @@ class Submitted:
         raise AssertionError(f"the job printed no {key}=...\n{self.stdout}\n{self.stderr[-4000:]}")
 
 
-def spark_submit(args: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[str]:
-    """Start ``spark-submit`` from this virtualenv (the job runs with this Python), no internet."""
-    binary = Path(sys.executable).parent / "spark-submit"
-    require_tool(binary.is_file(), "spark-submit (pip install pyspark)")
+def spark_submit(
+    args: list[str], env: dict[str, str] | None = None, *, program: str = "spark-submit", master: str = "local[1]"
+) -> subprocess.Popen[str]:
+    """Start ``spark-submit`` (or ``program``: ``spark-shell``) from this virtualenv (the job runs with this Python),
+    no internet, nothing read from stdin."""
+    binary = Path(sys.executable).parent / program
+    require_tool(binary.is_file(), f"{program} (pip install pyspark)")
     environment = {**os.environ, **(env or {})}
     environment.update(PYSPARK_PYTHON=sys.executable, PYSPARK_DRIVER_PYTHON=sys.executable)
     # The job imports the registry under test (this checkout), not whichever one the virtualenv has installed.
@@ -64,7 +67,7 @@ def spark_submit(args: list[str], env: dict[str, str] | None = None) -> subproce
     command = [
         str(binary),
         "--master",
-        "local[1]",
+        master,
         "--driver-memory",
         "512m",
         "--driver-java-options",
@@ -75,7 +78,9 @@ def spark_submit(args: list[str], env: dict[str, str] | None = None) -> subproce
         "spark.log.level=WARN",
         *args,
     ]
-    return subprocess.Popen(command, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        command, env=environment, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
 
 
 def finish(process: subprocess.Popen[str], timeout: float = 120) -> Submitted:

@@ -2,8 +2,11 @@
 ``--packages com.acme:churn:latest.release``, the runtime coming along as the model POM's dependency (it is not
 named on the command line): the shell from the repository's file tree, the Java job from nginx serving that tree.
 
-Each JVM costs 10-20 s, so one test runs them one after the other: the shell resolves, refuses a tampered jar and a
-model from a newer Spark, and deploys; the Java job, started next, loads the build the shell deployed.
+Each JVM costs 10-20 s, so one test runs them one after the other: the shell resolves, refuses a tampered jar, a
+model from a newer Spark and an input that already has the watermark column, and deploys; the Java job, started
+next, loads the build the shell deployed. The shell runs on a ``local-cluster`` master (its executors are separate
+JVMs that cannot share the driver's objects), so ``spark.registry.modelDir`` is what they read the model from and
+what the deploy saves through, as on a real cluster.
 """
 
 from __future__ import annotations
@@ -15,12 +18,13 @@ import sys
 import zipfile
 from pathlib import Path
 
+import pyspark
 import pytest
 from integration.servers import DavRepo
 from pyspark.ml import PipelineModel
 from pyspark.sql import SparkSession
 from realtools import require_tool
-from sparktools import NO_INTERNET, QUICK_JVM, Submitted, finish
+from sparktools import QUICK_JVM, finish, spark_submit
 
 import registry
 from registry.coordinates import Coordinate
@@ -47,6 +51,17 @@ def attempt(key: String)(body: => Any): Unit =
 val input = Seq((0.2, 0.9), (0.7, 0.6)).toDF("x", "y")
 val churn = ModelRegistry.resolve(spark, "churn")
 println("WATERMARK=" + churn.transform(input).select("pipeline").first().getString(0))
+println("DRIVER=" + java.lang.management.ManagementFactory.getRuntimeMXBean.getName)
+// scored on the executors (rows from range(), not a local relation the driver would evaluate itself)
+val scored = churn.transform(spark.range(40).selectExpr("rand(1) AS x", "rand(2) AS y"))
+println("SCORED=" + scored.groupBy("pipeline").count().collect().map(r => r.getString(0) + ":" + r.getLong(1)).mkString)
+val names = spark.range(4).repartition(2)
+  .mapPartitions(_ => Iterator(java.lang.management.ManagementFactory.getRuntimeMXBean.getName))
+println("EXECUTORS=" + names.distinct().collect().mkString(","))
+attempt("CLASH")(churn.transform(input.withColumn("PIPELINE", org.apache.spark.sql.functions.lit("mine"))))
+churn.write.save(spark.conf.get("spark.registry.modelDir") + "/saved-copy")  // a plain PipelineModel, as Spark loads
+println("SAVED=" + org.apache.spark.ml.PipelineModel.load(spark.conf.get("spark.registry.modelDir") + "/saved-copy")
+  .transform(input).select("pipeline").first().getString(0))
 val extracted = java.nio.file.Paths.get(spark.conf.get("spark.registry.cacheDir"))
 val part = java.nio.file.Files.walk(extracted).filter(_.toString.contains("/model/metadata/part-")).findFirst().get()
 val before = java.nio.file.Files.readAllBytes(part)
@@ -110,23 +125,8 @@ def _first_model_file(jar: Path) -> str:
         return next(n for n in sorted(archive.namelist()) if n.startswith("model/metadata/part-"))
 
 
-def _jvm(command: list[str], env: dict[str, str], timeout: float = 240) -> Submitted:
-    process = subprocess.Popen(
-        command, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    return finish(process, timeout)
-
-
-def _common(tmp_path: Path, ivy_settings: str, ivy_home: str) -> list[str]:
+def _ivy(tmp_path: Path, ivy_settings: str, ivy_home: str) -> list[str]:
     return [
-        "--master",
-        "local[1]",
-        "--driver-memory",
-        "512m",
-        "--driver-java-options",
-        f"{NO_INTERNET} {QUICK_JVM}",
-        "--conf",
-        "spark.ui.enabled=false",
         "--conf",
         f"spark.jars.ivy={tmp_path / ivy_home}",
         "--conf",
@@ -175,11 +175,16 @@ def test_scala_and_java_jobs_resolve_check_and_deploy(
     conf = packages_conf("com.acme:churn:latest.release", local.root.as_uri(), ivy_settings_path=tmp_path / "i.xml")
     script = tmp_path / "script.scala"
     script.write_text(SCRIPT)
-    env = {**os.environ, "SPARK_LOCAL_IP": "127.0.0.1", "PYTHONPATH": str(CHECKOUT)}
-    run = _jvm(
+    # local-cluster starts its worker from SPARK_HOME: pyspark's own directory is one
+    env = {"SPARK_LOCAL_IP": "127.0.0.1", "SPARK_HOME": str(Path(pyspark.__file__).parent)}
+    model_dir = tmp_path / "model-dir"
+    shell_run = spark_submit(
         [
-            str(shell),
-            *_common(tmp_path, conf["spark.jars.ivySettings"], "ivy-shell"),
+            *_ivy(tmp_path, conf["spark.jars.ivySettings"], "ivy-shell"),
+            "--conf",
+            f"spark.executor.extraJavaOptions={QUICK_JVM}",
+            "--conf",
+            f"spark.registry.modelDir={model_dir.as_uri()}",
             "--conf",
             f"spark.registry.command={BIN / 'registry'}",
             "--conf",
@@ -192,9 +197,21 @@ def test_scala_and_java_jobs_resolve_check_and_deploy(
             str(script),
         ],
         env,
+        program="spark-shell",
+        master="local-cluster[1,1,1024]",  # one worker, one core, 1 GB: an executor in its own JVM
     )
+    run = finish(shell_run, timeout=300)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-6000:]
     assert run.result("WATERMARK") == "com.acme:churn:1.0.1"
+    assert run.result("SCORED") == "com.acme:churn:1.0.1:40"
+    executors = run.result("EXECUTORS").split(",")
+    assert executors and run.result("DRIVER") not in executors  # scored in other JVMs than the driver's
+    assert [p.name[:7] for p in (model_dir / "com/acme/churn").glob("1.0.1/*")] == ["sha256-"]  # what they read
+    assert run.result("CLASH") == (
+        "The input already has a column 'PIPELINE', the watermark column of com.acme:churn:1.0.1 (the model adds it "
+        'to say which version scored each row). Drop or rename it before the transform, e.g. df.drop("PIPELINE").'
+    )
+    assert run.result("SAVED") == "com.acme:churn:1.0.1"
     assert run.result("FULL") == "2"  # its extraction, altered on disk, is not trusted: extracted again
     assert run.result("RESTORED") == "true"
     assert run.result("ONLY").startswith("3 models are on the classpath: ")
@@ -208,6 +225,7 @@ def test_scala_and_java_jobs_resolve_check_and_deploy(
     assert "`pip install spark-model-registry`" in run.result("MISSING")
     deployed = Coordinate.parse(run.result("DEPLOYED"))
     assert deployed == Coordinate.parse("com.acme:churn:1.0.2")
+    assert not any((model_dir / "_deploy").iterdir())  # saved through modelDir by the executors, then cleaned up
 
     shown = subprocess.run(
         [str(BIN / "registry"), "show", str(deployed), "-r", str(local.root)],
@@ -234,18 +252,20 @@ def test_scala_and_java_jobs_resolve_check_and_deploy(
     http = packages_conf(
         "com.acme:churn:latest.release", nginx_repo.url, ivy_settings_path=tmp_path / "h.xml", realm=nginx_repo.realm
     )
-    job = _jvm(
-        [
-            str(BIN / "spark-submit"),
-            *_common(tmp_path, http["spark.jars.ivySettings"], "ivy-job"),
-            "--packages",
-            http["spark.jars.packages"],
-            "--class",
-            "Job",
-            str(job_jar),
-            "churn",
-        ],
-        env,
+    job = finish(
+        spark_submit(
+            [
+                *_ivy(tmp_path, http["spark.jars.ivySettings"], "ivy-job"),
+                "--packages",
+                http["spark.jars.packages"],
+                "--class",
+                "Job",
+                str(job_jar),
+                "churn",
+            ],
+            env,
+        ),
+        timeout=240,
     )
     assert job.returncode == 0, job.stdout[-3000:] + job.stderr[-6000:]
     assert "com.acme_churn-1.0.2.jar" in job.result("JARS")

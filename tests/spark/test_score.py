@@ -6,15 +6,19 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
+import jsonschema
 import pytest
 from cardhelpers import run_cli as run
 from pyspark.ml import PipelineModel
 from pyspark.sql import DataFrame, SparkSession
 from sparktools import finish, spark_submit
+from test_events import RUN_EVENT, _client_env, receiver  # noqa: F401 - fixtures: a real receiver on 127.0.0.1
 
 import registry
 from registry.coordinates import Coordinate
+from registry.events import dataset_name
 from registry.repository.local import LocalRepository
 from registry.spark import deploy, resolve
 
@@ -167,3 +171,55 @@ def test_unreadable_or_missing_input_is_one_line_without_the_jvm_trace(
         if given == written_as_csv:
             assert last.endswith("Check the path, or pass --input-format (csv, json, orc).")
         assert "\tat " not in stderr and "Traceback" not in stderr, stderr[-3000:]
+
+
+def test_a_score_run_is_an_openlineage_run_with_the_model_and_the_data(
+    receiver: list[dict[str, Any]],  # noqa: F811 - the fixture imported above
+    released: Coordinate,
+    repo: LocalRepository,
+    data: str,
+    tmp_path: Path,
+) -> None:
+    out = str(tmp_path / "scored")
+    code, _, stderr = run("score", str(released), "--input", data, "--output", out, "-r", str(repo.root))
+    assert code == 0, stderr
+    started, completed = (r["event"] for r in receiver if r["event"]["job"]["name"] == "score com.acme:churn")
+    for event in (started, completed):
+        jsonschema.validate(event, RUN_EVENT, format_checker=jsonschema.FormatChecker())
+    assert (started["eventType"], completed["eventType"]) == ("START", "COMPLETE")
+    assert started["run"]["runId"] == completed["run"]["runId"]
+    model, scored = completed["inputs"]
+    assert repo.display in model["namespace"] and model["name"] == "com.acme:churn"  # as its deploy named it
+    assert model["facets"]["version"]["datasetVersion"] == str(released.version)
+    assert model["facets"]["datasetType"]["datasetType"] == "MODEL"
+    assert model["facets"]["registry"]["coordinate"] == str(released)
+    assert (scored["namespace"], scored["name"]) == ("file", data)
+    [output] = completed["outputs"]
+    assert (output["namespace"], output["name"]) == ("file", out)
+    assert output["outputFacets"]["outputStatistics"]["rowCount"] == 60
+    # A run that fails after it started (CSV cannot hold vectors) ends with FAIL and the error, under its run id.
+    receiver.clear()
+    code, _, _ = run(
+        "score", str(released), "--input", data, "--output", f"file://{tmp_path}/all.csv", "-r", str(repo.root)
+    )
+    assert code == 2
+    started, failed = (r["event"] for r in receiver)
+    assert (started["eventType"], failed["eventType"]) == ("START", "FAIL")
+    assert started["run"]["runId"] == failed["run"]["runId"]
+    assert "CSV cannot hold the columns" in failed["run"]["facets"]["errorMessage"]["message"]
+    assert (failed["outputs"][0]["namespace"], failed["outputs"][0]["name"]) == ("file", f"{tmp_path}/all.csv")
+
+
+@pytest.mark.parametrize(
+    ("location", "named"),
+    [
+        ("s3a://bucket/data/in.parquet", ("s3://bucket", "data/in.parquet")),
+        ("hdfs://nn:8020/data/in", ("hdfs://nn:8020", "/data/in")),
+        ("gs://b/k", ("gs://b", "k")),
+        ("abfss://c@acct.dfs.core.windows.net/p", ("abfss://c@acct.dfs.core.windows.net", "/p")),
+        ("https://user:secret@host/x.csv", ("https://host", "/x.csv")),
+        ("file:///data/x", ("file", "/data/x")),
+    ],
+)
+def test_locations_are_named_as_openlineage_names_files(location: str, named: tuple[str, str]) -> None:
+    assert dataset_name(location) == named

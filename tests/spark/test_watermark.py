@@ -14,8 +14,9 @@ from pyspark.sql import functions as F
 from sparktools import make_pipeline
 
 from registry.exceptions import InvalidInput
+from registry.repository.local import LocalRepository
 from registry.savedmodel import _crc_sidecar
-from registry.spark import NOT_DEPLOYED, VersionedPipeline, Watermark, find_watermark
+from registry.spark import NOT_DEPLOYED, VersionedPipeline, Watermark, deploy, find_watermark, resolve
 from registry.spark.watermark import stamp_watermark, watermark_stage
 
 pytestmark = pytest.mark.spark
@@ -95,6 +96,31 @@ def test_existing_column_is_refused_at_fit(train: DataFrame) -> None:
 def test_existing_column_fails_the_transform(fitted: PipelineModel, train: DataFrame) -> None:
     with pytest.raises(AnalysisException, match=r"AMBIGUOUS_REFERENCE.*`pipeline`"):
         fitted.transform(train.withColumn("pipeline", F.lit("mine")))
+
+
+def test_a_released_model_refuses_an_input_with_its_watermark_column_in_one_clear_error(
+    fitted: PipelineModel, train: DataFrame, repo: LocalRepository, tmp_path: Path
+) -> None:
+    coordinate = deploy(fitted, "com.acme:churn:1.0", repository=repo, code=None)
+    model = resolve("com.acme:churn:1.0", repository=repo)
+    assert isinstance(model, PipelineModel)
+    for column, params in (("pipeline", None), ("PIPELINE", {})):  # Spark's names ignore case; params: a copy
+        with pytest.raises(InvalidInput) as refused:
+            model.transform(train.withColumn(column, F.lit("mine")), params)
+        assert str(refused.value) == (
+            f"The input already has a column {column!r}, the watermark column of {coordinate} (the model adds it "
+            f"to say which version scored each row). Drop or rename it before the transform, e.g. "
+            f"df.drop({column!r})."
+        )
+    assert model.transform(train).select("pipeline").first()[0] == str(coordinate)
+    # it saves as a plain, native PipelineModel: the JVM (and a Python without this library) loads it
+    model.write().save(str(tmp_path / "saved"))
+    [part] = (tmp_path / "saved" / "metadata").glob("part-*")
+    metadata = json.loads(part.read_text())
+    assert (metadata["class"], metadata["uid"]) == ("org.apache.spark.ml.PipelineModel", model.uid)
+    loaded = PipelineModel.load(str(tmp_path / "saved"))
+    assert type(loaded) is PipelineModel
+    assert loaded.transform(train).select("pipeline").first()[0] == str(coordinate)
 
 
 def test_saved_estimator_is_a_plain_pipeline(tmp_path: Path, train: DataFrame) -> None:

@@ -4,6 +4,7 @@ their digest, an index of what each repository served that outlives the process,
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 
 import pytest
@@ -105,3 +106,25 @@ def test_a_note_about_a_cached_file_outlives_the_process_and_its_absence_is_told
     assert Cache(tmp_path).note(CARD, NAME, "sha512", "ab" * 64).read_bytes() == b'{"signed": "by alice"}'
     with pytest.raises(FileNotFoundError):
         Cache(tmp_path).note(CARD, NAME, "sha512", "cd" * 64).read_bytes()  # a note about other bytes
+
+
+def test_notes_held_together_are_read_back_at_once_and_written_in_one_append_at_the_end(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A catalog notes the check of every card: one write per artifact at the end, not a thousand.
+    cache = Cache(tmp_path)
+    writes: list[bytes] = []
+    real_write = os.write
+    monkeypatch.setattr(os, "write", lambda fd, data: writes.append(bytes(data)) or real_write(fd, data))
+    digests = [f"{n:02x}" * 64 for n in range(5)]
+    with cache.notes_together():
+        for digest in digests:
+            cache.note(CARD, NAME, "sha512", digest).write_bytes(digest[:8].encode())
+        assert cache.note(CARD, NAME, "sha512", digests[3]).read_bytes() == digests[3][:8].encode()
+        assert writes == []
+        assert not list(tmp_path.rglob("notes"))
+    assert len(writes) == 1
+    for digest in digests:  # and another process reads them
+        assert Cache(tmp_path).note(CARD, NAME, "sha512", digest).read_bytes() == digest[:8].encode()
+    cache.note(CARD, NAME, "sha512", "ff" * 64).write_bytes(b"later")  # outside: at once, as ever
+    assert len(writes) == 2 and Cache(tmp_path).note(CARD, NAME, "sha512", "ff" * 64).read_bytes() == b"later"

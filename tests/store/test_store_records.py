@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
@@ -14,6 +14,7 @@ from cardhelpers import CountingRepository, deploy_history, promotion_record, wr
 from registry.checksums import digest_bytes
 from registry.coordinates import Coordinate, Module
 from registry.exceptions import IntegrityError
+from registry.repository.base import Repository
 from registry.repository.local import LocalRepository
 from registry.store import Cache, publish, read_history
 from registry.versions import Version
@@ -54,3 +55,35 @@ def test_a_damaged_record_is_refused_where_the_version_has_a_card_and_ignored_wh
     write_promotion(local_repo, history[0], b'{"coordinate": "com.acme:churn:1.0.0", "schema": 1}')  # no record
     with pytest.raises(IntegrityError, match=re.escape("The promotion record of com.acme:churn:1.0.0")):
         read_history(CHURN, local_repo, cache=Cache(tmp_path / "b"), promotions=True)
+
+
+class Batching(CountingRepository):
+    """Records each :meth:`read_files` batch, as a repository that asks many files at once (HTTP/2) serves it."""
+
+    def __init__(self, inner: Repository) -> None:
+        super().__init__(inner)
+        self.batches: list[list[str]] = []
+
+    def read_files(self, paths: Sequence[str]) -> list[bytes | None]:
+        self.batches.append(list(paths))
+        return [self.inner.read(path) if self.inner.exists(path) else None for path in paths]
+
+
+def test_the_promotion_records_of_an_artifact_are_asked_in_one_batch_beside_the_cards(
+    local_repo: LocalRepository, history: list[Coordinate], tmp_path: Path
+) -> None:
+    # A catalog asks every version's record: one batch of requests (streams of one connection over HTTP/2), not a
+    # read a thread; the checksum is asked only of the records there (1 of 5 here), in a second batch.
+    write_promotion(local_repo, history[1], promotion_record(history[1]))
+    batching = Batching(local_repo)
+    read = read_history(CHURN, batching, cache=Cache(tmp_path / "cache"), promotions=True)
+    assert [r.promotion is not None for r in read.cards] == [False, False, False, True, False]
+    records = sorted(c.path("json", "promotion") for c in history)
+    assert sorted(sorted(batch) for batch in batching.batches) == sorted(
+        [
+            sorted(path for c in history for path in (c.path("json", "model"), c.path("json", "model") + ".sha512")),
+            records,
+            [history[1].path("json", "promotion") + ".sha512"],
+        ]
+    )
+    assert batching.reads("-promotion.json") == []  # none read one by one

@@ -7,6 +7,9 @@ the one thread that drives a ``CurlMulti`` and waits for the answer; that thread
 (``CurlMulti.timeout()``) and the sockets it names, never a fixed poll. Over HTTP/2 every request of a command
 goes on one connection (libcurl's cap of 100 streams on it is raised to the server's own), so a thousand reads
 take a few round trips instead of a thousand over sixty-four connections (see ARCHITECTURE.md, "Small reads").
+The driving thread ends after :data:`IDLE_EXIT` seconds without reads (its connections stay open) and the next read
+starts another, so a repository that is never closed keeps no thread of ours alive; the decision to end is taken
+under the lock reads are queued with, so a read is run by the ending thread or by the next one, never dropped.
 
 HTTP/2 is asked for over TLS through ALPN, as Nexus and Artifactory offer it (the server may answer HTTP/1.1),
 and without TLS only where the repository says the server speaks it (``http2 = "prior-knowledge"``): an
@@ -27,6 +30,7 @@ import re
 import select
 import socket
 import threading
+import time
 from collections import deque
 from collections.abc import Mapping
 from typing import Any
@@ -34,13 +38,17 @@ from urllib.parse import quote, urlsplit
 
 import pycurl
 
+from registry.repository.http.curl_sockets import CurlSockets
 from registry.repository.http.request_settings import MAX_SMALL_FILE, POOL_SIZE, Endpoint
 
-__all__ = ["HTTP2_MODES", "MultiplexedReader", "speaks_http2"]
+__all__ = ["HTTP2_MODES", "IDLE_EXIT", "MultiplexedReader", "speaks_http2"]
 
 #: The values of a repository's ``http2`` setting: ``"alpn"`` (over TLS where the server offers it, the default)
 #: and ``"prior-knowledge"`` (h2c: the server speaks HTTP/2 without TLS, or with TLS without offering it).
 HTTP2_MODES = ("alpn", "prior-knowledge")
+#: How long the driving thread waits without reads before it ends (seconds); the next read starts another. A
+#: repository that is never closed then keeps no thread of ours past its last reads.
+IDLE_EXIT = 5.0
 #: The longest wait of the driving thread while reads run, in milliseconds (see :meth:`MultiplexedReader._wait`).
 _BUSY_WAIT = 50
 #: poll() where the platform has it (select() is limited to descriptors below 1024).
@@ -59,89 +67,6 @@ _NEXT = -2  # a read's status: an interim answer (1xx) ended, the next answer's 
 def speaks_http2() -> bool:
     """Whether this libcurl can speak HTTP/2 (the pycurl wheels bundle nghttp2)."""
     return bool(pycurl.version_info()[4] & pycurl.VERSION_HTTP2)
-
-
-def _readable(fd: int) -> bool:
-    """Whether ``fd`` has something to read now, or its peer closed it (``poll`` takes a descriptor of any number;
-    ``select`` none from 1024 on)."""
-    if _poll is None:
-        return bool(select.select([fd], [], [], 0)[0])
-    poller = _poll()
-    poller.register(fd, select.POLLIN)
-    return bool(poller.poll(0))
-
-
-class _Sockets:
-    """The sockets libcurl connects through, so that an idle HTTP/1.1 connection is looked at before it carries
-    another request: one that is readable (bytes nobody asked for arrived since, such as a second answer to the last
-    request, or the server closed it) is not used, as urllib3 judges the connections of its pool; libcurl 8 would
-    take those bytes for the next request's answer. (HTTP/2 frames name their stream: nothing is taken for another
-    answer there.) Also where connections opened ahead of use (:meth:`MultiplexedReader.preconnect`) wait for
-    libcurl to take them. Used on the driving thread, but for :attr:`ready`."""
-
-    def __init__(self) -> None:
-        self._fds: set[int] = set()  # libcurl's sockets (some may have been closed since)
-        self._by_port: dict[int, int] = {}
-        self.http1: set[int] = set()  # local ports of connections an answer came on over HTTP/1.x
-        self.ready: deque[socket.socket] = deque()  # connected ahead of use (appended on any thread)
-        self._given: list[socket.socket] = []  # handed to libcurl, which holds a duplicate of each
-        self._connected = False  # the socket being handed over is connected already
-
-    def open(self, _purpose: int, address: Any) -> socket.socket:
-        """A socket for libcurl to connect to ``address``: one connected ahead of use to it, else a new one."""
-        for sock in self._given:
-            sock.close()
-        self._given.clear()
-        while self.ready:
-            sock = self.ready.popleft()
-            try:
-                fit = sock.family == address.family and sock.getpeername() == address.addr
-                fit = fit and not _readable(sock.fileno())  # not closed by the server meanwhile
-            except (OSError, ValueError):
-                fit = False
-            if fit:
-                self._connected = True
-                self._given.append(sock)
-                return sock
-            sock.close()
-        sock = socket.socket(address.family, address.socktype, address.protocol)
-        self._given.append(sock)
-        return sock
-
-    def opened(self, fd: int, _purpose: int) -> int:
-        self._fds.add(fd)
-        connected, self._connected = self._connected, False
-        return int(pycurl.SOCKOPT_ALREADY_CONNECTED if connected else pycurl.SOCKOPT_OK)
-
-    def close(self) -> None:
-        for sock in [*self._given, *self.ready]:
-            sock.close()
-        self._given.clear()
-        self.ready.clear()
-
-    def fit(self, local_port: int, server_port: int) -> bool:
-        """Whether the connection from ``local_port`` may carry a request: new, HTTP/2, or idle with nothing to
-        read."""
-        if local_port not in self.http1:
-            return True
-        fd = self._by_port.get(local_port)
-        if fd is None or self._ports(fd) != (local_port, server_port):
-            fd = next((fd for fd in list(self._fds) if self._ports(fd) == (local_port, server_port)), None)
-            if fd is None:
-                return False  # not a socket libcurl opened here: not to be trusted
-            self._by_port[local_port] = fd
-        try:
-            return not _readable(fd)
-        except (OSError, ValueError):
-            return False
-
-    def _ports(self, fd: int) -> tuple[int, int] | None:
-        try:
-            with socket.socket(fileno=os.dup(fd)) as sock:
-                return sock.getsockname()[1], sock.getpeername()[1]
-        except (OSError, IndexError, TypeError):
-            self._fds.discard(fd)  # closed since, or no longer a connected socket
-            return None
 
 
 class _Batch:
@@ -226,7 +151,7 @@ class MultiplexedReader:
         self._multi.setopt(pycurl.M_MAX_HOST_CONNECTIONS, keep)
         self._multi.setopt(pycurl.M_MAXCONNECTS, keep)
         self._multi.setopt(pycurl.M_MAX_CONCURRENT_STREAMS, _STREAMS)
-        self._sockets = _Sockets()
+        self._sockets = CurlSockets()
         self._queue: deque[_Read] = deque()
         self._handles: list[Any] = []  # idle easy handles, reused (each keeps its settings)
         self._lock = threading.Lock()  # the driver's start and close
@@ -310,6 +235,8 @@ class MultiplexedReader:
 
     def _drive(self) -> None:
         running: dict[Any, _Read] = {}
+        idle_since = time.monotonic()
+        idled = False  # ended after IDLE_EXIT without reads: nothing to fail, the next read starts another
         try:
             while not self._closed:
                 while self._queue:
@@ -320,21 +247,35 @@ class MultiplexedReader:
                 while self._multi.perform()[0] == pycurl.E_CALL_MULTI_PERFORM:
                     pass
                 self._finish(running)
-                self._wait(bool(running))
+                if running:
+                    self._wait(busy=True)
+                    idle_since = time.monotonic()
+                    continue
+                left = IDLE_EXIT - (time.monotonic() - idle_since)
+                if left <= 0:
+                    with self._lock:  # against _send: a read queued from here on starts another driver
+                        if not self._queue and not self._closed:
+                            self._driver = None
+                            idled = True
+                            return
+                    continue
+                self._wait(busy=False, limit=left)
         finally:
-            with self._lock:
-                self._closed = True  # ended (or failed): reads from now on go to the full transport at once
-            for read in list(running.values()) + list(self._queue):
-                self._done(read)  # result None: the full transport
+            if not idled:
+                with self._lock:
+                    self._closed = True  # ended (or failed): reads from now on go to the full transport at once
+                for read in list(running.values()) + list(self._queue):
+                    self._done(read)  # result None: the full transport
 
-    def _wait(self, busy: bool) -> None:
-        """Until a socket of libcurl's or the wake-up pipe is ready, or libcurl's timeout is due.
+    def _wait(self, *, busy: bool, limit: float = -1) -> None:
+        """Until a socket of libcurl's or the wake-up pipe is ready, or libcurl's timeout is due (while reads run),
+        or ``limit`` seconds have passed (while none do; ``-1``: no limit).
 
         Waited on with ``poll``, which takes descriptors of any number. While reads run, a wait lasts at most
         :data:`_BUSY_WAIT`: ``curl_multi_fdset`` leaves out sockets numbered beyond ``FD_SETSIZE`` (1024) and names
         none while libcurl resolves a name on its own thread, so a socket it does not name is looked at again soon
         instead of when its (long) timeout is due."""
-        timeout_ms = self._multi.timeout() if busy else -1
+        timeout_ms = self._multi.timeout() if busy else (-1 if limit < 0 else max(1, int(limit * 1000)))
         readable, writable, failed = self._multi.fdset()
         if busy:
             timeout_ms = _BUSY_WAIT if timeout_ms < 0 else min(timeout_ms, _BUSY_WAIT)

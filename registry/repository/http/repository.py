@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import email.utils
 import hashlib
-import json
 import logging
 import tempfile
 import threading
@@ -27,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from registry._util import atomic_write, backoff
+from registry._util import backoff
 from registry.checksums import digest_bytes, file_digest
 from registry.exceptions import ArtifactNotFound, RepositoryUnavailable
 from registry.repository.base import PathExists, Source, StreamingRepository
@@ -41,21 +40,18 @@ from registry.repository.http.request_settings import (
 )
 from registry.repository.http.transport import RoutingTransport, replayed
 from registry.repository.http.webdav import Locks, ServerTraits, folder_lock, mkcol_parents, probe
+from registry.repository.probe_record import ProbeRecord
+from registry.repository.read_back import ReadBackCopies
 
 if TYPE_CHECKING:
     import requests
 
 __all__ = ["HttpRepository"]
 
-#: How long a copy read back after an update answers the next read of the file (see ``_after_update``).
-_READ_BACK_SECONDS = 5.0
-
 log = logging.getLogger("registry.repository.http")
 
 #: How long a metadata update keeps trying while other writers hold or change the file.
 MAX_UPDATE_SECONDS = 90
-#: How long what the probe found about a server is trusted, kept in the cache folder (in seconds).
-TRAITS_TTL = 3600.0
 _TAKEN = (400, 409, 412)
 
 
@@ -87,8 +83,7 @@ class HttpRepository(StreamingRepository):
         self._traits_lock = threading.Lock()
         self._warned = False
         self._locks = Locks(self.transport, MAX_UPDATE_SECONDS)
-        self._read_back: dict[str, tuple[float, bytes]] = {}
-        self._read_back_lock = threading.Lock()
+        self._read_back = ReadBackCopies()  # see _after_update
 
     @classmethod
     def from_config(
@@ -102,11 +97,8 @@ class HttpRepository(StreamingRepository):
     # -- reading ------------------------------------------------------------------------------------------
 
     def read(self, path: str) -> bytes:
-        with self._read_back_lock:
-            kept = self._read_back.pop(path, None)
-        if kept is not None and time.monotonic() - kept[0] < _READ_BACK_SECONDS:
-            return kept[1]
-        return self.transport.get_small(path)[0]
+        kept = self._read_back.take(path)
+        return kept if kept is not None else self.transport.get_small(path)[0]
 
     def read_files(self, paths: Sequence[str]) -> list[bytes | None]:
         """All at once on the small-read route where it can (HTTP/2: streams of one connection); the answers it
@@ -158,11 +150,26 @@ class HttpRepository(StreamingRepository):
             raise RepositoryUnavailable(f"The listing of {folder or '/'} in {self.display} is too large.")
         return names_in_index(data.decode("utf-8", errors="replace"), urlsplit(self.transport.url(folder)).path)
 
+    def missing(self) -> bool:
+        """Whether the server says the repository's URL does not exist: a GET of its root answers 404 (or 410).
+
+        Asked only on the error path (a module with no metadata, a version with no card), never on a successful
+        read. A GET, not a HEAD: servers agree on GET of a folder URL, not on HEAD. What they answer, for an
+        existing repository / a missing one: nginx (autoindex) and Apache (mod_dav, ``Options Indexes``) 200 with
+        the listing, or 403 where listings are off / 404; Nexus 3 200 (its "not directly browseable" page, or its
+        HTML index) / 404 "Repository not found" (answered before any authentication); Artifactory 200 (its
+        listing) / 404, though older releases answer 400 for a missing repository, which stays "cannot tell".
+        So only 404 and 410 mean missing; 401, 403, redirects and errors cannot tell (``False``).
+        """
+        with self.transport.request("GET", "", stream=True) as response:
+            return response.status_code in (404, 410)
+
     # -- writing ------------------------------------------------------------------------------------------
 
     def traits(self) -> ServerTraits:
         """How this server treats create-only writes, MKCOL and LOCK: probed before the first write, then kept
-        by this repository and, for :data:`TRAITS_TTL`, in the cache folder (``servers/``, keyed by base URL)."""
+        by this repository and, for :data:`~registry.repository.probe_record.TRAITS_TTL`, in the cache folder
+        (:class:`~registry.repository.probe_record.ProbeRecord`, keyed by base URL)."""
         with self._traits_lock:
             if self._traits is None:
                 traits = self._known_traits()
@@ -175,34 +182,19 @@ class HttpRepository(StreamingRepository):
                     self._locks.available = traits.locks
             return self._traits
 
-    def _traits_file(self) -> Path | None:
-        if not self.config.state_dir:
-            return None
-        return Path(self.config.state_dir) / "servers" / f"{hashlib.sha256(self.base.encode()).hexdigest()[:32]}.json"
-
     def _known_traits(self) -> ServerTraits | None:
-        file = self._traits_file()
-        if file is None:
-            return None
+        data = ProbeRecord(self.config.state_dir, self.base).load()
         try:
-            data = json.loads(file.read_bytes())
-            if data["base"] != self.base or not 0 <= time.time() - float(data["probed"]) < TRAITS_TTL:
-                return None
-            traits = ServerTraits(data["put"], bool(data["mkcol_claims"]), data["locks"])
-        except (OSError, ValueError, KeyError, TypeError):
+            traits = ServerTraits(data["put"], bool(data["mkcol_claims"]), data["locks"]) if data else None
+        except (KeyError, TypeError):
             return None
-        if traits.put not in ("atomic", "overwrites", "polices-paths") or traits.locks not in (True, False, None):
+        if traits is None or traits.put not in ("atomic", "overwrites", "polices-paths"):
             return None
-        return traits
+        return traits if traits.locks in (True, False, None) else None
 
     def _keep_traits(self, traits: ServerTraits) -> None:
-        file = self._traits_file()
-        if file is None:
-            return
-        data = {"base": self.base, "probed": time.time(), "put": traits.put, "mkcol_claims": traits.mkcol_claims}
-        with contextlib.suppress(OSError):
-            file.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write(file, json.dumps({**data, "locks": traits.locks}).encode())
+        found = {"put": traits.put, "mkcol_claims": traits.mkcol_claims, "locks": traits.locks}
+        ProbeRecord(self.config.state_dir, self.base).save(found)
 
     def prepare_writes(self) -> None:
         def prepare() -> None:
@@ -331,7 +323,7 @@ class HttpRepository(StreamingRepository):
                         response = self._put(path, content, {"If-Match": etag} if etag else {}, exclusive)
             if 200 <= response.status_code < 300:
                 if exclusive:  # written under a lock, sidecars included: what the server now holds
-                    self._keep_read_back(path, content)
+                    self._read_back.keep(path, content)
                 else:
                     self._after_update(path, content)
                 return content
@@ -356,10 +348,6 @@ class HttpRepository(StreamingRepository):
                 write.result()
         return response
 
-    def _keep_read_back(self, path: str, content: bytes) -> None:
-        with self._read_back_lock:
-            self._read_back[path] = (time.monotonic(), content)
-
     def _after_update(self, path: str, content: bytes) -> None:
         """Write the checksum sidecars of ``path``'s new ``content`` at once, and meanwhile read ``path`` back:
         the next :meth:`read` of it (the caller checking that its change is there) gets that copy, read after
@@ -374,12 +362,34 @@ class HttpRepository(StreamingRepository):
                 read_back = back.result()[0]
             except RepositoryUnavailable:  # e.g. torn by a concurrent writer: the caller reads it again
                 return
-        self._keep_read_back(path, read_back)
+        self._read_back.keep(path, read_back)
 
     def _replace(self, path: str, content: bytes) -> None:
         response = self.transport.put(path, content, {})
         if not 200 <= response.status_code < 300:
             raise self.transport.fail(response, "writing", path)
+
+    def removal(self, directory: str) -> Callable[[Sequence[str]], None]:
+        """Nexus 3 (a ``.../repository/NAME/`` URL): through its components REST API
+        (:mod:`~registry.repository.http.nexus`); any other server: each file's ``DELETE``, once a ``DELETE`` of a
+        file that is not there showed the server allows it (404), before anything is written."""
+        from registry.repository.http.nexus import nexus_removal, nexus_repository_name
+
+        name = nexus_repository_name(self.base)
+        if name is not None:
+            return nexus_removal(self, self.transport, name, directory)
+        probe = f"{directory}/.registry-delete-probe"
+        response = self.transport.request("DELETE", probe)
+        if response.status_code in (405, 501):
+            raise RepositoryUnavailable(
+                f"{self.display} does not allow deleting files (HTTP {response.status_code} to DELETE), so prune "
+                "cannot delete versions there: allow DELETE on the server (WebDAV), or delete them on the server "
+                "itself. Nothing was changed."
+            )
+        if response.status_code not in (200, 202, 204, 404):
+            error = self.transport.fail(response, "deleting", probe)
+            raise type(error)(f"{error} Nothing was changed.")
+        return super().removal(directory)
 
     def delete(self, path: str) -> None:
         response = self.transport.request("DELETE", path)

@@ -17,235 +17,57 @@ before calling it a conflict.
 Every request has a connect and a read timeout, so a server that accepts connections and never answers is an
 error within the timeout, never a hang. Small files are first asked for on the small-read route
 (:mod:`registry.repository.http.transport`); only the answers it does not take come here, with the retries that
-route spent already counted (:meth:`_Adapter.spending`). Uploads and downloads are streamed from and to
-disk, and reported to :mod:`registry.repository.progress`.
+route spent already counted
+(:meth:`~registry.repository.http.requests_session.SpendingAdapter.spending`). Uploads and downloads are streamed
+from and to disk, and reported to :mod:`registry.repository.progress`.
+
+The parts: :mod:`~registry.repository.http.requests_session` makes the session,
+:mod:`~registry.repository.http.requests_errors` reads its failures, :mod:`~registry.repository.http.upload_gate`
+holds back the end of an upload body.
 """
 
 from __future__ import annotations
 
-import contextlib
-import http.client
 import io
 import logging
-import re
 import threading
 import time
-from collections.abc import Callable, Iterator, MutableMapping
+from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 from urllib.parse import quote
 
 import requests
-from requests.adapters import HTTPAdapter
 from urllib3 import HTTPConnectionPool
-from urllib3.exceptions import ProtocolError, ReadTimeoutError
-from urllib3.util.retry import Retry
+from urllib3.exceptions import ReadTimeoutError
 
 from registry._util import backoff, mask_url
 from registry.exceptions import (
     AuthenticationFailed,
     RegistryError,
     RepositoryUnavailable,
+    UntrustedCertificate,
 )
 from registry.repository import progress
 from registry.repository.base import Source
-from registry.repository.http.request_settings import MAX_SMALL_FILE, POOL_SIZE, USER_AGENT, Endpoint, not_found
+from registry.repository.http.request_settings import MAX_SMALL_FILE, Endpoint, not_found
+from registry.repository.http.requests_errors import (
+    BrokenOff,
+    Dropped,
+    body_excerpt,
+    dropped,
+    read_short_body,
+    reason,
+)
+from registry.repository.http.requests_session import CHUNK, Authorization, PlainGet, retrying_session
+from registry.repository.http.upload_gate import GATE_PATIENCE, CountingBody, Gate, HeldTooLong
 
 __all__ = ["REPLAYS", "RequestsTransport", "reason"]
 
 log = logging.getLogger("registry.repository.http")
 
-#: The longest a server's ``Retry-After`` makes a retry wait, in seconds.
-MAX_RETRY_AFTER = 5.0
 #: How many times a request that got no answer because the server dropped the connection is sent again.
 REPLAYS = 2
-_CHUNK = 1 << 20
-
-
-class _Authorization(requests.auth.AuthBase):
-    """The credentials' ``Authorization`` header, as
-    :func:`~registry.repository.http.request_settings.authorization` makes it (and checks it), on every request."""
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
-        request.headers["Authorization"] = self._value
-        return request
-
-
-class _Adapter(HTTPAdapter):
-    """urllib3 sends file bodies in 16 KiB blocks by default; 1 MiB blocks upload about a third faster.
-
-    A request may have spent some of its retries already (on the small-read route): :meth:`spending` lowers the
-    retries of the requests its thread sends meanwhile (``requests`` reads ``max_retries`` on each send)."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        self._spent = threading.local()
-        super().__init__(**kwargs)
-
-    @property
-    def max_retries(self) -> Retry:
-        retries: Retry = self._retries
-        spent = getattr(self._spent, "count", 0)
-        if not spent or not isinstance(retries.total, int):
-            return retries
-        return retries.new(total=max(0, retries.total - spent))
-
-    @max_retries.setter
-    def max_retries(self, value: Retry) -> None:
-        self._retries = value
-
-    @contextlib.contextmanager
-    def spending(self, spent: int) -> Iterator[None]:
-        """Requests sent on this thread within have ``spent`` retries fewer."""
-        self._spent.count = spent
-        try:
-            yield
-        finally:
-            self._spent.count = 0
-
-    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("blocksize", _CHUNK)
-        super().init_poolmanager(*args, **kwargs)
-
-
-class _Plain:
-    """How the session sends a plain GET to the base URL: the request as it prepares it (its headers carry the
-    credentials, from the configuration or ``.netrc``), the TLS verification and client certificate it gives it,
-    and the proxies the environment names."""
-
-    def __init__(self, session: requests.Session, base: str) -> None:
-        merged = session.merge_environment_settings(base, {}, None, session.verify, None)
-        self.template = session.prepare_request(requests.Request("GET", base))
-        self.verify: bool | str = merged["verify"] if merged["verify"] is not None else True
-        self.cert = merged["cert"]
-        self.proxies: MutableMapping[str, str] = merged["proxies"]
-        self.proxied = bool(requests.utils.select_proxy(base, self.proxies))
-
-
-class BrokenOff(RepositoryUnavailable):
-    """The answer began, then its body broke off."""
-
-
-class Dropped(RepositoryUnavailable):
-    """The server closed the connection without answering."""
-
-
-#: What the socket raises when the server closed or reset the connection before answering.
-_DROPS = (http.client.RemoteDisconnected, ConnectionResetError, ConnectionAbortedError, BrokenPipeError)
-
-
-def _dropped(exc: requests.exceptions.ConnectionError) -> bool:
-    """Whether the request got no answer because the connection was dropped. urllib3 raises a bare ProtocolError
-    only for a request it did not retry itself (anything but GET and HEAD)."""
-    error = exc.args[0] if exc.args else None
-    return isinstance(error, ProtocolError) and any(isinstance(arg, _DROPS) for arg in error.args)
-
-
-def _mark_replayed(response: requests.Response) -> requests.Response:
-    response.registry_replayed = True  # type: ignore[attr-defined]
-    return response
-
-
-class _Retry(Retry):
-    """urllib3's Retry with a server's ``Retry-After`` capped (urllib3 obeys up to six hours): a confused or hostile
-    server must not park a resolve far beyond its timeouts."""
-
-    def parse_retry_after(self, retry_after: str) -> float:
-        return min(super().parse_retry_after(retry_after), MAX_RETRY_AFTER)
-
-
-def _retrying_session(attempts: int) -> tuple[requests.Session, _Adapter]:
-    retry = _Retry(
-        total=attempts,
-        connect=attempts,  # the request was never sent: safe for every method
-        read=attempts,
-        status=attempts,
-        other=0,
-        allowed_methods=frozenset({"GET", "HEAD"}),  # only idempotent reads are retried after being sent
-        status_forcelist=(500, 502, 503, 504),
-        backoff_factor=0.3,
-        backoff_max=5,
-        backoff_jitter=0.2,
-        raise_on_status=False,
-        respect_retry_after_header=True,
-    )
-    session = requests.Session()
-    adapter = _Adapter(max_retries=retry, pool_connections=4, pool_maxsize=POOL_SIZE, pool_block=True)
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
-    session.headers["User-Agent"] = USER_AGENT
-    # The bytes as stored, which the checksums are of; see RequestsTransport.refuse_encoded for why.
-    session.headers["Accept-Encoding"] = "identity"
-    return session, adapter
-
-
-#: How long the end of an upload body is held back waiting for the files it must follow before the upload is
-#: broken off and sent again later (seconds): well within the body timeouts of servers.
-GATE_PATIENCE = 5.0
-
-
-class _HeldTooLong(Exception):
-    """The end of a body was held back longer than :data:`GATE_PATIENCE`."""
-
-
-class _Gate:
-    """``ready()`` run once on a thread, waited for with a limit; its failure is raised to every waiter."""
-
-    def __init__(self, ready: Callable[[], None]) -> None:
-        self._done = threading.Event()
-        self._error: BaseException | None = None
-
-        def run() -> None:
-            try:
-                ready()
-            except BaseException as exc:  # handed to the waiting upload
-                self._error = exc
-            finally:
-                self._done.set()
-
-        threading.Thread(target=run, name="upload-gate", daemon=True).start()
-
-    def wait(self, limit: float | None) -> None:
-        if not self._done.wait(limit):
-            raise _HeldTooLong
-        if isinstance(self._error, Dropped):  # another request's, not the waiting upload's to send again
-            raise RepositoryUnavailable(str(self._error)) from self._error
-        if self._error is not None:
-            raise self._error
-
-
-class _Counting:
-    """A file wrapper that reports each block read (to the progress reporter) and, given ``ready``, holds back
-    the last byte of the ``size`` bytes until ``ready()`` has returned."""
-
-    def __init__(self, stream: IO[bytes], advance: Any, size: int = 0, ready: Callable[[], None] | None = None) -> None:
-        self._stream = stream
-        self._advance = advance
-        self._size = size
-        self._ready = ready
-        self._sent = 0
-
-    def read(self, size: int = -1) -> bytes:
-        if self._ready is not None:
-            remaining = self._size - self._sent
-            if remaining <= 1 or size < 0:  # a read of everything: the end comes with it
-                ready, self._ready = self._ready, None
-                ready()
-            elif size >= remaining:
-                size = remaining - 1
-        data = self._stream.read(size)
-        self._sent += len(data)
-        self._advance(len(data))
-        return data
-
-    def __len__(self) -> int:  # requests uses it for Content-Length
-        position = self._stream.tell()
-        self._stream.seek(0, 2)
-        end = self._stream.tell()
-        self._stream.seek(position)
-        return end - position
 
 
 class RequestsTransport:
@@ -261,13 +83,15 @@ class RequestsTransport:
         self.display: str = endpoint.display
         self._credential_help = endpoint.credential_help
         self._timeout = endpoint.timeout
-        self._session, self._adapter = _retrying_session(endpoint.retries)
+        self._session, self._adapter = retrying_session(endpoint.retries)
         if "Authorization" in endpoint.headers:
-            self._session.auth = _Authorization(endpoint.headers["Authorization"])
+            self._session.auth = Authorization(endpoint.headers["Authorization"])
         self._session.verify = str(Path(config.ca_bundle).expanduser()) if config.ca_bundle else config.verify_tls
+        # Given on each request: requests lets REQUESTS_CA_BUNDLE or CURL_CA_BUNDLE override the session's own.
+        self._verify = None if self._session.verify is True else self._session.verify
         self._helpers: list[threading.Thread] = []
         self._helpers_lock = threading.Lock()
-        self._plain: _Plain | None = None
+        self._plain: PlainGet | None = None
         self._plain_lock = threading.Lock()
 
     def close(self) -> None:
@@ -306,6 +130,8 @@ class RequestsTransport:
     def _send(self, method: str, path: str, *, spent: int = 0, **kwargs: Any) -> requests.Response:
         """One request (``spent``: how many of its retries an earlier attempt used up)."""
         kwargs.setdefault("timeout", self._timeout)
+        if self._verify is not None:
+            kwargs.setdefault("verify", self._verify)
         started = time.monotonic()
         try:
             with self._adapter.spending(spent):
@@ -313,14 +139,11 @@ class RequestsTransport:
         except requests.exceptions.Timeout as exc:
             raise self._no_answer(method, path) from exc
         except requests.exceptions.SSLError as exc:
-            raise RepositoryUnavailable(
-                f"TLS verification failed for {self.display}: {reason(exc)}. If the server uses a private CA, set "
-                "ca_bundle for the repository in the configuration file."
-            ) from exc
+            raise self._untrusted(exc) from exc
         except requests.exceptions.ConnectionError as exc:
             if isinstance(getattr(exc.args[0] if exc.args else None, "reason", None), ReadTimeoutError):
                 raise self._no_answer(method, path) from exc  # every retry timed out: it arrives as "max retries"
-            raise (Dropped if _dropped(exc) else RepositoryUnavailable)(
+            raise (Dropped if dropped(exc) else RepositoryUnavailable)(
                 f"Cannot reach {self.display} ({reason(exc)}). Check the URL and your network, then try again."
             ) from exc
         except requests.exceptions.RequestException as exc:
@@ -330,12 +153,12 @@ class RequestsTransport:
         )
         return response
 
-    def _plain_get(self) -> _Plain | None:
+    def _plain_get(self) -> PlainGet | None:
         """How the session sends a plain GET; ``None`` where that cannot be told (a setting requests refuses)."""
         with self._plain_lock:
             if self._plain is None:
                 try:
-                    self._plain = _Plain(self._session, self.base)
+                    self._plain = PlainGet(self._session, self.base)
                 except Exception:  # requests reports it on the first request
                     return None
             return self._plain
@@ -349,6 +172,18 @@ class RequestsTransport:
             return None, False
         return dict(plain.template.headers), plain.verify
 
+    def _untrusted(self, exc: requests.exceptions.SSLError) -> RepositoryUnavailable:
+        cause = reason(exc)
+        if "certificate verify failed" not in cause and "hostname mismatch" not in cause.lower():
+            return RepositoryUnavailable(f"The TLS connection to {self.display} failed: {cause}.")
+        bundle = self.config.ca_bundle
+        advice = (
+            f"check that the ca_bundle {bundle} holds the CA that signed the server's certificate"
+            if bundle
+            else "if the server uses a private CA, set ca_bundle for the repository in the configuration file"
+        )
+        return UntrustedCertificate(f"TLS verification failed for {self.display}: {cause}; {advice}.")
+
     def _no_answer(self, method: str, path: str) -> RepositoryUnavailable:
         return RepositoryUnavailable(
             f"{self.display} did not answer {method} {path} within {self.config.timeout:g} s. Check that the "
@@ -357,7 +192,7 @@ class RequestsTransport:
 
     def fail(self, response: requests.Response, action: str, path: str) -> RegistryError:
         """The error for an unexpected answer to ``action`` (``reading``, ``writing``...) of ``path``."""
-        _read_short_body(response)
+        read_short_body(response)
         status = response.status_code
         if status in (401, 403):
             verb = "rejected the credentials for" if status == 401 else "does not allow"
@@ -366,7 +201,7 @@ class RequestsTransport:
             )
         if status == 404:
             return not_found(path, self.display)
-        detail = _body_excerpt(response)
+        detail = body_excerpt(response)
         return RepositoryUnavailable(
             f"{self.display} answered HTTP {status} to {action} {path}{': ' + detail if detail else ''}."
             + (" The server is failing; try again later." if status >= 500 else "")
@@ -401,7 +236,7 @@ class RequestsTransport:
             self.refuse_encoded(response, path)
             data = bytearray()
             try:
-                for chunk in response.iter_content(_CHUNK):
+                for chunk in response.iter_content(CHUNK):
                     data += chunk
                     if len(data) > MAX_SMALL_FILE:
                         raise RepositoryUnavailable(
@@ -422,7 +257,7 @@ class RequestsTransport:
             received = 0
             try:
                 with destination.open("wb") as out, progress.report(f"GET {Path(path).name}", total) as advance:
-                    for chunk in response.iter_content(_CHUNK):
+                    for chunk in response.iter_content(CHUNK):
                         out.write(chunk)
                         received += len(chunk)
                         advance(len(chunk))
@@ -447,10 +282,10 @@ class RequestsTransport:
         raises, the upload breaks off and the exception propagates."""
         if isinstance(source, bytes) and ready is None:
             return self.request("PUT", path, data=source, headers=headers)
-        gate = _Gate(ready) if ready is not None else None
+        gate = Gate(ready) if ready is not None else None
         try:
             return self._put_stream(path, source, headers, gate)
-        except _HeldTooLong:
+        except HeldTooLong:
             # The rest took longer than a server lets a body stall (Apache's mod_reqtimeout, nginx's
             # client_body_timeout): the upload was broken off (the server keeps nothing) and is sent again,
             # whole, once the rest is in place.
@@ -458,14 +293,14 @@ class RequestsTransport:
             gate.wait(None)
             return self._put_stream(path, source, headers, None)
 
-    def _put_stream(self, path: str, source: Source, headers: dict[str, str], gate: _Gate | None) -> requests.Response:
+    def _put_stream(self, path: str, source: Source, headers: dict[str, str], gate: Gate | None) -> requests.Response:
         return self._replaying("PUT", path, lambda: self._put_once(path, source, headers, gate))
 
-    def _put_once(self, path: str, source: Source, headers: dict[str, str], gate: _Gate | None) -> requests.Response:
+    def _put_once(self, path: str, source: Source, headers: dict[str, str], gate: Gate | None) -> requests.Response:
         size = len(source) if isinstance(source, bytes) else source.stat().st_size
         opened = io.BytesIO(source) if isinstance(source, bytes) else source.open("rb")
         with opened as stream, progress.report(f"PUT {Path(path).name}", size) as advance:
-            body = _Counting(stream, advance, size, (lambda: gate.wait(GATE_PATIENCE)) if gate else None)
+            body = CountingBody(stream, advance, size, (lambda: gate.wait(GATE_PATIENCE)) if gate else None)
             return self.request("PUT", path, data=body, headers={**headers, "Content-Length": str(size)})
 
     def preconnect(self, count: int) -> None:
@@ -510,45 +345,6 @@ class RequestsTransport:
         thread.start()
 
 
-def reason(exc: BaseException) -> str:
-    """A short cause without URLs (which might carry user-info) or nested tracebacks."""
-    text = str(exc.__cause__ or exc) if not isinstance(exc, requests.exceptions.Timeout) else "timed out"
-    for marker in ("Caused by ", "(Caused by "):
-        if marker in text:
-            text = text.split(marker, 1)[1]
-    text = text.strip("()'\" ")
-    if "timed out" in text:
-        return "timed out"
-    if "NewConnectionError" in text or "Connection refused" in text:
-        return "connection refused"
-    if "RemoteDisconnected" in text or "reset" in text.lower():
-        return "connection reset by the server"
-    return "".join(c if c.isprintable() else " " for c in text[:200])  # it may quote the server: no control codes
-
-
-#: The longest error page read to keep its connection open (a 404's page is a few hundred bytes).
-_SHORT_BODY = 64 << 10
-
-
-def _read_short_body(response: requests.Response) -> None:
-    """Read a short, uncompressed error page, so that its connection goes back to the pool: a streamed answer
-    closed unread closes its connection, and the next request must open another (a round trip more, across a
-    network, for each file a search finds missing)."""
-    length = response.headers.get("Content-Length", "")
-    encoding = response.headers.get("Content-Encoding", "identity").strip().lower()
-    if length.isdigit() and int(length) <= _SHORT_BODY and encoding == "identity":
-        try:
-            response.content  # noqa: B018 - read and kept: the connection is then released, not closed
-        except requests.exceptions.RequestException:
-            return
-
-
-def _body_excerpt(response: requests.Response) -> str:
-    try:
-        text = response.text[:300]
-    except (requests.exceptions.RequestException, UnicodeDecodeError):
-        return ""
-    if "<html" in text.lower():
-        text = re.sub(r"<[^>]+>", " ", text)
-    # The server's bytes end up on a terminal: no control characters (escape sequences, CR, LF) get through.
-    return " ".join("".join(c if c.isprintable() else " " for c in text).split())[:200]
+def _mark_replayed(response: requests.Response) -> requests.Response:
+    response.registry_replayed = True  # type: ignore[attr-defined]
+    return response

@@ -11,10 +11,11 @@ path is taken), so the POM's create claims a build; ``maven-metadata.xml`` is re
 whose parts travel while the small files are written and whose completion is itself conditional, so a release
 never overwrites one and a file becomes visible whole or not at all. Some S3-compatible servers ignore conditions;
 a probe object (created twice, then replaced under a wrong ETag; the verdict kept in the cache folder like the
-HTTP probe's) finds out once. Where ``If-Match`` is ignored, metadata falls back to the read-back and merge of
-:func:`registry.store.publish`; where ``If-None-Match`` is, creates are refused unless ``unsafe_overwrite =
-"warn"`` (then each path is checked before it is written, which catches everything but a true race). Each with a
-warning.
+HTTP probe's) finds out once. Where ``If-Match`` is ignored but ``If-None-Match`` honoured, metadata is rewritten
+under a lock object (:mod:`registry.repository.s3.lock`); where both are ignored, it falls back to the read-back
+and merge of :func:`registry.store.publish`, with a warning; where ``If-None-Match`` is ignored, creates are refused
+unless ``unsafe_overwrite = "warn"`` (then each path is checked before it is written, which catches everything but
+a true race), with a warning.
 """
 
 from registry.repository.s3.repository import S3Repository, parse_s3_url

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
 import logging
-import tempfile
 import threading
 import time
 import uuid
@@ -15,14 +12,18 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from registry._util import atomic_write, backoff
-from registry.checksums import digest_bytes, file_digest
+from registry._util import backoff
+from registry.checksums import digest_bytes
 from registry.exceptions import ArtifactNotFound, ConfigError, RegistryError, RepositoryUnavailable
 from registry.repository import progress
 from registry.repository.base import PathExists, Source, StreamingRepository
 from registry.repository.config import Credentials, RepositoryConfig
+from registry.repository.read_back import ReadBackCopies
 from registry.repository.s3.errors import MAX_ATTEMPTS, Where, code_of, failure, retried
-from registry.repository.s3.streams import Reporting, as_bytes, md5_etag, multipart_etag, opened
+from registry.repository.s3.lock import lock_path, locked
+from registry.repository.s3.probe import keep, known, probe
+from registry.repository.s3.streams import Reporting, as_bytes, holds, md5_etag, multipart_etag, opened
+from registry.repository.s3.uploads import MULTIPART_THRESHOLD, PART_CONCURRENCY, PART_SIZE, multipart_create
 
 try:
     import boto3
@@ -35,19 +36,10 @@ __all__ = ["S3Repository", "parse_s3_url"]
 
 log = logging.getLogger("registry.repository.s3")
 
-#: Files up to this size are one PutObject; larger ones a multipart upload of parts this size (boto3's defaults).
-MULTIPART_THRESHOLD = 8 << 20
-PART_SIZE = 8 << 20
-#: Parts in flight at once, per file.
-PART_CONCURRENCY = 8
 #: How long a metadata update keeps trying while other writers change the file.
 MAX_UPDATE_SECONDS = 90
-#: How long what the probe found about a server is trusted, kept in the cache folder (in seconds).
-TRAITS_TTL = 3600.0
 #: The largest file ``read`` holds in memory.
 MAX_SMALL_FILE = 32 << 20
-#: How long a copy written by a compare-and-swap answers the next read of the file.
-_READ_BACK_SECONDS = 5.0
 _ABSENT = object()
 
 
@@ -116,9 +108,10 @@ class S3Repository(StreamingRepository):
         self._traits: tuple[bool, bool] | None = None
         self._probe_lock = threading.Lock()
         self._warned: set[str] = set()
+        self._announced: set[str] = set()
         # What the last read of a mutable file found: (ETag, content), or _ABSENT; a compare-and-swap starts there.
         self._seen: dict[str, tuple[str, bytes] | object] = {}
-        self._read_back: dict[str, tuple[float, bytes]] = {}
+        self._read_back = ReadBackCopies()  # what a compare-and-swap wrote answers the next read
         self._lock = threading.Lock()
 
     @classmethod
@@ -145,10 +138,9 @@ class S3Repository(StreamingRepository):
     # -- reading ------------------------------------------------------------------------------------------
 
     def read(self, path: str) -> bytes:
-        with self._lock:
-            kept = self._read_back.pop(path, None)
-        if kept is not None and time.monotonic() - kept[0] < _READ_BACK_SECONDS:
-            return kept[1]
+        kept = self._read_back.take(path)
+        if kept is not None:
+            return kept
         try:
             response = self.client.get_object(Bucket=self.bucket, Key=self._key(path))
             if response.get("ContentLength", 0) > MAX_SMALL_FILE:
@@ -229,64 +221,21 @@ class S3Repository(StreamingRepository):
 
     def traits(self) -> tuple[bool, bool]:
         """Whether the server honours ``If-None-Match: *`` and ``If-Match``: found by a probe object created twice
-        and then replaced under a wrong ETag, once per :data:`TRAITS_TTL`, kept in the cache folder."""
+        and then replaced under a wrong ETag, once per :data:`~registry.repository.probe_record.TRAITS_TTL`, kept in
+        the cache folder (:class:`~registry.repository.probe_record.ProbeRecord`)."""
         with self._probe_lock:
             if self._traits is None:
-                known = self._known()
-                if known is None:
-                    known = self._probe()
-                    self._keep(known)
-                self._traits = known
+                origin = str(self.origin)
+                found = known(self.config.state_dir, origin)
+                if found is None:
+                    key = self._key(f".registry-probe-{uuid.uuid4().hex}")
+                    try:
+                        found = probe(self.client, self.bucket, key)
+                    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+                        raise self._fail(exc, "writing", key[len(self.prefix) :]) from exc
+                    keep(self.config.state_dir, origin, found)
+                self._traits = found
             return self._traits
-
-    def _probe(self) -> tuple[bool, bool]:
-        key = self._key(f".registry-probe-{uuid.uuid4().hex}")
-
-        def refused(**condition: str) -> bool:
-            try:
-                self.client.put_object(Bucket=self.bucket, Key=key, Body=b"2", **condition)
-            except botocore.exceptions.ClientError as exc:
-                if code_of(exc)[1] in (409, 412):
-                    return True
-                raise
-            return False
-
-        try:
-            self.client.put_object(Bucket=self.bucket, Key=key, Body=b"1", IfNoneMatch="*")
-            return refused(IfNoneMatch="*"), refused(IfMatch='"00000000000000000000000000000000"')
-        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
-            raise self._fail(exc, "writing", key[len(self.prefix) :]) from exc
-        finally:
-            with contextlib.suppress(Exception):
-                self.client.delete_object(Bucket=self.bucket, Key=key)
-
-    def _traits_file(self) -> Path | None:
-        if not self.config.state_dir:
-            return None
-        name = hashlib.sha256(str(self.origin).encode()).hexdigest()[:32]
-        return Path(self.config.state_dir) / "servers" / f"{name}.json"
-
-    def _known(self) -> tuple[bool, bool] | None:
-        file = self._traits_file()
-        if file is None:
-            return None
-        try:
-            data = json.loads(file.read_bytes())
-            if data["origin"] != self.origin or not 0 <= time.time() - float(data["probed"]) < TRAITS_TTL:
-                return None
-            creates, swaps = data["creates"], data["swaps"]
-        except (OSError, ValueError, KeyError, TypeError):
-            return None
-        return (creates, swaps) if isinstance(creates, bool) and isinstance(swaps, bool) else None
-
-    def _keep(self, traits: tuple[bool, bool]) -> None:
-        file = self._traits_file()
-        if file is None:
-            return
-        with contextlib.suppress(OSError):
-            file.parent.mkdir(parents=True, exist_ok=True)
-            data = {"origin": self.origin, "probed": time.time(), "creates": traits[0], "swaps": traits[1]}
-            atomic_write(file, json.dumps(data).encode())
 
     def prepare_writes(self) -> None:
         def prepare() -> None:
@@ -353,87 +302,31 @@ class S3Repository(StreamingRepository):
         raise RepositoryUnavailable(f"Writing {path} in {self.display} kept conflicting with another write. Try again.")
 
     def _holds(self, path: str, source: Source, etag: Callable[[], str]) -> bool:
-        """Whether ``path`` holds ``source``: its ETag is the one S3 computes for it, or (where the ETag is not an
-        MD5: encrypted with KMS, or another server's) its bytes are the same."""
-        head = self._head(path)
-        if head is None:
-            return False
-        if str(head.get("ETag", "")).strip('"') == etag():
-            return True
-        if head.get("ContentLength") != (len(source) if isinstance(source, bytes) else source.stat().st_size):
-            return False
-        with tempfile.TemporaryDirectory() as scratch:
-            copy = Path(scratch) / "copy"
-            self.fetch(path, copy)
-            return file_digest(copy, "sha256") == (
-                hashlib.sha256(source).hexdigest() if isinstance(source, bytes) else file_digest(source, "sha256")
-            )
+        """Whether ``path`` holds ``source`` (see :func:`holds`)."""
+        return holds(self._head(path), source, etag, lambda copy: self.fetch(path, copy))
 
     def _multipart(self, path: str, source: Path, size: int, ready: Callable[[], None] | None) -> None:
-        """Upload ``source`` in parts, :data:`PART_CONCURRENCY` at a time, wait for ``ready()``, then complete the
-        upload only if ``path`` does not exist; any failure aborts the upload (nothing becomes visible)."""
-        key = self._key(path)
+        """:func:`multipart_create`: a 412 on its completion means ``path`` exists (ours, if an attempt whose answer
+        was lost wrote it)."""
         try:
-            upload_id = self.client.create_multipart_upload(Bucket=self.bucket, Key=key)["UploadId"]
-        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
-            raise self._fail(exc, "writing", path) from exc
-        offsets = range(0, size, PART_SIZE)
-        try:
-            with progress.report(f"PUT {Path(path).name}", size) as advance:
-
-                def part(number: int, offset: int) -> dict[str, Any]:
-                    with source.open("rb") as file:
-                        file.seek(offset)
-                        data = file.read(PART_SIZE)
-                    answer = self.client.upload_part(
-                        Bucket=self.bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=data
-                    )
-                    advance(len(data))
-                    return {"ETag": answer["ETag"], "PartNumber": number}
-
-                with ThreadPoolExecutor(min(PART_CONCURRENCY, len(offsets))) as pool:
-                    parts = list(pool.map(lambda item: part(item[0] + 1, item[1]), enumerate(offsets)))
-            if ready is not None:
-                ready()
-            self.client.complete_multipart_upload(
-                Bucket=self.bucket,
-                Key=key,
-                UploadId=upload_id,
-                MultipartUpload={"Parts": parts},
-                IfNoneMatch="*",
-            )
+            multipart_create(self.client, self.bucket, self._key(path), source, size, ready)
         except botocore.exceptions.ClientError as exc:
-            self._abort(key, upload_id)
             if code_of(exc)[1] == 412:
                 if retried(exc) and self._holds(path, source, lambda: multipart_etag(source, PART_SIZE)):
                     return
                 raise PathExists(path, self.display) from None
             raise self._fail(exc, "writing", path) from exc
         except (botocore.exceptions.BotoCoreError, OSError) as exc:
-            self._abort(key, upload_id)
             raise self._fail(exc, "writing", path) from exc
-        except BaseException:
-            self._abort(key, upload_id)
-            raise
-
-    def _abort(self, key: str, upload_id: str) -> None:
-        with contextlib.suppress(Exception):
-            self.client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
 
     def update(self, path: str, change: Callable[[bytes | None], bytes]) -> bytes:
         # Compare-and-swap: start from what the last read of the file found (a deploy read the metadata at its
         # start), write with If-Match on its ETag (If-None-Match where it was absent), and on 412 read it again
-        # and start over. A server ignoring conditions is written plainly: registry.store.publish reads back and
-        # merges again until the versions stay listed.
+        # and start over. A server ignoring If-Match but honouring If-None-Match is written under a lock object
+        # (see lock.py); one ignoring both is written plainly: registry.store.publish reads back and merges again
+        # until the versions stay listed.
         if not self.compare_and_swap():
-            self._warn(
-                "ignores If-Match (compare-and-swap): maven-metadata.xml is updated by reading it back and merging "
-                "again until the version stays listed."
-            )
-            content = change(self._read_fresh_or_none(path))
-            self._put(path, content, {})
-            self._write_sidecars(path, content)
-            return content
+            return self._update_without_swap(path, change)
         deadline = time.monotonic() + MAX_UPDATE_SECONDS
         attempt = 0
         while time.monotonic() < deadline:
@@ -462,7 +355,7 @@ class S3Repository(StreamingRepository):
                 raise self._fail(exc, "updating", path) from exc
             with self._lock:
                 self._seen[path] = (etag, content)
-                self._read_back[path] = (time.monotonic(), content)
+            self._read_back.keep(path, content)
             self._write_sidecars(path, content, etag)
             return content
         raise RepositoryUnavailable(
@@ -470,10 +363,41 @@ class S3Repository(StreamingRepository):
             f"{MAX_UPDATE_SECONDS} s. Try again."
         )
 
+    def _update_without_swap(self, path: str, change: Callable[[bytes | None], bytes]) -> bytes:
+        """:meth:`update` on a server that ignores If-Match: under a lock object where it honours If-None-Match,
+        else plainly (the caller reads back and merges again)."""
+        if not self.conditional_writes():
+            self._warn(
+                "ignores If-Match (compare-and-swap): maven-metadata.xml is updated by reading it back and merging "
+                "again until the version stays listed."
+            )
+            content = change(self._read_fresh_or_none(path))
+            self._put(path, content, {})
+            self._write_sidecars(path, content)
+            return content
+        if path not in self._announced:
+            self._announced.add(path)
+            log.info(
+                "%s ignores If-Match: %s is updated under the lock object %s.", self.display, path, lock_path(path)
+            )
+        # A first change of what was last read (a deploy read the metadata at its start) waits, outside the lock, for
+        # what the change waits for (the version's files in place): the lock is held for one read and the writes.
+        with self._lock:
+            seen = self._seen.get(path)
+        change(seen[1] if isinstance(seen, tuple) else None if seen is _ABSENT else self._read_fresh_or_none(path))
+        lock = lock_path(path)
+        with locked(self.client, self.bucket, self._key(lock), self.display, self._failing(path), path=lock):
+            content = change(self._read_fresh_or_none(path))
+            self._put(path, content, {})
+            self._write_sidecars(path, content)
+        return content
+
+    def _failing(self, path: str) -> Callable[[Exception, str], RegistryError]:
+        return lambda exc, action: self._fail(exc, action, lock_path(path))
+
     def _read_fresh_or_none(self, path: str) -> bytes | None:
         """The server's ``path`` now (not what this process read back before), or ``None``."""
-        with self._lock:
-            self._read_back.pop(path, None)
+        self._read_back.forget(path)
         return self._read_or_none(path)
 
     def _put(self, path: str, content: bytes, condition: dict[str, str]) -> str:

@@ -1,17 +1,20 @@
-"""What an upload to an object store reads: sources as files, with progress reported, and the ETag S3 computes."""
+"""What an upload to an object store reads: sources as files, with progress reported; the ETag S3 computes, and
+whether an object holds a source."""
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
 import io
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
+from registry.checksums import file_digest
 from registry.repository.base import Source
 
-__all__ = ["Reporting", "as_bytes", "md5_etag", "multipart_etag", "opened"]
+__all__ = ["Reporting", "as_bytes", "holds", "md5_etag", "multipart_etag", "opened"]
 
 
 def md5_etag(data: bytes) -> str:
@@ -71,3 +74,21 @@ class Reporting:
         end = self._file.seek(0, 2)
         self._file.seek(position)
         return end - position
+
+
+def holds(head: dict[str, Any] | None, source: Source, etag: Callable[[], str], fetch: Callable[[Path], None]) -> bool:
+    """Whether the object whose HeadObject answer is ``head`` (``None``: absent) holds ``source``: its ETag is the
+    one S3 computes for it (``etag()``), or (where the ETag is not an MD5: encrypted with KMS, or another server's)
+    its bytes, as ``fetch(destination)`` downloads them, are the same."""
+    if head is None:
+        return False
+    if str(head.get("ETag", "")).strip('"') == etag():
+        return True
+    if head.get("ContentLength") != (len(source) if isinstance(source, bytes) else source.stat().st_size):
+        return False
+    with tempfile.TemporaryDirectory() as scratch:
+        copy = Path(scratch) / "copy"
+        fetch(copy)
+        return file_digest(copy, "sha256") == (
+            hashlib.sha256(source).hexdigest() if isinstance(source, bytes) else file_digest(source, "sha256")
+        )

@@ -178,7 +178,7 @@ public final class ModelRegistry {
         Path local = found.extract(cacheDir(spark), sha256, files);
         String location = shared(spark, found, local, sha256);
         try {
-            return PipelineModel.load(location);
+            return new ReleasedPipelineModel(PipelineModel.load(location), found.coordinate());
         } catch (RuntimeException e) {
             String first = String.valueOf(e.getMessage()).strip().split("\n", 2)[0];
             throw new RegistryException(found.coordinate() + " is not a Spark PipelineModel this session can load ("
@@ -243,8 +243,10 @@ public final class ModelRegistry {
         return Paths.get(System.getProperty("java.io.tmpdir"), "registry-jvm-" + System.getProperty("user.name"));
     }
 
+    /** A local master: one JVM, one disk. Not local-cluster, whose executors are separate JVMs, as on a cluster. */
     private static boolean isLocal(SparkSession spark) {
-        return spark.sparkContext().master().startsWith("local");
+        String master = spark.sparkContext().master();
+        return master.startsWith("local") && !master.startsWith("local-cluster");
     }
 
     /** Where executors read the model: the local directory on a local master, else a copy in modelDir. */

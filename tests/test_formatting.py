@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from cardhelpers import run_cli
 
-from registry import present
+from registry import formatting
 from registry.catalog import build_catalog
 from registry.deploy import deploy
 from registry.modelcard import ModelCard
@@ -44,23 +44,23 @@ from registry.repository.local import LocalRepository
     ],
 )
 def test_values(item: Any, shown: str) -> None:
-    assert present.value(item) == shown
+    assert formatting.value(item) == shown
 
 
 def test_people_times_fingerprints_sizes() -> None:
-    assert present.who({"user": "alice", "host": "trainer-1"}) == "alice@trainer-1"
-    assert (present.who({"user": "alice"}), present.who(["junk"])) == ("alice@?", "?@?")
-    assert present.time("2024-01-18T09:30:00Z") == "2024-01-18T09:30:00Z"
-    assert present.time("2024-01-18T09:30:00.123456+00:00") == "2024-01-18T09:30:00Z"
-    assert present.time("2024-01-18T10:30:00+01:00") == "2024-01-18T09:30:00Z"
-    assert present.time(dt.datetime(2024, 3, 1, tzinfo=dt.timezone.utc)) == "2024-03-01T00:00:00Z"
-    assert (present.time("yesterday"), present.time(None), present.time(7)) == ("yesterday", "-", "7")
+    assert formatting.who({"user": "alice", "host": "trainer-1"}) == "alice@trainer-1"
+    assert (formatting.who({"user": "alice"}), formatting.who(["junk"])) == ("alice@?", "?@?")
+    assert formatting.time("2024-01-18T09:30:00Z") == "2024-01-18T09:30:00Z"
+    assert formatting.time("2024-01-18T09:30:00.123456+00:00") == "2024-01-18T09:30:00Z"
+    assert formatting.time("2024-01-18T10:30:00+01:00") == "2024-01-18T09:30:00Z"
+    assert formatting.time(dt.datetime(2024, 3, 1, tzinfo=dt.timezone.utc)) == "2024-03-01T00:00:00Z"
+    assert (formatting.time("yesterday"), formatting.time(None), formatting.time(7)) == ("yesterday", "-", "7")
     bob = {"user": "bob", "host": "ci-7"}
-    assert present.when_by("2024-01-18T09:30:00Z", bob) == "2024-01-18T09:30:00Z by bob@ci-7"
-    assert present.fingerprint("bbbb222233334444") == "bbbb222233334444"
-    assert present.fingerprint("bbbb222233334444", short=True) == "bbbb2222"
-    assert present.fingerprint(None, short=True) == "-"
-    assert [present.size(n) for n in (0, 1023, 1536, 22_400_000, 1 << 30, 1 << 50)] == [
+    assert formatting.when_by("2024-01-18T09:30:00Z", bob) == "2024-01-18T09:30:00Z by bob@ci-7"
+    assert formatting.fingerprint("bbbb222233334444") == "bbbb222233334444"
+    assert formatting.fingerprint("bbbb222233334444", short=True) == "bbbb2222"
+    assert formatting.fingerprint(None, short=True) == "-"
+    assert [formatting.size(n) for n in (0, 1023, 1536, 22_400_000, 1 << 30, 1 << 50)] == [
         "0 B",
         "1023 B",
         "1.5 KiB",
@@ -71,22 +71,22 @@ def test_people_times_fingerprints_sizes() -> None:
 
 
 def test_card_sections() -> None:
-    assert present.delta(0.09) == "+0.09" and present.delta(-0.02) == "-0.02"
-    assert (present.delta(0.0), present.delta(None)) == ("0", "-")
-    assert present.commit({"commit": "abc", "dirty": True, "remote": "https://git/x.git"}) == (
+    assert formatting.delta(0.09) == "+0.09" and formatting.delta(-0.02) == "-0.02"
+    assert (formatting.delta(0.0), formatting.delta(None)) == ("0", "-")
+    assert formatting.commit({"commit": "abc", "dirty": True, "remote": "https://git/x.git"}) == (
         "abc (dirty) from https://git/x.git"
     )
-    assert present.commit(None) is None
-    assert present.metrics({"f1": 0.7, "auc": 0.8}) == [("auc", "0.8"), ("f1", "0.7")]
-    assert present.training_data({"rows": 12_000, "fingerprint": "bbbb222233334444", "schema": "struct<>"}) == [
+    assert formatting.commit(None) is None
+    assert formatting.metrics({"f1": 0.7, "auc": 0.8}) == [("auc", "0.8"), ("f1", "0.7")]
+    assert formatting.training_data({"rows": 12_000, "fingerprint": "bbbb222233334444", "schema": "struct<>"}) == [
         ("fingerprint", "bbbb222233334444"),
         ("rows", "12000"),
     ]
-    assert present.training_data("junk") == [] and present.metrics(None) == []
-    assert present.gate(GateRecord("auc>=0.9", "auc", 0.91, True)) == "auc>=0.9 (actual 0.91)"
-    assert present.gate(GateRecord("auc>=0.9", "auc", None, False)) == "auc>=0.9 (actual -)"
-    assert (present.verdict(True), present.verdict(False)) == ("passed", "FAILED")
-    assert (present.labels(["candidate", "prod"]), present.labels(())) == ("candidate, prod", "-")
+    assert formatting.training_data("junk") == [] and formatting.metrics(None) == []
+    assert formatting.gate(GateRecord("auc>=0.9", "auc", 0.91, True)) == "auc>=0.9 (actual 0.91)"
+    assert formatting.gate(GateRecord("auc>=0.9", "auc", None, False)) == "auc>=0.9 (actual -)"
+    assert (formatting.verdict(True), formatting.verdict(False)) == ("passed", "FAILED")
+    assert (formatting.labels(["candidate", "prod"]), formatting.labels(())) == ("candidate, prod", "-")
 
 
 def test_the_terminal_and_the_catalog_show_the_same_text(
@@ -116,9 +116,9 @@ def test_the_terminal_and_the_catalog_show_the_same_text(
         (build_catalog(tmp_path / "site", repository=local_repo).parent / "com.acme.churn.html").read_text()
     )
     assert code == 0
-    shown = [present.value(v) for v in params.values()]
+    shown = [formatting.value(v) for v in params.values()]
     assert shown[:6] == ["1.0", "0.123457", "10", "false", '["plan_idx","tenure"]', '{"k":[1,2]}']
-    assert shown[6].endswith("…") and len(shown[6]) == present.MAX_TEXT
+    assert shown[6].endswith("…") and len(shown[6]) == formatting.MAX_TEXT
     for text in (
         *shown,
         "0.912346",
@@ -126,7 +126,7 @@ def test_the_terminal_and_the_catalog_show_the_same_text(
         "bbbb222233334444",
         "15000",
         "deadbeef (dirty) from https://git.acme.com/ml/churn.git",
-        present.who(card.deployed_by),
+        formatting.who(card.deployed_by),
         card.created,
     ):
         assert text in terminal, text
