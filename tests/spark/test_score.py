@@ -144,33 +144,22 @@ def test_unreadable_or_missing_input_is_one_line_without_the_jvm_trace(
     train.drop("label").write.option("header", "true").csv(str(written_as_csv))
     root = str(Path(registry.__file__).resolve().parents[1])
     env = {**os.environ, "PYTHONPATH": root, "PYSPARK_PYTHON": sys.executable}
-    cases = (
+    for given, expected in (
         (written_as_csv, f"registry: error: Cannot read the input '{written_as_csv}' as parquet (the default for a "
                          "path without a known extension): "),  # then Spark's own words, which differ by version
         (tmp_path / "nope", f"registry: error: The input '{tmp_path / 'nope'}' does not exist. Check --input."),
-    )  # fmt: skip
-    # each process starts a JVM of its own: both at once
-    command = [sys.executable, "-m", "registry", "score", str(released), "-r", str(repo.root)]
-    command += ["--conf", "spark.master=local[1]"]
-    running = [
-        subprocess.Popen(
-            [*command, "--input", str(given), "--output", str(tmp_path / f"out-{i}")],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=env,
-            cwd=root,
-        )
-        for i, (given, _) in enumerate(cases)
-    ]
-    for (given, expected), process in zip(cases, running, strict=True):
-        _, stderr = process.communicate(timeout=300)
-        assert process.returncode == 2, stderr[-3000:]
-        last = stderr.strip().splitlines()[-1]
-        assert last.startswith(expected), stderr[-3000:]
+    ):  # fmt: skip
+        done = subprocess.run(
+            [sys.executable, "-m", "registry", "score", str(released), "--input", str(given), "--output",
+             str(tmp_path / "out"), "-r", str(repo.root), "--conf", "spark.master=local[1]"],
+            capture_output=True, text=True, env=env, cwd=root, timeout=300,
+        )  # fmt: skip
+        assert done.returncode == 2, done.stderr[-3000:]
+        last = done.stderr.strip().splitlines()[-1]
+        assert last.startswith(expected), done.stderr[-3000:]
         if given == written_as_csv:
             assert last.endswith("Check the path, or pass --input-format (csv, json, orc).")
-        assert "\tat " not in stderr and "Traceback" not in stderr, stderr[-3000:]
+        assert "\tat " not in done.stderr and "Traceback" not in done.stderr, done.stderr[-3000:]
 
 
 def test_a_score_run_is_an_openlineage_run_with_the_model_and_the_data(
