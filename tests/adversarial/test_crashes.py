@@ -22,6 +22,7 @@ from registry.deploy import deploy
 from registry.exceptions import ArtifactNotFound
 from registry.fsck import Kind, check
 from registry.repository.base import Repository
+from registry.repository.http import webdav
 from registry.repository.local import LocalRepository
 from registry.resolve import resolve
 from registry.store import read_metadata
@@ -46,16 +47,34 @@ EXPECTED: dict[str, frozenset[Kind] | None] = {
     "inside the metadata update": frozenset({Kind.UNLISTED}),
     "after the metadata update": None,
 }
-# Apache holds the WebDAV LOCK of a writer killed inside the metadata update for its 30 s timeout: the next
-# deploy waits for it (by design: a lock whose holder may still be writing must not be broken). That costs 30 s
-# of CI time per run, so that stage runs against the local repository (flock, released by the kernel) and nginx
-# (no locking: optimistic If-Match) only.
+# Every stage runs against the local repository. The servers run the stages where a crash leaves the server
+# something of its own to get over: a claimed folder (MKCOL), the one stage that always leaves an incomplete
+# version (after the card: fsck tells its age by Last-Modified and repairs it with DELETEs), a PUT cut off
+# mid-body, a whole version without its listing, a metadata update's lock, and the finished deploy. The other
+# stages differ from these only in which of the version's files are there (their uploads go at once), which is
+# the same code on every storage (fsck's findings, the resolver's checks), proved on the local repository.
+SERVER_STAGES = frozenset(
+    {
+        "after the claim",
+        "after the card",
+        "mid-jar",
+        "after the jar",
+        "inside the metadata update",
+        "after the metadata update",
+    }
+)
 CASES = [
     pytest.param(kind, stage, id=f"{kind}-{stage.name.replace(' ', '-')}")
     for kind in ("local", "apache", "nginx-immutable")
     for stage in STAGES
-    if not (kind == "apache" and stage.when == "inside")
+    if kind == "local" or stage.name in SERVER_STAGES
 ]
+# A writer killed inside the metadata update, or after the jar (its publishing thread may hold the lock already),
+# leaves its lock behind: on nginx a folder made with MKCOL, broken once seen held for STALE_FOLDER_LOCK (15 s); on
+# Apache a WebDAV LOCK, which the next deploy waits out (by design: a lock whose holder may still be writing must
+# not be broken) for the timeout the writer asked for (30 s). Both are shortened here, the code paths the same.
+STALE_LOCK_SECONDS = 2.0
+LOCK_HEADERS = {**webdav._LOCK_HEADERS, "Timeout": "Second-2"}
 
 
 def _content(path: Path) -> str:
@@ -88,6 +107,8 @@ def test_a_deploy_killed_at_any_stage_leaves_nothing_half_done(
     else:
         dav = new_dav(kind)
         root, url, repository = dav.root, dav.url, open_dav(dav)
+        monkeypatch.setattr(webdav, "STALE_FOLDER_LOCK", STALE_LOCK_SECONDS)
+        monkeypatch.setattr(webdav, "_LOCK_HEADERS", LOCK_HEADERS)  # the crashed child is forked: it asks for 2 s
         monkeypatch.setenv("REGISTRY_USERNAME", dav.username)
         monkeypatch.setenv("REGISTRY_PASSWORD", dav.password)
 
