@@ -114,7 +114,7 @@ def _undeclared(imports: dict[str, list[str]], requirements: Iterable[str]) -> d
 
 
 #: Modules of the online-scoring server: they need the ``serve`` extra, and are imported only by ``registry serve``.
-SERVING = {PACKAGE / "serving.py", PACKAGE / "spark" / "serve.py", PACKAGE / "portable" / "serve.py"}
+SERVING = {*(PACKAGE / "serving").glob("*.py"), PACKAGE / "spark" / "serve.py", PACKAGE / "portable" / "serve.py"}
 #: Modules of the portable twin: converting (``onnx`` extra, with ``spark``) and running it (``onnx`` or ``serve``).
 CONVERTING = {PACKAGE / "spark" / "onnx.py", PACKAGE / "spark" / "onnx_stages.py"}
 RUNNING = {PACKAGE / "portable" / "run.py", PACKAGE / "portable" / "score.py"}
