@@ -15,7 +15,8 @@ Repository and credentials come from the same configuration as the ``registry`` 
 **Models that ``--packages`` put on the classpath.** Started with ``--packages com.acme:churn:latest.release``
 and ``--conf spark.jars.ivySettings=FILE`` (:func:`packages_conf` gives both; ``registry ivysettings`` writes
 FILE), a session loads the model with ``resolve("com.acme:churn")`` or ``resolve("churn")``: the jar Ivy placed
-in ``spark.jars`` is checked against its embedded POM and extracted once into the cache.
+in ``spark.jars`` is checked against its embedded POM and extracted once into the store's cache (the entry a
+resolve from the repository fills for the same bytes).
 
 **Where models are saved and loaded (cluster-safe).**
 

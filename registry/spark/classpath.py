@@ -2,15 +2,19 @@
 
 Ivy retrieves each package as ``.../jars/GROUP_ARTIFACT-VERSION.jar`` and Spark lists it in ``spark.jars`` as a
 ``file:`` URI. A model jar is found there by its file name, then checked against the ``pom.properties`` it
-embeds, and its ``model/`` folder is extracted once per jar content into the cache (keyed by the jar's sha256).
+embeds, and its ``model/`` folder is extracted once per jar content into the store's cache
+(:func:`~registry.store.fill_model_from_jar`): the entry a resolve from a repository fills for the same bytes
+(``CACHE/com/acme/churn/1.2.7/sha512-<digest>/``), so one cache holds what was verified, and a release resolved
+both ways is extracted once.
 
 **Signatures.** Ivy fetches the POM and the jar (checking their ``.sha1``/``.md5``), never the ``.asc`` beside them,
 so nothing on this machine says who signed the jar. When the repository named by ``repository=`` (else
 ``REGISTRY_REPOSITORY``, else the configured default) has a signature policy (``require_signatures``,
-``trusted_keys`` or ``trusted_keyring``), :func:`check_signature` reads the jar's ``.asc`` from that repository and
-checks it against the jar Ivy put on the classpath: the signature covers those very bytes, wherever they came
-from. The check is remembered beside the extracted model (under the policy it was made with). Without a policy
-the classpath route looks for no signature (it stays offline).
+``trusted_keys`` or ``trusted_keyring``), :func:`extract_checked` reads the jar's ``.asc`` from that repository and
+checks it against the copy of the jar Ivy put on the classpath that the cache keeps: the signature covers those very
+bytes, wherever they came from. The check is remembered in the entry (under the policy it was made with), as a
+resolve from the repository remembers its own. Without a policy the classpath route looks for no signature (it
+stays offline).
 """
 
 from __future__ import annotations
@@ -22,20 +26,19 @@ from urllib.parse import unquote, urlsplit
 
 from pyspark.sql import SparkSession
 
-from registry.archive import check_embedded_pom, extract_model
-from registry.checksums import file_digest
+from registry.archive import check_embedded_pom
 from registry.coordinates import Coordinate, Module
-from registry.exceptions import ArtifactNotFound, InvalidCoordinate, InvalidModel
+from registry.exceptions import ArtifactNotFound, InvalidCoordinate
 from registry.repository.base import Repository
 from registry.settings import Settings, using_repository
 from registry.spark.session import is_connect
+from registry.store import Cache, fill_model_from_jar
 from registry.trust import MARK, Signed, check_cached, policy_for
 from registry.versions import Version
 
 __all__ = [
     "ClasspathModel",
-    "check_signature",
-    "extract_cached",
+    "extract_checked",
     "find_model_jar",
     "find_on_classpath",
     "jars_on_classpath",
@@ -137,39 +140,23 @@ def find_model_jar(jars: list[Path], request: str) -> ClasspathModel:
     return model
 
 
-def extract_cached(jar: Path, cache_dir: Path) -> tuple[Path, str]:
-    """The extracted ``model/`` of ``jar`` under ``cache_dir``, keyed by the jar's sha256; ``(path, sha256)``.
-
-    A jar already extracted is not extracted again.
-    """
-    sha256 = file_digest(jar, "sha256")
-    destination = _entry(cache_dir, sha256) / "model"
-    if not destination.is_dir():
-        try:
-            extract_model(jar, destination)
-        except InvalidModel:
-            if not destination.is_dir():  # not a concurrent extraction that finished first
-                raise
-    return destination, sha256
-
-
-def _entry(cache_dir: Path, sha256: str) -> Path:
-    return cache_dir / "classpath" / f"sha256-{sha256[:40]}"
-
-
-def check_signature(
+def extract_checked(
     model: ClasspathModel, repository: Repository | str | None, settings: Settings, cache_dir: Path
-) -> None:
-    """Check the classpath jar's signature, read from ``repository``, when that repository has a signature policy
-    (see the module docstring); nothing to do otherwise.
+) -> Path:
+    """The store's cache entry of the classpath jar (``model/`` extracted, under ``cache_dir``), its signature
+    read from ``repository`` and checked first when that repository has a signature policy (see the module
+    docstring).
 
     :raises SignatureError: refused (nothing is extracted). :raises ConfigError: gpg is not installed.
+    :raises IntegrityError: the jar changed while it was copied into the cache.
     """
     with using_repository(repository, settings) as (repo, active):
         policy = policy_for(repository, repo, active)
-        if not policy.active:
-            return
-        mark = _entry(cache_dir, file_digest(model.jar, "sha256")) / MARK
         what = f"{model.jar} on the classpath ({model.coordinate}, signature from {repo.display})"
-        signed = Signed(repo, model.coordinate.path("jar"), what, lambda: model.jar, mark)
-        check_cached(signed, policy, active, refused="Nothing was extracted.")
+
+        def check(jar: Path, folder: Path) -> None:
+            if policy.active:
+                signed = Signed(repo, model.coordinate.path("jar"), what, lambda: jar, folder / MARK)
+                check_cached(signed, policy, active, refused="Nothing was extracted.")
+
+        return fill_model_from_jar(Cache(cache_dir), model.coordinate, model.jar, check)

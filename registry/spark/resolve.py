@@ -18,7 +18,7 @@ from registry.resolve import Resolved
 from registry.resolve import resolve as resolve_dir
 from registry.settings import Settings
 from registry.spark import hadoop
-from registry.spark.classpath import check_signature, extract_cached, find_on_classpath
+from registry.spark.classpath import extract_checked, find_on_classpath
 from registry.spark.runtime import check_spark_version
 from registry.spark.session import activated, active_session, is_connect, require_ml_on_connect
 from registry.spark.watermark import ReleasedPipelineModel
@@ -121,15 +121,12 @@ def resolve(
     if isinstance(spec, str) and spec.count(":") < 2:
         found = find_on_classpath(session, spec)
         settings = settings or Settings.load()
-        cache = cache_dir or settings.cache_dir
-        check_signature(found, repository, settings, cache)
+        entry = extract_checked(found, repository, settings, cache_dir or settings.cache_dir)
         card = _jar_card(found.jar)
         tools = card.tools if card is not None else None
         check_spark_version(tools, session, str(found.coordinate), allow_spark_mismatch=allow_spark_mismatch)
-        local, sha256 = extract_cached(found.jar, cache)
-        return load_model(
-            session, Resolved(found.coordinate, local, found.jar, card), sha256=sha256, model_dir=model_dir
-        )
+        jar = entry / found.coordinate.file_name("jar")
+        return load_model(session, Resolved(found.coordinate, entry / "model", jar, card), model_dir=model_dir)
     resolved = resolve_dir(spec, repository=repository, settings=settings, cache_dir=cache_dir)
     tools = resolved.card.tools if resolved.card is not None else None
     check_spark_version(tools, session, str(resolved.coordinate), allow_spark_mismatch=allow_spark_mismatch)

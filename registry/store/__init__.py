@@ -6,7 +6,8 @@ per concern:
 * :mod:`~registry.store.verified`: reads checked against the strongest checksum the repository offers.
 * :mod:`~registry.store.cache`: one cache of what was verified, keyed by digest, and an index of what each
   repository served.
-* :mod:`~registry.store.model`: a release's jar verified, judged and extracted into the cache.
+* :mod:`~registry.store.model`: a release's jar verified, judged and extracted into the cache (also one found on
+  this machine, on Spark's classpath).
 * :mod:`~registry.store.upload`: a version's files into a repository, its main file last.
 * :mod:`~registry.store.records`: model cards, promotion records, and the history of an artifact.
 * :mod:`~registry.store.yanks`: the yank log of an artifact, yank records, and :func:`unpublish`.
@@ -36,7 +37,7 @@ from registry.store.verified import fetch_verified, read_many_verified, read_ver
 from registry.store.yanks import log_path, pruned_leftovers, read_yanks, record_yank, unpublish
 
 if TYPE_CHECKING:
-    from registry.store.model import fill_model
+    from registry.store.model import fill_model, fill_model_from_jar
 
 __all__ = [
     "ABSENT",
@@ -51,6 +52,7 @@ __all__ = [
     "fetch_promotion",
     "fetch_verified",
     "fill_model",
+    "fill_model_from_jar",
     "is_listed",
     "list_versions",
     "promotion_of",
@@ -73,9 +75,10 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    """``fill_model`` on first use: it brings the jar's reader (``zipfile``), which reading cards never needs."""
-    if name == "fill_model":
-        from registry.store.model import fill_model
+    """``fill_model`` and ``fill_model_from_jar`` on first use: they bring the jar's reader (``zipfile``), which
+    reading cards never needs."""
+    if name in ("fill_model", "fill_model_from_jar"):
+        from registry.store.model import fill_model, fill_model_from_jar
 
-        return fill_model
+        return fill_model if name == "fill_model" else fill_model_from_jar
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -21,7 +21,7 @@ from registry.exceptions import InvalidSelector, RepositoryUnavailable, Signatur
 from registry.repository.local import LocalRepository
 from registry.settings import Settings
 from registry.spark import deploy, packages_conf
-from registry.spark.classpath import check_signature, find_model_jar
+from registry.spark.classpath import extract_checked, find_model_jar
 from registry.trust import MARK
 
 pytestmark = pytest.mark.spark
@@ -134,7 +134,7 @@ def test_packages_resolve_a_signed_version_and_check_its_signature(
     run = finish(_submit(conf, tmp_path / "ivy", {"REGISTRY_REPOSITORY": "models"}))  # type: ignore[arg-type]
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-6000:]
     assert run.result("WATERMARK") == str(signed)
-    marks = list((Settings.load().cache_dir / "classpath").glob(f"*/{MARK}"))
+    marks = list((Settings.load().cache_dir / signed.directory).glob(f"sha512-*/{MARK}"))  # in the store's entry
     assert [json.loads(m.read_text())["signature"]["fingerprint"] for m in marks] == [gpg_keys.signer]
 
 
@@ -150,13 +150,17 @@ def test_a_classpath_jar_is_refused_unless_its_signature_is_trusted(
     jar = jars / f"com.acme_churn-{signed.version}.jar"
     shutil.copyfile(local.root / signed.path("jar"), jar)
     found = find_model_jar([jar], "churn")
-    check_signature(found, str(local.root), Settings.load(), tmp_path / "cache")  # no policy: nothing asked
+    cache = tmp_path / "cache"
+    entry = extract_checked(found, str(local.root), Settings.load(), cache)  # no policy: nothing asked
+    assert (entry / "model").is_dir() and not (entry / MARK).exists()
     _require_signatures(isolated_env, local.root, gpg_keys.signer)
     with pytest.raises(SignatureError, match=f"signed by key {gpg_keys.other}.*not a trusted key of models"):
-        check_signature(found, "models", Settings.load(), tmp_path / "cache")
+        extract_checked(found, "models", Settings.load(), cache)  # extracted before, and judged all the same
+    assert not (entry / MARK).exists()
     _require_signatures(isolated_env, local.root, gpg_keys.other)
-    check_signature(found, "models", Settings.load(), tmp_path / "cache")
+    assert extract_checked(found, "models", Settings.load(), cache) == entry and (entry / MARK).is_file()
     with zipfile.ZipFile(jar, "a") as archive:  # Ivy's copy altered on this machine
         archive.writestr("model/evil.txt", "x")
     with pytest.raises(SignatureError, match="BAD signature"):
-        check_signature(find_model_jar([jar], "churn"), "models", Settings.load(), tmp_path / "cache")
+        extract_checked(find_model_jar([jar], "churn"), "models", Settings.load(), cache)
+    assert [p.name for p in entry.parent.iterdir()] == [entry.name]  # nothing of the altered jar was kept

@@ -9,12 +9,14 @@ from pyspark.ml import PipelineModel
 from pyspark.sql import DataFrame, SparkSession
 
 from registry.archive import pack
+from registry.checksums import file_digest
 from registry.coordinates import Coordinate
 from registry.exceptions import ArtifactNotFound, ConfigError, IntegrityError, InvalidCoordinate
 from registry.repository.local import LocalRepository
 from registry.resolve import resolve as resolve_dir
+from registry.settings import Settings
 from registry.spark import deploy, resolve
-from registry.spark.classpath import extract_cached, find_model_jar
+from registry.spark.classpath import extract_checked, find_model_jar
 
 pytestmark = pytest.mark.spark
 
@@ -95,12 +97,20 @@ def test_classpath_extraction_is_cached(fitted: PipelineModel, tmp_path: Path) -
     model_dir = tmp_path / "model"
     fitted.write().save(model_dir.as_uri())
     jar = _jar(tmp_path / "jars", model_dir, "com.acme:churn:1.0.0")
-    first, digest = extract_cached(jar, tmp_path / "cache")
-    assert first.name == "model" and first.parent.name == f"sha256-{digest[:40]}"
-    stamp = (first / "metadata").stat().st_mtime_ns
-    again, _ = extract_cached(jar, tmp_path / "cache")
-    assert again == first and (first / "metadata").stat().st_mtime_ns == stamp
-    assert PipelineModel.load(first.as_uri()).stages[-1].uid == fitted.stages[-1].uid
+    found = find_model_jar([jar], "churn")
+    (tmp_path / "m2").mkdir()
+    entry = extract_checked(found, str(tmp_path / "m2"), Settings.load(), tmp_path / "cache")
+    # the store's entry, as a resolve from a repository names it
+    assert entry.name == f"sha512-{file_digest(jar, 'sha512')[:40]}" and entry.parent.parts[-4:] == (
+        "com",
+        "acme",
+        "churn",
+        "1.0.0",
+    )
+    stamp = (entry / "model" / "metadata").stat().st_mtime_ns
+    again = extract_checked(found, str(tmp_path / "m2"), Settings.load(), tmp_path / "cache")
+    assert again == entry and (entry / "model" / "metadata").stat().st_mtime_ns == stamp
+    assert PipelineModel.load((entry / "model").as_uri()).stages[-1].uid == fitted.stages[-1].uid
 
 
 def test_resolve_without_packages_says_how_to_add_them(spark: SparkSession) -> None:
