@@ -9,7 +9,8 @@ per concern:
 * :mod:`~registry.store.model`: a release's jar verified, judged and extracted into the cache.
 * :mod:`~registry.store.upload`: a version's files into a repository, its main file last.
 * :mod:`~registry.store.records`: model cards, promotion records, and the history of an artifact.
-* :mod:`~registry.store.yanks`: the yank log of an artifact, yank records, and :func:`unpublish`.
+* :mod:`~registry.store.yanks`: the yank log of an artifact, yank records, :func:`unpublish`, and finishing a
+  prune (:func:`finish_prune`).
 
 How many reads or writes run at once is the repository's to say (:meth:`Repository.read_many
 <registry.repository.base.Repository.read_many>`, :attr:`~registry.repository.base.Repository.write_width`).
@@ -33,7 +34,15 @@ from registry.store.records import (
 )
 from registry.store.upload import upload_version
 from registry.store.verified import fetch_verified, read_many_verified, read_verified, remote_checksum
-from registry.store.yanks import log_path, pruned_leftovers, read_yanks, record_yank, unpublish
+from registry.store.yanks import (
+    finish_prune,
+    log_path,
+    pruned_gone,
+    pruned_leftovers,
+    read_yanks,
+    record_yank,
+    unpublish,
+)
 
 if TYPE_CHECKING:
     from registry.store.model import fill_model
@@ -51,9 +60,11 @@ __all__ = [
     "fetch_promotion",
     "fetch_verified",
     "fill_model",
+    "finish_prune",
     "is_listed",
     "list_versions",
     "promotion_of",
+    "pruned_gone",
     "pruned_leftovers",
     "publish",
     "read_approval",
