@@ -9,8 +9,7 @@ per concern:
 * :mod:`~registry.store.model`: a release's jar verified, judged and extracted into the cache.
 * :mod:`~registry.store.upload`: a version's files into a repository, its main file last.
 * :mod:`~registry.store.records`: model cards, promotion records, and the history of an artifact.
-* :mod:`~registry.store.yanks`: the yank log of an artifact, yank records, :func:`unpublish`, and finishing a
-  prune (:func:`finish_prune`).
+* :mod:`~registry.store.yanks`: the yank log of an artifact, yank records, and :func:`unpublish`.
 
 How many reads or writes run at once is the repository's to say (:meth:`Repository.read_many
 <registry.repository.base.Repository.read_many>`, :attr:`~registry.repository.base.Repository.write_width`).
@@ -60,7 +59,6 @@ __all__ = [
     "fetch_promotion",
     "fetch_verified",
     "fill_model",
-    "finish_prune",
     "is_listed",
     "list_versions",
     "promotion_of",
@@ -80,6 +78,7 @@ __all__ = [
     "log_path",
     "read_yanks",
     "record_yank",
+    "finish_prune",
 ]
 
 
