@@ -28,8 +28,10 @@ kind           what was found                                           what ``r
 unfinished``   still lists (the yank died before its last step)         the yank
 ``pruned``     a version deleted by ``registry prune``: its POM and     nothing (a note, not a problem)
                its tombstone are left
-``prune-       a pruned version with files left, or still listed (the   unlists it and deletes the rest, jar first
-unfinished``   prune died part-way)
+``prune-       a pruned version with files left, or still listed, or    unlists it, deletes the rest (jar first, as
+unfinished``   without its POM or tombstone (the prune died part-way,   the prune does: on Nexus, its component)
+               or the server refused the deletion; on Nexus, between    and writes back the tombstone (from the
+               deleting the component and writing them back)            log) and a POM claiming the build
 =============  =======================================================  ==========================================
 
 **Build numbers are never reused**, even those of versions that were never listed: repairing an
@@ -59,7 +61,16 @@ from registry.checksums import ALGORITHMS
 from registry.coordinates import Coordinate, Module
 from registry.exceptions import ArtifactNotFound, IntegrityError, InvalidCoordinate, InvalidInput, RegistryError
 from registry.repository.base import Repository
-from registry.store import fetch_verified, pruned_leftovers, publish, read_metadata, read_yanks, unpublish
+from registry.store import (
+    fetch_verified,
+    finish_prune,
+    pruned_gone,
+    pruned_leftovers,
+    publish,
+    read_metadata,
+    read_yanks,
+    unpublish,
+)
 from registry.versions import Version
 from registry.withdrawal import YankEvent
 
@@ -274,7 +285,8 @@ def _check_module(
     findings: list[Finding] = []
     to_list: list[tuple[Version, int]] = []
     to_unlist: list[tuple[Version, int]] = []
-    for version in sorted(listed | folders):
+    tombstoned = {v for v in map(Version.try_parse, pruned) if v is not None}  # a Nexus prune may leave no folder
+    for version in sorted(listed | folders | tombstoned):
         coordinate = module.at(version)
         files = contents.get(version) or _Files(coordinate, frozenset(), ())
         if str(version) in pruned:
@@ -305,27 +317,32 @@ def _check_module(
         for _, index in versions:
             old = findings[index]
             findings[index] = Finding(old.module, old.version, old.kind, old.detail, done)
-    return len(listed | folders), findings
+    return len(listed | folders | tombstoned), findings
 
 
 def _check_pruned(
     repository: Repository, coordinate: Coordinate, listed: bool, repair: bool, tombstone: YankEvent
 ) -> Finding:
-    """A pruned version: whole in its tombstone, or left half-deleted by a crash (then ``repair`` finishes)."""
+    """A pruned version: whole in its tombstone, or left unfinished by a crash or a refused deletion (then
+    ``repair`` finishes it the way the prune would have)."""
     version = str(coordinate.version)
     when = f"pruned at {tombstone.at} ({tombstone.reason})"
-    left = pruned_leftovers(repository, coordinate)
-    if not left and not listed:
+    names = [n for n in repository.list(coordinate.directory) if not n.endswith("/")]
+    left, gone = pruned_leftovers(repository, coordinate, names), pruned_gone(coordinate, names)
+    if not left and not listed and not gone:
         return Finding(coordinate.module, version, Kind.PRUNED, f"{when}; its POM and tombstone remain")
-    detail = f"{when}, but {'still listed' if listed else ''}{' and ' if listed and left else ''}"
-    detail += f"{len(left)} file(s) left ({', '.join(left[:3])})" if left else ""
+    wrong = ["still listed"] if listed else []
+    wrong += [f"{len(left)} file(s) left ({', '.join(left[:3])})"] if left else []
+    wrong += [f"{' and '.join(gone)} gone"] if gone else []
+    detail = f"{when}, but {', '.join(wrong)}"
     repaired = None
     if repair:
-        if listed:
-            unpublish(repository, coordinate.module, [coordinate.version])
-        for name in left:
-            repository.delete(f"{coordinate.directory}/{name}")
-        repaired = "finished the prune"
+        try:
+            finish_prune(repository, coordinate, tombstone, repository.removal(coordinate.directory))
+        except RegistryError as exc:
+            detail += f"; not repaired: {exc}"
+        else:
+            repaired = "finished the prune"
     return Finding(coordinate.module, version, Kind.PRUNE_UNFINISHED, detail, repaired)
 
 

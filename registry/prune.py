@@ -13,7 +13,9 @@ offers (:meth:`~registry.repository.base.Repository.removal`): each file's ``DEL
 or on Nexus 3 its components REST API (the version's component deleted whole, its POM and tombstone written
 back); a server that allows neither is refused before the tombstone is written. ``fsck`` reports a pruned version
 as ``pruned``, and one a crash left half-deleted as ``prune-unfinished`` (``--repair`` deletes the rest); running
-the same prune again finishes it too.
+the same prune again finishes it too: a version the yank log says is pruned, left unlisted with files still there
+(the server refused the deletion) or without its POM and tombstone (a prune on Nexus died between deleting the
+component and writing them back), is one more ``delete`` decision, finished like the others.
 """
 
 from __future__ import annotations
@@ -27,7 +29,16 @@ from registry.events import emit
 from registry.exceptions import ArtifactNotFound, InvalidInput
 from registry.repository.base import Repository
 from registry.settings import Settings, using_repository
-from registry.store import Cache, pruned_leftovers, read_history, read_metadata, read_yanks, record_yank, unpublish
+from registry.store import (
+    Cache,
+    finish_prune,
+    pruned_gone,
+    pruned_leftovers,
+    read_history,
+    read_metadata,
+    read_yanks,
+    record_yank,
+)
 from registry.timeline import parse_stamp
 from registry.trust import config_of
 from registry.versions import Version
@@ -107,6 +118,7 @@ def prune(
                 keep.append(f"listed less than {older_than.days} days ago" if moment else "listed at an unknown time")
             why = tuple(keep) or (_old(older_than),)
             decisions.append(Decision(module.at(version), not keep, why, listed_at))
+        decisions = sorted([*decisions, *_unfinished(repo, module, set(releases))], key=lambda d: d.coordinate.version)
         if apply:
             for decision in decisions:
                 if decision.delete:
@@ -136,6 +148,25 @@ def _promoted_onward(
     return onward
 
 
+def _unfinished(repo: Repository, module: Module, listed: set[Version]) -> list[Decision]:
+    """The versions pruned before (by the yank log) and not listed whose prune did not finish: files left, or
+    the POM or tombstone gone. One listing of each pruned version's folder, :attr:`read_width` at a time."""
+    pruned = [(Version.parse(v), e) for v, e in read_yanks(repo, module).pruned().items()]
+    candidates = [(v, e) for v, e in pruned if v not in listed]
+
+    def state(item: tuple[Version, YankEvent]) -> Decision | None:
+        coordinate = module.at(item[0])
+        names = [n for n in repo.list(coordinate.directory) if not n.endswith("/")]
+        left, gone = pruned_leftovers(repo, coordinate, names), pruned_gone(coordinate, names)
+        if not left and not gone:
+            return None
+        what = f"{len(left)} file(s) left" if left else f"{' and '.join(gone)} gone"
+        why = f"pruned at {item[1].at} ({item[1].reason}), unfinished: {what}"
+        return Decision(coordinate, True, (why,), item[1].listed_at)
+
+    return [d for d in repo.read_many(state, candidates) if d is not None]
+
+
 def remove_version(repository: Repository, decision: Decision, now: dt.datetime) -> None:
     """Tombstone, unlist and delete one version (its POM and the tombstone stay); safe to run again."""
     coordinate = decision.coordinate
@@ -146,6 +177,5 @@ def remove_version(repository: Repository, decision: Decision, now: dt.datetime)
         reason = "; ".join(decision.reasons)
         event = YankEvent(str(coordinate), "prune", 1, utc_stamp(now), actor(), reason, decision.listed_at)
         tombstone = record_yank(repository, coordinate, event)
-    unpublish(repository, coordinate.module, [coordinate.version])
-    delete(pruned_leftovers(repository, coordinate))
+    finish_prune(repository, coordinate, tombstone, delete)
     emit("prune", coordinate, repository.display, by=tombstone.by, details={"reason": tombstone.reason})

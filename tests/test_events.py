@@ -13,12 +13,18 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
+import onnx
+import onnx.helper as oh
 import openlineage.client  # noqa: F401 - the client the events go through: installed by scripts/test, never skipped
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from registry import events
-from registry.deploy import deploy
+from registry.deploy import Attachment, deploy
+from registry.exceptions import InvalidInput
 from registry.modelcard import ModelCard
+from registry.portable.score import score_twin
 from registry.repository.local import LocalRepository
 from registry.yank import yank
 
@@ -155,3 +161,50 @@ def test_a_receiver_that_never_answers_neither_fails_nor_holds_up_the_operation(
     assert time.monotonic() - started < 2 * events.WAIT + 5  # two deploys, each waiting at most WAIT
     said = [r.getMessage() for r in caplog.records if r.name == "registry.events"]
     assert len(said) == 1 and "did not answer" in said[0]
+
+
+def _twin() -> bytes:
+    """A twin built by hand, no Spark: ``prediction = 2 * x``, with the metadata a converted pipeline carries."""
+    x = oh.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [None, 1])
+    prediction = oh.make_tensor_value_info("prediction", onnx.TensorProto.FLOAT, [None, 1])
+    two = oh.make_tensor("two", onnx.TensorProto.FLOAT, [1], [2.0])
+    graph = oh.make_graph([oh.make_node("Mul", ["x", "two"], ["prediction"])], "twice", [x], [prediction], [two])
+    model = oh.make_model(graph, opset_imports=[oh.make_opsetid("", 13)])
+    model.ir_version = 8
+    oh.set_model_props(model, {"registry.inputs": '[{"name": "x", "type": "float"}]', "registry.watermark": "model"})
+    return model.SerializeToString()
+
+
+def test_a_score_on_the_twin_is_the_same_openlineage_run_as_on_spark(
+    receiver: list[dict[str, Any]], local_repo: LocalRepository, make_model: Callable[..., Path], tmp_path: Path
+) -> None:
+    twin = Attachment("onnx", "onnx", _twin())
+    coordinate = deploy(make_model(), "com.acme:churn:1.0", repository=local_repo, attachments=[twin])
+    data = str(tmp_path / "in.parquet")
+    pq.write_table(pa.table({"x": [1.0, 2.0, 3.0]}), data)
+    out = str(tmp_path / "scored")
+    receiver.clear()
+    assert score_twin("com.acme:churn:1.0", data, out, repository=local_repo).rows == 3
+    started, completed = (r["event"] for r in receiver)
+    for event in (started, completed):
+        jsonschema.validate(event, RUN_EVENT, format_checker=jsonschema.FormatChecker())
+    assert (started["eventType"], completed["eventType"]) == ("START", "COMPLETE")
+    assert started["run"]["runId"] == completed["run"]["runId"] and completed["job"]["name"] == "score com.acme:churn"
+    model, scored = completed["inputs"]
+    assert (model["namespace"], model["name"]) == (local_repo.display, "com.acme:churn")  # as its deploy named it
+    assert model["facets"]["version"]["datasetVersion"] == str(coordinate.version)
+    assert model["facets"]["datasetType"]["datasetType"] == "MODEL"
+    assert model["facets"]["registry"]["coordinate"] == str(coordinate)
+    assert (scored["namespace"], scored["name"]) == ("file", data)
+    [output] = completed["outputs"]
+    assert (output["namespace"], output["name"]) == ("file", out)
+    assert output["outputFacets"]["outputStatistics"]["rowCount"] == 3
+    # A run that fails once started (a value the twin cannot read as a number) ends with FAIL, under its run id.
+    receiver.clear()
+    pq.write_table(pa.table({"x": ["one"]}), data)
+    with pytest.raises(InvalidInput, match="Column 'x' takes numbers, not 'one'"):
+        score_twin("com.acme:churn:1.0", data, str(tmp_path / "again"), repository=local_repo)
+    started, failed = (r["event"] for r in receiver)
+    assert (started["eventType"], failed["eventType"]) == ("START", "FAIL")
+    assert started["run"]["runId"] == failed["run"]["runId"]
+    assert "takes numbers, not 'one'" in failed["run"]["facets"]["errorMessage"]["message"]

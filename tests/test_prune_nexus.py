@@ -31,17 +31,23 @@ REST = "/service/rest/v1/"
 
 class ComponentsNexus(FakeNexus):
     """:class:`FakeNexus` with folder listings and the components REST API. ``refuse[kind]``: the status answered
-    to every ``search`` or ``delete`` request; ``missing``: the search finds no component."""
+    to every ``search`` or ``delete`` request; ``missing``: the search finds no component. Kill points:
+    ``refuse["component"]`` is answered to the DELETE of a component that exists (the probe is still allowed), and
+    ``refuse["put-after-delete"]`` to every PUT once a component was deleted (the prune dies before writing back)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.refuse: dict[str, int] = {}
         self.missing = False
+        self.deleted = False
 
     def handle(self, method: str, path: str, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, str], bytes]:
         if path.startswith(REST):
             self.requests.append((method, path))
             return self._rest(method, path)
+        if method == "PUT" and self.deleted and "put-after-delete" in self.refuse:
+            self.requests.append((method, path))
+            return self.refuse["put-after-delete"], {}, b""
         if method == "GET" and path.endswith("/"):
             names = sorted(
                 {
@@ -89,6 +95,9 @@ class ComponentsNexus(FakeNexus):
             doomed = [p for p in self.files if p.startswith(folder + "/")]
             if repository != "models" or not doomed:
                 return 404, {}, b'"Component not found"'
+            if "component" in self.refuse:
+                return self.refuse["component"], {}, b'{"message": "refused"}'
+            self.deleted = True
             for name in doomed:
                 del self.files[name]
             return 204, {}, b""
@@ -172,6 +181,81 @@ def test_a_component_the_search_does_not_find_is_refused(
     with pytest.raises(ArtifactNotFound, match=r"search does not find the component of com\.acme:churn:1\.0\.0"):
         prune(CHURN, repository=make_repo(nexus.url), keep_last=1, keep_series=False, apply=True)
     assert nexus.files == before
+
+
+def _finish(how: str, nexus: ComponentsNexus) -> list[str]:
+    """Finish what a prune left, the way ``how`` says (``fsck --repair``, or the same prune again); the versions
+    that end pruned."""
+    nexus.refuse.clear()
+    repo = make_repo(nexus.url)
+    if how == "fsck":
+        [finding] = [f for f in check(repo, ["com.acme:churn"], repair=True).findings if f.kind is not Kind.PRUNED]
+        assert (finding.version, finding.kind, finding.repaired) == (
+            "1.0.0",
+            Kind.PRUNE_UNFINISHED,
+            "finished the prune",
+        )
+        return ["1.0.0"]
+    plan = prune(CHURN, repository=repo, keep_last=1, keep_series=False, apply=True)
+    assert str(plan[0]).startswith("delete 1.0.0: pruned at ")  # the unfinished one, finished
+    return ["1.0.0", "1.0.1"]
+
+
+def _whole_in_tombstones(nexus: ComponentsNexus, pruned: list[str]) -> None:
+    """Each pruned version is its POM and tombstone (the log's record), fsck is clean and history says so."""
+    repo = make_repo(nexus.url)
+    for version in pruned:
+        folder = f"com/acme/churn/{version}/"
+        left = {p.removeprefix(folder) for p in nexus.files if p.startswith(folder)}
+        assert {n for n in left if not n.endswith((".md5", ".sha1", ".sha256", ".sha512"))} == {
+            f"churn-{version}.pom",
+            f"churn-{version}-prune-1.json",
+        }
+        assert f"<version>{version}</version>" in nexus.files[f"{folder}churn-{version}.pom"].decode()
+        assert json.loads(nexus.files[f"{folder}churn-{version}-prune-1.json"])["coordinate"].endswith(version)
+    report = check(repo, ["com.acme:churn"])
+    assert report.clean and [f.kind for f in report.findings] == [Kind.PRUNED] * len(pruned), report.findings
+    assert [e.kind for e in history("com.acme:churn", repository=repo).events].count("pruned") == len(pruned)
+    assert not [p for m, p in nexus.requests if m == "DELETE" and p.startswith("com/")]  # components, not files
+
+
+@pytest.mark.parametrize("how", ["fsck", "prune"])
+def test_a_prune_killed_between_the_component_delete_and_the_write_back_is_reported_and_finished(
+    nexus: ComponentsNexus, make_model: Callable[..., Path], how: str
+) -> None:
+    _deploy_three(nexus, make_model)
+    nexus.refuse["put-after-delete"] = 403  # the process dies once the component is gone
+    with pytest.raises(AuthenticationFailed):
+        prune(CHURN, repository=make_repo(nexus.url), keep_last=1, keep_series=False, apply=True)
+    assert not [p for p in nexus.files if p.startswith("com/acme/churn/1.0.0/")]  # no POM, no tombstone
+    nexus.refuse.clear()
+    report = check(make_repo(nexus.url), ["com.acme:churn"])
+    [finding] = report.findings
+    assert (finding.version, finding.kind) == ("1.0.0", Kind.PRUNE_UNFINISHED) and not report.clean
+    assert finding.detail.endswith("churn-1.0.0-prune-1.json and churn-1.0.0.pom gone")
+    _whole_in_tombstones(nexus, _finish(how, nexus))
+
+
+@pytest.mark.parametrize("how", ["fsck", "prune"])
+def test_a_component_delete_refused_after_the_tombstone_is_reported_and_finished_once_allowed(
+    nexus: ComponentsNexus, make_model: Callable[..., Path], how: str
+) -> None:
+    _deploy_three(nexus, make_model)
+    nexus.refuse["component"] = 403  # allowed by the probe, refused for the real component
+    with pytest.raises(AuthenticationFailed, match=r"prune-unfinished.*run the same prune again") as raised:
+        prune(CHURN, repository=make_repo(nexus.url), keep_last=1, keep_series=False, apply=True)
+    assert "\n" not in str(raised.value)
+    assert "com/acme/churn/1.0.0/churn-1.0.0.jar" in nexus.files
+    metadata = read_metadata(make_repo(nexus.url), CHURN)
+    assert metadata is not None and metadata.versions == ("1.0.1", "1.0.2")
+    report = check(make_repo(nexus.url), ["com.acme:churn"])
+    [finding] = report.findings
+    assert (finding.version, finding.kind) == ("1.0.0", Kind.PRUNE_UNFINISHED) and not report.clean
+    assert "file(s) left (churn-1.0.0.jar" in finding.detail
+    nexus.refuse["component"] = 403
+    still = check(make_repo(nexus.url), ["com.acme:churn"], repair=True).findings[0]  # still refused: said so
+    assert still.repaired is None and "not repaired" in still.detail and "does not allow deleting" in still.detail
+    _whole_in_tombstones(nexus, _finish(how, nexus))
 
 
 class NoDeleteServer(FakeNexus):

@@ -29,6 +29,8 @@ class FetchedTwin:
     coordinate: Coordinate
     data: bytes
     signer: str | None
+    #: Where it came from (the repository's display name, as events name it).
+    repository: str = ""
 
     @property
     def file_name(self) -> str:
@@ -66,7 +68,7 @@ def fetch_twin(
             ) from None
         what = f"{name} (the ONNX twin of {coordinate}) in {repo.display}"
         check = check_signature(repo, path, data, policy_for(repository, repo, active), active, what)
-    return FetchedTwin(coordinate, data, check.signer if check is not None else None)
+    return FetchedTwin(coordinate, data, check.signer if check is not None else None, repo.display)
 
 
 def resolve(

@@ -6,6 +6,10 @@ call, and written as it comes, the way Spark writes a dataset: a directory of ``
 ``_SUCCESS``. The rows carry the input's columns, ``prediction``, ``probability`` (a list, where the model has
 one) and the watermark column with the coordinate (``--columns`` chooses). Spark's own output adds the pipeline's
 intermediate columns (``features``, ``rawPrediction``), which a twin does not compute.
+
+Where an OpenLineage receiver is configured, the run is told as the Spark path tells it
+(:func:`registry.events.score_run`): ``START`` once the twin is verified and the input checked, then ``COMPLETE``
+with the rows written, or ``FAIL`` with the error.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import pyarrow.csv as pa_csv
 import pyarrow.dataset as pa_dataset
 import pyarrow.parquet as pq
 
+from registry import events
 from registry.exceptions import InvalidInput
 from registry.portable.fetch import fetch_twin
 from registry.portable.run import Twin
@@ -134,6 +139,20 @@ def score_twin(
         shutil.rmtree(output) if output.is_dir() else output.unlink()
     output.mkdir(parents=True, exist_ok=True)
     (output / "_SUCCESS").unlink(missing_ok=True)
+    lineage = events.score_run(fetched.repository, fetched.coordinate, [input_path], output_path)
+    try:
+        rows = _write(twin, data, names, keep, output, writes, batch_rows)
+    except BaseException as exc:
+        lineage.fail(exc)
+        raise
+    lineage.complete(rows)
+    return TwinScored(str(fetched.coordinate), rows, output_path, writes)
+
+
+def _write(
+    twin: Twin, data: Any, names: list[str], keep: Sequence[str], output: Path, writes: str, batch_rows: int
+) -> int:
+    """Score ``data`` batch by batch into a new part file of ``output``, then ``_SUCCESS``; the rows written."""
     rows = 0
     run = uuid.uuid4().hex[:8]
     target = output / f"part-00000-{run}.{'jsonl' if writes == 'json' else writes}"
@@ -159,4 +178,4 @@ def score_twin(
         if writer is not None:
             writer.close()
     (output / "_SUCCESS").write_bytes(b"")
-    return TwinScored(str(fetched.coordinate), rows, output_path, writes)
+    return rows

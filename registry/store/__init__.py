@@ -34,7 +34,15 @@ from registry.store.records import (
 )
 from registry.store.upload import upload_version
 from registry.store.verified import fetch_verified, read_many_verified, read_verified, remote_checksum
-from registry.store.yanks import log_path, pruned_leftovers, read_yanks, record_yank, unpublish
+from registry.store.yanks import (
+    finish_prune,
+    log_path,
+    pruned_gone,
+    pruned_leftovers,
+    read_yanks,
+    record_yank,
+    unpublish,
+)
 
 if TYPE_CHECKING:
     from registry.store.model import fill_model, fill_model_from_jar
@@ -56,6 +64,7 @@ __all__ = [
     "is_listed",
     "list_versions",
     "promotion_of",
+    "pruned_gone",
     "pruned_leftovers",
     "publish",
     "read_approval",
@@ -71,6 +80,7 @@ __all__ = [
     "log_path",
     "read_yanks",
     "record_yank",
+    "finish_prune",
 ]
 
 

@@ -10,19 +10,20 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Sequence
 
 from registry._util import backoff
 from registry.checksums import SIDECAR_SUFFIXES, digest_bytes
 from registry.coordinates import Coordinate, Module
 from registry.exceptions import ArtifactNotFound, IntegrityError, InvalidInput, RepositoryUnavailable
 from registry.metadata import Metadata
+from registry.pom import render_pom
 from registry.repository.base import PathExists, Repository
 from registry.store.metadata import PUBLISH_DEADLINE, read_metadata
 from registry.versions import Version
 from registry.withdrawal import LOG_NAME, YankEvent, YankLog, record_classifier
 
-__all__ = ["log_path", "pruned_leftovers", "read_yanks", "record_yank", "unpublish"]
+__all__ = ["finish_prune", "log_path", "pruned_gone", "pruned_leftovers", "read_yanks", "record_yank", "unpublish"]
 
 
 def log_path(module: Module) -> str:
@@ -120,12 +121,52 @@ def _until(
         backoff(attempt)
 
 
-def pruned_leftovers(repository: Repository, coordinate: Coordinate) -> list[str]:
+def pruned_leftovers(repository: Repository, coordinate: Coordinate, names: Collection[str] | None = None) -> list[str]:
     """The files of a pruned version still to delete, its jar (and the jar's sidecars) first: all but the POM
-    (the claim), the tombstone and their sidecars."""
-    pom = coordinate.file_name("pom")
-    tombstone = coordinate.file_name("json", record_classifier("prune", 1))
+    (the claim), the tombstone and their sidecars. ``names``: the folder's files, where listed already."""
+    pom, tombstone = _pruned_keeps(coordinate)
     kept = {pom, tombstone, *(f"{n}{s}" for n in (pom, tombstone) for s in SIDECAR_SUFFIXES)}
-    names = [n for n in repository.list(coordinate.directory) if not n.endswith("/") and n not in kept]
+    listed = _names(repository, coordinate) if names is None else names
     jar = coordinate.file_name("jar")
-    return sorted(names, key=lambda n: (not n.startswith(jar), n))
+    return sorted((n for n in listed if n not in kept), key=lambda n: (not n.startswith(jar), n))
+
+
+def pruned_gone(coordinate: Coordinate, names: Collection[str]) -> list[str]:
+    """What a finished prune leaves that is not among the folder's files ``names``: the tombstone, the POM (a
+    prune on Nexus deletes the version's component whole, and writes them back after)."""
+    return [n for n in reversed(_pruned_keeps(coordinate)) if n not in names]
+
+
+def finish_prune(
+    repository: Repository, coordinate: Coordinate, tombstone: YankEvent, delete: Callable[[Sequence[str]], None]
+) -> list[str]:
+    """Take a tombstoned version out of the metadata, delete its files with ``delete`` (what
+    :meth:`~registry.repository.base.Repository.removal` gave), jar first, and write back what a finished prune
+    leaves where it is gone: the tombstone (the same record, from the log) and a POM claiming the build (the
+    original went with a Nexus component; its build number must never be reused). Safe to run again; returns what
+    it wrote back."""
+    unpublish(repository, coordinate.module, [coordinate.version])
+    left = pruned_leftovers(repository, coordinate)
+    if left:
+        delete(left)
+    gone = pruned_gone(coordinate, _names(repository, coordinate))
+    pom_name, tombstone_name = _pruned_keeps(coordinate)
+    if tombstone_name in gone:
+        record_yank(repository, coordinate, tombstone)
+    if pom_name in gone:
+        pom = render_pom(coordinate, f"Spark ML model {coordinate}, pruned at {tombstone.at}: {tombstone.reason}")
+        for extension, content in digest_bytes(pom).sidecars():  # sidecars first, as every file is written
+            with contextlib.suppress(PathExists):
+                repository.create(f"{coordinate.directory}/{pom_name}.{extension}", content)
+        with contextlib.suppress(PathExists):
+            repository.create(f"{coordinate.directory}/{pom_name}", pom)
+    return gone
+
+
+def _pruned_keeps(coordinate: Coordinate) -> tuple[str, str]:
+    """The POM and the tombstone of a pruned version."""
+    return coordinate.file_name("pom"), coordinate.file_name("json", record_classifier("prune", 1))
+
+
+def _names(repository: Repository, coordinate: Coordinate) -> list[str]:
+    return [n for n in repository.list(coordinate.directory) if not n.endswith("/")]
