@@ -178,17 +178,14 @@ def test_hot_reload_between_twin_builds_without_a_failed_request(server: Server,
                         answered_by.append(answer.json()["model"])
                 except httpx.HTTPError as error:
                     failures.append(repr(error))
-                # paced: a request every 20 ms or so spans the switch closely enough, and leaves the deploy (in
-                # this process, under the same GIL) the CPU it needs
-                stop.wait(0.02)
 
-    retrained = _pipeline().fit(data.sample(0.9, seed=3))  # before the requests start: the deploy is what they span
     poster = threading.Thread(target=keep_posting)
     poster.start()
     try:
         newer = deploy(
-            retrained, "com.acme:churn:1.0", repository=server.repo, code=None, training_data=data, portable="onnx"
-        )
+            _pipeline().fit(data.sample(0.9, seed=3)), "com.acme:churn:1.0", repository=server.repo, code=None,
+            training_data=data, portable="onnx",
+        )  # fmt: skip
         deployed = time.monotonic()
         while not answered_by or answered_by[-1] != str(newer):
             assert time.monotonic() - deployed < 60, server.output()[-3000:]
