@@ -73,8 +73,7 @@ CASES = [
 # leaves its lock behind: on nginx a folder made with MKCOL, broken once seen held for STALE_FOLDER_LOCK (15 s); on
 # Apache a WebDAV LOCK, which the next deploy waits out (by design: a lock whose holder may still be writing must
 # not be broken) for the timeout the writer asked for (30 s). Both are shortened here, the code paths the same.
-STALE_LOCK_SECONDS = 2.0
-LOCK_HEADERS = {**webdav._LOCK_HEADERS, "Timeout": "Second-2"}
+STALE_LOCK_SECONDS = 2
 
 
 def _content(path: Path) -> str:
@@ -108,7 +107,7 @@ def test_a_deploy_killed_at_any_stage_leaves_nothing_half_done(
         dav = new_dav(kind)
         root, url, repository = dav.root, dav.url, open_dav(dav)
         monkeypatch.setattr(webdav, "STALE_FOLDER_LOCK", STALE_LOCK_SECONDS)
-        monkeypatch.setattr(webdav, "_LOCK_HEADERS", LOCK_HEADERS)  # the crashed child is forked: it asks for 2 s
+        monkeypatch.setattr(webdav, "LOCK_TIMEOUT", STALE_LOCK_SECONDS)  # the crashed child is forked: it asks for 2 s
         monkeypatch.setenv("REGISTRY_USERNAME", dav.username)
         monkeypatch.setenv("REGISTRY_PASSWORD", dav.password)
 

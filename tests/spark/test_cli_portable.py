@@ -4,6 +4,7 @@ saved pipeline is loaded in a local Spark session, converted and proven equal on
 from __future__ import annotations
 
 import hashlib
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +14,7 @@ from cardhelpers import run_cli
 from pyspark.ml import PipelineModel
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
+from sparktools import NO_INTERNET, QUICK_JVM
 
 from registry.coordinates import Coordinate
 from registry.modelcard import ModelCard
@@ -22,16 +24,18 @@ from registry.spark import deploy
 pytestmark = pytest.mark.spark
 
 
-@pytest.fixture
-def saved(fitted: PipelineModel, tmp_path: Path) -> Path:
-    fitted.write().save(str(tmp_path / "saved"))
-    return tmp_path / "saved"
+@pytest.fixture(scope="module")
+def saved(fitted: PipelineModel, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The fitted pipeline saved once: every test only reads it."""
+    location = tmp_path_factory.mktemp("cli-portable") / "saved"
+    fitted.write().save(str(location))
+    return location
 
 
-@pytest.fixture
-def parity(spark: SparkSession, tmp_path: Path) -> Path:
-    """1,200 rows of x, y as parquet (the parity check wants at least 1,000)."""
-    location = tmp_path / "parity.parquet"
+@pytest.fixture(scope="module")
+def parity(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """1,200 rows of x, y as parquet (the parity check wants at least 1,000), written once."""
+    location = tmp_path_factory.mktemp("cli-portable") / "parity.parquet"
     spark.range(1200).select(F.rand(3).alias("x"), F.rand(4).alias("y")).write.parquet(str(location))
     return location
 
@@ -102,6 +106,8 @@ def test_a_cli_process_starts_its_own_spark_only_for_the_twin(saved: Path, parit
     """In a process of its own (no session to borrow), ``--portable`` starts a local session and stops it."""
     command = [sys.executable, "-m", "registry", "deploy", str(saved), "com.acme:churn:1.0", "-r", str(repo.root)]
     twin = ["--portable", "onnx", "--parity-data", str(parity)]
-    done = subprocess.run([*command, *twin], capture_output=True, text=True)
+    # the JVM it starts gets this session's flags (C1 only, no internet), read by every JVM from the environment
+    env = {**os.environ, "JAVA_TOOL_OPTIONS": f"{NO_INTERNET} {QUICK_JVM}"}
+    done = subprocess.run([*command, *twin], capture_output=True, text=True, env=env)
     assert done.returncode == 0, done.stderr
     _assert_twin(repo, done.stdout.strip().splitlines()[-1])

@@ -101,25 +101,37 @@ def test_twin_attached_and_equal_to_spark(kind: str, data: DataFrame, repo: Loca
             assert mine["probability"] == pytest.approx(list(theirs["probability"]), abs=1e-5)
 
 
-def _derived() -> VersionedPipeline:
+@pytest.fixture(scope="module")
+def logistic(data: DataFrame) -> PipelineModel:
+    """The logistic pipeline, fitted once for the tests that deploy it (a deploy changes nothing in the model)."""
+    return VersionedPipeline(stages=PIPELINES["logistic"]()).fit(data)
+
+
+@pytest.fixture(scope="module")
+def derived(data: DataFrame) -> PipelineModel:
+    """A pipeline whose first stage (a SQLTransformer) has no ONNX converter."""
     return VersionedPipeline(
         stages=[
             SQLTransformer(statement="SELECT *, x * 2 AS x2 FROM __THIS__"),
             VectorAssembler(inputCols=["x2", "y"], outputCol="features"),
             LogisticRegression(maxIter=5),
         ]
-    )
+    ).fit(data)
 
 
-def test_unsupported_stage_under_onnx_releases_nothing(data: DataFrame, repo: LocalRepository) -> None:
-    model = _derived().fit(data)
+def test_unsupported_stage_under_onnx_releases_nothing(
+    derived: PipelineModel, data: DataFrame, repo: LocalRepository
+) -> None:
+    model = derived
     with pytest.raises(NotPortable, match=r"stage #0 SQLTransformer has no ONNX converter"):
         deploy(model, "com.acme:churn:1.0", repository=repo, parity_data=data, code=None, portable="onnx")
     assert not (repo.root / "com/acme/churn").exists()  # not even a claimed build
 
 
-def test_unsupported_stage_under_auto_releases_without_twin(data: DataFrame, repo: LocalRepository) -> None:
-    model = _derived().fit(data)
+def test_unsupported_stage_under_auto_releases_without_twin(
+    derived: PipelineModel, data: DataFrame, repo: LocalRepository
+) -> None:
+    model = derived
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         coordinate = deploy(model, "com.acme:churn:1.0", repository=repo, parity_data=data, code=None, portable="auto")
@@ -130,29 +142,28 @@ def test_unsupported_stage_under_auto_releases_without_twin(data: DataFrame, rep
     assert ModelCard.from_json(repo.read(coordinate.path("json", "model"))).portable is None
 
 
-def test_too_few_rows_for_parity_is_refused(data: DataFrame, repo: LocalRepository) -> None:
-    model = VersionedPipeline(stages=PIPELINES["logistic"]()).fit(data)
+def test_too_few_rows_for_parity_is_refused(logistic: PipelineModel, data: DataFrame, repo: LocalRepository) -> None:
+    model = logistic
     with pytest.raises(NotPortable, match=r"at least 1000 rows.*has 999"):
         deploy(model, "com.acme:churn:1.0", repository=repo, parity_data=data.limit(999), code=None, portable="onnx")
 
 
-def test_without_portable_nothing_is_converted(data: DataFrame, repo: LocalRepository) -> None:
-    model = VersionedPipeline(stages=PIPELINES["logistic"]()).fit(data)
+def test_without_portable_nothing_is_converted(logistic: PipelineModel, data: DataFrame, repo: LocalRepository) -> None:
+    model = logistic
     coordinate = deploy(model, "com.acme:churn:1.0", repository=repo, code=None)
     assert not repo.exists(coordinate.path("onnx", "onnx"))
 
 
-def test_pipeline_model_method_takes_portable(data: DataFrame, repo: LocalRepository) -> None:
-    model: PipelineModel = VersionedPipeline(stages=PIPELINES["logistic"]()).fit(data)
-    coordinate = model.deploy("com.acme:churn:1.0", repository=repo, parity_data=data, code=None, portable="onnx")  # type: ignore[attr-defined]
+def test_pipeline_model_method_takes_portable(logistic: PipelineModel, data: DataFrame, repo: LocalRepository) -> None:
+    coordinate = logistic.deploy("com.acme:churn:1.0", repository=repo, parity_data=data, code=None, portable="onnx")  # type: ignore[attr-defined]
     assert repo.exists(coordinate.path("onnx", "onnx"))
 
 
 def test_a_twin_that_disagrees_is_never_attached(
-    data: DataFrame, repo: LocalRepository, monkeypatch: pytest.MonkeyPatch
+    logistic: PipelineModel, data: DataFrame, repo: LocalRepository, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr("registry.spark.onnx.TOLERANCE", 1e-12)  # float32 inference cannot be this close
-    model = VersionedPipeline(stages=PIPELINES["logistic"]()).fit(data)
+    model = logistic
     with pytest.raises(NotPortable, match=r"twin disagrees with Spark on 1200 rows: largest difference"):
         deploy(model, "com.acme:churn:1.0", repository=repo, parity_data=data, code=None, portable="onnx")
     assert not (repo.root / "com/acme/churn").exists()

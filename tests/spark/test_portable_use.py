@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -127,9 +128,36 @@ def logistic(data: DataFrame) -> PipelineModel:
     return VersionedPipeline(stages=stages).fit(data)
 
 
+@pytest.fixture(scope="module")
+def released(
+    logistic: PipelineModel, data: DataFrame, gpg_keys: Keys, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[LocalRepository, Coordinate, Coordinate]:
+    """The logistic pipeline released twice with its twin, once unsigned (1.0.0), once signed (1.0.1): converted
+    once for the tests that read them (a test that changes the repository changes a copy of it)."""
+    home = tmp_path_factory.mktemp("released-home")  # as isolated_env, which a module fixture cannot use
+    local = LocalRepository(tmp_path_factory.mktemp("released") / "m2")
+    with pytest.MonkeyPatch.context() as env:
+        env.delenv("SOURCE_DATE_EPOCH", raising=False)
+        env.setenv("HOME", str(home))
+        env.setenv("REGISTRY_CONFIG", str(home / "config.toml"))
+        env.setenv("REGISTRY_CACHE", str(home / "cache"))
+        env.setenv("GNUPGHOME", str(gpg_keys.home))
+        first = deploy(logistic, "com.acme:churn:1.0", repository=local, code=None, parity_data=data, portable="onnx")
+        signed = deploy(
+            logistic,
+            "com.acme:churn:1.0",
+            repository=local,
+            code=None,
+            parity_data=data,
+            portable="onnx",
+            sign=gpg_keys.signer,
+        )
+    return local, first, signed
+
+
 def test_resolve_by_coordinate_and_fetch_from_the_cli(
+    released: tuple[LocalRepository, Coordinate, Coordinate],
     logistic: PipelineModel,
-    data: DataFrame,
     spark: SparkSession,
     gpg_keys: Keys,
     isolated_env: Path,
@@ -137,17 +165,7 @@ def test_resolve_by_coordinate_and_fetch_from_the_cli(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("GNUPGHOME", str(gpg_keys.home))
-    local = LocalRepository(tmp_path / "m2")
-    first = deploy(logistic, "com.acme:churn:1.0", repository=local, code=None, parity_data=data, portable="onnx")
-    signed = deploy(
-        logistic,
-        "com.acme:churn:1.0",
-        repository=local,
-        code=None,
-        parity_data=data,
-        portable="onnx",
-        sign=gpg_keys.signer,
-    )
+    local, first, signed = released
     assert local.exists(signed.path("onnx", "onnx") + ".asc")
     _require_signatures(isolated_env, local.root, gpg_keys.signer)
 
@@ -183,48 +201,42 @@ def _tamper(local: LocalRepository, coordinate: Coordinate, *, checksums: bool) 
 
 
 def test_a_tampered_twin_is_refused_before_it_is_loaded(
-    logistic: PipelineModel,
-    data: DataFrame,
+    released: tuple[LocalRepository, Coordinate, Coordinate],
     gpg_keys: Keys,
     isolated_env: Path,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("GNUPGHOME", str(gpg_keys.home))
-    local = LocalRepository(tmp_path / "m2")
-    coordinate = deploy(
-        logistic,
-        "com.acme:churn:1.0",
-        repository=local,
-        code=None,
-        parity_data=data,
-        portable="onnx",
-        sign=gpg_keys.signer,
-    )
+    local = LocalRepository(shutil.copytree(released[0].root, tmp_path / "m2"))
+    coordinate = released[2]  # the signed build
     _tamper(local, coordinate, checksums=False)
-    with pytest.raises(IntegrityError, match=r"churn-1\.0\.0-onnx\.onnx"):
+    with pytest.raises(IntegrityError, match=r"churn-1\.0\.1-onnx\.onnx"):
         portable.resolve(str(coordinate), repository=local, cache_dir=tmp_path / "c1")
     fetch = [sys.executable, "-m", "registry", "fetch", str(coordinate), "--classifier", "onnx"]
     done = subprocess.run([*fetch, "-o", str(tmp_path / "o"), "-r", str(local.root)], capture_output=True, text=True)
-    assert done.returncode == 1 and done.stderr.startswith("registry: error: Checksum mismatch for churn-1.0.0-onnx")
+    assert done.returncode == 1 and done.stderr.startswith("registry: error: Checksum mismatch for churn-1.0.1-onnx")
     assert len(done.stderr.splitlines()) == 1
-    assert not (tmp_path / "o" / "churn-1.0.0-onnx.onnx").exists()
+    assert not (tmp_path / "o" / "churn-1.0.1-onnx.onnx").exists()
 
     # checksums rewritten to match: the signature, which the policy requires, still refuses it
     _tamper(local, coordinate, checksums=True)
     _require_signatures(isolated_env, local.root, gpg_keys.signer)
-    with pytest.raises(SignatureError, match=r"churn-1\.0\.0-onnx\.onnx"):
+    with pytest.raises(SignatureError, match=r"churn-1\.0\.1-onnx\.onnx"):
         portable.resolve(str(coordinate), repository="models", cache_dir=tmp_path / "c2")
 
 
 def test_score_on_the_twin_writes_what_spark_predicts(
-    logistic: PipelineModel, data: DataFrame, spark: SparkSession, tmp_path: Path
+    released: tuple[LocalRepository, Coordinate, Coordinate],
+    logistic: PipelineModel,
+    data: DataFrame,
+    spark: SparkSession,
+    tmp_path: Path,
 ) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    local = LocalRepository(tmp_path / "m2")
-    coordinate = deploy(logistic, "com.acme:churn:1.0", repository=local, code=None, parity_data=data, portable="onnx")
+    local, _, coordinate = released  # latest.release: the signed build
     rows = [r.asDict() for r in data.select("x", "y", "c").limit(300).collect()]
     source = tmp_path / "in.parquet"
     pq.write_table(pa.Table.from_pylist(rows), source)

@@ -25,7 +25,16 @@ from registry._util import backoff
 from registry.exceptions import RegistryError, RepositoryUnavailable
 from registry.repository.http.transport import RoutingTransport
 
-__all__ = ["STALE_FOLDER_LOCK", "Behaviour", "Locks", "ServerTraits", "folder_lock", "mkcol_parents", "probe"]
+__all__ = [
+    "LOCK_TIMEOUT",
+    "STALE_FOLDER_LOCK",
+    "Behaviour",
+    "Locks",
+    "ServerTraits",
+    "folder_lock",
+    "mkcol_parents",
+    "probe",
+]
 
 #: A folder lock seen held without a break for this long is taken to be a crashed writer's, and removed (seconds;
 #: a live writer holds it for a few round trips).
@@ -35,8 +44,14 @@ _LOCK_BODY = (
     b'<?xml version="1.0" encoding="utf-8"?><D:lockinfo xmlns:D="DAV:"><D:lockscope><D:exclusive/></D:lockscope>'
     b"<D:locktype><D:write/></D:locktype><D:owner>registry</D:owner></D:lockinfo>"
 )
-# A crashed holder's lock expires by itself.
-_LOCK_HEADERS = {"Depth": "0", "Timeout": "Second-30", "Content-Type": "application/xml"}
+#: The timeout a ``LOCK`` asks for (seconds): a crashed holder's lock expires by itself after it, and the next
+#: writer waits that long for it (a lock whose holder may still be writing is never broken).
+LOCK_TIMEOUT = 30
+
+
+def _lock_headers() -> dict[str, str]:
+    return {"Depth": "0", "Timeout": f"Second-{LOCK_TIMEOUT}", "Content-Type": "application/xml"}
+
 
 Behaviour = Literal["atomic", "overwrites", "polices-paths"]
 
@@ -128,7 +143,7 @@ def folder_lock(transport: RoutingTransport, path: str, patience: float) -> Iter
 def _locks(transport: RoutingTransport, path: str) -> bool | None:
     """Whether ``LOCK`` works on ``path`` (``None``: it could not be told; the first lock taken will tell)."""
     try:
-        locked = transport.request("LOCK", path, data=_LOCK_BODY, headers=_LOCK_HEADERS)
+        locked = transport.request("LOCK", path, data=_LOCK_BODY, headers=_lock_headers())
         token = locked.headers.get("Lock-Token", "").strip().strip("<>")
         if locked.status_code in (200, 201) and token:
             transport.request("UNLOCK", path, headers={"Lock-Token": f"<{token}>"})
@@ -157,7 +172,7 @@ class Locks:
         attempt = 0
         while True:
             attempt += 1
-            response = transport.request("LOCK", path, data=_LOCK_BODY, headers=_LOCK_HEADERS)
+            response = transport.request("LOCK", path, data=_LOCK_BODY, headers=_lock_headers())
             token = response.headers.get("Lock-Token", "").strip().strip("<>")
             if response.status_code in (200, 201) and token:
                 self.available = True
