@@ -123,31 +123,43 @@ class Server:
 def serving(repo: LocalRepository, home: Path, args: list[str], *, startup: float) -> Iterator[Server]:
     """``registry serve ARGS -r REPO`` from this checkout on a free port (its cache, config and home under
     ``home``), once ``/health`` answers (within ``startup`` seconds); stopped afterwards."""
+    with serve_process(home, [*args, "-r", str(repo.root)], startup=startup) as (url, process, log):
+        yield Server(url, process, log, repo, home / "cache")
+
+
+@contextlib.contextmanager
+def serve_process(
+    home: Path, args: list[str], *, startup: float, env: dict[str, str] | None = None
+) -> Iterator[tuple[str, subprocess.Popen[bytes], Path]]:
+    """``registry serve ARGS`` from this checkout on a free port (its cache, config and home under ``home``, ``env``
+    added to this process's environment), once ``/health`` answers (within ``startup`` seconds): its URL, process
+    and log; stopped afterwards."""
     port = free_port()
-    env = {
+    environment = {
         **os.environ,
         "PYTHONPATH": str(Path(registry.__file__).resolve().parents[1]),  # this checkout's registry
         "REGISTRY_CACHE": str(home / "cache"),
         "REGISTRY_CONFIG": str(home / "config.toml"),
         "HOME": str(home),
+        **(env or {}),
     }
     log = home / "server.log"
-    command = [sys.executable, "-m", "registry", "serve", *args, "-r", str(repo.root), "--port", str(port)]
+    command = [sys.executable, "-m", "registry", "serve", *args, "--port", str(port)]
     with open(log, "wb") as sink:
-        process = subprocess.Popen(command, env=env, stdout=sink, stderr=subprocess.STDOUT)
-    running = Server(f"http://127.0.0.1:{port}", process, log, repo, home / "cache")
+        process = subprocess.Popen(command, env=environment, stdout=sink, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + startup
         while True:
-            assert process.poll() is None, running.output()[-4000:]
+            assert process.poll() is None, log.read_text(errors="replace")[-4000:]
             try:
-                if httpx.get(running.url + "/health", timeout=5).status_code == 200:
+                if httpx.get(url + "/health", timeout=5).status_code == 200:
                     break
             except httpx.TransportError:
                 pass
-            assert time.monotonic() < deadline, running.output()[-4000:]
+            assert time.monotonic() < deadline, log.read_text(errors="replace")[-4000:]
             time.sleep(0.2)
-        yield running
+        yield url, process, log
     finally:
         process.terminate()
         try:

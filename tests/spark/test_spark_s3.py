@@ -5,9 +5,6 @@ deployed repository for the module."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,11 +14,9 @@ import pytest
 from cardhelpers import run_cli
 from pyspark.ml import PipelineModel
 from pyspark.sql import DataFrame, SparkSession
-from realtools import free_port
 from s3tools import AWS_ENV, S3Proxy, moto_server, new_bucket
-from sparktools import NO_INTERNET, QUICK_JVM
+from sparktools import NO_INTERNET, QUICK_JVM, serve_process
 
-import registry
 from registry.coordinates import Coordinate
 from registry.drift import DriftReport
 from registry.spark import deploy, resolve
@@ -89,46 +84,17 @@ def test_score_and_monitor_on_s3(deployed: Deployed, spark: SparkSession, train:
 
 
 def test_serve_from_s3(deployed: Deployed, tmp_path: Path, train: DataFrame, spark: SparkSession) -> None:
-    port = free_port()
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
-        **deployed.env,
-        "PYTHONPATH": str(Path(registry.__file__).resolve().parents[1]),
-        "REGISTRY_CACHE": str(tmp_path / "cache"),
-        "REGISTRY_CONFIG": str(tmp_path / "config.toml"),
-        "HOME": str(tmp_path),
-    }
-    command = [
-        sys.executable, "-m", "registry", "serve", "com.acme:churn:1.0", "-r", deployed.url, "--port", str(port),
+    args = [
+        "com.acme:churn:1.0", "-r", deployed.url,
         "--conf", "spark.master=local[1]", "--conf", "spark.driver.memory=512m",
         "--conf", f"spark.driver.extraJavaOptions={NO_INTERNET} {QUICK_JVM}",
     ]  # fmt: skip
-    log = tmp_path / "server.log"
-    with open(log, "wb") as sink:
-        process = subprocess.Popen(command, env=env, stdout=sink, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 240
-        while True:
-            assert process.poll() is None, log.read_text(errors="replace")[-4000:]
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=5).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, log.read_text(errors="replace")[-4000:]
-            time.sleep(0.3)
+    with serve_process(tmp_path, args, startup=240, env=deployed.env) as (url, _, _):
         records = [{"x": r.x, "y": r.y} for r in train.select("x", "y").limit(10).collect()]
-        answer = httpx.post(f"http://127.0.0.1:{port}/predict", json=records, timeout=60)
+        answer = httpx.post(f"{url}/predict", json=records, timeout=60)
         assert answer.status_code == 200, answer.text
         body = answer.json()
         assert body["model"] == str(deployed.second)
         model = resolve(str(deployed.second), repository=deployed.url, spark=spark)
         frame = spark.createDataFrame([(r["x"], r["y"]) for r in records], "x double, y double").coalesce(1)
         assert body["predictions"] == [r.prediction for r in model.transform(frame).select("prediction").collect()]
-    finally:
-        process.terminate()
-        try:
-            process.wait(60)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
