@@ -27,10 +27,8 @@ from typing import TYPE_CHECKING, Any
 
 from registry import formatting, rendering
 from registry.coordinates import Coordinate, Module
-from registry.drift import DriftReport
 from registry.exceptions import ArtifactNotFound, IntegrityError, InvalidCoordinate, InvalidInput
 from registry.modelcard import stages
-from registry.monitor_view import ProfileRow, drift_line, profile_rows
 from registry.promotion import PromotionRecord
 from registry.repository.base import Repository
 from registry.settings import Settings, using_repository
@@ -49,6 +47,8 @@ from registry.versions import Version
 if TYPE_CHECKING:
     import jinja2
 
+    from registry.drift import DriftReport, VersionDrift
+    from registry.monitor_view import ProfileRow
     from registry.signing import TrustPolicy
 
 __all__ = [
@@ -231,10 +231,26 @@ def _summary(record: VersionCard, signature: str = "", monitored: DriftReport | 
         previous=card.previous,
         promotion=record.promotion,
         signature=signature,
-        profile=profile_rows(card.profile, drift),
-        drift=drift_line(drift),
+        profile=_profile_rows(card.profile, drift),
+        drift=_drift_line(drift),
         yanked=_yanked(record),
     )
+
+
+def _profile_rows(raw: Mapping[str, Any] | None, drift: VersionDrift | None) -> tuple[ProfileRow, ...]:
+    if not raw:
+        return ()  # most cards: the profile and drift views are not imported
+    from registry.monitor_view import profile_rows
+
+    return profile_rows(raw, drift)
+
+
+def _drift_line(drift: VersionDrift | None) -> str | None:
+    if drift is None:
+        return None
+    from registry.monitor_view import drift_line
+
+    return drift_line(drift)
 
 
 def _yanked(record: VersionCard) -> str | None:
@@ -250,16 +266,13 @@ def _page_name(module: Module) -> str:
 def _artifact_page(
     history: ArtifactHistory, signatures: Mapping[str, str], monitored: DriftReport | None = None
 ) -> ArtifactPage:
-    oldest_first = list(reversed(history.cards))
-    names = sorted({name for record in oldest_first for name in _numbers(record.card.metrics)})
+    # (version, its numeric metrics), oldest first: each card's metrics read once, not once per chart
+    oldest_first = [(str(r.coordinate.version), _numbers(r.card.metrics)) for r in reversed(history.cards)]
+    names = sorted({name for _, numbers in oldest_first for name in numbers})
     charts = []
     for name in names:
-        values = [
-            (str(r.coordinate.version), _numbers(r.card.metrics)[name])
-            for r in oldest_first
-            if name in _numbers(r.card.metrics)
-        ]
-        missing = [str(r.coordinate.version) for r in oldest_first if name not in _numbers(r.card.metrics)]
+        values = [(version, numbers[name]) for version, numbers in oldest_first if name in numbers]
+        missing = [version for version, numbers in oldest_first if name not in numbers]
         charts.append(metric_chart(name, values, missing))
     promotions = sorted(
         (

@@ -109,9 +109,12 @@ def catalog(out: Path, repository: str | None, artifacts: tuple[str, ...], repor
     With --monitor REPORT (written by 'registry monitor PATH --json'), versions show their drift.
     """
     from registry.catalog import build_catalog
-    from registry.drift import DriftReport
 
-    monitored = DriftReport.read(report) if report is not None else None
+    monitored = None
+    if report is not None:
+        from registry.drift import DriftReport
+
+        monitored = DriftReport.read(report)
     index = build_catalog(
         out, repository=repository, settings=load_settings(), artifacts=artifacts, monitored=monitored
     )
