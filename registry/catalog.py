@@ -8,7 +8,9 @@ and a Content-Security-Policy that would refuse any, so they open from ``file://
 Cards hold user text, so the templates (``registry/templates/catalog*.html.j2``) autoescape everything. Values and
 people are formatted by :mod:`registry.formatting`, as in the terminal; the templates have its functions as filters
 (``who``, ``time``, ``value``, ``gate``, ``verdict``, ``clip``). This module computes the chart geometry as numbers
-and the templates draw it.
+and the templates draw it. The one section per version of an artifact page is written by
+:mod:`registry.catalog_html` (escaped the same way; ``tests/test_catalog_html.py`` holds it to the template it
+replaced), the rest by the templates.
 """
 
 from __future__ import annotations
@@ -26,10 +28,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from registry import formatting, rendering
+from registry.catalog_html import VersionSummary, version_section
 from registry.coordinates import Coordinate, Module
 from registry.exceptions import ArtifactNotFound, IntegrityError, InvalidCoordinate, InvalidInput
 from registry.modelcard import stages
-from registry.promotion import PromotionRecord
 from registry.repository.base import Repository
 from registry.settings import Settings, using_repository
 from registry.store import ArtifactHistory, Cache, VersionCard, read_history, read_yanks
@@ -49,6 +51,7 @@ if TYPE_CHECKING:
 
     from registry.drift import DriftReport, VersionDrift
     from registry.monitor_view import ProfileRow
+    from registry.promotion import PromotionRecord
     from registry.signing import TrustPolicy
 
 __all__ = [
@@ -165,27 +168,6 @@ def metric_chart(metric: str, values: Sequence[tuple[str, float]], missing: Sequ
         ticks=tuple(Tick(height(t), f"{t:.6g}") for t in ticks),
         missing=tuple(missing),
     )
-
-
-@dataclass(frozen=True)
-class VersionSummary:
-    """What an artifact page shows of one version, every value already text."""
-
-    version: str
-    created: str
-    deployed_by: str
-    description: str
-    labels: tuple[str, ...]
-    metrics: tuple[tuple[str, str], ...]
-    code: str | None
-    training_data: tuple[tuple[str, str], ...]
-    stages: tuple[tuple[str, str, tuple[tuple[str, str, bool], ...]], ...]  # label, uid, (param, value, default)
-    previous: str | None
-    promotion: PromotionRecord | None
-    signature: str = ""  # who signed it, "unsigned", or why its signature is refused
-    profile: tuple[ProfileRow, ...] = ()
-    drift: str | None = None
-    yanked: str | None = None  # "when by whom: why", for a version yanked in the repository
 
 
 @dataclass(frozen=True)
@@ -337,7 +319,8 @@ def render_catalog(
     }
     template = environment.get_template("catalog_artifact.html.j2")
     for page in pages:
-        rendered[page.file_name] = template.render(page=page, no_stages=formatting.NO_STAGES, **common)
+        sections = "".join(version_section(version, formatting.NO_STAGES) for version in page.versions)
+        rendered[page.file_name] = template.render(page=page, sections=sections, **common)
     return rendered
 
 
