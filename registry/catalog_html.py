@@ -10,10 +10,13 @@ the page around these sections. Every value is escaped exactly as the templates'
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from registry import formatting
-from registry.monitor_view import ProfileRow
-from registry.promotion import PromotionRecord
+
+if TYPE_CHECKING:  # for the annotations only: a card without a profile imports no profile view
+    from registry.monitor_view import ProfileRow
+    from registry.promotion import PromotionRecord
 
 __all__ = ["VersionSummary", "escape", "version_section"]
 

@@ -4,10 +4,13 @@ before them: the same bytes for any card text, hostile or not (no Spark, no repo
 from __future__ import annotations
 
 import string
+import subprocess
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from cardhelpers import HOSTILE, HOSTILE_LABEL
+from cardhelpers import HOSTILE, HOSTILE_LABEL, deploy_history
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -16,6 +19,7 @@ from registry.catalog import _environment
 from registry.catalog_html import VersionSummary, escape, version_section
 from registry.monitor_view import ProfileRow
 from registry.promotion import GateRecord, PromotionRecord
+from registry.repository.local import LocalRepository
 
 #: The loop of catalog_artifact.html.j2 that version_section replaced, verbatim: the reference it must match.
 TEMPLATE_LOOP = (Path(__file__).parent / "catalog_sections_reference.html.j2").read_text()
@@ -124,3 +128,19 @@ def test_hostile_text_is_escaped_as_the_template_escaped_it() -> None:
 @pytest.mark.parametrize("text", ["", "plain", "a&b", "<>", "'\"", "&amp;", "\u00e9\u2192"])
 def test_escape_is_the_templates(text: str) -> None:
     assert escape(text) == _environment(None).from_string("{{ text }}").render(text=text)
+
+
+def test_a_catalog_without_profiles_or_report_imports_no_profile_or_drift_view(
+    local_repo: LocalRepository, make_model: Callable[..., Path], tmp_path: Path
+) -> None:
+    deploy_history(local_repo, make_model)
+    views = ("registry.monitor_view", "registry.drift", "registry.profile")
+    code = (
+        "import sys\n"
+        "from registry.catalog import build_catalog\n"
+        f"build_catalog({str(tmp_path / 'site')!r}, repository={str(local_repo.root)!r})\n"
+        f"print(sorted(name for name in {views!r} if name in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+    assert "com.acme:churn" in (tmp_path / "site" / "index.html").read_text()
