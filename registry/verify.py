@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from registry.checksums import SIDECAR_SUFFIXES, STRONGEST_FIRST
-from registry.coordinates import Coordinate, Module
+from registry.coordinates import Coordinate
 from registry.exceptions import ArtifactNotFound, IntegrityError, SignatureError
 from registry.promotion import CLASSIFIER as PROMOTION_CLASSIFIER
 from registry.repository.base import Repository
@@ -97,7 +97,6 @@ def verify(
     *,
     repository: Repository | str | None = None,
     settings: Settings | None = None,
-    module: Module | None = None,
 ) -> VersionCheck:
     """Check every file of the version ``spec`` names (a coordinate or ``GROUP:ARTIFACT:SELECTOR``).
 
@@ -105,7 +104,7 @@ def verify(
     :raises ArtifactNotFound: no such version. :raises ConfigError: a file is signed, and gpg is not installed.
     """
     with using_repository(repository, settings) as (repo, active):
-        coordinate = select(spec, repo, module)
+        coordinate = select(spec, repo)
         names = {n for n in repo.list(coordinate.directory) if not n.endswith("/")}
         if coordinate.file_name("jar") not in names:
             raise ArtifactNotFound(f"{coordinate} does not exist in {repo.display}.")
