@@ -22,7 +22,7 @@ from registry.repository.base import PathExists, Repository
 from registry.settings import Settings, using_repository
 from registry.signing import SignatureCheck, Signer, TrustPolicy
 from registry.store import create_record, fetch_approval, fetch_card, select
-from registry.trust import config_of, read_signature, signature_path, signer_for, verifier_for
+from registry.trust import gnupghome, opening, read_signature, signature_path, signer_for
 
 __all__ = ["approve", "release_signers"]
 
@@ -45,7 +45,8 @@ def approve(
     :raises ArtifactNotFound: no such version, or it has no model card (no deployer to tell apart).
     :raises SignatureError: the key cannot sign.
     """
-    with using_repository(repository, settings) as (src, active), using_repository(to, active) as (dst, _):
+    with opening(repository, settings) as opened, using_repository(to, opened.settings) as (dst, _):
+        src, active = opened.repository, opened.settings
         coordinate = select(spec, src)
         card = fetch_card(src, coordinate)
         me = actor()
@@ -57,7 +58,7 @@ def approve(
         target = dst.origin or dst.display
         existing = fetch_approval(src, coordinate, target)
         if existing is None:
-            signer = signer_for(sign, config_of(repository, src, active), active)
+            signer = signer_for(sign, opened)
             key = signer.check() if signer is not None else None
             record = ApprovalRecord(str(coordinate), dst.display, utc_stamp(), me, comment, key)
             path = coordinate.path("json", approval_classifier(target))
@@ -112,6 +113,6 @@ def release_signers(src: Repository, coordinate: Coordinate, settings: Settings)
 
 def _checked(data: bytes, signature: bytes, settings: Settings, what: str) -> SignatureCheck | None:
     """The first signature gpg finds in ``signature`` over ``data``, with the user's keyring."""
-    with verifier_for(TrustPolicy(), settings) as verifier:
+    with TrustPolicy().verifier(gnupghome(settings)) as verifier:
         checks = verifier.verify(data, signature, what)
     return checks[0] if checks else None

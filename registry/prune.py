@@ -40,7 +40,7 @@ from registry.store import (
     record_yank,
 )
 from registry.timeline import parse_stamp
-from registry.trust import config_of
+from registry.trust import opening
 from registry.versions import Version
 from registry.withdrawal import YankEvent
 
@@ -84,8 +84,8 @@ def prune(
     module = module if isinstance(module, Module) else Module.parse(module)
     settings = settings or Settings.load()
     now = now or dt.datetime.now(dt.timezone.utc)
-    with using_repository(repository, settings) as (repo, active):
-        config = config_of(repository, repo, active)
+    with opening(repository, settings) as opened:
+        repo, active, config = opened.repository, opened.settings, opened.config
         if keep_last is None:
             keep_last = (config.prune_keep_last if config else None) or 10
         if older_than is None and config is not None and config.prune_older_than_days:
