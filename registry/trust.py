@@ -51,7 +51,6 @@ __all__ = [
     "check_signature",
     "checked_model",
     "describe_signature",
-    "gnupghome",
     "opening",
     "publish_signatures",
     "recorded_unsigned",
@@ -68,7 +67,7 @@ def signature_path(path: str) -> str:
     return f"{path}.{EXTENSION}"
 
 
-def gnupghome(settings: Settings) -> Path | None:
+def _gnupghome(settings: Settings) -> Path | None:
     """The user's gpg home, from the settings' environment (``GNUPGHOME``; ``None``: gpg's own default)."""
     home = settings.env.get("GNUPGHOME")
     return Path(home) if home else None
@@ -101,7 +100,7 @@ class Opened:
     @classmethod
     def of(cls, repository: Repository, settings: Settings, config: RepositoryConfig | None) -> Opened:
         """``repository``, opened from ``config`` under ``settings``."""
-        return cls(repository, settings, config, _policy(config, repository.display), gnupghome(settings))
+        return cls(repository, settings, config, _policy(config, repository.display), _gnupghome(settings))
 
     def keys_now(self) -> str:
         """The state of the keys a check under the policy reads (:meth:`TrustPolicy.keys_state`), now: what a
