@@ -40,7 +40,7 @@ from registry.store import (
     record_yank,
 )
 from registry.timeline import parse_stamp
-from registry.trust import opening
+from registry.trust import Opened, opening
 from registry.versions import Version
 from registry.withdrawal import YankEvent
 
@@ -97,7 +97,7 @@ def prune(
             raise ArtifactNotFound(f"{module} has no released versions in {repo.display}; nothing to prune.")
         cache = Cache(active.cache_dir)
         records = {r.coordinate.version: r for r in read_history(module, repo, cache=cache, promotions=True).cards}
-        onward = _promoted_onward(module, repo, settings, repository)
+        onward = _promoted_onward(module, opened, repository)
         releases = metadata.releases
         newest_of_series = {(v.major, v.minor): v for v in releases}
         decisions = []
@@ -130,13 +130,12 @@ def _old(older_than: dt.timedelta | None) -> str:
     return (f"older than {older_than.days} days, " if older_than else "") + "outside every rule that keeps a version"
 
 
-def _promoted_onward(
-    module: Module, repo: Repository, settings: Settings, asked: Repository | str | None
-) -> dict[Version, str]:
-    """Versions that another configured repository holds by a promotion from ``repo``, with where they went."""
+def _promoted_onward(module: Module, opened: Opened, asked: Repository | str | None) -> dict[Version, str]:
+    """Versions that another configured repository holds by a promotion from ``opened``'s, with where they went."""
     onward: dict[Version, str] = {}
+    repo, settings, url = opened.repository, opened.settings, opened.config.url if opened.config else None
     for name in sorted(settings.repositories):
-        if name == asked or settings.repositories[name].url == (repo.config.url if repo.config else None):
+        if name == asked or settings.repositories[name].url == url:
             continue
         with using_repository(name, settings) as (other, active):
             if read_metadata(other, module) is None:
