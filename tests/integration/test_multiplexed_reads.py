@@ -201,6 +201,21 @@ def test_reads_go_on_when_the_process_holds_over_a_thousand_descriptors(
             os.close(fd)
 
 
+def test_a_batch_larger_than_libcurl_holds_at_once_is_answered_whole_and_in_order(
+    reader: MultiplexedReader, repo: DavRepo
+) -> None:
+    # libcurl looks at every handle it holds each time it runs: a batch is handed over a window at a time (two
+    # reads per HTTP/1.1 connection, a stream each on HTTP/2), and the handles of finished reads carry the next
+    at_once = reader._at_once
+    names = [f"file-{n}.json" for n in range(3 * min(at_once, 40) + 1)]
+    for name in names[::2]:
+        (repo.root / name).write_bytes(name.encode() * 3)
+    answers = reader.get_many(names)
+    expected = [(200, name.encode() * 3) if n % 2 == 0 else (404, b"") for n, name in enumerate(names)]
+    assert [a[:2] if a else a for a in answers] == expected
+    assert len(reader._handles) <= at_once  # handles made: no more than a window's
+
+
 def _driver_alive(reader: MultiplexedReader) -> threading.Thread | None:
     driver = reader._driver
     return driver if driver is not None and driver in threading.enumerate() else None
