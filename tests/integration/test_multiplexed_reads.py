@@ -26,7 +26,7 @@ from registry.catalog import build_catalog
 from registry.deploy import deploy
 from registry.exceptions import ArtifactNotFound, AuthenticationFailed
 from registry.repository.config import Credentials, RepositoryConfig
-from registry.repository.http import multiplexed_reads
+from registry.repository.http import multiplexed_reads, transport
 from registry.repository.http.multiplexed_reads import MultiplexedReader
 from registry.repository.http.repository import HttpRepository
 from registry.repository.http.request_settings import Endpoint
@@ -313,3 +313,35 @@ def test_a_read_sent_as_the_driving_thread_ends_is_answered(
         assert race.answers == [(200, content, mock.ANY)]  # answered, not left in the queue until its patience ran out
     finally:
         reader.close()
+
+
+@pytest.mark.parametrize("http2", [False, True], ids=["http/1.1", "http/2"])
+def test_a_read_ahead_serves_the_next_read_of_its_path_once(
+    nginx_server: DavServer, repo: DavRepo, http2: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = RepositoryConfig(
+        name="r", url=_url(repo, nginx_server, http2), http2="prior-knowledge" if http2 else "alpn"
+    )
+    repository = HttpRepository(config, Credentials("the test", repo.username, repo.password))
+    log = Log(nginx_server, repo)
+    (repo.root / "ahead.json").write_bytes(b'{"ahead": 1}')
+    try:
+        log.mark()
+        repository.read_ahead(["ahead.json", "missing.json"])
+        deadline = time.monotonic() + 10
+        while len(log.since()) < 2 and time.monotonic() < deadline:  # sent and answered before anything is read
+            time.sleep(0.02)
+        assert sorted(log.since()) == ["GET ahead.json", "GET missing.json"]
+        (repo.root / "ahead.json").write_bytes(b'{"ahead": 2}')
+        assert repository.read("ahead.json") == b'{"ahead": 1}'  # the answer read ahead: no request of its own
+        with pytest.raises(ArtifactNotFound):
+            repository.read("missing.json")
+        assert len(log.since()) == 2
+        assert repository.read("ahead.json") == b'{"ahead": 2}'  # once: the next read asks
+        assert len(log.since()) == 3
+        monkeypatch.setattr(transport, "AHEAD_KEPT", 0.0)
+        repository.read_ahead(["ahead.json"])
+        (repo.root / "ahead.json").write_bytes(b'{"ahead": 3}')
+        assert repository.read("ahead.json") == b'{"ahead": 3}'  # read ahead too long ago: asked again
+    finally:
+        repository.close()

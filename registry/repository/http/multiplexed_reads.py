@@ -25,6 +25,7 @@ use this route where one is configured), no ``.netrc`` (the credentials are in t
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import re
 import select
@@ -32,7 +33,7 @@ import socket
 import threading
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -205,8 +206,17 @@ class MultiplexedReader:
 
     def get(self, path: str) -> _Answer | None:
         """``(200, content, ETag)``, ``(404, b"", None)``, or ``None``: send it through the full transport."""
-        read = _Read(path, self._sockets, self._limit)
-        if not self._send([read]) or not read.done.wait(self._patience()):  # type: ignore[union-attr]
+        return self.send([path])[0]()
+
+    def send(self, paths: list[str]) -> list[Callable[[], _Answer | None]]:
+        """GETs of ``paths`` sent now, each answered (as by :meth:`get`) by calling what is returned for it, which
+        waits for the answer."""
+        reads = [_Read(path, self._sockets, self._limit) for path in paths]
+        sent = self._send(reads)
+        return [functools.partial(self._answer, read if sent else None) for read in reads]
+
+    def _answer(self, read: _Read | None) -> _Answer | None:
+        if read is None or not read.done.wait(self._patience()):  # type: ignore[union-attr]
             return None
         return read.result
 
