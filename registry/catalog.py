@@ -34,7 +34,7 @@ from registry.monitor_view import ProfileRow, drift_line, profile_rows
 from registry.promotion import PromotionRecord
 from registry.repository.base import Repository
 from registry.settings import Settings
-from registry.store import ArtifactHistory, Cache, VersionCard, read_history, read_yanks
+from registry.store import ArtifactHistory, Cache, VersionCard, read_history, read_listings_ahead, read_yanks
 from registry.trust import (
     UNREAD,
     card_signature_to_read,
@@ -446,6 +446,7 @@ def build_catalog(
         skipped: list[tuple[str, str]] = []
         if not modules:
             modules, skipped = discover_artifacts(repo)
+        read_listings_ahead(repo, modules)  # each artifact's metadata and yank log: one round trip, not two
         cache = Cache(active.cache_dir)
         for module in modules:
             try:

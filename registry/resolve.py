@@ -23,7 +23,7 @@ from registry.coordinates import Coordinate, request_of
 from registry.modelcard import ModelCard
 from registry.repository.base import Repository
 from registry.settings import Settings
-from registry.store import Cache, list_versions, read_yanks, select_version
+from registry.store import Cache, list_versions, log_path, read_yanks, select_version
 from registry.trust import checked_model, opening
 from registry.withdrawal import YankEvent
 
@@ -78,11 +78,13 @@ def resolve(
         repo, active = opened.repository, opened.settings
         cache = Cache(cache_dir or active.cache_dir)
         coordinate = select_version(module, selector, repo)  # an exact version: no request
-        yanked = None
-        if selector.exact is not None and cache.model(repo.origin, coordinate) is None:
-            # A cold exact resolve asks whether the version is yanked (one small read); a warm one makes no request.
-            yanked = read_yanks(repo, module).yanked().get(str(coordinate.version))
+        # A cold exact resolve asks whether the version is yanked (one small read, beside the jar's); a warm one
+        # makes no request.
+        asks = selector.exact is not None and cache.model(repo.origin, coordinate) is None
+        if asks:
+            repo.read_ahead([log_path(module)])
         entry = checked_model(opened, coordinate, cache)
+        yanked = read_yanks(repo, module).yanked().get(str(coordinate.version)) if asks else None
     if yanked is not None:
         who = yanked.by.get("user", "unknown")
         warnings.warn(
