@@ -52,6 +52,12 @@ HTTP2_MODES = ("alpn", "prior-knowledge")
 IDLE_EXIT = 5.0
 #: The longest wait of the driving thread while reads run, in milliseconds (see :meth:`MultiplexedReader._wait`).
 _BUSY_WAIT = 50
+#: With more reads than this running, the driving thread lets :data:`_GATHER` seconds of answers arrive after a wake-up
+#: before libcurl runs: each run looks at every handle it holds, so waking it for each packet costs a thousand reads
+#: at once more CPU than the reads themselves (3,000 reads at 1,000 a time: 0.33 s of CPU woken at once, 0.19 s with
+#: 1 ms gathered, the same wall time).
+_GATHER_FROM = 64
+_GATHER = 0.001
 #: poll() where the platform has it (select() is limited to descriptors below 1024).
 _poll = getattr(select, "poll", None)
 #: Streams at once on one HTTP/2 connection (libcurl allows 100 unless told; the server may allow fewer).
@@ -303,6 +309,8 @@ class MultiplexedReader:
                 self._finish(running)
                 if running:
                     self._wait(busy=True)
+                    if len(running) > _GATHER_FROM:
+                        time.sleep(_GATHER)  # let more answers arrive before libcurl looks at every handle again
                     idle_since = time.monotonic()
                     continue
                 left = IDLE_EXIT - (time.monotonic() - idle_since)
