@@ -40,7 +40,7 @@ from urllib.parse import quote, urlsplit
 import pycurl
 
 from registry.repository.http.curl_sockets import CurlSockets
-from registry.repository.http.request_settings import MAX_SMALL_FILE, POOL_SIZE, Endpoint
+from registry.repository.http.request_settings import MAX_SMALL_FILE, SMALL_READ_CONNECTIONS, Endpoint
 
 __all__ = ["HTTP2_MODES", "IDLE_EXIT", "MultiplexedReader", "speaks_http2"]
 
@@ -165,7 +165,7 @@ class MultiplexedReader:
         verify: bool | str = True,
         default_bundle: str = "",
         limit: int = MAX_SMALL_FILE,
-        keep: int = POOL_SIZE,
+        keep: int = SMALL_READ_CONNECTIONS,
     ) -> None:
         base, http2 = endpoint.base, endpoint.config.http2
         headers = endpoint.headers if headers is None else headers

@@ -95,8 +95,9 @@ def _verify(config: RepositoryConfig, environ: os._Environ[str] | dict[str, str]
 class RoutingTransport:
     """Requests to one repository's base URL, with credentials, timeouts, retries of reads and error mapping.
 
-    Thread-safe for concurrent requests: up to :data:`POOL_SIZE` kept-alive connections each for small reads and
-    for everything else.
+    Thread-safe for concurrent requests: small reads on one HTTP/2 connection, or up to
+    :data:`~registry.repository.http.request_settings.SMALL_READ_CONNECTIONS` HTTP/1.1 ones; everything else on up
+    to :data:`POOL_SIZE` kept-alive connections.
     """
 
     def __init__(self, endpoint: Endpoint, *, session_only: bool = False) -> None:
