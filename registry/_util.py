@@ -14,6 +14,7 @@ import tempfile
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from registry.exceptions import ConfigError, InvalidInput
@@ -25,6 +26,7 @@ __all__ = [
     "creation_time",
     "mask_url",
     "parse_json",
+    "record_json",
     "temporary_beside",
     "utc_stamp",
 ]
@@ -112,3 +114,9 @@ def parse_json(data: bytes, what: str) -> object:
         return json.loads(data)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise InvalidInput(f"Not {what}: {exc}.") from None
+
+
+def record_json(data: Mapping[str, Any]) -> bytes:
+    """``data`` as a record is stored, the counterpart of :func:`parse_json`: indented JSON with sorted keys and a
+    final newline, so that the same record is always the same bytes."""
+    return (json.dumps(data, indent=2, sort_keys=True) + "\n").encode()

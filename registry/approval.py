@@ -18,12 +18,11 @@ promotion asks for the gate ``approved``, and named in the promotion record.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from registry._util import parse_json
+from registry._util import parse_json, record_json
 from registry.exceptions import InvalidInput
 
 __all__ = ["APPROVED_GATE", "ApprovalRecord", "approval_classifier", "is_approval_name"]
@@ -78,16 +77,10 @@ class ApprovalRecord:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        signed = {"key": self.key} if self.key else {}
-        return {
-            **signed,
-            "schema": 1,
-            "coordinate": self.coordinate,
-            "target": self.target,
-            "approved_at": self.approved_at,
-            "approved_by": dict(self.approved_by),
-            "comment": self.comment,
-        }
+        record = {"schema": 1, **asdict(self)}
+        if not self.key:  # only a signed approval names its key
+            del record["key"]
+        return record
 
     def to_json(self) -> bytes:
-        return (json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n").encode()
+        return record_json(self.to_dict())

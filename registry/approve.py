@@ -11,6 +11,8 @@ target's policy, and names the approver in its promotion record.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from registry._util import actor, utc_stamp
 from registry.approval import ApprovalRecord, approval_classifier
 from registry.checksums import digest_bytes
@@ -22,7 +24,7 @@ from registry.repository.base import PathExists, Repository
 from registry.settings import Settings, using_repository
 from registry.signing import SignatureCheck, Signer, TrustPolicy
 from registry.store import create_record, fetch_approval, fetch_card, select
-from registry.trust import config_of, read_signature, signature_path, signer_for, verifier_for
+from registry.trust import opening, read_signature, signature_path, signer_for
 
 __all__ = ["approve", "release_signers"]
 
@@ -45,7 +47,8 @@ def approve(
     :raises ArtifactNotFound: no such version, or it has no model card (no deployer to tell apart).
     :raises SignatureError: the key cannot sign.
     """
-    with using_repository(repository, settings) as (src, active), using_repository(to, active) as (dst, _):
+    with opening(repository, settings) as opened, using_repository(to, opened.settings) as (dst, _):
+        src = opened.repository
         coordinate = select(spec, src)
         card = fetch_card(src, coordinate)
         me = actor()
@@ -57,11 +60,11 @@ def approve(
         target = dst.origin or dst.display
         existing = fetch_approval(src, coordinate, target)
         if existing is None:
-            signer = signer_for(sign, config_of(repository, src, active), active)
+            signer = signer_for(sign, opened)
             key = signer.check() if signer is not None else None
             record = ApprovalRecord(str(coordinate), dst.display, utc_stamp(), me, comment, key)
             path = coordinate.path("json", approval_classifier(target))
-            if _write(src, coordinate, path, record.to_json(), signer, active):
+            if _write(src, coordinate, path, record.to_json(), signer, opened.gnupghome):
                 by = {**me, "key": key} if key else me
                 emit("approve", coordinate, src.display, card=card, by=by, details={"target": dst.display})
                 return record
@@ -73,14 +76,14 @@ def approve(
 
 
 def _write(
-    src: Repository, coordinate: Coordinate, path: str, data: bytes, signer: Signer | None, settings: Settings
+    src: Repository, coordinate: Coordinate, path: str, data: bytes, signer: Signer | None, home: Path | None
 ) -> bool:
     """Sign the record (its ``.asc`` first, refusing a key that signed the release) and create it; ``False`` when
     another approval got there first."""
     if signer is not None:
         signature = signer.sign({path: data})[path]
-        mine = _checked(data, signature, settings, f"the approval of {coordinate}")
-        theirs = release_signers(src, coordinate, settings)
+        mine = _checked(data, signature, home, f"the approval of {coordinate}")
+        theirs = release_signers(src, coordinate, home)
         if mine is not None and mine.fingerprints & theirs:
             raise InvalidInput(
                 f"{coordinate} was signed by key {mine.signer}, which cannot also approve it (four eyes: the same "
@@ -95,9 +98,9 @@ def _write(
     return create_record(src, path, data)
 
 
-def release_signers(src: Repository, coordinate: Coordinate, settings: Settings) -> frozenset[str]:
+def release_signers(src: Repository, coordinate: Coordinate, home: Path | None) -> frozenset[str]:
     """The fingerprints (signing key and primary key) of the good signature on the version's model card, the file
-    that says who deployed it; empty when it is unsigned or gpg cannot tell."""
+    that says who deployed it (gpg reading the keyring in ``home``); empty when it is unsigned or gpg cannot tell."""
     path = coordinate.path("json", CARD_CLASSIFIER)
     signature = read_signature(src, path)
     if signature is None:
@@ -106,12 +109,12 @@ def release_signers(src: Repository, coordinate: Coordinate, settings: Settings)
         card = src.read(path)
     except ArtifactNotFound:
         return frozenset()
-    check = _checked(card, signature, settings, f"the model card of {coordinate}")
+    check = _checked(card, signature, home, f"the model card of {coordinate}")
     return check.fingerprints if check is not None and check.accepted else frozenset()
 
 
-def _checked(data: bytes, signature: bytes, settings: Settings, what: str) -> SignatureCheck | None:
-    """The first signature gpg finds in ``signature`` over ``data``, with the user's keyring."""
-    with verifier_for(TrustPolicy(), settings) as verifier:
+def _checked(data: bytes, signature: bytes, home: Path | None, what: str) -> SignatureCheck | None:
+    """The first signature gpg finds in ``signature`` over ``data``, with the user's keyring (in ``home``)."""
+    with TrustPolicy().verifier(home) as verifier:
         checks = verifier.verify(data, signature, what)
     return checks[0] if checks else None

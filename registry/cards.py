@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from registry.coordinates import Coordinate, Module
 from registry.repository.base import Repository
-from registry.settings import Settings, using_repository
+from registry.settings import Settings
 from registry.store import Cache, VersionCard, fetch_card, fetch_promotion, read_yanks, select
-from registry.trust import UNREAD, check_card, checked_model, policy_for, recorded_unsigned
+from registry.trust import UNREAD, check_card, checked_model, opening, recorded_unsigned
 
 __all__ = ["VersionCard", "read_card"]
 
@@ -41,15 +41,16 @@ def read_card(
         cached) the jar's, is bad, by a key the repository does not trust, or missing where the repository
         requires one.
     """
-    with using_repository(repository, settings) as (repo, active):
+    with opening(repository, settings) as opened:
+        repo, active = opened.repository, opened.settings
         cache = Cache(active.cache_dir)
         coordinate = select(spec, repo, module)
         card = fetch_card(repo, coordinate, cache=cache)
-        policy = policy_for(repository, repo, active)
+        policy = opened.policy
         signature = None if recorded_unsigned(card, policy) else UNREAD
-        check_card(repo, coordinate, policy, active, refused="It is not shown.", cache=cache, signature=signature)
+        check_card(opened, coordinate, refused="It is not shown.", cache=cache, signature=signature)
         if policy.active or cache.model(repo.origin, coordinate) is not None:
-            checked_model(repo, coordinate, cache, policy, active, refused="It is not shown.")
+            checked_model(opened, coordinate, cache, refused="It is not shown.")
         record = fetch_promotion(repo, coordinate, cache=cache) if promotion else None
         yanked = read_yanks(repo, coordinate.module).yanked().get(str(coordinate.version)) if promotion else None
     return VersionCard(coordinate, card, record, yanked)

@@ -33,15 +33,14 @@ from registry.coordinates import Coordinate, Module
 from registry.exceptions import ArtifactNotFound, IntegrityError, InvalidCoordinate, InvalidInput
 from registry.modelcard import stages
 from registry.repository.base import Repository
-from registry.settings import Settings, using_repository
-from registry.store import ArtifactHistory, Cache, VersionCard, read_history, read_yanks
+from registry.settings import Settings
+from registry.store import ArtifactHistory, Cache, VersionCard, read_history, read_listings_ahead, read_yanks
 from registry.trust import (
     UNREAD,
     card_signature_to_read,
     check_card,
     describe_signature,
-    keyring_now,
-    policy_for,
+    opening,
     recorded_unsigned,
 )
 from registry.versions import Version
@@ -52,7 +51,7 @@ if TYPE_CHECKING:
     from registry.drift import DriftReport, VersionDrift
     from registry.monitor_view import ProfileRow
     from registry.promotion import PromotionRecord
-    from registry.signing import TrustPolicy
+    from registry.trust import Opened
 
 __all__ = [
     "MAX_DEPTH",
@@ -398,16 +397,17 @@ def _with_yanked(history: ArtifactHistory, repository: Repository, cache: Cache)
 
 
 def _card_signatures(
-    cards: Sequence[VersionCard], repo: Repository, policy: TrustPolicy, cache: Cache, settings: Settings, keys: str
+    cards: Sequence[VersionCard], opened: Opened, cache: Cache, keys: str
 ) -> dict[Coordinate, bytes | None]:
     """The ``.asc`` of the cards whose signatures will be checked, read at once (``None``: there is none, or the
     deploy recorded that it signed nothing: :func:`~registry.trust.recorded_unsigned`)."""
     known: dict[Coordinate, bytes | None] = {}
     reads: dict[Coordinate, Callable[[], bytes | None]] = {}
+    repo, policy = opened.repository, opened.policy
     for record in cards:
         if recorded_unsigned(record.card, policy):
             known[record.coordinate] = None
-        elif (read := card_signature_to_read(repo, record.coordinate, policy, cache, settings, keys)) is not None:
+        elif (read := card_signature_to_read(opened, record.coordinate, cache, keys)) is not None:
             reads[record.coordinate] = read
     if reads:
         known.update(zip(reads, repo.read_many(lambda read: read(), list(reads.values())), strict=True))
@@ -437,12 +437,13 @@ def build_catalog(
     out = Path(out).expanduser().absolute()
     modules = [Module.parse(a) for a in dict.fromkeys(artifacts)]
     histories: list[ArtifactHistory] = []
-    with using_repository(repository, settings) as (repo, active):
+    with opening(repository, settings) as opened:
+        repo, active = opened.repository, opened.settings
         skipped: list[tuple[str, str]] = []
         if not modules:
             modules, skipped = discover_artifacts(repo)
+        read_listings_ahead(repo, modules)  # each artifact's metadata and yank log: one round trip, not two
         cache = Cache(active.cache_dir)
-        policy = policy_for(repository, repo, active)
         for module in modules:
             try:
                 history = read_history(module, repo, cache=cache, promotions=True)
@@ -455,13 +456,13 @@ def build_catalog(
             if artifacts and not history.cards and not history.without_card:
                 raise ArtifactNotFound(f"{module} has no released versions in {repo.display}.")
             histories.append(history)
-        keys = keyring_now(policy, active)  # once, before every check: a keyring changed since checks again
-        asc = _card_signatures([r for history in histories for r in history.cards], repo, policy, cache, active, keys)
+        keys = opened.keys_now()  # once, before every check: a keyring changed since checks again
+        asc = _card_signatures([r for history in histories for r in history.cards], opened, cache, keys)
 
         def describe(coordinate: Coordinate) -> str:
             signature = asc.get(coordinate, UNREAD)
             return describe_signature(
-                lambda: check_card(repo, coordinate, policy, active, cache=cache, signature=signature, keys=keys)
+                lambda: check_card(opened, coordinate, cache=cache, signature=signature, keys=keys)
             )
 
         cards = [r.coordinate for history in histories for r in history.cards]

@@ -30,10 +30,10 @@ from registry.modelcard import ModelCard
 from registry.pom import jvm_runtime, render_pom
 from registry.repository.base import PathExists, Repository, Source
 from registry.savedmodel import SavedModel, output_columns, read_saved_model, watermark_rewrites
-from registry.settings import Settings, using_repository
+from registry.settings import Settings
 from registry.signing import Signer
 from registry.store import Cache, fetch_card, publish, read_metadata, upload_version
-from registry.trust import config_of, signature_path, signer_for
+from registry.trust import opening, signature_path, signer_for
 from registry.versions import Version
 
 __all__ = ["RUNTIME_PRESENT", "Attachment", "deploy", "release_jar"]
@@ -314,8 +314,9 @@ def deploy(
     if attach is not None:
         draft, more = attach(draft)
         attachments = [*attachments, *more]
-    with using_repository(repository, settings) as (repo, active):
-        signer = signer_for(sign, config_of(repository, repo, active), active)
+    with opening(repository, settings) as opened:
+        repo, active = opened.repository, opened.settings
+        signer = signer_for(sign, opened)
         if signer is not None:
             signer.check()  # a key that cannot sign fails now, before a build number is spent
         cache = Cache(active.cache_dir)

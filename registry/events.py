@@ -24,7 +24,7 @@ import logging
 import os
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -97,9 +97,9 @@ class Change:
     action: str
     coordinate: Coordinate
     repository: str
-    card: ModelCard | None = None
-    by: Mapping[str, str] = field(default_factory=dict)
-    details: Mapping[str, Any] = field(default_factory=dict)
+    card: ModelCard | None
+    by: Mapping[str, str]
+    details: Mapping[str, Any]
 
 
 def _send(api: Any, event: Any) -> None:
@@ -147,22 +147,22 @@ class ScoreRun:
         ours = _facet_class(api)(
             coordinate=str(coordinate), action="score", by=actor(), metrics={}, details={}, producer=PRODUCER
         )
-        model = api.InputDataset(
+        model = api.event.InputDataset(
             namespace=repository,
             name=str(coordinate.module),
             facets={**_model_facets(api, coordinate), "registry": ours},
         )
-        self._inputs = [model, *(api.InputDataset(*dataset_name(location)) for location in inputs)]
+        self._inputs = [model, *(api.event.InputDataset(*dataset_name(location)) for location in inputs)]
         self._output = dataset_name(output)
-        self._emit(api.RunState.START)
+        self._emit(api.event.RunState.START)
 
     def complete(self, rows: int) -> None:
-        self._emit(self._api.RunState.COMPLETE, rows=rows)
+        self._emit(self._api.event.RunState.COMPLETE, rows=rows)
 
     def fail(self, error: BaseException) -> None:
         message = f"{type(error).__name__}: {error}"[:2000]
         facet = self._api.error_facet(message=message, programmingLanguage="python", producer=PRODUCER)
-        self._emit(self._api.RunState.FAIL, facets={"errorMessage": facet})
+        self._emit(self._api.event.RunState.FAIL, facets={"errorMessage": facet})
 
     def _emit(self, state: Any, *, rows: int | None = None, facets: Mapping[str, Any] | None = None) -> None:
         try:
@@ -177,12 +177,12 @@ class ScoreRun:
         statistics = (
             {"outputStatistics": api.statistics_facet(rowCount=rows, producer=PRODUCER)} if rows is not None else {}
         )
-        output = api.OutputDataset(*self._output, outputFacets=statistics)
-        return api.RunEvent(
+        output = api.event.OutputDataset(*self._output, outputFacets=statistics)
+        return api.event.RunEvent(
             eventType=state,
             eventTime=utc_stamp(),
-            run=api.Run(runId=self._run, facets=dict(facets or {})),
-            job=api.Job(namespace="registry", name=self._job),
+            run=api.event.Run(runId=self._run, facets=dict(facets or {})),
+            job=api.event.Job(namespace="registry", name=self._job),
             producer=PRODUCER,
             inputs=self._inputs,
             outputs=[output],
@@ -227,8 +227,7 @@ def _client_api() -> Any:
     """The parts of ``openlineage-python`` used here, or ``None`` when it is not installed."""
     try:
         import attr
-        from openlineage.client import OpenLineageClient
-        from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, RunEvent, RunState
+        from openlineage.client import OpenLineageClient, event_v2
         from openlineage.client.facet_v2 import (
             DatasetFacet,
             dataset_type_dataset,
@@ -242,12 +241,7 @@ def _client_api() -> Any:
     return SimpleNamespace(
         attr=attr,
         OpenLineageClient=OpenLineageClient,
-        InputDataset=InputDataset,
-        Job=Job,
-        OutputDataset=OutputDataset,
-        Run=Run,
-        RunEvent=RunEvent,
-        RunState=RunState,
+        event=event_v2,
         DatasetFacet=DatasetFacet,
         type_facet=dataset_type_dataset.DatasetTypeDatasetFacet,
         version_facet=dataset_version_dataset.DatasetVersionDatasetFacet,
@@ -269,7 +263,7 @@ def _run_event(api: Any, change: Change) -> Any:
         details=dict(change.details),
         producer=PRODUCER,
     )
-    output = api.OutputDataset(
+    output = api.event.OutputDataset(
         namespace=change.repository,
         name=str(coordinate.module),
         facets={**_model_facets(api, coordinate), "registry": ours},
@@ -283,15 +277,15 @@ def _run_event(api: Any, change: Change) -> Any:
             else {}
         )
         inputs.append(
-            api.InputDataset(
+            api.event.InputDataset(
                 namespace="registry-training-data", name=str(data.source or data.fingerprint), facets=versioned
             )
         )
-    return api.RunEvent(
-        eventType=api.RunState.COMPLETE,
+    return api.event.RunEvent(
+        eventType=api.event.RunState.COMPLETE,
         eventTime=utc_stamp(),
-        run=api.Run(runId=str(api.uuid())),
-        job=api.Job(namespace="registry", name=f"{change.action} {coordinate.module}"),
+        run=api.event.Run(runId=str(api.uuid())),
+        job=api.event.Job(namespace="registry", name=f"{change.action} {coordinate.module}"),
         producer=PRODUCER,
         inputs=inputs,
         outputs=[output],

@@ -17,7 +17,7 @@ from registry.coordinates import Coordinate, Module
 from registry.exceptions import ArtifactNotFound
 from registry.repository.base import Repository
 from registry.settings import Settings, using_repository
-from registry.store import Cache, VersionCard, read_history, read_metadata, read_yanks
+from registry.store import Cache, VersionCard, read_history, read_listings_ahead, read_metadata, read_yanks
 from registry.timeline import Event, Listing, latest_at, parse_stamp
 from registry.versions import Version
 from registry.withdrawal import PAST, YankLog
@@ -94,6 +94,7 @@ def history(
 
 def _read(repository: Repository, module: Module, cache: Cache) -> tuple[list[Event], list[Listing], bool]:
     """The events of ``module`` in ``repository``, when each version was listed there, and whether it is there."""
+    read_listings_ahead(repository, [module])
     metadata = read_metadata(repository, module)
     yanks = read_yanks(repository, module)
     if metadata is None and not yanks.events:

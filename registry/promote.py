@@ -36,7 +36,7 @@ from registry.gates import Gate, GateResult, evaluate
 from registry.modelcard import ModelCard
 from registry.promotion import PromotionRecord
 from registry.repository.base import PathExists, Repository
-from registry.settings import Settings, using_repository
+from registry.settings import Settings
 from registry.signing import SignatureCheck, Signer, TrustPolicy
 from registry.store import (
     fetch_card,
@@ -52,8 +52,7 @@ from registry.store import (
 from registry.trust import (
     check_copies,
     check_signature,
-    config_of,
-    policy_for,
+    opening,
     publish_signatures,
     read_signature,
     signer_for,
@@ -158,7 +157,8 @@ def promote(
         either does not trust, or not by ``require_signed_by``; nothing is copied.
     """
     signed_by = normalize_fingerprint(require_signed_by, "--require-signed-by") if require_signed_by else None
-    with using_repository(source, settings) as (src, active), using_repository(target, active) as (dst, _):
+    with opening(source, settings) as source_opened, opening(target, source_opened.settings) as target_opened:
+        src, dst = source_opened.repository, target_opened.repository
         coordinate = select(spec, src)
         yanked = read_yanks(dst, coordinate.module).yanked().get(str(coordinate.version))
         if yanked is not None:
@@ -171,24 +171,26 @@ def promote(
         results = tuple(evaluate(gates, card)) if gates else ()
         failed = [r for r in results if not r.passed]
         approval = None
-        target_config = config_of(target, dst, active)
+        target_config = target_opened.config
         # Signatures are judged under the source's policy and the target's (which will serve these files).
-        policies = (policy_for(source, src, active), policy_for(target, dst, active))
+        policies = (source_opened.policy, target_opened.policy)
         if require_approval or (target_config is not None and target_config.require_approval):
-            approval = _approval(src, dst, coordinate, card, policies[1], active)
+            approval = _approval(src, dst, coordinate, card, policies[1], target_opened.gnupghome)
         if failed:
             raise GateFailed(
                 f"Promotion of {coordinate} refused by {len(failed)} gate(s): "
                 + "; ".join(map(str, failed))
                 + ". Nothing was copied."
             )
-        signer = signer_for(sign, config_of(target, dst, active), active)
+        signer = signer_for(sign, target_opened)
         if signer is not None:
             signer.check()
 
         def check(local: dict[str, Path]) -> dict[str, str]:
             what = f"{coordinate} in {src.display}"
-            accepted = check_copies(local, policies, active, what, signed_by=signed_by, refused="Nothing was copied.")
+            accepted = check_copies(
+                local, policies, source_opened.gnupghome, what, signed_by=signed_by, refused="Nothing was copied."
+            )
             _not_self_approved(approval, accepted, what)
             # Recorded: signatures gpg checked and found good (not those whose key is unknown here).
             return {name: found.signer for name, found in accepted.items() if found is not None and found.accepted}
@@ -217,7 +219,7 @@ class _Approval:
 
 
 def _approval(
-    src: Repository, dst: Repository, coordinate: Coordinate, card: ModelCard, policy: TrustPolicy, settings: Settings
+    src: Repository, dst: Repository, coordinate: Coordinate, card: ModelCard, policy: TrustPolicy, home: Path | None
 ) -> _Approval:
     """The approval this promotion requires, its signature judged under the target's ``policy``.
 
@@ -242,7 +244,7 @@ def _approval(
             "signs with 'registry approve --sign KEY' (or sign_with on the source), once the repository owner "
             "has removed the unsigned approval."
         )
-    check = check_signature(src, path, data, policy, settings, what, refused="Nothing was copied.", signature=signature)
+    check = check_signature(src, path, data, policy, home, what, refused="Nothing was copied.", signature=signature)
     if approval.key and check is not None and check.accepted and approval.key.upper() not in check.fingerprints:
         raise SignatureError(
             f"{what} names key {approval.key} but is signed by {check.describe()}; refusing it. Nothing was copied."

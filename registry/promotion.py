@@ -17,12 +17,11 @@ only when the promotion required one (:mod:`registry.approval`).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from registry._util import parse_json
+from registry._util import parse_json, record_json
 from registry.exceptions import InvalidInput
 
 __all__ = ["CLASSIFIER", "SCHEMA", "GateRecord", "PromotionRecord"]
@@ -127,7 +126,7 @@ class PromotionRecord:
 
     def to_json(self) -> bytes:
         """The record as stored: indented JSON with sorted keys."""
-        return (json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n").encode()
+        return record_json(self.to_dict())
 
 
 def _earlier(raw: object, hops: int) -> PromotionRecord | None:

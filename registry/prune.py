@@ -40,7 +40,7 @@ from registry.store import (
     record_yank,
 )
 from registry.timeline import parse_stamp
-from registry.trust import config_of
+from registry.trust import Opened, opening
 from registry.versions import Version
 from registry.withdrawal import YankEvent
 
@@ -84,8 +84,8 @@ def prune(
     module = module if isinstance(module, Module) else Module.parse(module)
     settings = settings or Settings.load()
     now = now or dt.datetime.now(dt.timezone.utc)
-    with using_repository(repository, settings) as (repo, active):
-        config = config_of(repository, repo, active)
+    with opening(repository, settings) as opened:
+        repo, active, config = opened.repository, opened.settings, opened.config
         if keep_last is None:
             keep_last = (config.prune_keep_last if config else None) or 10
         if older_than is None and config is not None and config.prune_older_than_days:
@@ -97,7 +97,7 @@ def prune(
             raise ArtifactNotFound(f"{module} has no released versions in {repo.display}; nothing to prune.")
         cache = Cache(active.cache_dir)
         records = {r.coordinate.version: r for r in read_history(module, repo, cache=cache, promotions=True).cards}
-        onward = _promoted_onward(module, repo, settings, repository)
+        onward = _promoted_onward(module, opened, repository)
         releases = metadata.releases
         newest_of_series = {(v.major, v.minor): v for v in releases}
         decisions = []
@@ -130,13 +130,12 @@ def _old(older_than: dt.timedelta | None) -> str:
     return (f"older than {older_than.days} days, " if older_than else "") + "outside every rule that keeps a version"
 
 
-def _promoted_onward(
-    module: Module, repo: Repository, settings: Settings, asked: Repository | str | None
-) -> dict[Version, str]:
-    """Versions that another configured repository holds by a promotion from ``repo``, with where they went."""
+def _promoted_onward(module: Module, opened: Opened, asked: Repository | str | None) -> dict[Version, str]:
+    """Versions that another configured repository holds by a promotion from ``opened``'s, with where they went."""
     onward: dict[Version, str] = {}
+    repo, settings, url = opened.repository, opened.settings, opened.config.url if opened.config else None
     for name in sorted(settings.repositories):
-        if name == asked or settings.repositories[name].url == (repo.config.url if repo.config else None):
+        if name == asked or settings.repositories[name].url == url:
             continue
         with using_repository(name, settings) as (other, active):
             if read_metadata(other, module) is None:

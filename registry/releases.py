@@ -9,7 +9,7 @@ from registry.coordinates import Module
 from registry.repository.base import Repository
 from registry.repository.names import never_released
 from registry.settings import Settings, using_repository
-from registry.store import read_metadata, read_yanks
+from registry.store import read_listings_ahead, read_metadata, read_yanks
 from registry.versions import Version
 from registry.withdrawal import YankEvent
 
@@ -44,6 +44,7 @@ def list_releases(
     """
     module = module if isinstance(module, Module) else Module.parse(module)
     with using_repository(repository, settings) as (repo, _):
+        read_listings_ahead(repo, [module])
         metadata = read_metadata(repo, module)
         if metadata is None:
             raise never_released(repo, module)

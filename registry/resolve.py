@@ -22,9 +22,9 @@ from registry.archive import extract_model
 from registry.coordinates import Coordinate, request_of
 from registry.modelcard import ModelCard
 from registry.repository.base import Repository
-from registry.settings import Settings, using_repository
-from registry.store import Cache, list_versions, read_yanks, select_version
-from registry.trust import checked_model, policy_for
+from registry.settings import Settings
+from registry.store import Cache, list_versions, log_path, read_yanks, select_version
+from registry.trust import checked_model, opening
 from registry.withdrawal import YankEvent
 
 __all__ = ["Resolved", "YankedWarning", "list_versions", "resolve", "select_version"]
@@ -74,14 +74,17 @@ def resolve(
     :raises RepositoryUnavailable, AuthenticationFailed: the repository cannot be used.
     """
     module, selector = request_of(spec)
-    with using_repository(repository, settings) as (repo, active):
+    with opening(repository, settings) as opened:
+        repo, active = opened.repository, opened.settings
         cache = Cache(cache_dir or active.cache_dir)
         coordinate = select_version(module, selector, repo)  # an exact version: no request
-        yanked = None
-        if selector.exact is not None and cache.model(repo.origin, coordinate) is None:
-            # A cold exact resolve asks whether the version is yanked (one small read); a warm one makes no request.
-            yanked = read_yanks(repo, module).yanked().get(str(coordinate.version))
-        entry = checked_model(repo, coordinate, cache, policy_for(repository, repo, active), active)
+        # A cold exact resolve asks whether the version is yanked (one small read, beside the jar's); a warm one
+        # makes no request.
+        asks = selector.exact is not None and cache.model(repo.origin, coordinate) is None
+        if asks:
+            repo.read_ahead([log_path(module)])
+        entry = checked_model(opened, coordinate, cache)
+        yanked = read_yanks(repo, module).yanked().get(str(coordinate.version)) if asks else None
     if yanked is not None:
         who = yanked.by.get("user", "unknown")
         warnings.warn(

@@ -90,7 +90,7 @@ from registry.repository.config import Credentials, RepositoryConfig
 if TYPE_CHECKING:
     from registry.repository.base import Repository
 
-__all__ = ["BACKENDS", "Settings", "open_repository", "using_repository"]
+__all__ = ["BACKENDS", "Settings", "open_configured", "open_repository", "using_repository"]
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*\Z")
 _TOP_KEYS = {"default", "cache", "repositories"}
@@ -467,7 +467,13 @@ def using_repository(
 def open_repository(spec: str | None = None, settings: Settings | None = None) -> Repository:
     """Open the repository named or located by ``spec`` (see the module docstring for the precedence)."""
     settings = settings or Settings.load()
-    config = dataclasses.replace(settings.repository(spec), state_dir=str(settings.cache_dir))
+    return open_configured(settings.repository(spec), settings)
+
+
+def open_configured(config: RepositoryConfig, settings: Settings) -> Repository:
+    """Open the repository ``config`` (one of ``settings``' repositories, or what :meth:`Settings.repository`
+    made of a URL or path) describes, with the credentials ``settings`` find for it."""
+    config = dataclasses.replace(config, state_dir=str(settings.cache_dir))
     backend = BACKENDS.get(config.scheme)
     if backend is None:
         raise ConfigError(

@@ -3,9 +3,10 @@
 What every use case shares about OpenPGP signatures (gpg itself and the trust rules are in
 :mod:`registry.signing`):
 
-* **Which policy and which key**: :func:`policy_for` reads a repository's ``require_signatures``,
-  ``trusted_keys`` and ``trusted_keyring``; :func:`signer_for` its ``sign_with`` and ``passphrase_env`` (or
-  what the caller asked for).
+* **Which policy and which key**: :func:`opening` opens the repository a use case was given and reads its
+  configuration once, into an :class:`Opened`: its policy (``require_signatures``, ``trusted_keys``,
+  ``trusted_keyring``) and the user's gpg home travel with it; :func:`signer_for` reads its ``sign_with`` and
+  ``passphrase_env`` (or what the caller asked for).
 * **Publishing**: :func:`publish_signatures` signs files and uploads each ``NAME.asc`` with its four checksum
   sidecars (``.asc.md5`` ... ``.asc.sha512``, as Maven deploys them, so strict repositories accept them),
   create-only, before the signed file itself is published.
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,13 +34,14 @@ from registry.modelcard import CLASSIFIER as CARD_CLASSIFIER
 from registry.modelcard import ModelCard
 from registry.repository.base import PathExists, Repository, Source
 from registry.repository.config import RepositoryConfig
-from registry.settings import Settings
+from registry.settings import Settings, open_configured
 from registry.signing import EXTENSION, SignatureCheck, Signer, TrustPolicy, Verifier, gpg_available
 from registry.store import ABSENT, Cache, CacheNote, fill_model, remote_checksum
 
 __all__ = [
     "MARK",
     "UNREAD",
+    "Opened",
     "Signed",
     "card_signature_to_read",
     "check_cached",
@@ -48,15 +50,12 @@ __all__ = [
     "check_jar",
     "check_signature",
     "checked_model",
-    "config_of",
     "describe_signature",
-    "keyring_now",
-    "policy_for",
+    "opening",
     "publish_signatures",
     "recorded_unsigned",
     "signature_path",
     "signer_for",
-    "verifier_for",
 ]
 
 #: The file in a cache entry that records the signature check of its jar.
@@ -68,29 +67,15 @@ def signature_path(path: str) -> str:
     return f"{path}.{EXTENSION}"
 
 
-def config_of(spec: Repository | str | None, repo: Repository, settings: Settings) -> RepositoryConfig | None:
-    """The configuration of the repository ``spec`` names (as given to a use case) and ``repo`` is."""
-    if repo.config is not None:
-        return repo.config
-    return None if isinstance(spec, Repository) else settings.repository(spec)
-
-
 def _gnupghome(settings: Settings) -> Path | None:
+    """The user's gpg home, from the settings' environment (``GNUPGHOME``; ``None``: gpg's own default)."""
     home = settings.env.get("GNUPGHOME")
     return Path(home) if home else None
 
 
-def keyring_now(policy: TrustPolicy, settings: Settings) -> str:
-    """The state of the keys a check under ``policy`` reads (:meth:`TrustPolicy.keys_state`), now: what a command
-    that checks many files takes once, before its checks (``keys`` of :func:`check_card`)."""
-    return policy.keys_state(_gnupghome(settings))
-
-
-def policy_for(spec: Repository | str | None, repo: Repository, settings: Settings) -> TrustPolicy:
-    """The signature policy of a repository (none, for one opened by URL or path, or by hand)."""
-    config = config_of(spec, repo, settings)
+def _policy(config: RepositoryConfig | None, where: str) -> TrustPolicy:
     if config is None:
-        return TrustPolicy(where=repo.display)
+        return TrustPolicy(where=where)
     return TrustPolicy(
         require=config.require_signatures,
         trusted_keys=frozenset(config.trusted_keys),
@@ -99,31 +84,70 @@ def policy_for(spec: Repository | str | None, repo: Repository, settings: Settin
     )
 
 
-def verifier_for(policy: TrustPolicy, settings: Settings) -> Verifier:
-    """A :class:`Verifier` for ``policy``, reading the user's keyring from the settings' ``GNUPGHOME``."""
-    return policy.verifier(_gnupghome(settings))
+@dataclass(frozen=True)
+class Opened:
+    """A repository opened for a use case, with what its configuration says about signatures, read once at the
+    opening (:func:`opening`): ``config`` (``None`` for a repository made by hand), its signature ``policy``
+    (``require_signatures``, ``trusted_keys``, ``trusted_keyring``; nothing asked where there is no configuration)
+    and the user's gpg home (``GNUPGHOME`` of the settings)."""
+
+    repository: Repository
+    settings: Settings
+    config: RepositoryConfig | None
+    policy: TrustPolicy
+    gnupghome: Path | None
+
+    @classmethod
+    def of(cls, repository: Repository, settings: Settings, config: RepositoryConfig | None) -> Opened:
+        """``repository``, opened from ``config`` under ``settings``."""
+        return cls(repository, settings, config, _policy(config, repository.display), _gnupghome(settings))
+
+    def keys_now(self) -> str:
+        """The state of the keys a check under the policy reads (:meth:`TrustPolicy.keys_state`), now: what a
+        command that checks many files takes once, before its checks (``keys`` of :func:`check_card`)."""
+        return self.policy.keys_state(self.gnupghome)
+
+    def verifier(self) -> Verifier:
+        """A :class:`Verifier` for the policy, reading the user's keyring."""
+        return self.policy.verifier(self.gnupghome)
 
 
-def signer_for(sign: str | bool | None, config: RepositoryConfig | None, settings: Settings) -> Signer | None:
-    """Who signs: ``sign`` a key (``True``: the repository's ``sign_with``, else gpg's default key; ``False``: no
-    one), or by default the repository's ``sign_with`` (``None`` when it has none).
+@contextlib.contextmanager
+def opening(repository: Repository | str | None, settings: Settings | None = None) -> Iterator[Opened]:
+    """The repository a use case was given (open, or a name/URL/path opened here from ``settings``, loaded if not
+    given, and closed after use), with its policy. The configuration is read once: the one the name chose, or for
+    an open repository the one it was opened from (:attr:`Repository.config`), so that a repository opened with
+    :func:`~registry.settings.open_repository` and passed in keeps its policy."""
+    settings = settings or Settings.load()
+    if isinstance(repository, Repository):
+        yield Opened.of(repository, settings, repository.config)
+        return
+    config = settings.repository(repository)
+    with open_configured(config, settings) as repo:
+        yield Opened.of(repo, settings, config)
+
+
+def signer_for(sign: str | bool | None, opened: Opened) -> Signer | None:
+    """Who signs into ``opened``: ``sign`` a key (``True``: the repository's ``sign_with``, else gpg's default key;
+    ``False``: no one), or by default the repository's ``sign_with`` (``None`` when it has none).
 
     :raises ConfigError: ``passphrase_env`` names a variable that is not set.
     """
+    config, env = opened.config, opened.settings.env
     if sign is False or (sign is None and (config is None or not config.sign_with)):
         return None
     key = sign if isinstance(sign, str) and sign else (config.sign_with if config else None)
     passphrase = None
     if config is not None and config.passphrase_env:
         variable = config.passphrase_env
-        if variable not in settings.env:
+        if variable not in env:
             raise ConfigError(
                 f"Repository {config.name!r}: passphrase_env names {variable}, but {variable} is not set in the "
                 "environment. Set it, or remove passphrase_env to let gpg-agent unlock the key."
             )
-        passphrase = settings.env[variable]
+        passphrase = env[variable]
     hidden = config.passphrase_env if config is not None else None
-    return Signer(key=key or None, passphrase=passphrase, home=_gnupghome(settings), passphrase_env=hidden)
+    return Signer(key=key or None, passphrase=passphrase, home=opened.gnupghome, passphrase_env=hidden)
 
 
 def publish_signatures(
@@ -171,13 +195,14 @@ def check_signature(
     path: str,
     data: Path | bytes,
     policy: TrustPolicy,
-    settings: Settings,
+    home: Path | None,
     what: str,
     *,
     refused: str = "",
     signature: bytes | None = UNREAD,
 ) -> SignatureCheck | None:
-    """Judge the signature of the repository file ``path`` (its verified content: ``data``) under ``policy``.
+    """Judge the signature of the repository file ``path`` (its verified content: ``data``) under ``policy``, with
+    the gpg home ``home`` (:attr:`Opened.gnupghome`).
 
     :returns: the accepted signature, or ``None`` for a file that is unsigned (and allowed to be), or that cannot
         be checked because gpg is missing and the policy asks nothing.
@@ -190,7 +215,7 @@ def check_signature(
         signature = _read_signature(repository, path)
     if signature is None:
         return policy.judge(what, None, refused=refused)
-    with verifier_for(policy, settings) as verifier:
+    with policy.verifier(home) as verifier:
         return policy.judge(what, verifier.verify(data, signature, what), refused=refused)
 
 
@@ -231,7 +256,7 @@ class Signed:
 def check_cached(
     file: Signed,
     policy: TrustPolicy,
-    settings: Settings,
+    home: Path | None,
     *,
     refused: str = "",
     signature: bytes | None = UNREAD,
@@ -240,10 +265,11 @@ def check_cached(
     """:func:`check_signature` of ``file``'s verified content, unless its mark records a check of these bytes under
     this very policy and with the keyring unchanged since (:meth:`TrustPolicy.keys_state`: a stat, so a warm read
     still runs no gpg); a new check is recorded in the mark. Returns the signature as recorded (``None``: unsigned,
-    or not checked). ``keys``: :func:`keyring_now`, taken before a command's checks (by default, before this one).
+    or not checked). ``keys``: :meth:`Opened.keys_now`, taken before a command's checks (by default, before this
+    one).
     """
     if keys is None:
-        keys = keyring_now(policy, settings)  # before the check: a keyring changed meanwhile checks again
+        keys = policy.keys_state(home)  # before the check: a keyring changed meanwhile checks again
     mark = file.mark
     recorded = _read_mark(mark, policy, keys)
     if recorded is not None:
@@ -253,7 +279,7 @@ def check_cached(
         return None  # not checked, so not remembered as checked either
     content = b"" if signature is None else file.load()  # known unsigned: nothing is checked against it
     check = check_signature(
-        file.repository, file.path, content, policy, settings, file.what, refused=refused, signature=signature
+        file.repository, file.path, content, policy, home, file.what, refused=refused, signature=signature
     )
     try:  # written in place: a torn mark does not parse, and the check is made again
         try:
@@ -268,29 +294,28 @@ def check_cached(
 
 
 def check_card(
-    repository: Repository,
+    opened: Opened,
     coordinate: Coordinate,
-    policy: TrustPolicy,
-    settings: Settings,
     *,
     refused: str = "",
     cache: Cache | None = None,
     signature: bytes | None = UNREAD,
     keys: str | None = None,
 ) -> dict[str, Any] | None:
-    """The signature of a version's card sidecar, checked under ``policy``, or remembered from such a check of the
-    same bytes (the mark is a note in the artifact's cache folder); ``None`` when unsigned. The card's checksum is
-    asked of the repository only where the cache's index does not know what this repository served. ``signature``:
-    the card's ``.asc`` if already read (``None``: there is none; see :func:`card_signature_to_read`). ``keys``: see
-    :func:`check_cached`.
+    """The signature of a version's card sidecar in ``opened``, checked under its policy, or remembered from such a
+    check of the same bytes (the mark is a note in the artifact's cache folder); ``None`` when unsigned. The card's
+    checksum is asked of the repository only where the cache's index does not know what this repository served.
+    ``signature``: the card's ``.asc`` if already read (``None``: there is none; see
+    :func:`card_signature_to_read`). ``keys``: see :func:`check_cached`.
 
     :raises SignatureError: refused. :raises ArtifactNotFound: no card. :raises IntegrityError: it does not match
         its checksum.
     """
     path = coordinate.path("json", CARD_CLASSIFIER)
     name = coordinate.file_name("json", CARD_CLASSIFIER)
+    repository = opened.repository
     what = f"{name} (the model card of {coordinate}) in {repository.display}"
-    cache = cache if cache is not None else Cache(settings.cache_dir)
+    cache = cache if cache is not None else Cache(opened.settings.cache_dir)
     known = cache.served(repository.origin, coordinate, name)
     algorithm, digest = known if known not in (None, ABSENT) else remote_checksum(repository, path, what)
     mark = _card_mark(cache, coordinate, name, algorithm, digest)
@@ -304,7 +329,7 @@ def check_card(
         return data
 
     signed = Signed(repository, path, what, load, mark)
-    return check_cached(signed, policy, settings, refused=refused, signature=signature, keys=keys)
+    return check_cached(signed, opened.policy, opened.gnupghome, refused=refused, signature=signature, keys=keys)
 
 
 def _card_mark(cache: Cache, coordinate: Coordinate, name: str, algorithm: str, digest: str) -> CacheNote:
@@ -319,23 +344,19 @@ def recorded_unsigned(card: ModelCard, policy: TrustPolicy) -> bool:
 
 
 def card_signature_to_read(
-    repository: Repository,
-    coordinate: Coordinate,
-    policy: TrustPolicy,
-    cache: Cache,
-    settings: Settings,
-    keys: str | None = None,
+    opened: Opened, coordinate: Coordinate, cache: Cache, keys: str | None = None
 ) -> Callable[[], bytes | None] | None:
     """The read of a version's card ``.asc`` (its content, ``None``: unsigned) where :func:`check_card` will need
     it, to make ahead, e.g. beside the card; ``None`` where it will not: nothing is checked, or this repository's
-    card was checked under ``policy``, with the keyring as it is, before (the cache's index and the mark say so).
+    card was checked under its policy, with the keyring as it is, before (the cache's index and the mark say so).
     Asks the repository nothing itself. ``keys``: see :func:`check_cached`."""
+    repository, policy = opened.repository, opened.policy
     if not wants_signature(policy):
         return None
     name = coordinate.file_name("json", CARD_CLASSIFIER)
     known = cache.served(repository.origin, coordinate, name)
     if known not in (None, ABSENT):
-        keys = keyring_now(policy, settings) if keys is None else keys
+        keys = opened.keys_now() if keys is None else keys
         if _read_mark(_card_mark(cache, coordinate, name, *known), policy, keys) is not None:
             return None
     path = coordinate.path("json", CARD_CLASSIFIER)
@@ -347,7 +368,7 @@ def check_jar(
     coordinate: Coordinate,
     jar: Path,
     policy: TrustPolicy,
-    settings: Settings,
+    home: Path | None,
     mark: Path,
     *,
     signature: bytes | None = UNREAD,
@@ -358,31 +379,30 @@ def check_jar(
     there is none). :raises SignatureError: refused, nothing extracted."""
     what = f"{coordinate.file_name('jar')} of {coordinate} in {repository.display}"
     signed = Signed(repository, coordinate.path("jar"), what, lambda: jar, mark)
-    return check_cached(signed, policy, settings, refused=refused, signature=signature)
+    return check_cached(signed, policy, home, refused=refused, signature=signature)
 
 
 def checked_model(
-    repository: Repository,
+    opened: Opened,
     coordinate: Coordinate,
     cache: Cache,
-    policy: TrustPolicy,
-    settings: Settings,
     *,
     refused: str = "Nothing was extracted.",
 ) -> Path:
-    """The cache entry of a version's jar (``model/`` extracted, and its :data:`MARK`), its signature judged under
-    ``policy``: one this repository served before is judged from its mark (no request; no gpg unless the policy or
-    the keyring changed since), else it is downloaded, verified, judged and extracted
+    """The cache entry of a version's jar in ``opened`` (``model/`` extracted, and its :data:`MARK`), its signature
+    judged under its policy: one this repository served before is judged from its mark (no request; no gpg unless
+    the policy or the keyring changed since), else it is downloaded, verified, judged and extracted
     (:func:`~registry.store.fill_model`).
 
     :raises SignatureError: refused (nothing extracted), the message ending with ``refused``.
     :raises ArtifactNotFound, IntegrityError: see :func:`~registry.store.fill_model`.
     """
     jar = coordinate.path("jar")
+    repository, policy = opened.repository, opened.policy
 
     def check(local: Path, folder: Path, signature: bytes | None = UNREAD) -> object:
         return check_jar(
-            repository, coordinate, local, policy, settings, folder / MARK, signature=signature, refused=refused
+            repository, coordinate, local, policy, opened.gnupghome, folder / MARK, signature=signature, refused=refused
         )
 
     entry = cache.model(repository.origin, coordinate)
@@ -397,7 +417,7 @@ def checked_model(
 def check_copies(
     files: Mapping[str, Path],
     policies: Sequence[TrustPolicy],
-    settings: Settings,
+    home: Path | None,
     what: str,
     *,
     signed_by: str | None = None,
@@ -414,7 +434,7 @@ def check_copies(
     if not names or (not gpg_available() and signed_by is None and not any(p.active for p in policies)):
         return dict.fromkeys(names)
     keyrings = {policy.keyring for policy in policies} | ({None} if signed_by else set())
-    verifiers = {keyring: Verifier(keyring, home=_gnupghome(settings)) for keyring in keyrings}
+    verifiers = {keyring: Verifier(keyring, home=home) for keyring in keyrings}
     accepted: dict[str, SignatureCheck | None] = {}
     with contextlib.ExitStack() as stack:
         for verifier in verifiers.values():

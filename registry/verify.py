@@ -18,14 +18,14 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from registry.checksums import SIDECAR_SUFFIXES, STRONGEST_FIRST
-from registry.coordinates import Coordinate, Module
+from registry.coordinates import Coordinate
 from registry.exceptions import ArtifactNotFound, IntegrityError, SignatureError
 from registry.promotion import CLASSIFIER as PROMOTION_CLASSIFIER
 from registry.repository.base import Repository
-from registry.settings import Settings, using_repository
+from registry.settings import Settings
 from registry.signing import EXTENSION, SignatureCheck, TrustPolicy, Verifier
 from registry.store import fetch_verified, select
-from registry.trust import policy_for, verifier_for
+from registry.trust import opening
 
 __all__ = ["FileCheck", "VersionCheck", "verify"]
 
@@ -97,19 +97,18 @@ def verify(
     *,
     repository: Repository | str | None = None,
     settings: Settings | None = None,
-    module: Module | None = None,
 ) -> VersionCheck:
     """Check every file of the version ``spec`` names (a coordinate or ``GROUP:ARTIFACT:SELECTOR``).
 
     :returns: one :class:`FileCheck` per file; ``VersionCheck.ok`` is whether all passed.
     :raises ArtifactNotFound: no such version. :raises ConfigError: a file is signed, and gpg is not installed.
     """
-    with using_repository(repository, settings) as (repo, active):
-        coordinate = select(spec, repo, module)
+    with opening(repository, settings) as opened:
+        repo, policy = opened.repository, opened.policy
+        coordinate = select(spec, repo)
         names = {n for n in repo.list(coordinate.directory) if not n.endswith("/")}
         if coordinate.file_name("jar") not in names:
             raise ArtifactNotFound(f"{coordinate} does not exist in {repo.display}.")
-        policy = policy_for(repository, repo, active)
         signed = any(n.endswith(f".{EXTENSION}") for n in names)
         record = coordinate.file_name("json", PROMOTION_CLASSIFIER)
         checks: list[FileCheck] = []
@@ -123,7 +122,7 @@ def verify(
                     files[name] = local
                 except (IntegrityError, ArtifactNotFound) as exc:
                     sums[name] = f"FAILED: {exc}"
-            verifier = verifier_for(policy, active) if signed else None
+            verifier = opened.verifier() if signed else None
             with contextlib.ExitStack() as stack:
                 if verifier is not None:
                     stack.enter_context(verifier)

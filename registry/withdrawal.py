@@ -29,7 +29,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from registry._util import parse_json
+from registry._util import parse_json, record_json
 from registry.exceptions import InvalidInput
 
 __all__ = ["LOG_NAME", "PAST", "SCHEMA", "YankEvent", "YankLog", "is_record_name", "record_classifier"]
@@ -131,7 +131,7 @@ class YankEvent:
 
     def to_json(self) -> bytes:
         """The record as stored: indented JSON with sorted keys."""
-        return (json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n").encode()
+        return record_json(self.to_dict())
 
 
 @dataclass(frozen=True)
@@ -181,7 +181,7 @@ class YankLog:
 
     def render(self) -> bytes:
         data = {"schema": SCHEMA, "events": [e.to_dict() for e in self.events]}
-        return (json.dumps(data, indent=2, sort_keys=True) + "\n").encode()
+        return record_json(data)
 
 
 def _order(key: tuple[str, int, int]) -> tuple[tuple[int, ...], str, int, int]:

@@ -23,15 +23,6 @@ from registry.withdrawal import YankEvent
 __all__ = ["Yanked", "unyank", "yank"]
 
 
-@dataclass(frozen=True)
-class Yanked:
-    """What a yank or unyank did: the event recorded, in which repository."""
-
-    coordinate: Coordinate
-    event: YankEvent
-    repository: str
-
-
 def _exact(spec: str | Coordinate, command: str) -> Coordinate:
     if isinstance(spec, Coordinate):
         return spec
@@ -42,6 +33,15 @@ def _exact(spec: str | Coordinate, command: str) -> Coordinate:
             f"find it with 'registry versions {module}'."
         )
     return module.at(selector.exact)
+
+
+@dataclass(frozen=True)
+class Yanked:
+    """What a yank or unyank did: the event recorded, in which repository."""
+
+    coordinate: Coordinate
+    event: YankEvent
+    repository: str
 
 
 def yank(

@@ -86,7 +86,8 @@ def deploy(
         "sign": signing_key(sign),
     }
     asked = "--portable" if portable else "The repository's `portable` setting"
-    portable = portable or settings.repository(repository).portable
+    config = settings.repository(repository)  # parsed once: for its portable setting, then to say where it went
+    portable = portable or config.portable
     if portable == "onnx" and parity_data is None:
         raise NotPortable(
             f"{asked} asks for an ONNX twin, which is proven equal to Spark on data: pass --parity-data PATH "
@@ -99,7 +100,7 @@ def deploy(
         released = deploy_model(path, target, **options)
     else:
         released = _deploy_with_twin(path, target, portable, parity_data, options)
-    click.echo(f"Deployed {path} to {settings.repository(repository).display}", err=True)
+    click.echo(f"Deployed {path} to {config.display}", err=True)
     click.echo(str(released))
 
 

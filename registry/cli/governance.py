@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 from typing import Any
 
 import click
@@ -160,24 +162,14 @@ def prune(
     One line per version: 'keep VERSION: why' or 'delete VERSION: why'. The repository's prune_* keys set the
     defaults, so a schedule can run 'registry prune GROUP:ARTIFACT -r REPO --apply'.
     """
-    import datetime as dt
-    import re
-
-    from registry.exceptions import InvalidInput
     from registry.prune import prune as prune_versions
 
-    age = None
-    if older_than is not None:
-        match = re.fullmatch(r"([0-9]{1,5})d", older_than.strip())
-        if match is None:
-            raise InvalidInput(f"Invalid --older-than {older_than!r}: give a number of days such as 90d.")
-        age = dt.timedelta(days=int(match[1]))
     decisions = prune_versions(
         artifact,
         repository=repository,
         settings=load_settings(),
         keep_last=keep_last,
-        older_than=age,
+        older_than=_days(older_than),
         keep_series=keep_series,
         apply=apply,
     )
@@ -185,6 +177,18 @@ def prune(
         click.echo(str(decision))
     deleted = sum(d.delete for d in decisions)
     click.echo(f"{'Deleted' if apply else 'Would delete'} {deleted} of {len(decisions)} version(s).", err=True)
+
+
+def _days(older_than: str | None) -> dt.timedelta | None:
+    """``--older-than 90d`` as a time span; ``None`` when it is not given."""
+    from registry.exceptions import InvalidInput
+
+    if older_than is None:
+        return None
+    match = re.fullmatch(r"([0-9]{1,5})d", older_than.strip())
+    if match is None:
+        raise InvalidInput(f"Invalid --older-than {older_than!r}: give a number of days such as 90d.")
+    return dt.timedelta(days=int(match[1]))
 
 
 #: Registered by :mod:`registry.cli`.

@@ -10,8 +10,8 @@ from registry.deploy import RUNTIME_PRESENT, release_jar
 from registry.jvm.build import build, runtime_pom
 from registry.pom import jvm_runtime
 from registry.repository.base import Repository
-from registry.settings import Settings, using_repository
-from registry.trust import config_of, signer_for
+from registry.settings import Settings
+from registry.trust import opening, signer_for
 
 __all__ = ["Published", "publish"]
 
@@ -43,8 +43,9 @@ def publish(
     """
     settings = settings or Settings.load()
     coordinate = jvm_runtime()
-    with using_repository(repository, settings) as (repo, active):
-        signer = signer_for(sign, config_of(repository, repo, active), active)
+    with opening(repository, settings) as opened:
+        repo, active = opened.repository, opened.settings
+        signer = signer_for(sign, opened)
         key = repo.origin or repo.display
         if repo.exists(coordinate.path("jar")):
             RUNTIME_PRESENT[key] = True

@@ -12,9 +12,9 @@ from registry.coordinates import Coordinate, request_of
 from registry.exceptions import ArtifactNotFound
 from registry.portable.layout import CLASSIFIER, EXTENSION, twin_path
 from registry.repository.base import Repository
-from registry.settings import Settings, using_repository
+from registry.settings import Settings
 from registry.store import Cache, read_verified, select_version
-from registry.trust import check_signature, policy_for
+from registry.trust import check_signature, opening
 
 if TYPE_CHECKING:
     from registry.portable.run import Twin
@@ -54,7 +54,8 @@ def fetch_twin(
         by a key not trusted, or missing where the policy requires one.
     """
     module, selector = request_of(spec)
-    with using_repository(repository, settings) as (repo, active):
+    with opening(repository, settings) as opened:
+        repo, active = opened.repository, opened.settings
         cache = Cache(cache_dir or active.cache_dir)
         coordinate = select_version(module, selector, repo)
         path = twin_path(coordinate)
@@ -67,7 +68,7 @@ def fetch_twin(
                 "portable='onnx' to attach one."
             ) from None
         what = f"{name} (the ONNX twin of {coordinate}) in {repo.display}"
-        check = check_signature(repo, path, data, policy_for(repository, repo, active), active, what)
+        check = check_signature(repo, path, data, opened.policy, opened.gnupghome, what)
     return FetchedTwin(coordinate, data, check.signer if check is not None else None, repo.display)
 
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import onnxruntime
@@ -42,7 +42,7 @@ class InputColumn:
     """One column the twin reads: its name and ``"float"`` or ``"string"``."""
 
     name: str
-    type: str
+    type: Literal["float", "string"]
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,9 @@ class Twin:
         try:
             declared = json.loads(meta.get(INPUTS_KEY, "[]"))
             categories = json.loads(meta.get(CATEGORIES_KEY, "{}"))
-            self.inputs = tuple(InputColumn(str(c["name"]), str(c["type"])) for c in declared)
+            self.inputs = tuple(
+                InputColumn(str(c["name"]), "string" if c["type"] == "string" else "float") for c in declared
+            )
             self._categories = {
                 str(column): _Categories(frozenset(map(str, spec["labels"])), str(spec["handle_invalid"]))
                 for column, spec in categories.items()

@@ -29,6 +29,7 @@ import pyarrow.dataset as pa_dataset
 import pyarrow.parquet as pq
 
 from registry import events
+from registry.coordinates import Coordinate
 from registry.exceptions import InvalidInput
 from registry.portable.fetch import fetch_twin
 from registry.portable.run import Twin
@@ -84,7 +85,7 @@ def _scored(twin: Twin, batch: pa.RecordBatch, keep: Sequence[str]) -> pa.Table:
 
 
 def score_twin(
-    spec: str,
+    spec: str | Coordinate,
     input_path: str,
     output_path: str,
     *,

@@ -28,12 +28,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from registry.coordinates import Coordinate, parse_request
-from registry.exceptions import (
-    ArtifactNotFound,
-    InvalidInput,
-    InvalidModel,
-    RegistryError,
-)
+from registry.exceptions import ArtifactNotFound, InvalidInput, InvalidModel, RegistryError
 from registry.modelcard import ModelCard
 from registry.payload import Signature
 from registry.portable.fetch import fetch_twin

@@ -75,6 +75,12 @@ class Repository(ABC):
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
 
+    def read_ahead(self, paths: Sequence[str]) -> None:
+        """Start reading these small files now, for a :meth:`read` of each to come soon (a use case that knows what
+        it will read first names it while it still has other work to do). Best effort: each answer serves the next
+        read of its path, once; by default nothing is started."""
+        del paths  # a repository whose reads cost no round trip has nothing to gain
+
     def read_files(self, paths: Sequence[str]) -> list[bytes | None]:
         """:meth:`read` of every path, all at once; ``None`` for a file that does not exist. By default on the
         threads of :meth:`read_many`; a repository that can ask for many files at once (HTTP/2) overrides it."""

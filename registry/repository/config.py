@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 from registry._util import mask_url
 
@@ -63,7 +64,7 @@ class RepositoryConfig:
     profile: str | None = None
     endpoint_url: str | None = None
     #: The ONNX twin a deploy here attaches when not told otherwise: ``"onnx"``, ``"auto"`` or ``None`` (none).
-    portable: str | None = None
+    portable: Literal["onnx", "auto"] | None = None
 
     @property
     def scheme(self) -> str:

@@ -30,10 +30,10 @@ from registry.archive import check_embedded_pom
 from registry.coordinates import Coordinate, Module
 from registry.exceptions import ArtifactNotFound, InvalidCoordinate
 from registry.repository.base import Repository
-from registry.settings import Settings, using_repository
+from registry.settings import Settings
 from registry.spark.session import is_connect
 from registry.store import Cache, fill_model_from_jar
-from registry.trust import MARK, Signed, check_cached, policy_for
+from registry.trust import MARK, Signed, check_cached, opening
 from registry.versions import Version
 
 __all__ = [
@@ -150,13 +150,13 @@ def extract_checked(
     :raises SignatureError: refused (nothing is extracted). :raises ConfigError: gpg is not installed.
     :raises IntegrityError: the jar changed while it was copied into the cache.
     """
-    with using_repository(repository, settings) as (repo, active):
-        policy = policy_for(repository, repo, active)
+    with opening(repository, settings) as opened:
+        repo, policy = opened.repository, opened.policy
         what = f"{model.jar} on the classpath ({model.coordinate}, signature from {repo.display})"
 
         def check(jar: Path, folder: Path) -> None:
             if policy.active:
                 signed = Signed(repo, model.coordinate.path("jar"), what, lambda: jar, folder / MARK)
-                check_cached(signed, policy, active, refused="Nothing was extracted.")
+                check_cached(signed, policy, opened.gnupghome, refused="Nothing was extracted.")
 
         return fill_model_from_jar(Cache(cache_dir), model.coordinate, model.jar, check)

@@ -189,8 +189,7 @@ def deploy(
 def configured_portable(repository: Repository | str | None, settings: Settings) -> Literal["onnx", "auto"] | None:
     """The repository's ``portable`` setting (``None`` for one opened by URL or path, or by hand)."""
     config = repository.config if isinstance(repository, Repository) else settings.repository(repository)
-    value = config.portable if config is not None else None
-    return "onnx" if value == "onnx" else "auto" if value == "auto" else None
+    return config.portable if config is not None else None
 
 
 def deploy_saved(

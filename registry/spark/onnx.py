@@ -67,8 +67,7 @@ class _Located:
     path: str
     stage: Transformer
 
-    @property
-    def label(self) -> str:
+    def __str__(self) -> str:
         return f"stage #{self.path} {type(self.stage).__name__}"
 
 
@@ -132,7 +131,7 @@ def _registrations(stages: list[_Located]) -> tuple[dict[str, Any], dict[str, An
             converter = CONVERTERS.get(name) or get_converter(name)
             shape = SHAPES.get(name) or get_shape_calculator(name)
         except ValueError:
-            raise NotPortable(f"{located.label} has no ONNX converter.") from None
+            raise NotPortable(f"{located} has no ONNX converter.") from None
         converters[name] = _wrapped(name, converter, locate)
         shapes[name] = _wrapped(name, shape, locate)
     return converters, shapes
@@ -162,7 +161,7 @@ def _convert(
             finally:
                 tempfile.tempdir = before
     except _StageFailed as failed:
-        where = next((s.label for s in stages if s.stage is failed.stage), "a stage")
+        where = next((str(s) for s in stages if s.stage is failed.stage), "a stage")
         raise NotPortable(f"{where} does not convert to ONNX: {failed.error}") from None
     except NotPortable:
         raise

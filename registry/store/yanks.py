@@ -23,12 +23,21 @@ from registry.store.metadata import PUBLISH_DEADLINE, read_metadata
 from registry.versions import Version
 from registry.withdrawal import LOG_NAME, YankEvent, YankLog, record_classifier
 
-__all__ = ["finish_prune", "log_path", "pruned_gone", "pruned_leftovers", "read_yanks", "record_yank", "unpublish"]
+__all__ = [
+    "finish_prune", "log_path", "pruned_gone", "pruned_leftovers", "read_listings_ahead", "read_yanks", "record_yank",
+    "unpublish",
+]  # fmt: skip
 
 
 def log_path(module: Module) -> str:
     """Where the artifact's yank log is: beside its ``maven-metadata.xml``."""
     return f"{module.path}/{LOG_NAME}"
+
+
+def read_listings_ahead(repository: Repository, modules: Sequence[Module]) -> None:
+    """Start reading each artifact's ``maven-metadata.xml`` and yank log at once (:meth:`Repository.read_ahead
+    <registry.repository.base.Repository.read_ahead>`), for a command that reads both: one round trip, not two."""
+    repository.read_ahead([path for module in modules for path in (module.metadata_path, log_path(module))])
 
 
 def read_yanks(repository: Repository, module: Module) -> YankLog:

@@ -26,7 +26,7 @@ from registry.catalog import build_catalog
 from registry.deploy import deploy
 from registry.exceptions import ArtifactNotFound, AuthenticationFailed
 from registry.repository.config import Credentials, RepositoryConfig
-from registry.repository.http import multiplexed_reads
+from registry.repository.http import multiplexed_reads, transport
 from registry.repository.http.multiplexed_reads import MultiplexedReader
 from registry.repository.http.repository import HttpRepository
 from registry.repository.http.request_settings import Endpoint
@@ -201,6 +201,21 @@ def test_reads_go_on_when_the_process_holds_over_a_thousand_descriptors(
             os.close(fd)
 
 
+def test_a_batch_larger_than_libcurl_holds_at_once_is_answered_whole_and_in_order(
+    reader: MultiplexedReader, repo: DavRepo
+) -> None:
+    # libcurl looks at every handle it holds each time it runs: a batch is handed over a window at a time (two
+    # reads per HTTP/1.1 connection, a stream each on HTTP/2), and the handles of finished reads carry the next
+    at_once = reader._at_once
+    names = [f"file-{n}.json" for n in range(3 * min(at_once, 40) + 1)]
+    for name in names[::2]:
+        (repo.root / name).write_bytes(name.encode() * 3)
+    answers = reader.get_many(names)
+    expected = [(200, name.encode() * 3) if n % 2 == 0 else (404, b"") for n, name in enumerate(names)]
+    assert [a[:2] if a else a for a in answers] == expected
+    assert len(reader._handles) <= at_once  # handles made: no more than a window's
+
+
 def _driver_alive(reader: MultiplexedReader) -> threading.Thread | None:
     driver = reader._driver
     return driver if driver is not None and driver in threading.enumerate() else None
@@ -298,3 +313,35 @@ def test_a_read_sent_as_the_driving_thread_ends_is_answered(
         assert race.answers == [(200, content, mock.ANY)]  # answered, not left in the queue until its patience ran out
     finally:
         reader.close()
+
+
+@pytest.mark.parametrize("http2", [False, True], ids=["http/1.1", "http/2"])
+def test_a_read_ahead_serves_the_next_read_of_its_path_once(
+    nginx_server: DavServer, repo: DavRepo, http2: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = RepositoryConfig(
+        name="r", url=_url(repo, nginx_server, http2), http2="prior-knowledge" if http2 else "alpn"
+    )
+    repository = HttpRepository(config, Credentials("the test", repo.username, repo.password))
+    log = Log(nginx_server, repo)
+    (repo.root / "ahead.json").write_bytes(b'{"ahead": 1}')
+    try:
+        log.mark()
+        repository.read_ahead(["ahead.json", "missing.json"])
+        deadline = time.monotonic() + 10
+        while len(log.since()) < 2 and time.monotonic() < deadline:  # sent and answered before anything is read
+            time.sleep(0.02)
+        assert sorted(log.since()) == ["GET ahead.json", "GET missing.json"]
+        (repo.root / "ahead.json").write_bytes(b'{"ahead": 2}')
+        assert repository.read("ahead.json") == b'{"ahead": 1}'  # the answer read ahead: no request of its own
+        with pytest.raises(ArtifactNotFound):
+            repository.read("missing.json")
+        assert len(log.since()) == 2
+        assert repository.read("ahead.json") == b'{"ahead": 2}'  # once: the next read asks
+        assert len(log.since()) == 3
+        monkeypatch.setattr(transport, "AHEAD_KEPT", 0.0)
+        repository.read_ahead(["ahead.json"])
+        (repo.root / "ahead.json").write_bytes(b'{"ahead": 3}')
+        assert repository.read("ahead.json") == b'{"ahead": 3}'  # read ahead too long ago: asked again
+    finally:
+        repository.close()

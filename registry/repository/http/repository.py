@@ -100,6 +100,9 @@ class HttpRepository(StreamingRepository):
         kept = self._read_back.take(path)
         return kept if kept is not None else self.transport.get_small(path)[0]
 
+    def read_ahead(self, paths: Sequence[str]) -> None:
+        self.transport.read_ahead(list(paths))
+
     def read_files(self, paths: Sequence[str]) -> list[bytes | None]:
         """All at once on the small-read route where it can (HTTP/2: streams of one connection); the answers it
         does not take, and every read where it cannot, on the threads of :meth:`read_many`."""

@@ -42,23 +42,11 @@ from urllib3 import HTTPConnectionPool
 from urllib3.exceptions import ReadTimeoutError
 
 from registry._util import backoff, mask_url
-from registry.exceptions import (
-    AuthenticationFailed,
-    RegistryError,
-    RepositoryUnavailable,
-    UntrustedCertificate,
-)
+from registry.exceptions import AuthenticationFailed, RegistryError, RepositoryUnavailable, UntrustedCertificate
 from registry.repository import progress
 from registry.repository.base import Source
 from registry.repository.http.request_settings import MAX_SMALL_FILE, Endpoint, not_found
-from registry.repository.http.requests_errors import (
-    BrokenOff,
-    Dropped,
-    body_excerpt,
-    dropped,
-    read_short_body,
-    reason,
-)
+from registry.repository.http.requests_errors import BrokenOff, Dropped, body_excerpt, dropped, read_short_body, reason
 from registry.repository.http.requests_session import CHUNK, Authorization, PlainGet, retrying_session
 from registry.repository.http.upload_gate import GATE_PATIENCE, CountingBody, Gate, HeldTooLong
 

@@ -40,6 +40,10 @@ __all__ = ["RoutingTransport", "replayed"]
 
 log = logging.getLogger("registry.repository.http")
 
+#: An answer of the small-read route: ``(200, content, ETag)``, ``(404, b"", None)``, or ``None`` (ask again
+#: through the session).
+_Answer = tuple[int, bytes, str | None]
+
 
 class _SmallReads(Protocol):
     """The small-read route: :class:`~registry.repository.http.multiplexed_reads.MultiplexedReader`, or
@@ -52,6 +56,9 @@ class _SmallReads(Protocol):
     def close(self) -> None: ...
 
 
+#: How long an answer read ahead (:meth:`RoutingTransport.read_ahead`) may serve the read it was started for, in
+#: seconds from its sending: the command that started it reads it in the next moments; a read later asks again.
+AHEAD_KEPT = 10.0
 #: Connections for small reads a deploy opens ahead of use: the previous build's card and its checksum, at once.
 _SMALL_READS_AHEAD = 2
 
@@ -88,8 +95,9 @@ def _verify(config: RepositoryConfig, environ: os._Environ[str] | dict[str, str]
 class RoutingTransport:
     """Requests to one repository's base URL, with credentials, timeouts, retries of reads and error mapping.
 
-    Thread-safe for concurrent requests: up to :data:`POOL_SIZE` kept-alive connections each for small reads and
-    for everything else.
+    Thread-safe for concurrent requests: small reads on one HTTP/2 connection, or up to
+    :data:`~registry.repository.http.request_settings.SMALL_READ_CONNECTIONS` HTTP/1.1 ones; everything else on up
+    to :data:`POOL_SIZE` kept-alive connections.
     """
 
     def __init__(self, endpoint: Endpoint, *, session_only: bool = False) -> None:
@@ -105,6 +113,8 @@ class RoutingTransport:
         self._small_reads: _SmallReads | bool | None = False  # False: not set up yet; None: not possible
         self._lock = threading.Lock()  # the session's making
         self._reader_lock = threading.Lock()  # the reader's
+        # reads started ahead, by path: when, and how to wait for the answer (under the reader's lock)
+        self._ahead: dict[str, tuple[float, Callable[[], _Answer | None]]] = {}
 
     def full(self) -> session.RequestsTransport:
         """The ``requests`` transport, made on first use."""
@@ -156,7 +166,10 @@ class RoutingTransport:
         if reader is None:
             return self.full().get_small(path)
         started = time.monotonic()
-        answer = reader.get(path)
+        with self._reader_lock:
+            sent, ahead = self._ahead.pop(path, (0.0, None))
+        fresh = ahead is not None and started - sent < AHEAD_KEPT
+        answer = ahead() if ahead is not None and fresh else reader.get(path)
         if answer is None:
             return self.full().get_small(path, spent=1)
         status, content, etag = answer
@@ -164,6 +177,18 @@ class RoutingTransport:
         if status == 404:
             raise not_found(path, self.display)
         return content, etag
+
+    def read_ahead(self, paths: list[str]) -> None:
+        """Send GETs of ``paths`` now on the small-read route (where it can send them so), each answer kept for the
+        next :meth:`get_small` of its path within :data:`AHEAD_KEPT` seconds (a later one asks again)."""
+        reader = self._reader()
+        send = getattr(reader, "send", None)
+        if send is None:
+            return
+        sent = time.monotonic()
+        answers = send(paths)
+        with self._reader_lock:
+            self._ahead.update((path, (sent, answer)) for path, answer in zip(paths, answers, strict=True))
 
     def get_many(self, paths: list[str]) -> list[tuple[int, bytes, str | None] | None] | None:
         """The answers of the small-read route to GETs of every path at once, where it can send them so (libcurl;
