@@ -18,6 +18,7 @@ from registry.coordinates import Coordinate
 from registry.exceptions import ArtifactNotFound, IntegrityError
 from registry.repository.base import Repository
 from registry.store.cache import Cache
+from registry.store.following import fetch_hashed
 from registry.store.verified import concurrently, sha512_or_none, strongest_checksum
 
 _T = TypeVar("_T")
@@ -43,8 +44,9 @@ def fill_model(
         jar = staging / coordinate.file_name("jar")
         path = coordinate.path("jar")
         try:
-            _, (sha512, extra) = concurrently(
-                lambda: repository.fetch(path, jar),
+            # the jar's sha512 (what a deploy writes) is computed as it arrives
+            hashed, (sha512, extra) = concurrently(
+                lambda: fetch_hashed(repository, path, jar, _LOCAL),
                 lambda: concurrently(lambda: sha512_or_none(repository, path), beside),
             )
         except ArtifactNotFound:
@@ -55,8 +57,9 @@ def fill_model(
             check(entry / coordinate.file_name("jar"), entry, extra)
         else:
             # Verified against the one digest the cache entry is named after (hashing a large jar four times was
-            # most of a cold resolve's own cost).
-            verify_digest(algorithm, file_digest(jar, algorithm), digest, f"{coordinate} from {repository.display}")
+            # most of a cold resolve's own cost), hashed as it arrived where that is its sha512.
+            actual = hashed if algorithm == _LOCAL else file_digest(jar, algorithm)
+            verify_digest(algorithm, actual, digest, f"{coordinate} from {repository.display}")
             check(jar, staging, extra)
             _install(coordinate, jar, staging, entry)
         cache.remember(repository.origin, coordinate, coordinate.file_name("jar"), algorithm, digest)
