@@ -61,7 +61,7 @@ def fill_model(
             actual = hashed if algorithm == _LOCAL else file_digest(jar, algorithm)
             verify_digest(algorithm, actual, digest, f"{coordinate} from {repository.display}")
             check(jar, staging, extra)
-            _install(coordinate, jar, staging, entry)
+            _install(coordinate, jar, staging, entry, verified=True)
         cache.remember(repository.origin, coordinate, coordinate.file_name("jar"), algorithm, digest)
         return entry
 
@@ -105,10 +105,11 @@ def _staging(cache: Cache, coordinate: Coordinate) -> Iterator[Path]:
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def _install(coordinate: Coordinate, jar: Path, staging: Path, entry: Path) -> None:
-    """Extract the verified, judged ``jar`` (in ``staging``) and its card there, and rename ``staging`` to ``entry``."""
+def _install(coordinate: Coordinate, jar: Path, staging: Path, entry: Path, *, verified: bool = False) -> None:
+    """Extract the judged ``jar`` (in ``staging``) and its card there, and rename ``staging`` to ``entry``;
+    ``verified``: against the digest it was published with (see :func:`~registry.archive.extract_model`)."""
     check_embedded_pom(jar, coordinate)
-    extract_model(jar, staging / "model")
+    extract_model(jar, staging / "model", verified=verified)
     card = read_entry(jar, CARD_ENTRY)
     if card is not None:
         (staging / "model.json").write_bytes(card)
