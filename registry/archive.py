@@ -375,14 +375,22 @@ def check_embedded_pom(jar_path: Path, coordinate: Coordinate) -> None:
 
 
 def extract_model(
-    jar_path: Path, destination: Path, limits: ExtractLimits | None = None, *, verified: bool = False
+    jar_path: Path,
+    destination: Path,
+    limits: ExtractLimits | None = None,
+    *,
+    verified: bool = False,
+    ready: Mapping[int, tuple[str, int, Path]] | None = None,
 ) -> Path:
     """Extract the ``model/`` folder of a jar into ``destination`` (which must not exist or be empty).
 
     Every entry is checked before anything is written; the model is written into a temporary sibling of
     ``destination`` and renamed into place, so that ``destination`` appears complete or not at all.
     ``verified``: every byte of the jar matched the digest it was published with, so the entries it stores
-    uncompressed (Spark's parquet files) are copied by the kernel, without their CRC-32 checked again.
+    uncompressed (Spark's parquet files) are copied by the kernel, without their CRC-32 checked again; ``ready``
+    (with ``verified``): files already holding such entries' bytes, by the offset of the entry's local header,
+    with its name and size (written while the jar downloaded, :class:`registry.store.unzipping.StreamedEntries`),
+    renamed into place where the directory's entry at that offset has that name and size.
     """
     limits = limits or ExtractLimits()
     jar = jar_path.name
@@ -414,7 +422,11 @@ def extract_model(
                     continue
                 target.parent.mkdir(parents=True, exist_ok=True)
                 if source is not None and _stored(info):
-                    _copy_stored(source, info, target, jar)
+                    written = (ready or {}).get(info.header_offset)
+                    if written is not None and written[:2] == (info.orig_filename, info.file_size):
+                        os.rename(written[2], target)
+                    else:
+                        _copy_stored(source, info, target, jar)
                 else:
                     _copy_bounded(archive, info, target, jar)
             staging.chmod(0o755)

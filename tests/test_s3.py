@@ -444,6 +444,7 @@ def test_a_jar_that_does_not_match_its_checksum_leaves_no_cache_entry(
     data = resolved.path / "stages/0_lr/data/part-00000.snappy.parquet"
     assert data.read_bytes() == (model / "stages/0_lr/data/part-00000.snappy.parquet").read_bytes()
     assert _cache_entries(cache) == [resolved.path.parent.name]
+    assert not [p for p in resolved.path.parent.iterdir() if p.name.startswith(".")]  # nothing of the staging
 
 
 def test_a_download_cut_off_midway_leaves_no_cache_entry(

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from registry.checksums import file_digest
 from registry.repository.base import Repository
+from registry.store.unzipping import StreamedEntries
 
 __all__ = ["fetch_hashed"]
 
@@ -21,13 +22,16 @@ _BLOCK = 1 << 20
 _PAUSE = 0.002  # seconds between looks at a file that has not grown
 
 
-def fetch_hashed(repository: Repository, path: str, destination: Path, algorithm: str) -> str:
+def fetch_hashed(
+    repository: Repository, path: str, destination: Path, algorithm: str, streamed: StreamedEntries | None = None
+) -> str:
     """:meth:`Repository.fetch <registry.repository.base.Repository.fetch>` ``path`` into ``destination`` and
     return its ``algorithm`` digest, computed while it downloads; whatever ``fetch`` raises is raised (after the
-    follower has stopped)."""
+    follower has stopped). ``streamed``: fed the bytes hashed, in order (emptied where the file was not followed
+    to its end)."""
     ended = threading.Event()
     with ThreadPoolExecutor(1, thread_name_prefix="hash") as pool:
-        following = pool.submit(_follow, destination, algorithm, ended)
+        following = pool.submit(_follow, destination, algorithm, ended, streamed)
         try:
             repository.fetch(path, destination)
         finally:
@@ -41,12 +45,26 @@ def fetch_hashed(repository: Repository, path: str, destination: Path, algorithm
             now = None
         if now is not None and (now.st_size, now.st_ino) == (size, inode):
             return digest
+    if streamed is not None:
+        streamed.discard()
     return file_digest(destination, algorithm)  # not followed to the end: hashed again, whole
 
 
-def _follow(destination: Path, algorithm: str, ended: threading.Event) -> tuple[str, int, int] | None:
-    """Hash ``destination`` while it is written, until ``ended`` is set and its end is read: its digest, the
-    bytes hashed and the file's inode; ``None`` where it could not be followed."""
+def _follow(
+    destination: Path, algorithm: str, ended: threading.Event, streamed: StreamedEntries | None
+) -> tuple[str, int, int] | None:
+    """Hash ``destination`` while it is written (and feed it to ``streamed``), until ``ended`` is set and its end
+    is read: its digest, the bytes hashed and the file's inode; ``None`` where it could not be followed."""
+    try:
+        return _hash(destination, algorithm, ended, streamed)
+    finally:
+        if streamed is not None:
+            streamed.stop()
+
+
+def _hash(
+    destination: Path, algorithm: str, ended: threading.Event, streamed: StreamedEntries | None
+) -> tuple[str, int, int] | None:
     try:
         descriptor = _open_when_there(destination, ended)
     except OSError:
@@ -63,6 +81,8 @@ def _follow(destination: Path, algorithm: str, ended: threading.Event) -> tuple[
             if block:
                 digest.update(block)
                 size += len(block)
+                if streamed is not None:
+                    streamed.feed(block)
             elif over:
                 return digest.hexdigest(), size, inode
             else:

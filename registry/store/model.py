@@ -8,7 +8,7 @@ import contextlib
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TypeVar
 
@@ -19,6 +19,7 @@ from registry.exceptions import ArtifactNotFound, IntegrityError
 from registry.repository.base import Repository
 from registry.store.cache import Cache
 from registry.store.following import fetch_hashed
+from registry.store.unzipping import StreamedEntries
 from registry.store.verified import concurrently, sha512_or_none, strongest_checksum
 
 _T = TypeVar("_T")
@@ -43,10 +44,12 @@ def fill_model(
     with _staging(cache, coordinate) as staging:
         jar = staging / coordinate.file_name("jar")
         path = coordinate.path("jar")
+        (staging / _STREAMED).mkdir()
+        streamed = StreamedEntries(staging / _STREAMED)
         try:
-            # the jar's sha512 (what a deploy writes) is computed as it arrives
+            # the jar's sha512 (what a deploy writes) is computed as it arrives, its large stored entries written out
             hashed, (sha512, extra) = concurrently(
-                lambda: fetch_hashed(repository, path, jar, _LOCAL),
+                lambda: fetch_hashed(repository, path, jar, _LOCAL, streamed),
                 lambda: concurrently(lambda: sha512_or_none(repository, path), beside),
             )
         except ArtifactNotFound:
@@ -58,10 +61,12 @@ def fill_model(
         else:
             # Verified against the one digest the cache entry is named after (hashing a large jar four times was
             # most of a cold resolve's own cost), hashed as it arrived where that is its sha512.
-            actual = hashed if algorithm == _LOCAL else file_digest(jar, algorithm)
-            verify_digest(algorithm, actual, digest, f"{coordinate} from {repository.display}")
+            if algorithm != _LOCAL:  # the bytes streamed were hashed, not verified
+                hashed = file_digest(jar, algorithm)
+                streamed.discard()
+            verify_digest(algorithm, hashed, digest, f"{coordinate} from {repository.display}")
             check(jar, staging, extra)
-            _install(coordinate, jar, staging, entry, verified=True)
+            _install(coordinate, jar, staging, entry, ready=streamed.entries)
         cache.remember(repository.origin, coordinate, coordinate.file_name("jar"), algorithm, digest)
         return entry
 
@@ -89,6 +94,10 @@ def fill_model_from_jar(cache: Cache, coordinate: Coordinate, jar: Path, check: 
         return entry
 
 
+#: The folder of a staging entry where large stored entries are written as the jar downloads (removed before the
+#: entry is renamed into place).
+_STREAMED = ".streamed"
+
 #: The digest a jar found on this machine is kept under: the strongest a repository offers, as a deploy uploads it.
 _LOCAL = "sha512"
 
@@ -105,11 +114,20 @@ def _staging(cache: Cache, coordinate: Coordinate) -> Iterator[Path]:
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def _install(coordinate: Coordinate, jar: Path, staging: Path, entry: Path, *, verified: bool = False) -> None:
+def _install(
+    coordinate: Coordinate,
+    jar: Path,
+    staging: Path,
+    entry: Path,
+    *,
+    ready: Mapping[int, tuple[str, int, Path]] | None = None,
+) -> None:
     """Extract the judged ``jar`` (in ``staging``) and its card there, and rename ``staging`` to ``entry``;
-    ``verified``: against the digest it was published with (see :func:`~registry.archive.extract_model`)."""
+    ``ready``: the jar was verified against the digest it was published with, and these of its entries streamed
+    (see :func:`~registry.archive.extract_model`)."""
     check_embedded_pom(jar, coordinate)
-    extract_model(jar, staging / "model", verified=verified)
+    extract_model(jar, staging / "model", verified=ready is not None, ready=ready)
+    shutil.rmtree(staging / _STREAMED, ignore_errors=True)
     card = read_entry(jar, CARD_ENTRY)
     if card is not None:
         (staging / "model.json").write_bytes(card)
