@@ -55,6 +55,7 @@ _CHUNK = 1 << 20
 #: The most of one entry kept in memory until zipfile has rewritten its header (see ``_Digesting``).
 _MAX_PENDING = 32 << 20
 _LOCAL_HEADER = 30  # bytes before an entry's name in its local header
+_KERNEL_COPY = hasattr(os, "copy_file_range")  # Linux; elsewhere entries are copied through zipfile
 _MAX_NAME = 1024  # bytes in an entry name; Spark's are a few dozen
 _MAX_PROPERTIES = 64 << 10  # pom.properties is three short lines
 # Already-compressed formats Spark writes: deflating them again costs time and saves nothing.
@@ -411,7 +412,7 @@ def extract_model(
         staging = Path(tempfile.mkdtemp(prefix=f".{destination.name}.", dir=destination.parent))
         source: int | None = None
         try:
-            source = os.open(jar_path, os.O_RDONLY) if verified else None
+            source = os.open(jar_path, os.O_RDONLY) if verified and _KERNEL_COPY else None
             for info in entries:
                 relative = info.filename[len(MODEL_DIR) + 1 :]
                 if not relative:
@@ -421,12 +422,11 @@ def extract_model(
                     target.mkdir(parents=True, exist_ok=True)
                     continue
                 target.parent.mkdir(parents=True, exist_ok=True)
-                if source is not None and _stored(info):
-                    written = (ready or {}).get(info.header_offset)
-                    if written is not None and written[:2] == (info.orig_filename, info.file_size):
-                        os.rename(written[2], target)
-                    else:
-                        _copy_stored(source, info, target, jar)
+                written = (ready or {}).get(info.header_offset) if verified and _stored(info) else None
+                if written is not None and written[:2] == (info.orig_filename, info.file_size):
+                    os.rename(written[2], target)
+                elif source is not None and _stored(info):
+                    _copy_stored(source, info, target, jar)
                 else:
                     _copy_bounded(archive, info, target, jar)
             staging.chmod(0o755)
