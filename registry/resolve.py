@@ -23,7 +23,7 @@ from registry.coordinates import Coordinate, request_of
 from registry.modelcard import ModelCard
 from registry.repository.base import Repository
 from registry.settings import Settings, using_repository
-from registry.store import Cache, concurrently, list_versions, read_yanks, select_version
+from registry.store import Cache, list_versions, read_yanks, select_version
 from registry.trust import checked_model, policy_for
 from registry.withdrawal import YankEvent
 
@@ -77,16 +77,11 @@ def resolve(
     with using_repository(repository, settings) as (repo, active):
         cache = Cache(cache_dir or active.cache_dir)
         coordinate = select_version(module, selector, repo)  # an exact version: no request
-        policy = policy_for(repository, repo, active)
+        yanked = None
         if selector.exact is not None and cache.model(repo.origin, coordinate) is None:
-            # A cold exact resolve asks whether the version is yanked (one small read, while the jar downloads);
-            # a warm one makes no request.
-            entry, yanks = concurrently(
-                lambda: checked_model(repo, coordinate, cache, policy, active), lambda: read_yanks(repo, module)
-            )
-            yanked = yanks.yanked().get(str(coordinate.version))
-        else:
-            entry, yanked = checked_model(repo, coordinate, cache, policy, active), None
+            # A cold exact resolve asks whether the version is yanked (one small read); a warm one makes no request.
+            yanked = read_yanks(repo, module).yanked().get(str(coordinate.version))
+        entry = checked_model(repo, coordinate, cache, policy_for(repository, repo, active), active)
     if yanked is not None:
         who = yanked.by.get("user", "unknown")
         warnings.warn(

@@ -17,6 +17,7 @@ from scenarios import deploy_and_resolve_every_selector
 from registry.coordinates import Module
 from registry.deploy import deploy
 from registry.exceptions import (
+    ArtifactNotFound,
     AuthenticationFailed,
     ConfigError,
     IntegrityError,
@@ -27,6 +28,7 @@ from registry.modelcard import ModelCard
 from registry.promote import promote
 from registry.repository.base import PathExists
 from registry.repository.local import LocalRepository
+from registry.repository.s3 import S3Repository
 from registry.resolve import list_versions, resolve
 from registry.settings import Settings, open_repository
 from registry.store import read_metadata
@@ -460,3 +462,17 @@ def test_a_download_cut_off_midway_leaves_no_cache_entry(
     resolved = resolve("com.acme:churn:latest.release", repository=s3_url, cache_dir=cache)  # the next one works
     data = resolved.path / "stages/0_lr/data/part-00000.snappy.parquet"
     assert data.read_bytes() == (model / "stages/0_lr/data/part-00000.snappy.parquet").read_bytes()
+
+
+def test_files_read_ahead_serve_the_next_read_of_each_once(s3_url: str, proxy: S3Proxy) -> None:
+    repository = open_repository(s3_url)
+    assert isinstance(repository, S3Repository)
+    repository.create("g/a/yanks.json", b'{"yanks": []}')
+    proxy.reset()
+    repository.read_ahead(["g/a/yanks.json", "g/a/absent.json"])
+    assert repository.read("g/a/yanks.json") == b'{"yanks": []}'
+    with pytest.raises(ArtifactNotFound, match=r"absent\.json does not exist"):
+        repository.read("g/a/absent.json")
+    assert proxy.count("GET") == 2  # one request each, made ahead
+    assert repository.read("g/a/yanks.json") == b'{"yanks": []}'  # once: the next read asks again
+    assert proxy.count("GET") == 3

@@ -33,13 +33,7 @@ from registry.store.records import (
     read_history,
 )
 from registry.store.upload import upload_version
-from registry.store.verified import (
-    concurrently,
-    fetch_verified,
-    read_many_verified,
-    read_verified,
-    remote_checksum,
-)
+from registry.store.verified import fetch_verified, read_many_verified, read_verified, remote_checksum
 from registry.store.yanks import (
     finish_prune,
     log_path,
@@ -60,7 +54,6 @@ __all__ = [
     "CacheNote",
     "VersionCard",
     "card_of",
-    "concurrently",
     "create_record",
     "fetch_approval",
     "fetch_card",
