@@ -10,12 +10,16 @@
 
 Both sides open their client once, outside the timings, and run alternately round by round.
 
-    PYTHONPATH=. python benchmarks/s3.py [--size-mib 64] [--repeat 5]
+    PYTHONPATH=. python benchmarks/s3.py [--size-mib 64] [--repeat 5] [--delay-ms 10]
+
+``--delay-ms N``: every client (ours and boto3's) reaches the server through benchmarks/latency_proxy.py, N ms
+each way (a round trip of 2N ms; the request counts still go straight to the counting proxy).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import tempfile
@@ -24,6 +28,7 @@ from pathlib import Path
 
 import boto3
 from common import ROOT, alternating, figure, machine, ratio, summary
+from latency_proxy import LatencyProxy
 from s3tools import S3Proxy, moto_server, new_bucket, use_aws
 
 from registry.archive import pack
@@ -56,15 +61,20 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--size-mib", type=float, default=64)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--delay-ms", type=float, default=0.0)
     args = parser.parse_args()
     scratch = Path(tempfile.mkdtemp(prefix="bench-s3-"))
     os.environ["REGISTRY_CACHE"] = str(scratch / "cache")
     os.environ["REGISTRY_CONFIG"] = str(scratch / "none.toml")
     print(machine(), flush=True)
     try:
-        with moto_server() as endpoint:
+        with moto_server() as endpoint, contextlib.ExitStack() as stack:
             use_aws(_Env(), scratch, endpoint)
             bucket = new_bucket(endpoint, "bench")
+            if args.delay_ms:
+                delayed = stack.enter_context(LatencyProxy(int(endpoint.rsplit(":", 1)[1]), args.delay_ms))
+                os.environ["AWS_ENDPOINT_URL"] = f"http://127.0.0.1:{delayed.port}"
+                figure("round trip added (benchmarks/latency_proxy.py)", f"{2 * args.delay_ms:g} ms")
             url = f"s3://{bucket}/maven"
             model = _model(scratch / "model", int(args.size_mib * (1 << 20)))
             repository = open_repository(url)

@@ -54,6 +54,8 @@ _DIR_MODE = (stat.S_IFDIR | 0o755) << 16
 _CHUNK = 1 << 20
 #: The most of one entry kept in memory until zipfile has rewritten its header (see ``_Digesting``).
 _MAX_PENDING = 32 << 20
+_LOCAL_HEADER = 30  # bytes before an entry's name in its local header
+_KERNEL_COPY = hasattr(os, "copy_file_range")  # Linux; elsewhere entries are copied through zipfile
 _MAX_NAME = 1024  # bytes in an entry name; Spark's are a few dozen
 _MAX_PROPERTIES = 64 << 10  # pom.properties is three short lines
 # Already-compressed formats Spark writes: deflating them again costs time and saves nothing.
@@ -373,11 +375,23 @@ def check_embedded_pom(jar_path: Path, coordinate: Coordinate) -> None:
                     )
 
 
-def extract_model(jar_path: Path, destination: Path, limits: ExtractLimits | None = None) -> Path:
+def extract_model(
+    jar_path: Path,
+    destination: Path,
+    limits: ExtractLimits | None = None,
+    *,
+    verified: bool = False,
+    ready: Mapping[int, tuple[str, int, Path]] | None = None,
+) -> Path:
     """Extract the ``model/`` folder of a jar into ``destination`` (which must not exist or be empty).
 
     Every entry is checked before anything is written; the model is written into a temporary sibling of
     ``destination`` and renamed into place, so that ``destination`` appears complete or not at all.
+    ``verified``: every byte of the jar matched the digest it was published with, so the entries it stores
+    uncompressed (Spark's parquet files) are copied by the kernel, without their CRC-32 checked again; ``ready``
+    (with ``verified``): files already holding such entries' bytes, by the offset of the entry's local header,
+    with its name and size (written while the jar downloaded, :class:`registry.store.unzipping.StreamedEntries`),
+    renamed into place where the directory's entry at that offset has that name and size.
     """
     limits = limits or ExtractLimits()
     jar = jar_path.name
@@ -396,7 +410,9 @@ def extract_model(jar_path: Path, destination: Path, limits: ExtractLimits | Non
         if not entries:
             raise IntegrityError(f"Refusing {jar}: it holds no {MODEL_DIR}/ folder, so it is not a model jar.")
         staging = Path(tempfile.mkdtemp(prefix=f".{destination.name}.", dir=destination.parent))
+        source: int | None = None
         try:
+            source = os.open(jar_path, os.O_RDONLY) if verified and _KERNEL_COPY else None
             for info in entries:
                 relative = info.filename[len(MODEL_DIR) + 1 :]
                 if not relative:
@@ -406,7 +422,13 @@ def extract_model(jar_path: Path, destination: Path, limits: ExtractLimits | Non
                     target.mkdir(parents=True, exist_ok=True)
                     continue
                 target.parent.mkdir(parents=True, exist_ok=True)
-                _copy_bounded(archive, info, target, jar)
+                written = (ready or {}).get(info.header_offset) if verified and _stored(info) else None
+                if written is not None and written[:2] == (info.orig_filename, info.file_size):
+                    os.rename(written[2], target)
+                elif source is not None and _stored(info):
+                    _copy_stored(source, info, target, jar)
+                else:
+                    _copy_bounded(archive, info, target, jar)
             staging.chmod(0o755)
             if destination.exists():
                 destination.rmdir()
@@ -417,7 +439,39 @@ def extract_model(jar_path: Path, destination: Path, limits: ExtractLimits | Non
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
+        finally:
+            if source is not None:
+                os.close(source)
     return destination
+
+
+def _stored(info: zipfile.ZipInfo) -> bool:
+    """Whether an entry is stored as is (not compressed, not encrypted)."""
+    return info.compress_type == zipfile.ZIP_STORED and not info.flag_bits & 1 and info.compress_size == info.file_size
+
+
+def _copy_stored(source: int, info: zipfile.ZipInfo, target: Path, jar: str) -> None:
+    """Copy a stored entry's bytes from the jar open as ``source`` into ``target`` in the kernel, after the checks
+    zipfile makes of its local header (its signature, the name the directory gives it)."""
+    header = os.pread(source, _LOCAL_HEADER, info.header_offset)
+    if len(header) < _LOCAL_HEADER or header[:4] != b"PK\x03\x04":
+        raise IntegrityError(f"Refusing {jar}: entry {info.filename!r} has no local header; nothing was kept.")
+    name_length, extra_length = int.from_bytes(header[26:28], "little"), int.from_bytes(header[28:30], "little")
+    name = os.pread(source, name_length, info.header_offset + _LOCAL_HEADER)
+    if name.decode("utf-8" if info.flag_bits & 0x800 else "cp437", errors="replace") != info.orig_filename:
+        raise IntegrityError(f"Refusing {jar}: entry {info.filename!r} is named otherwise in its local header.")
+    at = info.header_offset + _LOCAL_HEADER + name_length + extra_length
+    left = info.file_size
+    with target.open("xb", buffering=0) as out:
+        while left:
+            try:
+                copied = os.copy_file_range(source, out.fileno(), left, at)
+            except OSError:  # not across these file systems, or not on this kernel: through memory
+                copied = out.write(os.pread(source, min(left, _CHUNK), at))
+            if not copied:
+                raise IntegrityError(f"Refusing {jar}: entry {info.filename!r} is cut short; nothing was kept.")
+            at += copied
+            left -= copied
 
 
 def _copy_bounded(archive: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path, jar: str) -> None:

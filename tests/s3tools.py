@@ -79,6 +79,7 @@ class S3Proxy:
         self.strip = {name.lower() for name in strip}
         self.requests: list[tuple[str, str]] = []
         self._drop: list[tuple[str, str]] = []
+        self._cut: list[tuple[str, str]] = []
         self._faults: list[tuple[int, str, str]] = []
         self._write_lock = threading.Lock()
         self._count_lock = threading.Lock()
@@ -142,6 +143,10 @@ class S3Proxy:
                 )
                 self.end_headers()
                 if self.command != "HEAD":
+                    if proxy._cuts(self.command, self.path):
+                        self.wfile.write(data[: len(data) // 2])  # half the body, then the line drops
+                        self.close_connection = True
+                        return
                     self.wfile.write(data)
 
             def _send(self, headers: dict[str, str], body: bytes) -> tuple[int, str, list[tuple[str, str]], bytes]:
@@ -188,6 +193,20 @@ class S3Proxy:
             for entry in self._drop:
                 if entry[0] == method and entry[1] in path:
                     self._drop.remove(entry)
+                    return True
+        return False
+
+    def cut_answer(self, method: str, ending: str) -> None:
+        """Answer the next ``method`` request whose path ends with ``ending`` (its query aside) with its status,
+        its headers and half its body, then drop the connection (once): a download cut off midway."""
+        with self._count_lock:
+            self._cut.append((method, ending))
+
+    def _cuts(self, method: str, path: str) -> bool:
+        with self._count_lock:
+            for entry in self._cut:
+                if entry[0] == method and path.split("?", 1)[0].endswith(entry[1]):
+                    self._cut.remove(entry)
                     return True
         return False
 

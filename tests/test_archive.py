@@ -86,6 +86,40 @@ def test_extract_round_trips_the_model(make_model: Callable[..., Path], tmp_path
     check_embedded_pom(jar, COORD)
 
 
+@pytest.mark.parametrize("verified", [False, True])
+def test_a_verified_jar_extracts_to_the_same_files(
+    make_model: Callable[..., Path], tmp_path: Path, verified: bool
+) -> None:
+    """A jar verified against its digest has its stored entries copied by the kernel: the same bytes, also where
+    the jar does not begin at the file's first byte (zip's offsets are relative to the archive)."""
+    model = make_model()
+    (model / "stages/0_lr/data/part-00000.snappy.parquet").write_bytes(os.urandom(3 << 20))  # stored
+    (model / "stages/0_lr/data/coefficients.json").write_text('{"w": [0.5]}' * 1000)  # deflated
+    data = _pack(model)
+    for offset, prefix in enumerate((b"", b"#!/bin/sh\nexit 0\n")):
+        jar = tmp_path / f"m{offset}.jar"
+        jar.write_bytes(prefix + data)
+        out = extract_model(jar, tmp_path / f"out{offset}", verified=verified)
+        files = sorted(p.relative_to(model) for p in model.rglob("*") if p.is_file())
+        assert sorted(p.relative_to(out) for p in out.rglob("*") if p.is_file()) == files
+        for name in files:
+            assert (out / name).read_bytes() == (model / name).read_bytes(), name
+
+
+@pytest.mark.parametrize("verified", [False, True])
+def test_a_stored_entry_named_otherwise_in_its_local_header_is_refused(tmp_path: Path, verified: bool) -> None:
+    jar = tmp_path / "hostile.jar"
+    with zipfile.ZipFile(jar, "w", zipfile.ZIP_STORED) as archive:
+        archive.writestr("model/metadata/part-00000", b"{}")
+        archive.writestr("model/data.parquet", b"PAR1" * 1000)
+    data = jar.read_bytes()
+    jar.write_bytes(data.replace(b"model/data.parquet", b"model/evil.parquet", 1))  # the local header only
+    with pytest.raises(IntegrityError, match=r"differ|named otherwise"):
+        extract_model(jar, tmp_path / "out", verified=verified)
+    assert not (tmp_path / "out").exists()
+    assert [p.name for p in tmp_path.iterdir()] == [jar.name]
+
+
 def test_extract_refuses_to_overwrite_a_non_empty_directory(make_model: Callable[..., Path], tmp_path: Path) -> None:
     jar = tmp_path / "m.jar"
     jar.write_bytes(_pack(make_model()))

@@ -16,11 +16,19 @@ from scenarios import deploy_and_resolve_every_selector
 
 from registry.coordinates import Module
 from registry.deploy import deploy
-from registry.exceptions import AuthenticationFailed, ConfigError, RepositoryUnavailable, VersionExists
+from registry.exceptions import (
+    ArtifactNotFound,
+    AuthenticationFailed,
+    ConfigError,
+    IntegrityError,
+    RepositoryUnavailable,
+    VersionExists,
+)
 from registry.modelcard import ModelCard
 from registry.promote import promote
 from registry.repository.base import PathExists
 from registry.repository.local import LocalRepository
+from registry.repository.s3 import S3Repository
 from registry.resolve import list_versions, resolve
 from registry.settings import Settings, open_repository
 from registry.store import read_metadata
@@ -401,3 +409,70 @@ def test_requests_per_deploy(s3_url: str, make_model: Callable[..., Path], proxy
     assert proxy.count("PUT") == files
     assert proxy.count() <= files + 3, proxy.requests
     assert read_metadata(open_repository(s3_url), CHURN) is not None
+
+
+def _big_model(make_model: Callable[..., Path]) -> Path:
+    """A model whose data file is 6 MiB of random bytes (stored, not deflated, in its jar: several blocks arrive
+    while the first are hashed)."""
+    model = make_model()
+    (model / "stages" / "0_lr" / "data" / "part-00000.snappy.parquet").write_bytes(os.urandom(6 << 20))
+    return model
+
+
+def _cache_entries(cache: Path) -> list[str]:
+    """Every folder of the cache that a later resolve could take for a verified release (and any leftover)."""
+    return sorted(p.name for p in (cache / "com/acme/churn/1.0.0").glob("*")) if cache.exists() else []
+
+
+def test_a_jar_that_does_not_match_its_checksum_leaves_no_cache_entry(
+    s3_url: str, make_model: Callable[..., Path], moto: str, tmp_path: Path
+) -> None:
+    model = _big_model(make_model)
+    deploy(model, "com.acme:churn:1.0", repository=s3_url)
+    bucket, _, prefix = s3_url[len("s3://") :].partition("/")
+    client = boto3.client("s3", endpoint_url=moto, **_keys())
+    key = f"{prefix}/com/acme/churn/1.0.0/churn-1.0.0.jar"
+    good = client.get_object(Bucket=bucket, Key=key)["Body"].read()
+    damaged = bytearray(good)
+    damaged[len(good) // 2] ^= 0xFF  # one bit flipped in the model's data, the .sha512 unchanged
+    client.put_object(Bucket=bucket, Key=key, Body=bytes(damaged))
+    cache = tmp_path / "cache"
+    for spec in ("com.acme:churn:latest.release", "com.acme:churn:1.0.0"):
+        with pytest.raises(IntegrityError, match="sha512"):
+            resolve(spec, repository=s3_url, cache_dir=cache)
+        assert _cache_entries(cache) == []
+    client.put_object(Bucket=bucket, Key=key, Body=good)
+    resolved = resolve("com.acme:churn:1.0.0", repository=s3_url, cache_dir=cache)
+    data = resolved.path / "stages/0_lr/data/part-00000.snappy.parquet"
+    assert data.read_bytes() == (model / "stages/0_lr/data/part-00000.snappy.parquet").read_bytes()
+    assert _cache_entries(cache) == [resolved.path.parent.name]
+    assert not [p for p in resolved.path.parent.iterdir() if p.name.startswith(".")]  # nothing of the staging
+
+
+def test_a_download_cut_off_midway_leaves_no_cache_entry(
+    s3_url: str, make_model: Callable[..., Path], proxy: S3Proxy, tmp_path: Path
+) -> None:
+    model = _big_model(make_model)
+    deploy(model, "com.acme:churn:1.0", repository=s3_url)
+    cache = tmp_path / "cache"
+    proxy.cut_answer("GET", "churn-1.0.0.jar")
+    with pytest.raises(RepositoryUnavailable, match=r"churn-1\.0\.0\.jar"):
+        resolve("com.acme:churn:latest.release", repository=s3_url, cache_dir=cache)
+    assert _cache_entries(cache) == []
+    resolved = resolve("com.acme:churn:latest.release", repository=s3_url, cache_dir=cache)  # the next one works
+    data = resolved.path / "stages/0_lr/data/part-00000.snappy.parquet"
+    assert data.read_bytes() == (model / "stages/0_lr/data/part-00000.snappy.parquet").read_bytes()
+
+
+def test_files_read_ahead_serve_the_next_read_of_each_once(s3_url: str, proxy: S3Proxy) -> None:
+    repository = open_repository(s3_url)
+    assert isinstance(repository, S3Repository)
+    repository.create("g/a/yanks.json", b'{"yanks": []}')
+    proxy.reset()
+    repository.read_ahead(["g/a/yanks.json", "g/a/absent.json"])
+    assert repository.read("g/a/yanks.json") == b'{"yanks": []}'
+    with pytest.raises(ArtifactNotFound, match=r"absent\.json does not exist"):
+        repository.read("g/a/absent.json")
+    assert proxy.count("GET") == 2  # one request each, made ahead
+    assert repository.read("g/a/yanks.json") == b'{"yanks": []}'  # once: the next read asks again
+    assert proxy.count("GET") == 3

@@ -94,7 +94,9 @@ class Repository(ABC):
 
     @abstractmethod
     def fetch(self, path: str, destination: Path) -> None:
-        """Stream a file into ``destination``; :class:`~registry.exceptions.ArtifactNotFound` when absent."""
+        """Stream a file into ``destination``, written once, front to back (a resolve hashes and unpacks the bytes
+        as they land: :func:`registry.store.following.fetch_hashed`); :class:`~registry.exceptions.ArtifactNotFound`
+        when absent."""
 
     @abstractmethod
     def exists(self, path: str) -> bool:

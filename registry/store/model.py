@@ -8,7 +8,7 @@ import contextlib
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TypeVar
 
@@ -18,6 +18,8 @@ from registry.coordinates import Coordinate
 from registry.exceptions import ArtifactNotFound, IntegrityError
 from registry.repository.base import Repository
 from registry.store.cache import Cache
+from registry.store.following import fetch_hashed
+from registry.store.unzipping import StreamedEntries
 from registry.store.verified import concurrently, sha512_or_none, strongest_checksum
 
 _T = TypeVar("_T")
@@ -42,9 +44,12 @@ def fill_model(
     with _staging(cache, coordinate) as staging:
         jar = staging / coordinate.file_name("jar")
         path = coordinate.path("jar")
+        (staging / _STREAMED).mkdir()
+        streamed = StreamedEntries(staging / _STREAMED)
         try:
-            _, (sha512, extra) = concurrently(
-                lambda: repository.fetch(path, jar),
+            # the jar's sha512 (what a deploy writes) is computed as it arrives, its large stored entries written out
+            hashed, (sha512, extra) = concurrently(
+                lambda: fetch_hashed(repository, path, jar, _LOCAL, streamed),
                 lambda: concurrently(lambda: sha512_or_none(repository, path), beside),
             )
         except ArtifactNotFound:
@@ -55,10 +60,13 @@ def fill_model(
             check(entry / coordinate.file_name("jar"), entry, extra)
         else:
             # Verified against the one digest the cache entry is named after (hashing a large jar four times was
-            # most of a cold resolve's own cost).
-            verify_digest(algorithm, file_digest(jar, algorithm), digest, f"{coordinate} from {repository.display}")
+            # most of a cold resolve's own cost), hashed as it arrived where that is its sha512.
+            if algorithm != _LOCAL:  # the bytes streamed were hashed, not verified
+                hashed = file_digest(jar, algorithm)
+                streamed.discard()
+            verify_digest(algorithm, hashed, digest, f"{coordinate} from {repository.display}")
             check(jar, staging, extra)
-            _install(coordinate, jar, staging, entry)
+            _install(coordinate, jar, staging, entry, ready=streamed.entries)
         cache.remember(repository.origin, coordinate, coordinate.file_name("jar"), algorithm, digest)
         return entry
 
@@ -86,6 +94,10 @@ def fill_model_from_jar(cache: Cache, coordinate: Coordinate, jar: Path, check: 
         return entry
 
 
+#: The folder of a staging entry where large stored entries are written as the jar downloads (removed before the
+#: entry is renamed into place).
+_STREAMED = ".streamed"
+
 #: The digest a jar found on this machine is kept under: the strongest a repository offers, as a deploy uploads it.
 _LOCAL = "sha512"
 
@@ -102,10 +114,20 @@ def _staging(cache: Cache, coordinate: Coordinate) -> Iterator[Path]:
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def _install(coordinate: Coordinate, jar: Path, staging: Path, entry: Path) -> None:
-    """Extract the verified, judged ``jar`` (in ``staging``) and its card there, and rename ``staging`` to ``entry``."""
+def _install(
+    coordinate: Coordinate,
+    jar: Path,
+    staging: Path,
+    entry: Path,
+    *,
+    ready: Mapping[int, tuple[str, int, Path]] | None = None,
+) -> None:
+    """Extract the judged ``jar`` (in ``staging``) and its card there, and rename ``staging`` to ``entry``;
+    ``ready``: the jar was verified against the digest it was published with, and these of its entries streamed
+    (see :func:`~registry.archive.extract_model`)."""
     check_embedded_pom(jar, coordinate)
-    extract_model(jar, staging / "model")
+    extract_model(jar, staging / "model", verified=ready is not None, ready=ready)
+    shutil.rmtree(staging / _STREAMED, ignore_errors=True)
     card = read_entry(jar, CARD_ENTRY)
     if card is not None:
         (staging / "model.json").write_bytes(card)

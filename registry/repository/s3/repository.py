@@ -7,8 +7,8 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +32,11 @@ try:
 except ImportError:  # pragma: no cover - the s3 extra is not installed
     raise ConfigError("s3:// repositories need boto3: pip install 'spark-model-registry[s3]'.") from None
 
-__all__ = ["S3Repository", "parse_s3_url"]
+__all__ = ["AHEAD_KEPT", "S3Repository", "parse_s3_url"]
+
+#: How long an answer read ahead (:meth:`S3Repository.read_ahead`) may serve the read it was started for, in
+#: seconds from its sending (as the HTTP repositories keep theirs).
+AHEAD_KEPT = 10.0
 
 log = logging.getLogger("registry.repository.s3")
 
@@ -112,6 +116,7 @@ class S3Repository(StreamingRepository):
         # What the last read of a mutable file found: (ETag, content), or _ABSENT; a compare-and-swap starts there.
         self._seen: dict[str, tuple[str, bytes] | object] = {}
         self._read_back = ReadBackCopies()  # what a compare-and-swap wrote answers the next read
+        self._ahead: dict[str, tuple[float, Future[bytes]]] = {}  # reads started ahead (read_ahead), by path
         self._lock = threading.Lock()
 
     @classmethod
@@ -141,6 +146,29 @@ class S3Repository(StreamingRepository):
         kept = self._read_back.take(path)
         if kept is not None:
             return kept
+        with self._lock:
+            ahead = self._ahead.pop(path, None)
+        if ahead is not None and time.monotonic() - ahead[0] < AHEAD_KEPT:
+            return ahead[1].result()
+        return self._get(path)
+
+    def read_ahead(self, paths: Sequence[str]) -> None:
+        """Start reading these small files now, each on a thread of its own (a cold resolve of an exact version
+        reads the yank log while the jar downloads); each answer, or its error, serves the next :meth:`read` of its
+        path within :data:`AHEAD_KEPT` seconds of its sending (a later one asks again)."""
+        for path in paths:
+            future: Future[bytes] = Future()
+            with self._lock:
+                self._ahead[path] = (time.monotonic(), future)
+            threading.Thread(target=self._get_into, args=(path, future), name="s3-read-ahead", daemon=True).start()
+
+    def _get_into(self, path: str, future: Future[bytes]) -> None:
+        try:
+            future.set_result(self._get(path))
+        except Exception as exc:  # raised by the read it serves
+            future.set_exception(exc)
+
+    def _get(self, path: str) -> bytes:
         try:
             response = self.client.get_object(Bucket=self.bucket, Key=self._key(path))
             if response.get("ContentLength", 0) > MAX_SMALL_FILE:
