@@ -24,7 +24,7 @@ import stat
 import tempfile
 import zipfile
 import zlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
@@ -159,12 +159,21 @@ class _Digesting:
     read back from the file (from the page cache) instead.
     """
 
-    def __init__(self, file: BinaryIO, digester: ConcurrentDigester) -> None:
+    def __init__(
+        self, file: BinaryIO, digester: ConcurrentDigester, on_final: Callable[[int, int], None] | None = None
+    ) -> None:
         self._file = file
         self._digester = digester
         self._settled = 0
         self._pending = bytearray()
         self._overflow = False
+        # For on_final: entry headers written since the last settle (rewritten when their entry ends), the end of
+        # what was written, and the final ranges not yet reported (reported a MiB at a time, after a flush).
+        self._on_final = on_final
+        self._held: list[tuple[int, int]] = []
+        self._high = 0
+        self._unreported: list[tuple[int, int]] = []
+        self._unreported_size = 0
 
     def write(self, data: bytes, /) -> int:
         position = self._file.tell()
@@ -179,7 +188,34 @@ class _Digesting:
             self._pending[offset:end] = data
             if len(self._pending) > _MAX_PENDING:
                 self._overflow, self._pending = True, bytearray()
+        if self._on_final is not None:
+            self._track(position, bytes(data[:4]), position + len(data))
         return written
+
+    def _track(self, start: int, head: bytes, end: int) -> None:
+        """Bytes ``[start, end)`` (beginning with ``head``) were written: final at once, unless they are an
+        entry's local header (zipfile rewrites it, sizes and CRC known, once the entry is written: final at the
+        next :meth:`settle`). Anything else rewritten is a bug: raise rather than upload a jar that differs."""
+        if start < self._high:
+            if not any(low <= start and end <= high for low, high in self._held):
+                raise AssertionError("zipfile rewrote bytes already final")
+            return
+        if head == b"PK\x03\x04":  # a local file header's signature (data that begins so is just held back too)
+            self._held.append((start, end))
+        else:
+            self._report_final(start, end)
+        self._high = max(self._high, end)
+
+    def _report_final(self, start: int, end: int, force: bool = False) -> None:
+        assert self._on_final is not None
+        if end > start:
+            self._unreported.append((start, end))
+            self._unreported_size += end - start
+        if self._unreported and (force or self._unreported_size >= _CHUNK):
+            self._file.flush()  # readers of the file see what is reported
+            for low, high in self._unreported:
+                self._on_final(low, high)
+            self._unreported, self._unreported_size = [], 0
 
     def settle(self) -> None:
         """Everything written so far is final: hash it."""
@@ -196,6 +232,10 @@ class _Digesting:
             pending = bytes(self._pending[: end - self._settled])
             for start in range(0, len(pending), _CHUNK):
                 self._digester.update(pending[start : start + _CHUNK])
+        if self._on_final is not None:  # the headers are final now (the rest was reported as it was written)
+            for low, high in self._held:
+                self._report_final(low, high)
+            self._held = []
         self._settled, self._pending = end, bytearray()
 
     def tell(self) -> int:
@@ -218,10 +258,14 @@ def pack(
     pom: bytes,
     card: bytes,
     replaced: Mapping[Path, bytes] | None = None,
+    on_final: Callable[[int, int], None] | None = None,
 ) -> Digests:
     """Write the jar for ``coordinate`` to the file ``target``; returns its digests, computed as it is written (on
     threads, one per digest: never a second read of the jar). ``replaced`` gives new contents for files of
     ``model_dir`` (the stamped watermark), packed in their place while the directory is left as it is.
+    ``on_final(start, end)`` is told, as the jar is written, that its bytes ``[start, end)`` are flushed to
+    ``target`` and will not change (so that they can be uploaded while the rest is packed); the last ones may only
+    be final once ``pack`` returns. The jar's bytes are the same with or without it.
 
     The file must be seekable: on a stream, zipfile writes data descriptors, which Java's ``JarInputStream``
     refuses on stored entries ("only DEFLATED entries can have EXT descriptor").
@@ -250,7 +294,7 @@ def pack(
     digester = ConcurrentDigester()
     try:
         with target.open("w+b") as file:  # readable: an entry too large to keep in memory is read back
-            out = _Digesting(file, digester)
+            out = _Digesting(file, digester, on_final)
             # The manifest comes first so that java.util.jar.JarInputStream finds it.
             with zipfile.ZipFile(out, "w", compresslevel=6) as jar:
                 jar.writestr(_info("META-INF/"), b"")

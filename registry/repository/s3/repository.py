@@ -18,6 +18,7 @@ from registry.exceptions import ArtifactNotFound, ConfigError, RegistryError, Re
 from registry.repository import progress
 from registry.repository.base import PathExists, Source, StreamingRepository
 from registry.repository.config import Credentials, RepositoryConfig
+from registry.repository.growing import GrowingFile
 from registry.repository.read_back import ReadBackCopies
 from registry.repository.s3.errors import MAX_ATTEMPTS, Where, code_of, failure, retried
 from registry.repository.s3.lock import lock_path, locked
@@ -63,6 +64,7 @@ class S3Repository(StreamingRepository):
     #: Reads and writes at once (each one request on a connection of the client's pool).
     read_width = 32
     write_width = 16
+    uploads_while_written = True
 
     def __init__(self, config: RepositoryConfig) -> None:
         self.config = config
@@ -276,7 +278,9 @@ class S3Repository(StreamingRepository):
             raise PathExists(path, self.display)
         size = len(source) if isinstance(source, bytes) else source.stat().st_size
         if size > MULTIPART_THRESHOLD and isinstance(source, Path):
-            self._multipart(path, source, size, ready)
+            complete = GrowingFile(source)
+            complete.finish()
+            self._multipart(path, complete, size, ready)
             return
         if ready is not None:
             ready()
@@ -305,11 +309,21 @@ class S3Repository(StreamingRepository):
         """Whether ``path`` holds ``source`` (see :func:`holds`)."""
         return holds(self._head(path), source, etag, lambda copy: self.fetch(path, copy))
 
-    def _multipart(self, path: str, source: Path, size: int, ready: Callable[[], None] | None) -> None:
+    def create_growing(self, path: str, growing: GrowingFile, ready: Callable[[], None]) -> None:
+        # Its parts travel as soon as their bytes are final; a file no larger than one part is one PutObject.
+        if growing.wait_beyond(MULTIPART_THRESHOLD) is not None:
+            self.create_after(path, growing.path, ready)
+            return
+        if self._overwrites() and self.exists(path):
+            raise PathExists(path, self.display)
+        self._multipart(path, growing, None, ready)
+
+    def _multipart(self, path: str, growing: GrowingFile, size: int | None, ready: Callable[[], None] | None) -> None:
         """:func:`multipart_create`: a 412 on its completion means ``path`` exists (ours, if an attempt whose answer
         was lost wrote it)."""
+        source = growing.path
         try:
-            multipart_create(self.client, self.bucket, self._key(path), source, size, ready)
+            multipart_create(self.client, self.bucket, self._key(path), growing, size, ready)
         except botocore.exceptions.ClientError as exc:
             if code_of(exc)[1] == 412:
                 if retried(exc) and self._holds(path, source, lambda: multipart_etag(source, PART_SIZE)):
