@@ -10,12 +10,16 @@
 
 Both sides open their client once, outside the timings, and run alternately round by round.
 
-    PYTHONPATH=. python benchmarks/s3.py [--size-mib 64] [--repeat 5]
+    PYTHONPATH=. python benchmarks/s3.py [--size-mib 64] [--repeat 5] [--rtt-ms 20] [--deploy-only]
+
+``--rtt-ms``: both sides reach the server through benchmarks/latency_proxy.py (half the round trip each way);
+``--deploy-only``: the deploy figures alone (no storage layer, resolve or request counts).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import tempfile
@@ -24,6 +28,7 @@ from pathlib import Path
 
 import boto3
 from common import ROOT, alternating, figure, machine, ratio, summary
+from latency_proxy import LatencyProxy
 from s3tools import S3Proxy, moto_server, new_bucket, use_aws
 
 from registry.archive import pack
@@ -56,13 +61,20 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--size-mib", type=float, default=64)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--rtt-ms", type=float, default=0.0)
+    parser.add_argument("--deploy-only", action="store_true")
     args = parser.parse_args()
     scratch = Path(tempfile.mkdtemp(prefix="bench-s3-"))
     os.environ["REGISTRY_CACHE"] = str(scratch / "cache")
     os.environ["REGISTRY_CONFIG"] = str(scratch / "none.toml")
     print(machine(), flush=True)
     try:
-        with moto_server() as endpoint:
+        with moto_server() as endpoint, contextlib.ExitStack() as stack:
+            if args.rtt_ms:
+                port = int(endpoint.rsplit(":", 1)[1])
+                delayed = stack.enter_context(LatencyProxy(port, delay_ms=args.rtt_ms / 2))
+                endpoint = f"http://127.0.0.1:{delayed.port}"
+                figure("round trip to the server", f"{args.rtt_ms:g} ms (latency_proxy.py)")
             use_aws(_Env(), scratch, endpoint)
             bucket = new_bucket(endpoint, "bench")
             url = f"s3://{bucket}/maven"
@@ -87,6 +99,8 @@ def main() -> None:
             figure("of which packing the jar (archive.pack alone)", summary(times["pack"]))
             figure("boto3 upload_file of the same jar", summary(times["upload_file"]))
             figure("deploy / upload_file (target <= 1.10x)", ratio(times["deploy"], times["upload_file"]))
+            if args.deploy_only:
+                return
 
             # The storage layer alone: the same jar through S3Repository.create / fetch (multipart above 8 MiB,
             # conditional completion; one streamed GetObject) against boto3's managed transfers.

@@ -358,9 +358,7 @@ def deploy(
             growing = GrowingFile(jar) if repo.uploads_while_written else None
 
             def make_jar() -> tuple[Source, list[tuple[str, Source]]]:
-                digests = pack(model_dir, jar, coordinate, pom, final_card, stamped, growing.final if growing else None)
-                if growing is not None:
-                    growing.finish()
+                digests = pack(model_dir, jar, coordinate, pom, final_card, stamped, growing)
                 extra = _with_sidecars(coordinate.path("jar"), digests, ())
                 if signer is not None:  # in place before the jar's end, whose presence means "complete"
                     signed: dict[str, Path | bytes] = {

@@ -180,16 +180,22 @@ def test_pack_tells_which_bytes_are_final_as_it_writes_and_packs_the_same_jar(tm
     plain, streamed = tmp_path / "plain.jar", tmp_path / "streamed.jar"
     expected = pack(model, plain, COORD, b"<project/>", b"{}")
     seen: list[tuple[int, bytes]] = []
+    finished: list[int] = []
 
-    def on_final(start: int, end: int) -> None:
-        with streamed.open("rb") as file:  # another reader, as an upload of a part is
-            file.seek(start)
-            seen.append((start, file.read(end - start)))
-            assert len(seen[-1][1]) == end - start, "reported before it was flushed"
+    class Reader:  # another reader of the file, as an upload of its parts is
+        def final(self, start: int, end: int) -> None:
+            assert not finished
+            with streamed.open("rb") as file:
+                file.seek(start)
+                seen.append((start, file.read(end - start)))
+                assert len(seen[-1][1]) == end - start, "reported before it was flushed"
 
-    assert pack(model, streamed, COORD, b"<project/>", b"{}", on_final=on_final) == expected
+        def finish(self) -> None:
+            finished.append(streamed.stat().st_size)
+
+    assert pack(model, streamed, COORD, b"<project/>", b"{}", written=Reader()) == expected
     data = streamed.read_bytes()
     assert data == plain.read_bytes()
+    assert finished == [len(data)]
     assert all(data[start : start + len(block)] == block for start, block in seen)
-    covered = sum(len(block) for _, block in seen)
-    assert len(data) - (2 << 20) < covered <= len(data)  # ranges reported once each; the last MiB may wait
+    assert sum(len(block) for _, block in seen) == len(data)  # every byte reported final, once

@@ -132,15 +132,21 @@ def test_a_packing_that_fails_aborts_the_upload_and_lists_nothing(
     real_pack = DEPLOY.pack
 
     def failing_pack(*args: Any) -> Any:
-        def on_final(start: int, end: int) -> None:
-            args[-1](start, end)
-            if end > 20 * MIB:  # once a part is on its way, the disk fills up
-                deadline = time.monotonic() + 30
-                while _parts_sent(proxy) < 1 and time.monotonic() < deadline:
-                    time.sleep(0.02)
-                raise OSError(errno.ENOSPC, "No space left on device")
+        growing = args[-1]
 
-        return real_pack(*args[:-1], on_final)
+        class Filling:  # once a part is on its way, the disk fills up
+            def final(self, start: int, end: int) -> None:
+                growing.final(start, end)
+                if end > 20 * MIB:
+                    deadline = time.monotonic() + 30
+                    while _parts_sent(proxy) < 1 and time.monotonic() < deadline:
+                        time.sleep(0.02)
+                    raise OSError(errno.ENOSPC, "No space left on device")
+
+            def finish(self) -> None:
+                growing.finish()
+
+        return real_pack(*args[:-1], Filling())
 
     monkeypatch.setattr(DEPLOY, "pack", failing_pack)
     with pytest.raises(OSError, match="No space left"):
