@@ -355,7 +355,7 @@ def deploy(
             jar = Path(scratch) / coordinate.file_name("jar")
 
             # Where the repository uploads a file while it is written (S3), the jar's parts travel as it is packed.
-            growing = GrowingFile(jar) if repo.uploads_while_written else None
+            growing = GrowingFile(jar, _size_of(model_dir)) if repo.uploads_while_written else None
 
             def make_jar() -> tuple[Source, list[tuple[str, Source]]]:
                 digests = pack(model_dir, jar, coordinate, pom, final_card, stamped, growing)
@@ -436,6 +436,11 @@ def _upload_and_publish(
         uploaded.set_result(None)
         others_done.set()
         publishing.result()
+
+
+def _size_of(model_dir: Path) -> int:
+    """The bytes of the model's files: about the size of its jar (less where entries are deflated)."""
+    return sum(path.stat().st_size for path in model_dir.rglob("*") if path.is_file())
 
 
 def _with_sidecars(path: str, digests: Digests, content: Source | tuple[()]) -> list[tuple[str, Source]]:

@@ -19,11 +19,14 @@ class GrowingFile:
     rewritten once the entry is written) while a reader uploads the parts of it already final.
 
     The writer says which bytes are final (written, flushed, never to change) with :meth:`final`, then
-    :meth:`finish` (or :meth:`fail`). The reader waits with :meth:`wait_beyond` and :meth:`parts`.
+    :meth:`finish` (or :meth:`fail`). The reader waits with :meth:`wait_beyond` and :meth:`parts`, and may start
+    what it needs earlier on the strength of :attr:`expected`.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, expected: int = 0) -> None:
         self.path = path
+        #: The size the writer expects the file to reach, roughly (a hint: the size of what it packs).
+        self.expected = expected
         self._changed = threading.Condition()
         self._final: list[tuple[int, int]] = []  # disjoint, sorted, not touching: [start, end)
         self._size: int | None = None

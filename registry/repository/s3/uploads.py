@@ -14,7 +14,8 @@ from registry.repository.growing import GrowingFile
 
 __all__ = ["MULTIPART_THRESHOLD", "PART_CONCURRENCY", "PART_SIZE", "multipart_create"]
 
-#: Files up to this size are one PutObject; larger ones a multipart upload of parts this size (boto3's defaults).
+#: Files up to this size are one PutObject (unless expected larger while still written); larger ones a multipart
+#: upload of parts this size (boto3's defaults).
 MULTIPART_THRESHOLD = 8 << 20
 PART_SIZE = 8 << 20
 #: Parts in flight at once, per file.
