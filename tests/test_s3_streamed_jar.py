@@ -103,8 +103,8 @@ def test_parts_travel_while_the_file_is_written_and_it_appears_only_after_ready(
     content = os.urandom(19 * MIB)
     growing = GrowingFile(path)
     with path.open("wb") as file:
-        file.write(content[: 17 * MIB])
-    growing.final(MIB, 17 * MIB)  # the first MiB still to be rewritten: part 1 waits, part 2 goes
+        file.write(bytes(MIB) + content[MIB : 17 * MIB])
+    growing.final(MIB, 17 * MIB)  # the first MiB still to be rewritten (as a zip's header is): part 1 waits
     at_ready: list[bool] = []
     upload = threading.Thread(
         target=repository.create_growing,
@@ -114,8 +114,10 @@ def test_parts_travel_while_the_file_is_written_and_it_appears_only_after_ready(
     deadline = time.monotonic() + 30
     while _parts_sent(proxy) < 1 and time.monotonic() < deadline:
         time.sleep(0.02)
+    time.sleep(0.5)
     assert _parts_sent(proxy) == 1  # part 2, the only one whose bytes are all final
     with path.open("r+b") as file:
+        file.write(content[:MIB])
         file.seek(17 * MIB)
         file.write(content[17 * MIB :])
     growing.finish()
