@@ -27,11 +27,11 @@ import zlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO
 
 from registry.checksums import ConcurrentDigester, Digests, file_digest
 from registry.coordinates import Coordinate
 from registry.exceptions import IntegrityError, InvalidModel
+from registry.zipstream import CHUNK, Digesting, Streaming, Written
 
 __all__ = [
     "CARD_ENTRY",
@@ -51,9 +51,6 @@ CARD_ENTRY = "META-INF/registry/model.json"
 _EPOCH = (1980, 1, 1, 0, 0, 0)
 _FILE_MODE = (stat.S_IFREG | 0o644) << 16
 _DIR_MODE = (stat.S_IFDIR | 0o755) << 16
-_CHUNK = 1 << 20
-#: The most of one entry kept in memory until zipfile has rewritten its header (see ``_Digesting``).
-_MAX_PENDING = 32 << 20
 _LOCAL_HEADER = 30  # bytes before an entry's name in its local header
 _KERNEL_COPY = hasattr(os, "copy_file_range")  # Linux; elsewhere entries are copied through zipfile
 _MAX_NAME = 1024  # bytes in an entry name; Spark's are a few dozen
@@ -152,67 +149,6 @@ def _info(name: str) -> zipfile.ZipInfo:
     return info
 
 
-class _Digesting:
-    """The jar's file, hashed as it is written, for one pass over the bytes.
-
-    zipfile writes an entry's header, its data, then seeks back and rewrites the header (sizes and CRC); only
-    then are the entry's bytes final. So the bytes of the entry being written are kept in memory (up to
-    :data:`_MAX_PENDING`) and handed to the digests when :meth:`settle` says the entry is done; a larger entry is
-    read back from the file (from the page cache) instead.
-    """
-
-    def __init__(self, file: BinaryIO, digester: ConcurrentDigester) -> None:
-        self._file = file
-        self._digester = digester
-        self._settled = 0
-        self._pending = bytearray()
-        self._overflow = False
-
-    def write(self, data: bytes, /) -> int:
-        position = self._file.tell()
-        written = self._file.write(data)
-        offset = position - self._settled
-        if offset < 0:
-            raise AssertionError("zipfile rewrote an entry that was already hashed")
-        if not self._overflow:
-            end = offset + len(data)
-            if end > len(self._pending):
-                self._pending.extend(bytes(end - len(self._pending)))
-            self._pending[offset:end] = data
-            if len(self._pending) > _MAX_PENDING:
-                self._overflow, self._pending = True, bytearray()
-        return written
-
-    def settle(self) -> None:
-        """Everything written so far is final: hash it."""
-        end = self._file.tell()
-        if self._overflow:
-            self._file.flush()
-            position = self._settled
-            while position < end:
-                block = os.pread(self._file.fileno(), min(_CHUNK, end - position), position)
-                self._digester.update(block)
-                position += len(block)
-            self._overflow = False
-        else:
-            pending = bytes(self._pending[: end - self._settled])
-            for start in range(0, len(pending), _CHUNK):
-                self._digester.update(pending[start : start + _CHUNK])
-        self._settled, self._pending = end, bytearray()
-
-    def tell(self) -> int:
-        return self._file.tell()
-
-    def seek(self, offset: int, whence: int = 0) -> int:
-        return self._file.seek(offset, whence)
-
-    def flush(self) -> None:
-        self._file.flush()
-
-    def close(self) -> None:
-        """The file is closed by its owner."""
-
-
 def pack(
     model_dir: Path,
     target: Path,
@@ -220,10 +156,14 @@ def pack(
     pom: bytes,
     card: bytes,
     replaced: Mapping[Path, bytes] | None = None,
+    written: Written | None = None,
 ) -> Digests:
     """Write the jar for ``coordinate`` to the file ``target``; returns its digests, computed as it is written (on
     threads, one per digest: never a second read of the jar). ``replaced`` gives new contents for files of
     ``model_dir`` (the stamped watermark), packed in their place while the directory is left as it is.
+    ``written`` is told, as the jar is written, which of its bytes are flushed to ``target`` and will not change
+    (``final(start, end)``), then that the file is complete (``finish()``), before its digests are all computed:
+    a reader uploads the jar meanwhile (:class:`~registry.zipstream.Streaming`). The jar's bytes are the same.
 
     The file must be seekable: on a stream, zipfile writes data descriptors, which Java's ``JarInputStream``
     refuses on stored entries ("only DEFLATED entries can have EXT descriptor").
@@ -250,9 +190,10 @@ def pack(
     ):
         names[directory] = None
     digester = ConcurrentDigester()
+    out: Digesting | Streaming | None = None
     try:
         with target.open("w+b") as file:  # readable: an entry too large to keep in memory is read back
-            out = _Digesting(file, digester)
+            out = Digesting(file, digester) if written is None else Streaming(file, digester, written)
             # The manifest comes first so that java.util.jar.JarInputStream finds it.
             with zipfile.ZipFile(out, "w", compresslevel=6) as jar:
                 jar.writestr(_info("META-INF/"), b"")
@@ -269,10 +210,14 @@ def pack(
                         jar.writestr(info, source)
                     else:
                         with source.open("rb") as src, jar.open(info, "w", force_zip64=True) as dst:
-                            shutil.copyfileobj(src, dst, _CHUNK)
+                            shutil.copyfileobj(src, dst, CHUNK)
                     out.settle()
             out.settle()  # the central directory
+        if written is not None:
+            written.finish()
     finally:
+        if out is not None:
+            out.finish_digests()
         digests = digester.digests()
     return digests
 
@@ -323,7 +268,7 @@ def _checked_entries(archive: zipfile.ZipFile, jar: str, limits: ExtractLimits) 
                 f"Refusing {jar}: it unpacks to more than {limits.max_total_bytes} bytes "
                 "(raise the extraction limit if the model really is that large)."
             )
-        if info.file_size > _CHUNK and info.file_size > limits.max_ratio * max(info.compress_size, 1):
+        if info.file_size > CHUNK and info.file_size > limits.max_ratio * max(info.compress_size, 1):
             raise IntegrityError(
                 f"Refusing {jar}: entry {info.filename!r} expands {info.file_size // max(info.compress_size, 1)}"
                 f"-fold, a zip bomb rather than a model."
@@ -467,7 +412,7 @@ def _copy_stored(source: int, info: zipfile.ZipInfo, target: Path, jar: str) -> 
             try:
                 copied = os.copy_file_range(source, out.fileno(), left, at)
             except OSError:  # not across these file systems, or not on this kernel: through memory
-                copied = out.write(os.pread(source, min(left, _CHUNK), at))
+                copied = out.write(os.pread(source, min(left, CHUNK), at))
             if not copied:
                 raise IntegrityError(f"Refusing {jar}: entry {info.filename!r} is cut short; nothing was kept.")
             at += copied
@@ -478,7 +423,7 @@ def _copy_bounded(archive: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path,
     """Copy one entry, refusing more bytes than its header declared (headers can lie)."""
     written = 0
     with archive.open(info) as src, target.open("xb") as dst:
-        while chunk := src.read(_CHUNK):
+        while chunk := src.read(CHUNK):
             written += len(chunk)
             if written > info.file_size:
                 raise IntegrityError(f"Refusing {jar}: entry {info.filename!r} is larger than it declares.")

@@ -29,6 +29,7 @@ from registry.metadata import Metadata
 from registry.modelcard import ModelCard
 from registry.pom import jvm_runtime, render_pom
 from registry.repository.base import PathExists, Repository, Source
+from registry.repository.growing import GrowingFile
 from registry.savedmodel import SavedModel, output_columns, read_saved_model, watermark_rewrites
 from registry.settings import Settings
 from registry.signing import Signer
@@ -354,8 +355,11 @@ def deploy(
         with tempfile.TemporaryDirectory(prefix="registry-deploy-") as scratch:
             jar = Path(scratch) / coordinate.file_name("jar")
 
+            # Where the repository uploads a file while it is written (S3), the jar's parts travel as it is packed.
+            growing = GrowingFile(jar, _size_of(model_dir)) if repo.uploads_while_written else None
+
             def make_jar() -> tuple[Source, list[tuple[str, Source]]]:
-                digests = pack(model_dir, jar, coordinate, pom, final_card, stamped)
+                digests = pack(model_dir, jar, coordinate, pom, final_card, stamped, growing)
                 extra = _with_sidecars(coordinate.path("jar"), digests, ())
                 if signer is not None:  # in place before the jar's end, whose presence means "complete"
                     signed: dict[str, Path | bytes] = {
@@ -370,7 +374,7 @@ def deploy(
 
             # The small files upload while the jar is packed; the jar streams meanwhile and ends last; and while
             # its end travels, the metadata is locked and read, to be written once the jar is in place.
-            _upload_and_publish(repo, coordinate, files, make_jar)
+            _upload_and_publish(repo, coordinate, files, make_jar, growing)
         # Uploaded create-only and accepted: the next deploy's series check reads this card from the cache.
         cache.keep(coordinate, coordinate.file_name("json", "model"), "sha512", card_digests.sha512, final_card)
         cache.remember(repo.origin, coordinate, coordinate.file_name("json", "model"), "sha512", card_digests.sha512)
@@ -406,6 +410,7 @@ def _upload_and_publish(
     coordinate: Coordinate,
     files: list[tuple[str, Source]],
     make_jar: Callable[[], tuple[Source, list[tuple[str, Source]]]],
+    growing: GrowingFile | None = None,
 ) -> None:
     """:func:`upload_version`, then :func:`publish`, which starts (on a thread) as soon as every file but the end
     of the jar is in place, and writes the metadata only once the upload has ended well."""
@@ -421,7 +426,9 @@ def _upload_and_publish(
     with ThreadPoolExecutor(1) as pool:
         publishing = pool.submit(publish_after_upload)
         try:
-            upload_version(repository, files, coordinate.path("jar"), make_jar, when_ready=others_done.set)
+            upload_version(
+                repository, files, coordinate.path("jar"), make_jar, when_ready=others_done.set, growing=growing
+            )
         except BaseException as exc:
             uploaded.set_exception(exc)
             others_done.set()
@@ -430,6 +437,11 @@ def _upload_and_publish(
         uploaded.set_result(None)
         others_done.set()
         publishing.result()
+
+
+def _size_of(model_dir: Path) -> int:
+    """The bytes of the model's files: about the size of its jar (less where entries are deflated)."""
+    return sum(path.stat().st_size for path in model_dir.rglob("*") if path.is_file())
 
 
 def _with_sidecars(path: str, digests: Digests, content: Source | tuple[()]) -> list[tuple[str, Source]]:

@@ -201,3 +201,35 @@ def test_embedded_pom_of_another_coordinate_is_refused(make_model: Callable[...,
     jar.write_bytes(_pack(make_model(), Coordinate.parse("com.evil:churn:1.0.3")))
     with pytest.raises(IntegrityError, match="another artifact"):
         check_embedded_pom(jar, COORD)
+
+
+def test_pack_tells_which_bytes_are_final_as_it_writes_and_packs_the_same_jar(tmp_path: Path) -> None:
+    # Three stored entries of 6 MiB and a deflated one: what on_final reports is on disk already, never changes
+    # afterwards, and covers all but the end of the jar before pack returns; the jar is byte for byte the same.
+    model = tmp_path / "model"
+    (model / "metadata").mkdir(parents=True)
+    (model / "metadata" / "part-00000").write_bytes(b'{"class":"x"}\n' * 150_000)
+    for index in range(3):
+        (model / f"data-{index}.parquet").write_bytes(os.urandom(6 << 20))
+    plain, streamed = tmp_path / "plain.jar", tmp_path / "streamed.jar"
+    expected = pack(model, plain, COORD, b"<project/>", b"{}")
+    seen: list[tuple[int, bytes]] = []
+    finished: list[int] = []
+
+    class Reader:  # another reader of the file, as an upload of its parts is
+        def final(self, start: int, end: int) -> None:
+            assert not finished
+            with streamed.open("rb") as file:
+                file.seek(start)
+                seen.append((start, file.read(end - start)))
+                assert len(seen[-1][1]) == end - start, "reported before it was flushed"
+
+        def finish(self) -> None:
+            finished.append(streamed.stat().st_size)
+
+    assert pack(model, streamed, COORD, b"<project/>", b"{}", written=Reader()) == expected
+    data = streamed.read_bytes()
+    assert data == plain.read_bytes()
+    assert finished == [len(data)]
+    assert all(data[start : start + len(block)] == block for start, block in seen)
+    assert sum(len(block) for _, block in seen) == len(data)  # every byte reported final, once

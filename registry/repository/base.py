@@ -16,6 +16,7 @@ from registry.exceptions import ArtifactNotFound, VersionExists
 
 if TYPE_CHECKING:
     from registry.repository.config import Credentials, RepositoryConfig
+    from registry.repository.growing import GrowingFile
 
 __all__ = ["PathExists", "Repository", "Source"]
 
@@ -133,6 +134,17 @@ class Repository(ABC):
         """
         ready()
         self.create(path, source)
+
+    #: Whether :meth:`create_growing` uploads a file while it is written (else it waits for its end).
+    uploads_while_written = False
+
+    def create_growing(self, path: str, growing: GrowingFile, ready: Callable[[], None]) -> None:
+        """:meth:`create_after` of the file ``growing.path`` while its writer still writes it (see
+        :class:`~registry.repository.growing.GrowingFile`): the default waits for its end (raising
+        :class:`~registry.repository.growing.Abandoned`, with nothing created, if the writer fails); the S3
+        repository uploads its parts as they become final."""
+        growing.wait()
+        self.create_after(path, growing.path, ready)
 
     def prepare_writes(self) -> None:  # noqa: B027 - optional hook
         """Writes are coming: start what they need (finding out what the server can do, opening connections) in

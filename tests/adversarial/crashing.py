@@ -20,6 +20,7 @@ from typing import IO, Any
 
 from registry.deploy import deploy
 from registry.repository.base import Repository, Source
+from registry.repository.growing import GrowingFile
 
 __all__ = ["STAGES", "CrashingRepository", "Stage", "crash_deploy"]
 
@@ -92,6 +93,7 @@ class CrashingRepository(Repository):
         self.stage = stage
         self.display = inner.display
         self.origin = inner.origin
+        self.uploads_while_written = inner.uploads_while_written  # S3: the jar's parts travel while it is packed
 
     def _at(self, operation: str, path: str, when: str) -> None:
         stage = self.stage
@@ -121,6 +123,13 @@ class CrashingRepository(Repository):
     def create_after(self, path: str, source: Source, ready: Callable[[], None]) -> None:
         self._at("create", path, "before")
         self.inner.create_after(path, self._dying(path, source), ready)
+        self._at("create", path, "after")
+
+    def create_growing(self, path: str, growing: GrowingFile, ready: Callable[[], None]) -> None:
+        self._at("create", path, "before")
+        if isinstance(dying := self._dying(path, growing.path), _DyingPath):
+            growing.path = dying  # its parts are read from it
+        self.inner.create_growing(path, growing, ready)
         self._at("create", path, "after")
 
     def _dying(self, path: str, source: Source) -> Source:

@@ -4,6 +4,7 @@ deploy steps over the crashed build. The same stages and expectations as test_cr
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -43,10 +44,25 @@ def s3_url(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch, isolated_env: Path
     return f"s3://{new_bucket(s3_endpoint, 'crash')}/maven"
 
 
-@pytest.mark.parametrize("stage", STAGES, ids=[s.name.replace(" ", "-") for s in STAGES])
+MID_JAR = next(stage for stage in STAGES if stage.name == "mid-jar")
+
+
+@pytest.mark.parametrize(
+    ("stage", "big"),
+    [*((stage, False) for stage in STAGES), (MID_JAR, True)],
+    ids=[*(s.name.replace(" ", "-") for s in STAGES), "mid-jar-of-24-MiB"],
+)
 def test_a_deploy_to_s3_killed_at_any_stage_leaves_nothing_half_done(
-    stage: Stage, s3_url: str, make_model: Callable[..., Path], tmp_path: Path, figures: Counter[str]
+    stage: Stage, big: bool, s3_url: str, make_model: Callable[..., Path], tmp_path: Path, figures: Counter[str]
 ) -> None:
+    if big:  # a jar in parts of 8 MiB, sent while it is packed: killed with some of them sent, none completed
+        small = make_model
+
+        def make_model(content: str) -> Path:
+            model = small(content)
+            (model / "stages" / "0_lr" / "data" / "weights.parquet").write_bytes(os.urandom(24 << 20))
+            return model
+
     repository: Repository = open_repository(s3_url)
     cache = tmp_path / "cache"
     first = deploy(make_model("first"), "com.acme:churn:1.0", repository=repository)

@@ -1,0 +1,164 @@
+"""A deploy to an s3:// repository uploads the jar's parts while the jar is packed (moto's standalone server behind
+the write-serializing, request-counting proxy of tests/s3tools.py): the jar is the one archive.pack makes, its
+upload completes only once the rest of the version is in place, and a packing that fails leaves nothing."""
+
+from __future__ import annotations
+
+import errno
+import importlib
+import os
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from s3tools import S3Proxy, moto_server, new_bucket, use_aws
+
+from registry.archive import pack
+from registry.checksums import digest_bytes
+from registry.coordinates import Coordinate, Module
+from registry.deploy import deploy
+from registry.exceptions import ArtifactNotFound
+from registry.repository.growing import GrowingFile
+from registry.resolve import resolve
+from registry.settings import open_repository
+from registry.store import read_metadata
+
+CHURN = Module("com.acme", "churn")
+MIB = 1 << 20
+DEPLOY = importlib.import_module("registry.deploy")  # the module, not the function registry exports
+
+
+@pytest.fixture(scope="module")
+def moto() -> Iterator[str]:
+    with moto_server() as url:
+        yield url
+
+
+@pytest.fixture
+def proxy(moto: str) -> Iterator[S3Proxy]:
+    proxy = S3Proxy(moto)
+    yield proxy
+    proxy.close()
+
+
+@pytest.fixture
+def s3_url(monkeypatch: pytest.MonkeyPatch, isolated_env: Path, moto: str, proxy: S3Proxy) -> str:
+    use_aws(monkeypatch, isolated_env, moto)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
+    return f"s3://{new_bucket(moto)}/maven"
+
+
+def _client(moto: str) -> Any:
+    return boto3.client(
+        "s3", endpoint_url=moto, aws_access_key_id="t", aws_secret_access_key="t", region_name="us-east-1"
+    )
+
+
+def _object(moto: str, url: str, path: str) -> bytes:
+    bucket, _, prefix = url[len("s3://") :].partition("/")
+    return bytes(_client(moto).get_object(Bucket=bucket, Key=f"{prefix}/{path}")["Body"].read())
+
+
+def _parts_sent(proxy: S3Proxy) -> int:
+    return sum(1 for method, path in list(proxy.requests) if method == "PUT" and "partNumber=" in path)
+
+
+def _big_model(root: Path, mib: int) -> Path:
+    (root / "data").mkdir(parents=True)
+    (root / "data" / "weights.parquet").write_bytes(os.urandom(mib * MIB))
+    (root / "notes.txt").write_text("trained on last week's data\n" * 5000)
+    return root
+
+
+def test_the_deployed_jar_is_the_one_pack_makes_with_its_checksums(
+    s3_url: str, moto: str, tmp_path: Path, proxy: S3Proxy
+) -> None:
+    model = _big_model(tmp_path / "model", 26)
+    coordinate = deploy(model, "com.acme:churn:1.0", repository=s3_url)
+    assert _parts_sent(proxy) == 4  # 26 MiB and the rest in parts of 8 MiB
+    jar = _object(moto, s3_url, coordinate.path("jar"))
+    pom = _object(moto, s3_url, coordinate.path("pom"))
+    card = _object(moto, s3_url, coordinate.path("json", "model"))
+    packed = tmp_path / "packed.jar"
+    digests = pack(model, packed, coordinate, pom, card)
+    assert jar == packed.read_bytes()
+    assert digests == digest_bytes(jar)
+    for extension, digest in digests.sidecars():
+        assert _object(moto, s3_url, f"{coordinate.path('jar')}.{extension}") == digest
+    resolved = resolve(str(coordinate), repository=s3_url)
+    weights = Path("data") / "weights.parquet"
+    assert (resolved.path / weights).read_bytes() == (model / weights).read_bytes()
+
+
+def test_parts_travel_while_the_file_is_written_and_it_appears_only_after_ready(
+    s3_url: str, moto: str, tmp_path: Path, proxy: S3Proxy
+) -> None:
+    repository = open_repository(s3_url)
+    repository.create("g/a/1/a.pom", b"<project/>")  # learns what the server does
+    path = tmp_path / "growing.jar"
+    content = os.urandom(19 * MIB)
+    growing = GrowingFile(path)
+    with path.open("wb") as file:
+        file.write(bytes(MIB) + content[MIB : 17 * MIB])
+    growing.final(MIB, 17 * MIB)  # the first MiB still to be rewritten (as a zip's header is): part 1 waits
+    at_ready: list[bool] = []
+    upload = threading.Thread(
+        target=repository.create_growing,
+        args=("g/a/1/a.jar", growing, lambda: at_ready.append(repository.exists("g/a/1/a.jar"))),
+    )
+    upload.start()
+    deadline = time.monotonic() + 30
+    while _parts_sent(proxy) < 1 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    time.sleep(0.5)
+    assert _parts_sent(proxy) == 1  # part 2, the only one whose bytes are all final
+    with path.open("r+b") as file:
+        file.write(content[:MIB])
+        file.seek(17 * MIB)
+        file.write(content[17 * MIB :])
+    growing.finish()
+    upload.join(30)
+    assert at_ready == [False]  # the parts all sent, the upload not yet complete
+    assert _parts_sent(proxy) == 3
+    assert _object(moto, s3_url, "g/a/1/a.jar") == content
+
+
+def test_a_packing_that_fails_aborts_the_upload_and_lists_nothing(
+    s3_url: str, moto: str, tmp_path: Path, proxy: S3Proxy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    deploy(_big_model(tmp_path / "first", 1), "com.acme:churn:1.0", repository=s3_url)
+    real_pack = DEPLOY.pack
+
+    def failing_pack(*args: Any) -> Any:
+        growing = args[-1]
+
+        class Filling:  # once a part is on its way, the disk fills up
+            def final(self, start: int, end: int) -> None:
+                growing.final(start, end)
+                if end > 20 * MIB:
+                    deadline = time.monotonic() + 30
+                    while _parts_sent(proxy) < 1 and time.monotonic() < deadline:
+                        time.sleep(0.02)
+                    raise OSError(errno.ENOSPC, "No space left on device")
+
+            def finish(self) -> None:
+                growing.finish()
+
+        return real_pack(*args[:-1], Filling())
+
+    monkeypatch.setattr(DEPLOY, "pack", failing_pack)
+    with pytest.raises(OSError, match="No space left"):
+        deploy(_big_model(tmp_path / "second", 30), "com.acme:churn:1.0", repository=s3_url)
+    assert _parts_sent(proxy) >= 1
+    bucket = s3_url[len("s3://") :].split("/")[0]
+    assert _client(moto).list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []  # aborted
+    repository = open_repository(s3_url)
+    assert not repository.exists(Coordinate.parse("com.acme:churn:1.0.1").path("jar"))
+    metadata = read_metadata(repository, CHURN)
+    assert metadata is not None and metadata.versions == ("1.0.0",)
+    with pytest.raises(ArtifactNotFound):
+        resolve("com.acme:churn:1.0.1", repository=s3_url)
