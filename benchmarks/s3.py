@@ -10,11 +10,14 @@
 
 Both sides open their client once, outside the timings, and run alternately round by round.
 
-    PYTHONPATH=. python benchmarks/s3.py [--size-mib 64] [--repeat 5] [--rtt-ms 20] [--deploy-only]
+    PYTHONPATH=. python benchmarks/s3.py [--size-mib 64] [--repeat 5] [--rtt-ms 20] [--deploy-only] [--keep-alive]
 
 ``--rtt-ms``: both sides reach the server through benchmarks/latency_proxy.py (half the round trip each way,
 in its own process);
-``--deploy-only``: the deploy figures alone (no storage layer, resolve or request counts).
+``--deploy-only``: the deploy figures alone (no storage layer, resolve or request counts);
+``--keep-alive``: moto's application served by waitress (``pip install -r benchmarks/requirements-s3.txt``), which
+keeps connections open between requests as S3 does; moto's own server answers each with ``Connection: close``, so
+every request of a deploy's sequence pays a new connection (across ``--rtt-ms``, a round trip more each).
 """
 
 from __future__ import annotations
@@ -65,13 +68,18 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--rtt-ms", type=float, default=0.0)
     parser.add_argument("--deploy-only", action="store_true")
+    parser.add_argument(
+        "--keep-alive",
+        action="store_true",
+        help="moto served by waitress, which keeps connections open as S3 does (moto's own server closes each one)",
+    )
     args = parser.parse_args()
     scratch = Path(tempfile.mkdtemp(prefix="bench-s3-"))
     os.environ["REGISTRY_CACHE"] = str(scratch / "cache")
     os.environ["REGISTRY_CONFIG"] = str(scratch / "none.toml")
     print(machine(), flush=True)
     try:
-        with moto_server() as endpoint, contextlib.ExitStack() as stack:
+        with moto_server(keep_alive=args.keep_alive) as endpoint, contextlib.ExitStack() as stack:
             if args.rtt_ms:  # in a process of its own, as a network is: not competing for this one's GIL
                 port = int(endpoint.rsplit(":", 1)[1])
                 script = str(ROOT / "benchmarks" / "latency_proxy.py")

@@ -34,6 +34,15 @@ _WRITES = ("PUT", "POST", "DELETE")
 _HOP = {"connection", "keep-alive", "transfer-encoding", "proxy-connection"}
 
 
+_KEEP_ALIVE = """
+import sys
+import waitress
+from moto.server import DomainDispatcherApplication, create_backend_app
+waitress.serve(DomainDispatcherApplication(create_backend_app), host="127.0.0.1", port=int(sys.argv[1]), threads=16,
+               _quiet=True)
+"""
+
+
 def _wait_for(port: int, process: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -47,12 +56,19 @@ def _wait_for(port: int, process: subprocess.Popen[bytes], timeout: float = 30.0
 
 
 @contextmanager
-def moto_server(log: Path | None = None, **env: str) -> Iterator[str]:
-    """``moto_server`` on 127.0.0.1 and a free port, in its own process; yields its URL."""
+def moto_server(log: Path | None = None, *, keep_alive: bool = False, **env: str) -> Iterator[str]:
+    """``moto_server`` on 127.0.0.1 and a free port, in its own process; yields its URL.
+
+    ``keep_alive``: moto's application served by waitress, which keeps connections open between requests as S3
+    does (moto's own server answers every request with ``Connection: close``); for benchmarks (waitress is in
+    benchmarks/requirements-s3.txt, not a dependency of the tests)."""
     port = free_port()
     out = log.open("wb") if log else subprocess.DEVNULL
+    command = [sys.executable, "-m", moto.server.__name__, "-H", "127.0.0.1", "-p", str(port)]
+    if keep_alive:
+        command = [sys.executable, "-c", _KEEP_ALIVE, str(port)]
     process = subprocess.Popen(
-        [sys.executable, "-m", moto.server.__name__, "-H", "127.0.0.1", "-p", str(port)],
+        command,
         stdout=out,
         stderr=subprocess.STDOUT,
         env={"PATH": "/usr/bin:/bin", **AWS_ENV, **env},
