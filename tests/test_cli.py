@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import gc
 import subprocess
 import sys
 from collections.abc import Callable
@@ -161,3 +162,15 @@ def test_cli_never_imports_pyspark_requests_boto3_or_onnx_for_local_work(
 def test_python_dash_m_runs_the_cli() -> None:
     done = subprocess.run([sys.executable, "-m", "registry", "--help"], capture_output=True, text=True, check=False)
     assert done.returncode == 0 and "deploy" in done.stdout
+
+
+def test_the_cli_run_in_a_process_leaves_its_garbage_collectable(capsys: pytest.CaptureFixture[str]) -> None:
+    # main() also runs inside other processes (a notebook, a test session): freezing the collector there made every
+    # object unreachable at that moment immortal, open connections to a repository included (a soak against Apache
+    # then starved of its workers).
+    try:
+        main(["--help"])
+    except SystemExit as done:
+        assert done.code in (None, 0)
+    assert "Usage" in capsys.readouterr().out
+    assert gc.get_freeze_count() == 0

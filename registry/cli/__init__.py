@@ -19,7 +19,6 @@ formatted by :mod:`registry.formatting` like the HTML catalog's.
 from __future__ import annotations
 
 import contextlib
-import gc
 import sys
 from collections.abc import Callable, Iterator
 
@@ -76,9 +75,6 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI, turning every RegistryError into one line and an exit code."""
     from registry.repository import progress
 
-    # What the imports built lives as long as the process: the collections a command's own objects set off
-    # (a catalog's thousand cards) need not walk it again each time.
-    gc.freeze()
     progress.set_reporter(_progress_bar)
     try:
         cli.main(args=argv, prog_name="registry", standalone_mode=False)
