@@ -1,5 +1,5 @@
 """``python -m registry``."""
 
-from registry.cli import main
+from registry.cli import console
 
-main()
+console()
