@@ -74,8 +74,8 @@ def _progress_bar(label: str, total: int | None) -> Iterator[Callable[[int], Non
 
 def console() -> None:
     """The ``registry`` console script: :func:`main` in a process of its own. What the imports built lives as long
-    as that process, so it is left out of the collections a command's objects set off (a cold search of 1,000
-    versions: about 0.07 s less, benchmarks/RESULTS.md §10). Only here: :func:`main` also runs inside other
+    as that process, so it is left out of the collections a command's objects set off (0.01-0.03 s of a warm
+    catalog's CPU, measured among noise). Only here: :func:`main` also runs inside other
     processes (a notebook, a test session), where freezing would make every object unreachable at that moment
     immortal, open connections included."""
     gc.freeze()
