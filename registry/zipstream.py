@@ -28,7 +28,25 @@ class Written(Protocol):
         """The file is complete."""
 
 
-class Digesting:
+class _JarFile:
+    """What zipfile asks of the file it writes besides ``write``: the jar's own file, which its owner closes."""
+
+    _file: BinaryIO
+
+    def tell(self) -> int:
+        return self._file.tell()
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self._file.seek(offset, whence)
+
+    def flush(self) -> None:
+        self._file.flush()
+
+    def close(self) -> None:
+        """The file is closed by its owner."""
+
+
+class Digesting(_JarFile):
     """The jar's file, hashed as it is written, for one pass over the bytes.
 
     zipfile writes an entry's header, its data, then seeks back and rewrites the header (sizes and CRC); only
@@ -76,23 +94,11 @@ class Digesting:
                 self._digester.update(pending[start : start + CHUNK])
         self._settled, self._pending = end, bytearray()
 
-    def tell(self) -> int:
-        return self._file.tell()
-
-    def seek(self, offset: int, whence: int = 0) -> int:
-        return self._file.seek(offset, whence)
-
-    def flush(self) -> None:
-        self._file.flush()
-
-    def close(self) -> None:
-        """The file is closed by its owner."""
-
     def finish_digests(self) -> None:
         """Nothing to wait for: every settled byte was hashed."""
 
 
-class Streaming:
+class Streaming(_JarFile):
     """The jar's file as it is written, for a reader that uploads it meanwhile: ``written`` is told which bytes are
     final as soon as they are (a MiB at a time, after a flush): every byte written, except the local header of each
     entry being written, which zipfile rewrites (sizes and CRC known) once the entry is written, final at the next
@@ -166,18 +172,6 @@ class Streaming:
             self._error = exc
             while self._ranges.get() is not None:  # the writer's ranges, unread: it is told at finish_digests()
                 pass
-
-    def tell(self) -> int:
-        return self._file.tell()
-
-    def seek(self, offset: int, whence: int = 0) -> int:
-        return self._file.seek(offset, whence)
-
-    def flush(self) -> None:
-        self._file.flush()
-
-    def close(self) -> None:
-        """The file is closed by its owner."""
 
     def finish_digests(self) -> None:
         """Wait until every settled byte is hashed; raise what the hashing raised."""
