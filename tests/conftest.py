@@ -6,6 +6,7 @@ import shutil
 import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from gpgtools import Keys, make_keys, remove
@@ -13,6 +14,9 @@ from realtools import free_port, require_tool
 
 from registry.repository.local import LocalRepository
 from registry.settings import Settings
+
+if TYPE_CHECKING:
+    from s3tools import S3Proxy
 
 _ISOLATED = (
     "REGISTRY_REPOSITORY",
@@ -100,3 +104,22 @@ def gpg_keys() -> Iterator[Keys]:
     keys = make_keys()
     yield keys
     remove(keys)
+
+
+@pytest.fixture(scope="module")
+def moto() -> Iterator[str]:
+    """moto's S3 server in a process of its own, one per test module; yields its URL."""
+    from s3tools import moto_server  # imports moto: only where a module asks for it
+
+    with moto_server() as url:
+        yield url
+
+
+@pytest.fixture
+def proxy(moto: str) -> Iterator[S3Proxy]:
+    """A counting, write-serializing proxy in front of ``moto`` (tests/s3tools.py, ``S3Proxy``)."""
+    from s3tools import S3Proxy
+
+    proxy = S3Proxy(moto)
+    yield proxy
+    proxy.close()

@@ -36,19 +36,6 @@ from registry.store import read_metadata
 CHURN = Module("com.acme", "churn")
 
 
-@pytest.fixture(scope="module")
-def moto() -> Iterator[str]:
-    with moto_server() as url:
-        yield url
-
-
-@pytest.fixture
-def proxy(moto: str) -> Iterator[S3Proxy]:
-    proxy = S3Proxy(moto)
-    yield proxy
-    proxy.close()
-
-
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch, isolated_env: Path, moto: str) -> None:
     """boto3's chain sees the test credentials only (no developer configuration)."""

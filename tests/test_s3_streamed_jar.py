@@ -9,13 +9,12 @@ import importlib
 import os
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
-from s3tools import S3Proxy, moto_server, new_bucket, use_aws
+from s3tools import S3Proxy, new_bucket, use_aws
 
 from registry.archive import pack
 from registry.checksums import digest_bytes
@@ -30,19 +29,6 @@ from registry.store import read_metadata
 CHURN = Module("com.acme", "churn")
 MIB = 1 << 20
 DEPLOY = importlib.import_module("registry.deploy")  # the module, not the function registry exports
-
-
-@pytest.fixture(scope="module")
-def moto() -> Iterator[str]:
-    with moto_server() as url:
-        yield url
-
-
-@pytest.fixture
-def proxy(moto: str) -> Iterator[S3Proxy]:
-    proxy = S3Proxy(moto)
-    yield proxy
-    proxy.close()
 
 
 @pytest.fixture

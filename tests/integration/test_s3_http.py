@@ -3,12 +3,12 @@ for byte (moto's S3 server behind tests/s3tools.py's proxy; nginx from tests/int
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from clients import open_dav
-from s3tools import S3Proxy, moto_server, new_bucket, use_aws
+from s3tools import S3Proxy, new_bucket, use_aws
 from servers import DavRepo
 
 from registry.deploy import deploy
@@ -16,12 +16,6 @@ from registry.modelcard import ModelCard
 from registry.promote import promote
 from registry.resolve import resolve
 from registry.settings import open_repository
-
-
-@pytest.fixture(scope="module")
-def moto() -> Iterator[str]:
-    with moto_server() as url:
-        yield url
 
 
 def test_s3_to_nginx_to_s3_is_byte_identical(
