@@ -25,8 +25,9 @@ from test_network import Log
 from registry.catalog import build_catalog
 from registry.deploy import deploy
 from registry.exceptions import ArtifactNotFound, AuthenticationFailed
+from registry.repository import read_back
 from registry.repository.config import Credentials, RepositoryConfig
-from registry.repository.http import multiplexed_reads, transport
+from registry.repository.http import multiplexed_reads
 from registry.repository.http.multiplexed_reads import MultiplexedReader
 from registry.repository.http.repository import HttpRepository
 from registry.repository.http.request_settings import Endpoint
@@ -339,7 +340,7 @@ def test_a_read_ahead_serves_the_next_read_of_its_path_once(
         assert len(log.since()) == 2
         assert repository.read("ahead.json") == b'{"ahead": 2}'  # once: the next read asks
         assert len(log.since()) == 3
-        monkeypatch.setattr(transport, "AHEAD_KEPT", 0.0)
+        monkeypatch.setattr(read_back, "AHEAD_KEPT", 0.0)
         repository.read_ahead(["ahead.json"])
         (repo.root / "ahead.json").write_bytes(b'{"ahead": 3}')
         assert repository.read("ahead.json") == b'{"ahead": 3}'  # read ahead too long ago: asked again

@@ -30,6 +30,7 @@ from registry.repository.base import Source
 from registry.repository.config import Credentials, RepositoryConfig
 from registry.repository.http.request_settings import MAX_SMALL_FILE, POOL_SIZE, Endpoint, not_found
 from registry.repository.http.small_reads import SmallFileReader, tls_context
+from registry.repository.read_back import ReadsAhead
 
 if TYPE_CHECKING:
     import requests
@@ -56,9 +57,6 @@ class _SmallReads(Protocol):
     def close(self) -> None: ...
 
 
-#: How long an answer read ahead (:meth:`RoutingTransport.read_ahead`) may serve the read it was started for, in
-#: seconds from its sending: the command that started it reads it in the next moments; a read later asks again.
-AHEAD_KEPT = 10.0
 #: Connections for small reads a deploy opens ahead of use: the previous build's card and its checksum, at once.
 _SMALL_READS_AHEAD = 2
 
@@ -113,8 +111,7 @@ class RoutingTransport:
         self._small_reads: _SmallReads | bool | None = False  # False: not set up yet; None: not possible
         self._lock = threading.Lock()  # the session's making
         self._reader_lock = threading.Lock()  # the reader's
-        # reads started ahead, by path: when, and how to wait for the answer (under the reader's lock)
-        self._ahead: dict[str, tuple[float, Callable[[], _Answer | None]]] = {}
+        self._ahead: ReadsAhead[Callable[[], _Answer | None]] = ReadsAhead()  # how to wait for each answer
 
     def full(self) -> session.RequestsTransport:
         """The ``requests`` transport, made on first use."""
@@ -166,10 +163,8 @@ class RoutingTransport:
         if reader is None:
             return self.full().get_small(path)
         started = time.monotonic()
-        with self._reader_lock:
-            sent, ahead = self._ahead.pop(path, (0.0, None))
-        fresh = ahead is not None and started - sent < AHEAD_KEPT
-        answer = ahead() if ahead is not None and fresh else reader.get(path)
+        ahead = self._ahead.take(path)
+        answer = ahead() if ahead is not None else reader.get(path)
         if answer is None:
             return self.full().get_small(path, spent=1)
         status, content, etag = answer
@@ -180,15 +175,14 @@ class RoutingTransport:
 
     def read_ahead(self, paths: list[str]) -> None:
         """Send GETs of ``paths`` now on the small-read route (where it can send them so), each answer kept for the
-        next :meth:`get_small` of its path within :data:`AHEAD_KEPT` seconds (a later one asks again)."""
+        next :meth:`get_small` of its path (:class:`~registry.repository.read_back.ReadsAhead`)."""
         reader = self._reader()
         send = getattr(reader, "send", None)
         if send is None:
             return
         sent = time.monotonic()
-        answers = send(paths)
-        with self._reader_lock:
-            self._ahead.update((path, (sent, answer)) for path, answer in zip(paths, answers, strict=True))
+        for path, answer in zip(paths, send(paths), strict=True):
+            self._ahead.keep(path, answer, sent)
 
     def get_many(self, paths: list[str]) -> list[tuple[int, bytes, str | None] | None] | None:
         """The answers of the small-read route to GETs of every path at once, where it can send them so (libcurl;

@@ -19,7 +19,7 @@ from registry.repository import progress
 from registry.repository.base import PathExists, Source, StreamingRepository
 from registry.repository.config import Credentials, RepositoryConfig
 from registry.repository.growing import GrowingFile
-from registry.repository.read_back import ReadBackCopies
+from registry.repository.read_back import ReadBackCopies, ReadsAhead
 from registry.repository.s3.errors import MAX_ATTEMPTS, Where, code_of, failure, retried
 from registry.repository.s3.lock import lock_path, locked
 from registry.repository.s3.probe import keep, known, probe
@@ -33,11 +33,7 @@ try:
 except ImportError:  # pragma: no cover - the s3 extra is not installed
     raise ConfigError("s3:// repositories need boto3: pip install 'spark-model-registry[s3]'.") from None
 
-__all__ = ["AHEAD_KEPT", "S3Repository", "parse_s3_url"]
-
-#: How long an answer read ahead (:meth:`S3Repository.read_ahead`) may serve the read it was started for, in
-#: seconds from its sending (as the HTTP repositories keep theirs).
-AHEAD_KEPT = 10.0
+__all__ = ["S3Repository", "parse_s3_url"]
 
 log = logging.getLogger("registry.repository.s3")
 
@@ -128,7 +124,7 @@ class S3Repository(StreamingRepository):
         # What the last read of a mutable file found: (ETag, content), or _ABSENT; a compare-and-swap starts there.
         self._seen: dict[str, tuple[str, bytes] | object] = {}
         self._read_back = ReadBackCopies()  # what a compare-and-swap wrote answers the next read
-        self._ahead: dict[str, tuple[float, Future[bytes]]] = {}  # reads started ahead (read_ahead), by path
+        self._ahead: ReadsAhead[Future[bytes]] = ReadsAhead()  # reads started ahead (read_ahead)
         self._lock = threading.Lock()
 
     @classmethod
@@ -158,20 +154,16 @@ class S3Repository(StreamingRepository):
         kept = self._read_back.take(path)
         if kept is not None:
             return kept
-        with self._lock:
-            ahead = self._ahead.pop(path, None)
-        if ahead is not None and time.monotonic() - ahead[0] < AHEAD_KEPT:
-            return ahead[1].result()
-        return self._get(path)
+        ahead = self._ahead.take(path)
+        return ahead.result() if ahead is not None else self._get(path)
 
     def read_ahead(self, paths: Sequence[str]) -> None:
         """Start reading these small files now, each on a thread of its own (a cold resolve of an exact version
         reads the yank log while the jar downloads); each answer, or its error, serves the next :meth:`read` of its
-        path within :data:`AHEAD_KEPT` seconds of its sending (a later one asks again)."""
+        path (:class:`~registry.repository.read_back.ReadsAhead`)."""
         for path in paths:
             future: Future[bytes] = Future()
-            with self._lock:
-                self._ahead[path] = (time.monotonic(), future)
+            self._ahead.keep(path, future, time.monotonic())
             threading.Thread(target=self._get_into, args=(path, future), name="s3-read-ahead", daemon=True).start()
 
     def _get_into(self, path: str, future: Future[bytes]) -> None:
