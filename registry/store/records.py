@@ -22,6 +22,7 @@ from registry.repository.base import PathExists, Repository
 from registry.repository.names import require_present
 from registry.store.cache import ABSENT, Cache
 from registry.store.metadata import list_versions
+from registry.store.promotions import read_promotion_log
 from registry.store.verified import read_many_alone, read_many_verified, read_version_json
 from registry.versions import Version
 from registry.withdrawal import YankEvent
@@ -184,7 +185,8 @@ def read_history(
     """The cards of every released version of ``module`` (or of ``versions``), newest first, read via the cache
     and all at once on the repository's threads (:func:`~registry.store.verified.read_many_verified`); with
     ``promotions``, each version's promotion record too, all at once beside them
-    (:func:`~registry.store.verified.read_many_alone`). What the cache already
+    (:func:`~registry.store.verified.read_many_alone`): only those of the versions the artifact's promotion log
+    names, where it has one (:func:`~registry.store.promotions.read_promotion_log`). What the cache already
     knows is answered on the calling thread: a warm read starts no thread at all. ``listed``: ``versions`` are those
     the metadata lists (as read by the caller), so a promotion record found absent stays absent."""
     wanted = list_versions(module, repository) if versions is None else list(versions)
@@ -193,7 +195,10 @@ def read_history(
     files = [(c, c.path("json", CARD_CLASSIFIER), c.file_name("json", CARD_CLASSIFIER)) for c in coordinates]
     known: list[tuple[int, Callable[[], PromotionRecord | None]]] = []
     asked: list[int] = []
+    log = read_promotion_log(repository, module) if promotions else None
     for index, coordinate in enumerate(coordinates if promotions else ()):
+        if log is not None and str(coordinate.version) not in log.versions:
+            continue  # the log is complete: no record, asking nothing
         name = coordinate.file_name("json", PROMOTION_CLASSIFIER)
         served = cache.served(repository.origin, coordinate, name) if cache is not None else None
         if served == ABSENT:
