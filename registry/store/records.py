@@ -195,10 +195,7 @@ def read_history(
     files = [(c, c.path("json", CARD_CLASSIFIER), c.file_name("json", CARD_CLASSIFIER)) for c in coordinates]
     known: list[tuple[int, Callable[[], PromotionRecord | None]]] = []
     asked: list[int] = []
-    log = read_promotion_log(repository, module) if promotions else None
     for index, coordinate in enumerate(coordinates if promotions else ()):
-        if log is not None and str(coordinate.version) not in log.versions:
-            continue  # the log is complete: no record, asking nothing
         name = coordinate.file_name("json", PROMOTION_CLASSIFIER)
         served = cache.served(repository.origin, coordinate, name) if cache is not None else None
         if served == ABSENT:
@@ -208,6 +205,14 @@ def read_history(
             known.append((index, ask))
         else:
             asked.append(index)
+    if asked:  # what the cache does not know: only the records the promotion log names, where there is one
+        log = read_promotion_log(repository, module)
+        unnamed = [i for i in asked if log is not None and str(coordinates[i].version) not in log.versions]
+        if unnamed and listed and cache is not None:  # listed without a record: absent for good, as read below
+            name = PROMOTION_CLASSIFIER
+            absent = [(coordinates[i], coordinates[i].file_name("json", name), *ABSENT) for i in unnamed]
+            cache.remember_all(repository.origin, absent)
+        asked = [i for i in asked if i not in set(unnamed)]
     # the records all at once (each alone: most do not exist), beside the cards: two batches, not a read a thread
     wanted_records = [
         (c, c.path("json", PROMOTION_CLASSIFIER), c.file_name("json", PROMOTION_CLASSIFIER))

@@ -41,8 +41,7 @@ def test_a_cold_history_costs_a_card_and_its_checksum_per_version_and_reads_only
     assert len(counting.reads("-promotion.json.sha512")) == 1
     counting.calls.clear()
     again = read_history(CHURN, counting, cache=Cache(tmp_path / "cold"), promotions=True)
-    log = PromotionLog.path(CHURN)
-    assert again == read and counting.calls == [("read", CHURN.metadata_path), ("read", log)]
+    assert again == read and counting.calls == [("read", CHURN.metadata_path)]  # absent records: absent for good
 
 
 def test_without_a_promotion_log_a_cold_history_asks_every_version_for_its_record(
