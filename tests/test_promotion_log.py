@@ -115,6 +115,29 @@ def test_a_promotion_run_again_after_its_record_was_written_names_the_version(
     assert read_promotion_log(releases, CHURN) == PromotionLog(frozenset({"1.0.0"}))
 
 
+class LosesTheFirstLogUpdate(LocalRepository):
+    """A repository where another writer's copy of the promotion log overwrites ours once (a server that cannot
+    make a read-modify-write atomic)."""
+
+    lost = False
+
+    def update(self, path: str, change: Callable[[bytes | None], bytes]) -> bytes:
+        written = super().update(path, change)
+        if path == LOG and not self.lost:
+            self.lost = True
+            (self.root / path).write_bytes(PromotionLog(frozenset({"0.9.9"})).render())  # theirs wins
+        return written
+
+
+def test_a_version_lost_from_the_log_to_a_concurrent_writer_is_merged_back_in(
+    staging: LocalRepository, tmp_path: Path, make_model: Callable[..., Path]
+) -> None:
+    coordinate = deploy(make_model(), "com.acme:churn:1.0", repository=staging)
+    target = LosesTheFirstLogUpdate(tmp_path / "losing")
+    promote(str(coordinate), source=staging, target=target)
+    assert target.lost and read_promotion_log(target, CHURN) == PromotionLog(frozenset({"0.9.9", "1.0.0"}))
+
+
 def test_the_first_deploy_creates_the_empty_log_and_the_next_deploy_asks_nothing_more(
     releases: LocalRepository, make_model: Callable[..., Path]
 ) -> None:
