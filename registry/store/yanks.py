@@ -33,11 +33,12 @@ def log_path(module: Module) -> str:
     return f"{module.path}/{LOG_NAME}"
 
 
-def read_listings_ahead(repository: Repository, modules: Sequence[Module]) -> None:
-    """Start reading each artifact's ``maven-metadata.xml``, yank log and promotion log at once
-    (:meth:`Repository.read_ahead <registry.repository.base.Repository.read_ahead>`), for a command that reads
-    them: one round trip, not three."""
-    repository.read_ahead([p for m in modules for p in (m.metadata_path, log_path(m), PromotionLog.path(m))])
+def read_listings_ahead(repository: Repository, modules: Sequence[Module], *, promotions: bool = False) -> None:
+    """Start reading each artifact's ``maven-metadata.xml`` and yank log at once (:meth:`Repository.read_ahead
+    <registry.repository.base.Repository.read_ahead>`), for a command that reads them: one round trip, not two;
+    with ``promotions`` (a command that shows promotions: catalog, history), its promotion log too."""
+    paths = [[m.metadata_path, log_path(m), *([PromotionLog.path(m)] if promotions else [])] for m in modules]
+    repository.read_ahead([path for listing in paths for path in listing])
 
 
 def read_yanks(repository: Repository, module: Module) -> YankLog:
