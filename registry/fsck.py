@@ -172,7 +172,8 @@ def check(
     :param modules: the artifacts to check (``Module`` or ``"group:artifact"``); ``None`` walks the repository
         for every artifact that holds a model (see :func:`discover`).
     :param repair: list complete unlisted versions; delete the leftovers of incomplete ones older than
-        ``min_age`` (keeping their claim). Corrupt and missing versions are never touched.
+        ``min_age`` (keeping their claim); write the promotion log where it lacks a version whose record exists.
+        Corrupt and missing versions are never touched.
     :param min_age: seconds since the last write before an incomplete version is taken for a dead deploy.
     :returns: the findings, in repository order; ``Report.clean`` says whether any problem is left.
     :raises RepositoryUnavailable, AuthenticationFailed: the repository cannot be read (or, with ``repair``,
