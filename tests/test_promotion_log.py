@@ -90,6 +90,7 @@ def test_fsck_finds_a_record_the_log_does_not_name_and_repair_adds_it(
     assert "does not name 1.0.1, whose promotion record exists" in str(found.findings[0])
     check(releases, [CHURN], repair=True)
     assert read_promotion_log(releases, CHURN) == PromotionLog(frozenset({"1.0.1", "1.0.2"}))
+    assert _promoted(releases, tmp_path, "lost")["1.0.1"] is True  # the same cache: nothing was remembered absent
 
 
 def test_the_first_promotion_into_an_artifact_without_a_log_seeds_it_with_every_record(

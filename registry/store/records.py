@@ -206,13 +206,9 @@ def read_history(
         else:
             asked.append(index)
     if asked:  # what the cache does not know: only the records the promotion log names, where there is one
+        # Not remembered as absent: a log that lost a version (fsck reports it) must not hide its record for good.
         log = read_promotion_log(repository, module)
-        unnamed = [i for i in asked if log is not None and str(coordinates[i].version) not in log.versions]
-        if unnamed and listed and cache is not None:  # listed without a record: absent for good, as read below
-            name = PROMOTION_CLASSIFIER
-            absent = [(coordinates[i], coordinates[i].file_name("json", name), *ABSENT) for i in unnamed]
-            cache.remember_all(repository.origin, absent)
-        asked = [i for i in asked if i not in set(unnamed)]
+        asked = [i for i in asked if log is None or str(coordinates[i].version) in log.versions]
     # the records all at once (each alone: most do not exist), beside the cards: two batches, not a read a thread
     wanted_records = [
         (c, c.path("json", PROMOTION_CLASSIFIER), c.file_name("json", PROMOTION_CLASSIFIER))
