@@ -119,13 +119,15 @@ def publish(
         metadata = Metadata.parse(current, module, source) if current is not None else Metadata(module)
         return metadata.with_versions(versions).render()
 
-    def done() -> bool:
-        listed = read_metadata(repository, module)
-        return not wanted - set(listed.versions if listed else ())
+    missing = wanted
 
-    def gave_up() -> str:
+    def done() -> bool:
+        nonlocal missing
         listed = read_metadata(repository, module)
         missing = wanted - set(listed.versions if listed else ())
+        return not missing
+
+    def gave_up() -> str:
         return (
             f"{module}:{', '.join(sorted(missing))} was uploaded to {repository.display}, but its "
             "maven-metadata.xml kept losing it to concurrent writers, so latest.release and Ivy cannot see it. "
