@@ -50,6 +50,7 @@ from registry.checksums import digest_bytes
 from registry.coordinates import Module
 from registry.metadata import Metadata
 from registry.modelcard import ModelCard
+from registry.promotion import PromotionLog
 from registry.versions import Version
 
 #: The deploy plugin in ~/.m2 (2.7, the default of Maven 3.8, lacks dependencies offline).
@@ -158,7 +159,9 @@ def saved_model(folder: Path, size_kb: int) -> Path:
 
 
 def seed(bench: Bench, module: Module, count: int) -> None:
-    """``count`` versions of ``module`` with cards (and checksums) and metadata, written into nginx's root."""
+    """``count`` versions of ``module`` with cards (and checksums) and metadata, written into nginx's root, with the
+    empty promotion log that the artifact's first deploy writes (so a cold catalog asks no version for a promotion
+    record: a card and its checksum a version)."""
     versions = [Version(1, minor, build) for minor in range(count // 100 + 1) for build in range(100)][:count]
     for version in versions:
         coordinate = module.at(version)
@@ -169,6 +172,7 @@ def seed(bench: Bench, module: Module, count: int) -> None:
         for extension, digest in digest_bytes(card).sidecars():
             bench.repo.write(f"{path}.{extension}", digest)
     metadata = Metadata(module).with_versions(versions).render()
+    bench.repo.write(PromotionLog.path(module), PromotionLog().render())
     bench.repo.write(module.metadata_path, metadata)
     for extension, digest in digest_bytes(metadata).sidecars():
         bench.repo.write(f"{module.metadata_path}.{extension}", digest)

@@ -442,7 +442,7 @@ def build_catalog(
         skipped: list[tuple[str, str]] = []
         if not modules:
             modules, skipped = discover_artifacts(repo)
-        read_listings_ahead(repo, modules)  # each artifact's metadata and yank log: one round trip, not two
+        read_listings_ahead(repo, modules, promotions=True)  # metadata, yank and promotion logs: one round trip
         cache = Cache(active.cache_dir)
         for module in modules:
             try:

@@ -32,6 +32,11 @@ unfinished``   still lists (the yank died before its last step)         the yank
 unfinished``   without its POM or tombstone (the prune died part-way,   the prune does: on Nexus, its component)
                or the server refused the deletion; on Nexus, between    and writes back the tombstone (from the
                deleting the component and writing them back)            log) and a POM claiming the build
+``promotion-   an artifact whose promotion log is unreadable, or        writes the log: adds the versions whose
+log``          absent while promotion records exist (catalog and        record exists (a union), or writes it anew
+               history then ask every version for its record), or      where it is unreadable
+               that does not name a version whose record exists
+               (catalog and history do not show that promotion)
 =============  =======================================================  ==========================================
 
 **Build numbers are never reused**, even those of versions that were never listed: repairing an
@@ -60,6 +65,7 @@ from registry.archive import check_embedded_pom
 from registry.checksums import ALGORITHMS
 from registry.coordinates import Coordinate, Module
 from registry.exceptions import ArtifactNotFound, IntegrityError, InvalidCoordinate, InvalidInput, RegistryError
+from registry.promotion import CLASSIFIER as PROMOTION_CLASSIFIER
 from registry.repository.base import Repository
 from registry.store import (
     fetch_verified,
@@ -68,7 +74,9 @@ from registry.store import (
     pruned_leftovers,
     publish,
     read_metadata,
+    read_promotion_log,
     read_yanks,
+    repair_promotion_log,
     unpublish,
 )
 from registry.versions import Version
@@ -97,6 +105,7 @@ class Kind(enum.Enum):
     YANK_UNFINISHED = "yank-unfinished"
     PRUNED = "pruned"
     PRUNE_UNFINISHED = "prune-unfinished"
+    PROMOTION_LOG = "promotion-log"
 
     @property
     def is_problem(self) -> bool:
@@ -163,7 +172,8 @@ def check(
     :param modules: the artifacts to check (``Module`` or ``"group:artifact"``); ``None`` walks the repository
         for every artifact that holds a model (see :func:`discover`).
     :param repair: list complete unlisted versions; delete the leftovers of incomplete ones older than
-        ``min_age`` (keeping their claim). Corrupt and missing versions are never touched.
+        ``min_age`` (keeping their claim); write the promotion log where it lacks a version whose record exists.
+        Corrupt and missing versions are never touched.
     :param min_age: seconds since the last write before an incomplete version is taken for a dead deploy.
     :returns: the findings, in repository order; ``Report.clean`` says whether any problem is left.
     :raises RepositoryUnavailable, AuthenticationFailed: the repository cannot be read (or, with ``repair``,
@@ -238,6 +248,9 @@ class _Files:
 
     def has(self, role: str) -> bool:
         return self.name(role) in self.names
+
+    def has_name(self, extension: str, classifier: str) -> bool:
+        return self.coordinate.file_name(extension, classifier) in self.names
 
     def is_model(self) -> bool:
         """Whether this is a model version: its card, or a checksum of it, is here."""
@@ -317,7 +330,36 @@ def _check_module(
         for _, index in versions:
             old = findings[index]
             findings[index] = Finding(old.module, old.version, old.kind, old.detail, done)
-    return len(listed | folders | tombstoned), findings
+    promoted = {str(v) for v, files in contents.items() if files.has_name("json", PROMOTION_CLASSIFIER)}
+    log_finding = _check_promotion_log(repository, module, promoted, repair)
+    return len(listed | folders | tombstoned), findings + ([log_finding] if log_finding else [])
+
+
+def _check_promotion_log(repository: Repository, module: Module, promoted: set[str], repair: bool) -> Finding | None:
+    """The artifact's promotion log against the versions whose promotion record is in their folder."""
+    try:
+        log = read_promotion_log(repository, module)
+    except IntegrityError as exc:
+        problem = str(exc).rsplit(" Run 'registry fsck", 1)[0].rstrip(".")  # the suffix below says it
+    else:
+        unnamed = sorted(promoted - log.versions) if log is not None else []
+        if log is None and promoted:
+            problem = (
+                f"no promotion log, while {len(promoted)} version(s) have a promotion record: catalog and history "
+                "ask every version for its record (a request each, most answered 404)"
+            )
+        elif unnamed:
+            problem = (
+                f"the promotion log does not name {', '.join(unnamed[:5])}{', ...' if len(unnamed) > 5 else ''}, "
+                "whose promotion record exists: catalog and history do not show those promotions"
+            )
+        else:
+            return None
+    repaired = None
+    if repair:
+        repair_promotion_log(repository, module, promoted)
+        repaired = f"wrote the promotion log ({len(promoted)} version(s) with a record)"
+    return Finding(module, None, Kind.PROMOTION_LOG, f"{problem}; 'registry fsck --repair' writes it", repaired)
 
 
 def _check_pruned(

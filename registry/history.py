@@ -94,7 +94,7 @@ def history(
 
 def _read(repository: Repository, module: Module, cache: Cache) -> tuple[list[Event], list[Listing], bool]:
     """The events of ``module`` in ``repository``, when each version was listed there, and whether it is there."""
-    read_listings_ahead(repository, [module])
+    read_listings_ahead(repository, [module], promotions=True)
     metadata = read_metadata(repository, module)
     yanks = read_yanks(repository, module)
     if metadata is None and not yanks.events:

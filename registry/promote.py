@@ -3,8 +3,9 @@
 The artifact stays immutable: promotion copies every file of the version (jar, POM, model card and any others
 listed beside them), each verified against the source's checksum on download and read back from the target
 after upload, then adds a promotion record (``churn-1.2.7-promotion.json``: who, when, from, to, gate results)
-as a new file in the target, and lists the version in the target's ``maven-metadata.xml`` last, so
-``latest.release`` there sees it only when it is complete.
+as a new file in the target, names the version in the target's promotion log (so a catalog there knows which
+records exist), and lists the version in the target's ``maven-metadata.xml`` last, so ``latest.release`` there sees
+it only when it is complete.
 
 Signatures (``NAME.asc``) are files of the version like any other, so they are copied byte for byte with their
 checksums; each signed file is checked against its copy before anything is written, under the source's and the
@@ -43,6 +44,7 @@ from registry.store import (
     fetch_promotion,
     fetch_verified,
     is_listed,
+    log_promotion,
     publish,
     read_approval,
     read_yanks,
@@ -320,6 +322,7 @@ def _copy(
             for extension, content in digest_bytes(record).sidecars():
                 _create_or_same(dst, f"{record_path}.{extension}", content, digest_bytes(content))
             _create_or_same(dst, record_path, record, digest_bytes(record), record=True)
+        log_promotion(dst, coordinate)  # also when the record was there already: a re-run after a crash
         publish(dst, coordinate.module, [coordinate.version])
     return Promotion(coordinate, src.display, dst.display, tuple(names), results, already_present=False)
 

@@ -13,22 +13,34 @@ and read by ``show``, ``catalog`` and the next promotion (which nests it as ``pr
 
 ``signatures`` is written only when a signature was checked (absent in records of unsigned versions), ``approval``
 only when the promotion required one (:mod:`registry.approval`).
+
+Beside ``maven-metadata.xml``, the artifact's promotion log ``maven-metadata.xml.promotions.json``
+(:class:`PromotionLog`) names every version that has a promotion record in that repository
+(``{"schema": 1, "versions": ["1.0.3", "1.2.7"]}``), merged by union like the yank log. Where it exists it is
+complete, so a catalog or history reads the records of the versions it names and no other (most versions of an
+artifact were never promoted into a given repository: each of those reads would be answered 404). An artifact
+written before the log existed has none: then every version's record is asked for, as before.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from registry._util import parse_json, record_json
+from registry.coordinates import Module
 from registry.exceptions import InvalidInput
+from registry.versions import Version
 
-__all__ = ["CLASSIFIER", "SCHEMA", "GateRecord", "PromotionRecord"]
+__all__ = ["CLASSIFIER", "LOG_NAME", "SCHEMA", "GateRecord", "PromotionLog", "PromotionRecord"]
 
 #: The record's classifier: ``ARTIFACT-VERSION-promotion.json``.
 CLASSIFIER = "promotion"
 SCHEMA = 1
+#: The artifact-level promotion log, beside ``maven-metadata.xml``.
+LOG_NAME = "maven-metadata.xml.promotions.json"
 #: How many earlier promotions (``previous_promotion``) are read.
 _MAX_HOPS = 16
 
@@ -146,3 +158,40 @@ def _gate(raw: object) -> GateRecord:
         actual=actual if isinstance(actual, (int, float)) and not isinstance(actual, bool) else None,
         passed=raw.get("passed") is True,
     )
+
+
+@dataclass(frozen=True)
+class PromotionLog:
+    """The versions of an artifact that have a promotion record in one repository (a set: merged by union)."""
+
+    versions: frozenset[str] = frozenset()
+
+    @staticmethod
+    def path(module: Module) -> str:
+        """Where the artifact's promotion log is: beside its ``maven-metadata.xml``."""
+        return f"{module.path}/{LOG_NAME}"
+
+    @classmethod
+    def parse(cls, data: bytes, source: str) -> PromotionLog:
+        """Parse the log found at ``source`` (used only in messages); :class:`InvalidInput` when unreadable."""
+        try:
+            raw = json.loads(data)
+            versions = raw.get("versions") if isinstance(raw, dict) else None
+            if not isinstance(versions, list) or not all(isinstance(v, str) for v in versions):
+                raise InvalidInput("no list of versions")
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+            raise InvalidInput(f"{source} is not a readable promotion log ({exc}).") from None
+        return cls(frozenset(versions))
+
+    def merged(self, added: Iterable[str]) -> PromotionLog:
+        """This log with ``added`` versions (a union: merging again changes nothing)."""
+        return PromotionLog(self.versions | frozenset(added))
+
+    def render(self) -> bytes:
+        """The log as stored: the versions in version order, so the same set is always the same bytes."""
+        return record_json({"schema": SCHEMA, "versions": sorted(self.versions, key=_version_order)})
+
+
+def _version_order(text: str) -> tuple[int, Version | None, str]:
+    version = Version.try_parse(text)
+    return (0, version, "") if version is not None else (1, None, text)

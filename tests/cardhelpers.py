@@ -21,6 +21,7 @@ from registry.coordinates import Coordinate
 from registry.deploy import deploy
 from registry.modelcard import ModelCard
 from registry.repository.base import Repository, Source
+from registry.store import log_promotion
 
 HOSTILE = "<script>alert(1)</script>"
 HOSTILE_LABEL = '"><img src=x onerror=alert(2)>'
@@ -275,7 +276,14 @@ def promotion_record(coordinate: Coordinate, **changes: Any) -> dict[str, Any]:
 
 
 def write_promotion(repository: Repository, coordinate: Coordinate, record: dict[str, Any] | bytes) -> None:
-    """Plant a promotion record with its checksum sidecars, as a promotion into ``repository`` would."""
+    """Plant a promotion record with its checksum sidecars and name the version in the artifact's promotion log,
+    as a promotion into ``repository`` would."""
+    write_promotion_alone(repository, coordinate, record)
+    log_promotion(repository, coordinate)
+
+
+def write_promotion_alone(repository: Repository, coordinate: Coordinate, record: dict[str, Any] | bytes) -> None:
+    """Plant a promotion record with its checksum sidecars, as a promotion did before the promotion log."""
     data = record if isinstance(record, bytes) else json.dumps(record, indent=2, sort_keys=True).encode()
     path = coordinate.path("json", "promotion")
     for extension, content in digest_bytes(data).sidecars():

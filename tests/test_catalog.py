@@ -202,7 +202,7 @@ def _no_threads(*args: object, **kwargs: object) -> None:
     raise AssertionError("a thread pool was asked to run something")
 
 
-def test_a_warm_catalog_reads_the_metadata_and_the_yank_log_only_and_starts_no_thread(
+def test_a_warm_catalog_reads_the_metadata_and_its_logs_only_and_starts_no_thread(
     local_repo: LocalRepository, history: list[Coordinate], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     out = tmp_path / "site"
@@ -212,10 +212,12 @@ def test_a_warm_catalog_reads_the_metadata_and_the_yank_log_only_and_starts_no_t
     counting.calls.clear()
     monkeypatch.setattr(ThreadPoolExecutor, "submit", _no_threads)
     build_catalog(out, repository=counting, artifacts=["com.acme:churn"], now=NOW)
-    # Cards, promotion records (or their absence) and signature checks of releases are all known to the cache; the
-    # yank log (which versions are yanked, so not listed but shown) is one small read beside the metadata.
+    # Cards, promotion records and signature checks of releases are all known to the cache; the promotion log (which
+    # versions have a record: those it does not name are not remembered absent) and the yank log (which versions are
+    # yanked, so not listed but shown) are a small read each beside the metadata (read ahead with it over HTTP).
     assert counting.calls == [
         ("read", "com/acme/churn/maven-metadata.xml"),
+        ("read", "com/acme/churn/maven-metadata.xml.promotions.json"),
         ("read", "com/acme/churn/maven-metadata.xml.yanks.json"),
     ]
     assert (out / "com.acme.churn.html").read_text() == page

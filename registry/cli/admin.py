@@ -15,7 +15,11 @@ __all__ = ["COMMANDS"]
 @click.command()
 @click.argument("artifacts", nargs=-1, metavar="[GROUP:ARTIFACT]...")
 @repository_option
-@click.option("--repair", is_flag=True, help="List complete unlisted versions; delete stale leftovers of dead deploys.")
+@click.option(
+    "--repair",
+    is_flag=True,
+    help="List complete unlisted versions; delete stale leftovers of dead deploys; write a missing promotion log.",
+)
 @duration_option(
     "--min-age",
     default=3600.0,

@@ -11,6 +11,7 @@ per concern:
 * :mod:`~registry.store.upload`: a version's files into a repository, its main file last.
 * :mod:`~registry.store.records`: model cards, promotion records, and the history of an artifact.
 * :mod:`~registry.store.yanks`: the yank log of an artifact, yank records, and :func:`unpublish`.
+* :mod:`~registry.store.promotions`: the promotion log of an artifact (which versions have a promotion record).
 
 How many reads or writes run at once is the repository's to say (:meth:`Repository.read_many
 <registry.repository.base.Repository.read_many>`, :attr:`~registry.repository.base.Repository.write_width`).
@@ -19,7 +20,22 @@ How many reads or writes run at once is the repository's to say (:meth:`Reposito
 from typing import TYPE_CHECKING, Any
 
 from registry.store.cache import ABSENT, Cache, CacheNote
-from registry.store.metadata import is_listed, list_versions, publish, read_metadata, select, select_version
+from registry.store.metadata import (
+    is_listed,
+    list_versions,
+    publish,
+    read_metadata,
+    select,
+    select_version,
+    update_until,
+)
+from registry.store.promotions import (
+    log_promotion,
+    log_versions,
+    promoted_here,
+    read_promotion_log,
+    repair_promotion_log,
+)
 from registry.store.records import (
     ArtifactHistory,
     VersionCard,
@@ -83,6 +99,12 @@ __all__ = [
     "read_yanks",
     "record_yank",
     "finish_prune",
+    "update_until",
+    "log_promotion",
+    "log_versions",
+    "promoted_here",
+    "read_promotion_log",
+    "repair_promotion_log",
 ]
 
 

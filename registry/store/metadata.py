@@ -1,8 +1,11 @@
 """An artifact's ``maven-metadata.xml``: which versions are released, which one a selector picks, and
-:func:`publish`, which lists versions there (always the last write of a release) and makes sure they stay listed."""
+:func:`publish`, which lists versions there (always the last write of a release) and makes sure they stay listed;
+:func:`update_until`, the read-modify-write of every mutable file beside it (the metadata, the yank and promotion
+logs)."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Sequence
 
@@ -10,11 +13,15 @@ from registry._util import backoff
 from registry.coordinates import Coordinate, Module, parse_request
 from registry.exceptions import ArtifactNotFound, IntegrityError, RepositoryUnavailable
 from registry.metadata import Metadata
-from registry.repository.base import Repository
+from registry.promotion import PromotionLog
+from registry.repository.base import PathExists, Repository
 from registry.repository.names import never_released
 from registry.versions import Selector, Version
 
-__all__ = ["PUBLISH_DEADLINE", "is_listed", "list_versions", "publish", "read_metadata", "select", "select_version"]
+__all__ = [
+    "PUBLISH_DEADLINE", "is_listed", "list_versions", "publish", "read_metadata", "select", "select_version",
+    "update_until",
+]  # fmt: skip
 
 #: How long :func:`publish` keeps merging its versions back in on a server that loses concurrent updates.
 PUBLISH_DEADLINE = 120.0
@@ -95,6 +102,10 @@ def publish(
     ``ready``: called once the metadata is read (and locked, where the repository locks it), before it is
     written: it waits for the versions' files to be in place and raises if they are not, and then nothing is
     written. So the lock and the read overlap the end of an upload.
+
+    The publish that creates the metadata (the artifact's first) creates the artifact's empty promotion log
+    (:class:`~registry.promotion.PromotionLog`, create-only) just before it, so a catalog of a new artifact reads no
+    record that does not exist; a publish into an existing artifact writes nothing more.
     """
     source = f"{module.metadata_path} in {repository.display}"
     wanted = {str(v) for v in versions}
@@ -102,22 +113,56 @@ def publish(
     def add(current: bytes | None) -> bytes:
         if ready is not None:
             ready()
+        if current is None:  # the artifact's first version: its empty promotion log, before the metadata
+            with contextlib.suppress(PathExists):  # a promotion got there first: its log is complete
+                repository.create(PromotionLog.path(module), PromotionLog().render())
         metadata = Metadata.parse(current, module, source) if current is not None else Metadata(module)
         return metadata.with_versions(versions).render()
 
+    missing = wanted
+
+    def done() -> bool:
+        nonlocal missing
+        listed = read_metadata(repository, module)
+        missing = wanted - set(listed.versions if listed else ())
+        return not missing
+
+    def gave_up() -> str:
+        return (
+            f"{module}:{', '.join(sorted(missing))} was uploaded to {repository.display}, but its "
+            "maven-metadata.xml kept losing it to concurrent writers, so latest.release and Ivy cannot see it. "
+            f"Run 'registry fsck {module} --repair' to list it, or deploy again."
+        )
+
+    update_until(repository, module, module.metadata_path, add, done, gave_up)
+
+
+def update_until(
+    repository: Repository,
+    module: Module,
+    path: str,
+    change: Callable[[bytes | None], bytes],
+    done: Callable[[], bool],
+    gave_up: Callable[[], str] | None = None,
+) -> None:
+    """Apply ``change`` to the mutable file ``path`` (:meth:`Repository.update
+    <registry.repository.base.Repository.update>`) until ``done()`` holds, with jittered backoff, for at most
+    :data:`PUBLISH_DEADLINE`: a union merged again is harmless, and a server that cannot make the read-modify-write
+    atomic may let a concurrent writer overwrite ours. ``gave_up``: the message of the
+    :class:`RepositoryUnavailable` raised then (by default: run the same command again, or fsck).
+    """
     deadline = time.monotonic() + PUBLISH_DEADLINE
     attempt = 0
     while True:
         attempt += 1
-        repository.update(module.metadata_path, add)
-        listed = read_metadata(repository, module)
-        missing = wanted - set(listed.versions if listed else ())
-        if not missing:
+        repository.update(path, change)
+        if done():
             return
         if time.monotonic() > deadline:
             raise RepositoryUnavailable(
-                f"{module}:{', '.join(sorted(missing))} was uploaded to {repository.display}, but its "
-                "maven-metadata.xml kept losing it to concurrent writers, so latest.release and Ivy cannot see it. "
-                f"Run 'registry fsck {module} --repair' to list it, or deploy again."
+                gave_up()
+                if gave_up is not None
+                else f"{path} in {repository.display} kept losing our update to concurrent writers. Run the same "
+                f"command again, or 'registry fsck {module} --repair'."
             )
         backoff(attempt)

@@ -22,6 +22,7 @@ from registry.repository.base import PathExists, Repository
 from registry.repository.names import require_present
 from registry.store.cache import ABSENT, Cache
 from registry.store.metadata import list_versions
+from registry.store.promotions import read_promotion_log
 from registry.store.verified import read_many_alone, read_many_verified, read_version_json
 from registry.versions import Version
 from registry.withdrawal import YankEvent
@@ -184,7 +185,8 @@ def read_history(
     """The cards of every released version of ``module`` (or of ``versions``), newest first, read via the cache
     and all at once on the repository's threads (:func:`~registry.store.verified.read_many_verified`); with
     ``promotions``, each version's promotion record too, all at once beside them
-    (:func:`~registry.store.verified.read_many_alone`). What the cache already
+    (:func:`~registry.store.verified.read_many_alone`): only those of the versions the artifact's promotion log
+    names, where it has one (:func:`~registry.store.promotions.read_promotion_log`). What the cache already
     knows is answered on the calling thread: a warm read starts no thread at all. ``listed``: ``versions`` are those
     the metadata lists (as read by the caller), so a promotion record found absent stays absent."""
     wanted = list_versions(module, repository) if versions is None else list(versions)
@@ -203,6 +205,10 @@ def read_history(
             known.append((index, ask))
         else:
             asked.append(index)
+    if asked:  # what the cache does not know: only the records the promotion log names, where there is one
+        # Not remembered as absent: a log that lost a version (fsck reports it) must not hide its record for good.
+        log = read_promotion_log(repository, module)
+        asked = [i for i in asked if log is None or str(coordinates[i].version) in log.versions]
     # the records all at once (each alone: most do not exist), beside the cards: two batches, not a read a thread
     wanted_records = [
         (c, c.path("json", PROMOTION_CLASSIFIER), c.file_name("json", PROMOTION_CLASSIFIER))

@@ -9,17 +9,16 @@ the metadata (a yank removes the version, an unyank lists it again through :func
 from __future__ import annotations
 
 import contextlib
-import time
 from collections.abc import Callable, Collection, Sequence
 
-from registry._util import backoff
 from registry.checksums import SIDECAR_SUFFIXES, digest_bytes
 from registry.coordinates import Coordinate, Module
-from registry.exceptions import ArtifactNotFound, IntegrityError, InvalidInput, RepositoryUnavailable
+from registry.exceptions import ArtifactNotFound, IntegrityError, InvalidInput
 from registry.metadata import Metadata
 from registry.pom import render_pom
+from registry.promotion import PromotionLog
 from registry.repository.base import PathExists, Repository
-from registry.store.metadata import PUBLISH_DEADLINE, read_metadata
+from registry.store.metadata import read_metadata, update_until
 from registry.versions import Version
 from registry.withdrawal import LOG_NAME, YankEvent, YankLog, record_classifier
 
@@ -34,10 +33,12 @@ def log_path(module: Module) -> str:
     return f"{module.path}/{LOG_NAME}"
 
 
-def read_listings_ahead(repository: Repository, modules: Sequence[Module]) -> None:
+def read_listings_ahead(repository: Repository, modules: Sequence[Module], *, promotions: bool = False) -> None:
     """Start reading each artifact's ``maven-metadata.xml`` and yank log at once (:meth:`Repository.read_ahead
-    <registry.repository.base.Repository.read_ahead>`), for a command that reads both: one round trip, not two."""
-    repository.read_ahead([path for module in modules for path in (module.metadata_path, log_path(module))])
+    <registry.repository.base.Repository.read_ahead>`), for a command that reads them: one round trip, not two;
+    with ``promotions`` (a command that shows promotions: catalog, history), its promotion log too."""
+    paths = [[m.metadata_path, log_path(m), *([PromotionLog.path(m)] if promotions else [])] for m in modules]
+    repository.read_ahead([path for listing in paths for path in listing])
 
 
 def read_yanks(repository: Repository, module: Module) -> YankLog:
@@ -79,7 +80,7 @@ def record_yank(repository: Repository, coordinate: Coordinate, event: YankEvent
         log = YankLog() if current is None else _parsed(current, source)
         return log.merged([event]).render()
 
-    _until(repository, module, lambda: event in read_yanks(repository, module).events, add, log_path(module))
+    update_until(repository, module, log_path(module), add, lambda: event in read_yanks(repository, module).events)
     return event
 
 
@@ -97,7 +98,7 @@ def unpublish(repository: Repository, module: Module, versions: list[Version]) -
         listed = read_metadata(repository, module)
         return not gone & set(listed.versions if listed else ())
 
-    _until(repository, module, done, remove, module.metadata_path)
+    update_until(repository, module, module.metadata_path, remove, done)
 
 
 def _parsed(data: bytes, source: str) -> YankLog:
@@ -105,29 +106,6 @@ def _parsed(data: bytes, source: str) -> YankLog:
         return YankLog.parse(data, source)
     except InvalidInput as exc:
         raise IntegrityError(f"{exc} Nothing was changed; ask the repository owner to check it.") from None
-
-
-def _until(
-    repository: Repository,
-    module: Module,
-    done: Callable[[], bool],
-    change: Callable[[bytes | None], bytes],
-    path: str,
-) -> None:
-    """Apply ``change`` to ``path`` until ``done()`` holds, with backoff, for at most :data:`PUBLISH_DEADLINE`."""
-    deadline = time.monotonic() + PUBLISH_DEADLINE
-    attempt = 0
-    while True:
-        attempt += 1
-        repository.update(path, change)
-        if done():
-            return
-        if time.monotonic() > deadline:
-            raise RepositoryUnavailable(
-                f"{path} in {repository.display} kept losing our update to concurrent writers. Run the same "
-                f"command again, or 'registry fsck {module} --repair'."
-            )
-        backoff(attempt)
 
 
 def pruned_leftovers(repository: Repository, coordinate: Coordinate, names: Collection[str] | None = None) -> list[str]:

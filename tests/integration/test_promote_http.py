@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -9,14 +10,14 @@ import pytest
 from clients import open_dav
 from servers import DavRepo
 
-from registry.coordinates import Module
+from registry.coordinates import Coordinate, Module
 from registry.deploy import deploy
 from registry.exceptions import IntegrityError, VersionExists
 from registry.modelcard import ModelCard
 from registry.promote import promote
 from registry.repository.local import LocalRepository
 from registry.resolve import resolve
-from registry.store import read_metadata
+from registry.store import read_metadata, read_promotion_log
 
 
 def test_local_to_http_to_http_and_back(
@@ -61,3 +62,28 @@ def test_target_holding_other_bytes_is_not_overwritten(
     with pytest.raises(VersionExists, match="different bytes"):
         promote(str(coordinate), source=staging, target=releases)
     assert releases.read(coordinate.path("jar")) == jar_before
+
+
+def test_concurrent_promotions_into_one_artifact_on_nginx_all_end_in_the_log(
+    nginx_repo: DavRepo, make_model: Callable[..., Path], tmp_path: Path
+) -> None:
+    staging = LocalRepository(tmp_path / "staging")
+    built = [deploy(make_model(f"s{i}"), "com.acme:churn:1.0", repository=staging) for i in range(6)]
+    target = open_dav(nginx_repo)
+    deploy(make_model("r"), "com.acme:churn:2.0", repository=target)  # the artifact and its (empty) log exist
+    failures: list[BaseException] = []
+
+    def run(coordinate: Coordinate) -> None:
+        try:
+            promote(str(coordinate), source=staging, target=target)
+        except BaseException as exc:
+            failures.append(exc)
+
+    threads = [threading.Thread(target=run, args=(c,)) for c in built]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not failures
+    log = read_promotion_log(target, Module("com.acme", "churn"))
+    assert log is not None and log.versions == {str(c.version) for c in built}

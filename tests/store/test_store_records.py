@@ -9,11 +9,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
-from cardhelpers import CountingRepository, deploy_history, promotion_record, write_promotion
+from cardhelpers import CountingRepository, deploy_history, promotion_record, write_promotion, write_promotion_alone
 
 from registry.checksums import digest_bytes
 from registry.coordinates import Coordinate, Module
 from registry.exceptions import IntegrityError
+from registry.promotion import PromotionLog
 from registry.repository.base import Repository
 from registry.repository.local import LocalRepository
 from registry.store import Cache, publish, read_history
@@ -27,19 +28,35 @@ def history(local_repo: LocalRepository, make_model: Callable[..., Path]) -> lis
     return deploy_history(local_repo, make_model)
 
 
-def test_a_cold_history_costs_a_card_and_its_checksum_per_version_and_one_read_per_absent_record(
+def test_a_cold_history_costs_a_card_and_its_checksum_per_version_and_reads_only_the_records_the_log_names(
     local_repo: LocalRepository, history: list[Coordinate], tmp_path: Path
 ) -> None:
-    write_promotion(local_repo, history[1], promotion_record(history[1]))
+    write_promotion(local_repo, history[1], promotion_record(history[1]))  # and names 1.0.1 in the promotion log
     counting = CountingRepository(local_repo)
     read = read_history(CHURN, counting, cache=Cache(tmp_path / "cold"), promotions=True)
     assert [str(r.coordinate.version) for r in read.cards] == ["2.0.0", "1.1.1", "1.1.0", "1.0.1", "1.0.0"]
     assert [r.promotion is not None for r in read.cards] == [False, False, False, True, False]
     assert len(counting.reads("-model.json")) + len(counting.reads("-model.json.sha512")) == 10
-    assert len(counting.reads("-promotion.json")) == 5 and len(counting.reads("-promotion.json.sha512")) == 1
+    assert counting.reads("-promotion.json") == [history[1].path("json", "promotion")]
+    assert len(counting.reads("-promotion.json.sha512")) == 1
     counting.calls.clear()
     again = read_history(CHURN, counting, cache=Cache(tmp_path / "cold"), promotions=True)
-    assert again == read and counting.calls == [("read", CHURN.metadata_path)]
+    # the records the log does not name are not remembered absent: the log is read again (read ahead over HTTP)
+    assert again == read and counting.calls == [("read", CHURN.metadata_path), ("read", PromotionLog.path(CHURN))]
+
+
+def test_without_a_promotion_log_a_cold_history_asks_every_version_for_its_record(
+    local_repo: LocalRepository, history: list[Coordinate], tmp_path: Path
+) -> None:
+    # An artifact written before the log existed: every record is asked for (one read per absent record), and
+    # every promotion is shown.
+    local_repo.delete(PromotionLog.path(CHURN))
+    write_promotion_alone(local_repo, history[1], promotion_record(history[1]))
+    write_promotion_alone(local_repo, history[3], promotion_record(history[3]))
+    counting = CountingRepository(local_repo)
+    read = read_history(CHURN, counting, cache=Cache(tmp_path / "cold"), promotions=True)
+    assert [r.promotion is not None for r in read.cards] == [False, True, False, True, False]
+    assert len(counting.reads("-promotion.json")) == 5 and len(counting.reads("-promotion.json.sha512")) == 2
 
 
 def test_a_damaged_record_is_refused_where_the_version_has_a_card_and_ignored_where_it_has_none(
@@ -72,9 +89,11 @@ class Batching(CountingRepository):
 def test_the_promotion_records_of_an_artifact_are_asked_in_one_batch_beside_the_cards(
     local_repo: LocalRepository, history: list[Coordinate], tmp_path: Path
 ) -> None:
-    # A catalog asks every version's record: one batch of requests (streams of one connection over HTTP/2), not a
-    # read a thread; the checksum is asked only of the records there (1 of 5 here), in a second batch.
-    write_promotion(local_repo, history[1], promotion_record(history[1]))
+    # Without a promotion log, a catalog asks every version's record: one batch of requests (streams of one
+    # connection over HTTP/2), not a read a thread; the checksum is asked only of the records there (1 of 5 here),
+    # in a second batch.
+    local_repo.delete(PromotionLog.path(CHURN))
+    write_promotion_alone(local_repo, history[1], promotion_record(history[1]))
     batching = Batching(local_repo)
     read = read_history(CHURN, batching, cache=Cache(tmp_path / "cache"), promotions=True)
     assert [r.promotion is not None for r in read.cards] == [False, False, False, True, False]

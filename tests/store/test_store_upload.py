@@ -12,6 +12,7 @@ import pytest
 
 from registry.coordinates import Coordinate
 from registry.deploy import deploy
+from registry.promotion import PromotionLog
 from registry.repository.base import PathExists, Source
 from registry.repository.local import LocalRepository
 from registry.store import upload_version
@@ -67,6 +68,8 @@ def test_a_deploy_writes_the_metadata_last(tmp_path: Path, make_model: Callable[
     repository = Recording(tmp_path / "repo")
     coordinate = deploy(make_model(), "com.acme:churn:1.0", repository=repository)
     assert repository.ended[-1] == ("update", coordinate.module.metadata_path)
-    creates = [path for kind, path in repository.ended if kind == "create"]
+    # the artifact's first deploy: its empty promotion log, after the version's files, before the metadata
+    assert repository.ended[-2] == ("create", PromotionLog.path(coordinate.module))
+    creates = [path for kind, path in repository.ended if kind == "create" and path.startswith(coordinate.directory)]
     assert creates[-1] == coordinate.path("jar")
     assert len(creates) > 5  # the pom, the card, their checksums
