@@ -37,6 +37,9 @@ log``          absent while promotion records exist (catalog and        record e
                history then ask every version for its record), or      where it is unreadable
                that does not name a version whose record exists
                (catalog and history do not show that promotion)
+``no-promo-    an artifact written before the promotion log existed,    writes the empty log (a note, not a
+tion-log``     with no promotion record: catalog and history ask        problem: nothing is wrong, only slower)
+               every version for one (a request each, answered 404)
 =============  =======================================================  ==========================================
 
 **Build numbers are never reused**, even those of versions that were never listed: repairing an
@@ -106,11 +109,12 @@ class Kind(enum.Enum):
     PRUNED = "pruned"
     PRUNE_UNFINISHED = "prune-unfinished"
     PROMOTION_LOG = "promotion-log"
+    NO_PROMOTION_LOG = "no-promotion-log"
 
     @property
     def is_problem(self) -> bool:
         """Whether the finding makes the repository unclean until it is repaired."""
-        return self not in (Kind.IN_FLIGHT, Kind.ABANDONED, Kind.YANKED, Kind.PRUNED)
+        return self not in (Kind.IN_FLIGHT, Kind.ABANDONED, Kind.YANKED, Kind.PRUNED, Kind.NO_PROMOTION_LOG)
 
 
 @dataclass(frozen=True)
@@ -331,12 +335,18 @@ def _check_module(
             old = findings[index]
             findings[index] = Finding(old.module, old.version, old.kind, old.detail, done)
     promoted = {str(v) for v, files in contents.items() if files.has_name("json", PROMOTION_CLASSIFIER)}
-    log_finding = _check_promotion_log(repository, module, promoted, repair)
+    listed_model = metadata is not None and any(files.is_model() for files in contents.values())
+    log_finding = _check_promotion_log(repository, module, promoted, repair, listed_model)
     return len(listed | folders | tombstoned), findings + ([log_finding] if log_finding else [])
 
 
-def _check_promotion_log(repository: Repository, module: Module, promoted: set[str], repair: bool) -> Finding | None:
-    """The artifact's promotion log against the versions whose promotion record is in their folder."""
+def _check_promotion_log(
+    repository: Repository, module: Module, promoted: set[str], repair: bool, listed_model: bool
+) -> Finding | None:
+    """The artifact's promotion log against the versions whose promotion record is in their folder.
+    ``listed_model``: the artifact has metadata and a version with a model card (a library, or an artifact whose
+    first publish, which writes the log, has not happened, is not told it lacks one)."""
+    kind = Kind.PROMOTION_LOG
     try:
         log = read_promotion_log(repository, module)
     except IntegrityError as exc:
@@ -353,13 +363,21 @@ def _check_promotion_log(repository: Repository, module: Module, promoted: set[s
                 f"the promotion log does not name {', '.join(unnamed[:5])}{', ...' if len(unnamed) > 5 else ''}, "
                 "whose promotion record exists: catalog and history do not show those promotions"
             )
+        elif log is None and listed_model:  # nothing wrong, only slower: a note
+            kind, problem = (
+                Kind.NO_PROMOTION_LOG,
+                (
+                    "no promotion log (written before there was one): catalog and history ask every version for a "
+                    "promotion record, a request each"
+                ),
+            )
         else:
             return None
     repaired = None
     if repair:
         repair_promotion_log(repository, module, promoted)
         repaired = f"wrote the promotion log ({len(promoted)} version(s) with a record)"
-    return Finding(module, None, Kind.PROMOTION_LOG, f"{problem}; 'registry fsck --repair' writes it", repaired)
+    return Finding(module, None, kind, f"{problem}; 'registry fsck --repair' writes it", repaired)
 
 
 def _check_pruned(

@@ -81,6 +81,29 @@ def test_without_a_log_every_record_is_asked_for_until_fsck_repair_writes_it(
     assert check(releases, [CHURN]).findings == ()
 
 
+def test_an_artifact_without_a_log_or_a_record_is_a_note_and_repair_writes_the_empty_log(
+    staging: LocalRepository, make_model: Callable[..., Path], tmp_path: Path
+) -> None:
+    """An artifact deployed before the log existed, never promoted: nothing is wrong (a note, the repository is
+    clean), but its catalog asks every version for a record until ``fsck --repair`` writes the empty log."""
+    for i in range(2):
+        deploy(make_model(f"s{i}"), "com.acme:churn:1.0", repository=staging)
+    staging.delete(LOG)
+    counting = CountingRepository(staging)
+    assert _promoted(counting, tmp_path, "before") == {"1.0.1": False, "1.0.0": False}
+    assert len(counting.reads("-promotion.json")) == 2
+    found = check(staging, [CHURN])
+    assert [(f.kind, f.version) for f in found.findings] == [(Kind.NO_PROMOTION_LOG, None)] and found.clean
+    assert "'registry fsck --repair' writes it" in str(found.findings[0])
+    repaired = check(staging, [CHURN], repair=True)
+    assert repaired.findings[0].repaired == "wrote the promotion log (0 version(s) with a record)"
+    assert read_promotion_log(staging, CHURN) == PromotionLog()
+    counting.calls.clear()
+    assert _promoted(counting, tmp_path, "after") == {"1.0.1": False, "1.0.0": False}
+    assert counting.reads("-promotion.json") == []
+    assert check(staging, [CHURN]).findings == ()
+
+
 def test_fsck_finds_a_record_the_log_does_not_name_and_repair_adds_it(
     releases: LocalRepository, mixed: list[Coordinate], tmp_path: Path
 ) -> None:
