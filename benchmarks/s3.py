@@ -10,7 +10,11 @@
 
 Both sides open their client once, outside the timings, and run alternately round by round.
 
-    PYTHONPATH=. python benchmarks/s3.py [--size-mib 64] [--repeat 5] [--rtt-ms 20] [--deploy-only] [--keep-alive]
+    PYTHONPATH=. python benchmarks/s3.py [--size-mib 64] [--also-mib 4 256] [--repeat 5] [--rtt-ms 20]
+                                         [--deploy-only] [--keep-alive]
+
+``--also-mib``: deploy / ``upload_file`` at more model sizes too (a deploy's fixed cost of a few requests weighs
+differently on 4, 32 and 256 MiB); every other figure is for ``--size-mib``;
 
 ``--rtt-ms``: both sides reach the server through benchmarks/latency_proxy.py (half the round trip each way,
 in its own process);
@@ -65,6 +69,13 @@ def _model(root: Path, size: int) -> Path:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--size-mib", type=float, default=64)
+    parser.add_argument(
+        "--also-mib",
+        type=float,
+        nargs="*",
+        default=[],
+        help="more model sizes to measure deploy / upload_file at, after the headline --size-mib (e.g. 4 256)",
+    )
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--rtt-ms", type=float, default=0.0)
     parser.add_argument("--deploy-only", action="store_true")
@@ -97,29 +108,35 @@ def main() -> None:
             use_aws(_Env(), scratch, endpoint)
             bucket = new_bucket(endpoint, "bench")
             url = f"s3://{bucket}/maven"
-            model = _model(scratch / "model", int(args.size_mib * (1 << 20)))
             repository = open_repository(url)
             assert isinstance(repository, S3Repository)
             client = boto3.client("s3")
-            deploy(model, "com.acme:churn:1.0", repository=repository)  # the probe, the first metadata
-            jar = _pack(repository, scratch)
-            coordinate = Coordinate.parse("com.acme:churn:1.0.0")
-            figure("jar size", f"{jar.stat().st_size / (1 << 20):.1f} MiB")
             raw = iter(range(1_000_000))
-            times = alternating(
-                {
-                    "deploy": lambda: deploy(model, "com.acme:churn:1.0", repository=repository),
-                    "upload_file": lambda: client.upload_file(str(jar), bucket, f"raw/{next(raw)}.jar"),
-                    "pack": lambda: pack(model, scratch / "packed.jar", coordinate, b"<project/>", b"{}"),
-                },
-                args.repeat,
-            )
-            figure("deploy()", summary(times["deploy"]))
-            figure("of which packing the jar (archive.pack alone)", summary(times["pack"]))
-            figure("boto3 upload_file of the same jar", summary(times["upload_file"]))
-            figure("deploy / upload_file (target <= 1.10x)", ratio(times["deploy"], times["upload_file"]))
+            for size in [args.size_mib, *args.also_mib]:  # the headline size first, with every figure below
+                model = _model(scratch / f"model-{size:g}", int(size * (1 << 20)))
+                artifact = "churn" if size == args.size_mib else f"churn-{size:g}mib"
+                deploy(model, f"com.acme:{artifact}:1.0", repository=repository)  # the probe, the first metadata
+                jar = _pack(repository, scratch, artifact)
+                coordinate = Coordinate.parse(f"com.acme:{artifact}:1.0.0")
+                figure(f"[{size:g} MiB] jar size", f"{jar.stat().st_size / (1 << 20):.1f} MiB")
+                times = alternating(
+                    {
+                        "deploy": lambda m=model, a=artifact: deploy(m, f"com.acme:{a}:1.0", repository=repository),
+                        "upload_file": lambda j=jar: client.upload_file(str(j), bucket, f"raw/{next(raw)}.jar"),
+                        "pack": lambda m=model, c=coordinate: pack(m, scratch / "packed.jar", c, b"<project/>", b"{}"),
+                    },
+                    args.repeat,
+                )
+                figure(f"[{size:g} MiB] deploy()", summary(times["deploy"]))
+                figure(f"[{size:g} MiB] of which packing the jar (archive.pack alone)", summary(times["pack"]))
+                figure(f"[{size:g} MiB] boto3 upload_file of the same jar", summary(times["upload_file"]))
+                figure(
+                    f"[{size:g} MiB] deploy / upload_file (target <= 1.10x)",
+                    ratio(times["deploy"], times["upload_file"]),
+                )
             if args.deploy_only:
                 return
+            jar = _pack(repository, scratch, "churn")
 
             # The storage layer alone: the same jar through S3Repository.create / fetch (multipart above 8 MiB,
             # conditional completion; one streamed GetObject) against boto3's managed transfers.
@@ -179,10 +196,10 @@ def main() -> None:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def _pack(repository: S3Repository, scratch: Path) -> Path:
+def _pack(repository: S3Repository, scratch: Path, artifact: str) -> Path:
     """The jar of build 0, as the repository holds it."""
-    jar = scratch / "churn-1.0.0.jar"
-    repository.fetch("com/acme/churn/1.0.0/churn-1.0.0.jar", jar)
+    jar = scratch / f"{artifact}-1.0.0.jar"
+    repository.fetch(f"com/acme/{artifact}/1.0.0/{artifact}-1.0.0.jar", jar)
     return jar
 
 

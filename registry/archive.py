@@ -41,6 +41,7 @@ __all__ = [
     "check_model_dir",
     "model_digests",
     "saved_spark_version",
+    "with_replaced",
     "extract_model",
     "pack",
     "read_entry",
@@ -121,11 +122,18 @@ def model_digests(model_dir: Path, replaced: Mapping[Path, bytes] | None = None)
     digests = {
         name.removeprefix(prefix): file_digest(path, "sha256")
         for name, path in _model_files(model_dir)
-        if path is not None
+        if path is not None and path not in (replaced or {})
     }
+    return with_replaced(digests, model_dir, replaced)
+
+
+def with_replaced(digests: Mapping[str, str], model_dir: Path, replaced: Mapping[Path, bytes] | None) -> dict[str, str]:
+    """``digests`` (:func:`model_digests` of ``model_dir`` as it is on disk, computed ahead: a deploy digests the
+    files while it claims the build) with the SHA-256 of the ``replaced`` contents instead of their files'."""
+    found = dict(digests)
     for path, data in (replaced or {}).items():
-        digests[path.relative_to(model_dir).as_posix()] = hashlib.sha256(data).hexdigest()
-    return digests
+        found[path.relative_to(model_dir).as_posix()] = hashlib.sha256(data).hexdigest()
+    return found
 
 
 def _manifest() -> bytes:

@@ -11,7 +11,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
-from registry.archive import check_model_dir, model_digests, pack, saved_spark_version
+from registry.archive import check_model_dir, model_digests, pack, saved_spark_version, with_replaced
 from registry.checksums import Digests, digest_bytes
 from registry.compatibility import compare_models
 from registry.coordinates import Coordinate, DeployTarget
@@ -315,7 +315,10 @@ def deploy(
     if attach is not None:
         draft, more = attach(draft)
         attachments = [*attachments, *more]
-    with opening(repository, settings) as opened:
+    with opening(repository, settings) as opened, ThreadPoolExecutor(1) as digesting:
+        # The SHA-256 of the model's files (the card's ``files``) computed while the metadata is read and the build
+        # claimed; not where a prepare hook may rewrite model_dir once the build is claimed.
+        digested = digesting.submit(model_digests, model_dir) if prepare is None else None
         repo, active = opened.repository, opened.settings
         signer = signer_for(sign, opened)
         if signer is not None:
@@ -340,7 +343,9 @@ def deploy(
         # Without a prepare hook, a saved Spark pipeline's watermark says the new coordinate in the jar (and so in
         # the card's digests of its files), never in model_dir.
         stamped = watermark_rewrites(model_dir, coordinate) if prepare is None and saved is not None else None
-        files_sha256 = model_digests(model_dir, stamped)
+        files_sha256 = (
+            with_replaced(digested.result(), model_dir, stamped) if digested else model_digests(model_dir, stamped)
+        )
         final_card = draft.for_coordinate(
             str(coordinate), _previous(metadata, coordinate), signed=signer is not None, files=files_sha256
         ).to_json()

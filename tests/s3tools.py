@@ -97,6 +97,7 @@ class S3Proxy:
         self._drop: list[tuple[str, str]] = []
         self._cut: list[tuple[str, str]] = []
         self._faults: list[tuple[int, str, str]] = []
+        self._refusals: list[tuple[str, str, int, str]] = []
         self._write_lock = threading.Lock()
         self._count_lock = threading.Lock()
         proxy = self
@@ -120,7 +121,7 @@ class S3Proxy:
                 headers = {k: v for k, v in headers.items() if k.lower() not in proxy.strip}
                 with proxy._count_lock:
                     proxy.requests.append((self.command, self.path))
-                    fault = proxy._faults.pop(0) if proxy._faults else None
+                    fault = proxy._faults.pop(0) if proxy._faults else proxy._refusal(self.command, self.path)
                 if fault is not None:  # answered by the proxy, as S3 would answer it; nothing reaches the server
                     status, code, extra = fault
                     data = (
@@ -197,6 +198,20 @@ class S3Proxy:
         """Answer the next ``times`` requests with S3's error ``code`` (HTTP ``status``) instead of forwarding them."""
         with self._count_lock:
             self._faults.extend([(status, code, extra)] * times)
+
+    def refuse(self, method: str, ending: str, status: int, code: str) -> None:
+        """Answer the next ``method`` request whose path ends with ``ending`` (its query aside) with S3's error
+        ``code`` (HTTP ``status``) instead of forwarding it (once)."""
+        with self._count_lock:
+            self._refusals.append((method, ending, status, code))
+
+    def _refusal(self, method: str, path: str) -> tuple[int, str, str] | None:
+        """(called holding the count lock)"""
+        for entry in self._refusals:
+            if entry[0] == method and path.split("?", 1)[0].endswith(entry[1]):
+                self._refusals.remove(entry)
+                return entry[2], entry[3], ""
+        return None
 
     def drop_answer(self, method: str, fragment: str) -> None:
         """Forward the next ``method`` request whose path contains ``fragment``, then drop the connection without

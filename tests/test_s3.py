@@ -14,6 +14,7 @@ from deployers import deploy_concurrently
 from s3tools import S3Proxy, moto_server, new_bucket, use_aws
 from scenarios import deploy_and_resolve_every_selector
 
+from registry.checksums import digest_bytes
 from registry.coordinates import Module
 from registry.deploy import deploy
 from registry.exceptions import (
@@ -31,7 +32,8 @@ from registry.repository.local import LocalRepository
 from registry.repository.s3 import S3Repository
 from registry.resolve import list_versions, resolve
 from registry.settings import Settings, open_repository
-from registry.store import read_metadata
+from registry.store import publish, read_metadata
+from registry.versions import Version
 
 CHURN = Module("com.acme", "churn")
 
@@ -197,7 +199,7 @@ def test_promotion_between_s3_and_local_in_both_directions(
 
 
 def test_sixteen_concurrent_deployers_get_sixteen_builds(
-    s3_url: str, make_model: Callable[..., Path], tmp_path: Path
+    s3_url: str, make_model: Callable[..., Path], tmp_path: Path, moto: str
 ) -> None:
     models = [make_model(f"m{i}") for i in range(16)]
     printed = deploy_concurrently(s3_url, models, tmp_path)
@@ -208,6 +210,42 @@ def test_sixteen_concurrent_deployers_get_sixteen_builds(
         content = (resolved.path / "stages/0_lr/data/part-00000.snappy.parquet").read_text()
         assert content in {f"m{i}" * 100 for i in range(16)}, build
     assert len({(resolve(c, repository=s3_url).path / "stages").resolve() for c in printed}) == 16
+    _assert_metadata_checksums_match(moto, s3_url)
+
+
+def _assert_metadata_checksums_match(moto: str, url: str) -> None:
+    """The checksum files of ``maven-metadata.xml`` describe what it holds now."""
+    stored = _objects(moto, url)
+    metadata = stored[CHURN.metadata_path]
+    for extension, digest in digest_bytes(metadata).sidecars():
+        assert stored[f"{CHURN.metadata_path}.{extension}"] == digest, extension
+
+
+def test_a_refused_metadata_write_leaves_checksums_of_what_it_holds(
+    s3_url: str, make_model: Callable[..., Path], moto: str, proxy: S3Proxy
+) -> None:
+    """The metadata's checksum files are written with it, at once: where its write is refused, the checksums of
+    the version never listed are replaced by those of what the file holds."""
+    deploy(make_model("a"), "com.acme:churn:1.0", repository=s3_url)
+    proxy.refuse("PUT", CHURN.metadata_path, 403, "AccessDenied")
+    with pytest.raises(AuthenticationFailed):
+        deploy(make_model("b"), "com.acme:churn:1.0", repository=s3_url)
+    assert [str(v) for v in list_versions(CHURN, open_repository(s3_url))] == ["1.0.0"]
+    _assert_metadata_checksums_match(moto, s3_url)
+
+
+def test_a_metadata_write_that_lost_the_race_is_merged_again_with_its_checksums(
+    s3_url: str, make_model: Callable[..., Path], moto: str
+) -> None:
+    """A writer whose compare-and-swap is refused (another wrote the file since it read it) writes again, last:
+    the checksum files of its refused attempt never outlast it."""
+    deploy(make_model("a"), "com.acme:churn:1.0", repository=s3_url)
+    late = open_repository(s3_url)
+    assert read_metadata(late, CHURN) is not None  # its ETag, soon stale
+    deploy(make_model("b"), "com.acme:churn:1.0", repository=s3_url)
+    publish(late, CHURN, [Version(1, 0, 7)])
+    assert [str(v) for v in list_versions(CHURN, open_repository(s3_url))] == ["1.0.0", "1.0.1", "1.0.7"]
+    _assert_metadata_checksums_match(moto, s3_url)
 
 
 def test_a_server_ignoring_conditional_writes_is_refused_unless_warned(

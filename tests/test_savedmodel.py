@@ -3,6 +3,7 @@ the jar (never in the user's directory), and its card records the stages as a Py
 
 from __future__ import annotations
 
+import hashlib
 import json
 import zipfile
 from pathlib import Path
@@ -186,6 +187,25 @@ def test_a_stamped_jar_is_reproducible(tmp_path: Path, monkeypatch: pytest.Monke
     assert jars[0] == jars[1]
     with zipfile.ZipFile(tmp_path / "one" / Coordinate.parse("com.acme:churn:1.0.0").path("jar")) as archive:
         assert json.loads(archive.read(CARD_ENTRY))["model"]["stages"]
+
+
+def test_the_card_records_the_sha256_of_the_stamped_files_the_jar_holds(tmp_path: Path) -> None:
+    """Without a prepare hook, the files are digested while the build is claimed, and the stamped ones (the
+    watermark, known only once the build is) digested as the jar holds them."""
+    model = saved_pipeline(tmp_path / "here")
+    assert _run("deploy", str(model), "com.acme:churn:1.0", "-r", str(tmp_path / "repo"))[0] == 0
+    with zipfile.ZipFile(tmp_path / "repo" / Coordinate.parse("com.acme:churn:1.0.0").path("jar")) as archive:
+        card = json.loads(archive.read(CARD_ENTRY))
+        in_jar = {
+            n.removeprefix("model/"): hashlib.sha256(archive.read(n)).hexdigest()
+            for n in archive.namelist()
+            if n.startswith("model/") and not n.endswith("/")
+        }
+    assert card["files"] == in_jar
+    stamped = watermark_rewrites(model, "com.acme:churn:1.0.0")
+    assert stamped  # the test needs a stamped file
+    for path in stamped:
+        assert in_jar[path.relative_to(model).as_posix()] != hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def test_show_and_the_catalog_print_the_watermark_the_jar_holds(tmp_path: Path) -> None:

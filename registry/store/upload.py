@@ -37,7 +37,7 @@ def upload_version(
     whose upload failed anywhere never resolves.
     """
     pool = ThreadPoolExecutor(repository.write_width)
-    uploads = [pool.submit(repository.create, path, source) for path, source in files]
+    uploads: list[Future[None]] = []
     made: Future[None] = Future()  # make_last has returned, and its files are among the uploads
 
     def ready() -> None:
@@ -60,6 +60,9 @@ def upload_version(
                 main.set_result(None)
 
         threading.Thread(target=create_main, name="registry-upload-main", daemon=True).start()
+    # After the main file's start (on S3, its multipart upload is created first, not behind the small files: its
+    # parts are ready to go as soon as their bytes are packed).
+    uploads.extend(pool.submit(repository.create, path, source) for path, source in files)
     try:
         try:
             source, more = make_last()

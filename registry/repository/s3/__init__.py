@@ -7,7 +7,8 @@ and ``endpoint_url``. Nothing secret is ever put into a message.
 
 The guarantees are the HTTP repositories': a create is a conditional write (``If-None-Match: *``; a 412 means the
 path is taken), so the POM's create claims a build; ``maven-metadata.xml`` is rewritten with compare-and-swap
-(``If-Match`` on its ETag), starting over when another writer got there first; a large file is a multipart upload
+(``If-Match`` on its ETag), starting over when another writer got there first, its checksum files written at the
+same time as each attempt and checked afterwards against what the file then holds; a large file is a multipart upload
 whose parts travel while the small files are written and whose completion is itself conditional, so a release
 never overwrites one and a file becomes visible whole or not at all. Some S3-compatible servers ignore conditions;
 a probe object (created twice, then replaced under a wrong ETag; the verdict kept in the cache folder like the

@@ -8,12 +8,11 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
 from registry._util import backoff
-from registry.checksums import digest_bytes
 from registry.exceptions import ArtifactNotFound, ConfigError, RegistryError, RepositoryUnavailable
 from registry.repository import progress
 from registry.repository.base import PathExists, Source, StreamingRepository
@@ -23,6 +22,7 @@ from registry.repository.read_back import ReadBackCopies, ReadsAhead
 from registry.repository.s3.errors import MAX_ATTEMPTS, Where, code_of, failure, retried
 from registry.repository.s3.lock import lock_path, locked
 from registry.repository.s3.probe import keep, known, probe
+from registry.repository.s3.sidecars import Sidecars
 from registry.repository.s3.streams import Reporting, as_bytes, holds, md5_etag, multipart_etag, opened
 from registry.repository.s3.uploads import MULTIPART_THRESHOLD, PART_CONCURRENCY, PART_SIZE, multipart_create
 
@@ -126,6 +126,7 @@ class S3Repository(StreamingRepository):
         self._read_back = ReadBackCopies()  # what a compare-and-swap wrote answers the next read
         self._ahead: ReadsAhead[Future[bytes]] = ReadsAhead()  # reads started ahead (read_ahead)
         self._lock = threading.Lock()
+        self._sidecars = Sidecars(self._put, self._head, self._get_tagged)
 
     @classmethod
     def from_config(
@@ -390,19 +391,24 @@ class S3Repository(StreamingRepository):
                 content = change(None)
                 condition = {"IfNoneMatch": "*"}
             try:
-                etag = self._put(path, content, condition)
+                etag = self._sidecars.put_with(path, content, condition)
             except botocore.exceptions.ClientError as exc:
                 code, status = code_of(exc)
                 if status in (412, 404) or (status == 409 and code == "ConditionalRequestConflict"):
                     if attempt > 1:
                         backoff(attempt)
-                    continue
+                    continue  # the next attempt writes the sidecars again (of what it then writes)
+                self._sidecars.repair(path)
                 raise self._fail(exc, "updating", path) from exc
+            except Exception:
+                self._sidecars.repair(path)
+                raise
             with self._lock:
                 self._seen[path] = (etag, content)
             self._read_back.keep(path, content)
-            self._write_sidecars(path, content, etag)
+            self._sidecars.write(path, content, etag, written=True)
             return content
+        self._sidecars.repair(path)
         raise RepositoryUnavailable(
             f"Could not update {path} in {self.display}: other writers kept changing it for "
             f"{MAX_UPDATE_SECONDS} s. Try again."
@@ -418,7 +424,7 @@ class S3Repository(StreamingRepository):
             )
             content = change(self._read_fresh_or_none(path))
             self._put(path, content, {})
-            self._write_sidecars(path, content)
+            self._sidecars.write(path, content)
             return content
         if path not in self._announced:
             self._announced.add(path)
@@ -434,7 +440,7 @@ class S3Repository(StreamingRepository):
         with locked(self.client, self.bucket, self._key(lock), self.display, self._failing(path), path=lock):
             content = change(self._read_fresh_or_none(path))
             self._put(path, content, {})
-            self._write_sidecars(path, content)
+            self._sidecars.write(path, content)
         return content
 
     def _failing(self, path: str) -> Callable[[Exception, str], RegistryError]:
@@ -457,26 +463,13 @@ class S3Repository(StreamingRepository):
             raise self._fail(exc, "writing", path) from exc
         return str(answer.get("ETag", ""))
 
-    def _write_sidecars(self, path: str, content: bytes, etag: str | None = None) -> None:
-        """Write the checksum files of ``path``'s ``content``. Given its ``etag``, then check that ``path`` was not
-        rewritten meanwhile: a writer whose sidecars land after a later writer's would leave them wrong, so while
-        the file changed, the sidecars of what it now holds are written again."""
-        for _ in range(10):
-            sidecars = list(digest_bytes(content).sidecars())
-            with ThreadPoolExecutor(len(sidecars)) as pool:
-                writes = [pool.submit(self._put, f"{path}.{ext}", digest, {}) for ext, digest in sidecars]
-                for write in writes:
-                    write.result()
-            if etag is None:
-                return
-            head = self._head(path)
-            if head is None or head.get("ETag") == etag:
-                return
-            try:
-                answer = self.client.get_object(Bucket=self.bucket, Key=self._key(path))
-                content, etag = answer["Body"].read(), answer.get("ETag")
-            except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
-                raise self._fail(exc, "reading", path) from exc
+    def _get_tagged(self, path: str) -> tuple[bytes, str | None]:
+        """``path``'s content and ETag, as the server holds them now."""
+        try:
+            answer = self.client.get_object(Bucket=self.bucket, Key=self._key(path))
+            return answer["Body"].read(), answer.get("ETag")
+        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+            raise self._fail(exc, "reading", path) from exc
 
     def delete(self, path: str) -> None:
         try:
