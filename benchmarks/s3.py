@@ -11,7 +11,7 @@
 Both sides open their client once, outside the timings, and run alternately round by round.
 
     PYTHONPATH=. python benchmarks/s3.py [--size-mib 64] [--also-mib 4 256] [--repeat 5] [--rtt-ms 20]
-                                         [--deploy-only] [--keep-alive]
+                                         [--deploy-only] [--keep-alive] [--pin]
 
 ``--also-mib``: deploy / ``upload_file`` at more model sizes too (a deploy's fixed cost of a few requests weighs
 differently on 4, 32 and 256 MiB); every other figure is for ``--size-mib``;
@@ -19,6 +19,10 @@ differently on 4, 32 and 256 MiB); every other figure is for ``--size-mib``;
 ``--rtt-ms``: both sides reach the server through benchmarks/latency_proxy.py (half the round trip each way,
 in its own process);
 ``--deploy-only``: the deploy figures alone (no storage layer, resolve or request counts);
+``--pin``: this process (both clients, the measured ones) on the first core, moto and the latency proxy on the
+others, as ``network.py --pin`` does: as if the server were another machine (it is, for a real bucket), so that
+what a deploy computes (packing, four digests) and what the server computes (taking in the parts) no longer
+share two cores;
 ``--keep-alive``: moto's application served by waitress (``pip install -r benchmarks/requirements-s3.txt``), which
 keeps connections open between requests as S3 does; moto's own server answers each with ``Connection: close``, so
 every request of a deploy's sequence pays a new connection (across ``--rtt-ms``, a round trip more each).
@@ -84,7 +88,16 @@ def main() -> None:
         action="store_true",
         help="moto served by waitress, which keeps connections open as S3 does (moto's own server closes each one)",
     )
+    parser.add_argument(
+        "--pin",
+        action="store_true",
+        help="the clients on the first core, moto and the proxy on the others: as if the server were elsewhere",
+    )
     args = parser.parse_args()
+    cores = sorted(os.sched_getaffinity(0))
+    pin = args.pin and len(cores) > 1
+    if pin:
+        os.sched_setaffinity(0, cores[1:])  # moto and the proxy, started below, inherit it
     scratch = Path(tempfile.mkdtemp(prefix="bench-s3-"))
     os.environ["REGISTRY_CACHE"] = str(scratch / "cache")
     os.environ["REGISTRY_CONFIG"] = str(scratch / "none.toml")
@@ -105,6 +118,9 @@ def main() -> None:
                 assert delayed.stdout is not None
                 endpoint = "http://" + delayed.stdout.readline().split()[0]  # "127.0.0.1:PORT -> ..." once listening
                 figure("round trip to the server", f"{args.rtt_ms:g} ms (latency_proxy.py, its own process)")
+            if pin:  # before any thread of this process starts: they inherit it
+                os.sched_setaffinity(0, cores[:1])
+                figure("pinned", f"clients on core {cores[0]}; moto and the proxy on {cores[1:]}")
             use_aws(_Env(), scratch, endpoint)
             bucket = new_bucket(endpoint, "bench")
             url = f"s3://{bucket}/maven"
