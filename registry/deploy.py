@@ -379,7 +379,7 @@ def deploy(
 
             # The small files upload while the jar is packed; the jar streams meanwhile and ends last; and while
             # its end travels, the metadata is locked and read, to be written once the jar is in place.
-            _upload_and_publish(repo, coordinate, files, make_jar, growing)
+            _upload_and_publish(repo, coordinate, files, make_jar, growing, first=metadata is None)
         # Uploaded create-only and accepted: the next deploy's series check reads this card from the cache.
         cache.keep(coordinate, coordinate.file_name("json", "model"), "sha512", card_digests.sha512, final_card)
         cache.remember(repo.origin, coordinate, coordinate.file_name("json", "model"), "sha512", card_digests.sha512)
@@ -416,9 +416,12 @@ def _upload_and_publish(
     files: list[tuple[str, Source]],
     make_jar: Callable[[], tuple[Source, list[tuple[str, Source]]]],
     growing: GrowingFile | None = None,
+    *,
+    first: bool = False,
 ) -> None:
     """:func:`upload_version`, then :func:`publish`, which starts (on a thread) as soon as every file but the end
-    of the jar is in place, and writes the metadata only once the upload has ended well."""
+    of the jar is in place, and writes the metadata only once the upload has ended well. ``first``: the artifact
+    had no metadata (its empty promotion log is created then)."""
     uploaded: Future[None] = Future()
     others_done = threading.Event()
 
@@ -426,7 +429,7 @@ def _upload_and_publish(
         others_done.wait()
         if uploaded.done() and uploaded.exception() is not None:
             return  # failed: the caller raises it
-        publish(repository, coordinate.module, [coordinate.version], ready=uploaded.result)
+        publish(repository, coordinate.module, [coordinate.version], ready=uploaded.result, first=first)
 
     with ThreadPoolExecutor(1) as pool:
         publishing = pool.submit(publish_after_upload)

@@ -57,6 +57,7 @@ Age is the newest modification time of the version's files: the file's mtime in 
 from __future__ import annotations
 
 import enum
+import functools
 import tempfile
 import time
 from collections import Counter
@@ -326,7 +327,7 @@ def _check_module(
         if finding is not None:
             findings.append(finding)
     for versions, change, done in (
-        (to_list, publish, "listed in maven-metadata.xml"),
+        (to_list, functools.partial(publish, first=metadata is None), "listed in maven-metadata.xml"),
         (to_unlist, unpublish, "taken out of maven-metadata.xml"),
     ):
         if versions:
@@ -343,9 +344,8 @@ def _check_module(
 def _check_promotion_log(
     repository: Repository, module: Module, promoted: set[str], repair: bool, listed_model: bool
 ) -> Finding | None:
-    """The artifact's promotion log against the versions whose promotion record is in their folder.
-    ``listed_model``: the artifact has metadata and a version with a model card (a library, or an artifact whose
-    first publish, which writes the log, has not happened, is not told it lacks one)."""
+    """The artifact's promotion log against the versions with a promotion record. ``listed_model``: it has metadata
+    and a model card (a library, or an artifact not yet published, which writes the log, is not told it lacks one)."""
     kind = Kind.PROMOTION_LOG
     try:
         log = read_promotion_log(repository, module)

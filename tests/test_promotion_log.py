@@ -104,6 +104,22 @@ def test_an_artifact_without_a_log_or_a_record_is_a_note_and_repair_writes_the_e
     assert check(staging, [CHURN]).findings == ()
 
 
+def test_fsck_repair_listing_an_artifacts_first_version_writes_its_empty_log(
+    staging: LocalRepository, make_model: Callable[..., Path]
+) -> None:
+    """A first deploy that died just before listing: ``fsck --repair`` lists it as that deploy's publish would
+    have, the artifact's empty promotion log first."""
+    deploy(make_model(), "com.acme:churn:1.0", repository=staging)
+    for path in (CHURN.metadata_path, LOG):
+        for name in staging.list(CHURN.path):
+            if name.startswith(path.rsplit("/", 1)[-1]):
+                staging.delete(f"{CHURN.path}/{name}")
+    assert read_promotion_log(staging, CHURN) is None
+    repaired = check(staging, [CHURN], repair=True, min_age=0)
+    assert [(f.kind, f.repaired) for f in repaired.findings] == [(Kind.UNLISTED, "listed in maven-metadata.xml")]
+    assert read_promotion_log(staging, CHURN) == PromotionLog()
+
+
 def test_fsck_finds_a_record_the_log_does_not_name_and_repair_adds_it(
     releases: LocalRepository, mixed: list[Coordinate], tmp_path: Path
 ) -> None:

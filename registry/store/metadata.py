@@ -90,7 +90,12 @@ def select(spec: str | Coordinate, repository: Repository, module: Module | None
 
 
 def publish(
-    repository: Repository, module: Module, versions: Sequence[Version], *, ready: Callable[[], None] | None = None
+    repository: Repository,
+    module: Module,
+    versions: Sequence[Version],
+    *,
+    ready: Callable[[], None] | None = None,
+    first: bool = False,
 ) -> None:
     """List ``versions`` in the artifact's ``maven-metadata.xml``, and make sure they stay listed.
 
@@ -103,9 +108,11 @@ def publish(
     written: it waits for the versions' files to be in place and raises if they are not, and then nothing is
     written. So the lock and the read overlap the end of an upload.
 
-    The publish that creates the metadata (the artifact's first) creates the artifact's empty promotion log
-    (:class:`~registry.promotion.PromotionLog`, create-only) just before it, so a catalog of a new artifact reads no
-    record that does not exist; a publish into an existing artifact writes nothing more.
+    ``first``: the caller found no ``maven-metadata.xml`` (the artifact's first version): the artifact's empty
+    promotion log (:class:`~registry.promotion.PromotionLog`) is created first, create-only, so a catalog of a new
+    artifact reads no record that does not exist. Not inside the metadata's read-modify-write: a request there
+    would widen the window in which several first writers all find no metadata and race to create it. A publish
+    into an existing artifact writes nothing more.
     """
     source = f"{module.metadata_path} in {repository.display}"
     wanted = {str(v) for v in versions}
@@ -113,12 +120,12 @@ def publish(
     def add(current: bytes | None) -> bytes:
         if ready is not None:
             ready()
-        if current is None:  # the artifact's first version: its empty promotion log, before the metadata
-            with contextlib.suppress(PathExists):  # a promotion got there first: its log is complete
-                repository.create(PromotionLog.path(module), PromotionLog().render())
         metadata = Metadata.parse(current, module, source) if current is not None else Metadata(module)
         return metadata.with_versions(versions).render()
 
+    if first:
+        with contextlib.suppress(PathExists):  # another first writer, or a promotion, got there first
+            repository.create(PromotionLog.path(module), PromotionLog().render())
     missing = wanted
 
     def done() -> bool:
