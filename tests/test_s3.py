@@ -323,7 +323,11 @@ def test_a_stale_lock_is_broken_and_a_live_one_waited_for(
         assert "Contents" not in client.list_objects_v2(Bucket=bucket, Prefix=key)  # released after the write
         assert open_repository(url).list("com/acme/churn") == sorted(
             ["1.0.0/", "maven-metadata.xml", "maven-metadata.xml.promotions.json"]  # the first deploy's empty log
-            + [f"maven-metadata.xml.{ext}" for ext in ("md5", "sha1", "sha256", "sha512")]
+            + [
+                f"maven-metadata.xml{log}.{ext}"
+                for log in ("", ".promotions.json")
+                for ext in ("md5", "sha1", "sha256", "sha512")
+            ]
         )
         client.put_object(Bucket=bucket, Key=key, Body=b'{"owner": "a slow deploy", "expires_after": 600}')
         monkeypatch.setattr(lock, "WAIT_SECONDS", 1.5)
