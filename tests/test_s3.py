@@ -276,6 +276,36 @@ def test_a_server_ignoring_conditional_writes_is_refused_unless_warned(
         stripping.close()
 
 
+def test_the_metadata_checksums_match_it_after_concurrent_writers_on_a_server_ignoring_conditions(
+    aws: None, moto: str, isolated_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Written plainly (no condition, no lock), a writer's checksum files of maven-metadata.xml can land after a
+    later writer's file and checksums: the writer then finds the file rewritten and writes the checksums of what
+    it holds."""
+    stripping = S3Proxy(moto, strip=("If-None-Match", "If-Match"))
+    try:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", stripping.url)
+        url = f"s3://{_bucket(moto)}/maven"
+        (isolated_env / "config.toml").write_text(f'[repositories.weak]\nurl = "{url}"\nunsafe_overwrite = "warn"\n')
+        first, second = open_repository("weak"), open_repository("weak")
+        real_put = first.client.put_object  # type: ignore[attr-defined]
+        raced: list[bool] = []
+
+        def put_object(**kwargs: object) -> object:
+            if str(kwargs["Key"]).endswith("/maven-metadata.xml.sha1") and not raced:
+                raced.append(True)  # the first writer's file is written, its SHA-1 not yet: another writes now
+                publish(second, CHURN, [Version(1, 0, 1)])
+            return real_put(**kwargs)
+
+        monkeypatch.setattr(first.client, "put_object", put_object)  # type: ignore[attr-defined]
+        publish(first, CHURN, [Version(1, 0, 0)])
+        assert raced
+        assert [str(v) for v in list_versions(CHURN, open_repository("weak"))] == ["1.0.0", "1.0.1"]
+        _assert_metadata_checksums_match(moto, url)
+    finally:
+        stripping.close()
+
+
 def test_a_server_ignoring_if_match_alone_converges_by_merging(
     aws: None,
     moto: str,

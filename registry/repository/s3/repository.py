@@ -423,8 +423,9 @@ class S3Repository(StreamingRepository):
                 "again until the version stays listed."
             )
             content = change(self._read_fresh_or_none(path))
-            self._put(path, content, {})
-            self._sidecars.write(path, content)
+            # Checked against what the file then holds: a concurrent writer's file may land between ours and our
+            # checksums (no lock here), which would otherwise describe a file no longer there.
+            self._sidecars.write(path, content, self._put(path, content, {}))
             return content
         if path not in self._announced:
             self._announced.add(path)
