@@ -32,7 +32,7 @@ from registry.repository.local import LocalRepository
 from registry.repository.s3 import S3Repository
 from registry.resolve import list_versions, resolve
 from registry.settings import Settings, open_repository
-from registry.store import publish, read_metadata
+from registry.store import Cache, publish, read_history, read_metadata
 from registry.versions import Version
 
 CHURN = Module("com.acme", "churn")
@@ -536,3 +536,22 @@ def test_files_read_ahead_serve_the_next_read_of_each_once(s3_url: str, proxy: S
     assert proxy.count("GET") == 2  # one request each, made ahead
     assert repository.read("g/a/yanks.json") == b'{"yanks": []}'  # once: the next read asks again
     assert proxy.count("GET") == 3
+
+
+def test_a_promotion_into_an_artifact_whose_log_exists_is_logged_and_shown(
+    s3_url: str, make_model: Callable[..., Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The promotion log is rewritten by compare-and-swap like the metadata: a process that did not write it
+    starts from the ETag its read found (not from "absent", refused for as long as the log exists)."""
+    from registry.repository.s3 import repository as s3_repository
+
+    monkeypatch.setattr(s3_repository, "MAX_UPDATE_SECONDS", 10.0)  # a starving update fails in 10 s, not 90
+    deploy(make_model("a"), "com.acme:churn:2.0", repository=s3_url)  # the artifact's first: its empty log
+    staging = LocalRepository(tmp_path / "staging")
+    promoted = deploy(make_model("s"), "com.acme:churn:1.0", repository=staging)
+    promote(str(promoted), source=staging, target=open_repository(s3_url))
+    history = read_history(CHURN, open_repository(s3_url), cache=Cache(tmp_path / "cache"), promotions=True)
+    assert {str(c.coordinate.version): c.promotion is not None for c in history.cards} == {
+        "2.0.0": False,
+        "1.0.0": True,
+    }

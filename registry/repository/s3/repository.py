@@ -191,7 +191,8 @@ class S3Repository(StreamingRepository):
         return data
 
     def _remember(self, path: str, seen: tuple[str, bytes] | object) -> None:
-        if path.endswith("maven-metadata.xml"):  # the only files rewritten
+        # the only files rewritten: the metadata and the logs beside it (each a compare-and-swap from this read)
+        if path.endswith(("maven-metadata.xml", "maven-metadata.xml.yanks.json", "maven-metadata.xml.promotions.json")):
             with self._lock:
                 self._seen[path] = seen
 
