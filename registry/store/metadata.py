@@ -5,6 +5,7 @@ logs)."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Sequence
 
@@ -124,8 +125,9 @@ def publish(
         return metadata.with_versions(versions).render()
 
     if first:  # an update, not a create: on a server whose create is a check then a write (nginx), a promotion
-        # logged in between would be overwritten; an update keeps whatever log another writer made meanwhile
-        repository.update(PromotionLog.path(module), lambda log: PromotionLog().render() if log is None else log)
+        # logged in between would be overwritten; an update that finds a log there writes nothing
+        with contextlib.suppress(_LogPresent):
+            repository.update(PromotionLog.path(module), _empty_log_unless_present)
     missing = wanted
 
     def done() -> bool:
@@ -142,6 +144,16 @@ def publish(
         )
 
     update_until(repository, module, module.metadata_path, add, done, gave_up)
+
+
+class _LogPresent(Exception):
+    """The artifact has a promotion log already: the first publish's update of it writes nothing."""
+
+
+def _empty_log_unless_present(current: bytes | None) -> bytes:
+    if current is not None:
+        raise _LogPresent
+    return PromotionLog().render()
 
 
 def update_until(
