@@ -183,7 +183,7 @@ def test_the_first_deploy_creates_the_empty_log_and_the_next_deploy_asks_nothing
 ) -> None:
     counting = CountingRepository(releases)
     deploy(make_model("a"), "com.acme:churn:1.0", repository=counting)
-    assert ("create", LOG) in counting.calls
+    assert ("update", LOG) in counting.calls
     assert read_promotion_log(releases, CHURN) == PromotionLog()
     counting.calls.clear()
     deploy(make_model("b"), "com.acme:churn:1.0", repository=counting)

@@ -32,7 +32,7 @@ from registry.repository.local import LocalRepository
 from registry.repository.s3 import S3Repository
 from registry.resolve import list_versions, resolve
 from registry.settings import Settings, open_repository
-from registry.store import publish, read_metadata
+from registry.store import Cache, publish, read_history, read_metadata
 from registry.versions import Version
 
 CHURN = Module("com.acme", "churn")
@@ -276,6 +276,36 @@ def test_a_server_ignoring_conditional_writes_is_refused_unless_warned(
         stripping.close()
 
 
+def test_the_metadata_checksums_match_it_after_concurrent_writers_on_a_server_ignoring_conditions(
+    aws: None, moto: str, isolated_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Written plainly (no condition, no lock), a writer's checksum files of maven-metadata.xml can land after a
+    later writer's file and checksums: the writer then finds the file rewritten and writes the checksums of what
+    it holds."""
+    stripping = S3Proxy(moto, strip=("If-None-Match", "If-Match"))
+    try:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", stripping.url)
+        url = f"s3://{_bucket(moto)}/maven"
+        (isolated_env / "config.toml").write_text(f'[repositories.weak]\nurl = "{url}"\nunsafe_overwrite = "warn"\n')
+        first, second = open_repository("weak"), open_repository("weak")
+        real_put = first.client.put_object  # type: ignore[attr-defined]
+        raced: list[bool] = []
+
+        def put_object(**kwargs: object) -> object:
+            if str(kwargs["Key"]).endswith("/maven-metadata.xml.sha1") and not raced:
+                raced.append(True)  # the first writer's file is written, its SHA-1 not yet: another writes now
+                publish(second, CHURN, [Version(1, 0, 1)])
+            return real_put(**kwargs)
+
+        monkeypatch.setattr(first.client, "put_object", put_object)  # type: ignore[attr-defined]
+        publish(first, CHURN, [Version(1, 0, 0)])
+        assert raced
+        assert [str(v) for v in list_versions(CHURN, open_repository("weak"))] == ["1.0.0", "1.0.1"]
+        _assert_metadata_checksums_match(moto, url)
+    finally:
+        stripping.close()
+
+
 def test_a_server_ignoring_if_match_alone_converges_by_merging(
     aws: None,
     moto: str,
@@ -323,7 +353,11 @@ def test_a_stale_lock_is_broken_and_a_live_one_waited_for(
         assert "Contents" not in client.list_objects_v2(Bucket=bucket, Prefix=key)  # released after the write
         assert open_repository(url).list("com/acme/churn") == sorted(
             ["1.0.0/", "maven-metadata.xml", "maven-metadata.xml.promotions.json"]  # the first deploy's empty log
-            + [f"maven-metadata.xml.{ext}" for ext in ("md5", "sha1", "sha256", "sha512")]
+            + [
+                f"maven-metadata.xml{log}.{ext}"
+                for log in ("", ".promotions.json")
+                for ext in ("md5", "sha1", "sha256", "sha512")
+            ]
         )
         client.put_object(Bucket=bucket, Key=key, Body=b'{"owner": "a slow deploy", "expires_after": 600}')
         monkeypatch.setattr(lock, "WAIT_SECONDS", 1.5)
@@ -502,3 +536,22 @@ def test_files_read_ahead_serve_the_next_read_of_each_once(s3_url: str, proxy: S
     assert proxy.count("GET") == 2  # one request each, made ahead
     assert repository.read("g/a/yanks.json") == b'{"yanks": []}'  # once: the next read asks again
     assert proxy.count("GET") == 3
+
+
+def test_a_promotion_into_an_artifact_whose_log_exists_is_logged_and_shown(
+    s3_url: str, make_model: Callable[..., Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The promotion log is rewritten by compare-and-swap like the metadata: a process that did not write it
+    starts from the ETag its read found (not from "absent", refused for as long as the log exists)."""
+    from registry.repository.s3 import repository as s3_repository
+
+    monkeypatch.setattr(s3_repository, "MAX_UPDATE_SECONDS", 10.0)  # a starving update fails in 10 s, not 90
+    deploy(make_model("a"), "com.acme:churn:2.0", repository=s3_url)  # the artifact's first: its empty log
+    staging = LocalRepository(tmp_path / "staging")
+    promoted = deploy(make_model("s"), "com.acme:churn:1.0", repository=staging)
+    promote(str(promoted), source=staging, target=open_repository(s3_url))
+    history = read_history(CHURN, open_repository(s3_url), cache=Cache(tmp_path / "cache"), promotions=True)
+    assert {str(c.coordinate.version): c.promotion is not None for c in history.cards} == {
+        "2.0.0": False,
+        "1.0.0": True,
+    }

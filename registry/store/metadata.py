@@ -14,7 +14,7 @@ from registry.coordinates import Coordinate, Module, parse_request
 from registry.exceptions import ArtifactNotFound, IntegrityError, RepositoryUnavailable
 from registry.metadata import Metadata
 from registry.promotion import PromotionLog
-from registry.repository.base import PathExists, Repository
+from registry.repository.base import Repository
 from registry.repository.names import never_released
 from registry.versions import Selector, Version
 
@@ -109,10 +109,11 @@ def publish(
     written. So the lock and the read overlap the end of an upload.
 
     ``first``: the caller found no ``maven-metadata.xml`` (the artifact's first version): the artifact's empty
-    promotion log (:class:`~registry.promotion.PromotionLog`) is created first, create-only, so a catalog of a new
-    artifact reads no record that does not exist. Not inside the metadata's read-modify-write: a request there
-    would widen the window in which several first writers all find no metadata and race to create it. A publish
-    into an existing artifact writes nothing more.
+    promotion log (:class:`~registry.promotion.PromotionLog`) is written first where it is absent (an update that
+    keeps any log there: a promotion's, which a create on a server without atomic creates could overwrite), so a
+    catalog of a new artifact reads no record that does not exist. Not inside the metadata's read-modify-write: a
+    request there would widen the window in which several first writers all find no metadata and race to create
+    it. A publish into an existing artifact writes nothing more.
     """
     source = f"{module.metadata_path} in {repository.display}"
     wanted = {str(v) for v in versions}
@@ -123,9 +124,10 @@ def publish(
         metadata = Metadata.parse(current, module, source) if current is not None else Metadata(module)
         return metadata.with_versions(versions).render()
 
-    if first:
-        with contextlib.suppress(PathExists):  # another first writer, or a promotion, got there first
-            repository.create(PromotionLog.path(module), PromotionLog().render())
+    if first:  # an update, not a create: on a server whose create is a check then a write (nginx), a promotion
+        # logged in between would be overwritten; an update that finds a log there writes nothing
+        with contextlib.suppress(_LogPresent):
+            repository.update(PromotionLog.path(module), _empty_log_unless_present)
     missing = wanted
 
     def done() -> bool:
@@ -142,6 +144,16 @@ def publish(
         )
 
     update_until(repository, module, module.metadata_path, add, done, gave_up)
+
+
+class _LogPresent(Exception):
+    """The artifact has a promotion log already: the first publish's update of it writes nothing."""
+
+
+def _empty_log_unless_present(current: bytes | None) -> bytes:
+    if current is not None:
+        raise _LogPresent
+    return PromotionLog().render()
 
 
 def update_until(

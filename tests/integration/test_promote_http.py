@@ -12,12 +12,12 @@ from servers import DavRepo
 
 from registry.coordinates import Coordinate, Module
 from registry.deploy import deploy
-from registry.exceptions import IntegrityError, VersionExists
+from registry.exceptions import ArtifactNotFound, IntegrityError, VersionExists
 from registry.modelcard import ModelCard
 from registry.promote import promote
 from registry.repository.local import LocalRepository
 from registry.resolve import resolve
-from registry.store import read_metadata, read_promotion_log
+from registry.store import Cache, read_history, read_metadata, read_promotion_log
 
 
 def test_local_to_http_to_http_and_back(
@@ -87,3 +87,45 @@ def test_concurrent_promotions_into_one_artifact_on_nginx_all_end_in_the_log(
     assert not failures
     log = read_promotion_log(target, Module("com.acme", "churn"))
     assert log is not None and log.versions == {str(c.version) for c in built}
+
+
+def test_a_promotion_racing_an_artifacts_first_deploy_on_nginx_stays_in_its_log(
+    nginx_repo: DavRepo, make_model: Callable[..., Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """nginx ignores If-None-Match: the empty promotion log written by an artifact's first deploy must not replace
+    the log that a promotion into that artifact wrote after the deploy found none."""
+    staging = LocalRepository(tmp_path / "staging")
+    promoted = deploy(make_model("s"), "com.acme:churn:1.0", repository=staging)
+    deploying = open_dav(nginx_repo)
+    log = f"{promoted.module.path}/maven-metadata.xml.promotions.json"
+    transport = deploying.transport
+    real_request, real_get_small = transport.request, transport.get_small
+    promotion = threading.Thread(target=lambda: promote(str(promoted), source=staging, target=open_dav(nginx_repo)))
+
+    def found_absent() -> None:  # the deploy found no log: the promotion runs now (for at most 5 s)
+        if not promotion.is_alive() and promotion.ident is None:
+            promotion.start()
+            promotion.join(5)
+
+    def request(method: str, path: str, *args: object, **kwargs: object) -> object:
+        response = real_request(method, path, *args, **kwargs)
+        if path == log and method == "HEAD" and response.status_code == 404:
+            found_absent()
+        return response
+
+    def get_small(path: str, *args: object, **kwargs: object) -> object:
+        try:
+            return real_get_small(path, *args, **kwargs)
+        except ArtifactNotFound:
+            if path == log:
+                found_absent()
+            raise
+
+    monkeypatch.setattr(transport, "request", request)
+    monkeypatch.setattr(transport, "get_small", get_small)
+    deploy(make_model("r"), "com.acme:churn:2.0", repository=deploying)
+    promotion.join(60)
+    assert promotion.ident is not None and not promotion.is_alive()
+    history = read_history(promoted.module, open_dav(nginx_repo), cache=Cache(tmp_path / "cache"), promotions=True)
+    shown = {str(card.coordinate.version): card.promotion is not None for card in history.cards}
+    assert shown == {"2.0.0": False, "1.0.0": True}  # the promotion is shown, not hidden by the deploy's empty log

@@ -69,7 +69,7 @@ def test_a_deploy_writes_the_metadata_last(tmp_path: Path, make_model: Callable[
     coordinate = deploy(make_model(), "com.acme:churn:1.0", repository=repository)
     assert repository.ended[-1] == ("update", coordinate.module.metadata_path)
     # the artifact's first deploy: its empty promotion log, before the metadata
-    assert ("create", PromotionLog.path(coordinate.module)) in repository.ended[:-1]
+    assert ("update", PromotionLog.path(coordinate.module)) in repository.ended[:-1]
     creates = [path for kind, path in repository.ended if kind == "create" and path.startswith(coordinate.directory)]
     assert creates[-1] == coordinate.path("jar")
     assert len(creates) > 5  # the pom, the card, their checksums

@@ -191,7 +191,8 @@ class S3Repository(StreamingRepository):
         return data
 
     def _remember(self, path: str, seen: tuple[str, bytes] | object) -> None:
-        if path.endswith("maven-metadata.xml"):  # the only files rewritten
+        # the only files rewritten: the metadata and the logs beside it (each a compare-and-swap from this read)
+        if path.endswith(("maven-metadata.xml", "maven-metadata.xml.yanks.json", "maven-metadata.xml.promotions.json")):
             with self._lock:
                 self._seen[path] = seen
 
@@ -423,8 +424,9 @@ class S3Repository(StreamingRepository):
                 "again until the version stays listed."
             )
             content = change(self._read_fresh_or_none(path))
-            self._put(path, content, {})
-            self._sidecars.write(path, content)
+            # Checked against what the file then holds: a concurrent writer's file may land between ours and our
+            # checksums (no lock here), which would otherwise describe a file no longer there.
+            self._sidecars.write(path, content, self._put(path, content, {}))
             return content
         if path not in self._announced:
             self._announced.add(path)
