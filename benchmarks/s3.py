@@ -52,7 +52,7 @@ from registry.resolve import resolve
 from registry.settings import open_repository
 
 
-class _Env:
+class Env:
     """``use_aws`` wants a monkeypatch; a plain one here."""
 
     def setenv(self, name: str, value: str) -> None:
@@ -62,12 +62,24 @@ class _Env:
         os.environ.pop(name, None)
 
 
-def _model(root: Path, size: int) -> Path:
+def make_model(root: Path, size: int) -> Path:
     (root / "metadata").mkdir(parents=True)
     (root / "metadata" / "part-00000").write_text('{"class":"org.apache.spark.ml.PipelineModel"}\n')
     (root / "stages" / "0_lr" / "data").mkdir(parents=True)
     (root / "stages" / "0_lr" / "data" / "part-00000.snappy.parquet").write_bytes(os.urandom(size))
     return root
+
+
+def across(stack: contextlib.ExitStack, endpoint: str, rtt_ms: float) -> str:
+    """``endpoint`` reached through benchmarks/latency_proxy.py (half of ``rtt_ms`` each way), in a process of its
+    own, stopped with ``stack``: the proxy's endpoint."""
+    port = int(endpoint.rsplit(":", 1)[1])
+    script = str(ROOT / "benchmarks" / "latency_proxy.py")
+    command = [sys.executable, script, str(port), f"{rtt_ms / 2}"]
+    delayed = stack.enter_context(subprocess.Popen(command, stdout=subprocess.PIPE, text=True))
+    stack.callback(delayed.kill)
+    assert delayed.stdout is not None
+    return "http://" + delayed.stdout.readline().split()[0]  # "127.0.0.1:PORT -> ..." once listening
 
 
 def main() -> None:
@@ -105,23 +117,12 @@ def main() -> None:
     try:
         with moto_server(keep_alive=args.keep_alive) as endpoint, contextlib.ExitStack() as stack:
             if args.rtt_ms:  # in a process of its own, as a network is: not competing for this one's GIL
-                port = int(endpoint.rsplit(":", 1)[1])
-                script = str(ROOT / "benchmarks" / "latency_proxy.py")
-                delayed = stack.enter_context(
-                    subprocess.Popen(
-                        [sys.executable, script, str(port), f"{args.rtt_ms / 2}"],
-                        stdout=subprocess.PIPE,
-                        text=True,
-                    )
-                )
-                stack.callback(delayed.kill)
-                assert delayed.stdout is not None
-                endpoint = "http://" + delayed.stdout.readline().split()[0]  # "127.0.0.1:PORT -> ..." once listening
+                endpoint = across(stack, endpoint, args.rtt_ms)
                 figure("round trip to the server", f"{args.rtt_ms:g} ms (latency_proxy.py, its own process)")
             if pin:  # before any thread of this process starts: they inherit it
                 os.sched_setaffinity(0, cores[:1])
                 figure("pinned", f"clients on core {cores[0]}; moto and the proxy on {cores[1:]}")
-            use_aws(_Env(), scratch, endpoint)
+            use_aws(Env(), scratch, endpoint)
             bucket = new_bucket(endpoint, "bench")
             url = f"s3://{bucket}/maven"
             repository = open_repository(url)
@@ -129,7 +130,7 @@ def main() -> None:
             client = boto3.client("s3")
             raw = iter(range(1_000_000))
             for size in [args.size_mib, *args.also_mib]:  # the headline size first, with every figure below
-                model = _model(scratch / f"model-{size:g}", int(size * (1 << 20)))
+                model = make_model(scratch / f"model-{size:g}", int(size * (1 << 20)))
                 artifact = "churn" if size == args.size_mib else f"churn-{size:g}mib"
                 deploy(model, f"com.acme:{artifact}:1.0", repository=repository)  # the probe, the first metadata
                 jar = _pack(repository, scratch, artifact)
@@ -195,7 +196,7 @@ def main() -> None:
             try:
                 os.environ["AWS_ENDPOINT_URL"] = proxy.url
                 counted = open_repository(url)
-                small = _model(scratch / "small", 300_000)
+                small = make_model(scratch / "small", 300_000)
                 deploy(small, "com.acme:counted:1.0", repository=counted)
                 proxy.reset()
                 deploy(small, "com.acme:counted:1.0", repository=counted)

@@ -11,7 +11,6 @@ import argparse
 import contextlib
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import threading
@@ -20,28 +19,13 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-from common import ROOT, figure, machine
+from common import figure, machine
+from s3 import Env, across, make_model
 from s3tools import moto_server, new_bucket, use_aws
 
 from registry.deploy import deploy
 from registry.repository.s3 import S3Repository
 from registry.settings import open_repository
-
-
-class _Env:
-    def setenv(self, name: str, value: str) -> None:
-        os.environ[name] = value
-
-    def delenv(self, name: str) -> None:
-        os.environ.pop(name, None)
-
-
-def _model(root: Path, size: int) -> Path:
-    (root / "metadata").mkdir(parents=True)
-    (root / "metadata" / "part-00000").write_text('{"class":"org.apache.spark.ml.PipelineModel"}\n')
-    (root / "stages" / "0_lr" / "data").mkdir(parents=True)
-    (root / "stages" / "0_lr" / "data" / "part-00000.snappy.parquet").write_bytes(os.urandom(size))
-    return root
 
 
 class Timeline:
@@ -102,20 +86,11 @@ def main() -> None:
     try:
         with moto_server(keep_alive=args.keep_alive) as endpoint, contextlib.ExitStack() as stack:
             if args.rtt_ms:
-                port = int(endpoint.rsplit(":", 1)[1])
-                script = str(ROOT / "benchmarks" / "latency_proxy.py")
-                delayed = stack.enter_context(
-                    subprocess.Popen(
-                        [sys.executable, script, str(port), f"{args.rtt_ms / 2}"], stdout=subprocess.PIPE, text=True
-                    )
-                )
-                stack.callback(delayed.kill)
-                assert delayed.stdout is not None
-                endpoint = "http://" + delayed.stdout.readline().split()[0]
+                endpoint = across(stack, endpoint, args.rtt_ms)
                 figure("round trip to the server", f"{args.rtt_ms:g} ms")
-            use_aws(_Env(), scratch, endpoint)
+            use_aws(Env(), scratch, endpoint)
             bucket = new_bucket(endpoint, "timeline")
-            model = _model(scratch / "model", int(args.size_mib * (1 << 20)))
+            model = make_model(scratch / "model", int(args.size_mib * (1 << 20)))
             repository = open_repository(f"s3://{bucket}/maven")
             assert isinstance(repository, S3Repository)
             timeline = Timeline(repository.client)
