@@ -69,6 +69,18 @@ def make_model(tmp_path: Path) -> Callable[..., Path]:
 
 
 @pytest.fixture
+def staging(tmp_path: Path) -> LocalRepository:
+    """A local repository to promote from (created by its first write)."""
+    return LocalRepository(tmp_path / "staging")
+
+
+@pytest.fixture
+def releases(tmp_path: Path) -> LocalRepository:
+    """A local repository to promote into (created by its first write)."""
+    return LocalRepository(tmp_path / "releases")
+
+
+@pytest.fixture
 def local_repo(tmp_path: Path) -> LocalRepository:
     """An empty local repository (its folder exists: a folder that does not is a mistyped path)."""
     (tmp_path / "repo").mkdir()

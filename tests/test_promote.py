@@ -22,16 +22,6 @@ from registry.resolve import resolve
 from registry.store import read_metadata
 
 
-@pytest.fixture
-def staging(tmp_path: Path) -> LocalRepository:
-    return LocalRepository(tmp_path / "staging")
-
-
-@pytest.fixture
-def releases(tmp_path: Path) -> LocalRepository:
-    return LocalRepository(tmp_path / "releases")
-
-
 def _files(repository: LocalRepository, directory: str) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted((repository.root / directory).iterdir())}
 

@@ -26,16 +26,6 @@ LOG = PromotionLog.path(CHURN)
 
 
 @pytest.fixture
-def staging(tmp_path: Path) -> LocalRepository:
-    return LocalRepository(tmp_path / "staging")
-
-
-@pytest.fixture
-def releases(tmp_path: Path) -> LocalRepository:
-    return LocalRepository(tmp_path / "releases")
-
-
-@pytest.fixture
 def mixed(staging: LocalRepository, releases: LocalRepository, make_model: Callable[..., Path]) -> list[Coordinate]:
     """``releases`` holds 2.0.0 and 2.0.1, deployed into it, and 1.0.1 and 1.0.2, promoted from ``staging``
     (which holds 1.0.0 to 1.0.2): the two promoted versions, in the order promoted."""
