@@ -126,7 +126,7 @@ class S3Repository(StreamingRepository):
         self._read_back = ReadBackCopies()  # what a compare-and-swap wrote answers the next read
         self._ahead: ReadsAhead[Future[bytes]] = ReadsAhead()  # reads started ahead (read_ahead)
         self._lock = threading.Lock()
-        self._sidecars = Sidecars(self._put, self._head, self._get_tagged)
+        self._sidecars = Sidecars(self._put, self._head, self._read_tagged)
 
     @classmethod
     def from_config(
@@ -174,6 +174,13 @@ class S3Repository(StreamingRepository):
             future.set_exception(exc)
 
     def _get(self, path: str) -> bytes:
+        return self._read_tagged(path)[1]
+
+    def _read_tagged(self, path: str) -> tuple[str, bytes]:
+        """``path``'s ETag and content as the server holds them now (remembered where the file is one rewritten).
+
+        :raises ArtifactNotFound: there is no such file.
+        """
         try:
             response = self.client.get_object(Bucket=self.bucket, Key=self._key(path))
             if response.get("ContentLength", 0) > MAX_SMALL_FILE:
@@ -187,11 +194,13 @@ class S3Repository(StreamingRepository):
             raise self._fail(exc, "reading", path) from exc
         except (botocore.exceptions.BotoCoreError, OSError) as exc:
             raise self._fail(exc, "reading", path) from exc
-        self._remember(path, (response.get("ETag", ""), data))
-        return data
+        seen = (str(response.get("ETag", "")), data)
+        self._remember(path, seen)
+        return seen
 
     def _remember(self, path: str, seen: tuple[str, bytes] | object) -> None:
-        # the only files rewritten: the metadata and the logs beside it (each a compare-and-swap from this read)
+        # the files rewritten (the metadata and the logs beside it): the next compare-and-swap of one starts from this
+        # read, not a read of its own (update reads one it was not told of itself)
         if path.endswith(("maven-metadata.xml", "maven-metadata.xml.yanks.json", "maven-metadata.xml.promotions.json")):
             with self._lock:
                 self._seen[path] = seen
@@ -381,9 +390,13 @@ class S3Repository(StreamingRepository):
             with self._lock:
                 seen = self._seen.pop(path, None)
             if seen is None:
-                self._read_fresh_or_none(path)
+                self._read_back.forget(path)
+                try:
+                    seen = self._read_tagged(path)
+                except ArtifactNotFound:
+                    seen = _ABSENT
                 with self._lock:
-                    seen = self._seen.pop(path, None)
+                    self._seen.pop(path, None)
             if isinstance(seen, tuple):
                 etag, current = seen
                 content = change(current)
@@ -464,14 +477,6 @@ class S3Repository(StreamingRepository):
         except botocore.exceptions.BotoCoreError as exc:
             raise self._fail(exc, "writing", path) from exc
         return str(answer.get("ETag", ""))
-
-    def _get_tagged(self, path: str) -> tuple[bytes, str | None]:
-        """``path``'s content and ETag, as the server holds them now."""
-        try:
-            answer = self.client.get_object(Bucket=self.bucket, Key=self._key(path))
-            return answer["Body"].read(), answer.get("ETag")
-        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
-            raise self._fail(exc, "reading", path) from exc
 
     def delete(self, path: str) -> None:
         try:

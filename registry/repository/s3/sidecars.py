@@ -20,13 +20,13 @@ MAX_ROUNDS = 10
 class Sidecars:
     """The sidecars of an object store's mutable files, through its ``put(path, content, condition) -> ETag``
     (a ``ClientError`` raised as it is where there is a condition), ``head(path) -> answer | None`` and
-    ``get(path) -> (content, ETag)``."""
+    ``get(path) -> (ETag, content)``."""
 
     def __init__(
         self,
         put: Callable[[str, bytes, dict[str, str]], str],
         head: Callable[[str], dict[str, Any] | None],
-        get: Callable[[str], tuple[bytes, str | None]],
+        get: Callable[[str], tuple[str, bytes]],
     ) -> None:
         self._put = put
         self._head = head
@@ -58,7 +58,7 @@ class Sidecars:
         """After an update that wrote sidecars but not (for certain) the file: the sidecars of what the file holds
         now, best effort (the failure being reported is the update's)."""
         with contextlib.suppress(Exception):
-            content, etag = self._get(path)
+            etag, content = self._get(path)
             self.write(path, content, etag)
 
     def write(self, path: str, content: bytes, etag: str | None = None, *, written: bool = False) -> None:
@@ -78,4 +78,4 @@ class Sidecars:
             head = self._head(path)
             if head is None or head.get("ETag") == etag:
                 return
-            content, etag = self._get(path)
+            etag, content = self._get(path)
