@@ -27,12 +27,9 @@ from registry.store.metadata import (
     read_metadata,
     select,
     select_version,
-    update_until,
 )
 from registry.store.promotions import (
     log_promotion,
-    log_versions,
-    promoted_here,
     read_promotion_log,
     repair_promotion_log,
 )
@@ -99,10 +96,7 @@ __all__ = [
     "read_yanks",
     "record_yank",
     "finish_prune",
-    "update_until",
     "log_promotion",
-    "log_versions",
-    "promoted_here",
     "read_promotion_log",
     "repair_promotion_log",
 ]

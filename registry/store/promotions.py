@@ -4,9 +4,9 @@ record in a repository, so that a catalog or history reads only the records that
 A promotion writes its record first (create-only), then adds the version to the log (:func:`log_promotion`, a
 union merged until it holds), then lists the version: a crash at any point is finished by promoting again. The
 first promotion into an artifact that has versions but no log (written before the log existed) seeds it with every
-record that exists, so no earlier promotion is hidden. A publish that creates an artifact's metadata creates its
-empty log (:func:`~registry.store.publish`); ``fsck --repair`` writes one that is missing or incomplete
-(:func:`repair_promotion_log`).
+record that exists, so no earlier promotion is hidden. A publish whose caller found no metadata writes the empty
+log where there is none (:func:`~registry.store.publish`, ``first``); ``fsck --repair`` writes one that is missing
+or incomplete (:func:`repair_promotion_log`).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from registry.store.metadata import read_metadata, update_until
 from registry.store.yanks import read_yanks
 from registry.versions import Version
 
-__all__ = ["log_promotion", "log_versions", "promoted_here", "read_promotion_log", "repair_promotion_log"]
+__all__ = ["log_promotion", "read_promotion_log", "repair_promotion_log"]
 
 
 def read_promotion_log(repository: Repository, module: Module) -> PromotionLog | None:
@@ -43,11 +43,11 @@ def log_promotion(repository: Repository, coordinate: Coordinate) -> None:
     the artifact has versions but no log yet, the log is seeded with every version whose record exists."""
     module, version = coordinate.module, str(coordinate.version)
     found = read_promotion_log(repository, module)
-    seed = promoted_here(repository, module, _known_versions(repository, module)) if found is None else set()
-    log_versions(repository, module, {*seed, version})
+    seed = _promoted_here(repository, module, _known_versions(repository, module)) if found is None else set()
+    _log_versions(repository, module, {*seed, version})
 
 
-def log_versions(repository: Repository, module: Module, versions: Collection[str]) -> None:
+def _log_versions(repository: Repository, module: Module, versions: Collection[str]) -> None:
     """Merge ``versions`` into the artifact's promotion log (created if absent) until it holds them all."""
     path = PromotionLog.path(module)
     source = f"{path} in {repository.display}"
@@ -63,7 +63,7 @@ def log_versions(repository: Repository, module: Module, versions: Collection[st
     update_until(repository, module, path, add, done)
 
 
-def promoted_here(repository: Repository, module: Module, versions: Iterable[str]) -> set[str]:
+def _promoted_here(repository: Repository, module: Module, versions: Iterable[str]) -> set[str]:
     """Those of ``versions`` that have a promotion record in ``repository``: one read each, all at once."""
     wanted = sorted({parsed for parsed in map(Version.try_parse, versions) if parsed is not None})
     paths = [module.at(v).path("json", CLASSIFIER) for v in wanted]
@@ -78,7 +78,7 @@ def repair_promotion_log(repository: Repository, module: Module, versions: Colle
         read_promotion_log(repository, module)
     except IntegrityError:
         repository.update(path, lambda _: PromotionLog(frozenset(versions)).render())
-    log_versions(repository, module, versions)
+    _log_versions(repository, module, versions)
 
 
 def _known_versions(repository: Repository, module: Module) -> set[str]:
