@@ -58,6 +58,11 @@ _BUSY_WAIT = 50
 #: 1 ms gathered, the same wall time).
 _GATHER_FROM = 64
 _GATHER = 0.001
+#: A caller taking answers as they end (:meth:`MultiplexedReader.get_as_ready`) is woken by the first of them, then
+#: lets :data:`_GATHER_CHUNK` seconds of answers arrive unless :data:`_CHUNK` have: a wake-up per answer or two cost
+#: the driving thread its interpreter lock a thousand times a batch.
+_CHUNK = 100
+_GATHER_CHUNK = 0.005
 #: poll() where the platform has it (select() is limited to descriptors below 1024).
 _poll = getattr(select, "poll", None)
 #: Streams at once on one HTTP/2 connection (libcurl allows 100 unless told; the server may allow fewer).
@@ -257,6 +262,8 @@ class MultiplexedReader:
             while left:
                 if not ended and not batch.done.wait(max(0.0, deadline - time.monotonic())):
                     break  # the driver died: what has not come goes through the full transport
+                if len(ended) < min(left, _CHUNK):
+                    time.sleep(_GATHER_CHUNK)  # more answers come meanwhile: fewer wake-ups, each taking the GIL
                 batch.done.clear()  # before the queue is emptied: a read that ends from here on sets it again
                 chunk = []
                 while ended:
