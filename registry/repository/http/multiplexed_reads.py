@@ -59,8 +59,8 @@ _BUSY_WAIT = 50
 _GATHER_FROM = 64
 _GATHER = 0.001
 #: A caller taking answers as they end (:meth:`MultiplexedReader.get_as_ready`) is woken by the first of them, then
-#: lets :data:`_GATHER_CHUNK` seconds of answers arrive unless :data:`_CHUNK` have: a wake-up per answer or two cost
-#: the driving thread its interpreter lock a thousand times a batch.
+#: lets :data:`_GATHER_CHUNK` seconds of answers arrive unless :data:`_CHUNK` have (or fewer are still to come): a
+#: wake-up per answer or two cost the driving thread its interpreter lock a thousand times a batch.
 _CHUNK = 100
 _GATHER_CHUNK = 0.005
 #: poll() where the platform has it (select() is limited to descriptors below 1024).
@@ -262,7 +262,7 @@ class MultiplexedReader:
             while left:
                 if not ended and not batch.done.wait(max(0.0, deadline - time.monotonic())):
                     break  # the driver died: what has not come goes through the full transport
-                if len(ended) < min(left, _CHUNK):
+                if len(ended) < _CHUNK < left - len(ended):  # not at the end, where the last answer is not held
                     time.sleep(_GATHER_CHUNK)  # more answers come meanwhile: fewer wake-ups, each taking the GIL
                 batch.done.clear()  # before the queue is emptied: a read that ends from here on sets it again
                 chunk = []
