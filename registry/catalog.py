@@ -7,19 +7,21 @@ and a Content-Security-Policy that would refuse any, so they open from ``file://
 
 Cards hold user text, so the templates (``registry/templates/catalog*.html.j2``) autoescape everything. Values and
 people are formatted by :mod:`registry.formatting`, as in the terminal; the templates have its functions as filters
-(``who``, ``time``, ``value``, ``gate``, ``verdict``, ``clip``). This module computes the chart geometry as numbers
-and the templates draw it. The one section per version of an artifact page is written by
+(``who``, ``time``, ``value``, ``gate``, ``verdict``, ``clip``). :mod:`registry.catalog_charts` computes the chart
+geometry as numbers and the templates draw it. The one section per version of an artifact page is written by
 :mod:`registry.catalog_html` (escaped the same way; ``tests/test_catalog_html.py`` holds it to the template it
 replaced), the rest by the templates.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import math
 import os
 import shutil
 import tempfile
+import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -28,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from registry import formatting, rendering
+from registry.catalog_charts import MetricChart, metric_chart
 from registry.catalog_html import VersionSummary, version_section
 from registry.coordinates import Coordinate, Module
 from registry.exceptions import ArtifactNotFound, IntegrityError, InvalidCoordinate, InvalidInput
@@ -70,103 +73,6 @@ SIGNATURE_CHECKS = 16
 MAX_DEPTH = 8
 #: The file that marks a directory as a catalog this module wrote, and so safe to replace.
 MARKER = ".registry-catalog"
-
-_WIDTH_PER_POINT = 44
-_MIN_PLOT_WIDTH, _MAX_PLOT_WIDTH = 160, 720
-_PLOT_HEIGHT = 150
-_LEFT, _RIGHT, _TOP, _BOTTOM = 64, 24, 16, 78
-_LABEL_SPACING = 16  # pixels between rotated version labels; closer ones are thinned out
-
-
-@dataclass(frozen=True)
-class ChartPoint:
-    """One build on a chart: where it is drawn, and what its label and tooltip say."""
-
-    x: float
-    y: float
-    version: str
-    value: str
-    labelled: bool
-
-
-@dataclass(frozen=True)
-class Tick:
-    """A value on the y axis and its height in the chart."""
-
-    y: float
-    label: str
-
-
-@dataclass(frozen=True)
-class MetricChart:
-    """A metric across builds, oldest left; coordinates are SVG user units."""
-
-    metric: str
-    width: int
-    height: int
-    left: int
-    top: int
-    right: int
-    bottom: int
-    points: tuple[ChartPoint, ...]
-    ticks: tuple[Tick, ...]
-    missing: tuple[str, ...] = ()  #: the versions that record no value of this metric (not drawn)
-
-    @property
-    def polyline(self) -> str:
-        """The ``points`` attribute of the line through every build."""
-        return " ".join(f"{p.x:.1f},{p.y:.1f}" for p in self.points)
-
-
-def _nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
-    """Round tick values (steps of 1, 2, 2.5 or 5 times a power of ten) that cover ``low`` to ``high``."""
-    if low == high:
-        pad = abs(low) * 0.1 or 1.0
-        low, high = low - pad, high + pad
-    raw = (high - low) / (count - 1)
-    magnitude = 10 ** math.floor(math.log10(raw))
-    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
-    start, end = math.floor(low / step) * step, math.ceil(high / step) * step
-    return [round(start + i * step, 12) for i in range(round((end - start) / step) + 1)]
-
-
-def metric_chart(metric: str, values: Sequence[tuple[str, float]], missing: Sequence[str] = ()) -> MetricChart:
-    """The chart of ``values``: ``(version, value)`` pairs, oldest first; ``missing`` names the versions without
-    the metric, which the page lists under the chart."""
-    n = len(values)
-    plot_width = min(_MAX_PLOT_WIDTH, max(_MIN_PLOT_WIDTH, _WIDTH_PER_POINT * (n - 1)))
-    ticks = _nice_ticks(min(v for _, v in values), max(v for _, v in values))
-    low, high = ticks[0], ticks[-1]
-    bottom = _TOP + _PLOT_HEIGHT
-
-    def height(value: float) -> float:
-        return bottom - (value - low) / (high - low) * _PLOT_HEIGHT
-
-    slot = plot_width / (n - 1) if n > 1 else plot_width
-    every = max(1, math.ceil(_LABEL_SPACING / slot))
-    points = tuple(
-        ChartPoint(
-            x=_LEFT + (slot * i if n > 1 else plot_width / 2),
-            y=height(value),
-            version=version,
-            value=formatting.number(value),
-            # The newest build is always labelled; others as often as the spacing allows.
-            labelled=(n - 1 - i) % every == 0,
-        )
-        for i, (version, value) in enumerate(values)
-    )
-    return MetricChart(
-        metric=metric,
-        width=_LEFT + plot_width + _RIGHT,
-        height=bottom + _BOTTOM,
-        left=_LEFT,
-        top=_TOP,
-        right=_LEFT + plot_width,
-        bottom=bottom,
-        points=points,
-        ticks=tuple(Tick(height(t), f"{t:.6g}") for t in ticks),
-        missing=tuple(missing),
-    )
 
 
 @dataclass(frozen=True)
@@ -275,6 +181,26 @@ def _artifact_page(
         charts=tuple(charts),
         promotions=tuple(promotions),
     )
+
+
+#: The templates a catalog renders (the two pages, and the base both extend).
+_TEMPLATES = ("catalog_index.html.j2", "catalog_artifact.html.j2", "catalog_base.html.j2")
+
+
+def _templates_ahead(compiled: Path | None) -> Callable[[], None]:
+    """Import Jinja2 and load the catalog's templates (compiled, where the cache has no copy yet) on a thread,
+    while the command waits for the repository's answers; returns what waits for that thread. A failure there is
+    left for the rendering to meet again, and raise."""
+
+    def load() -> None:
+        with contextlib.suppress(Exception):
+            environment = _environment(compiled)
+            for name in _TEMPLATES:
+                environment.get_template(name)
+
+    thread = threading.Thread(target=load, name="catalog-templates", daemon=True)
+    thread.start()
+    return thread.join
 
 
 @lru_cache(maxsize=2)
@@ -444,6 +370,7 @@ def build_catalog(
             modules, skipped = discover_artifacts(repo)
         read_listings_ahead(repo, modules, promotions=True)  # metadata, yank and promotion logs: one round trip
         cache = Cache(active.cache_dir)
+        templates_loaded = _templates_ahead(cache.root / "templates")  # while the answers travel
         for module in modules:
             try:
                 history = read_history(module, repo, cache=cache, promotions=True)
@@ -472,6 +399,7 @@ def build_catalog(
             if signed:
                 with ThreadPoolExecutor(SIGNATURE_CHECKS) as pool:
                     signatures.update(zip(map(str, signed), pool.map(describe, signed), strict=True))
+        templates_loaded()
         pages = render_catalog(
             histories,
             source=repo.display,

@@ -7,7 +7,7 @@ WebDAV server behave alike. Paths are relative, ``/``-separated, and come from :
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
@@ -86,6 +86,12 @@ class Repository(ABC):
         """:meth:`read` of every path, all at once; ``None`` for a file that does not exist. By default on the
         threads of :meth:`read_many`; a repository that can ask for many files at once (HTTP/2) overrides it."""
         return self.read_many(self._read_or_none, paths)
+
+    def read_files_as_ready(self, paths: Sequence[str]) -> Iterator[list[tuple[int, bytes | None]]]:
+        """:meth:`read_files`, handed over in lists of ``(index in paths, content)`` as they come, so that a caller
+        works on the first while the others travel; every index once. By default, one list once all have come."""
+        if paths:
+            yield list(enumerate(self.read_files(paths)))
 
     def _read_or_none(self, path: str) -> bytes | None:
         try:

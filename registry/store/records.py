@@ -215,7 +215,16 @@ def read_history(
         for c in (coordinates[index] for index in asked)
     ]
     beside = [functools.partial(read_many_alone, repository, wanted_records, cache=cache, listed=listed)]
-    cards, answers = read_many_verified(repository, files, cache=cache, beside=beside if asked else [])
+    parsed: dict[int, ModelCard | IntegrityError] = {}
+
+    def parse(index: int, data: bytes) -> None:  # each card as it is verified, while the others travel
+        coordinate = coordinates[index]
+        try:
+            parsed[index] = card_of(data, coordinate, f"The model card of {coordinate} in {repository.display}")
+        except IntegrityError as exc:
+            parsed[index] = exc  # raised below, in the order of the versions, as before
+
+    cards, answers = read_many_verified(repository, files, cache=cache, beside=beside if asked else [], each=parse)
     records: list[PromotionRecord | None] = [None] * len(coordinates)
     for index, outcome in zip(asked, answers[0] if asked else [], strict=True):
         if cards[index] is not None:  # the record of a version without a card does not matter
@@ -226,10 +235,12 @@ def read_history(
         records[index] = answer() if cards[index] is not None else None
     history: list[VersionCard] = []
     without: list[Version] = []
-    for coordinate, data, record in zip(coordinates, cards, records, strict=True):
+    for index, (coordinate, data, record) in enumerate(zip(coordinates, cards, records, strict=True)):
         if data is None:
             without.append(coordinate.version)  # deployed by another tool: listed, but without a card
             continue
-        card = card_of(data, coordinate, f"The model card of {coordinate} in {repository.display}")
+        card = parsed[index]
+        if isinstance(card, IntegrityError):
+            raise card
         history.append(VersionCard(coordinate, card, record))
     return ArtifactHistory(module, tuple(history), tuple(without))

@@ -248,15 +248,21 @@ def read_many_verified(
     *,
     cache: Cache | None = None,
     beside: Sequence[Callable[[], _T]] = (),
+    each: Callable[[int, bytes], object] | None = None,
 ) -> tuple[list[bytes | None], list[_T]]:
     """:func:`read_verified` of many small files ``(coordinate, path, what)`` of releases, each with its
-    ``.sha512``, all at once on the repository's threads (:meth:`Repository.read_many
-    <registry.repository.base.Repository.read_many>`); ``None`` for a file that does not exist. Files the cache
-    index knows cost no request, and where every file is known (and nothing is ``beside``) no thread starts.
-    ``beside``: other reads to run on the same threads; their results come second, in order.
+    ``.sha512``, all at once (:meth:`Repository.read_files_as_ready
+    <registry.repository.base.Repository.read_files_as_ready>`); ``None`` for a file that does not exist. Files the
+    cache index knows cost no request, and where every file is known (and nothing is ``beside``) no thread starts.
+    ``beside``: other reads to run at the same time, on the repository's threads; their results come second, in
+    order. ``each(index, content)``: called for each file as soon as it is verified (the cached ones first), while
+    the others travel, so that the caller can parse it meanwhile.
 
-    What was read is verified and cached once every read has ended, and the index is appended to once: files
-    written while the reads run would make every one of them wait for the interpreter between system calls.
+    Each file is verified as soon as it and its checksum have both come. A failure is raised once every read has
+    ended, as if the files were verified in order: a failure of ``beside`` first, then one of the reads, then the
+    first file (in the order of ``files``) refused. What was verified is cached once every read has ended (the
+    refused files excepted), and the index is appended to once: files written while the reads run would make
+    every one of them wait for the interpreter between system calls.
     """
     results: list[bytes | None] = [None] * len(files)
     missing: list[int] = []
@@ -265,28 +271,53 @@ def read_many_verified(
         cached = _cached(repository, cache, coordinate, name, packed=True) if cache is not None else None
         if cached is None:
             missing.append(index)
-        results[index] = cached
+        else:
+            results[index] = cached
+            if each is not None:
+                each(index, cached)
     if not missing and not beside:
         return results, []
-    paths = [each for index in missing for each in (files[index][1], f"{files[index][1]}.sha512")]
-    # the files at once (Repository.read_files), beside the other reads on the repository's threads
-    reads: list[Callable[[], Any]] = [*beside, functools.partial(repository.read_files, paths)]
-    answers: list[Any] = repository.read_many(_call, reads) if beside else [repository.read_files(paths)]
-    contents: list[bytes | None] = answers[-1]
-    others: list[_T] = answers[:-1]
+    paths = [path for index in missing for path in (files[index][1], f"{files[index][1]}.sha512")]
+    arrived: list[bytes | None] = [None] * len(paths)
+    pending = bytearray(b"\2" * len(missing))  # per file: how many of it and its checksum are still to come
     verified: list[tuple[Coordinate, str, str, str, bytes]] = []
+    refused: dict[int, RegistryError] = {}
+
+    def verify(at: int) -> None:
+        index, data = missing[at], arrived[2 * at]
+        if data is None:
+            return  # it does not exist
+        coordinate, path, what = files[index]
+        try:
+            algorithm, digest = _check(repository, path, what, data, arrived[2 * at + 1])
+        except RegistryError as exc:
+            refused[index] = exc
+            return
+        verified.append((coordinate, path.rsplit("/", 1)[-1], algorithm, digest, data))
+        results[index] = data
+        if each is not None:
+            each(index, data)
+
+    def read() -> None:
+        for chunk in repository.read_files_as_ready(paths):
+            for at, content in chunk:
+                arrived[at] = content
+                pending[at // 2] -= 1
+                if not pending[at // 2]:
+                    verify(at // 2)
+
+    others: list[_T] = []
     try:
-        for at, index in enumerate(missing):
-            coordinate, path, what = files[index]
-            data, sha512 = contents[2 * at], contents[2 * at + 1]
-            if data is not None:
-                algorithm, digest = _check(repository, path, what, data, sha512)
-                verified.append((coordinate, path.rsplit("/", 1)[-1], algorithm, digest, data))
-                results[index] = data
-    finally:  # what was verified before a file was refused is kept
+        if beside:  # a failure beside comes first, as when these reads ended before the files were verified
+            others, _ = concurrently(functools.partial(repository.read_many, _call, beside), read)
+        else:
+            read()
+    finally:
         if cache is not None:
             cache.keep_packed(verified)
             cache.remember_all(repository.origin, [entry[:4] for entry in verified])
+    if refused:
+        raise refused[min(refused)]
     return results, others
 
 

@@ -23,8 +23,9 @@ from servers import DavRepo, DavServer
 from test_network import Log
 
 from registry.catalog import build_catalog
+from registry.coordinates import Coordinate
 from registry.deploy import deploy
-from registry.exceptions import ArtifactNotFound, AuthenticationFailed
+from registry.exceptions import ArtifactNotFound, AuthenticationFailed, IntegrityError
 from registry.repository import read_back
 from registry.repository.config import Credentials, RepositoryConfig
 from registry.repository.http import multiplexed_reads
@@ -34,6 +35,7 @@ from registry.repository.http.request_settings import Endpoint
 from registry.repository.http.session import RequestsTransport
 from registry.search import Query, search
 from registry.settings import Settings
+from registry.store import Cache
 
 LIMIT = 4096
 NOW = dt.datetime(2026, 12, 3, 12, 0, tzinfo=dt.timezone.utc)
@@ -158,6 +160,53 @@ def test_search_and_catalog_make_the_same_requests_over_http2_as_over_http11(
         assert all(("HTTP/2.0" if http2 else "HTTP/1.1") in line for line in lines), lines
     assert len(seen[False][0]) == 1 + 3 * 2  # the metadata, and each card with its checksum
     assert seen[True] == seen[False]
+
+
+def test_a_card_refused_as_it_comes_over_http2_fails_search_and_catalog_and_is_never_cached(
+    nginx_server: DavServer,
+    dav_repo_factory: Callable[[str, str], DavRepo],
+    make_model: Callable[..., Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The newest version's card is asked for first, so it comes (and is verified) while the others still travel
+    repo = dav_repo_factory("nginx-immutable", "tampered")
+    monkeypatch.setenv("REGISTRY_USERNAME", repo.username)
+    monkeypatch.setenv("REGISTRY_PASSWORD", repo.password)
+    settings = Settings.load()
+    for _ in range(12):
+        deploy(make_model("zero"), "com.acme:churn:1.0", repository=repo.url, settings=settings)
+    newest = Coordinate.parse("com.acme:churn:1.0.11")
+    card = repo.root / newest.path("json", "model")
+    card.write_bytes(card.read_bytes().replace(b"1.0.11", b"1.0.99"))  # its .sha512 says what was deployed
+    config = RepositoryConfig(name="h2", url=_url(repo, nginx_server, True), http2="prior-knowledge")
+    repository = HttpRepository(config, Credentials("the test", repo.username, repo.password))
+    cold = dataclasses.replace(settings, cache_dir=tmp_path / "cold")
+    try:
+        with pytest.raises(IntegrityError, match=r"Checksum mismatch for churn-1\.0\.11-model\.json"):
+            search("com.acme:churn", Query(), repository=repository, settings=cold)
+        cache = Cache(cold.cache_dir)
+        assert cache.served(repository.origin, newest, card.name) is None  # refused: never cached
+        assert cache.served(repository.origin, Coordinate.parse("com.acme:churn:1.0.0"), "churn-1.0.0-model.json")
+        with pytest.raises(IntegrityError, match=r"Checksum mismatch for churn-1\.0\.11-model\.json"):
+            build_catalog(tmp_path / "site", repository=repository, settings=cold, artifacts=["com.acme:churn"])
+        assert not (tmp_path / "site").exists()
+    finally:
+        repository.close()
+
+
+def test_answers_handed_over_as_they_come_are_the_batch_s_every_one_once(
+    reader: MultiplexedReader, repo: DavRepo
+) -> None:
+    names = [f"file-{n}.json" for n in range(41)]
+    for name in names[::2]:
+        (repo.root / name).write_bytes(name.encode() * 3)
+    chunks = list(reader.get_as_ready(names))
+    handed = [pair for chunk in chunks for pair in chunk]
+    assert sorted(index for index, _ in handed) == list(range(len(names)))
+    expected = {n: (200, name.encode() * 3) if n % 2 == 0 else (404, b"") for n, name in enumerate(names)}
+    assert {index: answer[:2] if answer else answer for index, answer in handed} == expected
+    assert list(reader.get_as_ready([])) == []
 
 
 _WITHOUT_PYCURL = (

@@ -4,6 +4,7 @@ local repository: what they cost, and that a file whose checksum does not match 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -94,3 +95,40 @@ def test_many_files_at_once_absent_ones_none_and_a_refused_one_keeps_those_verif
     cards, beside = read_many_verified(counting, files[:3], cache=Cache(tmp_path / "cache"), beside=[lambda: 42])
     assert (cards, beside) == ([b"card 0", None, b"card 2"], [42])
     assert sorted(path for _, path in counting.calls) == [files[1][1], f"{files[1][1]}.sha512"]  # the absent one
+
+
+class AnswersBackwards(LocalRepository):
+    """A repository that hands its answers over one file at a time, the last asked first (as a server that answers
+    in its own order), noting each hand-over in ``events``."""
+
+    def __init__(self, root: Path, events: list[str]) -> None:
+        super().__init__(root)
+        self.events = events
+
+    def read_files_as_ready(self, paths: Sequence[str]) -> Iterator[list[tuple[int, bytes | None]]]:
+        contents = self.read_files(paths)
+        for at in reversed(range(len(paths))):
+            self.events.append(f"came {paths[at].rsplit('/', 1)[-1]}")
+            yield [(at, contents[at])]
+
+
+def test_each_file_is_verified_as_it_comes_and_the_first_refused_in_order_is_raised_whatever_came_first(
+    local_repo: LocalRepository, tmp_path: Path
+) -> None:
+    coordinates = [Coordinate.parse(f"com.acme:churn:1.0.{n}") for n in range(4)]
+    files = [(c, c.path("json", "model"), f"the card of {c}") for c in coordinates]
+    for n, (_, path, _) in enumerate(files):
+        local_repo.create(f"{path}.sha512", digest_bytes(f"card {n}".encode()).sha512.encode())
+        local_repo.create(path, f"card {n}".encode() if n in (0, 2) else b"changed")  # 1.0.1 and 1.0.3 refused
+    events: list[str] = []
+    backwards, cache = AnswersBackwards(local_repo.root, events), Cache(tmp_path / "cache")
+    with pytest.raises(IntegrityError, match=re.escape("the card of com.acme:churn:1.0.1 ")):
+        read_many_verified(backwards, files, cache=cache, each=lambda index, data: events.append(f"verified {index}"))
+    # 1.0.3's card came (and was refused) first, yet 1.0.1's refusal is raised: the first in order, as before
+    assert events.index("verified 2") < events.index("came churn-1.0.0-model.json")  # not after the last answer
+    assert [e for e in events if e.startswith("verified")] == ["verified 2", "verified 0"]
+    name = files[0][1].rsplit("/", 1)[-1]
+    assert Cache(tmp_path / "cache").served(local_repo.origin, coordinates[0], name) is not None
+    for refused in (1, 3):
+        name = files[refused][1].rsplit("/", 1)[-1]
+        assert Cache(tmp_path / "cache").served(local_repo.origin, coordinates[refused], name) is None

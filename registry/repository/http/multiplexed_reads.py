@@ -33,7 +33,7 @@ import socket
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -58,6 +58,11 @@ _BUSY_WAIT = 50
 #: 1 ms gathered, the same wall time).
 _GATHER_FROM = 64
 _GATHER = 0.001
+#: A caller taking answers as they end (:meth:`MultiplexedReader.get_as_ready`) is woken by the first of them, then
+#: lets :data:`_GATHER_CHUNK` seconds of answers arrive unless :data:`_CHUNK` have (or fewer are still to come): a
+#: wake-up per answer or two cost the driving thread its interpreter lock a thousand times a batch.
+_CHUNK = 100
+_GATHER_CHUNK = 0.005
 #: poll() where the platform has it (select() is limited to descriptors below 1024).
 _poll = getattr(select, "poll", None)
 #: Streams at once on one HTTP/2 connection (libcurl allows 100 unless told; the server may allow fewer).
@@ -78,13 +83,15 @@ def speaks_http2() -> bool:
 
 class _Batch:
     """Reads asked for together: one event for their caller, set when the last has ended (counted on the driving
-    thread alone)."""
+    thread alone); for a caller that takes each answer as it ends (``streamed``), also set as each ends, the reads
+    that ended queued in ``ended``."""
 
-    __slots__ = ("done", "remaining")
+    __slots__ = ("done", "ended", "remaining")
 
-    def __init__(self, count: int) -> None:
+    def __init__(self, count: int, *, streamed: bool = False) -> None:
         self.remaining = count
         self.done = threading.Event()
+        self.ended: deque[_Read] | None = deque() if streamed else None
 
 
 class _Read:
@@ -94,12 +101,15 @@ class _Read:
     hands them and looked at once the answer is complete (:meth:`field`)."""
 
     __slots__ = (
-        "batch", "body", "done", "ended", "fields", "handle", "head_ended", "limit", "local_port", "path", "result",
-        "sockets", "status", "too_large",
+        "batch", "body", "done", "ended", "fields", "handle", "head_ended", "index", "limit", "local_port", "path",
+        "result", "sockets", "status", "too_large",
     )  # fmt: skip
 
-    def __init__(self, path: str, sockets: CurlSockets, limit: int, batch: _Batch | None = None) -> None:
+    def __init__(
+        self, path: str, sockets: CurlSockets, limit: int, batch: _Batch | None = None, index: int = 0
+    ) -> None:
         self.batch = batch
+        self.index = index  # in its batch
         self.path = path
         self.sockets = sockets
         self.limit = limit
@@ -235,6 +245,37 @@ class MultiplexedReader:
         if not self._send(reads) or not batch.done.wait(self._patience() * (1 + len(paths) // _STREAMS)):
             return [read.result if read.ended else None for read in reads]
         return [read.result for read in reads]
+
+    def get_as_ready(self, paths: list[str]) -> Iterator[list[tuple[int, _Answer | None]]]:
+        """:meth:`get_many`, each answer handed over as soon as it has ended: lists of ``(index in paths, answer)``,
+        in the order the reads end, until every path has had its answer; the caller works on those while the others
+        travel."""
+        if not paths:
+            return
+        batch = _Batch(len(paths), streamed=True)
+        ended: deque[_Read] = batch.ended  # type: ignore[assignment]
+        reads = [_Read(path, self._sockets, self._limit, batch, index) for index, path in enumerate(paths)]
+        given = bytearray(len(reads))  # answers handed over, by index
+        if self._send(reads):
+            deadline = time.monotonic() + self._patience() * (1 + len(paths) // _STREAMS)
+            left = len(reads)
+            while left:
+                if not ended and not batch.done.wait(max(0.0, deadline - time.monotonic())):
+                    break  # the driver died: what has not come goes through the full transport
+                if len(ended) < _CHUNK < left - len(ended):  # not at the end, where the last answer is not held
+                    time.sleep(_GATHER_CHUNK)  # more answers come meanwhile: fewer wake-ups, each taking the GIL
+                batch.done.clear()  # before the queue is emptied: a read that ends from here on sets it again
+                chunk = []
+                while ended:
+                    read = ended.popleft()
+                    given[read.index] = 1
+                    chunk.append((read.index, read.result))
+                left -= len(chunk)
+                if chunk:
+                    yield chunk
+            if not left:
+                return
+        yield [(read.index, None) for read in reads if not given[read.index]]
 
     def _patience(self) -> float:
         """How long a read is waited for: libcurl ends one within its timeouts; this guards against a driver that
@@ -392,10 +433,15 @@ class MultiplexedReader:
         read.ended = True
         if read.done is not None:
             read.done.set()
-        if read.batch is not None:
-            read.batch.remaining -= 1
-            if read.batch.remaining <= 0:
-                read.batch.done.set()
+        batch = read.batch
+        if batch is not None:
+            batch.remaining -= 1
+            if batch.ended is not None:  # its caller takes each answer as it ends
+                batch.ended.append(read)
+                if not batch.done.is_set():
+                    batch.done.set()
+            elif batch.remaining <= 0:
+                batch.done.set()
 
     def _handle(self, read: _Read) -> Any:
         handle = self._handles.pop() if self._handles else self._new_handle()

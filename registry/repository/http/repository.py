@@ -20,7 +20,7 @@ import logging
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -114,6 +114,26 @@ class HttpRepository(StreamingRepository):
         for at, content in zip(again, self.read_many(self._read_again, [paths[at] for at in again]), strict=True):
             contents[at] = content
         return contents
+
+    def read_files_as_ready(self, paths: Sequence[str]) -> Iterator[list[tuple[int, bytes | None]]]:
+        """:meth:`read_files`, each file handed over as soon as its answer has come (HTTP/2: streams of one
+        connection); the answers the small-read route does not take are read again last."""
+        chunks = self.transport.get_as_ready(list(paths))
+        if chunks is None:
+            yield from super().read_files_as_ready(paths)
+            return
+        again: list[int] = []
+        for chunk in chunks:
+            ready = []
+            for at, answer in chunk:
+                if answer is None:
+                    again.append(at)
+                else:
+                    ready.append((at, None if answer[0] == 404 else answer[1]))
+            if ready:
+                yield ready
+        if again:
+            yield list(zip(again, self.read_many(self._read_again, [paths[at] for at in again]), strict=True))
 
     def _read_again(self, path: str) -> bytes | None:
         try:

@@ -19,7 +19,7 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import quote
@@ -191,6 +191,13 @@ class RoutingTransport:
         reader = self._reader()
         get_many = getattr(reader, "get_many", None)
         return None if get_many is None else list(get_many(paths))
+
+    def get_as_ready(self, paths: list[str]) -> Iterator[list[tuple[int, _Answer | None]]] | None:
+        """:meth:`get_many`, each answer handed over as soon as it has ended: lists of ``(index in paths, answer)``
+        in the order they end (``None`` where the small-read route cannot send them so)."""
+        reader = self._reader()
+        get_as_ready = getattr(reader, "get_as_ready", None)
+        return None if get_as_ready is None else get_as_ready(paths)
 
     def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         """See :meth:`registry.repository.http.session.RequestsTransport.request`."""
