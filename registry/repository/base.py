@@ -146,6 +146,15 @@ class Repository(ABC):
         growing.wait()
         self.create_after(path, growing.path, ready)
 
+    def begin_create(self, path: str, expected: int) -> None:  # noqa: B027 - optional hook
+        """A file of about ``expected`` bytes will probably be created at ``path`` soon (a deploy's jar, on the build
+        it is claiming): start, in the background, what its :meth:`create_growing` needs and nobody can see (on S3,
+        its multipart upload). Whatever that create does not take is undone by :meth:`abandon_create`, which the
+        caller always calls. Optional; nothing depends on it."""
+
+    def abandon_create(self, path: str) -> None:  # noqa: B027 - optional hook
+        """Undo what :meth:`begin_create` of ``path`` started, unless a create of ``path`` took it."""
+
     def prepare_writes(self) -> None:  # noqa: B027 - optional hook
         """Writes are coming: start what they need (finding out what the server can do, opening connections) in
         the background. Optional; nothing depends on it."""

@@ -24,7 +24,13 @@ from registry.repository.s3.lock import lock_path, locked
 from registry.repository.s3.probe import keep, known, probe
 from registry.repository.s3.sidecars import Sidecars
 from registry.repository.s3.streams import Reporting, as_bytes, holds, md5_etag, multipart_etag, opened
-from registry.repository.s3.uploads import MULTIPART_THRESHOLD, PART_CONCURRENCY, PART_SIZE, multipart_create
+from registry.repository.s3.uploads import (
+    MULTIPART_THRESHOLD,
+    PART_CONCURRENCY,
+    PART_SIZE,
+    EarlyUploads,
+    multipart_create,
+)
 
 try:
     import boto3
@@ -127,6 +133,7 @@ class S3Repository(StreamingRepository):
         self._ahead: ReadsAhead[Future[bytes]] = ReadsAhead()  # reads started ahead (read_ahead)
         self._lock = threading.Lock()
         self._sidecars = Sidecars(self._put, self._head, self._read_tagged)
+        self._early = EarlyUploads(self.client, self.bucket)
 
     @classmethod
     def from_config(
@@ -360,12 +367,21 @@ class S3Repository(StreamingRepository):
             raise PathExists(path, self.display)
         self._multipart(path, growing, None, ready)
 
+    def begin_create(self, path: str, expected: int) -> None:
+        # A file larger than a part is a multipart upload: created now, taken by _multipart (see EarlyUploads).
+        if expected > MULTIPART_THRESHOLD:
+            self._early.begin(self._key(path))
+
+    def abandon_create(self, path: str) -> None:
+        self._early.abandon(self._key(path))
+
     def _multipart(self, path: str, growing: GrowingFile, size: int | None, ready: Callable[[], None] | None) -> None:
-        """:func:`multipart_create`: a 412 on its completion means ``path`` exists (ours, if an attempt whose answer
-        was lost wrote it)."""
+        """:func:`multipart_create` (of the upload begun for ``path``, if one was): a 412 on its completion means
+        ``path`` exists (ours, if an attempt whose answer was lost wrote it)."""
         source = growing.path
+        key = self._key(path)
         try:
-            multipart_create(self.client, self.bucket, self._key(path), growing, size, ready)
+            multipart_create(self.client, self.bucket, key, growing, size, ready, self._early.take(key))
         except botocore.exceptions.ClientError as exc:
             if code_of(exc)[1] == 412:
                 if retried(exc) and self._holds(path, source, lambda: multipart_etag(source, PART_SIZE)):
