@@ -14,6 +14,7 @@ from typing import Any
 
 import boto3
 import pytest
+from deployers import deploy_concurrently
 from s3tools import S3Proxy, new_bucket, use_aws
 
 from registry.archive import pack
@@ -227,3 +228,18 @@ def test_an_upload_created_ahead_of_a_deploy_that_fails_before_its_jar_is_aborte
         deploy(_big_model(tmp_path / "second", 9), "com.acme:churn:1.0", repository=repository, prepare=prepare)
     assert _uploads_left(moto, s3_url) == []
     assert not repository.exists(Coordinate.parse("com.acme:churn:1.0.1").path("jar"))
+
+
+def test_concurrent_deployers_of_large_jars_get_distinct_builds_and_leave_no_upload(
+    s3_url: str, moto: str, tmp_path: Path
+) -> None:
+    """Four deployers guess the same build at once: each creates its jar's upload on it while claiming; the three
+    that lose the claim abort theirs, and every jar is whole under its own build."""
+    models = [_big_model(tmp_path / f"m{i}", 9) for i in range(4)]
+    printed = deploy_concurrently(s3_url, models, tmp_path)
+    assert sorted(printed) == [f"com.acme:churn:1.0.{build}" for build in range(4)]
+    assert _uploads_left(moto, s3_url) == []
+    weights = Path("data") / "weights.parquet"
+    contents = {(model / weights).read_bytes() for model in models}
+    resolved = {(resolve(c, repository=s3_url).path / weights).read_bytes() for c in printed}
+    assert resolved == contents
