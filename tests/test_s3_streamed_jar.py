@@ -21,7 +21,7 @@ from registry.archive import pack
 from registry.checksums import digest_bytes
 from registry.coordinates import Coordinate, Module
 from registry.deploy import deploy
-from registry.exceptions import ArtifactNotFound
+from registry.exceptions import ArtifactNotFound, AuthenticationFailed
 from registry.repository.growing import GrowingFile
 from registry.resolve import resolve
 from registry.settings import open_repository
@@ -243,3 +243,52 @@ def test_concurrent_deployers_of_large_jars_get_distinct_builds_and_leave_no_upl
     contents = {(model / weights).read_bytes() for model in models}
     resolved = {(resolve(c, repository=s3_url).path / weights).read_bytes() for c in printed}
     assert resolved == contents
+
+
+def test_a_small_jar_travels_with_its_checksums_and_appears_only_after_them(
+    s3_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A jar of one part or less is sent as soon as it is packed, beside its checksum files (not after them, a
+    round trip more), and its end is held back until they are in place: it becomes visible last all the same."""
+    repository = open_repository(s3_url)
+    deploy(_big_model(tmp_path / "first", 1), "com.acme:churn:1.0", repository=repository)
+    events: list[tuple[str, object]] = []
+    create = repository.create
+
+    def slow_checksum(path: str, source: Any) -> None:
+        if path.endswith(".jar.sha512"):
+            time.sleep(0.5)
+            events.append(("jar visible before its checksum", repository.exists(path.removesuffix(".sha512"))))
+        create(path, source)
+        if path.endswith(".jar.sha512"):
+            events.append(("checksum written", path.rsplit("/", 1)[-1]))
+
+    def sending(request: Any, **_: Any) -> None:
+        if request.url.endswith(".jar"):
+            events.append(("jar sent", request.url.rsplit("/", 1)[-1]))
+
+    monkeypatch.setattr(repository, "create", slow_checksum)
+    repository.client.meta.events.register("before-send.s3.PutObject", sending)  # type: ignore[attr-defined]
+    coordinate = deploy(_big_model(tmp_path / "second", 2), "com.acme:churn:1.0", repository=repository)
+    jar = coordinate.file_name("jar")
+    assert events == [
+        ("jar sent", jar),
+        ("jar visible before its checksum", False),
+        ("checksum written", f"{jar}.sha512"),
+    ]
+    resolved = resolve(str(coordinate), repository=s3_url)
+    weights = Path("data") / "weights.parquet"
+    assert (resolved.path / weights).read_bytes() == (tmp_path / "second" / weights).read_bytes()
+
+
+def test_a_small_jar_whose_checksum_is_refused_never_appears(s3_url: str, tmp_path: Path, proxy: S3Proxy) -> None:
+    """The jar's body is on its way, its end held back, when a checksum file of it is refused: the jar is cut
+    short (the server discards it), the deploy raises the refusal, and nothing is listed."""
+    repository = open_repository(s3_url)
+    deploy(_big_model(tmp_path / "first", 1), "com.acme:churn:1.0", repository=repository)
+    proxy.refuse("PUT", ".jar.sha1", 403, "AccessDenied")
+    with pytest.raises(AuthenticationFailed):
+        deploy(_big_model(tmp_path / "second", 2), "com.acme:churn:1.0", repository=repository)
+    assert not repository.exists(Coordinate.parse("com.acme:churn:1.0.1").path("jar"))
+    metadata = read_metadata(repository, CHURN)
+    assert metadata is not None and metadata.versions == ("1.0.0",)

@@ -31,6 +31,8 @@ class GrowingFile:
         self._final: list[tuple[int, int]] = []  # disjoint, sorted, not touching: [start, end)
         self._size: int | None = None
         self._failed = False
+        self._settled = False
+        self._abandoned = False  # failed before settle(), complete or not
 
     # -- the writer ---------------------------------------------------------------------------------------
 
@@ -57,11 +59,19 @@ class GrowingFile:
             self._final = [(0, size)] if size else []
             self._changed.notify_all()
 
+    def settle(self) -> None:
+        """The file is complete and so is what goes with it (a jar's checksum and signature files are on their
+        way): a reader may now start what waits for all of it (:meth:`wait_settled`)."""
+        with self._changed:
+            self._settled = True
+            self._changed.notify_all()
+
     def fail(self) -> None:
         """The writer failed: the file will not be completed (a reader waiting raises :class:`Abandoned`)."""
         with self._changed:
             if self._size is None:
                 self._failed = True
+            self._abandoned = not self._settled
             self._changed.notify_all()
 
     # -- the reader ---------------------------------------------------------------------------------------
@@ -78,6 +88,14 @@ class GrowingFile:
         """Wait until the file is complete; :class:`Abandoned` if it never will be."""
         with self._changed:
             self._wait(lambda: False)
+
+    def wait_settled(self) -> None:
+        """Wait until :meth:`settle`; :class:`Abandoned` if the file or what goes with it never will be."""
+        with self._changed:
+            while not self._settled and not self._abandoned:
+                self._changed.wait()
+            if self._abandoned:
+                raise Abandoned(f"{self.path.name} was not completed")
 
     def wait_beyond(self, offset: int) -> int | None:
         """Wait until a final byte lies past ``offset`` (return ``None``: the file is larger than ``offset``)

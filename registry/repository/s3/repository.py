@@ -23,7 +23,17 @@ from registry.repository.s3.errors import MAX_ATTEMPTS, Where, code_of, failure,
 from registry.repository.s3.lock import lock_path, locked
 from registry.repository.s3.probe import keep, known, probe
 from registry.repository.s3.sidecars import Sidecars
-from registry.repository.s3.streams import Reporting, as_bytes, holds, md5_etag, multipart_etag, opened
+from registry.repository.s3.streams import (
+    HeldBack,
+    NotReady,
+    Reporting,
+    as_bytes,
+    holds,
+    md5_etag,
+    multipart_etag,
+    once,
+    opened,
+)
 from registry.repository.s3.uploads import (
     MULTIPART_THRESHOLD,
     PART_CONCURRENCY,
@@ -63,6 +73,18 @@ def parse_s3_url(url: str) -> tuple[str, str]:
         )
     prefix = "/".join(part for part in prefix.split("/") if part)
     return bucket, prefix + "/" if prefix else ""
+
+
+def _signing(request: Any, **_: Any) -> None:
+    """A :class:`HeldBack` body is read whole to be signed (its SHA-256, on http:// or without a Content-MD5)."""
+    if isinstance(request.data, HeldBack):
+        request.data.holding = False
+
+
+def _sending(request: Any, **_: Any) -> None:
+    """...and held back again as it is sent."""
+    if isinstance(request.body, HeldBack):
+        request.body.holding = True
 
 
 def _send_small_bodies_at_once(request: Any, **_: Any) -> None:
@@ -112,6 +134,8 @@ class S3Repository(StreamingRepository):
         except ValueError as exc:  # a malformed endpoint_url
             raise ConfigError(f"{self.display}: cannot use endpoint_url {config.endpoint_url!r}: {exc}.") from None
         self.client.meta.events.register("before-send.s3", _send_small_bodies_at_once)
+        self.client.meta.events.register("before-sign.s3.PutObject", _signing)
+        self.client.meta.events.register("before-send.s3.PutObject", _sending)
         self.endpoint = str(self.client.meta.endpoint_url)
         self.origin = f"s3://{self.bucket}/{self.prefix} at {self.endpoint}"
         self._where = Where(
@@ -332,12 +356,23 @@ class S3Repository(StreamingRepository):
             return
         if ready is not None:
             ready()
+        self._put_new(path, source, size)
+
+    def _put_new(self, path: str, source: Source, size: int, ready: Callable[[], None] | None = None) -> None:
+        """PutObject ``source`` only if ``path`` is absent; with ``ready``, the body's end is held back until
+        ``ready()`` has returned (:class:`HeldBack`), so ``path`` becomes visible only after it."""
+        gate = None if ready is None else once(ready)
         for attempt in (1, 2, 3, 4, 5):
             try:
                 with opened(source) as body, progress.report(f"PUT {Path(path).name}", size) as advance:
-                    self.client.put_object(
-                        Bucket=self.bucket, Key=self._key(path), Body=Reporting(body, advance), IfNoneMatch="*"
-                    )
+                    reporting = Reporting(body, advance)
+                    sent = reporting if gate is None else HeldBack(reporting, size, gate)
+                    try:
+                        self.client.put_object(Bucket=self.bucket, Key=self._key(path), Body=sent, IfNoneMatch="*")
+                    except (NotReady, botocore.exceptions.BotoCoreError):
+                        if isinstance(sent, HeldBack) and sent.failed is not None:
+                            raise sent.failed from None  # ready() raised: the body was cut short, nothing created
+                        raise
                 return
             except botocore.exceptions.ClientError as exc:
                 code, status = code_of(exc)
@@ -360,8 +395,12 @@ class S3Repository(StreamingRepository):
     def create_growing(self, path: str, growing: GrowingFile, ready: Callable[[], None]) -> None:
         # Its parts travel as soon as their bytes are final (the upload created at once if the file is expected
         # large); a file no larger than one part is one PutObject.
-        if growing.expected <= MULTIPART_THRESHOLD and growing.wait_beyond(MULTIPART_THRESHOLD) is not None:
-            self.create_after(path, growing.path, ready)
+        if growing.expected <= MULTIPART_THRESHOLD and (size := growing.wait_beyond(MULTIPART_THRESHOLD)) is not None:
+            # Sent once its checksums are on their way, its end held back until they and the rest are in place.
+            growing.wait_settled()
+            if self._overwrites() and self.exists(path):
+                raise PathExists(path, self.display)
+            self._put_new(path, growing.path, size, ready)
             return
         if self._overwrites() and self.exists(path):
             raise PathExists(path, self.display)
