@@ -142,7 +142,9 @@ class Repository(ABC):
         """:meth:`create_after` of the file ``growing.path`` while its writer still writes it (see
         :class:`~registry.repository.growing.GrowingFile`): the default waits for its end (raising
         :class:`~registry.repository.growing.Abandoned`, with nothing created, if the writer fails); the S3
-        repository uploads its parts as they become final."""
+        repository uploads its parts as they become final, and sends a file of one part once it is
+        :meth:`~registry.repository.growing.GrowingFile.settle` d (its checksum files on their way), the end of its
+        body held back until ``ready()`` has returned."""
         growing.wait()
         self.create_after(path, growing.path, ready)
 

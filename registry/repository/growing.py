@@ -19,8 +19,9 @@ class GrowingFile:
     rewritten once the entry is written) while a reader uploads the parts of it already final.
 
     The writer says which bytes are final (written, flushed, never to change) with :meth:`final`, then
-    :meth:`finish` (or :meth:`fail`). The reader waits with :meth:`wait_beyond` and :meth:`parts`, and may start
-    what it needs earlier on the strength of :attr:`expected`.
+    :meth:`finish` (or :meth:`fail`), and its caller :meth:`settle` once what goes with the file is made too.
+    The reader waits with :meth:`wait_beyond`, :meth:`parts` and :meth:`wait_settled`, and may start what it needs
+    earlier on the strength of :attr:`expected`.
     """
 
     def __init__(self, path: Path, expected: int = 0) -> None:
