@@ -33,6 +33,7 @@ from registry.repository.s3.streams import (
     multipart_etag,
     once,
     opened,
+    shape_bodies,
 )
 from registry.repository.s3.uploads import (
     MULTIPART_THRESHOLD,
@@ -58,8 +59,6 @@ MAX_UPDATE_SECONDS = 90
 #: The largest file ``read`` holds in memory.
 MAX_SMALL_FILE = 32 << 20
 _ABSENT = object()
-#: Bodies up to this size are sent without waiting for ``100 Continue``.
-SMALL_BODY = 1 << 20
 
 
 def parse_s3_url(url: str) -> tuple[str, str]:
@@ -73,25 +72,6 @@ def parse_s3_url(url: str) -> tuple[str, str]:
         )
     prefix = "/".join(part for part in prefix.split("/") if part)
     return bucket, prefix + "/" if prefix else ""
-
-
-def _signing(request: Any, **_: Any) -> None:
-    """A :class:`HeldBack` body is read whole to be signed (its SHA-256, on http:// or without a Content-MD5)."""
-    if isinstance(request.data, HeldBack):
-        request.data.holding = False
-
-
-def _sending(request: Any, **_: Any) -> None:
-    """...and held back again as it is sent."""
-    if isinstance(request.body, HeldBack):
-        request.body.holding = True
-
-
-def _send_small_bodies_at_once(request: Any, **_: Any) -> None:
-    """Send a small body with its headers rather than after ``Expect: 100-continue`` and the server's answer: a
-    round trip less for each checksum file, POM, card and metadata (``Expect`` is not signed)."""
-    if int(request.headers.get("Content-Length") or 0) <= SMALL_BODY:
-        request.headers.pop("Expect", None)
 
 
 class S3Repository(StreamingRepository):
@@ -133,9 +113,7 @@ class S3Repository(StreamingRepository):
             )
         except ValueError as exc:  # a malformed endpoint_url
             raise ConfigError(f"{self.display}: cannot use endpoint_url {config.endpoint_url!r}: {exc}.") from None
-        self.client.meta.events.register("before-send.s3", _send_small_bodies_at_once)
-        self.client.meta.events.register("before-sign.s3.PutObject", _signing)
-        self.client.meta.events.register("before-send.s3.PutObject", _sending)
+        shape_bodies(self.client.meta.events)
         self.endpoint = str(self.client.meta.endpoint_url)
         self.origin = f"s3://{self.bucket}/{self.prefix} at {self.endpoint}"
         self._where = Where(

@@ -15,7 +15,22 @@ from typing import IO, Any
 from registry.checksums import file_digest
 from registry.repository.base import Source
 
-__all__ = ["HeldBack", "NotReady", "Reporting", "as_bytes", "holds", "md5_etag", "multipart_etag", "once", "opened"]
+__all__ = [
+    "SMALL_BODY",
+    "HeldBack",
+    "NotReady",
+    "Reporting",
+    "as_bytes",
+    "holds",
+    "md5_etag",
+    "multipart_etag",
+    "once",
+    "opened",
+    "shape_bodies",
+]
+
+#: Bodies up to this size are sent without waiting for ``100 Continue``.
+SMALL_BODY = 1 << 20
 
 
 def md5_etag(data: bytes) -> str:
@@ -167,3 +182,30 @@ def holds(head: dict[str, Any] | None, source: Source, etag: Callable[[], str], 
         return file_digest(copy, "sha256") == (
             hashlib.sha256(source).hexdigest() if isinstance(source, bytes) else file_digest(source, "sha256")
         )
+
+
+def shape_bodies(events: Any) -> None:
+    """Register, with an S3 client's ``events``, how its request bodies are sent: a small one with its headers, a
+    :class:`HeldBack` one read whole to be signed and held back as it is sent."""
+    events.register("before-send.s3", _send_small_bodies_at_once)
+    events.register("before-sign.s3.PutObject", _signing)
+    events.register("before-send.s3.PutObject", _sending)
+
+
+def _send_small_bodies_at_once(request: Any, **_: Any) -> None:
+    """Send a small body with its headers rather than after ``Expect: 100-continue`` and the server's answer: a
+    round trip less for each checksum file, POM, card and metadata (``Expect`` is not signed)."""
+    if int(request.headers.get("Content-Length") or 0) <= SMALL_BODY:
+        request.headers.pop("Expect", None)
+
+
+def _signing(request: Any, **_: Any) -> None:
+    """A :class:`HeldBack` body is read whole to be signed (its SHA-256, on http:// or without a Content-MD5)..."""
+    if isinstance(request.data, HeldBack):
+        request.data.holding = False
+
+
+def _sending(request: Any, **_: Any) -> None:
+    """...and held back again as it is sent."""
+    if isinstance(request.body, HeldBack):
+        request.body.holding = True
