@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import tempfile
@@ -315,7 +316,7 @@ def deploy(
     if attach is not None:
         draft, more = attach(draft)
         attachments = [*attachments, *more]
-    with opening(repository, settings) as opened, ThreadPoolExecutor(1) as digesting:
+    with opening(repository, settings) as opened, ThreadPoolExecutor(1) as digesting, contextlib.ExitStack() as undo:
         # The SHA-256 of the model's files (the card's ``files``) computed while the metadata is read and the build
         # claimed; not where a prepare hook may rewrite model_dir once the build is claimed.
         digested = digesting.submit(model_digests, model_dir) if prepare is None else None
@@ -336,6 +337,13 @@ def deploy(
                 f"Deploy to {target.module}:{target.major}.{target.minor} to get the next free build."
             )
         first = target.build if target.build is not None else _next_build(metadata, target)
+        # The jar's upload begun on the build about to be claimed, while the claim is in flight (S3: its multipart
+        # upload, invisible until completed); abandoned (aborted) unless the jar's upload takes it: another deployer
+        # won that build, or the deploy failed before its jar.
+        size = _size_of(model_dir) if repo.uploads_while_written else 0
+        guessed = target.module.at(Version(target.major, target.minor, first)).path("jar")
+        repo.begin_create(guessed, size)
+        undo.callback(repo.abandon_create, guessed)
         check = None if allow_change else lambda: _check_series(repo, metadata, target, draft, cache)
         coordinate, pom, pom_written = _claim_checked(repo, target, draft, first, check, runtime)
         if prepare is not None:  # before the card, which records the SHA-256 of every file as it is released
@@ -361,7 +369,7 @@ def deploy(
             jar = Path(scratch) / coordinate.file_name("jar")
 
             # Where the repository uploads a file while it is written (S3), the jar's parts travel as it is packed.
-            growing = GrowingFile(jar, _size_of(model_dir)) if repo.uploads_while_written else None
+            growing = GrowingFile(jar, size) if repo.uploads_while_written else None
 
             def make_jar() -> tuple[Source, list[tuple[str, Source]]]:
                 digests = pack(model_dir, jar, coordinate, pom, final_card, stamped, growing)

@@ -148,9 +148,20 @@ class Repository(ABC):
         """:meth:`create_after` of the file ``growing.path`` while its writer still writes it (see
         :class:`~registry.repository.growing.GrowingFile`): the default waits for its end (raising
         :class:`~registry.repository.growing.Abandoned`, with nothing created, if the writer fails); the S3
-        repository uploads its parts as they become final."""
+        repository uploads its parts as they become final, and sends a file of one part once it is
+        :meth:`~registry.repository.growing.GrowingFile.settle` d (its checksum files on their way), the end of its
+        body held back until ``ready()`` has returned."""
         growing.wait()
         self.create_after(path, growing.path, ready)
+
+    def begin_create(self, path: str, expected: int) -> None:  # noqa: B027 - optional hook
+        """A file of about ``expected`` bytes will probably be created at ``path`` soon (a deploy's jar, on the build
+        it is claiming): start, in the background, what its :meth:`create_growing` needs and nobody can see (on S3,
+        its multipart upload). Whatever that create does not take is undone by :meth:`abandon_create`, which the
+        caller always calls. Optional; nothing depends on it."""
+
+    def abandon_create(self, path: str) -> None:  # noqa: B027 - optional hook
+        """Undo what :meth:`begin_create` of ``path`` started, unless a create of ``path`` took it."""
 
     def prepare_writes(self) -> None:  # noqa: B027 - optional hook
         """Writes are coming: start what they need (finding out what the server can do, opening connections) in

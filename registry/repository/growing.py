@@ -19,8 +19,9 @@ class GrowingFile:
     rewritten once the entry is written) while a reader uploads the parts of it already final.
 
     The writer says which bytes are final (written, flushed, never to change) with :meth:`final`, then
-    :meth:`finish` (or :meth:`fail`). The reader waits with :meth:`wait_beyond` and :meth:`parts`, and may start
-    what it needs earlier on the strength of :attr:`expected`.
+    :meth:`finish` (or :meth:`fail`), and its caller :meth:`settle` once what goes with the file is made too.
+    The reader waits with :meth:`wait_beyond`, :meth:`parts` and :meth:`wait_settled`, and may start what it needs
+    earlier on the strength of :attr:`expected`.
     """
 
     def __init__(self, path: Path, expected: int = 0) -> None:
@@ -31,6 +32,8 @@ class GrowingFile:
         self._final: list[tuple[int, int]] = []  # disjoint, sorted, not touching: [start, end)
         self._size: int | None = None
         self._failed = False
+        self._settled = False
+        self._abandoned = False  # failed before settle(), complete or not
 
     # -- the writer ---------------------------------------------------------------------------------------
 
@@ -57,11 +60,19 @@ class GrowingFile:
             self._final = [(0, size)] if size else []
             self._changed.notify_all()
 
+    def settle(self) -> None:
+        """The file is complete and so is what goes with it (a jar's checksum and signature files are on their
+        way): a reader may now start what waits for all of it (:meth:`wait_settled`)."""
+        with self._changed:
+            self._settled = True
+            self._changed.notify_all()
+
     def fail(self) -> None:
         """The writer failed: the file will not be completed (a reader waiting raises :class:`Abandoned`)."""
         with self._changed:
             if self._size is None:
                 self._failed = True
+            self._abandoned = not self._settled
             self._changed.notify_all()
 
     # -- the reader ---------------------------------------------------------------------------------------
@@ -78,6 +89,14 @@ class GrowingFile:
         """Wait until the file is complete; :class:`Abandoned` if it never will be."""
         with self._changed:
             self._wait(lambda: False)
+
+    def wait_settled(self) -> None:
+        """Wait until :meth:`settle`; :class:`Abandoned` if the file or what goes with it never will be."""
+        with self._changed:
+            while not self._settled and not self._abandoned:
+                self._changed.wait()
+            if self._abandoned:
+                raise Abandoned(f"{self.path.name} was not completed")
 
     def wait_beyond(self, offset: int) -> int | None:
         """Wait until a final byte lies past ``offset`` (return ``None``: the file is larger than ``offset``)

@@ -73,6 +73,8 @@ def upload_version(
             raise
         uploads.extend(pool.submit(repository.create, path, content) for path, content in more)
         made.set_result(None)
+        if growing is not None:
+            growing.settle()  # its checksums on their way: on S3, a small jar's PutObject starts (its end held back)
         if growing is None:
             repository.create_after(last, source, ready)
         else:

@@ -142,6 +142,12 @@ class CrashingRepository(Repository):
     def prepare_writes(self) -> None:
         self.inner.prepare_writes()
 
+    def begin_create(self, path: str, expected: int) -> None:
+        self.inner.begin_create(path, expected)
+
+    def abandon_create(self, path: str) -> None:
+        self.inner.abandon_create(path)
+
     def update(self, path: str, change: Callable[[bytes | None], bytes]) -> bytes:
         self._at("update", path, "before")
 

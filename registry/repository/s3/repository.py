@@ -23,8 +23,25 @@ from registry.repository.s3.errors import MAX_ATTEMPTS, Where, code_of, failure,
 from registry.repository.s3.lock import lock_path, locked
 from registry.repository.s3.probe import keep, known, probe
 from registry.repository.s3.sidecars import Sidecars
-from registry.repository.s3.streams import Reporting, as_bytes, holds, md5_etag, multipart_etag, opened
-from registry.repository.s3.uploads import MULTIPART_THRESHOLD, PART_CONCURRENCY, PART_SIZE, multipart_create
+from registry.repository.s3.streams import (
+    HeldBack,
+    NotReady,
+    Reporting,
+    as_bytes,
+    holds,
+    md5_etag,
+    multipart_etag,
+    once,
+    opened,
+    shape_bodies,
+)
+from registry.repository.s3.uploads import (
+    MULTIPART_THRESHOLD,
+    PART_CONCURRENCY,
+    PART_SIZE,
+    EarlyUploads,
+    multipart_create,
+)
 
 try:
     import boto3
@@ -42,8 +59,6 @@ MAX_UPDATE_SECONDS = 90
 #: The largest file ``read`` holds in memory.
 MAX_SMALL_FILE = 32 << 20
 _ABSENT = object()
-#: Bodies up to this size are sent without waiting for ``100 Continue``.
-SMALL_BODY = 1 << 20
 
 
 def parse_s3_url(url: str) -> tuple[str, str]:
@@ -57,13 +72,6 @@ def parse_s3_url(url: str) -> tuple[str, str]:
         )
     prefix = "/".join(part for part in prefix.split("/") if part)
     return bucket, prefix + "/" if prefix else ""
-
-
-def _send_small_bodies_at_once(request: Any, **_: Any) -> None:
-    """Send a small body with its headers rather than after ``Expect: 100-continue`` and the server's answer: a
-    round trip less for each checksum file, POM, card and metadata (``Expect`` is not signed)."""
-    if int(request.headers.get("Content-Length") or 0) <= SMALL_BODY:
-        request.headers.pop("Expect", None)
 
 
 class S3Repository(StreamingRepository):
@@ -105,7 +113,7 @@ class S3Repository(StreamingRepository):
             )
         except ValueError as exc:  # a malformed endpoint_url
             raise ConfigError(f"{self.display}: cannot use endpoint_url {config.endpoint_url!r}: {exc}.") from None
-        self.client.meta.events.register("before-send.s3", _send_small_bodies_at_once)
+        shape_bodies(self.client.meta.events)
         self.endpoint = str(self.client.meta.endpoint_url)
         self.origin = f"s3://{self.bucket}/{self.prefix} at {self.endpoint}"
         self._where = Where(
@@ -127,6 +135,7 @@ class S3Repository(StreamingRepository):
         self._ahead: ReadsAhead[Future[bytes]] = ReadsAhead()  # reads started ahead (read_ahead)
         self._lock = threading.Lock()
         self._sidecars = Sidecars(self._put, self._head, self._read_tagged)
+        self._early = EarlyUploads(self.client, self.bucket)
 
     @classmethod
     def from_config(
@@ -325,12 +334,23 @@ class S3Repository(StreamingRepository):
             return
         if ready is not None:
             ready()
+        self._put_new(path, source, size)
+
+    def _put_new(self, path: str, source: Source, size: int, ready: Callable[[], None] | None = None) -> None:
+        """PutObject ``source`` only if ``path`` is absent; with ``ready``, the body's end is held back until
+        ``ready()`` has returned (:class:`HeldBack`), so ``path`` becomes visible only after it."""
+        gate = None if ready is None else once(ready)
         for attempt in (1, 2, 3, 4, 5):
             try:
                 with opened(source) as body, progress.report(f"PUT {Path(path).name}", size) as advance:
-                    self.client.put_object(
-                        Bucket=self.bucket, Key=self._key(path), Body=Reporting(body, advance), IfNoneMatch="*"
-                    )
+                    reporting = Reporting(body, advance)
+                    sent = reporting if gate is None else HeldBack(reporting, size, gate)
+                    try:
+                        self.client.put_object(Bucket=self.bucket, Key=self._key(path), Body=sent, IfNoneMatch="*")
+                    except (NotReady, botocore.exceptions.BotoCoreError):
+                        if isinstance(sent, HeldBack) and sent.failed is not None:
+                            raise sent.failed from None  # ready() raised: the body was cut short, nothing created
+                        raise
                 return
             except botocore.exceptions.ClientError as exc:
                 code, status = code_of(exc)
@@ -353,19 +373,32 @@ class S3Repository(StreamingRepository):
     def create_growing(self, path: str, growing: GrowingFile, ready: Callable[[], None]) -> None:
         # Its parts travel as soon as their bytes are final (the upload created at once if the file is expected
         # large); a file no larger than one part is one PutObject.
-        if growing.expected <= MULTIPART_THRESHOLD and growing.wait_beyond(MULTIPART_THRESHOLD) is not None:
-            self.create_after(path, growing.path, ready)
+        if growing.expected <= MULTIPART_THRESHOLD and (size := growing.wait_beyond(MULTIPART_THRESHOLD)) is not None:
+            # Sent once its checksums are on their way, its end held back until they and the rest are in place.
+            growing.wait_settled()
+            if self._overwrites() and self.exists(path):
+                raise PathExists(path, self.display)
+            self._put_new(path, growing.path, size, ready)
             return
         if self._overwrites() and self.exists(path):
             raise PathExists(path, self.display)
         self._multipart(path, growing, None, ready)
 
+    def begin_create(self, path: str, expected: int) -> None:
+        # A file larger than a part is a multipart upload: created now, taken by _multipart (see EarlyUploads).
+        if expected > MULTIPART_THRESHOLD:
+            self._early.begin(self._key(path))
+
+    def abandon_create(self, path: str) -> None:
+        self._early.abandon(self._key(path))
+
     def _multipart(self, path: str, growing: GrowingFile, size: int | None, ready: Callable[[], None] | None) -> None:
-        """:func:`multipart_create`: a 412 on its completion means ``path`` exists (ours, if an attempt whose answer
-        was lost wrote it)."""
+        """:func:`multipart_create` (of the upload begun for ``path``, if one was): a 412 on its completion means
+        ``path`` exists (ours, if an attempt whose answer was lost wrote it)."""
         source = growing.path
+        key = self._key(path)
         try:
-            multipart_create(self.client, self.bucket, self._key(path), growing, size, ready)
+            multipart_create(self.client, self.bucket, key, growing, size, ready, self._early.take(key))
         except botocore.exceptions.ClientError as exc:
             if code_of(exc)[1] == 412:
                 if retried(exc) and self._holds(path, source, lambda: multipart_etag(source, PART_SIZE)):

@@ -5,6 +5,7 @@ so that nothing becomes visible and no parts are left to pay for."""
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
@@ -12,7 +13,7 @@ from typing import Any
 from registry.repository import progress
 from registry.repository.growing import GrowingFile
 
-__all__ = ["MULTIPART_THRESHOLD", "PART_CONCURRENCY", "PART_SIZE", "multipart_create"]
+__all__ = ["MULTIPART_THRESHOLD", "PART_CONCURRENCY", "PART_SIZE", "EarlyUploads", "multipart_create"]
 
 #: Files up to this size are one PutObject (unless expected larger while still written); larger ones a multipart
 #: upload of parts this size (boto3's defaults).
@@ -22,14 +23,67 @@ PART_SIZE = 8 << 20
 PART_CONCURRENCY = 8
 
 
+class EarlyUploads:
+    """Multipart uploads created ahead of their file (a deploy's jar, on the build it is claiming), so that the
+    ``CreateMultipartUpload`` round trip is off the jar's path: :meth:`begin` creates one on a thread, the file's
+    :func:`multipart_create` :meth:`take` s it, and :meth:`abandon` aborts one nobody took (the build was taken by
+    another deployer, or the deploy failed before its jar). An upload is invisible until completed, and only
+    completed conditionally (``If-None-Match: *``), so one begun on a key that another deployer then wins is never
+    seen, and never replaces its file."""
+
+    def __init__(self, client: Any, bucket: str) -> None:
+        self._client = client
+        self._bucket = bucket
+        self._begun: dict[str, Future[str]] = {}
+        self._lock = threading.Lock()
+
+    def begin(self, key: str) -> None:
+        """Create a multipart upload of ``key`` in the background (once per key until taken or abandoned)."""
+        begun: Future[str] = Future()
+        with self._lock:
+            if key in self._begun:
+                return
+            self._begun[key] = begun
+
+        def create() -> None:
+            try:
+                begun.set_result(self._client.create_multipart_upload(Bucket=self._bucket, Key=key)["UploadId"])
+            except BaseException as exc:  # the upload that takes it creates its own, and raises what that raises
+                begun.set_exception(exc)
+
+        threading.Thread(target=create, name="registry-s3-early-upload", daemon=True).start()
+
+    def take(self, key: str) -> Future[str] | None:
+        """The upload begun for ``key`` (its ID, once created), now the caller's to complete or abort; or None."""
+        with self._lock:
+            return self._begun.pop(key, None)
+
+    def abandon(self, key: str) -> None:
+        """Abort the upload begun for ``key`` if nobody took it (waits for its creation first)."""
+        begun = self.take(key)
+        if begun is None or begun.exception() is not None:
+            return
+        with contextlib.suppress(Exception):  # else left incomplete: invisible, as a killed deploy's would be
+            self._client.abort_multipart_upload(Bucket=self._bucket, Key=key, UploadId=begun.result())
+
+
 def multipart_create(
-    client: Any, bucket: str, key: str, source: GrowingFile, size: int | None, ready: Callable[[], None] | None
+    client: Any,
+    bucket: str,
+    key: str,
+    source: GrowingFile,
+    size: int | None,
+    ready: Callable[[], None] | None,
+    begun: Future[str] | None = None,
 ) -> None:
     """Upload ``source`` (``size`` bytes, ``None``: not known yet) to ``key`` in parts, each as soon as its bytes
     are final, :data:`PART_CONCURRENCY` at a time; wait for ``ready()``, then complete the upload only if ``key``
     does not exist. Raises what boto3 (or ``ready``, or ``source``: :class:`~registry.repository.growing.Abandoned`)
-    raised, after aborting the upload."""
-    upload_id = client.create_multipart_upload(Bucket=bucket, Key=key)["UploadId"]
+    raised, after aborting the upload. ``begun``: the upload :class:`EarlyUploads` created for ``key`` (if its
+    creation failed, one is created here)."""
+    upload_id = begun.result() if begun is not None and begun.exception() is None else None
+    if upload_id is None:
+        upload_id = client.create_multipart_upload(Bucket=bucket, Key=key)["UploadId"]
     pool = ThreadPoolExecutor(PART_CONCURRENCY)
     try:
         with progress.report(f"PUT {key.rsplit('/', 1)[-1]}", size) as advance:
