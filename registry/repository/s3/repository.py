@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
 import time
-import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from pathlib import Path
@@ -21,26 +19,16 @@ from registry.repository.growing import GrowingFile
 from registry.repository.read_back import ReadBackCopies, ReadsAhead
 from registry.repository.s3.errors import MAX_ATTEMPTS, Where, code_of, failure, retried
 from registry.repository.s3.lock import lock_path, locked
-from registry.repository.s3.probe import keep, known, probe
+from registry.repository.s3.probe import ServerTraits
 from registry.repository.s3.sidecars import Sidecars
-from registry.repository.s3.streams import (
-    HeldBack,
-    NotReady,
-    Reporting,
-    as_bytes,
-    holds,
-    md5_etag,
-    multipart_etag,
-    once,
-    opened,
-    shape_bodies,
-)
+from registry.repository.s3.streams import as_bytes, holds, md5_etag, multipart_etag, once, shape_bodies
 from registry.repository.s3.uploads import (
     MULTIPART_THRESHOLD,
     PART_CONCURRENCY,
     PART_SIZE,
     EarlyUploads,
     multipart_create,
+    put_new,
 )
 
 try:
@@ -125,9 +113,7 @@ class S3Repository(StreamingRepository):
             self._session,
             config.profile,
         )
-        self._traits: tuple[bool, bool] | None = None
-        self._probe_lock = threading.Lock()
-        self._warned: set[str] = set()
+        self._traits = ServerTraits(self.client, self.bucket, self.prefix, config.state_dir, self.origin, self._fail)
         self._announced: set[str] = set()
         # What the last read of a mutable file found: (ETag, content), or _ABSENT; a compare-and-swap starts there.
         self._seen: dict[str, tuple[str, bytes] | object] = {}
@@ -275,26 +261,10 @@ class S3Repository(StreamingRepository):
         """Whether the server honours ``If-None-Match: *`` and ``If-Match``: found by a probe object created twice
         and then replaced under a wrong ETag, once per :data:`~registry.repository.probe_record.TRAITS_TTL`, kept in
         the cache folder (:class:`~registry.repository.probe_record.ProbeRecord`)."""
-        with self._probe_lock:
-            if self._traits is None:
-                origin = str(self.origin)
-                found = known(self.config.state_dir, origin)
-                if found is None:
-                    key = self._key(f".registry-probe-{uuid.uuid4().hex}")
-                    try:
-                        found = probe(self.client, self.bucket, key)
-                    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
-                        raise self._fail(exc, "writing", key[len(self.prefix) :]) from exc
-                    keep(self.config.state_dir, origin, found)
-                self._traits = found
-            return self._traits
+        return self._traits()
 
     def prepare_writes(self) -> None:
-        def prepare() -> None:
-            with contextlib.suppress(Exception):  # the write that needs it probes again, and raises
-                self.traits()
-
-        threading.Thread(target=prepare, name="registry-s3-probe", daemon=True).start()
+        self._traits.ahead()
 
     def _overwrites(self) -> bool:
         """Whether creates must check first (the server ignores If-None-Match); raises unless ``unsafe_overwrite =
@@ -311,11 +281,7 @@ class S3Repository(StreamingRepository):
         return True
 
     def _warn(self, message: str) -> None:
-        with self._probe_lock:
-            if message in self._warned:
-                return
-            self._warned.add(message)
-        log.warning("%s %s", self.display, message)
+        self._traits.warn(self.display, message)
 
     # -- writing ------------------------------------------------------------------------------------------
 
@@ -342,15 +308,7 @@ class S3Repository(StreamingRepository):
         gate = None if ready is None else once(ready)
         for attempt in (1, 2, 3, 4, 5):
             try:
-                with opened(source) as body, progress.report(f"PUT {Path(path).name}", size) as advance:
-                    reporting = Reporting(body, advance)
-                    sent = reporting if gate is None else HeldBack(reporting, size, gate)
-                    try:
-                        self.client.put_object(Bucket=self.bucket, Key=self._key(path), Body=sent, IfNoneMatch="*")
-                    except (NotReady, botocore.exceptions.BotoCoreError):
-                        if isinstance(sent, HeldBack) and sent.failed is not None:
-                            raise sent.failed from None  # ready() raised: the body was cut short, nothing created
-                        raise
+                put_new(self.client, self.bucket, self._key(path), source, size, gate)
                 return
             except botocore.exceptions.ClientError as exc:
                 code, status = code_of(exc)

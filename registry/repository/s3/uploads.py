@@ -1,6 +1,7 @@
-"""A large file's multipart upload: its parts in flight at once (each as soon as its bytes are final, when the file
-is still being written), its completion conditional (``If-None-Match: *``), and every failure aborting the upload,
-so that nothing becomes visible and no parts are left to pay for."""
+"""A file's upload: one PutObject (:func:`put_new`), or a large file's multipart upload (:func:`multipart_create`):
+its parts in flight at once (each as soon as its bytes are final, when the file is still being written), its
+completion conditional (``If-None-Match: *``), and every failure aborting the upload, so that nothing becomes
+visible and no parts are left to pay for."""
 
 from __future__ import annotations
 
@@ -11,9 +12,11 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from registry.repository import progress
+from registry.repository.base import Source
 from registry.repository.growing import GrowingFile
+from registry.repository.s3.streams import HeldBack, Reporting, opened
 
-__all__ = ["MULTIPART_THRESHOLD", "PART_CONCURRENCY", "PART_SIZE", "EarlyUploads", "multipart_create"]
+__all__ = ["MULTIPART_THRESHOLD", "PART_CONCURRENCY", "PART_SIZE", "EarlyUploads", "multipart_create", "put_new"]
 
 #: Files up to this size are one PutObject (unless expected larger while still written); larger ones a multipart
 #: upload of parts this size (boto3's defaults).
@@ -115,3 +118,19 @@ def multipart_create(
         raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def put_new(client: Any, bucket: str, key: str, source: Source, size: int, ready: Callable[[], None] | None) -> None:
+    """One PutObject of ``source`` (``size`` bytes) to ``key`` only if absent (``If-None-Match: *``), its progress
+    reported; with ``ready``, the body's end is held back until ``ready()`` has returned (:class:`HeldBack`), so
+    ``key`` becomes visible only after it. Raises what ``ready`` raised (the body cut short: nothing is created),
+    else what boto3 raised."""
+    with opened(source) as body, progress.report(f"PUT {key.rsplit('/', 1)[-1]}", size) as advance:
+        reporting = Reporting(body, advance)
+        sent = reporting if ready is None else HeldBack(reporting, size, ready)
+        try:
+            client.put_object(Bucket=bucket, Key=key, Body=sent, IfNoneMatch="*")
+        except Exception:
+            if isinstance(sent, HeldBack) and sent.failed is not None:
+                raise sent.failed from None
+            raise
