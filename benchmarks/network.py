@@ -29,6 +29,7 @@ Run: .venv/bin/python benchmarks/network.py [--rtt 0,20,80] [--repeat 3] [--vers
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import resource
 import shutil
@@ -100,7 +101,20 @@ class Bench:
         }
         self.serial = 0
         self.last_cpu = 0.0
+        self.last_server_cpu = 0.0  # nginx's workers
+        self.last_link_cpu = 0.0  # this process: the latency proxy's thread (and waiting for the command)
         self.pinned: list[str] = []  # with --pin: the measured commands run on the first core only
+
+    def server_cpu(self) -> float:
+        """CPU seconds nginx's worker processes have used so far (they are the master's children)."""
+        master = self.server.process.pid  # type: ignore[attr-defined]
+        ticks = 0
+        for task in Path(f"/proc/{master}/task").iterdir():
+            for child in (task / "children").read_text().split():
+                with contextlib.suppress(OSError):
+                    fields = Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()
+                    ticks += int(fields[11]) + int(fields[12])  # utime, stime
+        return ticks / os.sysconf("SC_CLK_TCK")
 
     def requests(self) -> int:
         with self.log.open("rb") as log:
@@ -130,6 +144,7 @@ class Bench:
         """Wall seconds, stdout, and the requests nginx logged."""
         before = self.requests()
         used = resource.getrusage(resource.RUSAGE_CHILDREN)
+        linked, served = resource.getrusage(resource.RUSAGE_SELF), self.server_cpu()
         started = time.perf_counter()
         done = subprocess.run(  # not from the checkout: python -c would import its registry before PYTHONPATH's
             [*self.pinned, *argv],
@@ -142,6 +157,10 @@ class Bench:
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         #: The command's own CPU (user + system): on a real network the server and the link are not on this machine.
         self.last_cpu = after.ru_utime + after.ru_stime - used.ru_utime - used.ru_stime
+        # What shares the two cores with it here: the server's CPU and the link's (the latency proxy).
+        self.last_server_cpu = self.server_cpu() - served
+        relayed = resource.getrusage(resource.RUSAGE_SELF)
+        self.last_link_cpu = relayed.ru_utime + relayed.ru_stime - linked.ru_utime - linked.ru_stime
         if done.returncode != 0:
             raise RuntimeError(f"{argv[:3]} failed: {done.stderr[-2000:]}")
         time.sleep(0.05)  # nginx writes its access log line after the answer
@@ -303,6 +322,7 @@ def looking(
             warm_requests: list[int] = []
             cold_cpu: list[float] = []
             warm_cpu: list[float] = []
+            beside: dict[str, tuple[list[float], list[float]]] = {"cold": ([], []), "warm": ([], [])}
             for round_ in range(repeat + 1):  # round 0 is not counted: it writes the modules' bytecode
                 cache = bench.fresh_cache()
                 if command == "search":
@@ -312,20 +332,26 @@ def looking(
                 else:
                     site = bench.scratch / f"site-{bench.serial}"
                     argv = [registry, "catalog", "--out", str(site), "--artifact", str(module), "-r", url]
-                for walls, requests_made, cpus in ((cold, cold_requests, cold_cpu), (warm, warm_requests, warm_cpu)):
+                for state, walls, requests_made, cpus in (
+                    ("cold", cold, cold_requests, cold_cpu),
+                    ("warm", warm, warm_requests, warm_cpu),
+                ):
                     wall, _, requests = bench.run(argv, cache)
                     if not round_:
                         continue
                     walls.append(wall)
                     requests_made.append(requests)
                     cpus.append(bench.last_cpu)
+                    beside[state][0].append(bench.last_server_cpu)
+                    beside[state][1].append(bench.last_link_cpu)
             for state, walls, requests_made, cpus in (
                 ("cold", cold, cold_requests, cold_cpu),
                 ("warm", warm, warm_requests, warm_cpu),
             ):
                 figure(
                     f"{rtt:g} ms  {command} {count} versions, {state}",
-                    f"{summary(walls)}, {counts(requests_made)} requests, its own CPU {summary(cpus)}",
+                    f"{summary(walls)}, {counts(requests_made)} requests, its own CPU {summary(cpus)}; "
+                    f"beside it, the server's CPU {summary(beside[state][0])}, the link's {summary(beside[state][1])}",
                 )
 
 
