@@ -54,7 +54,10 @@ class EarlyUploads:
             except BaseException as exc:  # the upload that takes it creates its own, and raises what that raises
                 begun.set_exception(exc)
 
-        threading.Thread(target=create, name="registry-s3-early-upload", daemon=True).start()
+        try:
+            threading.Thread(target=create, name="registry-s3-early-upload", daemon=True).start()
+        except RuntimeError as exc:  # no thread to be had: the jar's upload creates its own, nothing waits on this
+            begun.set_exception(exc)
 
     def take(self, key: str) -> Future[str] | None:
         """The upload begun for ``key`` (its ID, once created), now the caller's to complete or abort; or None."""
