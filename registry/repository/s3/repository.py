@@ -17,19 +17,13 @@ from registry.repository.base import PathExists, Source, StreamingRepository
 from registry.repository.config import Credentials, RepositoryConfig
 from registry.repository.growing import GrowingFile
 from registry.repository.read_back import ReadBackCopies, ReadsAhead
+from registry.repository.s3 import uploads
 from registry.repository.s3.errors import MAX_ATTEMPTS, Where, code_of, failure, retried
 from registry.repository.s3.lock import lock_path, locked
 from registry.repository.s3.probe import ServerTraits
 from registry.repository.s3.sidecars import Sidecars
 from registry.repository.s3.streams import as_bytes, holds, md5_etag, multipart_etag, once, shape_bodies
-from registry.repository.s3.uploads import (
-    MULTIPART_THRESHOLD,
-    PART_CONCURRENCY,
-    PART_SIZE,
-    EarlyUploads,
-    multipart_create,
-    put_new,
-)
+from registry.repository.s3.uploads import MULTIPART_THRESHOLD, PART_SIZE, EarlyUploads, multipart_create, put_new
 
 try:
     import boto3
@@ -86,7 +80,7 @@ class S3Repository(StreamingRepository):
             retries={"mode": "standard", "total_max_attempts": MAX_ATTEMPTS},
             connect_timeout=config.timeout,
             read_timeout=config.timeout,
-            max_pool_connections=S3Repository.read_width + PART_CONCURRENCY,
+            max_pool_connections=S3Repository.read_width + uploads.PART_CONCURRENCY,
             # Our own sidecars verify every file; CRC trailers in aws-chunked bodies break many S3-compatibles.
             request_checksum_calculation="when_required",
             response_checksum_validation="when_required",
