@@ -121,6 +121,18 @@ def test_a_header_value_with_a_line_break_is_refused_before_anything_is_sent() -
             )
 
 
+def _deployed(
+    repo: DavRepo, builds: int, make_model: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> tuple[DavRepo, Settings]:
+    """``repo`` holding ``builds`` builds of com.acme:churn:1.0, and the settings that reach it."""
+    monkeypatch.setenv("REGISTRY_USERNAME", repo.username)
+    monkeypatch.setenv("REGISTRY_PASSWORD", repo.password)
+    settings = Settings.load()
+    for _ in range(builds):
+        deploy(make_model("zero"), "com.acme:churn:1.0", repository=repo.url, settings=settings)
+    return repo, settings
+
+
 def test_search_and_catalog_make_the_same_requests_over_http2_as_over_http11(
     nginx_server: DavServer,
     dav_repo_factory: Callable[[str, str], DavRepo],
@@ -128,12 +140,7 @@ def test_search_and_catalog_make_the_same_requests_over_http2_as_over_http11(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    repo = dav_repo_factory("nginx-immutable", "searched")
-    monkeypatch.setenv("REGISTRY_USERNAME", repo.username)
-    monkeypatch.setenv("REGISTRY_PASSWORD", repo.password)
-    settings = Settings.load()
-    for _ in range(3):
-        deploy(make_model("zero"), "com.acme:churn:1.0", repository=repo.url, settings=settings)
+    repo, settings = _deployed(dav_repo_factory("nginx-immutable", "searched"), 3, make_model, monkeypatch)
     log = Log(nginx_server, repo)
     seen: dict[bool, tuple[list[str], list[str]]] = {}
     for http2 in (False, True):
@@ -170,12 +177,7 @@ def test_a_card_refused_as_it_comes_over_http2_fails_search_and_catalog_and_is_n
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # The newest version's card is asked for first, so it comes (and is verified) while the others still travel
-    repo = dav_repo_factory("nginx-immutable", "tampered")
-    monkeypatch.setenv("REGISTRY_USERNAME", repo.username)
-    monkeypatch.setenv("REGISTRY_PASSWORD", repo.password)
-    settings = Settings.load()
-    for _ in range(12):
-        deploy(make_model("zero"), "com.acme:churn:1.0", repository=repo.url, settings=settings)
+    repo, settings = _deployed(dav_repo_factory("nginx-immutable", "tampered"), 12, make_model, monkeypatch)
     newest = Coordinate.parse("com.acme:churn:1.0.11")
     card = repo.root / newest.path("json", "model")
     card.write_bytes(card.read_bytes().replace(b"1.0.11", b"1.0.99"))  # its .sha512 says what was deployed

@@ -55,6 +55,11 @@ MAX_UPDATE_SECONDS = 90
 _TAKEN = (400, 409, 412)
 
 
+def _content(answer: tuple[int, bytes, str | None]) -> bytes | None:
+    """What a small read's answer says the file holds: ``None`` where it is absent (404)."""
+    return None if answer[0] == 404 else answer[1]
+
+
 class HttpRepository(StreamingRepository):
     """A maven2 repository served over HTTP(S)."""
 
@@ -110,7 +115,7 @@ class HttpRepository(StreamingRepository):
         if answers is None:
             return super().read_files(paths)
         again = [at for at, answer in enumerate(answers) if answer is None]
-        contents = [None if answer is None or answer[0] == 404 else answer[1] for answer in answers]
+        contents = [None if answer is None else _content(answer) for answer in answers]
         for at, content in zip(again, self.read_many(self._read_again, [paths[at] for at in again]), strict=True):
             contents[at] = content
         return contents
@@ -129,7 +134,7 @@ class HttpRepository(StreamingRepository):
                 if answer is None:
                     again.append(at)
                 else:
-                    ready.append((at, None if answer[0] == 404 else answer[1]))
+                    ready.append((at, _content(answer)))
             if ready:
                 yield ready
         if again:
